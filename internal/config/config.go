@@ -1,0 +1,298 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Target says where pilotlight runs.
+type Target string
+
+const (
+	// TargetLab is the local two-region lab: no AWS account needed.
+	TargetLab Target = "lab"
+	// TargetAWS is a real AWS account.
+	TargetAWS Target = "aws"
+)
+
+// Settings is the resolved configuration. The zero value is not useful: use
+// Load, or Defaults for tests.
+type Settings struct {
+	Target         Target
+	PrimaryRegion  string        // AWS_DEFAULT_REGION
+	DRRegion       string        // AWS_DR_REGION
+	AppName        string        // PILOTLIGHT_APP_NAME: prefix of every resource name
+	LabDir         string        // PILOTLIGHT_LAB_DIR: lab state and data
+	CacheDir       string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
+	LabBasePort    int           // PILOTLIGHT_LAB_BASE_PORT: 0 picks free ports
+	ReplicationLag time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
+	// Credentials for the aws target; never printed.
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+}
+
+// Field describes one setting: its environment name, default and meaning. The
+// list drives parsing, `--help` text and .env.example alike.
+type Field struct {
+	Env     string
+	Default string
+	Help    string
+	set     func(s *Settings, v string) error
+}
+
+// Fields lists every setting pilotlight reads.
+var Fields = []Field{
+	{"PILOTLIGHT_TARGET", "lab", "where to run: lab (local, no account) or aws", func(s *Settings, v string) error {
+		switch Target(v) {
+		case TargetLab, TargetAWS:
+			s.Target = Target(v)
+			return nil
+		}
+		return fmt.Errorf("unknown target %q: use lab or aws", v)
+	}},
+	{"AWS_DEFAULT_REGION", "us-east-1", "primary region", func(s *Settings, v string) error {
+		s.PrimaryRegion = v
+		return checkRegion(v)
+	}},
+	{"AWS_DR_REGION", "us-west-2", "disaster-recovery region", func(s *Settings, v string) error {
+		s.DRRegion = v
+		return checkRegion(v)
+	}},
+	{"PILOTLIGHT_APP_NAME", "pilotlight", "prefix of every table, bucket and stack name", func(s *Settings, v string) error {
+		if !validAppName(v) {
+			return fmt.Errorf("%q is not usable in bucket names: use 3-20 lowercase letters, digits or '-', starting with a letter", v)
+		}
+		s.AppName = v
+		return nil
+	}},
+	{"PILOTLIGHT_LAB_DIR", ".lab", "lab state, logs and data", func(s *Settings, v string) error {
+		if v == "" {
+			return errors.New("empty: give a directory")
+		}
+		s.LabDir = v
+		return nil
+	}},
+	{"PILOTLIGHT_CACHE_DIR", "~/.cache/pilotlight", "downloaded DynamoDB Local and built versitygw", func(s *Settings, v string) error {
+		if v == "" {
+			return errors.New("empty: give a directory")
+		}
+		s.CacheDir = v
+		return nil
+	}},
+	{"PILOTLIGHT_LAB_BASE_PORT", "0", "first of the lab's fixed ports (0: free ports)", func(s *Settings, v string) error {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65000 {
+			return fmt.Errorf("%q is not a port: use 0 (free ports) or a number from 1024 to 65000", v)
+		}
+		if p != 0 && p < 1024 {
+			return fmt.Errorf("%d is a privileged port: use 0 (free ports) or a number from 1024 to 65000", p)
+		}
+		s.LabBasePort = p
+		return nil
+	}},
+	{"PILOTLIGHT_REPLICATION_LAG", "100ms", "delay the lab adds to replication, like a real cross-region link", func(s *Settings, v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d > time.Hour {
+			return fmt.Errorf("%s is longer than an hour: use a lag like 100ms or 2s", d)
+		}
+		s.ReplicationLag = d
+		return nil
+	}},
+	{"AWS_ACCESS_KEY_ID", "", "credentials for --target aws (or use a profile)", func(s *Settings, v string) error {
+		s.AccessKeyID = v
+		return nil
+	}},
+	{"AWS_SECRET_ACCESS_KEY", "", "credentials for --target aws", func(s *Settings, v string) error {
+		s.SecretAccessKey = v
+		return nil
+	}},
+	{"AWS_SESSION_TOKEN", "", "session token for temporary credentials", func(s *Settings, v string) error {
+		s.SessionToken = v
+		return nil
+	}},
+}
+
+// FieldError says which setting is wrong, where its value came from, and why.
+type FieldError struct {
+	Field  string // environment name, e.g. AWS_DR_REGION
+	Source string // "flag", "environment", ".env", "default"
+	Err    error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s (from %s): %v", e.Field, e.Source, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Sources are the layers settings come from. Each maps environment names to
+// values; a key present in an earlier layer wins over later ones.
+type Sources struct {
+	Flags   map[string]string // from command-line flags, keyed by env name
+	Environ []string          // os.Environ()-style KEY=VALUE pairs
+	Dotenv  map[string]string // parsed .env
+	Home    string            // for expanding ~ in paths
+}
+
+// Load resolves settings from the sources and validates them.
+func Load(src Sources) (Settings, error) {
+	env := make(map[string]string, len(src.Environ))
+	for _, kv := range src.Environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var s Settings
+	var errs []error
+	for _, f := range Fields {
+		v, from := f.Default, "default"
+		if x, ok := src.Dotenv[f.Env]; ok {
+			v, from = x, ".env"
+		}
+		if x, ok := env[f.Env]; ok && x != "" {
+			v, from = x, "environment"
+		}
+		if x, ok := src.Flags[f.Env]; ok {
+			v, from = x, "flag"
+		}
+		if err := f.set(&s, strings.TrimSpace(v)); err != nil {
+			errs = append(errs, &FieldError{Field: f.Env, Source: from, Err: err})
+		}
+	}
+	s.LabDir = expandHome(s.LabDir, src.Home)
+	s.CacheDir = expandHome(s.CacheDir, src.Home)
+	if len(errs) == 0 && s.PrimaryRegion == s.DRRegion {
+		errs = append(errs, &FieldError{Field: "AWS_DR_REGION", Source: "settings",
+			Err: fmt.Errorf("same as the primary region %s: the DR region must be a different region, e.g. %s", s.PrimaryRegion, suggestDR(s.PrimaryRegion))})
+	}
+	return s, errors.Join(errs...)
+}
+
+// Defaults returns the settings with every default applied.
+func Defaults() Settings {
+	s, err := Load(Sources{Home: os.TempDir()})
+	if err != nil {
+		panic("config defaults invalid: " + err.Error())
+	}
+	return s
+}
+
+// Regions returns the primary and DR region names.
+func (s Settings) Regions() [2]string { return [2]string{s.PrimaryRegion, s.DRRegion} }
+
+// String prints the settings with secrets redacted.
+func (s Settings) String() string {
+	redact := func(v string) string {
+		if v == "" {
+			return "(unset)"
+		}
+		return "(set)"
+	}
+	return fmt.Sprintf("target=%s primary=%s dr=%s app=%s lab_dir=%s cache_dir=%s base_port=%d replication_lag=%s access_key=%s secret=%s",
+		s.Target, s.PrimaryRegion, s.DRRegion, s.AppName, s.LabDir, s.CacheDir, s.LabBasePort, s.ReplicationLag, redact(s.AccessKeyID), redact(s.SecretAccessKey))
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if _, nerr := strconv.Atoi(v); nerr == nil {
+			return 0, fmt.Errorf("%q has no unit: write %sms or %ss", v, v, v)
+		}
+		return 0, fmt.Errorf("%q is not a duration: write it like 250ms, 2s or 1m", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%s is negative: use 0 or more", d)
+	}
+	return d, nil
+}
+
+func expandHome(p, home string) string {
+	if home != "" && (p == "~" || strings.HasPrefix(p, "~/")) {
+		return filepath.Join(home, strings.TrimPrefix(p, "~"))
+	}
+	return p
+}
+
+func validAppName(v string) bool {
+	if len(v) < 3 || len(v) > 20 || v[0] < 'a' || v[0] > 'z' || strings.HasSuffix(v, "-") {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// KnownRegions are the AWS commercial regions pilotlight accepts.
+var KnownRegions = []string{
+	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+	"ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ca-central-1", "ca-west-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1",
+	"eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+	"sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+}
+
+func checkRegion(v string) error {
+	if v == "" {
+		return errors.New("empty: set a region name such as us-east-1")
+	}
+	i := sort.SearchStrings(KnownRegions, v)
+	if i < len(KnownRegions) && KnownRegions[i] == v {
+		return nil
+	}
+	if s := closest(v); s != "" {
+		return fmt.Errorf("unknown region %q: did you mean %s?", v, s)
+	}
+	return fmt.Errorf("unknown region %q: use a region name such as us-east-1 or eu-west-1", v)
+}
+
+// closest returns the known region nearest to v by edit distance, if close.
+func closest(v string) string {
+	best, bestD := "", 4
+	for _, r := range KnownRegions {
+		if d := editDistance(strings.ToLower(v), r); d < bestD {
+			best, bestD = r, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func suggestDR(primary string) string {
+	if primary == "us-west-2" {
+		return "us-east-1"
+	}
+	return "us-west-2"
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadPrecedence(t *testing.T) {
+	src := Sources{
+		Flags:   map[string]string{"AWS_DEFAULT_REGION": "eu-west-1"},
+		Environ: []string{"AWS_DEFAULT_REGION=us-east-2", "AWS_DR_REGION=eu-central-1", "PILOTLIGHT_REPLICATION_LAG="},
+		Dotenv:  map[string]string{"AWS_DR_REGION": "ap-south-1", "PILOTLIGHT_REPLICATION_LAG": "250ms", "PILOTLIGHT_CACHE_DIR": "~/c"},
+		Home:    "/home/u",
+	}
+	s, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PrimaryRegion != "eu-west-1" {
+		t.Errorf("flag should win: primary = %s", s.PrimaryRegion)
+	}
+	if s.DRRegion != "eu-central-1" {
+		t.Errorf("environment should beat .env: dr = %s", s.DRRegion)
+	}
+	if s.ReplicationLag != 250*time.Millisecond {
+		t.Errorf("empty environment value should not hide .env: lag = %s", s.ReplicationLag)
+	}
+	if s.CacheDir != "/home/u/c" {
+		t.Errorf("cache dir = %s, want ~ expanded", s.CacheDir)
+	}
+	if s.Target != TargetLab || s.AppName != "pilotlight" {
+		t.Errorf("defaults not applied: %+v", s)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		field string
+		want  string
+	}{
+		{"unknown region", map[string]string{"AWS_DEFAULT_REGION": "us-east-9"}, "AWS_DEFAULT_REGION", "did you mean"},
+		{"garbage region", map[string]string{"AWS_DR_REGION": "moon-base-alpha-7"}, "AWS_DR_REGION", "use a region name"},
+		{"same region twice", map[string]string{"AWS_DEFAULT_REGION": "us-west-2", "AWS_DR_REGION": "us-west-2"}, "AWS_DR_REGION", "must be a different region"},
+		{"duration without unit", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "100"}, "PILOTLIGHT_REPLICATION_LAG", "write 100ms"},
+		{"bad duration", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "soon"}, "PILOTLIGHT_REPLICATION_LAG", "not a duration"},
+		{"negative duration", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "-1s"}, "PILOTLIGHT_REPLICATION_LAG", "negative"},
+		{"bad target", map[string]string{"PILOTLIGHT_TARGET": "gcp"}, "PILOTLIGHT_TARGET", "use lab or aws"},
+		{"bad port", map[string]string{"PILOTLIGHT_LAB_BASE_PORT": "80"}, "PILOTLIGHT_LAB_BASE_PORT", "privileged"},
+		{"bad app name", map[string]string{"PILOTLIGHT_APP_NAME": "My_App"}, "PILOTLIGHT_APP_NAME", "lowercase"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(Sources{Dotenv: tt.env})
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("error %q does not name field %s", err, tt.field)
+			}
+			if fe.Source != ".env" && fe.Source != "settings" {
+				t.Errorf("source = %q, want .env", fe.Source)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSettingsStringRedactsSecrets(t *testing.T) {
+	s, err := Load(Sources{Environ: []string{"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=s3cr3t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.String()
+	if strings.Contains(out, "AKIDEXAMPLE") || strings.Contains(out, "s3cr3t") {
+		t.Fatalf("secrets leaked: %s", out)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s := Defaults()
+	if s.PrimaryRegion != "us-east-1" || s.DRRegion != "us-west-2" || s.ReplicationLag != 100*time.Millisecond {
+		t.Fatalf("defaults = %s", s)
+	}
+}
