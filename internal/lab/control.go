@@ -1,0 +1,117 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Controller is what can be done to a running lab, in process (*Lab) or
+// through its control endpoint (*Client). Every method takes effect before
+// it returns.
+type Controller interface {
+	Cut(regionName string, svc string) error
+	AddLatency(regionName string, svc string, d time.Duration) error
+	Restore(regionName string) error
+	PauseReplication() error
+	ResumeReplication() error
+	SetReplicationLag(d time.Duration) error
+	SetFailbackReplication(on bool) error
+	Status(ctx context.Context) (Status, error)
+}
+
+// labController adapts *Lab to Controller.
+type labController struct{ l *Lab }
+
+var _ Controller = labController{}
+
+// Control returns the lab as a Controller.
+func (l *Lab) Control() Controller { return labController{l} }
+
+func (c labController) Cut(r, svc string) error { return c.l.Cut(r, serviceOf(svc)) }
+func (c labController) AddLatency(r, svc string, d time.Duration) error {
+	return c.l.AddLatency(r, serviceOf(svc), d)
+}
+func (c labController) Restore(r string) error                     { return c.l.Restore(r) }
+func (c labController) PauseReplication() error                    { c.l.SetPaused(true); return nil }
+func (c labController) ResumeReplication() error                   { c.l.SetPaused(false); return nil }
+func (c labController) SetReplicationLag(d time.Duration) error    { return c.l.SetLag(d) }
+func (c labController) SetFailbackReplication(on bool) error       { c.l.SetFailback(on); return nil }
+func (c labController) Status(ctx context.Context) (Status, error) { return c.l.Status(ctx), nil }
+
+// SetPaused pauses or resumes replication in both directions, like the FIS
+// action that pauses global table replication. Reading goes on, so resuming
+// catches up from where it stopped.
+func (l *Lab) SetPaused(p bool) {
+	l.tables.setPaused(p)
+	l.objects.setPaused(p)
+	l.log.Info("replication", "paused", p)
+}
+
+// SetLag sets the delay every replicated change waits before it is applied.
+func (l *Lab) SetLag(d time.Duration) error {
+	if d < 0 || d > time.Hour {
+		return fmt.Errorf("replication lag %s: use 0 to 1h", d)
+	}
+	l.tables.setLag(d)
+	l.objects.setLag(d)
+	l.log.Info("replication", "lag", d)
+	return nil
+}
+
+// SetFailback turns object replication from the DR region back to the
+// primary on or off (tables always replicate both ways, as global tables do).
+func (l *Lab) SetFailback(on bool) {
+	l.objects.setFailback(on)
+	l.log.Info("replication", "failback", on)
+}
+
+// Status reports both regions and replication. Backend checks use ctx.
+func (l *Lab) Status(ctx context.Context) Status {
+	faults := l.Faults()
+	st := Status{}
+	for _, r := range l.regions {
+		rs := RegionStatus{Name: r.name, Endpoints: r.ep, Servers: map[string]int{}, Up: map[string]bool{}}
+		for _, s := range []*server{r.ddb, r.s3} {
+			svc := "dynamodb"
+			if s == r.s3 {
+				svc = "s3"
+			}
+			rs.Servers[svc] = s.pid()
+			rs.Up[svc] = backendUp(ctx, s.addr)
+		}
+		for _, f := range faults {
+			if f.Region == r.name {
+				rs.Faults = append(rs.Faults, f)
+			}
+		}
+		st.Regions = append(st.Regions, rs)
+	}
+	st.Replication = append(l.tables.status(), l.objects.status()...)
+	for i := range st.Replication[:2] {
+		st.Replication[i].Kind = "table"
+	}
+	l.tables.mu.Lock()
+	st.Lag, st.Paused = l.tables.lag, l.tables.paused
+	l.tables.mu.Unlock()
+	l.objects.mu.Lock()
+	st.Failback = l.objects.failback
+	l.objects.mu.Unlock()
+	return st
+}
+
+func backendUp(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}

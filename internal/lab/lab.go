@@ -1,0 +1,345 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/rs/zerolog"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Options configures a lab.
+type Options struct {
+	Primary, DR string        // region names, e.g. us-east-1 and us-west-2
+	Names       region.Names  // resource names
+	Dir         string        // state, logs and data; created if missing
+	Servers     Servers       // from FindServers or EnsureServers
+	BasePort    int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
+	Lag         time.Duration // replication lag added by the replicators
+	Logger      *slog.Logger
+}
+
+// Credentials are the lab's static credentials, random per lab.
+type Credentials struct {
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+}
+
+// Endpoints are a lab region's public (proxied) endpoints.
+type Endpoints struct {
+	DynamoDB string `json:"dynamodb"`
+	S3       string `json:"s3"`
+}
+
+// Lab is a running two-region lab. Its methods are safe for concurrent use.
+type Lab struct {
+	opts    Options
+	creds   Credentials
+	log     *slog.Logger
+	proxies *toxiproxy.ApiServer
+	regions []*labRegion // primary first
+
+	tables  *tableReplicator
+	objects *objectReplicator
+
+	mu     sync.Mutex
+	faults map[string]Fault // by proxy name
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+}
+
+type labRegion struct {
+	name     string
+	ddb, s3  *server
+	proxy    map[region.Service]*toxiproxy.Proxy
+	ep       Endpoints
+	clients  *region.Clients // through the proxies, default retries
+	dataDir  string
+	backends Endpoints
+}
+
+// Start obtains ports, starts both regions' servers and proxies, provisions
+// tables and buckets, and starts the replicators. On error everything started
+// so far is stopped.
+func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	if opts.Primary == "" || opts.DR == "" || opts.Primary == opts.DR {
+		return nil, fmt.Errorf("lab: need two different regions, got %q and %q", opts.Primary, opts.DR)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Names.App == "" {
+		opts.Names.App = "pilotlight"
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = dir
+	for _, d := range []string{"logs", "data", "replication"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("lab dir: %w", err)
+		}
+	}
+	l = &Lab{
+		opts:    opts,
+		creds:   Credentials{AccessKeyID: "LAB" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20)},
+		log:     opts.Logger.With("component", "lab"),
+		proxies: toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
+		faults:  make(map[string]Fault),
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	ports, err := l.pickPorts()
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	l.regions = make([]*labRegion, 2)
+	for i, name := range []string{opts.Primary, opts.DR} {
+		l.regions[i] = &labRegion{name: name, proxy: map[region.Service]*toxiproxy.Proxy{}}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = l.startRegion(ctx, l.regions[i], ports[2*i], ports[2*i+1])
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := l.provision(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.startReplication(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// startReplication starts both replicators from their saved positions.
+func (l *Lab) startReplication(ctx context.Context) error {
+	var err error
+	dir := filepath.Join(l.opts.Dir, "replication")
+	l.tables, err = newTableReplicator(ctx, l, filepath.Join(dir, "tables.json"))
+	if err != nil {
+		return err
+	}
+	l.objects, err = newObjectReplicator(l, filepath.Join(dir, "objects.json"))
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); l.tables.run(rctx) }()
+	go func() { defer l.wg.Done(); l.objects.run(rctx) }()
+	return nil
+}
+
+// stopReplication stops both replicators and saves their positions.
+func (l *Lab) stopReplication() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.wg.Wait()
+}
+
+// pickPorts returns the public ports: dynamodb and s3 of each region.
+func (l *Lab) pickPorts() ([]int, error) {
+	ports := make([]int, 4)
+	for i := range ports {
+		if l.opts.BasePort != 0 {
+			ports[i] = l.opts.BasePort + i
+			if err := checkPortFree(ports[i]); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return ports, nil
+}
+
+func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int) error {
+	logs := filepath.Join(l.opts.Dir, "logs")
+	r.dataDir = filepath.Join(l.opts.Dir, "data", r.name)
+	_ = os.RemoveAll(r.dataDir)
+	for _, d := range []string{"s3", "s3-versions"} {
+		if err := os.MkdirAll(filepath.Join(r.dataDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	bd, err := freePort()
+	if err != nil {
+		return err
+	}
+	bs, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.backends = Endpoints{DynamoDB: "127.0.0.1:" + strconv.Itoa(bd), S3: "127.0.0.1:" + strconv.Itoa(bs)}
+	sv := l.opts.Servers
+	r.ddb, err = startServer(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
+		sv.Java, "-Xmx192m", "-XX:+UseSerialGC", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
+		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
+	if err != nil {
+		return err
+	}
+	r.s3, err = startServer(ctx, "versitygw "+r.name, filepath.Join(logs, "s3-"+r.name+".log"), r.dataDir, r.backends.S3,
+		sv.Versitygw, "--access", l.creds.AccessKeyID, "--secret", l.creds.SecretAccessKey, "--region", r.name,
+		"--port", r.backends.S3, "posix", "--versioning-dir", filepath.Join(r.dataDir, "s3-versions"), filepath.Join(r.dataDir, "s3"))
+	if err != nil {
+		return err
+	}
+	for svc, pair := range map[region.Service][2]string{
+		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.backends.DynamoDB},
+		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.backends.S3},
+	} {
+		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, svc), pair[0], pair[1])
+		if err := l.proxies.Collection.Add(p, true); err != nil {
+			if strings.Contains(err.Error(), "address already in use") {
+				port, _ := strconv.Atoi(pair[0][strings.LastIndexByte(pair[0], ':')+1:])
+				return &PortInUseError{port}
+			}
+			return fmt.Errorf("proxy %s: %w", p.Name, err)
+		}
+		r.proxy[svc] = p
+	}
+	r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort), S3: "http://127.0.0.1:" + strconv.Itoa(s3Port)}
+	r.clients, err = l.Clients(r.name, 0)
+	return err
+}
+
+func proxyName(regionName string, svc region.Service) string { return regionName + "/" + string(svc) }
+
+// Clients returns new SDK clients for a lab region, through its proxies.
+// maxAttempts 1 is for probes; 0 keeps the SDK's retries.
+func (l *Lab) Clients(name string, maxAttempts int) (*region.Clients, error) {
+	r, err := l.region(name)
+	if err != nil {
+		return nil, err
+	}
+	return region.New(l.Spec(r.name, r.ep, maxAttempts))
+}
+
+// Spec is the region.Spec of a lab region, given its endpoints.
+func (l *Lab) Spec(name string, ep Endpoints, maxAttempts int) region.Spec {
+	return LabSpec(name, ep, l.creds, maxAttempts)
+}
+
+// LabSpec builds the region.Spec for a lab region from its endpoints and the
+// lab credentials (as found in the lab's state file).
+func LabSpec(name string, ep Endpoints, creds Credentials, maxAttempts int) region.Spec {
+	return region.Spec{
+		Name:        name,
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+		Endpoints:   map[region.Service]string{region.DynamoDB: ep.DynamoDB, region.S3: ep.S3},
+		MaxAttempts: maxAttempts,
+		DialTimeout: time.Second,
+		Local:       true,
+		UserAgent:   "pilotlight-lab",
+	}
+}
+
+func (l *Lab) region(name string) (*labRegion, error) {
+	for _, r := range l.regions {
+		if r != nil && r.name == name {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("no lab region %q: the lab runs %s and %s", name, l.opts.Primary, l.opts.DR)
+}
+
+// Regions returns the region names, primary first.
+func (l *Lab) Regions() []string { return []string{l.opts.Primary, l.opts.DR} }
+
+// Names returns the resource names the lab provisioned.
+func (l *Lab) Names() region.Names { return l.opts.Names }
+
+// Credentials returns the lab's static credentials.
+func (l *Lab) Credentials() Credentials { return l.creds }
+
+// Endpoints returns a region's public endpoints.
+func (l *Lab) Endpoints(name string) (Endpoints, error) {
+	r, err := l.region(name)
+	if err != nil {
+		return Endpoints{}, err
+	}
+	return r.ep, nil
+}
+
+// Pids returns the pids of the server processes, by role.
+func (l *Lab) Pids() map[string]int {
+	m := map[string]int{}
+	for _, r := range l.regions {
+		if r == nil {
+			continue
+		}
+		if r.ddb != nil {
+			m[r.name+"/dynamodb"] = r.ddb.pid()
+		}
+		if r.s3 != nil {
+			m[r.name+"/s3"] = r.s3.pid()
+		}
+	}
+	return m
+}
+
+// Close stops the replicators (saving their positions), the proxies and the
+// servers. It is safe to call more than once.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.stopReplication()
+	_ = l.proxies.Collection.Clear()
+	var wg sync.WaitGroup
+	for _, r := range l.regions {
+		if r == nil {
+			continue
+		}
+		for _, s := range []*server{r.ddb, r.s3} {
+			if s != nil {
+				wg.Add(1)
+				go func(s *server) { defer wg.Done(); s.stop() }(s)
+			}
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,378 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// The object replicator stands in for S3 cross-region replication. It copies
+// every new object version (and delete marker) of the primary's data and
+// backup buckets to the DR region's, and — once failback replication is on —
+// the DR region's new versions back, like a reverse replication rule plus
+// S3 Batch Replication for what was written in the meantime. versitygw keeps
+// no replication configuration and sends no events, so the replicator lists
+// versions; the lab keeps the configuration.
+//
+// Position: per direction and bucket, the source version IDs already copied,
+// and the destination version IDs the replicator created (replicas are never
+// replicated again). Saved after every copy; before copying, the replicator
+// checks whether the destination already holds the version (a copy made just
+// before a crash), so a restart neither repeats nor skips one.
+
+type objectReplicator struct {
+	l    *Lab
+	log  *slog.Logger
+	path string
+
+	mu        sync.Mutex
+	lag       time.Duration
+	paused    bool
+	failback  bool
+	pos       objectPosition
+	firstSeen map[string]time.Time // source version id -> when first listed
+	stats     map[string]*DirectionStatus
+}
+
+type objectPosition struct {
+	// Copied: "from>to" -> bucket suffix kind -> key -> source version ids.
+	Copied map[string]map[string]map[string][]string `json:"copied"`
+	// Created: region -> kind -> key -> version ids the replicator made there.
+	Created map[string]map[string]map[string][]string `json:"created"`
+}
+
+type bucketKind string
+
+const (
+	kindData   bucketKind = "data"
+	kindBackup bucketKind = "backup"
+)
+
+func (o *objectReplicator) bucket(kind bucketKind, regionName string) string {
+	if kind == kindBackup {
+		return o.l.opts.Names.BackupBucket(regionName)
+	}
+	return o.l.opts.Names.Bucket(regionName)
+}
+
+func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
+	o := &objectReplicator{l: l, log: l.log.With("component", "object-replicator"), path: path, lag: l.opts.Lag,
+		firstSeen: map[string]time.Time{}, stats: map[string]*DirectionStatus{}}
+	o.pos = objectPosition{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		if err := json.Unmarshal(b, &o.pos); err != nil {
+			return nil, fmt.Errorf("object replication position %s is corrupt (%v): delete it to replicate every version again", path, err)
+		}
+	}
+	p, dr := l.opts.Primary, l.opts.DR
+	o.stats[p+">"+dr] = &DirectionStatus{Kind: "objects", From: p, To: dr, Enabled: true}
+	o.stats[dr+">"+p] = &DirectionStatus{Kind: "objects", From: dr, To: p}
+	return o, nil
+}
+
+func (o *objectReplicator) run(ctx context.Context) {
+	p, dr := o.l.opts.Primary, o.l.opts.DR
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		o.mu.Lock()
+		failback := o.failback
+		o.mu.Unlock()
+		o.step(ctx, p, dr)
+		if failback {
+			o.step(ctx, dr, p)
+		}
+	}
+}
+
+func (o *objectReplicator) step(ctx context.Context, from, to string) {
+	st := o.stats[from+">"+to]
+	var firstErr error
+	pending, oldest := 0, time.Time{}
+	for _, kind := range []bucketKind{kindData, kindBackup} {
+		n, old, err := o.replicateBucket(ctx, kind, from, to)
+		pending += n
+		if !old.IsZero() && (oldest.IsZero() || old.Before(oldest)) {
+			oldest = old
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	o.mu.Lock()
+	st.Pending = pending
+	st.OldestPendingMs = 0
+	if !oldest.IsZero() {
+		st.OldestPendingMs = time.Since(oldest).Milliseconds()
+	}
+	if firstErr != nil {
+		st.LastError = firstErr.Error()
+	} else {
+		st.LastError = ""
+	}
+	o.mu.Unlock()
+}
+
+type srcVersion struct {
+	key, id  string
+	marker   bool
+	modified time.Time
+	order    int // position in its listing: newest first
+}
+
+// replicateBucket copies due versions of one bucket; it returns how many
+// versions are still pending and when the oldest was first seen.
+func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, error) {
+	src, err := o.l.region(from)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	dst, err := o.l.region(to)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	versions, err := o.list(ctx, src.clients, o.bucket(kind, from))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	o.mu.Lock()
+	lag, paused := o.lag, o.paused
+	dirKey := from + ">" + to
+	copied := o.pos.copiedSet(dirKey, string(kind))
+	created := o.pos.createdSet(from, string(kind))
+	now := time.Now()
+	var due []srcVersion
+	pending, oldest := 0, time.Time{}
+	for _, v := range versions {
+		if contains(copied[v.key], v.id) || contains(created[v.key], v.id) {
+			continue
+		}
+		seen, ok := o.firstSeen[v.id]
+		if !ok {
+			seen = now
+			o.firstSeen[v.id] = now
+		}
+		if paused || seen.Add(lag).After(now) {
+			pending++
+			if oldest.IsZero() || seen.Before(oldest) {
+				oldest = seen
+			}
+			continue
+		}
+		due = append(due, v)
+	}
+	o.mu.Unlock()
+	for i, v := range due {
+		if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
+			return pending + len(due) - i, oldest, err
+		}
+	}
+	return pending, oldest, nil
+}
+
+// list returns a bucket's versions, oldest first within each key.
+func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket string) ([]srcVersion, error) {
+	var out []srcVersion
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	for {
+		cctx, cancel := callCtx(ctx)
+		page, err := c.S3.ListObjectVersions(cctx, in)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s in %s: %w", bucket, c.Name, err)
+		}
+		var pageVersions []srcVersion
+		for _, v := range page.Versions {
+			pageVersions = append(pageVersions, srcVersion{key: aws.ToString(v.Key), id: aws.ToString(v.VersionId), modified: aws.ToTime(v.LastModified), order: len(out) + len(pageVersions)})
+		}
+		for _, m := range page.DeleteMarkers {
+			pageVersions = append(pageVersions, srcVersion{key: aws.ToString(m.Key), id: aws.ToString(m.VersionId), marker: true, modified: aws.ToTime(m.LastModified), order: len(out) + len(pageVersions)})
+		}
+		out = append(out, pageVersions...)
+		if !aws.ToBool(page.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
+	}
+	// Listings are newest first per key; copies must go oldest first so the
+	// destination's latest version matches the source's.
+	sortVersions(out)
+	return out, nil
+}
+
+func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src, dst *labRegion, v srcVersion) error {
+	dbucket := o.bucket(kind, dst.name)
+	var newID string
+	if v.marker {
+		cctx, cancel := callCtx(ctx)
+		out, err := dst.clients.S3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(dbucket), Key: aws.String(v.key)})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("replicate delete marker %s to %s: %w", v.key, dst.name, err)
+		}
+		newID = aws.ToString(out.VersionId)
+	} else {
+		done, id, err := o.alreadyCopied(ctx, dst, dbucket, v)
+		if err != nil {
+			return err
+		}
+		if !done {
+			id, err = o.copyObject(ctx, kind, src, dst, dbucket, v)
+			if err != nil {
+				return err
+			}
+		}
+		newID = id
+	}
+	o.mu.Lock()
+	dirKey := src.name + ">" + dst.name
+	o.pos.copiedSet(dirKey, string(kind))[v.key] = append(o.pos.copiedSet(dirKey, string(kind))[v.key], v.id)
+	if newID != "" {
+		cs := o.pos.createdSet(dst.name, string(kind))
+		cs[v.key] = append(cs[v.key], newID)
+	}
+	seen := o.firstSeen[v.id]
+	delete(o.firstSeen, v.id)
+	st := o.stats[dirKey]
+	st.Applied++
+	st.LastApplied = time.Now()
+	st.LastLagMs = time.Since(seen).Milliseconds()
+	b, err := json.Marshal(o.pos)
+	o.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(o.path, b)
+}
+
+// alreadyCopied reports whether the destination's latest version of the key
+// is a replica of v (a copy made just before a restart).
+func (o *objectReplicator) alreadyCopied(ctx context.Context, dst *labRegion, bucket string, v srcVersion) (bool, string, error) {
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	h, err := dst.clients.S3.HeadObject(cctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(v.key)})
+	if err != nil {
+		var nf *s3types.NotFound
+		var nk *s3types.NoSuchKey
+		if errors.As(err, &nf) || errors.As(err, &nk) || isStatus(err, 404) || isStatus(err, 405) {
+			return false, "", nil
+		}
+		return false, "", fmt.Errorf("head %s in %s: %w", v.key, dst.name, err)
+	}
+	if h.Metadata[region.MetaSourceVersion] == v.id {
+		return true, aws.ToString(h.VersionId), nil
+	}
+	return false, "", nil
+}
+
+func (o *objectReplicator) copyObject(ctx context.Context, kind bucketKind, src, dst *labRegion, dbucket string, v srcVersion) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	get, err := src.clients.S3.GetObject(cctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket(kind, src.name)), Key: aws.String(v.key), VersionId: aws.String(v.id)})
+	if err != nil {
+		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.name, err)
+	}
+	body, err := io.ReadAll(get.Body)
+	get.Body.Close()
+	if err != nil {
+		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.name, err)
+	}
+	meta := map[string]string{}
+	for k, val := range get.Metadata {
+		meta[k] = val
+	}
+	meta[region.MetaSourceRegion] = src.name
+	meta[region.MetaSourceVersion] = v.id
+	put, err := dst.clients.S3.PutObject(cctx, &s3.PutObjectInput{
+		Bucket:        aws.String(dbucket),
+		Key:           aws.String(v.key),
+		Body:          bytesReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   get.ContentType,
+		Metadata:      meta,
+	})
+	if err != nil {
+		return "", fmt.Errorf("write %s to %s: %w", v.key, dst.name, err)
+	}
+	return aws.ToString(put.VersionId), nil
+}
+
+func (p *objectPosition) copiedSet(dir, kind string) map[string][]string {
+	if p.Copied[dir] == nil {
+		p.Copied[dir] = map[string]map[string][]string{}
+	}
+	if p.Copied[dir][kind] == nil {
+		p.Copied[dir][kind] = map[string][]string{}
+	}
+	return p.Copied[dir][kind]
+}
+
+func (p *objectPosition) createdSet(regionName, kind string) map[string][]string {
+	if p.Created[regionName] == nil {
+		p.Created[regionName] = map[string]map[string][]string{}
+	}
+	if p.Created[regionName][kind] == nil {
+		p.Created[regionName][kind] = map[string][]string{}
+	}
+	return p.Created[regionName][kind]
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *objectReplicator) setLag(d time.Duration) {
+	o.mu.Lock()
+	o.lag = d
+	o.mu.Unlock()
+}
+
+func (o *objectReplicator) setPaused(p bool) {
+	o.mu.Lock()
+	o.paused = p
+	o.mu.Unlock()
+}
+
+func (o *objectReplicator) setFailback(on bool) {
+	o.mu.Lock()
+	o.failback = on
+	o.stats[o.l.opts.DR+">"+o.l.opts.Primary].Enabled = on
+	o.mu.Unlock()
+}
+
+func (o *objectReplicator) status() []DirectionStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, dr := o.l.opts.Primary, o.l.opts.DR
+	out := []DirectionStatus{*o.stats[p+">"+dr], *o.stats[dr+">"+p]}
+	for i := range out {
+		out[i].Paused = o.paused
+	}
+	return out
+}

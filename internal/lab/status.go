@@ -1,0 +1,36 @@
+package lab
+
+import "time"
+
+// DirectionStatus describes replication in one direction.
+type DirectionStatus struct {
+	Kind            string    `json:"kind"` // "table" or "objects"
+	From            string    `json:"from"`
+	To              string    `json:"to"`
+	Enabled         bool      `json:"enabled"`
+	Paused          bool      `json:"paused"`
+	Pending         int       `json:"pending"`           // changes read, not yet applied
+	OldestPendingMs int64     `json:"oldest_pending_ms"` // age of the oldest pending change
+	Applied         int64     `json:"applied"`
+	LastLagMs       int64     `json:"last_lag_ms"` // observed-to-applied time of the last change
+	LastApplied     time.Time `json:"last_applied,omitzero"`
+	LastError       string    `json:"last_error,omitempty"`
+}
+
+// RegionStatus describes one lab region.
+type RegionStatus struct {
+	Name      string          `json:"name"`
+	Endpoints Endpoints       `json:"endpoints"`
+	Servers   map[string]int  `json:"pids"`
+	Up        map[string]bool `json:"up"` // service -> backend answers
+	Faults    []Fault         `json:"faults,omitempty"`
+}
+
+// Status is the lab's state as `pilotlight lab status` shows it.
+type Status struct {
+	Regions     []RegionStatus    `json:"regions"`
+	Replication []DirectionStatus `json:"replication"`
+	Lag         time.Duration     `json:"lag_ns"`
+	Paused      bool              `json:"paused"`
+	Failback    bool              `json:"failback_replication"`
+}

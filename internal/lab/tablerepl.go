@@ -1,0 +1,754 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// The table replicator stands in for DynamoDB global tables. Each region's
+// stream is read continuously; a change written by a user (a "local write")
+// gets a version — a millisecond timestamp, strictly increasing per region,
+// and the region's name — and is applied to the peer no sooner than its lag.
+// Applied items carry their version in region.AttrRepVersion, so a reader can
+// tell the replicator's own writes from users' writes and never sends them
+// back (no ping-pong). Conflicts resolve last-writer-wins on the version,
+// ties broken by region name, identically on both sides.
+//
+// Deletes replicate in two steps, as in the first global tables: mark the
+// item (region.AttrRepDeleting plus the version), then delete it on the
+// condition that the mark is still there; the REMOVE record then carries the
+// mark and is recognised as the replicator's.
+//
+// Position: for each direction, the sequence number of the last record that
+// has been applied (or skipped) per shard is saved after every batch, with the
+// recent versions per key. A restarted replicator reads on from there, so it
+// neither loses nor repeats a change; re-applying the same version is
+// idempotent anyway.
+
+// version orders writes of the same key across regions.
+type version struct {
+	TS     int64  // unix milliseconds
+	Origin string // region that accepted the write
+}
+
+func (v version) less(o version) bool {
+	if v.TS != o.TS {
+		return v.TS < o.TS
+	}
+	return v.Origin < o.Origin
+}
+
+func (v version) String() string { return strconv.FormatInt(v.TS, 10) + "@" + v.Origin }
+
+func parseVersion(s string) (version, bool) {
+	ts, origin, ok := strings.Cut(s, "@")
+	if !ok || origin == "" {
+		return version{}, false
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return version{}, false
+	}
+	return version{n, origin}, true
+}
+
+type item = map[string]dbtypes.AttributeValue
+
+// entry is what a region is known to hold for a key.
+type entry struct {
+	V       version `json:"v"`
+	Deleted bool    `json:"d,omitempty"`
+	image   item    // for repairs; not persisted
+}
+
+// change is one stream record on its way to the peer.
+type change struct {
+	shard, seq string
+	skip       bool // the replicator's own write: only advances the position
+	key        item
+	keyID      string
+	v          version
+	deleted    bool
+	image      item
+	observed   time.Time
+}
+
+// tableRegion is one region as the replicator sees it.
+type tableRegion struct {
+	name    string
+	c       *region.Clients
+	hashKey string
+
+	mu     sync.Mutex
+	latest map[string]*entry
+	lastTS int64
+
+	// reader state, owned by the direction goroutine reading this region
+	streamArn string
+	shards    map[string]*shardReader
+	described time.Time
+}
+
+type shardReader struct {
+	id, parent string
+	iterator   *string
+	closed     bool // no more records will come
+}
+
+// tableDirection replicates from one region to the other.
+type tableDirection struct {
+	from, to *tableRegion
+
+	mu       sync.Mutex
+	queue    []*change
+	applied  map[string]string // shard -> last applied or skipped sequence number
+	stats    DirectionStatus
+	lagSince time.Time
+}
+
+type tableReplicator struct {
+	l     *Lab
+	log   *slog.Logger
+	path  string
+	table string
+	dirs  []*tableDirection
+
+	mu     sync.Mutex
+	lag    time.Duration
+	paused bool
+	dirty  bool
+}
+
+// tableCheckpoint is the persisted replication position.
+type tableCheckpoint struct {
+	Streams map[string]string                     `json:"streams"` // region -> stream ARN
+	Applied map[string]map[string]string          `json:"applied"` // "from>to" -> shard -> seq
+	Latest  map[string]map[string]json.RawMessage `json:"latest"`  // region -> key -> entry
+}
+
+func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplicator, error) {
+	t := &tableReplicator{l: l, log: l.log.With("component", "table-replicator"), path: path, table: l.opts.Names.Table(), lag: l.opts.Lag}
+	regs := make([]*tableRegion, len(l.regions))
+	for i, r := range l.regions {
+		c, err := l.Clients(r.name, 1)
+		if err != nil {
+			return nil, err
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		out, err := c.DynamoDB.DescribeTable(dctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.table)})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("describe %s in %s: %w", t.table, r.name, err)
+		}
+		if out.Table.LatestStreamArn == nil {
+			return nil, fmt.Errorf("table %s in %s has no stream: enable NEW_AND_OLD_IMAGES", t.table, r.name)
+		}
+		tr := &tableRegion{name: r.name, c: c, latest: map[string]*entry{}, shards: map[string]*shardReader{}, streamArn: *out.Table.LatestStreamArn}
+		for _, k := range out.Table.KeySchema {
+			if k.KeyType == dbtypes.KeyTypeHash {
+				tr.hashKey = *k.AttributeName
+			}
+		}
+		regs[i] = tr
+	}
+	t.dirs = []*tableDirection{
+		{from: regs[0], to: regs[1], applied: map[string]string{}},
+		{from: regs[1], to: regs[0], applied: map[string]string{}},
+	}
+	for _, d := range t.dirs {
+		d.stats = DirectionStatus{From: d.from.name, To: d.to.name, Enabled: true}
+	}
+	if err := t.load(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func dirKey(d *tableDirection) string { return d.from.name + ">" + d.to.name }
+
+func (t *tableReplicator) load() error {
+	b, err := os.ReadFile(t.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var cp tableCheckpoint
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return fmt.Errorf("replication position %s is corrupt (%v): delete it to replicate from the start of the streams", t.path, err)
+	}
+	for _, d := range t.dirs {
+		// A position in another stream (the table was recreated) means nothing here.
+		if cp.Streams[d.from.name] != d.from.streamArn {
+			continue
+		}
+		for s, seq := range cp.Applied[dirKey(d)] {
+			d.applied[s] = seq
+		}
+		for k, raw := range cp.Latest[d.from.name] {
+			var e entry
+			if json.Unmarshal(raw, &e) == nil {
+				d.from.latest[k] = &e
+			}
+		}
+	}
+	return nil
+}
+
+// save writes the position atomically.
+func (t *tableReplicator) save() error {
+	cp := tableCheckpoint{Streams: map[string]string{}, Applied: map[string]map[string]string{}, Latest: map[string]map[string]json.RawMessage{}}
+	for _, d := range t.dirs {
+		cp.Streams[d.from.name] = d.from.streamArn
+		d.mu.Lock()
+		m := make(map[string]string, len(d.applied))
+		for k, v := range d.applied {
+			m[k] = v
+		}
+		d.mu.Unlock()
+		cp.Applied[dirKey(d)] = m
+		r := d.from
+		r.mu.Lock()
+		lm := make(map[string]json.RawMessage, len(r.latest))
+		for k, e := range r.latest {
+			b, _ := json.Marshal(e)
+			lm[k] = b
+		}
+		r.mu.Unlock()
+		cp.Latest[r.name] = lm
+	}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(t.path, b)
+}
+
+func (t *tableReplicator) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, d := range t.dirs {
+		wg.Add(1)
+		go func(d *tableDirection) { defer wg.Done(); t.runDirection(ctx, d) }(d)
+	}
+	saveTick := time.NewTicker(200 * time.Millisecond)
+	defer saveTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			if err := t.save(); err != nil {
+				t.log.Error("save position", "err", err)
+			}
+			return
+		case <-saveTick.C:
+			t.mu.Lock()
+			dirty := t.dirty
+			t.dirty = false
+			t.mu.Unlock()
+			if dirty {
+				if err := t.save(); err != nil {
+					t.log.Error("save position", "err", err)
+				}
+			}
+			t.prune()
+		}
+	}
+}
+
+const pollInterval = 10 * time.Millisecond
+
+func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
+	backoff := pollInterval
+	for ctx.Err() == nil {
+		n, err := t.read(ctx, d)
+		if err == nil {
+			err = t.applyDue(ctx, d)
+		}
+		if err != nil && ctx.Err() == nil {
+			d.mu.Lock()
+			d.stats.LastError = err.Error()
+			d.mu.Unlock()
+			t.log.Debug("replication step failed", "from", d.from.name, "to", d.to.name, "err", err)
+			backoff = min(backoff*2, 500*time.Millisecond)
+		} else {
+			backoff = pollInterval
+		}
+		if n > 0 && err == nil {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*time.Second)
+}
+
+// read pulls new records from the source region's stream into the queue.
+func (t *tableReplicator) read(ctx context.Context, d *tableDirection) (int, error) {
+	r := d.from
+	if time.Since(r.described) > time.Second || len(r.shards) == 0 {
+		if err := t.describe(ctx, d); err != nil {
+			return 0, err
+		}
+	}
+	total := 0
+	ids := make([]string, 0, len(r.shards))
+	for id := range r.shards {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sh := r.shards[id]
+		if sh.closed || (sh.parent != "" && r.shards[sh.parent] != nil && !r.shards[sh.parent].closed) {
+			continue
+		}
+		if sh.iterator == nil {
+			if err := t.iterate(ctx, d, sh); err != nil {
+				return total, err
+			}
+		}
+		cctx, cancel := callCtx(ctx)
+		out, err := r.c.Streams.GetRecords(cctx, &dynamodbstreams.GetRecordsInput{ShardIterator: sh.iterator, Limit: aws.Int32(1000)})
+		cancel()
+		if err != nil {
+			var expired *sttypes.ExpiredIteratorException
+			var trimmed *sttypes.TrimmedDataAccessException
+			if errors.As(err, &expired) || errors.As(err, &trimmed) {
+				sh.iterator = nil
+			}
+			return total, fmt.Errorf("get records %s: %w", r.name, err)
+		}
+		now := time.Now()
+		for i := range out.Records {
+			t.classify(d, sh.id, &out.Records[i], now)
+		}
+		total += len(out.Records)
+		sh.iterator = out.NextShardIterator
+		if sh.iterator == nil {
+			sh.closed = true
+		}
+	}
+	return total, nil
+}
+
+func (t *tableReplicator) describe(ctx context.Context, d *tableDirection) error {
+	r := d.from
+	var start *string
+	for {
+		cctx, cancel := callCtx(ctx)
+		out, err := r.c.Streams.DescribeStream(cctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(r.streamArn), ExclusiveStartShardId: start})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("describe stream %s: %w", r.name, err)
+		}
+		for _, s := range out.StreamDescription.Shards {
+			if _, ok := r.shards[*s.ShardId]; !ok {
+				r.shards[*s.ShardId] = &shardReader{id: *s.ShardId, parent: aws.ToString(s.ParentShardId)}
+			}
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+		if start == nil {
+			break
+		}
+	}
+	r.described = time.Now()
+	return nil
+}
+
+func (t *tableReplicator) iterate(ctx context.Context, d *tableDirection, sh *shardReader) error {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(d.from.streamArn), ShardId: aws.String(sh.id), ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon}
+	d.mu.Lock()
+	if seq, ok := d.applied[sh.id]; ok {
+		in.ShardIteratorType = sttypes.ShardIteratorTypeAfterSequenceNumber
+		in.SequenceNumber = aws.String(seq)
+	}
+	d.mu.Unlock()
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	out, err := d.from.c.Streams.GetShardIterator(cctx, in)
+	if err != nil {
+		return fmt.Errorf("shard iterator %s %s: %w", d.from.name, sh.id, err)
+	}
+	sh.iterator = out.ShardIterator
+	return nil
+}
+
+// classify turns a stream record into a queued change, recording what the
+// source region now holds for the key.
+func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes.Record, now time.Time) {
+	r := d.from
+	sr := rec.Dynamodb
+	c := &change{shard: shard, seq: aws.ToString(sr.SequenceNumber), observed: now}
+	c.key = fromStreamItem(sr.Keys)
+	c.keyID = keyID(c.key)
+	newImg, oldImg := fromStreamItem(sr.NewImage), fromStreamItem(sr.OldImage)
+
+	r.mu.Lock()
+	cur := r.latest[c.keyID]
+	if v, deleted, own := replicatorWrite(rec.EventName, newImg, oldImg); own {
+		c.skip = true
+		if cur == nil || cur.V.less(v) {
+			r.latest[c.keyID] = &entry{V: v, Deleted: deleted}
+		} else if v.less(cur.V) && cur.V.Origin == r.name && (cur.image != nil || cur.Deleted) {
+			// A user's write landed before ours but carries a newer version:
+			// put it back, so the region holds the winner.
+			repair := &change{key: c.key, keyID: c.keyID, v: cur.V, deleted: cur.Deleted, image: cur.image}
+			r.mu.Unlock()
+			t.repair(d, repair)
+			r.mu.Lock()
+		}
+	} else {
+		ts := max(now.UnixMilli(), r.lastTS+1)
+		r.lastTS = ts
+		c.v = version{ts, r.name}
+		if rec.EventName == sttypes.OperationTypeRemove {
+			c.deleted = true
+		} else {
+			c.image = stripRep(newImg)
+		}
+		r.latest[c.keyID] = &entry{V: c.v, Deleted: c.deleted, image: c.image}
+	}
+	r.mu.Unlock()
+
+	d.mu.Lock()
+	d.queue = append(d.queue, c)
+	if !c.skip {
+		d.stats.Pending++
+	}
+	d.mu.Unlock()
+}
+
+// replicatorWrite reports whether a record is the replicator's own write, and
+// which version it carries.
+func replicatorWrite(op sttypes.OperationType, newImg, oldImg item) (v version, deleted, own bool) {
+	if op == sttypes.OperationTypeRemove {
+		if _, marked := oldImg[region.AttrRepDeleting]; !marked {
+			return version{}, false, false
+		}
+		v, ok := itemVersion(oldImg)
+		return v, true, ok
+	}
+	nv, ok := itemVersion(newImg)
+	if !ok {
+		return version{}, false, false
+	}
+	if _, marked := newImg[region.AttrRepDeleting]; marked {
+		return nv, true, true
+	}
+	if ov, had := itemVersion(oldImg); had && ov == nv {
+		return version{}, false, false // a user updated a replicated item
+	}
+	return nv, false, true
+}
+
+func itemVersion(it item) (version, bool) {
+	s, ok := it[region.AttrRepVersion].(*dbtypes.AttributeValueMemberS)
+	if !ok {
+		return version{}, false
+	}
+	return parseVersion(s.Value)
+}
+
+func stripRep(it item) item {
+	out := make(item, len(it))
+	for k, v := range it {
+		if k != region.AttrRepVersion && k != region.AttrRepDeleting {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// applyDue applies the queued changes whose lag has passed, in order.
+func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error {
+	t.mu.Lock()
+	lag, paused := t.lag, t.paused
+	t.mu.Unlock()
+	now := time.Now()
+	d.mu.Lock()
+	n := 0
+	for n < len(d.queue) && n < 500 && !d.queue[n].observed.Add(lag).After(now) {
+		n++
+	}
+	if paused {
+		// Own writes need no transfer: let the position pass them.
+		n = 0
+		for n < len(d.queue) && d.queue[n].skip {
+			n++
+		}
+	}
+	batch := d.queue[:n:n]
+	d.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	// Coalesce: only the newest change per key in the batch needs writing.
+	last := make(map[string]*change, n)
+	for _, c := range batch {
+		if !c.skip {
+			last[c.keyID] = c
+		}
+	}
+	var puts []*change
+	for _, c := range batch {
+		if c.skip || last[c.keyID] != c {
+			continue
+		}
+		if !t.claim(d.to, c) {
+			continue
+		}
+		if c.deleted {
+			if err := t.applyDelete(ctx, d.to, c); err != nil {
+				t.unclaim(d.to, c)
+				return err
+			}
+			continue
+		}
+		puts = append(puts, c)
+	}
+	if err := t.applyPuts(ctx, d.to, puts); err != nil {
+		for _, c := range puts {
+			t.unclaim(d.to, c)
+		}
+		return err
+	}
+	done := time.Now()
+	d.mu.Lock()
+	for _, c := range batch {
+		d.applied[c.shard] = c.seq
+		if !c.skip {
+			d.stats.Pending--
+			d.stats.Applied++
+			d.stats.LastLagMs = done.Sub(c.observed).Milliseconds()
+		}
+	}
+	d.stats.LastApplied = done
+	d.stats.LastError = ""
+	d.queue = d.queue[n:]
+	d.mu.Unlock()
+	t.mu.Lock()
+	t.dirty = true
+	t.mu.Unlock()
+	return nil
+}
+
+// claim records that the destination is about to hold c, unless it already
+// holds a newer or equal version.
+func (t *tableReplicator) claim(to *tableRegion, c *change) bool {
+	to.mu.Lock()
+	defer to.mu.Unlock()
+	if cur := to.latest[c.keyID]; cur != nil && !cur.V.less(c.v) {
+		return false
+	}
+	to.latest[c.keyID] = &entry{V: c.v, Deleted: c.deleted, image: c.image}
+	return true
+}
+
+func (t *tableReplicator) unclaim(to *tableRegion, c *change) {
+	to.mu.Lock()
+	defer to.mu.Unlock()
+	if cur := to.latest[c.keyID]; cur != nil && cur.V == c.v {
+		delete(to.latest, c.keyID)
+	}
+}
+
+func stamped(c *change) item {
+	it := make(item, len(c.image)+1)
+	for k, v := range c.image {
+		it[k] = v
+	}
+	it[region.AttrRepVersion] = &dbtypes.AttributeValueMemberS{Value: c.v.String()}
+	return it
+}
+
+func (t *tableReplicator) applyPuts(ctx context.Context, to *tableRegion, puts []*change) error {
+	for len(puts) > 0 {
+		n := min(25, len(puts))
+		reqs := make([]dbtypes.WriteRequest, n)
+		for i, c := range puts[:n] {
+			reqs[i] = dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: stamped(c)}}
+		}
+		pending := map[string][]dbtypes.WriteRequest{t.table: reqs}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 5 {
+				return fmt.Errorf("batch write %s: unprocessed items after retries", to.name)
+			}
+			cctx, cancel := callCtx(ctx)
+			out, err := to.c.DynamoDB.BatchWriteItem(cctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("batch write %s: %w", to.name, err)
+			}
+			pending = out.UnprocessedItems
+		}
+		puts = puts[n:]
+	}
+	return nil
+}
+
+func (t *tableReplicator) applyDelete(ctx context.Context, to *tableRegion, c *change) error {
+	v := &dbtypes.AttributeValueMemberS{Value: c.v.String()}
+	cctx, cancel := callCtx(ctx)
+	_, err := to.c.DynamoDB.UpdateItem(cctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(t.table),
+		Key:                       c.key,
+		UpdateExpression:          aws.String("SET #v = :v, #d = :t"),
+		ConditionExpression:       aws.String("attribute_exists(#k)"),
+		ExpressionAttributeNames:  map[string]string{"#v": region.AttrRepVersion, "#d": region.AttrRepDeleting, "#k": to.hashKey},
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":v": v, ":t": &dbtypes.AttributeValueMemberBOOL{Value: true}},
+	})
+	cancel()
+	var ccf *dbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil // nothing there to delete
+	}
+	if err != nil {
+		return fmt.Errorf("mark %s for delete in %s: %w", c.keyID, to.name, err)
+	}
+	cctx, cancel = callCtx(ctx)
+	_, err = to.c.DynamoDB.DeleteItem(cctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(t.table),
+		Key:                       c.key,
+		ConditionExpression:       aws.String("#v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#v": region.AttrRepVersion},
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":v": v},
+	})
+	cancel()
+	if errors.As(err, &ccf) {
+		return nil // a user wrote in between; that write is newer and replicates on its own
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s in %s: %w", c.keyID, to.name, err)
+	}
+	return nil
+}
+
+// repair rewrites a region's item with the version it should hold.
+func (t *tableReplicator) repair(d *tableDirection, c *change) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if c.deleted {
+		err = t.applyDelete(ctx, d.from, c)
+	} else {
+		err = t.applyPuts(ctx, d.from, []*change{c})
+	}
+	if err != nil {
+		t.log.Warn("repair failed", "region", d.from.name, "key", c.keyID, "err", err)
+	}
+}
+
+// prune forgets versions old enough that no queued change can conflict
+// with them.
+func (t *tableReplicator) prune() {
+	cutoff := time.Now().Add(-30 * time.Second)
+	for _, d := range t.dirs {
+		d.mu.Lock()
+		for _, c := range d.queue {
+			if !c.skip && c.observed.Before(cutoff) {
+				cutoff = c.observed
+				break
+			}
+		}
+		d.mu.Unlock()
+	}
+	ms := cutoff.Add(-time.Second).UnixMilli()
+	for _, d := range t.dirs {
+		r := d.from
+		r.mu.Lock()
+		for k, e := range r.latest {
+			if e.V.TS < ms {
+				delete(r.latest, k)
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (t *tableReplicator) setLag(d time.Duration) {
+	t.mu.Lock()
+	t.lag = d
+	t.mu.Unlock()
+}
+
+func (t *tableReplicator) setPaused(p bool) {
+	t.mu.Lock()
+	t.paused = p
+	t.mu.Unlock()
+}
+
+func (t *tableReplicator) status() []DirectionStatus {
+	t.mu.Lock()
+	paused := t.paused
+	t.mu.Unlock()
+	out := make([]DirectionStatus, len(t.dirs))
+	now := time.Now()
+	for i, d := range t.dirs {
+		d.mu.Lock()
+		s := d.stats
+		for _, c := range d.queue {
+			if !c.skip {
+				s.OldestPendingMs = now.Sub(c.observed).Milliseconds()
+				break
+			}
+		}
+		d.mu.Unlock()
+		s.Paused = paused
+		out[i] = s
+	}
+	return out
+}
+
+// keyID is a canonical string for an item key.
+func keyID(key item) string {
+	names := make([]string, 0, len(key))
+	for k := range key {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		b.WriteString(k)
+		b.WriteByte('=')
+		switch v := key[k].(type) {
+		case *dbtypes.AttributeValueMemberS:
+			b.WriteString("S:" + v.Value)
+		case *dbtypes.AttributeValueMemberN:
+			b.WriteString("N:" + v.Value)
+		case *dbtypes.AttributeValueMemberB:
+			b.WriteString("B:" + fmt.Sprintf("%x", v.Value))
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

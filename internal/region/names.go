@@ -1,0 +1,68 @@
+package region
+
+import "fmt"
+
+// Names owns every resource and key name, so that the CLI, the functions, the
+// lab and the CloudFormation parameters agree. A name that is not here is a bug.
+type Names struct {
+	// App prefixes every resource, e.g. "pilotlight".
+	App string
+	// Account, when set, makes bucket names globally unique on AWS. The lab
+	// leaves it empty.
+	Account string
+}
+
+// Table is the protected application table (a global table on AWS).
+func (n Names) Table() string { return n.App + "-orders" }
+
+// ControlTable is the regional, unreplicated table holding the active record
+// and the failover journal.
+func (n Names) ControlTable() string { return n.App + "-control" }
+
+// Bucket is the protected application bucket in a region.
+func (n Names) Bucket(region string) string { return n.bucket("data", region) }
+
+// BackupBucket holds snapshots in a region.
+func (n Names) BackupBucket(region string) string { return n.bucket("backup", region) }
+
+func (n Names) bucket(kind, region string) string {
+	if n.Account != "" {
+		return fmt.Sprintf("%s-%s-%s-%s", n.App, kind, n.Account, region)
+	}
+	return fmt.Sprintf("%s-%s-%s", n.App, kind, region)
+}
+
+// Stack names a CloudFormation stack: kind is "primary", "dr" or "global".
+func (n Names) Stack(kind string) string { return n.App + "-" + kind }
+
+// MetricNamespace is the CloudWatch namespace of every metric.
+func (n Names) MetricNamespace() string { return "Pilotlight" }
+
+// Key attributes of the application table and the control table.
+const (
+	TableHashKey   = "pk"
+	ControlHashKey = "pk"
+	ControlSortKey = "sk"
+)
+
+// Attributes the lab replicator stamps on replicated items, in the manner of
+// the first version of DynamoDB global tables (aws:rep:*). Tools that compare
+// items across regions ignore them.
+const (
+	// AttrRepVersion holds the replicated version: "<unix ms>@<origin region>".
+	AttrRepVersion = "pilotlight:rep:version"
+	// AttrRepDeleting marks an item the replicator is about to delete.
+	AttrRepDeleting = "pilotlight:rep:deleting"
+)
+
+// Object metadata the lab replicator sets on replicated object versions.
+const (
+	MetaSourceRegion  = "pilotlight-source-region"
+	MetaSourceVersion = "pilotlight-source-version"
+)
+
+// ActiveRecordKey is the control-table key of the active-region record.
+func (n Names) ActiveRecordKey() (pk, sk string) { return "active", "active" }
+
+// JournalKey is the control-table partition of the failover run at an epoch.
+func (n Names) JournalKey(epoch int64) string { return fmt.Sprintf("run#%d", epoch) }
