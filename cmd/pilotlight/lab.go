@@ -1,0 +1,500 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func newLabCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "lab",
+		Short: "Run the local two-region lab (no AWS account needed)",
+		Long: `The lab behaves like two AWS regions on this machine. Each region has Amazon
+DynamoDB Local and a versitygw S3 server, behind a Toxiproxy proxy that can
+cut it off or slow it down. Replicators copy table changes both ways (like
+DynamoDB global tables, last writer wins) and new object versions from the
+primary to the DR region (like S3 replication), with a configurable lag.
+
+The servers are fetched and built once into ~/.cache/pilotlight. State, logs
+and data live in .lab/ (PILOTLIGHT_LAB_DIR).`,
+	}
+	c.AddCommand(newLabUpCmd(g), newLabServeCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabEnvCmd(g),
+		newLabFaultCmd(g), newLabReplicationCmd(g), newLabFetchCmd(g))
+	return c
+}
+
+func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
+	return lab.Options{
+		Primary: s.PrimaryRegion, DR: s.DRRegion, Names: region.Names{App: s.AppName},
+		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
+	}
+}
+
+func newLabFetchCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fetch",
+		Short: "Fetch DynamoDB Local and build versitygw into the cache (done by `lab up` when needed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			sv, err := lab.EnsureServers(cmd.Context(), s.CacheDir, g.io.Err)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.io.Out, "DynamoDB Local %s: %s\nversitygw %s: %s\n", lab.DynamoDBLocalVersion, sv.DynamoDBDir, lab.VersitygwVersion, sv.Versitygw)
+			return nil
+		},
+	}
+}
+
+func newLabUpCmd(g *globals) *cobra.Command {
+	var foreground, jsonOut bool
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab in the background (harmless when it already runs)",
+		Long: `Start the lab: fetch its servers on first use, start both regions, create the
+protected table, the control tables and the versioned buckets, and start
+replication. The lab keeps running in the background until ` + "`pilotlight lab down`" + `.
+A lab left behind by a crash is detected and cleaned up first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := lab.ReadState(s.LabDir)
+			switch {
+			case err == nil && st.Alive():
+				if !jsonOut {
+					fmt.Fprintf(g.io.Err, "lab already running (pid %d, since %s)\n", st.Pid, st.Started.Local().Format(time.TimeOnly))
+				}
+				return printUp(g, st, jsonOut)
+			case err == nil || !errors.Is(err, lab.ErrNoLab):
+				old, _ := lab.Stop(s.LabDir)
+				fmt.Fprintf(g.io.Err, "cleaned up a lab left behind (pid %d no longer runs)\n", old.Pid)
+			}
+			sv, err := lab.EnsureServers(cmd.Context(), s.CacheDir, g.io.Err)
+			if err != nil {
+				return err
+			}
+			if foreground {
+				return lab.Serve(cmd.Context(), labOptions(s, sv, g), func(st lab.State) { printUp(g, st, jsonOut) })
+			}
+			st, err = spawnSupervisor(cmd.Context(), g, s)
+			if err != nil {
+				return err
+			}
+			return printUp(g, st, jsonOut)
+		},
+	}
+	c.Flags().BoolVar(&foreground, "foreground", false, "run in the foreground until interrupted")
+	c.Flags().BoolVar(&jsonOut, "json", false, "print the lab's endpoints as JSON")
+	return c
+}
+
+// spawnSupervisor starts `pilotlight lab serve` detached from this terminal
+// and waits until it has written its state.
+func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.State, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return lab.State{}, err
+	}
+	if err := os.MkdirAll(filepath.Join(s.LabDir, "logs"), 0o700); err != nil {
+		return lab.State{}, err
+	}
+	logPath := filepath.Join(s.LabDir, "logs", "supervisor.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return lab.State{}, err
+	}
+	defer logf.Close()
+	args := []string{"lab", "serve", "--region", s.PrimaryRegion, "--dr-region", s.DRRegion}
+	if _, err := os.Stat(g.envFile); err == nil {
+		args = append(args, "--env-file", g.envFile)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(g.environ, "PILOTLIGHT_LAB_DIR="+s.LabDir, "PILOTLIGHT_CACHE_DIR="+s.CacheDir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return lab.State{}, fmt.Errorf("start lab supervisor: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	fmt.Fprint(g.io.Err, "starting lab")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(90 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			fmt.Fprintln(g.io.Err)
+			b, _ := os.ReadFile(logPath)
+			return lab.State{}, fmt.Errorf("lab failed to start (%v): %s", err, strings.TrimSpace(lastLines(string(b), 5)))
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			fmt.Fprintln(g.io.Err)
+			return lab.State{}, fmt.Errorf("lab not ready after 90s; see %s", logPath)
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			return lab.State{}, ctx.Err()
+		case <-tick.C:
+			st, err := lab.ReadState(s.LabDir)
+			if err == nil && st.Pid == cmd.Process.Pid {
+				fmt.Fprintf(g.io.Err, " ready in %.1fs\n", time.Since(start).Seconds())
+				_ = cmd.Process.Release()
+				return st, nil
+			}
+			fmt.Fprint(g.io.Err, ".")
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func printUp(g *globals, st lab.State, jsonOut bool) error {
+	if jsonOut {
+		return writeJSON(g.io.Out, envJSON(st, ""))
+	}
+	w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REGION\tROLE\tDYNAMODB\tS3")
+	for _, r := range []string{st.Primary, st.DR} {
+		role := "primary"
+		if r == st.DR {
+			role = "dr"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r, role, st.Regions[r].Endpoints.DynamoDB, st.Regions[r].Endpoints.S3)
+	}
+	w.Flush()
+	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
+	return nil
+}
+
+func newLabServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "serve",
+		Short:  "Run the lab in the foreground (what `lab up` starts in the background)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			sv, err := lab.FindServers(s.CacheDir)
+			if err != nil {
+				return err
+			}
+			return lab.Serve(cmd.Context(), labOptions(s, sv, g), func(st lab.State) {
+				fmt.Fprintf(g.io.Out, "lab ready: pid %d, control %s\n", st.Pid, st.Control)
+			})
+		},
+	}
+}
+
+func newLabDownCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab's processes and remove its state and data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := lab.Stop(s.LabDir)
+			if errors.Is(err, lab.ErrNoLab) {
+				fmt.Fprintln(g.io.Err, "no lab running")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.io.Err, "lab stopped (pid %d and its servers)\n", st.Pid)
+			return nil
+		},
+	}
+}
+
+func newLabStatusCmd(g *globals) *cobra.Command {
+	var jsonOut bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show both regions: servers, faults, replication lag, paused or not",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := lab.Connect(s.LabDir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			st, err := cl.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return writeJSON(g.io.Out, st)
+			}
+			printStatus(g.io.Out, cl.State, st)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	return c
+}
+
+func printStatus(out io.Writer, state lab.State, st lab.Status) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REGION\tROLE\tDYNAMODB\tS3\tFAULTS")
+	for _, r := range st.Regions {
+		role := "primary"
+		if r.Name == state.DR {
+			role = "dr"
+		}
+		up := func(svc, ep string) string {
+			if r.Up[svc] {
+				return "up " + ep
+			}
+			return "DOWN " + ep
+		}
+		faults := "-"
+		if len(r.Faults) > 0 {
+			var fs []string
+			for _, f := range r.Faults {
+				s := string(f.Service) + ":" + string(f.Kind)
+				if f.Kind == lab.FaultLatency {
+					s += "(" + f.Latency.String() + ")"
+				}
+				fs = append(fs, s)
+			}
+			sort.Strings(fs)
+			faults = strings.Join(fs, ",")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, role, up("dynamodb", r.Endpoints.DynamoDB), up("s3", r.Endpoints.S3), faults)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "REPLICATION\tDIRECTION\tSTATE\tPENDING\tOLDEST\tLAST LAG\tAPPLIED")
+	for _, d := range st.Replication {
+		state := "on"
+		switch {
+		case !d.Enabled:
+			state = "off"
+		case d.Paused:
+			state = "PAUSED"
+		case d.LastError != "":
+			state = "failing"
+		}
+		fmt.Fprintf(w, "%s\t%s → %s\t%s\t%d\t%s\t%s\t%d\n", d.Kind, d.From, d.To, state, d.Pending,
+			time.Duration(d.OldestPendingMs)*time.Millisecond, time.Duration(d.LastLagMs)*time.Millisecond, d.Applied)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "\nconfigured lag %s; failback object replication %s\n", st.Lag, map[bool]string{true: "on", false: "off"}[st.Failback])
+	for _, d := range st.Replication {
+		if d.LastError != "" {
+			fmt.Fprintf(out, "%s %s → %s: %s\n", d.Kind, d.From, d.To, d.LastError)
+		}
+	}
+}
+
+// targetRegion returns the region a lab command acts on: --region when given.
+func targetRegion(g *globals, cmd *cobra.Command) string {
+	g.regionIsTarget = true
+	if cmd.Flags().Changed("region") {
+		return g.primary
+	}
+	return ""
+}
+
+func newLabEnvCmd(g *globals) *cobra.Command {
+	var jsonOut bool
+	c := &cobra.Command{
+		Use:   "env",
+		Short: "Print a lab region's endpoints and credentials as shell exports",
+		Long: `Print what an AWS client needs to talk to a lab region, as shell exports:
+
+  eval "$(pilotlight lab env --region us-west-2)"
+  aws dynamodb scan --table-name pilotlight-orders
+
+--region picks the region (default: the primary).
+
+--json prints every region: {"regions": {"us-east-1": {"dynamodb": URL, "s3": URL}, …}, "credentials": {…}}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			regionName := targetRegion(g, cmd)
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := lab.ReadState(s.LabDir)
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return writeJSON(g.io.Out, envJSON(st, regionName))
+			}
+			if regionName == "" {
+				regionName = st.Primary
+			}
+			r, ok := st.Regions[regionName]
+			if !ok {
+				return fmt.Errorf("no lab region %q: the lab runs %s and %s", regionName, st.Primary, st.DR)
+			}
+			fmt.Fprintln(g.io.Out, "# AWS CLI before 2.13 ignores AWS_ENDPOINT_URL_*: pass --endpoint-url \"$AWS_ENDPOINT_URL_DYNAMODB\" (or _S3)")
+			fmt.Fprintf(g.io.Out, "export AWS_ENDPOINT_URL_DYNAMODB=%s\nexport AWS_ENDPOINT_URL_DYNAMODB_STREAMS=%s\nexport AWS_ENDPOINT_URL_S3=%s\n", r.Endpoints.DynamoDB, r.Endpoints.DynamoDB, r.Endpoints.S3)
+			fmt.Fprintf(g.io.Out, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport AWS_DEFAULT_REGION=%s\n", st.Credentials.AccessKeyID, st.Credentials.SecretAccessKey, regionName, regionName)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&jsonOut, "json", false, "print every region as JSON")
+	return c
+}
+
+func envJSON(st lab.State, only string) any {
+	regions := map[string]map[string]string{}
+	for name, r := range st.Regions {
+		if only != "" && name != only {
+			continue
+		}
+		regions[name] = map[string]string{"dynamodb": r.Endpoints.DynamoDB, "s3": r.Endpoints.S3}
+	}
+	return map[string]any{
+		"primary": st.Primary, "dr": st.DR, "regions": regions,
+		"credentials": map[string]string{"access_key_id": st.Credentials.AccessKeyID, "secret_access_key": st.Credentials.SecretAccessKey},
+	}
+}
+
+func newLabFaultCmd(g *globals) *cobra.Command {
+	var service string
+	var latency time.Duration
+	c := &cobra.Command{
+		Use:   "fault cut|latency|restore",
+		Short: "Inject or remove a fault: cut a region (or one service), add latency, restore",
+		Long: `Inject a fault on a lab region's endpoints, as seen by every client:
+
+  pilotlight lab fault cut --region us-east-1             # the whole region
+  pilotlight lab fault cut --region us-east-1 --service s3
+  pilotlight lab fault latency --region us-west-2 --latency 250ms
+  pilotlight lab fault restore                                 # every region
+
+A cut resets every connection at once, so calls fail fast rather than hang.`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"cut", "latency", "restore"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			regionName := targetRegion(g, cmd)
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := lab.Connect(s.LabDir)
+			if err != nil {
+				return err
+			}
+			if regionName == "" && args[0] != "restore" {
+				return fmt.Errorf("%s needs --region (%s or %s)", args[0], cl.State.Primary, cl.State.DR)
+			}
+			switch args[0] {
+			case "cut":
+				err = cl.Cut(regionName, service)
+			case "latency":
+				err = cl.AddLatency(regionName, service, latency)
+			case "restore":
+				err = cl.Restore(regionName)
+			default:
+				return fmt.Errorf("unknown fault %q: use cut, latency or restore", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.io.Err, "%s done\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().StringVar(&service, "service", "all", "dynamodb, s3 or all")
+	c.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "added latency, with `latency`")
+	return c
+}
+
+func newLabReplicationCmd(g *globals) *cobra.Command {
+	var lag time.Duration
+	c := &cobra.Command{
+		Use:   "replication pause|resume|lag|failback-on|failback-off",
+		Short: "Pause or resume replication, set its lag, turn failback object replication on or off",
+		Long: `Control the lab's replicators:
+
+  pilotlight lab replication pause          # like FIS "pause replication"
+  pilotlight lab replication resume         # catches up, nothing lost
+  pilotlight lab replication lag --lag 500ms
+  pilotlight lab replication failback-on    # DR → primary object replication`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"pause", "resume", "lag", "failback-on", "failback-off"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := lab.Connect(s.LabDir)
+			if err != nil {
+				return err
+			}
+			switch args[0] {
+			case "pause":
+				err = cl.PauseReplication()
+			case "resume":
+				err = cl.ResumeReplication()
+			case "lag":
+				err = cl.SetReplicationLag(lag)
+			case "failback-on":
+				err = cl.SetFailbackReplication(true)
+			case "failback-off":
+				err = cl.SetFailbackReplication(false)
+			default:
+				return fmt.Errorf("unknown action %q: use pause, resume, lag, failback-on or failback-off", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.io.Err, "replication %s done\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "replication lag, with `lag`")
+	return c
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,202 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Serve runs a lab until ctx ends: it starts it, serves the control endpoint
+// on 127.0.0.1, writes the state file, and on return stops everything and
+// removes the state. It is what `pilotlight lab up` runs in the background.
+func Serve(ctx context.Context, opts Options, ready func(State)) error {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("lab dir: %w", err)
+	}
+	if s, err := ReadState(opts.Dir); err == nil && s.Alive() && s.Pid != os.Getpid() {
+		return fmt.Errorf("a lab already runs from %s (pid %d): use it, or stop it with `pilotlight lab down`", opts.Dir, s.Pid)
+	}
+	l, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	addr := "127.0.0.1:0"
+	if opts.BasePort != 0 {
+		addr = "127.0.0.1:" + strconv.Itoa(opts.BasePort+4)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &PortInUseError{opts.BasePort + 4}
+	}
+	token := randomHex(16)
+	srv := &http.Server{Handler: controlHandler(l, token), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	st := State{
+		Version: stateVersion, Pid: os.Getpid(), Started: time.Now().UTC(), Control: "http://" + ln.Addr().String(), Token: token,
+		App: l.opts.Names.App, Primary: l.opts.Primary, DR: l.opts.DR, Credentials: l.creds, Regions: map[string]RegionState{},
+	}
+	for _, r := range l.regions {
+		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}}
+	}
+	if err := writeState(opts.Dir, st); err != nil {
+		return err
+	}
+	defer os.Remove(statePath(opts.Dir))
+	if ready != nil {
+		ready(st)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// controlRequest is the body of a POST to the control endpoint.
+type controlRequest struct {
+	Action  string `json:"action"` // cut, latency, restore, pause, resume, lag, failback
+	Region  string `json:"region,omitempty"`
+	Service string `json:"service,omitempty"`
+	Latency string `json:"latency,omitempty"` // a Go duration
+	On      bool   `json:"on,omitempty"`
+}
+
+func controlHandler(l *Lab, token string) http.Handler {
+	c := l.Control()
+	mux := http.NewServeMux()
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer "+token {
+				http.Error(w, "bad or missing token", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /status", auth(func(w http.ResponseWriter, r *http.Request) {
+		st, _ := c.Status(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(st)
+	}))
+	mux.HandleFunc("POST /control", auth(func(w http.ResponseWriter, r *http.Request) {
+		var req controlRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := apply(c, req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	return mux
+}
+
+func apply(c Controller, req controlRequest) error {
+	d := time.Duration(0)
+	if req.Latency != "" {
+		var err error
+		if d, err = time.ParseDuration(req.Latency); err != nil {
+			return fmt.Errorf("latency %q: write it like 200ms", req.Latency)
+		}
+	}
+	switch req.Action {
+	case "cut":
+		return c.Cut(req.Region, req.Service)
+	case "latency":
+		return c.AddLatency(req.Region, req.Service, d)
+	case "restore":
+		return c.Restore(req.Region)
+	case "pause":
+		return c.PauseReplication()
+	case "resume":
+		return c.ResumeReplication()
+	case "lag":
+		return c.SetReplicationLag(d)
+	case "failback":
+		return c.SetFailbackReplication(req.On)
+	}
+	return fmt.Errorf("unknown action %q", req.Action)
+}
+
+// Client controls a lab running in another process through its control
+// endpoint.
+type Client struct {
+	State State
+	HTTP  *http.Client
+}
+
+var _ Controller = (*Client)(nil)
+
+// Connect reads the state in dir and returns a client for the running lab.
+func Connect(dir string) (*Client, error) {
+	s, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Alive() {
+		return nil, fmt.Errorf("the lab in %s is not running (pid %d is gone; it crashed or was killed): run `pilotlight lab up` to clean up and start again", dir, s.Pid)
+	}
+	return &Client{State: s, HTTP: &http.Client{Timeout: 10 * time.Second}}, nil
+}
+
+func (c *Client) post(req controlRequest) error {
+	b, _ := json.Marshal(req)
+	hr, err := http.NewRequest(http.MethodPost, c.State.Control+"/control", bytesReader(b))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Authorization", "Bearer "+c.State.Token)
+	resp, err := c.HTTP.Do(hr)
+	if err != nil {
+		return fmt.Errorf("lab control: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		var msg [512]byte
+		n, _ := resp.Body.Read(msg[:])
+		return errors.New(string(msg[:n]))
+	}
+	return nil
+}
+
+func (c *Client) Cut(r, svc string) error {
+	return c.post(controlRequest{Action: "cut", Region: r, Service: svc})
+}
+func (c *Client) AddLatency(r, svc string, d time.Duration) error {
+	return c.post(controlRequest{Action: "latency", Region: r, Service: svc, Latency: d.String()})
+}
+func (c *Client) Restore(r string) error   { return c.post(controlRequest{Action: "restore", Region: r}) }
+func (c *Client) PauseReplication() error  { return c.post(controlRequest{Action: "pause"}) }
+func (c *Client) ResumeReplication() error { return c.post(controlRequest{Action: "resume"}) }
+func (c *Client) SetReplicationLag(d time.Duration) error {
+	return c.post(controlRequest{Action: "lag", Latency: d.String()})
+}
+func (c *Client) SetFailbackReplication(on bool) error {
+	return c.post(controlRequest{Action: "failback", On: on})
+}
+
+// Status fetches the lab's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	hr.Header.Set("Authorization", "Bearer "+c.State.Token)
+	resp, err := c.HTTP.Do(hr)
+	if err != nil {
+		return st, fmt.Errorf("lab status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("lab status: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
