@@ -583,27 +583,59 @@ func stamped(c *change) item {
 	return it
 }
 
+// applyPuts writes the items in batches of up to 25, several batches at a
+// time: the keys of one call are distinct, so order among them does not
+// matter, and DynamoDB Local serves parallel requests far faster than
+// sequential ones.
 func (t *tableReplicator) applyPuts(ctx context.Context, to *tableRegion, puts []*change) error {
+	const workers = 8
+	var chunks [][]*change
+	per := min(25, max(1, (len(puts)+workers-1)/workers))
 	for len(puts) > 0 {
-		n := min(25, len(puts))
-		reqs := make([]dbtypes.WriteRequest, n)
-		for i, c := range puts[:n] {
-			reqs[i] = dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: stamped(c)}}
-		}
-		pending := map[string][]dbtypes.WriteRequest{t.table: reqs}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 5 {
-				return fmt.Errorf("batch write %s: unprocessed items after retries", to.name)
-			}
-			cctx, cancel := callCtx(ctx)
-			out, err := to.c.DynamoDB.BatchWriteItem(cctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			cancel()
-			if err != nil {
-				return fmt.Errorf("batch write %s: %w", to.name, err)
-			}
-			pending = out.UnprocessedItems
-		}
+		n := min(per, len(puts))
+		chunks = append(chunks, puts[:n])
 		puts = puts[n:]
+	}
+	errs := make([]error, len(chunks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, workers)
+	for i, chunk := range chunks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = t.batchPut(ctx, to, chunk)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (t *tableReplicator) batchPut(ctx context.Context, to *tableRegion, chunk []*change) error {
+	if len(chunk) == 1 {
+		cctx, cancel := callCtx(ctx)
+		defer cancel()
+		if _, err := to.c.DynamoDB.PutItem(cctx, &dynamodb.PutItemInput{TableName: aws.String(t.table), Item: stamped(chunk[0])}); err != nil {
+			return fmt.Errorf("put %s in %s: %w", chunk[0].keyID, to.name, err)
+		}
+		return nil
+	}
+	reqs := make([]dbtypes.WriteRequest, len(chunk))
+	for i, c := range chunk {
+		reqs[i] = dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: stamped(c)}}
+	}
+	pending := map[string][]dbtypes.WriteRequest{t.table: reqs}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 5 {
+			return fmt.Errorf("batch write %s: unprocessed items after %d attempts", to.name, attempt)
+		}
+		cctx, cancel := callCtx(ctx)
+		out, err := to.c.DynamoDB.BatchWriteItem(cctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("batch write %s: %w", to.name, err)
+		}
+		pending = out.UnprocessedItems
 	}
 	return nil
 }
