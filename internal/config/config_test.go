@@ -89,3 +89,12 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults = %s", s)
 	}
 }
+
+func TestKnownRegionsSorted(t *testing.T) {
+	// checkRegion binary-searches the list.
+	for i := 1; i < len(KnownRegions); i++ {
+		if KnownRegions[i-1] >= KnownRegions[i] {
+			t.Fatalf("KnownRegions not sorted at %s, %s", KnownRegions[i-1], KnownRegions[i])
+		}
+	}
+}

@@ -95,16 +95,17 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			return nil, fmt.Errorf("lab dir: %w", err)
 		}
 	}
-	l = &Lab{
+	self := &Lab{
 		opts:    opts,
 		creds:   Credentials{AccessKeyID: "LAB" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20)},
 		log:     opts.Logger.With("component", "lab"),
 		proxies: toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
 		faults:  make(map[string]Fault),
 	}
+	l = self
 	defer func() {
 		if err != nil {
-			l.Close()
+			self.Close()
 		}
 	}()
 	ports, err := l.pickPorts()

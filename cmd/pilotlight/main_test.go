@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab"
+)
+
+// The test binary doubles as pilotlight, so `lab up` can start its
+// supervisor (os.Executable) without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("PILOTLIGHT_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code     int
+	out, err string
+}
+
+func runCLI(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, ".env")); os.IsNotExist(err) {
+		if err := os.WriteFile(filepath.Join(dir, ".env"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	environ := append([]string{"PILOTLIGHT_RUN_MAIN=1", "PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	if c := os.Getenv("PILOTLIGHT_CACHE_DIR"); c != "" {
+		environ = append(environ, "PILOTLIGHT_CACHE_DIR="+c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, append([]string{"--env-file", filepath.Join(dir, ".env")}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestSettingsErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		dotenv string
+		args   []string
+		want   string
+	}{
+		{"malformed env line", "AWS_DEFAULT_REGION=us-east-1\nAWS_DR_REGION us-west-2\n", []string{"lab", "env"}, ".env:2: no '='"},
+		{"same region twice", "", []string{"--region", "eu-west-1", "--dr-region", "eu-west-1", "lab", "status"}, "AWS_DR_REGION (from settings): same as the primary region eu-west-1"},
+		{"unknown region", "AWS_DR_REGION=us-wset-2\n", []string{"lab", "status"}, `unknown region "us-wset-2": did you mean us-west-2?`},
+		{"bad lag", "PILOTLIGHT_REPLICATION_LAG=fast\n", []string{"lab", "status"}, "PILOTLIGHT_REPLICATION_LAG (from .env)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(tt.dotenv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCLI(t, dir, nil, tt.args...)
+			if r.code == 0 || !strings.Contains(r.err, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want failure saying %q", r.code, r.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLabCommandsWithoutLab(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"lab", "status"}, {"lab", "env"}, {"lab", "fault", "restore"}} {
+		r := runCLI(t, dir, nil, args...)
+		if r.code == 0 || !strings.Contains(r.err, "pilotlight lab up") {
+			t.Errorf("%v: exit %d, stderr %q; want a hint to run lab up", args, r.code, r.err)
+		}
+	}
+	if r := runCLI(t, dir, nil, "lab", "down"); r.code != 0 || !strings.Contains(r.err, "no lab running") {
+		t.Errorf("lab down without a lab: exit %d, %q", r.code, r.err)
+	}
+}
+
+func requireServers(t *testing.T) {
+	t.Helper()
+	cache := os.Getenv("PILOTLIGHT_CACHE_DIR")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "pilotlight")
+	}
+	if _, err := lab.FindServers(cache); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("lab servers missing in CI: %v", err)
+		}
+		t.Skipf("lab servers missing: %v", err)
+	}
+}
+
+func TestLabLifecycle(t *testing.T) {
+	requireServers(t)
+	dir := t.TempDir()
+	labDir := filepath.Join(dir, ".lab")
+	t.Cleanup(func() { lab.Stop(labDir) })
+
+	r := runCLI(t, dir, nil, "lab", "up")
+	if r.code != 0 || !strings.Contains(r.out, "us-east-1  primary") || !strings.Contains(r.out, "us-west-2  dr") {
+		t.Fatalf("lab up: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	st, err := lab.ReadState(labDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, dir, nil, "lab", "up"); r.code != 0 || !strings.Contains(r.err, "already running (pid "+strconv.Itoa(st.Pid)) {
+		t.Fatalf("second lab up: exit %d, %q", r.code, r.err)
+	}
+
+	if r := runCLI(t, dir, nil, "lab", "fault", "cut", "--region", "us-east-1", "--service", "s3"); r.code != 0 {
+		t.Fatalf("fault cut: %s", r.err)
+	}
+	r = runCLI(t, dir, nil, "lab", "status", "--json")
+	var status lab.Status
+	if err := json.Unmarshal([]byte(r.out), &status); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.out)
+	}
+	if len(status.Regions) != 2 || len(status.Regions[0].Faults) != 1 || status.Regions[0].Faults[0].Service != "s3" || len(status.Regions[1].Faults) != 0 {
+		t.Errorf("status after cutting us-east-1 s3: %+v", status.Regions)
+	}
+	r = runCLI(t, dir, nil, "lab", "status")
+	if !strings.Contains(r.out, "s3:cut") || !strings.Contains(r.out, "table        us-east-1 → us-west-2") {
+		t.Errorf("status table:\n%s", r.out)
+	}
+	if r := runCLI(t, dir, nil, "lab", "fault", "restore"); r.code != 0 {
+		t.Fatalf("restore: %s", r.err)
+	}
+	if r := runCLI(t, dir, nil, "lab", "replication", "pause"); r.code != 0 {
+		t.Fatalf("pause: %s", r.err)
+	}
+	r = runCLI(t, dir, nil, "lab", "status")
+	if !strings.Contains(r.out, "PAUSED") {
+		t.Errorf("status after pause:\n%s", r.out)
+	}
+
+	r = runCLI(t, dir, nil, "lab", "env", "--region", "us-west-2")
+	if want := "export AWS_ENDPOINT_URL_DYNAMODB=" + st.Regions["us-west-2"].Endpoints.DynamoDB; !strings.Contains(r.out, want) || !strings.Contains(r.out, "AWS_DEFAULT_REGION=us-west-2") {
+		t.Errorf("lab env --region us-west-2:\n%s\nwant %s", r.out, want)
+	}
+
+	// A crashed supervisor takes its servers along (Pdeathsig); status
+	// says so, and lab up cleans up and starts afresh.
+	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Alive() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := runCLI(t, dir, nil, "lab", "status"); r.code == 0 || !strings.Contains(r.err, "crashed or was killed") {
+		t.Errorf("status of a crashed lab: exit %d, %q", r.code, r.err)
+	}
+	if r := runCLI(t, dir, nil, "lab", "up"); r.code != 0 || !strings.Contains(r.err, "cleaned up a lab left behind") {
+		t.Fatalf("lab up after crash: exit %d, %q", r.code, r.err)
+	}
+	st2, err := lab.ReadState(labDir)
+	if err != nil || st2.Pid == st.Pid {
+		t.Fatalf("new lab state: %+v %v", st2, err)
+	}
+	if r := runCLI(t, dir, nil, "lab", "down"); r.code != 0 {
+		t.Fatalf("lab down: %s", r.err)
+	}
+	for name, p := range map[string]int{"supervisor": st2.Pid, "dynamodb": st2.Regions["us-east-1"].Pids["dynamodb"], "s3": st2.Regions["us-west-2"].Pids["s3"]} {
+		if err := syscall.Kill(p, 0); err == nil && !isZombie(p) {
+			t.Errorf("%s (pid %d) still runs after lab down", name, p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(labDir, "state.json")); !os.IsNotExist(err) {
+		t.Errorf("state.json remains after lab down: %v", err)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func TestLabPortInUse(t *testing.T) {
+	requireServers(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	r := runCLI(t, dir, []string{"PILOTLIGHT_LAB_BASE_PORT=" + strconv.Itoa(port)}, "lab", "up", "--foreground")
+	if r.code == 0 || !strings.Contains(r.err, "port "+strconv.Itoa(port)+" on 127.0.0.1 is in use") {
+		t.Fatalf("exit %d, stderr %q; want the port named", r.code, r.err)
+	}
+}
