@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,7 +166,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	var due []srcVersion
 	pending, oldest := 0, time.Time{}
 	for _, v := range versions {
-		if contains(copied[v.key], v.id) || contains(created[v.key], v.id) {
+		if strings.HasPrefix(v.key, region.CanaryPrefix) || contains(copied[v.key], v.id) || contains(created[v.key], v.id) {
 			continue
 		}
 		seen, ok := o.firstSeen[v.id]

@@ -66,3 +66,8 @@ func (n Names) ActiveRecordKey() (pk, sk string) { return "active", "active" }
 
 // JournalKey is the control-table partition of the failover run at an epoch.
 func (n Names) JournalKey(epoch int64) string { return fmt.Sprintf("run#%d", epoch) }
+
+// CanaryPrefix starts every key and object name that probes write. The lab's
+// object replication rule skips it (as an S3 replication filter would) and
+// the validator ignores it.
+const CanaryPrefix = "_canary"

@@ -1,0 +1,154 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Active says which region accepts writes, at which epoch. Epochs only grow;
+// a region accepts writes only while its own record names it at the highest
+// epoch it can see.
+type Active struct {
+	Region string    `json:"active_region"`
+	Epoch  int64     `json:"epoch"`
+	Since  time.Time `json:"since"`
+}
+
+// ErrConflict means a compare-and-set lost: the record is not at the
+// expected epoch (another controller moved it first).
+var ErrConflict = errors.New("control record changed concurrently")
+
+// ErrNoRecord means the control table has no active record yet.
+var ErrNoRecord = errors.New("no active record: the region was not initialised (run `pilotlight lab up` or deploy)")
+
+// Store reads and writes one region's control table.
+type Store struct {
+	Region string // the region whose table this is
+	c      *dynamodb.Client
+	table  string
+}
+
+// New returns a Store for a region's control table.
+func New(c *region.Clients, names region.Names) *Store {
+	return &Store{Region: c.Name, c: c.DynamoDB, table: names.ControlTable()}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		region.ControlHashKey: &types.AttributeValueMemberS{Value: pk},
+		region.ControlSortKey: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+var activeKey = key("active", "active")
+
+// Active reads the active record with a strongly consistent read.
+func (s *Store) Active(ctx context.Context) (Active, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: activeKey, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Active{}, fmt.Errorf("read active record in %s: %w", s.Region, err)
+	}
+	if out.Item == nil {
+		return Active{}, ErrNoRecord
+	}
+	return decodeActive(out.Item)
+}
+
+func decodeActive(it map[string]types.AttributeValue) (Active, error) {
+	var a Active
+	r, ok := it["active_region"].(*types.AttributeValueMemberS)
+	e, ok2 := it["epoch"].(*types.AttributeValueMemberN)
+	if !ok || !ok2 {
+		return a, errors.New("active record is malformed: it needs active_region (S) and epoch (N)")
+	}
+	n, err := strconv.ParseInt(e.Value, 10, 64)
+	if err != nil {
+		return a, fmt.Errorf("active record epoch %q: %w", e.Value, err)
+	}
+	a.Region, a.Epoch = r.Value, n
+	if s, ok := it["since"].(*types.AttributeValueMemberS); ok {
+		a.Since, _ = time.Parse(time.RFC3339Nano, s.Value)
+	}
+	return a, nil
+}
+
+func activeItem(a Active) map[string]types.AttributeValue {
+	it := key("active", "active")
+	it["active_region"] = &types.AttributeValueMemberS{Value: a.Region}
+	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Epoch, 10)}
+	it["since"] = &types.AttributeValueMemberS{Value: a.Since.UTC().Format(time.RFC3339Nano)}
+	return it
+}
+
+// Init writes the first active record unless one exists. It returns the
+// record in force.
+func (s *Store) Init(ctx context.Context, a Active) (Active, error) {
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(a),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return s.Active(ctx)
+	}
+	if err != nil {
+		return Active{}, fmt.Errorf("init active record in %s: %w", s.Region, err)
+	}
+	return a, nil
+}
+
+// CompareAndSet replaces the active record if it is still at epoch expect.
+// It returns ErrConflict when another writer moved it.
+func (s *Store) CompareAndSet(ctx context.Context, expect int64, next Active) error {
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
+		ConditionExpression:       aws.String("epoch = :e"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("set active record in %s: %w", s.Region, err)
+	}
+	return nil
+}
+
+// Raise writes next if the record's epoch is lower (or missing): fencing a
+// region means raising its epoch past the one it accepts writes at. Raising
+// to an epoch already held is a no-op, so retries are harmless.
+func (s *Store) Raise(ctx context.Context, next Active) error {
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR epoch < :e"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.Epoch, 10)}}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		cur, rerr := s.Active(ctx)
+		if rerr == nil && cur.Epoch >= next.Epoch {
+			return nil
+		}
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("raise epoch in %s: %w", s.Region, err)
+	}
+	return nil
+}
+
+// ActiveCondition is a transaction item that holds only while this region is
+// active at epoch: put it beside a write and the write cannot land in a
+// fenced region, however the fence and the write interleave.
+func (s *Store) ActiveCondition(epoch int64) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(s.table),
+		Key:                       activeKey,
+		ConditionExpression:       aws.String("active_region = :r AND epoch = :e"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: s.Region}, ":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(epoch, 10)}},
+	}}
+}

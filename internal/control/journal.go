@@ -1,0 +1,158 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Phase is a step of a failover run, journaled in order.
+type Phase string
+
+const (
+	// Detected: a failure was reported (alarm or operator) and a run began.
+	Detected Phase = "detected"
+	// Decided: the guards passed (DR healthy, dwell time, a second vantage
+	// point agrees) and the epoch was claimed.
+	Decided Phase = "decided"
+	// Fenced: the old active region was told to stop writing (or the attempt
+	// timed out and is retried until it lands).
+	Fenced Phase = "fenced"
+	// Promoted: the new region's active record names it at the new epoch.
+	Promoted Phase = "promoted"
+	// Verified: the new region accepts writes.
+	Verified Phase = "verified"
+	// Completed: the run is over; the new region is active.
+	Completed Phase = "active"
+)
+
+// Phases in order.
+var Phases = []Phase{Detected, Decided, Fenced, Promoted, Verified, Completed}
+
+// Index is a phase's position in Phases, or -1.
+func (p Phase) Index() int {
+	for i, q := range Phases {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// Entry is one journal row.
+type Entry struct {
+	Epoch  int64     `json:"epoch"`
+	Phase  Phase     `json:"phase"`
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// RunKey is the partition of a run's journal.
+func RunKey(epoch int64) string { return "run#" + strconv.FormatInt(epoch, 10) }
+
+// Record journals a phase once: a phase already recorded is left as it was,
+// so a resumed run keeps the original timestamps. It reports whether this
+// call wrote it.
+func (s *Store) Record(ctx context.Context, e Entry) (bool, error) {
+	idx := e.Phase.Index()
+	if idx < 0 {
+		return false, fmt.Errorf("unknown phase %q", e.Phase)
+	}
+	it := key(RunKey(e.Epoch), fmt.Sprintf("%02d#%s", idx, e.Phase))
+	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Epoch, 10)}
+	it["phase"] = &types.AttributeValueMemberS{Value: string(e.Phase)}
+	it["at"] = &types.AttributeValueMemberS{Value: e.At.UTC().Format(time.RFC3339Nano)}
+	it["from"] = &types.AttributeValueMemberS{Value: e.From}
+	it["to"] = &types.AttributeValueMemberS{Value: e.To}
+	if e.Detail != "" {
+		it["detail"] = &types.AttributeValueMemberS{Value: e.Detail}
+	}
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("journal %s %s in %s: %w", RunKey(e.Epoch), e.Phase, s.Region, err)
+	}
+	return true, nil
+}
+
+// Run returns a run's journal in phase order.
+func (s *Store) Run(ctx context.Context, epoch int64) ([]Entry, error) {
+	out, err := s.c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": region.ControlHashKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: RunKey(epoch)}}})
+	if err != nil {
+		return nil, fmt.Errorf("read journal %s in %s: %w", RunKey(epoch), s.Region, err)
+	}
+	var es []Entry
+	for _, it := range out.Items {
+		e := Entry{Epoch: epoch}
+		if v, ok := it["phase"].(*types.AttributeValueMemberS); ok {
+			e.Phase = Phase(v.Value)
+		}
+		if v, ok := it["at"].(*types.AttributeValueMemberS); ok {
+			e.At, _ = time.Parse(time.RFC3339Nano, v.Value)
+		}
+		if v, ok := it["from"].(*types.AttributeValueMemberS); ok {
+			e.From = v.Value
+		}
+		if v, ok := it["to"].(*types.AttributeValueMemberS); ok {
+			e.To = v.Value
+		}
+		if v, ok := it["detail"].(*types.AttributeValueMemberS); ok {
+			e.Detail = v.Value
+		}
+		es = append(es, e)
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Phase.Index() < es[j].Phase.Index() })
+	return es, nil
+}
+
+// Flag rows: small named facts a run needs to remember, such as a fence
+// that has not landed yet.
+
+// SetFlag writes a flag row with a value.
+func (s *Store) SetFlag(ctx context.Context, name, value string) error {
+	it := key("flag", name)
+	it["value"] = &types.AttributeValueMemberS{Value: value}
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
+	if err != nil {
+		return fmt.Errorf("set flag %s in %s: %w", name, s.Region, err)
+	}
+	return nil
+}
+
+// Flag reads a flag row; "" when unset.
+func (s *Store) Flag(ctx context.Context, name string) (string, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key("flag", name), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("read flag %s in %s: %w", name, s.Region, err)
+	}
+	if v, ok := out.Item["value"].(*types.AttributeValueMemberS); ok {
+		return v.Value, nil
+	}
+	return "", nil
+}
+
+// ClearFlag removes a flag row.
+func (s *Store) ClearFlag(ctx context.Context, name string) error {
+	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key("flag", name)})
+	if err != nil {
+		return fmt.Errorf("clear flag %s in %s: %w", name, s.Region, err)
+	}
+	return nil
+}

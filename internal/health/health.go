@@ -1,0 +1,270 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Probe names.
+const (
+	ProbeDynamoDB = "dynamodb"
+	ProbeS3       = "s3"
+	ProbeApp      = "app"
+)
+
+// CanaryPrefix starts every key and object name the probes write.
+const CanaryPrefix = region.CanaryPrefix
+
+// ReplicationCanaryKey is the table key of a region's replication canary.
+func ReplicationCanaryKey(regionName string) string {
+	return CanaryPrefix + "#replication#" + regionName
+}
+
+// Target is a region to probe.
+type Target struct {
+	Clients *region.Clients // one attempt per call
+	AppURL  string          // base URL of the region's orders service ("" skips the probe)
+}
+
+// Prober probes its own region and its peer.
+type Prober struct {
+	Self, Peer Target
+	Names      region.Names
+	HTTP       *http.Client
+	Timeout    time.Duration // per probe; 0 means 2s
+	Now        func() time.Time
+}
+
+// Result is one probe's outcome.
+type Result struct {
+	Target    string  `json:"target"`
+	Probe     string  `json:"probe"`
+	OK        bool    `json:"ok"`
+	LatencyMs float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Verdict is a region's health as seen from the prober's region.
+type Verdict struct {
+	Region  string   `json:"region"`
+	Healthy bool     `json:"healthy"`
+	Probes  []Result `json:"probes"`
+}
+
+// Report is one health-check run.
+type Report struct {
+	Observer string    `json:"observer"`
+	At       time.Time `json:"at"`
+	Verdicts []Verdict `json:"verdicts"`
+	// ReplicationLagMs is the age of the peer's newest replication canary as
+	// read here: replication lag plus at most one schedule interval. -1 when
+	// unknown.
+	ReplicationLagMs float64 `json:"replication_lag_ms"`
+}
+
+func (p *Prober) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Run probes both regions, stamps this region's replication canary and reads
+// the peer's.
+func (p *Prober) Run(ctx context.Context) Report {
+	r := Report{Observer: p.Self.Clients.Name, At: p.now().UTC(), ReplicationLagMs: -1}
+	type out struct {
+		i int
+		v Verdict
+	}
+	ch := make(chan out, 2)
+	for i, t := range []Target{p.Self, p.Peer} {
+		go func() { ch <- out{i, p.verdict(ctx, t)} }()
+	}
+	r.Verdicts = make([]Verdict, 2)
+	for range 2 {
+		o := <-ch
+		r.Verdicts[o.i] = o.v
+	}
+	if lag, err := p.canary(ctx); err == nil {
+		r.ReplicationLagMs = lag
+	}
+	return r
+}
+
+func (p *Prober) verdict(ctx context.Context, t Target) Verdict {
+	v := Verdict{Region: t.Clients.Name, Healthy: true}
+	for _, probe := range []struct {
+		name string
+		fn   func(context.Context, Target) error
+	}{{ProbeDynamoDB, p.probeDynamoDB}, {ProbeS3, p.probeS3}, {ProbeApp, p.probeApp}} {
+		if probe.name == ProbeApp && t.AppURL == "" {
+			continue
+		}
+		res := p.time(ctx, t, probe.name, probe.fn)
+		v.Healthy = v.Healthy && res.OK
+		v.Probes = append(v.Probes, res)
+	}
+	return v
+}
+
+func (p *Prober) time(ctx context.Context, t Target, name string, fn func(context.Context, Target) error) Result {
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	err := fn(ctx, t)
+	res := Result{Target: t.Clients.Name, Probe: name, OK: err == nil, LatencyMs: float64(time.Since(start).Microseconds()) / 1000}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+// probeDynamoDB writes and reads back a canary row in the region's control
+// table (never replicated).
+func (p *Prober) probeDynamoDB(ctx context.Context, t Target) error {
+	key := map[string]types.AttributeValue{
+		region.ControlHashKey: &types.AttributeValueMemberS{Value: CanaryPrefix},
+		region.ControlSortKey: &types.AttributeValueMemberS{Value: p.Self.Clients.Name},
+	}
+	stamp := strconv.FormatInt(p.now().UnixNano(), 10)
+	item := map[string]types.AttributeValue{"at": &types.AttributeValueMemberS{Value: stamp}}
+	for k, v := range key {
+		item[k] = v
+	}
+	if _, err := t.Clients.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(p.Names.ControlTable()), Item: item}); err != nil {
+		return fmt.Errorf("canary write: %w", err)
+	}
+	out, err := t.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Names.ControlTable()), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("canary read: %w", err)
+	}
+	if v, ok := out.Item["at"].(*types.AttributeValueMemberS); !ok || v.Value != stamp {
+		return errors.New("canary read returned another value than written")
+	}
+	return nil
+}
+
+func (p *Prober) probeS3(ctx context.Context, t Target) error {
+	key := CanaryPrefix + "/" + p.Self.Clients.Name
+	body := []byte(strconv.FormatInt(p.now().UnixNano(), 10))
+	bucket := p.Names.BackupBucket(t.Clients.Name)
+	if _, err := t.Clients.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		return fmt.Errorf("canary put: %w", err)
+	}
+	out, err := t.Clients.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("canary get: %w", err)
+	}
+	defer out.Body.Close()
+	got, err := io.ReadAll(out.Body)
+	if err != nil {
+		return fmt.Errorf("canary get: %w", err)
+	}
+	if !bytes.Equal(got, body) {
+		return errors.New("canary get returned another body than put")
+	}
+	return nil
+}
+
+// probeApp asks the region's orders service for /health. A region that is
+// not active answers 503 with a JSON verdict: the application is up, it just
+// does not take writes, so that counts as reachable.
+func (p *Prober) probeApp(ctx context.Context, t Target) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.AppURL+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Healthy bool   `json:"healthy"`
+		Active  string `json:"active_region"`
+		Reason  string `json:"reason"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil {
+		return fmt.Errorf("app /health: status %d, unreadable body", resp.StatusCode)
+	}
+	if resp.StatusCode == http.StatusOK || (h.Active != "" && h.Active != t.Clients.Name) {
+		return nil
+	}
+	return fmt.Errorf("app /health: %d %s", resp.StatusCode, h.Reason)
+}
+
+// canary stamps this region's replication canary in the protected table and
+// returns the age of the peer's, as replicated here.
+func (p *Prober) canary(ctx context.Context) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	now := p.now()
+	self := p.Self.Clients
+	_, err := self.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(p.Names.Table()), Item: map[string]types.AttributeValue{
+		region.TableHashKey: &types.AttributeValueMemberS{Value: ReplicationCanaryKey(self.Name)},
+		"at":                &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+	}})
+	if err != nil {
+		return -1, err
+	}
+	out, err := self.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Names.Table()), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: ReplicationCanaryKey(p.Peer.Clients.Name)}}})
+	if err != nil {
+		return -1, err
+	}
+	v, ok := out.Item["at"].(*types.AttributeValueMemberN)
+	if !ok {
+		return -1, errors.New("no canary from the peer yet")
+	}
+	ms, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		return -1, err
+	}
+	return float64(now.UnixMilli() - ms), nil
+}
+
+// Emit writes the report as EMF lines: RegionHealthy and ProbeLatencyMs per
+// target, ReplicationLagMs when known.
+func Emit(w io.Writer, r Report) error {
+	for _, v := range r.Verdicts {
+		healthy := 0.0
+		if v.Healthy {
+			healthy = 1
+		}
+		dims := map[string]string{"Region": r.Observer, "Target": v.Region}
+		if err := metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.RegionHealthy, Value: healthy}); err != nil {
+			return err
+		}
+		for _, res := range v.Probes {
+			pd := map[string]string{"Region": r.Observer, "Target": v.Region, "Probe": res.Probe}
+			if err := metrics.Write(w, metrics.Namespace, r.At, pd, metrics.Datapoint{Name: metrics.ProbeLatencyMs, Unit: "Milliseconds", Value: res.LatencyMs}); err != nil {
+				return err
+			}
+		}
+	}
+	if r.ReplicationLagMs >= 0 && len(r.Verdicts) == 2 {
+		dims := map[string]string{"Region": r.Observer, "Source": r.Verdicts[1].Region}
+		return metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.ReplicationLagMs, Unit: "Milliseconds", Value: r.ReplicationLagMs})
+	}
+	return nil
+}
