@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -18,7 +20,14 @@ import (
 // NEW_AND_OLD_IMAGES stream, the control table, and the versioned data and
 // backup buckets. Existing resources are left as they are.
 func (l *Lab) provision(ctx context.Context) error {
-	n := l.opts.Names
+	return l.Provision(ctx, l.opts.Names)
+}
+
+// Provision creates the tables and buckets for names in both regions, and
+// the first active record (the primary, epoch 1) in both control tables.
+// Tests use it to get resources of their own; only the lab's own names are
+// replicated.
+func (l *Lab) Provision(ctx context.Context, n region.Names) error {
 	for _, r := range l.regions {
 		c := r.clients
 		if err := createTable(ctx, c, n.Table(), []string{region.TableHashKey}, true); err != nil {
@@ -31,6 +40,9 @@ func (l *Lab) provision(ctx context.Context) error {
 			if err := createVersionedBucket(ctx, c, b); err != nil {
 				return err
 			}
+		}
+		if _, err := control.New(c, n).Init(ctx, control.Active{Region: l.opts.Primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,84 @@
+// Package labtest shares one running lab among the tests of a package, so
+// tests run against real DynamoDB Local and versitygw without paying for a
+// lab each. Use Main from TestMain and Lab from each test.
+package labtest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab"
+)
+
+var (
+	once   sync.Once
+	shared *lab.Lab
+	err    error
+	dir    string
+)
+
+// Cache is where `make deps` put the servers.
+func Cache() string {
+	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "pilotlight")
+}
+
+// Servers returns the cached servers. It skips the test when they are
+// missing, except in CI (CI=true), where that is a failure.
+func Servers(t testing.TB) lab.Servers {
+	t.Helper()
+	s, err := lab.FindServers(Cache())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("lab servers missing in CI: %v", err)
+		}
+		t.Skipf("lab servers missing: %v", err)
+	}
+	return s
+}
+
+// Lab returns the package's shared lab (us-east-1 primary, us-west-2 DR,
+// replication lag 0), starting it on first use. Faults, pause and lag are
+// reset when the test ends.
+func Lab(t testing.TB) *lab.Lab {
+	t.Helper()
+	sv := Servers(t)
+	once.Do(func() {
+		dir, err = os.MkdirTemp("", "pilotlight-labtest-")
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		shared, err = lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Logger: slog.New(slog.DiscardHandler)})
+	})
+	if err != nil {
+		t.Fatalf("start lab: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = shared.Restore("")
+		shared.SetPaused(false)
+		_ = shared.SetLag(0)
+	})
+	return shared
+}
+
+// Main runs the tests and stops the shared lab.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
