@@ -52,6 +52,10 @@ type Controller struct {
 	FenceTimeout time.Duration
 	// VerifyTimeout bounds verification of the new region.
 	VerifyTimeout time.Duration
+	// AgreementWait is how long an unplanned failover waits for the routing
+	// layer to agree the source is down (its health checks may trail the
+	// alarm by a check interval) before refusing.
+	AgreementWait time.Duration
 	Now           func() time.Time
 }
 
@@ -259,14 +263,24 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	if c.Routing == nil {
 		return &GuardError{"second-opinion", "no routing view is configured: only a forced failover can proceed"}
 	}
-	healthy, err := c.Routing.Healthy(ctx, req.From)
-	if err != nil {
-		return &GuardError{"second-opinion", fmt.Sprintf("routing view unavailable (%v)", err)}
+	deadline := c.now().Add(c.AgreementWait)
+	for {
+		healthy, err := c.Routing.Healthy(ctx, req.From)
+		switch {
+		case err == nil && !healthy:
+			return nil
+		case !c.now().Before(deadline):
+			if err != nil {
+				return &GuardError{"second-opinion", fmt.Sprintf("routing view unavailable (%v)", err)}
+			}
+			return &GuardError{"second-opinion", fmt.Sprintf("the routing layer still sees %s healthy: a partition, not an outage", req.From)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if healthy {
-		return &GuardError{"second-opinion", fmt.Sprintf("the routing layer still sees %s healthy: a partition, not an outage", req.From)}
-	}
-	return nil
 }
 
 // fence raises the source's epoch so it stops accepting writes. Unplanned:

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// FunctionEnv is what a pilotlight Lambda function reads from its
+// environment. On AWS, Lambda sets AWS_REGION and the credentials; deploy
+// sets the PILOTLIGHT_* values. In the lab, the lab sets all of them,
+// including endpoints.
+type FunctionEnv struct {
+	Region     string                       // AWS_REGION: where this function runs
+	Peer       string                       // PILOTLIGHT_PEER_REGION
+	Primary    string                       // PILOTLIGHT_PRIMARY_REGION: behind the primary routing record
+	App        string                       // PILOTLIGHT_APP_NAME
+	Endpoints  map[string]map[string]string // PILOTLIGHT_ENDPOINTS: region -> service -> URL (lab only)
+	AppURLs    map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
+	RoutingURL string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
+	NotifyFile string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
+	MinDwell   time.Duration                // PILOTLIGHT_MIN_DWELL
+	Manual     bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
+	accessKey, secretKey, token string
+}
+
+// LoadFunctionEnv reads and checks a function's environment.
+func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
+	f := FunctionEnv{
+		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
+		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
+		Manual:    getenv("PILOTLIGHT_MANUAL") == "true",
+		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
+	}
+	if f.App == "" {
+		f.App = "pilotlight"
+	}
+	var errs []string
+	for name, v := range map[string]string{"AWS_REGION": f.Region, "PILOTLIGHT_PEER_REGION": f.Peer} {
+		if err := checkRegion(v); err != nil {
+			errs = append(errs, name+": "+err.Error())
+		}
+	}
+	if f.Primary == "" {
+		f.Primary = f.Region
+	}
+	if f.Region == f.Peer && f.Region != "" {
+		errs = append(errs, "PILOTLIGHT_PEER_REGION: same as AWS_REGION: the peer must be the other region")
+	}
+	if s := getenv("PILOTLIGHT_ENDPOINTS"); s != "" {
+		if err := json.Unmarshal([]byte(s), &f.Endpoints); err != nil {
+			errs = append(errs, "PILOTLIGHT_ENDPOINTS: not JSON like {\"us-east-1\":{\"dynamodb\":\"http://…\",\"s3\":\"http://…\"}}: "+err.Error())
+		}
+	}
+	if s := getenv("PILOTLIGHT_APP_URLS"); s != "" {
+		if err := json.Unmarshal([]byte(s), &f.AppURLs); err != nil {
+			errs = append(errs, "PILOTLIGHT_APP_URLS: not JSON like {\"us-east-1\":\"http://…\"}: "+err.Error())
+		}
+	}
+	if s := getenv("PILOTLIGHT_MIN_DWELL"); s != "" {
+		d, err := parseDuration(s)
+		if err != nil {
+			errs = append(errs, "PILOTLIGHT_MIN_DWELL: "+err.Error())
+		}
+		f.MinDwell = d
+	}
+	if f.accessKey == "" || f.secretKey == "" {
+		errs = append(errs, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: unset (Lambda sets them from the function's role; the lab sets lab credentials)")
+	}
+	if len(errs) > 0 {
+		return f, fmt.Errorf("function environment: %s", strings.Join(errs, "; "))
+	}
+	return f, nil
+}
+
+// Spec returns the region.Spec for one of the two regions. attempts 1 is for
+// probes and fencing; 0 keeps the SDK's retries.
+func (f FunctionEnv) Spec(regionName string, attempts int) region.Spec {
+	ep := map[region.Service]string{}
+	for svc, u := range f.Endpoints[regionName] {
+		ep[region.Service(svc)] = u
+	}
+	return region.Spec{
+		Name:        regionName,
+		Credentials: credentials.NewStaticCredentialsProvider(f.accessKey, f.secretKey, f.token),
+		Endpoints:   ep,
+		MaxAttempts: attempts,
+		DialTimeout: time.Second,
+		Local:       len(ep) > 0,
+		UserAgent:   "pilotlight-function",
+	}
+}
+
+// Names returns the resource names.
+func (f FunctionEnv) Names() region.Names { return region.Names{App: f.App} }

@@ -1,0 +1,188 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// RegionProber checks a region's DynamoDB (control table read) and S3 (data
+// bucket) with the given clients, which should make one attempt per call.
+type RegionProber struct {
+	Clients map[string]*region.Clients
+	Names   region.Names
+	Timeout time.Duration
+}
+
+var _ Prober = RegionProber{}
+
+// Probe implements Prober.
+func (p RegionProber) Probe(ctx context.Context, r string) error {
+	c, ok := p.Clients[r]
+	if !ok {
+		return fmt.Errorf("no clients for %s", r)
+	}
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := control.New(c, p.Names).Active(ctx); err != nil {
+		return err
+	}
+	if _, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(p.Names.Bucket(r))}); err != nil {
+		return fmt.Errorf("s3 %s: %w", p.Names.Bucket(r), err)
+	}
+	return nil
+}
+
+// HTTPRouting reads the routing view from an HTTP endpoint answering
+// {"regions": {"<region>": {"healthy": bool}}} (the lab front door's
+// /_pilotlight/routing).
+type HTTPRouting struct {
+	URL    string
+	Client *http.Client
+}
+
+var _ RoutingView = HTTPRouting{}
+
+// RoutingState is the routing endpoint's answer.
+type RoutingState struct {
+	Answer  string                   `json:"answer"` // region clients are sent to
+	Regions map[string]RoutingRegion `json:"regions"`
+}
+
+// RoutingRegion is one region's health as the routing layer sees it.
+type RoutingRegion struct {
+	Healthy bool `json:"healthy"`
+}
+
+// Healthy implements RoutingView.
+func (h HTTPRouting) Healthy(ctx context.Context, r string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var st RoutingState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return false, fmt.Errorf("routing view: %w", err)
+	}
+	rr, ok := st.Regions[r]
+	if !ok {
+		return false, fmt.Errorf("routing view does not know %s", r)
+	}
+	return rr.Healthy, nil
+}
+
+// FileNotifier appends each announcement as a JSON line to a file (the lab's
+// notifications log).
+type FileNotifier struct {
+	Path string
+	mu   sync.Mutex
+}
+
+// Notify implements Notifier.
+func (n *FileNotifier) Notify(_ context.Context, e control.Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f, err := os.OpenFile(n.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return err
+}
+
+// WriteVerifier returns a verifier that proves a region accepts writes at an
+// epoch the way the orders service writes: a canary item in the protected
+// table, in a transaction conditioned on the region's active record.
+func WriteVerifier(clients map[string]*region.Clients, names region.Names) func(ctx context.Context, r string, epoch int64) error {
+	return func(ctx context.Context, r string, epoch int64) error {
+		c, ok := clients[r]
+		if !ok {
+			return fmt.Errorf("no clients for %s", r)
+		}
+		_, err := c.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			control.New(c, names).ActiveCondition(epoch),
+			{Put: &types.Put{TableName: aws.String(names.Table()), Item: map[string]types.AttributeValue{
+				region.TableHashKey: &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#verify#" + r},
+				"epoch":             &types.AttributeValueMemberN{Value: strconv.FormatInt(epoch, 10)},
+			}}},
+		}})
+		return err
+	}
+}
+
+// TableDrainer waits until table replication from → to has caught up: it
+// writes a canary item in from (after writes there stopped) and waits until
+// to holds it. Then, if set, Objects waits for object replication.
+type TableDrainer struct {
+	Clients map[string]*region.Clients
+	Names   region.Names
+	Timeout time.Duration
+	Objects func(ctx context.Context, from, to string) error
+}
+
+var _ Drainer = TableDrainer{}
+
+// Drain implements Drainer.
+func (d TableDrainer) Drain(ctx context.Context, from, to string) error {
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	token := strconv.FormatInt(time.Now().UnixNano(), 10)
+	key := map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#drain#" + from}}
+	item := map[string]types.AttributeValue{"token": &types.AttributeValueMemberS{Value: token}}
+	for k, v := range key {
+		item[k] = v
+	}
+	if _, err := d.Clients[from].DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.Names.Table()), Item: item}); err != nil {
+		return fmt.Errorf("write drain canary in %s: %w", from, err)
+	}
+	for {
+		out, err := d.Clients[to].DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Names.Table()), Key: key, ConsistentRead: aws.Bool(true)})
+		if err == nil {
+			if v, ok := out.Item["token"].(*types.AttributeValueMemberS); ok && v.Value == token {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain canary from %s not in %s after %s", from, to, timeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if d.Objects != nil {
+		return d.Objects(ctx, from, to)
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+// Command healthcheck probes its own and the peer region on a schedule and
+// emits the results as CloudWatch EMF lines. Wiring only.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/health"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "healthcheck")
+	env, err := config.LoadFunctionEnv(os.Getenv)
+	if err != nil {
+		log.Error("bad environment", "err", err)
+		os.Exit(1)
+	}
+	target := func(r string) health.Target {
+		c, err := region.New(env.Spec(r, 1))
+		if err != nil {
+			log.Error("clients", "err", err)
+			os.Exit(1)
+		}
+		return health.Target{Clients: c, AppURL: env.AppURLs[r]}
+	}
+	p := &health.Prober{Self: target(env.Region), Peer: target(env.Peer), Names: env.Names(),
+		HTTP: &http.Client{Timeout: 2 * time.Second}, Timeout: 800 * time.Millisecond}
+	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
+		r := p.Run(ctx)
+		if err := health.Emit(os.Stdout, r); err != nil {
+			log.Error("emit metrics", "err", err)
+		}
+		return r, nil
+	}
+	lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
+}
