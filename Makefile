@@ -12,9 +12,14 @@ all: build
 deps:
 	$(GO) run ./cmd/pilotlight lab fetch
 
-## build: build the CLI into bin/
+FUNCTIONS := app healthcheck failovercontroller
+
+## build: build the CLI and the functions (bootstrap, this machine's arch) into bin/
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pilotlight
+	@for f in $(FUNCTIONS); do \
+	  CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o bin/functions/$$f/bootstrap ./lambda/$$f || exit 1; \
+	done
 
 ## test: vet, gofmt, and every test (with the race detector) against real lab servers
 test: deps lint

@@ -41,10 +41,15 @@ and data live in .lab/ (PILOTLIGHT_LAB_DIR).`,
 }
 
 func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
-	return lab.Options{
+	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
 	}
+	if lab.CheckFunctions(s.FunctionsDir) == nil {
+		dir, _ := filepath.Abs(s.FunctionsDir)
+		o.Functions = lab.FunctionOptions{Dir: dir}
+	}
+	return o
 }
 
 func newLabFetchCmd(g *globals) *cobra.Command {
@@ -128,12 +133,16 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.St
 		return lab.State{}, err
 	}
 	defer logf.Close()
+	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
+		fmt.Fprintf(g.io.Err, "note: %v — the lab runs without functions, front door or failover\n", err)
+	}
+	fdir, _ := filepath.Abs(s.FunctionsDir)
 	args := []string{"lab", "serve", "--region", s.PrimaryRegion, "--dr-region", s.DRRegion}
 	if _, err := os.Stat(g.envFile); err == nil {
 		args = append(args, "--env-file", g.envFile)
 	}
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(g.environ, "PILOTLIGHT_LAB_DIR="+s.LabDir, "PILOTLIGHT_CACHE_DIR="+s.CacheDir)
+	cmd.Env = append(g.environ, "PILOTLIGHT_LAB_DIR="+s.LabDir, "PILOTLIGHT_CACHE_DIR="+s.CacheDir, "PILOTLIGHT_FUNCTIONS_DIR="+fdir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	start := time.Now()

@@ -32,6 +32,7 @@ type Settings struct {
 	CacheDir       string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
 	LabBasePort    int           // PILOTLIGHT_LAB_BASE_PORT: 0 picks free ports
 	ReplicationLag time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
+	FunctionsDir   string        // PILOTLIGHT_FUNCTIONS_DIR: built function bootstraps
 	// Credentials for the aws target; never printed.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -106,6 +107,10 @@ var Fields = []Field{
 			return fmt.Errorf("%s is longer than an hour: use a lag like 100ms or 2s", d)
 		}
 		s.ReplicationLag = d
+		return nil
+	}},
+	{"PILOTLIGHT_FUNCTIONS_DIR", "bin/functions", "built functions (<name>/bootstrap), from `make build`", func(s *Settings, v string) error {
+		s.FunctionsDir = v
 		return nil
 	}},
 	{"AWS_ACCESS_KEY_ID", "", "credentials for --target aws (or use a profile)", func(s *Settings, v string) error {

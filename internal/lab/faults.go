@@ -30,7 +30,7 @@ type Fault struct {
 }
 
 // labServices are the services each lab region exposes, in display order.
-var labServices = []region.Service{region.DynamoDB, region.S3}
+var labServices = []region.Service{region.DynamoDB, region.S3, Lambda}
 
 // ParseService accepts "" or "all" (every service), "dynamodb" or "s3".
 func ParseService(s string) ([]region.Service, error) {
@@ -41,8 +41,10 @@ func ParseService(s string) ([]region.Service, error) {
 		return []region.Service{region.DynamoDB}, nil
 	case "s3":
 		return []region.Service{region.S3}, nil
+	case "lambda":
+		return []region.Service{Lambda}, nil
 	}
-	return nil, fmt.Errorf("unknown service %q: use dynamodb, s3 or all", s)
+	return nil, fmt.Errorf("unknown service %q: use dynamodb, s3, lambda or all", s)
 }
 
 // Cut makes a region's services (all when svc is empty) fail fast.
@@ -70,7 +72,14 @@ func (l *Lab) inject(regionName string, svc region.Service, f Fault) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range svcs {
-		p := r.proxy[s]
+		f.Region, f.Service = r.name, s
+		p, proxied := r.proxy[s]
+		if !proxied {
+			// Function invocations check the fault table themselves.
+			l.faults[r.name+"/"+string(s)] = f
+			l.log.Info("fault injected", "region", r.name, "service", s, "kind", f.Kind)
+			continue
+		}
 		p.Toxics.ResetToxics(context.Background())
 		var spec string
 		switch f.Kind {
@@ -82,7 +91,6 @@ func (l *Lab) inject(regionName string, svc region.Service, f Fault) error {
 		if _, err := p.Toxics.AddToxicJson(strings.NewReader(spec)); err != nil {
 			return fmt.Errorf("%s %s: %w", f.Kind, p.Name, err)
 		}
-		f.Region, f.Service = r.name, s
 		l.faults[p.Name] = f
 		l.log.Info("fault injected", "region", r.name, "service", s, "kind", f.Kind, "latency", f.Latency)
 	}
@@ -101,8 +109,10 @@ func (l *Lab) Restore(regionName string) error {
 		}
 		found = true
 		for _, s := range labServices {
-			r.proxy[s].Toxics.ResetToxics(context.Background())
-			delete(l.faults, r.proxy[s].Name)
+			if p, ok := r.proxy[s]; ok {
+				p.Toxics.ResetToxics(context.Background())
+			}
+			delete(l.faults, r.name+"/"+string(s))
 		}
 		l.log.Info("faults removed", "region", r.name)
 	}

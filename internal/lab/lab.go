@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +31,10 @@ type Options struct {
 	BasePort    int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
 	Lag         time.Duration // replication lag added by the replicators
 	Logger      *slog.Logger
+	// Functions, when Functions.Dir is set, runs the orders service, the
+	// health check and the failover controller under the Lambda runtime
+	// interface emulator, with the scheduler, the alarm and the front door.
+	Functions FunctionOptions
 }
 
 // Credentials are the lab's static credentials, random per lab.
@@ -55,12 +60,58 @@ type Lab struct {
 	tables  *tableReplicator
 	objects *objectReplicator
 
+	// functions, front door, alarm, scheduler (when enabled)
+	pools        map[string]*pool // "region/name"
+	frontDoor    *frontDoor
+	frontDoorURL string
+	alarm        *alarm
+	fnCancel     context.CancelFunc
+	fnWG         sync.WaitGroup
+
 	mu     sync.Mutex
-	faults map[string]Fault // by proxy name
+	faults map[string]Fault // by "region/service"
+	events []Event
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed bool
 }
+
+// Event is something the lab saw happen: a fault, an alarm change, a
+// routing change. Drills read them for their timelines.
+type Event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Region string    `json:"region,omitempty"`
+	Detail string    `json:"detail"`
+}
+
+func (l *Lab) event(kind, regionName, detail string) {
+	e := Event{At: time.Now().UTC(), Kind: kind, Region: regionName, Detail: detail}
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	if len(l.events) > 10000 {
+		l.events = l.events[len(l.events)-5000:]
+	}
+	l.mu.Unlock()
+	l.log.Info(detail, "kind", kind, "region", regionName)
+}
+
+// Events returns the events since t.
+func (l *Lab) Events(since time.Time) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Event
+	for _, e := range l.events {
+		if e.At.After(since) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// FrontDoorURL is the lab's routed entry point for clients ("" when
+// functions are off).
+func (l *Lab) FrontDoorURL() string { return l.frontDoorURL }
 
 type labRegion struct {
 	name     string
@@ -133,6 +184,11 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err := l.startReplication(ctx); err != nil {
 		return nil, err
 	}
+	if opts.Functions.Dir != "" {
+		if err := l.startServing(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -153,6 +209,44 @@ func (l *Lab) startReplication(ctx context.Context) error {
 	l.wg.Add(2)
 	go func() { defer l.wg.Done(); l.tables.run(rctx) }()
 	go func() { defer l.wg.Done(); l.objects.run(rctx) }()
+	return nil
+}
+
+// startServing starts the front door, the functions, the alarm and the
+// scheduler.
+func (l *Lab) startServing(ctx context.Context) error {
+	l.opts.Functions = l.opts.Functions.withDefaults()
+	addr := "127.0.0.1:0"
+	if l.opts.BasePort != 0 {
+		addr = "127.0.0.1:" + strconv.Itoa(l.opts.BasePort+5)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &PortInUseError{l.opts.BasePort + 5}
+	}
+	l.frontDoorURL = "http://" + ln.Addr().String()
+	l.startFrontDoor(ln)
+	if err := l.startFunctions(ctx); err != nil {
+		return err
+	}
+	// Warm every app instance, as provisioned concurrency would.
+	for _, r := range l.Regions() {
+		for range l.opts.Functions.AppConcurrency {
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			_, err := l.invokeHTTP(wctx, r, "GET", "/health", nil)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("warm app in %s: %w", r, err)
+			}
+		}
+	}
+	l.alarm = newAlarm(l)
+	fctx, cancel := context.WithCancel(context.Background())
+	l.fnCancel = cancel
+	l.fnWG.Add(3)
+	go func() { defer l.fnWG.Done(); l.frontDoor.run(fctx) }()
+	go func() { defer l.fnWG.Done(); l.alarm.run(fctx) }()
+	go func() { defer l.fnWG.Done(); l.schedule(fctx) }()
 	return nil
 }
 
@@ -319,6 +413,14 @@ func (l *Lab) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
+	if l.fnCancel != nil {
+		l.fnCancel()
+		l.fnWG.Wait()
+	}
+	if l.frontDoor != nil {
+		l.frontDoor.srv.Close()
+	}
+	l.stopFunctions()
 	l.stopReplication()
 	_ = l.proxies.Collection.Clear()
 	var wg sync.WaitGroup

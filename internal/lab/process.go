@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,12 @@ type server struct {
 // startServer starts a child that dies with the lab (Pdeathsig), logging to
 // logPath, and waits until addr accepts connections.
 func startServer(ctx context.Context, name, logPath, dir, addr string, argv ...string) (*server, error) {
+	return startProcess(ctx, name, logPath, dir, addr, os.Environ(), nil, argv...)
+}
+
+// startProcess is startServer with an environment and an optional extra
+// writer that also receives the child's stdout (function logs).
+func startProcess(ctx context.Context, name, logPath, dir, addr string, env []string, stdout io.Writer, argv ...string) (*server, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -33,8 +40,11 @@ func startServer(ctx context.Context, name, logPath, dir, addr string, argv ...s
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Stdout = logf
+	if stdout != nil {
+		cmd.Stdout = io.MultiWriter(logf, stdout)
+	}
 	cmd.Stderr = logf
-	cmd.Env = os.Environ()
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()

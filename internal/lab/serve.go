@@ -42,6 +42,7 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 	st := State{
 		Version: stateVersion, Pid: os.Getpid(), Started: time.Now().UTC(), Control: "http://" + ln.Addr().String(), Token: token,
 		App: l.opts.Names.App, Primary: l.opts.Primary, DR: l.opts.DR, Credentials: l.creds, Regions: map[string]RegionState{},
+		FrontDoor: l.frontDoorURL,
 	}
 	for _, r := range l.regions {
 		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}}

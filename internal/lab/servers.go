@@ -25,12 +25,15 @@ const (
 	dynamoDBJarSHA256      = "454305e9bc3e6ebcca5b62569869e31563b8d7e346474e94557b2600702146c7"
 	VersitygwModule        = "github.com/versity/versitygw/cmd/versitygw"
 	VersitygwVersion       = "v1.8.0"
+	RIEModule              = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
+	RIEVersion             = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
 // Servers locates the cached server artifacts.
 type Servers struct {
 	DynamoDBDir string // holds DynamoDBLocal.jar and DynamoDBLocal_lib
 	Versitygw   string // the versitygw binary
+	RIE         string // the Lambda runtime interface emulator
 	Java        string // the java binary
 }
 
@@ -50,10 +53,14 @@ func versitygwPath(cache string) string {
 	return filepath.Join(cache, "versitygw-"+VersitygwVersion, "versitygw")
 }
 
+func riePath(cache string) string {
+	return filepath.Join(cache, "rie-"+RIEVersion[len(RIEVersion)-12:], "aws-lambda-rie")
+}
+
 // FindServers returns the cached servers, or a SetupError saying how to get
 // them. It never downloads.
 func FindServers(cache string) (Servers, error) {
-	s := Servers{DynamoDBDir: dynamoDBDir(cache), Versitygw: versitygwPath(cache)}
+	s := Servers{DynamoDBDir: dynamoDBDir(cache), Versitygw: versitygwPath(cache), RIE: riePath(cache)}
 	java, err := exec.LookPath("java")
 	if err != nil {
 		return s, &SetupError{"java not found", "DynamoDB Local needs Java 17 or newer: apt-get install -y openjdk-17-jre-headless"}
@@ -64,6 +71,9 @@ func FindServers(cache string) (Servers, error) {
 	}
 	if _, err := os.Stat(s.Versitygw); err != nil {
 		return s, &SetupError{"versitygw not built", "run `make deps` (or `pilotlight lab fetch`) to build it into " + filepath.Dir(s.Versitygw)}
+	}
+	if _, err := os.Stat(s.RIE); err != nil {
+		return s, &SetupError{"Lambda runtime interface emulator not built", "run `make deps` (or `pilotlight lab fetch`) to build it into " + filepath.Dir(s.RIE)}
 	}
 	return s, nil
 }
@@ -111,7 +121,13 @@ func EnsureServers(ctx context.Context, cache string, progress io.Writer) (Serve
 	}
 	if _, err := os.Stat(s.Versitygw); err != nil {
 		fmt.Fprintf(progress, "building versitygw %s (takes a few minutes, once)…\n", VersitygwVersion)
-		if err := buildVersitygw(ctx, s.Versitygw); err != nil {
+		if err := goInstall(ctx, VersitygwModule, VersitygwVersion, s.Versitygw); err != nil {
+			return s, err
+		}
+	}
+	if _, err := os.Stat(s.RIE); err != nil {
+		fmt.Fprintf(progress, "building the Lambda runtime interface emulator…\n")
+		if err := goInstall(ctx, RIEModule, RIEVersion, s.RIE); err != nil {
 			return s, err
 		}
 	}
@@ -206,19 +222,19 @@ func untarPrefix(tgz, prefix, dest string) error {
 	return nil
 }
 
-func buildVersitygw(ctx context.Context, dest string) error {
+func goInstall(ctx context.Context, module, version, dest string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		return &SetupError{"go not found", "versitygw is built from source: install Go 1.26 or newer"}
+		return &SetupError{"go not found", module + " is built from source: install Go 1.26 or newer"}
 	}
 	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, gobin, "install", VersitygwModule+"@"+VersitygwVersion)
+	cmd := exec.CommandContext(ctx, gobin, "install", module+"@"+version)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return &SetupError{fmt.Sprintf("go install %s@%s failed: %v: %s", VersitygwModule, VersitygwVersion, err, lastLine(out)), "check that the Go module proxy is reachable (go env GOPROXY)"}
+		return &SetupError{fmt.Sprintf("go install %s@%s failed: %v: %s", module, version, err, lastLine(out)), "check that the Go module proxy is reachable (go env GOPROXY)"}
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ type State struct {
 	DR          string                 `json:"dr"`
 	Credentials Credentials            `json:"credentials"`
 	Regions     map[string]RegionState `json:"regions"`
+	FrontDoor   string                 `json:"front_door,omitempty"` // routed URL of the orders service
 }
 
 // RegionState is one region's endpoints and server pids.

@@ -1,0 +1,276 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Function names, as built under lambda/<name>.
+const (
+	FnApp        = "app"
+	FnHealth     = "healthcheck"
+	FnController = "failovercontroller"
+)
+
+// FunctionNames lists the functions the lab runs.
+var FunctionNames = []string{FnApp, FnHealth, FnController}
+
+// Lambda is the lab's name for a region's function-invoke endpoint, so a
+// region cut takes its functions off the network too.
+const Lambda region.Service = "lambda"
+
+// FunctionOptions turns on the functions, scheduler, alarm and front door.
+// The zero value leaves them off (replication-only lab).
+type FunctionOptions struct {
+	Dir            string        // holds <name>/bootstrap for each function
+	AppConcurrency int           // app instances per region (Lambda concurrency); 0 means 4
+	HealthInterval time.Duration // health-check schedule and alarm period; 0 means 1s
+	AlarmPeriods   int           // evaluation periods = datapoints to alarm; 0 means 3
+	RouteInterval  time.Duration // front-door health-check interval; 0 means 1s
+	RouteThreshold int           // consecutive results to flip; 0 means 3
+	RouteTTL       time.Duration // how long clients keep an answer; 0 means 1s
+	MinDwell       time.Duration // controller's minimum time between switches
+	Manual         bool          // alarm only notifies; a person runs `pilotlight failover`
+}
+
+func (f FunctionOptions) withDefaults() FunctionOptions {
+	if f.AppConcurrency == 0 {
+		f.AppConcurrency = 4
+	}
+	if f.HealthInterval == 0 {
+		f.HealthInterval = time.Second
+	}
+	if f.AlarmPeriods == 0 {
+		f.AlarmPeriods = 3
+	}
+	if f.RouteInterval == 0 {
+		f.RouteInterval = time.Second
+	}
+	if f.RouteThreshold == 0 {
+		f.RouteThreshold = 3
+	}
+	if f.RouteTTL == 0 {
+		f.RouteTTL = time.Second
+	}
+	return f
+}
+
+// CheckFunctions reports whether dir holds every function's bootstrap.
+func CheckFunctions(dir string) error {
+	for _, n := range FunctionNames {
+		if _, err := os.Stat(filepath.Join(dir, n, "bootstrap")); err != nil {
+			return &SetupError{"function " + n + " not built in " + dir, "run `make build` (builds bin/functions/<name>/bootstrap)"}
+		}
+	}
+	return nil
+}
+
+// pool is one function in one region: a few emulator instances, each
+// serving one invocation at a time, as Lambda execution environments do.
+type pool struct {
+	region, name string
+	free         chan *server
+	all          []*server
+}
+
+func (l *Lab) startFunctions(ctx context.Context) error {
+	fo := l.opts.Functions
+	if err := CheckFunctions(fo.Dir); err != nil {
+		return err
+	}
+	l.pools = map[string]*pool{}
+	endpoints := map[string]map[string]string{}
+	appURLs := map[string]string{}
+	for _, r := range l.regions {
+		endpoints[r.name] = map[string]string{"dynamodb": r.ep.DynamoDB, "s3": r.ep.S3}
+		appURLs[r.name] = l.frontDoorURL + "/_region/" + r.name
+	}
+	epJSON, _ := json.Marshal(endpoints)
+	urlJSON, _ := json.Marshal(appURLs)
+	type spec struct {
+		region, name string
+		n            int
+	}
+	var specs []spec
+	for _, r := range l.regions {
+		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 1})
+	}
+	specs = append(specs, spec{l.opts.DR, FnController, 1})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, sp := range specs {
+		peer := l.opts.DR
+		if sp.region == l.opts.DR {
+			peer = l.opts.Primary
+		}
+		env := append(os.Environ(),
+			"AWS_REGION="+sp.region, "AWS_DEFAULT_REGION="+sp.region,
+			"AWS_ACCESS_KEY_ID="+l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
+			"AWS_LAMBDA_FUNCTION_NAME="+l.opts.Names.App+"-"+sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+			"PILOTLIGHT_PEER_REGION="+peer, "PILOTLIGHT_PRIMARY_REGION="+l.opts.Primary, "PILOTLIGHT_APP_NAME="+l.opts.Names.App,
+			"PILOTLIGHT_ENDPOINTS="+string(epJSON), "PILOTLIGHT_APP_URLS="+string(urlJSON),
+			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
+			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
+			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_MANUAL="+strconv.FormatBool(fo.Manual),
+		)
+		p := &pool{region: sp.region, name: sp.name, free: make(chan *server, sp.n)}
+		l.pools[sp.region+"/"+sp.name] = p
+		for i := 0; i < sp.n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := l.startRIE(ctx, sp.region, sp.name, i, env)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				p.all = append(p.all, s)
+				p.free <- s
+			}()
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (l *Lab) startRIE(ctx context.Context, regionName, name string, i int, env []string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var out io.Writer
+	if name == FnHealth {
+		out = &lineWriter{fn: func(line string) { l.functionLog(regionName, name, line) }}
+	}
+	log := filepath.Join(l.opts.Dir, "logs", fmt.Sprintf("fn-%s-%s-%d.log", regionName, name, i))
+	return startProcess(ctx, "function "+name+" "+regionName, log, filepath.Join(l.opts.Functions.Dir, name), addr, env, out,
+		l.opts.Servers.RIE, "--log-level", "error", "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), filepath.Join(l.opts.Functions.Dir, name, "bootstrap"))
+}
+
+// lineWriter calls fn with each complete line written to it.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	fn  func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.buf.Next(i + 1))
+		w.fn(strings.TrimRight(line, "\r\n"))
+	}
+	return len(p), nil
+}
+
+// FunctionError is an error a function returned (not a transport failure).
+type FunctionError struct {
+	Type, Message string
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+var invokeClient = &http.Client{Timeout: 60 * time.Second}
+
+// Invoke calls a function in a region over the Lambda invoke path, waiting
+// for a free instance. A cut region's functions fail fast; a latency fault
+// delays the call.
+func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byte) ([]byte, error) {
+	l.mu.Lock()
+	f, faulted := l.faults[regionName+"/"+string(Lambda)]
+	l.mu.Unlock()
+	if faulted {
+		switch f.Kind {
+		case FaultCut:
+			return nil, fmt.Errorf("invoke %s in %s: connection reset by peer (region cut)", name, regionName)
+		case FaultLatency:
+			select {
+			case <-time.After(f.Latency):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+	}
+	p, ok := l.pools[regionName+"/"+name]
+	if !ok {
+		return nil, fmt.Errorf("no function %s in %s", name, regionName)
+	}
+	var s *server
+	select {
+	case s = <-p.free:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("invoke %s in %s: no free instance: %w", name, regionName, ctx.Err())
+	}
+	defer func() { p.free <- s }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := invokeClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("invoke %s in %s: %s: %s", name, regionName, resp.Status, body)
+	}
+	var fe struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}
+	if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &fe) == nil && fe.Type != "" {
+		return body, &FunctionError{fe.Type, fe.Message}
+	}
+	return body, nil
+}
+
+// functionLog receives each line a function writes to stdout (its log):
+// EMF lines feed the alarm evaluator, as CloudWatch Logs feeds CloudWatch.
+func (l *Lab) functionLog(regionName, name, line string) {
+	if l.alarm != nil {
+		l.alarm.consume([]byte(line))
+	}
+}
+
+func (l *Lab) stopFunctions() {
+	var wg sync.WaitGroup
+	for _, p := range l.pools {
+		for _, s := range p.all {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.stop() }()
+		}
+	}
+	wg.Wait()
+}
