@@ -16,16 +16,16 @@ import (
 // sets the PILOTLIGHT_* values. In the lab, the lab sets all of them,
 // including endpoints.
 type FunctionEnv struct {
-	Region     string                       // AWS_REGION: where this function runs
-	Peer       string                       // PILOTLIGHT_PEER_REGION
-	Primary    string                       // PILOTLIGHT_PRIMARY_REGION: behind the primary routing record
-	App        string                       // PILOTLIGHT_APP_NAME
-	Endpoints  map[string]map[string]string // PILOTLIGHT_ENDPOINTS: region -> service -> URL (lab only)
-	AppURLs    map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
-	RoutingURL string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
-	NotifyFile string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
-	MinDwell   time.Duration                // PILOTLIGHT_MIN_DWELL
-	Manual     bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
+	Region                      string                       // AWS_REGION: where this function runs
+	Peer                        string                       // PILOTLIGHT_PEER_REGION
+	Primary                     string                       // PILOTLIGHT_PRIMARY_REGION: behind the primary routing record
+	App                         string                       // PILOTLIGHT_APP_NAME
+	Endpoints                   map[string]map[string]string // PILOTLIGHT_ENDPOINTS: region -> service -> URL (lab only)
+	AppURLs                     map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
+	RoutingURL                  string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
+	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
+	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
+	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
 	accessKey, secretKey, token string
 }
 

@@ -156,3 +156,13 @@ func (s *Store) ClearFlag(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Forget removes a phase row: a run refused by its guards forgets its
+// detection, so the next alarm starts a run of its own with its own time.
+func (s *Store) Forget(ctx context.Context, epoch int64, p Phase) error {
+	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(RunKey(epoch), fmt.Sprintf("%02d#%s", p.Index(), p))})
+	if err != nil {
+		return fmt.Errorf("forget %s %s in %s: %w", RunKey(epoch), p, s.Region, err)
+	}
+	return nil
+}

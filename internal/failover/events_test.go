@@ -1,6 +1,7 @@
-package failover
+package failover_test
 
 import (
+	. "github.com/pilotlight/pilotlight/internal/failover"
 	"os"
 	"strings"
 	"testing"

@@ -193,6 +193,12 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if !done[control.Decided] {
 		if err := c.guards(ctx, req, cur); err != nil {
 			res.Outcome, res.Reason = OutcomeRefused, err.Error()
+			if ferr := dst.Forget(ctx, epoch, control.Detected); ferr != nil {
+				return res, errors.Join(err, ferr)
+			}
+			if c.Notify != nil {
+				_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
+			}
 			return res, err
 		}
 		if err := record(control.Decided, "guards passed"); err != nil {

@@ -1,9 +1,10 @@
-package failover
+package failover_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	. "github.com/pilotlight/pilotlight/internal/failover"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,6 +140,13 @@ func TestGuards(t *testing.T) {
 				}
 			} else if a.Region != primary || a.Epoch != 1 {
 				t.Errorf("refused failover changed the DR record: %+v", a)
+			}
+			if tt.outcome == OutcomeRefused {
+				// A refused run leaves no journal behind: the next alarm
+				// starts afresh and its detection time is its own.
+				if j, err := f.stores[dr].Run(ctx, 2); err != nil || len(j) != 0 {
+					t.Errorf("refused run left a journal: %+v %v", j, err)
+				}
 			}
 		})
 	}

@@ -98,6 +98,12 @@ func (l *Lab) Status(ctx context.Context) Status {
 	l.objects.mu.Lock()
 	st.Failback = l.objects.failback
 	l.objects.mu.Unlock()
+	if l.frontDoor != nil {
+		fo := l.opts.Functions
+		st.Functions = &fo
+		rs := l.frontDoor.status()
+		st.Routing = &rs
+	}
 	return st
 }
 

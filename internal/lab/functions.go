@@ -82,7 +82,9 @@ func CheckFunctions(dir string) error {
 // serving one invocation at a time, as Lambda execution environments do.
 type pool struct {
 	region, name string
+	env          []string
 	free         chan *server
+	mu           sync.Mutex
 	all          []*server
 }
 
@@ -127,7 +129,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
 			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_MANUAL="+strconv.FormatBool(fo.Manual),
 		)
-		p := &pool{region: sp.region, name: sp.name, free: make(chan *server, sp.n)}
+		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server, sp.n)}
 		l.pools[sp.region+"/"+sp.name] = p
 		for i := 0; i < sp.n; i++ {
 			wg.Add(1)
@@ -229,23 +231,29 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 	case <-ctx.Done():
 		return nil, fmt.Errorf("invoke %s in %s: no free instance: %w", name, regionName, ctx.Err())
 	}
-	defer func() { p.free <- s }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
-	if err != nil {
-		return nil, err
+	// An emulator serves one invocation at a time and crashes on a second:
+	// the instance goes back to the pool only when its invocation is over,
+	// even if the caller stops waiting, and is replaced if it died.
+	type result struct {
+		body []byte
+		err  error
 	}
-	resp, err := invokeClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)
+	done := make(chan result, 1)
+	go func() {
+		body, err := invokeOnce(s.addr, payload)
+		done <- result{body, err}
+		p.release(l, s)
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, ctx.Err())
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	if res.err != nil {
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, res.err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("invoke %s in %s: %s: %s", name, regionName, resp.Status, body)
-	}
+	body := res.body
 	var fe struct {
 		Type    string `json:"errorType"`
 		Message string `json:"errorMessage"`
@@ -254,6 +262,59 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 		return body, &FunctionError{fe.Type, fe.Message}
 	}
 	return body, nil
+}
+
+func invokeOnce(addr string, payload []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := invokeClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return body, nil
+}
+
+// release returns an instance to its pool, replacing it first if it died.
+func (p *pool) release(l *Lab, s *server) {
+	select {
+	case <-s.done:
+	default:
+		p.free <- s
+		return
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return
+	}
+	l.log.Warn("function instance died; starting a new one", "region", p.region, "function", p.name, "err", s.err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p.mu.Lock()
+	i := len(p.all)
+	p.mu.Unlock()
+	ns, err := l.startRIE(ctx, p.region, p.name, i, p.env)
+	if err != nil {
+		l.log.Error("restart function instance", "region", p.region, "function", p.name, "err", err)
+		return
+	}
+	p.mu.Lock()
+	p.all = append(p.all, ns)
+	p.mu.Unlock()
+	p.free <- ns
 }
 
 // functionLog receives each line a function writes to stdout (its log):
@@ -267,7 +328,10 @@ func (l *Lab) functionLog(regionName, name, line string) {
 func (l *Lab) stopFunctions() {
 	var wg sync.WaitGroup
 	for _, p := range l.pools {
-		for _, s := range p.all {
+		p.mu.Lock()
+		all := append([]*server(nil), p.all...)
+		p.mu.Unlock()
+		for _, s := range all {
 			wg.Add(1)
 			go func() { defer wg.Done(); s.stop() }()
 		}

@@ -44,6 +44,7 @@ type objectReplicator struct {
 	failback  bool
 	pos       objectPosition
 	firstSeen map[string]time.Time // source version id -> when first listed
+	dirty     bool                 // position changed since the last save
 	stats     map[string]*DirectionStatus
 }
 
@@ -184,6 +185,11 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 		due = append(due, v)
 	}
 	o.mu.Unlock()
+	defer func() {
+		if err := o.save(); err != nil {
+			o.log.Error("save object replication position", "err", err)
+		}
+	}()
 	for i, v := range due {
 		if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
 			return pending + len(due) - i, oldest, err
@@ -259,7 +265,22 @@ func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src
 	st.Applied++
 	st.LastApplied = time.Now()
 	st.LastLagMs = time.Since(seen).Milliseconds()
+	o.dirty = true
+	o.mu.Unlock()
+	return nil
+}
+
+// save writes the position if it changed. It runs after each pass over a
+// bucket; a copy made but not saved before a crash is found again by
+// alreadyCopied and not repeated.
+func (o *objectReplicator) save() error {
+	o.mu.Lock()
+	if !o.dirty {
+		o.mu.Unlock()
+		return nil
+	}
 	b, err := json.Marshal(o.pos)
+	o.dirty = false
 	o.mu.Unlock()
 	if err != nil {
 		return err

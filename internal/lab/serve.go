@@ -84,6 +84,11 @@ func controlHandler(l *Lab, token string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(st)
 	}))
+	mux.HandleFunc("GET /events", auth(func(w http.ResponseWriter, r *http.Request) {
+		since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(l.Events(since))
+	}))
 	mux.HandleFunc("POST /control", auth(func(w http.ResponseWriter, r *http.Request) {
 		var req controlRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
@@ -130,6 +135,7 @@ func apply(c Controller, req controlRequest) error {
 // endpoint.
 type Client struct {
 	State State
+	Dir   string // the lab directory
 	HTTP  *http.Client
 }
 
@@ -144,7 +150,7 @@ func Connect(dir string) (*Client, error) {
 	if !s.Alive() {
 		return nil, fmt.Errorf("the lab in %s is not running (pid %d is gone; it crashed or was killed): run `pilotlight lab up` to clean up and start again", dir, s.Pid)
 	}
-	return &Client{State: s, HTTP: &http.Client{Timeout: 10 * time.Second}}, nil
+	return &Client{State: s, Dir: dir, HTTP: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 func (c *Client) post(req controlRequest) error {
@@ -200,4 +206,23 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("lab status: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Events fetches the lab's events since t.
+func (c *Client) Events(ctx context.Context, since time.Time) ([]Event, error) {
+	var evs []Event
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/events?since="+since.UTC().Format(time.RFC3339Nano), nil)
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Authorization", "Bearer "+c.State.Token)
+	resp, err := c.HTTP.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("lab events: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("lab events: %s", resp.Status)
+	}
+	return evs, json.NewDecoder(resp.Body).Decode(&evs)
 }

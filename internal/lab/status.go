@@ -33,4 +33,7 @@ type Status struct {
 	Lag         time.Duration     `json:"lag_ns"`
 	Paused      bool              `json:"paused"`
 	Failback    bool              `json:"failback_replication"`
+	// Functions holds the function, alarm and routing settings, when on.
+	Functions *FunctionOptions `json:"functions,omitempty"`
+	Routing   *RoutingStatus   `json:"routing,omitempty"`
 }

@@ -36,6 +36,13 @@ func main() {
 		HTTP: &http.Client{Timeout: 2 * time.Second}, Timeout: 800 * time.Millisecond}
 	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
 		r := p.Run(ctx)
+		for _, v := range r.Verdicts {
+			for _, pr := range v.Probes {
+				if !pr.OK {
+					log.Warn("probe failed", "target", pr.Target, "probe", pr.Probe, "latency_ms", pr.LatencyMs, "err", pr.Error)
+				}
+			}
+		}
 		if err := health.Emit(os.Stdout, r); err != nil {
 			log.Error("emit metrics", "err", err)
 		}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/lab"
+)
+
+func newDrillCmd(g *globals) *cobra.Command {
+	o := drill.Options{}
+	var scenario, reportPath string
+	var jsonOut bool
+	c := &cobra.Command{
+		Use:   "drill",
+		Short: "Run a disaster-recovery drill and measure RTO and RPO",
+		Long: `Run a drill against the lab (started if needed): a workload writes orders
+through the front door and logs every acknowledged write; the fault is
+injected; detection, the alarm and the failover controller act on their own;
+the region is healed and failed back (planned); then every acknowledged write
+is checked in both regions.
+
+Scenarios:
+  region-outage  cut the primary region off (DynamoDB, S3, Lambda)   [default]
+  no-fault       no fault: no failover may happen, every write replicates
+
+The report (report.json) holds RTO with its breakdown (detection, decision,
+fencing, promotion, verification, routing), RPO (acknowledged writes the DR
+region did not have at takeover, and the seconds they cover), failback loss,
+and writes acknowledged by a fenced region. Exit status 1 when failover did
+not happen, failback lost a write, or a fenced region acknowledged a write.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Scenario = drill.Scenario(scenario)
+			if o.Scenario != drill.RegionOutage && o.Scenario != drill.NoFault {
+				return fmt.Errorf("unknown scenario %q: use region-outage or no-fault", scenario)
+			}
+			if o.Rate < 1 || o.Rate > 2000 || o.Concurrency < 1 || o.Concurrency > 256 {
+				return errors.New("--rate must be 1-2000 and --concurrency 1-256")
+			}
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			if _, err := labClient(s); err != nil && !errors.Is(err, lab.ErrNoLab) && !strings.Contains(err.Error(), "not running") {
+				return err
+			}
+			progress := g.io.Err
+			if jsonOut {
+				progress = io.Discard
+			}
+			cl, err := lab.Connect(s.LabDir)
+			if err != nil {
+				if _, serr := lab.Stop(s.LabDir); serr == nil {
+					fmt.Fprintln(progress, "cleaned up a lab left behind")
+				}
+				if _, err := lab.EnsureServers(cmd.Context(), s.CacheDir, progress); err != nil {
+					return err
+				}
+				if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
+					return err
+				}
+				if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
+					return err
+				}
+				if cl, err = lab.Connect(s.LabDir); err != nil {
+					return err
+				}
+			}
+			clients, err := cl.State.Clients(0)
+			if err != nil {
+				return err
+			}
+			fc, err := cl.Controller()
+			if err != nil {
+				return err
+			}
+			rep, err := drill.Run(cmd.Context(), drill.Env{Lab: cl, Clients: clients, Controller: fc, Progress: progress}, o)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(reportPath, append(b, '\n'), 0o644); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			if jsonOut {
+				g.io.Out.Write(append(b, '\n'))
+			} else {
+				drill.PrintSummary(g.io.Out, rep)
+				fmt.Fprintf(g.io.Out, "\nreport: %s\n", reportPath)
+			}
+			if !rep.Pass {
+				return exitError(1)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&scenario, "scenario", string(drill.RegionOutage), "region-outage or no-fault")
+	f.IntVar(&o.Rate, "rate", 50, "workload writes per second")
+	f.IntVar(&o.Concurrency, "concurrency", 8, "workload clients")
+	f.DurationVar(&o.Steady, "steady", 5*time.Second, "workload before the fault")
+	f.DurationVar(&o.After, "after", 5*time.Second, "workload in the DR region before healing")
+	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "bound on each wait (failover, fence, routing)")
+	f.StringVar(&reportPath, "report", "report.json", "where to write the report")
+	f.BoolVar(&jsonOut, "json", false, "print the report as JSON instead of the summary")
+	return c
+}

@@ -1,0 +1,92 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/app"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// missingItems returns the ids whose order item the region does not hold.
+func missingItems(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
+	have := map[string]bool{}
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		keys := make([]map[string]types.AttributeValue, len(batch))
+		for i, id := range batch {
+			keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
+		}
+		req := map[string]types.KeysAndAttributes{names.Table(): {Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("pk")}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 10 {
+				return nil, errors.New("batch get: unprocessed keys after retries")
+			}
+			out, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read orders in %s: %w", c.Name, err)
+			}
+			for _, it := range out.Responses[names.Table()] {
+				if v, ok := it[region.TableHashKey].(*types.AttributeValueMemberS); ok {
+					have[v.Value] = true
+				}
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if !have[app.ItemKey(id)] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+// missingAttachments returns the ids whose attachment object the region's
+// bucket does not hold.
+func missingAttachments(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
+	var (
+		mu       sync.Mutex
+		missing  []string
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan string)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(names.Bucket(c.Name)), Key: aws.String(app.AttachmentKey(id))})
+				mu.Lock()
+				switch {
+				case err == nil:
+				case isNotFound(err):
+					missing = append(missing, id)
+				case firstErr == nil:
+					firstErr = fmt.Errorf("head %s in %s: %w", app.AttachmentKey(id), c.Name, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return missing, firstErr
+}
+
+func isNotFound(err error) bool {
+	var re interface{ HTTPStatusCode() int }
+	return errors.As(err, &re) && re.HTTPStatusCode() == 404
+}

@@ -1,0 +1,429 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Scenario names a drill.
+type Scenario string
+
+const (
+	// RegionOutage cuts the primary region off entirely, lets detection and
+	// failover happen on their own, heals it, and fails back (planned).
+	RegionOutage Scenario = "region-outage"
+	// NoFault runs the workload with no fault: no failover may happen and
+	// every write must replicate.
+	NoFault Scenario = "no-fault"
+)
+
+// Scenarios lists the drills, for --help.
+var Scenarios = []Scenario{RegionOutage, NoFault}
+
+// Options configures a drill.
+type Options struct {
+	Scenario    Scenario
+	Rate        int           // writes per second
+	Concurrency int           // client workers
+	Steady      time.Duration // workload before the fault
+	After       time.Duration // workload in the DR region before healing
+	Timeout     time.Duration // bound on each wait (failover, fence, routing)
+}
+
+// Env is what a drill drives: a running lab with functions.
+type Env struct {
+	Lab        *lab.Client
+	Clients    map[string]*region.Clients // with SDK retries, for checks
+	Controller *failover.Controller       // for the planned failback
+	Progress   io.Writer
+}
+
+// Run runs a drill and returns its report. The error is for drills that
+// could not run; a drill that ran and failed its checks returns a report
+// with Pass false.
+func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
+	st := env.Lab.State
+	if st.FrontDoor == "" {
+		return nil, errors.New("the lab runs without functions: run `make build`, then `pilotlight lab down` and `pilotlight lab up`")
+	}
+	if opts.Scenario != RegionOutage && opts.Scenario != NoFault {
+		return nil, fmt.Errorf("unknown scenario %q: use region-outage or no-fault", opts.Scenario)
+	}
+	d := &run{env: env, opts: opts, st: st, names: st.Names(), primary: st.Primary, dr: st.DR,
+		rep: &Report{Scenario: opts.Scenario, Target: "lab", Primary: st.Primary, DR: st.DR, Started: time.Now().UTC()}}
+	if err := d.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	var err error
+	switch opts.Scenario {
+	case RegionOutage:
+		err = d.regionOutage(ctx)
+	case NoFault:
+		err = d.noFault(ctx)
+	}
+	if err != nil {
+		d.fail(err.Error())
+	}
+	d.finish(ctx)
+	return d.rep, nil
+}
+
+type run struct {
+	env              Env
+	opts             Options
+	st               lab.State
+	names            region.Names
+	primary, dr      string
+	rep              *Report
+	wl               *Workload
+	stopWL           context.CancelFunc
+	wlDone           chan struct{}
+	startedAt        time.Time
+	primaryEpochBase int64
+}
+
+func (d *run) say(format string, args ...any) {
+	if d.env.Progress != nil {
+		fmt.Fprintf(d.env.Progress, "%6.1fs  %s\n", time.Since(d.rep.Started).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *run) fail(msg string) { d.rep.Failures = append(d.rep.Failures, msg) }
+
+func (d *run) store(r string) *control.Store { return d.env.Controller.Stores[r] }
+
+// prepare brings the lab to its starting state: no faults, replication
+// running, the primary active, routing to the primary.
+func (d *run) prepare(ctx context.Context) error {
+	if err := d.env.Lab.Restore(""); err != nil {
+		return err
+	}
+	if err := d.env.Lab.ResumeReplication(); err != nil {
+		return err
+	}
+	a, err := d.store(d.dr).Active(ctx)
+	if err != nil {
+		return err
+	}
+	if a.Region != d.primary {
+		d.say("the lab is failed over to %s (epoch %d): failing back first", a.Region, a.Epoch)
+		if _, err := d.failback(ctx, "drill preparation"); err != nil {
+			return err
+		}
+	}
+	if err := d.waitRouting(ctx, d.primary); err != nil {
+		return err
+	}
+	a, err = d.store(d.primary).Active(ctx)
+	if err != nil {
+		return err
+	}
+	d.primaryEpochBase = a.Epoch
+	return nil
+}
+
+func (d *run) failback(ctx context.Context, reason string) (failover.Result, error) {
+	if err := d.env.Lab.SetFailbackReplication(true); err != nil {
+		return failover.Result{}, err
+	}
+	defer d.env.Lab.SetFailbackReplication(false)
+	return d.env.Controller.Run(ctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason})
+}
+
+func (d *run) waitRouting(ctx context.Context, want string) error {
+	return d.poll(ctx, "routing to "+want, func() (bool, error) {
+		var rs lab.RoutingStatus
+		resp, err := http.Get(d.st.FrontDoor + "/_pilotlight/routing")
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
+			return false, nil
+		}
+		return rs.Answer == want && rs.Pending == want, nil
+	})
+}
+
+// poll checks cond every 50ms until it holds or the drill's timeout passes.
+func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(d.opts.Timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not within %s", what, d.opts.Timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (d *run) startWorkload() {
+	d.wl = &Workload{URL: d.st.FrontDoor, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency,
+		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: &http.Client{Timeout: 5 * time.Second}}
+	wctx, cancel := context.WithCancel(context.Background())
+	d.stopWL, d.wlDone = cancel, make(chan struct{})
+	d.startedAt = time.Now()
+	go func() { defer close(d.wlDone); d.wl.Run(wctx) }()
+}
+
+func (d *run) stopWorkload() {
+	if d.stopWL != nil {
+		d.stopWL()
+		<-d.wlDone
+		d.stopWL = nil
+	}
+}
+
+func wait(ctx context.Context, dur time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(dur):
+		return nil
+	}
+}
+
+func (d *run) noFault(ctx context.Context) error {
+	d.say("workload: %d writes/s, %d clients, %s, no fault", d.opts.Rate, d.opts.Concurrency, d.opts.Steady+d.opts.After)
+	d.startWorkload()
+	defer d.stopWorkload()
+	if err := wait(ctx, d.opts.Steady+d.opts.After); err != nil {
+		return err
+	}
+	d.stopWorkload()
+	a, err := d.store(d.dr).Active(ctx)
+	if err != nil {
+		return err
+	}
+	if a.Region != d.primary || a.Epoch != d.primaryEpochBase {
+		return fmt.Errorf("a failover happened without a fault: %s active at epoch %d", a.Region, a.Epoch)
+	}
+	return nil
+}
+
+func (d *run) regionOutage(ctx context.Context) error {
+	d.say("steady state: %d writes/s, %d clients, for %s", d.opts.Rate, d.opts.Concurrency, d.opts.Steady)
+	d.startWorkload()
+	defer d.stopWorkload()
+	if err := wait(ctx, d.opts.Steady); err != nil {
+		return err
+	}
+	fo := &FailoverReport{}
+	d.rep.Failover = fo
+	fo.FaultAt = time.Now().UTC()
+	if err := d.env.Lab.Cut(d.primary, ""); err != nil {
+		return err
+	}
+	d.say("FAULT: %s cut off (DynamoDB, S3, Lambda)", d.primary)
+
+	var promoted control.Active
+	err := d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
+		a, err := d.store(d.dr).Active(ctx)
+		promoted = a
+		return err == nil && a.Region == d.dr, nil
+	})
+	if err != nil {
+		return fmt.Errorf("failover did not happen: %w", err)
+	}
+	fo.Epoch = promoted.Epoch
+	var first Write
+	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
+		w, ok := FirstAck(d.wl.Writes(), d.dr, fo.FaultAt)
+		first = w
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	fo.FirstAckDR = first.Done.UTC()
+	d.say("RECOVERED: first write acknowledged by %s after %.2fs", d.dr, first.Done.Sub(fo.FaultAt).Seconds())
+	journal, err := d.store(d.dr).Run(ctx, fo.Epoch)
+	if err != nil {
+		return err
+	}
+	fo.Journal = journal
+	fo.breakdown(d.env.Lab, ctx)
+
+	// RPO: writes the primary acknowledged that the DR region does not have
+	// now that it has taken over.
+	var primaryAcked []Write
+	for _, w := range d.wl.Writes() {
+		if w.Acked() && w.Region == d.primary {
+			primaryAcked = append(primaryAcked, w)
+		}
+	}
+	missing, err := missingItems(ctx, d.env.Clients[d.dr], d.names, ids(primaryAcked))
+	if err != nil {
+		return err
+	}
+	d.rep.RPO = rpo(primaryAcked, missing)
+	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
+
+	if err := wait(ctx, d.opts.After); err != nil {
+		return err
+	}
+	d.rep.HealedAt = time.Now().UTC()
+	if err := d.env.Lab.Restore(d.primary); err != nil {
+		return err
+	}
+	// The returning region catches up on what the DR region took meanwhile:
+	// tables replicate both ways already; objects need the reverse rule.
+	if err := d.env.Lab.SetFailbackReplication(true); err != nil {
+		return err
+	}
+	d.say("HEAL: %s back on the network; DR → primary object replication on", d.primary)
+	if err := d.poll(ctx, "fence to land in "+d.primary, func() (bool, error) {
+		a, err := d.store(d.primary).Active(ctx)
+		return err == nil && a.Epoch >= fo.Epoch, nil
+	}); err != nil {
+		return err
+	}
+	fo.FenceLandedAt = time.Now().UTC()
+	d.say("fenced: %s holds epoch %d and refuses writes", d.primary, fo.Epoch)
+
+	fb := &FailbackReport{StartedAt: time.Now().UTC()}
+	d.rep.Failback = fb
+	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
+	res, err := d.failback(ctx, "drill failback")
+	if err != nil {
+		return fmt.Errorf("failback: %w", err)
+	}
+	fb.Epoch, fb.Journal = res.Epoch, res.Journal
+	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
+		fo.Journal = j // with the phases journaled after the first write
+	}
+	var back Write
+	if err := d.poll(ctx, "first write acknowledged by "+d.primary+" after failback", func() (bool, error) {
+		w, ok := FirstAck(d.wl.Writes(), d.primary, fb.StartedAt)
+		back = w
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	fb.FirstAckPrimary = back.Done.UTC()
+	fb.UnavailableSeconds = back.Done.Sub(fb.StartedAt).Seconds()
+	d.say("failed back: first write acknowledged by %s after %.2fs", d.primary, fb.UnavailableSeconds)
+	return wait(ctx, time.Second)
+}
+
+func ids(ws []Write) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.ID
+	}
+	return out
+}
+
+// finish stops the workload, waits for replication to settle, and checks
+// every acknowledged write in both regions.
+func (d *run) finish(ctx context.Context) {
+	d.stopWorkload()
+	rep := d.rep
+	if d.wl == nil {
+		rep.Finished = time.Now().UTC()
+		return
+	}
+	writes := d.wl.Writes()
+	sort.Slice(writes, func(i, j int) bool { return writes[i].Sent.Before(writes[j].Sent) })
+	var acked []Write
+	for _, w := range writes {
+		if w.Acked() {
+			acked = append(acked, w)
+		}
+	}
+	rep.Writes = summarize(writes, d.startedAt)
+	rep.FencedAcks, rep.FencedSamples = d.fencedAcks(ctx, acked)
+	d.say("checking %d acknowledged writes in both regions", len(acked))
+	var in Integrity
+	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
+		var err error
+		in = Integrity{}
+		for _, r := range []string{d.primary, d.dr} {
+			m, err2 := missingItems(ctx, d.env.Clients[r], d.names, ids(acked))
+			if err2 != nil {
+				return false, err2
+			}
+			a, err2 := missingAttachments(ctx, d.env.Clients[r], d.names, ids(acked))
+			if err2 != nil {
+				return false, err2
+			}
+			in.add(r, d.primary, m, a)
+		}
+		return in.total() == 0, err
+	})
+	rep.Integrity = in
+	if err != nil {
+		d.fail(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
+			len(in.ItemsMissingPrimary), len(in.AttachmentsMissingPrimary), d.primary, len(in.ItemsMissingDR), len(in.AttachmentsMissingDR), d.dr))
+	}
+	if rep.Failback != nil {
+		rep.Failback.Lost = len(in.ItemsMissingPrimary) + len(in.AttachmentsMissingPrimary)
+		if rep.Failback.Lost > 0 {
+			d.fail(fmt.Sprintf("failback lost %d acknowledged writes", rep.Failback.Lost))
+		}
+	}
+	if rep.FencedAcks > 0 {
+		d.fail(fmt.Sprintf("%d writes were acknowledged by a fenced region", rep.FencedAcks))
+	}
+	if evs, err := d.env.Lab.Events(ctx, rep.Started); err == nil {
+		rep.Events = evs
+	}
+	rep.Finished = time.Now().UTC()
+	rep.Pass = len(rep.Failures) == 0
+}
+
+// fencedAcks counts acknowledged writes committed by a region after another
+// region had been promoted at a higher epoch: split-brain writes. The orders
+// service's transaction makes them impossible; the drill proves it.
+func (d *run) fencedAcks(ctx context.Context, acked []Write) (int, []string) {
+	promotedAt := map[int64]time.Time{}
+	for _, r := range []string{d.primary, d.dr} {
+		a, err := d.store(r).Active(ctx)
+		if err != nil {
+			continue
+		}
+		for e := d.primaryEpochBase + 1; e <= a.Epoch; e++ {
+			j, err := d.store(r).Run(ctx, e)
+			if err != nil {
+				continue
+			}
+			for _, en := range j {
+				if en.Phase == control.Promoted && en.To == r {
+					promotedAt[e] = en.At
+				}
+			}
+		}
+	}
+	n := 0
+	var samples []string
+	for _, w := range acked {
+		if at, ok := promotedAt[w.Epoch+1]; ok && w.CreatedAt.After(at) {
+			n++
+			if len(samples) < 5 {
+				samples = append(samples, w.ID)
+			}
+		}
+	}
+	return n, samples
+}

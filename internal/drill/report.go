@@ -1,0 +1,228 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/lab"
+)
+
+// Report is a drill's result, written as report.json.
+type Report struct {
+	Scenario      Scenario        `json:"scenario"`
+	Target        string          `json:"target"`
+	Primary       string          `json:"primary"`
+	DR            string          `json:"dr"`
+	Started       time.Time       `json:"started"`
+	Finished      time.Time       `json:"finished"`
+	Pass          bool            `json:"pass"`
+	Failures      []string        `json:"failures,omitempty"`
+	Failover      *FailoverReport `json:"failover,omitempty"`
+	RPO           *RPO            `json:"rpo,omitempty"`
+	Failback      *FailbackReport `json:"failback,omitempty"`
+	HealedAt      time.Time       `json:"healed_at,omitzero"`
+	Writes        WriteSummary    `json:"writes"`
+	FencedAcks    int             `json:"fenced_acks"` // must be 0
+	FencedSamples []string        `json:"fenced_samples,omitempty"`
+	Integrity     Integrity       `json:"integrity"`
+	Events        []lab.Event     `json:"events,omitempty"`
+}
+
+// FailoverReport is the unplanned failover, measured.
+type FailoverReport struct {
+	FaultAt       time.Time       `json:"fault_at"`
+	Epoch         int64           `json:"epoch"`
+	Journal       []control.Entry `json:"journal"`
+	FirstAckDR    time.Time       `json:"first_ack_dr"`
+	FenceLandedAt time.Time       `json:"fence_landed_at,omitzero"`
+	// RTO: fault to the first write acknowledged in the DR region. The
+	// breakdown sums to it: detection (fault → run detected), decision,
+	// fencing, promotion, verification (journal phases), routing (run
+	// complete → first acknowledged write).
+	RTOSeconds       float64            `json:"rto_seconds"`
+	Breakdown        map[string]float64 `json:"breakdown_seconds"`
+	DetectionFloor   float64            `json:"detection_floor_seconds"` // alarm period × datapoints + routing TTL
+	RTOMinusFloor    float64            `json:"rto_minus_floor_seconds"`
+	FloorExplanation string             `json:"floor_explanation"`
+}
+
+// BreakdownOrder is the order the RTO components are shown in.
+var BreakdownOrder = []string{"detection", "decision", "fencing", "promotion", "verification", "routing"}
+
+func (f *FailoverReport) breakdown(l *lab.Client, ctx context.Context) {
+	at := map[control.Phase]time.Time{}
+	for _, e := range f.Journal {
+		at[e.Phase] = e.At
+	}
+	f.RTOSeconds = f.FirstAckDR.Sub(f.FaultAt).Seconds()
+	prev := f.FaultAt
+	f.Breakdown = map[string]float64{}
+	for i, p := range []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified} {
+		t, ok := at[p]
+		if !ok {
+			continue
+		}
+		f.Breakdown[BreakdownOrder[i]] = t.Sub(prev).Seconds()
+		prev = t
+	}
+	f.Breakdown["routing"] = f.FirstAckDR.Sub(prev).Seconds()
+	if st, err := l.Status(ctx); err == nil && st.Functions != nil {
+		fo := st.Functions
+		f.DetectionFloor = (time.Duration(fo.AlarmPeriods)*fo.HealthInterval + fo.RouteTTL).Seconds()
+		f.FloorExplanation = fmt.Sprintf("alarm %d × %s + TTL %s", fo.AlarmPeriods, fo.HealthInterval, fo.RouteTTL)
+		f.RTOMinusFloor = f.RTOSeconds - f.DetectionFloor
+	}
+}
+
+// RPO is what the DR region did not have when it took over.
+type RPO struct {
+	Missing     int      `json:"missing"`      // acknowledged writes
+	SpanSeconds float64  `json:"span_seconds"` // from the first missing write to the last primary write
+	Samples     []string `json:"samples,omitempty"`
+}
+
+func rpo(primaryAcked []Write, missing []string) *RPO {
+	r := &RPO{Missing: len(missing)}
+	if len(missing) == 0 {
+		return r
+	}
+	miss := map[string]bool{}
+	for _, id := range missing {
+		miss[id] = true
+	}
+	var first, last time.Time
+	for _, w := range primaryAcked {
+		if last.IsZero() || w.Done.After(last) {
+			last = w.Done
+		}
+		if miss[w.ID] && (first.IsZero() || w.Done.Before(first)) {
+			first = w.Done
+		}
+	}
+	r.SpanSeconds = last.Sub(first).Seconds()
+	r.Samples = missing[:min(5, len(missing))]
+	return r
+}
+
+// FailbackReport is the planned failback.
+type FailbackReport struct {
+	StartedAt          time.Time       `json:"started_at"`
+	Epoch              int64           `json:"epoch"`
+	Journal            []control.Entry `json:"journal"`
+	FirstAckPrimary    time.Time       `json:"first_ack_primary"`
+	UnavailableSeconds float64         `json:"unavailable_seconds"` // failback start → first write acknowledged in the primary
+	Lost               int             `json:"lost"`                // acknowledged writes missing in the primary: must be 0
+}
+
+// Integrity lists acknowledged writes missing after replication settled.
+type Integrity struct {
+	ItemsMissingPrimary       []string `json:"items_missing_primary,omitempty"`
+	AttachmentsMissingPrimary []string `json:"attachments_missing_primary,omitempty"`
+	ItemsMissingDR            []string `json:"items_missing_dr,omitempty"`
+	AttachmentsMissingDR      []string `json:"attachments_missing_dr,omitempty"`
+}
+
+func (in *Integrity) add(r, primary string, items, attachments []string) {
+	if r == primary {
+		in.ItemsMissingPrimary, in.AttachmentsMissingPrimary = items, attachments
+	} else {
+		in.ItemsMissingDR, in.AttachmentsMissingDR = items, attachments
+	}
+}
+
+func (in Integrity) total() int {
+	return len(in.ItemsMissingPrimary) + len(in.AttachmentsMissingPrimary) + len(in.ItemsMissingDR) + len(in.AttachmentsMissingDR)
+}
+
+// WriteSummary counts the workload's writes.
+type WriteSummary struct {
+	Attempted int            `json:"attempted"`
+	Acked     int            `json:"acked"`
+	ByRegion  map[string]int `json:"acked_by_region"`
+	Refused   int            `json:"refused"` // 503: region not active (no data written)
+	Failed    int            `json:"failed"`  // no answer or other errors
+	Timeline  []Second       `json:"timeline"`
+}
+
+// Second is one second of the workload.
+type Second struct {
+	T      int            `json:"t"` // seconds since the workload started
+	Acked  map[string]int `json:"acked"`
+	Errors int            `json:"errors"`
+}
+
+func summarize(writes []Write, start time.Time) WriteSummary {
+	s := WriteSummary{ByRegion: map[string]int{}}
+	var tl []Second
+	for _, w := range writes {
+		s.Attempted++
+		sec := int(w.Sent.Sub(start) / time.Second)
+		for len(tl) <= sec {
+			tl = append(tl, Second{T: len(tl), Acked: map[string]int{}})
+		}
+		switch {
+		case w.Acked():
+			s.Acked++
+			s.ByRegion[w.Region]++
+			tl[sec].Acked[w.Region]++
+		case w.Status == 503:
+			s.Refused++
+			tl[sec].Errors++
+		default:
+			s.Failed++
+			tl[sec].Errors++
+		}
+	}
+	s.Timeline = tl
+	return s
+}
+
+// PrintSummary writes the human summary of a report.
+func PrintSummary(w io.Writer, r *Report) {
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s drill (%s → %s): %s\n\n", r.Scenario, r.Primary, r.DR, verdict)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if f := r.Failover; f != nil && f.RTOSeconds > 0 {
+		fmt.Fprintf(tw, "RTO\t%.2fs\tfault → first write acknowledged in %s\n", f.RTOSeconds, r.DR)
+		for _, k := range BreakdownOrder {
+			if v, ok := f.Breakdown[k]; ok {
+				fmt.Fprintf(tw, "  %s\t%.2fs\t\n", k, v)
+			}
+		}
+		if f.DetectionFloor > 0 {
+			fmt.Fprintf(tw, "detection floor\t%.2fs\t%s\n", f.DetectionFloor, f.FloorExplanation)
+			fmt.Fprintf(tw, "RTO − floor\t%.2fs\t\n", f.RTOMinusFloor)
+		}
+	}
+	if r.RPO != nil {
+		fmt.Fprintf(tw, "RPO\t%d writes\t%.3fs of acknowledged writes not in %s at takeover\n", r.RPO.Missing, r.RPO.SpanSeconds, r.DR)
+	}
+	if fb := r.Failback; fb != nil {
+		fmt.Fprintf(tw, "failback\t%d lost\tplanned; writes refused for %.2fs while switching\n", fb.Lost, fb.UnavailableSeconds)
+	}
+	fmt.Fprintf(tw, "fenced acks\t%d\twrites acknowledged by a fenced region (must be 0)\n", r.FencedAcks)
+	regions := make([]string, 0, len(r.Writes.ByRegion))
+	for k := range r.Writes.ByRegion {
+		regions = append(regions, k)
+	}
+	sort.Strings(regions)
+	var by []string
+	for _, k := range regions {
+		by = append(by, fmt.Sprintf("%s %d", k, r.Writes.ByRegion[k]))
+	}
+	fmt.Fprintf(tw, "writes\t%d acked\tof %d attempted (%s); %d refused (503), %d failed\n", r.Writes.Acked, r.Writes.Attempted, strings.Join(by, ", "), r.Writes.Refused, r.Writes.Failed)
+	fmt.Fprintf(tw, "integrity\t%d missing\tacknowledged writes absent from either region after settling\n", r.Integrity.total())
+	tw.Flush()
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "FAILED: %s\n", f)
+	}
+}
