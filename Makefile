@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pilotlight
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all deps build test test-short lab lab-down bench fuzz lint clean
+.PHONY: all deps build drill test test-short lab lab-down bench bench-lab bench-drill fuzz lint clean
 
 all: build
 
@@ -21,8 +21,12 @@ build:
 	  CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o bin/functions/$$f/bootstrap ./lambda/$$f || exit 1; \
 	done
 
+## drill: the main job — fetch and build what is missing, start the lab, run a region-outage drill, print RTO/RPO
+drill: deps build
+	$(BIN) drill
+
 ## test: vet, gofmt, and every test (with the race detector) against real lab servers
-test: deps lint
+test: deps build lint
 	$(GO) test -race -count=1 ./...
 
 ## test-short: unit tests only, no servers
@@ -40,13 +44,20 @@ lab: build
 lab-down:
 	$(BIN) lab down
 
-## bench: lab start-up and replication lag benchmarks (results as a table)
-bench: deps build
+## bench: five lab drills (RTO against the detection floor) and the lab benchmarks
+bench: bench-drill bench-lab
+
+bench-drill: deps build
+	$(GO) run ./bench/drill
+
+bench-lab: deps build
 	$(GO) run ./bench/lab
 
 ## fuzz: run each fuzz target for a while
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseDotenv -fuzztime 30s ./internal/config
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./internal/metrics
+	$(GO) test -run XXX -fuzz FuzzParseInvocation -fuzztime 30s ./internal/failover
 
 clean:
 	rm -rf bin

@@ -36,7 +36,7 @@ const Lambda region.Service = "lambda"
 // The zero value leaves them off (replication-only lab).
 type FunctionOptions struct {
 	Dir            string        // holds <name>/bootstrap for each function
-	AppConcurrency int           // app instances per region (Lambda concurrency); 0 means 4
+	AppConcurrency int           // app instances per region (Lambda concurrency); 0 means 12
 	HealthInterval time.Duration // health-check schedule and alarm period; 0 means 1s
 	AlarmPeriods   int           // evaluation periods = datapoints to alarm; 0 means 3
 	RouteInterval  time.Duration // front-door health-check interval; 0 means 1s
@@ -48,7 +48,7 @@ type FunctionOptions struct {
 
 func (f FunctionOptions) withDefaults() FunctionOptions {
 	if f.AppConcurrency == 0 {
-		f.AppConcurrency = 4
+		f.AppConcurrency = 12
 	}
 	if f.HealthInterval == 0 {
 		f.HealthInterval = time.Second

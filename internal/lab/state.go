@@ -75,7 +75,9 @@ func writeState(dir string, s State) error {
 }
 
 // Alive reports whether the lab's supervisor still runs.
-func (s State) Alive() bool { return processAlive(s.Pid, supervisorMarker) }
+func (s State) Alive() bool {
+	return s.Pid == os.Getpid() || processAlive(s.Pid, supervisorMarker)
+}
 
 // Stop stops the lab recorded in dir: the supervisor first (which stops its
 // servers and saves replication positions), then any server it left behind.

@@ -1,0 +1,160 @@
+package drill_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// buildFunctions builds the function bootstraps the way `make build` does.
+func buildFunctions(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, fn := range lab.FunctionNames {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, fn, "bootstrap"), "./lambda/"+fn)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, out)
+		}
+	}
+	return dir
+}
+
+// startLab runs a lab with functions in this process, served like
+// `pilotlight lab up` serves it, and connects to it as the CLI does.
+func startLab(t *testing.T) *lab.Client {
+	t.Helper()
+	sv := labtest.Servers(t)
+	fns := buildFunctions(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		served <- lab.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
+			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns}},
+			func(lab.State) { close(ready) })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("lab serve: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-served:
+		t.Fatalf("lab did not start: %v", err)
+	case <-time.After(120 * time.Second):
+		t.Fatal("lab not ready in 120s")
+	}
+	cl, err := lab.Connect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func env(t *testing.T, cl *lab.Client) drill.Env {
+	t.Helper()
+	clients, err := cl.State.Clients(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := cl.Controller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress io.Writer = io.Discard
+	if testing.Verbose() {
+		progress = os.Stderr
+	}
+	return drill.Env{Lab: cl, Clients: clients, Controller: fc, Progress: progress}
+}
+
+func TestDrillsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end drill")
+	}
+	cl := startLab(t)
+	e := env(t, cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	t.Run("region-outage", func(t *testing.T) {
+		rep, err := drill.Run(ctx, e, drill.Options{Scenario: drill.RegionOutage, Rate: 30, Concurrency: 6, Steady: 3 * time.Second, After: 2 * time.Second, Timeout: 60 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass {
+			t.Fatalf("drill failed: %v", rep.Failures)
+		}
+		fo := rep.Failover
+		if fo == nil || fo.Epoch != 2 || fo.RTOSeconds <= 0 || fo.RTOSeconds > 30 {
+			t.Fatalf("failover report: %+v", fo)
+		}
+		// The detection floor is 3 periods of 1s: detection cannot beat it
+		// by more than one period (the fault may land late in a period).
+		if fo.Breakdown["detection"] < 2 {
+			t.Errorf("detection %.2fs is faster than the alarm can be", fo.Breakdown["detection"])
+		}
+		sum := 0.0
+		for _, k := range drill.BreakdownOrder {
+			sum += fo.Breakdown[k]
+		}
+		if math.Abs(sum-fo.RTOSeconds) > 0.001 {
+			t.Errorf("breakdown sums to %.3fs, RTO is %.3fs", sum, fo.RTOSeconds)
+		}
+		var phases []string
+		for _, e := range fo.Journal {
+			phases = append(phases, string(e.Phase))
+		}
+		if len(fo.Journal) != len(control.Phases) {
+			t.Errorf("journal phases %v", phases)
+		}
+		if rep.Failback == nil || rep.Failback.Lost != 0 || rep.Failback.Epoch != 3 {
+			t.Errorf("failback: %+v", rep.Failback)
+		}
+		if rep.FencedAcks != 0 || rep.RPO == nil {
+			t.Errorf("fenced acks %d, rpo %+v", rep.FencedAcks, rep.RPO)
+		}
+		if rep.Writes.ByRegion["us-east-1"] == 0 || rep.Writes.ByRegion["us-west-2"] == 0 {
+			t.Errorf("writes by region: %v", rep.Writes.ByRegion)
+		}
+		var sb strings.Builder
+		drill.PrintSummary(&sb, rep)
+		for _, want := range []string{"region-outage drill (us-east-1 → us-west-2): PASS", "RTO", "RPO", "failback", "fenced acks"} {
+			if !strings.Contains(sb.String(), want) {
+				t.Errorf("summary lacks %q:\n%s", want, sb.String())
+			}
+		}
+	})
+
+	t.Run("no-fault", func(t *testing.T) {
+		rep, err := drill.Run(ctx, e, drill.Options{Scenario: drill.NoFault, Rate: 30, Concurrency: 6, Steady: 2 * time.Second, After: 2 * time.Second, Timeout: 60 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass || rep.Failover != nil || rep.Writes.Acked == 0 || len(rep.Writes.ByRegion) != 1 {
+			t.Fatalf("no-fault drill: pass=%v failures=%v writes=%+v", rep.Pass, rep.Failures, rep.Writes.ByRegion)
+		}
+	})
+}
