@@ -1,0 +1,76 @@
+package health_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/health"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+func TestProbesAndMetrics(t *testing.T) {
+	l := labtest.Lab(t)
+	names := region.Names{App: fmt.Sprintf("hc%d", time.Now().UnixNano()%1e6)}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.Provision(ctx, names); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := l.Clients("us-west-2", 1)
+	peer, _ := l.Clients("us-east-1", 1)
+	p := &health.Prober{Self: health.Target{Clients: self}, Peer: health.Target{Clients: peer}, Names: names,
+		HTTP: &http.Client{Timeout: time.Second}, Timeout: 500 * time.Millisecond}
+
+	r := p.Run(ctx) // stamps this region's canary
+	if len(r.Verdicts) != 2 || !r.Verdicts[0].Healthy || !r.Verdicts[1].Healthy {
+		t.Fatalf("healthy lab: %+v", r.Verdicts)
+	}
+	// Cut the peer: its verdict turns unhealthy within the probe deadline.
+	if err := l.Cut("us-east-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r = p.Run(ctx)
+	took := time.Since(start)
+	if !r.Verdicts[0].Healthy || r.Verdicts[1].Healthy {
+		t.Fatalf("with us-east-1 cut: %+v", r.Verdicts)
+	}
+	if took > 3*time.Second {
+		t.Errorf("probes of a cut region took %s: they must fail fast, not retry", took)
+	}
+	for _, pr := range r.Verdicts[1].Probes {
+		if pr.OK || pr.Error == "" {
+			t.Errorf("probe %s of a cut region: %+v", pr.Probe, pr)
+		}
+	}
+	var b bytes.Buffer
+	if err := health.Emit(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, line := range bytes.Split(bytes.TrimSpace(b.Bytes()), []byte("\n")) {
+		points, err := metrics.Parse(line, metrics.Namespace)
+		if err != nil {
+			t.Fatalf("emitted line does not parse: %v: %s", err, line)
+		}
+		for _, pt := range points {
+			if pt.Name == metrics.RegionHealthy && pt.Dims["Region"] == "us-west-2" && pt.Dims["Target"] == "us-east-1" {
+				found = true
+				if pt.Value != 0 {
+					t.Errorf("RegionHealthy for the cut region = %v", pt.Value)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no RegionHealthy datapoint for us-east-1 in:\n%s", b.String())
+	}
+}
