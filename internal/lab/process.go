@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -94,14 +95,37 @@ func (s *server) stop() {
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
-// freePort asks the kernel for an unused port on 127.0.0.1.
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // handed out by freePort in this process
+)
+
+// freePort asks the kernel for an unused port on 127.0.0.1 that this process
+// has not handed out before. The port is free when returned but not held, so
+// a port given to one server is never given to another one starting at the
+// same time (the kernel may offer a just-released port again).
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		held = append(held, l)
+		p := l.Addr().(*net.TCPAddr).Port
+		if !ports[p] {
+			ports[p] = true
+			return p, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no unused port found on 127.0.0.1")
 }
 
 // PortInUseError names a configured port that another process holds.
