@@ -148,3 +148,11 @@ func serviceOf(s string) region.Service {
 	}
 	return region.Service(strings.ToLower(s))
 }
+
+// isCut reports whether a region's service is cut.
+func (l *Lab) isCut(regionName string, svc region.Service) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, ok := l.faults[regionName+"/"+string(svc)]
+	return ok && f.Kind == FaultCut
+}

@@ -109,6 +109,9 @@ func (o *objectReplicator) run(ctx context.Context) {
 }
 
 func (o *objectReplicator) step(ctx context.Context, from, to string) {
+	if o.l.isCut(from, region.S3) {
+		return // its replication pipeline is down with it
+	}
 	st := o.stats[from+">"+to]
 	var firstErr error
 	pending, oldest := 0, time.Time{}

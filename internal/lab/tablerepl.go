@@ -275,13 +275,26 @@ func (t *tableReplicator) run(ctx context.Context) {
 
 const pollInterval = 10 * time.Millisecond
 
+// runDirection reads the source stream and applies due changes, in two
+// loops, so a slow apply never delays reading (and the lag is measured from
+// when a change was written, not from when a busy applier got to it).
 func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.loop(ctx, d, func() (int, error) { return t.read(ctx, d) })
+	}()
+	t.loop(ctx, d, func() (int, error) { return t.applyDue(ctx, d) })
+	wg.Wait()
+}
+
+// loop runs step until ctx ends: again at once while it finds work, every
+// poll interval when idle, backing off on errors.
+func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func() (int, error)) {
 	backoff := pollInterval
 	for ctx.Err() == nil {
-		n, err := t.read(ctx, d)
-		if err == nil {
-			err = t.applyDue(ctx, d)
-		}
+		n, err := step()
 		if err != nil && ctx.Err() == nil {
 			d.mu.Lock()
 			d.stats.LastError = err.Error()
@@ -292,7 +305,7 @@ func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
 			backoff = pollInterval
 		}
 		if n > 0 && err == nil {
-			continue // more may be waiting
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -481,11 +494,17 @@ func stripRep(it item) item {
 	return out
 }
 
-// applyDue applies the queued changes whose lag has passed, in order.
-func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error {
+// applyDue applies the queued changes whose lag has passed, in order, and
+// returns how many it applied or skipped. Nothing leaves a cut source region:
+// changes waiting out their lag are in that region's replication pipeline,
+// as they would be on AWS, and arrive only once it is back.
+func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) (int, error) {
 	t.mu.Lock()
 	lag, paused := t.lag, t.paused
 	t.mu.Unlock()
+	if t.l.isCut(d.from.name, region.DynamoDB) {
+		return 0, nil
+	}
 	now := time.Now()
 	d.mu.Lock()
 	n := 0
@@ -502,7 +521,7 @@ func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error
 	batch := d.queue[:n:n]
 	d.mu.Unlock()
 	if n == 0 {
-		return nil
+		return 0, nil
 	}
 	// Coalesce: only the newest change per key in the batch needs writing.
 	last := make(map[string]*change, n)
@@ -522,7 +541,7 @@ func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error
 		if c.deleted {
 			if err := t.applyDelete(ctx, d.to, c); err != nil {
 				t.unclaim(d.to, c)
-				return err
+				return 0, err
 			}
 			continue
 		}
@@ -532,7 +551,7 @@ func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error
 		for _, c := range puts {
 			t.unclaim(d.to, c)
 		}
-		return err
+		return 0, err
 	}
 	done := time.Now()
 	d.mu.Lock()
@@ -551,7 +570,7 @@ func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) error
 	t.mu.Lock()
 	t.dirty = true
 	t.mu.Unlock()
-	return nil
+	return n, nil
 }
 
 // claim records that the destination is about to hold c, unless it already
