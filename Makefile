@@ -26,8 +26,10 @@ drill: deps build
 	$(BIN) drill
 
 ## test: vet, gofmt, and every test (with the race detector) against real lab servers
+# -p 1: each package starts a lab of its own; on a 2-core machine they are
+# steadier one at a time.
 test: deps build lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 ## test-short: unit tests only, no servers
 test-short:

@@ -96,14 +96,20 @@ func (p *Prober) Run(ctx context.Context) Report {
 	for i, t := range []Target{p.Self, p.Peer} {
 		go func() { ch <- out{i, p.verdict(ctx, t)} }()
 	}
+	lag := make(chan float64, 1)
+	go func() {
+		v, err := p.canary(ctx)
+		if err != nil {
+			v = -1
+		}
+		lag <- v
+	}()
 	r.Verdicts = make([]Verdict, 2)
 	for range 2 {
 		o := <-ch
 		r.Verdicts[o.i] = o.v
 	}
-	if lag, err := p.canary(ctx); err == nil {
-		r.ReplicationLagMs = lag
-	}
+	r.ReplicationLagMs = <-lag
 	return r
 }
 
@@ -216,7 +222,11 @@ func (p *Prober) probeApp(ctx context.Context, t Target) error {
 // canary stamps this region's replication canary in the protected table and
 // returns the age of the peer's, as replicated here.
 func (p *Prober) canary(ctx context.Context) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	now := p.now()
 	self := p.Self.Clients

@@ -74,11 +74,15 @@ func (a *alarm) evaluate(ctx context.Context, now time.Time) {
 		a.mu.Unlock()
 		return
 	}
-	// The last N complete periods.
+	// The last N complete periods. A datapoint is stamped when its health
+	// check starts and arrives when it ends, so the newest period's may still
+	// be on its way: there, only a value below 1 breaches, not a missing one
+	// (CloudWatch likewise waits for late data before calling it missing).
 	cur := now.UnixNano() / int64(a.period)
 	breaching := 0
 	for i := cur - int64(a.periods); i < cur; i++ {
-		if v, ok := a.minimum[i]; !ok || v < 1 {
+		v, ok := a.minimum[i]
+		if (ok && v < 1) || (!ok && i < cur-1) {
 			breaching++
 		}
 	}

@@ -152,6 +152,10 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 }
 
 func (l *Lab) startRIE(ctx context.Context, regionName, name string, i int, env []string) (*server, error) {
+	return retryPorts(func() (*server, error) { return l.startRIEOnce(ctx, regionName, name, i, env) })
+}
+
+func (l *Lab) startRIEOnce(ctx context.Context, regionName, name string, i int, env []string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err

@@ -287,25 +287,31 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 			return err
 		}
 	}
-	bd, err := freePort()
-	if err != nil {
-		return err
-	}
-	bs, err := freePort()
-	if err != nil {
-		return err
-	}
-	r.backends = Endpoints{DynamoDB: "127.0.0.1:" + strconv.Itoa(bd), S3: "127.0.0.1:" + strconv.Itoa(bs)}
 	sv := l.opts.Servers
-	r.ddb, err = startServer(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
-		sv.Java, "-Xmx192m", "-XX:+UseSerialGC", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
+	var err error
+	r.ddb, err = retryPorts(func() (*server, error) {
+		bd, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		r.backends.DynamoDB = "127.0.0.1:" + strconv.Itoa(bd)
+		return startServer(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
+			sv.Java, "-Xmx192m", "-XX:+UseSerialGC", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
+			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
+	})
 	if err != nil {
 		return err
 	}
-	r.s3, err = startServer(ctx, "versitygw "+r.name, filepath.Join(logs, "s3-"+r.name+".log"), r.dataDir, r.backends.S3,
-		sv.Versitygw, "--access", l.creds.AccessKeyID, "--secret", l.creds.SecretAccessKey, "--region", r.name,
-		"--port", r.backends.S3, "posix", "--versioning-dir", filepath.Join(r.dataDir, "s3-versions"), filepath.Join(r.dataDir, "s3"))
+	r.s3, err = retryPorts(func() (*server, error) {
+		bs, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		r.backends.S3 = "127.0.0.1:" + strconv.Itoa(bs)
+		return startServer(ctx, "versitygw "+r.name, filepath.Join(logs, "s3-"+r.name+".log"), r.dataDir, r.backends.S3,
+			sv.Versitygw, "--access", l.creds.AccessKeyID, "--secret", l.creds.SecretAccessKey, "--region", r.name,
+			"--port", r.backends.S3, "posix", "--versioning-dir", filepath.Join(r.dataDir, "s3-versions"), filepath.Join(r.dataDir, "s3"))
+	})
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (c *Client) Controller() (*failover.Controller, error) {
 		Probe:        failover.RegionProber{Clients: clients, Names: names},
 		Verifier:     failover.WriteVerifier(clients, names),
 		Notify:       &failover.FileNotifier{Path: filepath.Join(c.Dir, "notifications.log")},
-		FenceTimeout: 2 * time.Second, AgreementWait: 10 * time.Second,
+		FenceTimeout: 2 * time.Second, AgreementWait: 5 * time.Second,
 		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects},
 	}
 	if s.FrontDoor != "" {

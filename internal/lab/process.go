@@ -57,16 +57,22 @@ func startProcess(ctx context.Context, name, logPath, dir, addr string, env []st
 		logf.Close()
 		close(s.done)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return s, nil
+			// Another process may have taken the port between our choosing
+			// it and the child binding it: only the child's listener counts.
+			if ownsListener(cmd.Process.Pid, port) {
+				return s, nil
+			}
 		}
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("%s exited before listening on %s (%v); see %s: %s", name, addr, s.err, logPath, tail(logPath))
+			return nil, &startError{name: name, addr: addr, err: s.err, log: logPath, tail: tail(logPath)}
 		case <-ctx.Done():
 			s.stop()
 			return nil, ctx.Err()
@@ -74,9 +80,73 @@ func startProcess(ctx context.Context, name, logPath, dir, addr string, env []st
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("%s did not listen on %s within 30s; see %s", name, addr, logPath)
+			return nil, fmt.Errorf("%s did not listen on %s within 90s; see %s", name, addr, logPath)
 		}
 	}
+}
+
+// startError is a child that exited before listening. PortTaken says
+// whether it lost its port to another process, so a retry on another port
+// may succeed.
+type startError struct {
+	name, addr, log, tail string
+	err                   error
+}
+
+func (e *startError) Error() string {
+	return fmt.Sprintf("%s exited before listening on %s (%v); see %s: %s", e.name, e.addr, e.err, e.log, e.tail)
+}
+
+func (e *startError) PortTaken() bool {
+	return strings.Contains(e.tail, "already in use") || strings.Contains(e.tail, "BindException")
+}
+
+// retryPorts runs start up to three times while it fails because its port
+// was taken by another process.
+func retryPorts(start func() (*server, error)) (*server, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := start()
+		var se *startError
+		if err == nil || attempt == 3 || !errors.As(err, &se) || !se.PortTaken() {
+			return s, err
+		}
+	}
+}
+
+// ownsListener reports whether pid holds the listening TCP socket on port
+// (127.0.0.1 or any address), from /proc/net/tcp{,6} and /proc/<pid>/fd.
+func ownsListener(pid, port int) bool {
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 10 || fields[3] != "0A" {
+				continue
+			}
+			i := strings.LastIndexByte(fields[1], ':')
+			if p, err := strconv.ParseInt(fields[1][i+1:], 16, 32); err == nil && int(p) == port {
+				inodes[fields[9]] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] {
+			return true
+		}
+	}
+	return false
 }
 
 // stop terminates the server and waits for it.

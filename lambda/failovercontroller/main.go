@@ -40,7 +40,7 @@ func main() {
 	c := &failover.Controller{
 		Stores: stores, Probe: failover.RegionProber{Clients: clients, Names: names},
 		Verifier: failover.WriteVerifier(clients, names), MinDwell: env.MinDwell,
-		FenceTimeout: time.Second, AgreementWait: 10 * time.Second,
+		FenceTimeout: time.Second, AgreementWait: 5 * time.Second,
 	}
 	if env.RoutingURL != "" {
 		c.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
