@@ -193,12 +193,45 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 			o.log.Error("save object replication position", "err", err)
 		}
 	}()
-	for i, v := range due {
-		if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
-			return pending + len(due) - i, oldest, err
+	// Keys copy in parallel; the versions of one key in order, oldest first.
+	var keys [][]srcVersion
+	for _, v := range due {
+		if n := len(keys); n > 0 && keys[n-1][0].key == v.key {
+			keys[n-1] = append(keys[n-1], v)
+		} else {
+			keys = append(keys, []srcVersion{v})
 		}
 	}
-	return pending, oldest, nil
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		errs   []error
+	)
+	next := make(chan []srcVersion)
+	for range min(8, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for vs := range next {
+				for i, v := range vs {
+					if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
+						mu.Lock()
+						failed += len(vs) - i
+						errs = append(errs, err)
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		}()
+	}
+	for _, vs := range keys {
+		next <- vs
+	}
+	close(next)
+	wg.Wait()
+	return pending + failed, oldest, errors.Join(errs...)
 }
 
 // list returns a bucket's versions, oldest first within each key.
