@@ -382,7 +382,9 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintln(g.io.Out, "# AWS CLI before 2.13 ignores AWS_ENDPOINT_URL_*: pass --endpoint-url \"$AWS_ENDPOINT_URL_DYNAMODB\" (or _S3)")
 			fmt.Fprintf(g.io.Out, "export AWS_ENDPOINT_URL_DYNAMODB=%s\nexport AWS_ENDPOINT_URL_DYNAMODB_STREAMS=%s\nexport AWS_ENDPOINT_URL_S3=%s\n", r.Endpoints.DynamoDB, r.Endpoints.DynamoDB, r.Endpoints.S3)
-			fmt.Fprintf(g.io.Out, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport AWS_DEFAULT_REGION=%s\n", st.Credentials.AccessKeyID, st.Credentials.SecretAccessKey, regionName, regionName)
+			// AWS_REGION, not AWS_DEFAULT_REGION: pilotlight reads the latter as
+			// its primary region, and a shell that evals this must not change it.
+			fmt.Fprintf(g.io.Out, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\n", st.Credentials.AccessKeyID, st.Credentials.SecretAccessKey, regionName)
 			return nil
 		},
 	}

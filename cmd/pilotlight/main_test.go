@@ -148,7 +148,7 @@ func TestLabLifecycle(t *testing.T) {
 	}
 
 	r = runCLI(t, dir, nil, "lab", "env", "--region", "us-west-2")
-	if want := "export AWS_ENDPOINT_URL_DYNAMODB=" + st.Regions["us-west-2"].Endpoints.DynamoDB; !strings.Contains(r.out, want) || !strings.Contains(r.out, "AWS_DEFAULT_REGION=us-west-2") {
+	if want := "export AWS_ENDPOINT_URL_DYNAMODB=" + st.Regions["us-west-2"].Endpoints.DynamoDB; !strings.Contains(r.out, want) || !strings.Contains(r.out, "AWS_REGION=us-west-2") || strings.Contains(r.out, "AWS_DEFAULT_REGION") {
 		t.Errorf("lab env --region us-west-2:\n%s\nwant %s", r.out, want)
 	}
 

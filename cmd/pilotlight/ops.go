@@ -24,6 +24,21 @@ func labClient(s config.Settings) (*lab.Client, error) {
 	return lab.Connect(s.LabDir)
 }
 
+// controllerFor resolves settings, connects to the lab and builds the
+// failover controller an operator's command drives.
+func controllerFor(g *globals, cmd *cobra.Command) (*lab.Client, *failover.Controller, error) {
+	s, err := g.settings(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := labClient(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	fc, err := cl.Controller()
+	return cl, fc, err
+}
+
 func newFailoverCmd(g *globals) *cobra.Command {
 	var planned, dryRun, yes, jsonOut bool
 	c := &cobra.Command{
@@ -43,15 +58,7 @@ switches, so no acknowledged write is lost.
 Every phase is journaled in the target's control table; re-running resumes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := labClient(s)
-			if err != nil {
-				return err
-			}
-			fc, err := cl.Controller()
+			cl, fc, err := controllerFor(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -86,15 +93,7 @@ until replication has drained (table canary and object backlog), promote the
 primary, verify. Writes are refused (503) during the switch, never lost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := labClient(s)
-			if err != nil {
-				return err
-			}
-			fc, err := cl.Controller()
+			cl, fc, err := controllerFor(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -182,20 +181,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Short: "Active region, epoch, health and replication lag of both regions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := labClient(s)
+			cl, fc, err := controllerFor(g, cmd)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			fc, err := cl.Controller()
-			if err != nil {
-				return err
-			}
 			type regionStatus struct {
 				Region  string          `json:"region"`
 				Role    string          `json:"role"`

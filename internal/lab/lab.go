@@ -229,16 +229,27 @@ func (l *Lab) startServing(ctx context.Context) error {
 	if err := l.startFunctions(ctx); err != nil {
 		return err
 	}
-	// Warm every app instance, as provisioned concurrency would.
+	// Warm every app instance at once, as provisioned concurrency would:
+	// as many concurrent invocations as instances reach each one once.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*l.opts.Functions.AppConcurrency)
 	for _, r := range l.Regions() {
 		for range l.opts.Functions.AppConcurrency {
-			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			_, err := l.invokeHTTP(wctx, r, "GET", "/health", nil)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("warm app in %s: %w", r, err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := l.invokeHTTP(wctx, r, "GET", "/health", nil); err != nil {
+					errs <- fmt.Errorf("warm app in %s: %w", r, err)
+				}
+			}()
 		}
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
 	}
 	l.alarm = newAlarm(l)
 	fctx, cancel := context.WithCancel(context.Background())
