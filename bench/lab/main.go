@@ -209,7 +209,7 @@ func measureLag(ctx context.Context, sv lab.Servers, rate int, d time.Duration) 
 	}
 	// Warm up first: DynamoDB Local is a JVM, slow until its JIT has seen
 	// the work. A running lab is warm; the figure is for that steady state.
-	if err := writeAt(ctx, p, table, "warm", rate, 5*time.Second, nil); err != nil {
+	if err := writeAt(ctx, p, table, "warm", rate, 10*time.Second, nil); err != nil {
 		stopWatch()
 		wg.Wait()
 		return lagResult{}, err

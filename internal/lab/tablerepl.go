@@ -227,12 +227,17 @@ func (t *tableReplicator) save() error {
 		cp.Applied[dirKey(d)] = m
 		r := d.from
 		r.mu.Lock()
-		lm := make(map[string]json.RawMessage, len(r.latest))
+		snapshot := make(map[string]entry, len(r.latest))
 		for k, e := range r.latest {
+			snapshot[k] = *e
+		}
+		r.mu.Unlock()
+		// Encode outside the lock: the readers and appliers need it.
+		lm := make(map[string]json.RawMessage, len(snapshot))
+		for k, e := range snapshot {
 			b, _ := json.Marshal(e)
 			lm[k] = b
 		}
-		r.mu.Unlock()
 		cp.Latest[r.name] = lm
 	}
 	b, err := json.Marshal(cp)
@@ -714,7 +719,7 @@ func (t *tableReplicator) repair(d *tableDirection, c *change) {
 // prune forgets versions old enough that no queued change can conflict
 // with them.
 func (t *tableReplicator) prune() {
-	cutoff := time.Now().Add(-30 * time.Second)
+	cutoff := time.Now().Add(-5 * time.Second)
 	for _, d := range t.dirs {
 		d.mu.Lock()
 		for _, c := range d.queue {
