@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/lab"
 )
@@ -50,8 +50,8 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err != nil {
 				return err
 			}
-			if _, err := labClient(s); err != nil && !errors.Is(err, lab.ErrNoLab) && !strings.Contains(err.Error(), "not running") {
-				return err
+			if s.Target != config.TargetLab {
+				return errors.New("--target aws drills are not available yet: drills run against the lab (the default)")
 			}
 			progress := g.io.Err
 			if jsonOut {

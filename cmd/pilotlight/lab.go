@@ -259,11 +259,7 @@ func newLabStatusCmd(g *globals) *cobra.Command {
 		Short: "Show both regions: servers, faults, replication lag, paused or not",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := lab.Connect(s.LabDir)
+			cl, err := connectLab(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -424,11 +420,7 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 		ValidArgs: []string{"cut", "latency", "restore"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			regionName := targetRegion(g, cmd)
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := lab.Connect(s.LabDir)
+			cl, err := connectLab(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -452,7 +444,7 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&service, "service", "all", "dynamodb, s3 or all")
+	c.Flags().StringVar(&service, "service", "all", "dynamodb, s3, lambda or all")
 	c.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "added latency, with `latency`")
 	return c
 }
@@ -471,11 +463,7 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"pause", "resume", "lag", "failback-on", "failback-off"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.settings(cmd)
-			if err != nil {
-				return err
-			}
-			cl, err := lab.Connect(s.LabDir)
+			cl, err := connectLab(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -502,6 +490,15 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "replication lag, with `lag`")
 	return c
+}
+
+// connectLab resolves settings and connects to the running lab.
+func connectLab(g *globals, cmd *cobra.Command) (*lab.Client, error) {
+	s, err := g.settings(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Connect(s.LabDir)
 }
 
 func writeJSON(w io.Writer, v any) error {
