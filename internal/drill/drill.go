@@ -357,20 +357,19 @@ func (d *run) finish(ctx context.Context) {
 	d.say("checking %d acknowledged writes in both regions", len(acked))
 	var in Integrity
 	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
-		var err error
 		in = Integrity{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err2 := missingItems(ctx, d.env.Clients[r], d.names, ids(acked))
-			if err2 != nil {
-				return false, err2
+			m, err := missingItems(ctx, d.env.Clients[r], d.names, ids(acked))
+			if err != nil {
+				return false, err
 			}
-			a, err2 := missingAttachments(ctx, d.env.Clients[r], d.names, ids(acked))
-			if err2 != nil {
-				return false, err2
+			a, err := missingAttachments(ctx, d.env.Clients[r], d.names, ids(acked))
+			if err != nil {
+				return false, err
 			}
 			in.add(r, d.primary, m, a)
 		}
-		return in.total() == 0, err
+		return in.total() == 0, nil
 	})
 	rep.Integrity = in
 	if err != nil {
