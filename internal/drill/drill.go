@@ -75,6 +75,10 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 	}
 	if err != nil {
 		d.fail(err.Error())
+		// A drill that stopped early must not leave the lab broken.
+		if rerr := d.env.Lab.Restore(""); rerr != nil {
+			d.fail("restore faults: " + rerr.Error())
+		}
 	}
 	d.finish(ctx)
 	return d.rep, nil
