@@ -118,6 +118,9 @@ func TestDrillsEndToEnd(t *testing.T) {
 		}
 		sum := 0.0
 		for _, k := range drill.BreakdownOrder {
+			if fo.Breakdown[k] < 0 {
+				t.Errorf("%s = %.3fs: components are never negative", k, fo.Breakdown[k])
+			}
 			sum += fo.Breakdown[k]
 		}
 		if math.Abs(sum-fo.RTOSeconds) > 0.001 {

@@ -68,6 +68,11 @@ func (f *FailoverReport) breakdown(l *lab.Client, ctx context.Context) {
 		if !ok {
 			continue
 		}
+		// A phase journaled after the first write was already served (the
+		// controller verifies while clients write) ends at that write.
+		if t.After(f.FirstAckDR) {
+			t = f.FirstAckDR
+		}
 		f.Breakdown[BreakdownOrder[i]] = t.Sub(prev).Seconds()
 		prev = t
 	}
