@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,11 +97,19 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err := os.WriteFile(reportPath, append(b, '\n'), 0o644); err != nil {
 				return fmt.Errorf("write report: %w", err)
 			}
+			htmlPath := strings.TrimSuffix(reportPath, filepath.Ext(reportPath)) + ".html"
+			var page bytes.Buffer
+			if err := drill.WriteHTML(&page, rep); err != nil {
+				return fmt.Errorf("render report: %w", err)
+			}
+			if err := os.WriteFile(htmlPath, page.Bytes(), 0o644); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
 			if jsonOut {
 				g.io.Out.Write(append(b, '\n'))
 			} else {
 				drill.PrintSummary(g.io.Out, rep)
-				fmt.Fprintf(g.io.Out, "\nreport: %s\n", reportPath)
+				fmt.Fprintf(g.io.Out, "\nreport: %s (and %s)\n", reportPath, htmlPath)
 			}
 			if !rep.Pass {
 				return exitError(1)
@@ -113,7 +124,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 	f.DurationVar(&o.Steady, "steady", 5*time.Second, "workload before the fault")
 	f.DurationVar(&o.After, "after", 5*time.Second, "workload in the DR region before healing")
 	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "bound on each wait (failover, fence, routing)")
-	f.StringVar(&reportPath, "report", "report.json", "where to write the report")
+	f.StringVar(&reportPath, "report", "report.json", "where to write the report (report.html beside it)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON instead of the summary")
 	return c
 }

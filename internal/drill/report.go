@@ -147,6 +147,7 @@ func (in Integrity) total() int {
 
 // WriteSummary counts the workload's writes.
 type WriteSummary struct {
+	Started   time.Time      `json:"started"` // the timeline's second 0
 	Attempted int            `json:"attempted"`
 	Acked     int            `json:"acked"`
 	ByRegion  map[string]int `json:"acked_by_region"`
@@ -163,7 +164,7 @@ type Second struct {
 }
 
 func summarize(writes []Write, start time.Time) WriteSummary {
-	s := WriteSummary{ByRegion: map[string]int{}}
+	s := WriteSummary{Started: start.UTC(), ByRegion: map[string]int{}}
 	var tl []Second
 	for _, w := range writes {
 		s.Attempted++
