@@ -22,12 +22,15 @@ type bar struct {
 }
 
 type marker struct {
-	X     float64
-	Label string
-	Color string
+	X, LabelY float64
+	Label     string
+	Color     string
 }
 
-type row struct{ Name, Value, Note string }
+type row struct {
+	Name, Value, Note string
+	Sub               bool // a component of the row above
+}
 
 type view struct {
 	R       *Report
@@ -55,7 +58,7 @@ func newView(r *Report) view {
 		v.Rows = append(v.Rows, row{"RTO", fmt.Sprintf("%.2f s", f.RTOSeconds), "fault → first write acknowledged in " + r.DR})
 		for _, k := range BreakdownOrder {
 			if x, ok := f.Breakdown[k]; ok {
-				v.Rows = append(v.Rows, row{"  " + k, fmt.Sprintf("%.2f s", x), ""})
+				v.Rows = append(v.Rows, row{Name: k, Value: fmt.Sprintf("%.2f s", x), Sub: true})
 			}
 		}
 		if f.DetectionFloor > 0 {
@@ -117,7 +120,8 @@ func newView(r *Report) view {
 	add := func(t time.Time, label, color string) {
 		if !t.IsZero() {
 			if x := at(t); x >= 0 && x <= plotW {
-				v.Markers = append(v.Markers, marker{X: x, Label: label, Color: color})
+				// Alternate label heights so neighbouring markers stay legible.
+				v.Markers = append(v.Markers, marker{X: x, LabelY: float64(-4 + 12*(len(v.Markers)%2)), Label: label, Color: color})
 			}
 		}
 	}
@@ -139,20 +143,20 @@ var page = template.Must(template.New("report").Parse(`<!doctype html>
 body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#1a202c}
 h1{font-size:1.4em} .PASS{color:#2f855a} .FAIL{color:#c53030}
 table{border-collapse:collapse;margin:1em 0} td{padding:.2em .8em;border-bottom:1px solid #e2e8f0}
-td.v{font-variant-numeric:tabular-nums;text-align:right;white-space:pre} td.n{color:#4a5568}
+td.sub{padding-left:2em;color:#4a5568} td.v{font-variant-numeric:tabular-nums;text-align:right;white-space:pre} td.n{color:#4a5568}
 .legend span{display:inline-block;margin-right:1.2em} .sw{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:middle}
 ul.fail{color:#c53030}
 </style></head><body>
 <h1>{{.R.Scenario}} drill ({{.R.Primary}} → {{.R.DR}}): <span class="{{.Verdict}}">{{.Verdict}}</span></h1>
 <p>{{.R.Started.Format "2006-01-02 15:04:05 MST"}} · target {{.R.Target}}</p>
 {{if .R.Failures}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
-<table>{{range .Rows}}<tr><td>{{.Name}}</td><td class="v">{{.Value}}</td><td class="n">{{.Note}}</td></tr>{{end}}</table>
+<table>{{range .Rows}}<tr><td{{if .Sub}} class="sub"{{end}}>{{.Name}}</td><td class="v">{{.Value}}</td><td class="n">{{.Note}}</td></tr>{{end}}</table>
 <h2>Writes per second</h2>
 <div class="legend">{{range .Regions}}<span><i class="sw" style="background:{{index $.Colors .}}"></i>acknowledged by {{.}}</span>{{end}}<span><i class="sw" style="background:#e53e3e"></i>refused or failed</span></div>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 -16 {{.Width}} {{.Height}}" role="img" aria-label="writes per second">
 <text x="2" y="-4" font-size="11" fill="#4a5568">{{.MaxY}}/s</text>
 {{range .Bars}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-16" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="-4" font-size="11" fill="{{.Color}}" dx="3">{{.Label}}</text>
+{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-16" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="{{.LabelY}}" font-size="11" fill="{{.Color}}" dx="3">{{.Label}}</text>
 {{end}}</svg>
 <p>Full record: report.json (journal, lab events, every second of the workload).</p>
 </body></html>
