@@ -55,24 +55,24 @@ func newView(r *Report) view {
 		v.Verdict = "FAIL"
 	}
 	if f := r.Failover; f != nil && f.RTOSeconds > 0 {
-		v.Rows = append(v.Rows, row{"RTO", fmt.Sprintf("%.2f s", f.RTOSeconds), "fault → first write acknowledged in " + r.DR})
+		v.Rows = append(v.Rows, row{"RTO", fmt.Sprintf("%.2f s", f.RTOSeconds), "fault → first write acknowledged in " + r.DR, false})
 		for _, k := range BreakdownOrder {
 			if x, ok := f.Breakdown[k]; ok {
 				v.Rows = append(v.Rows, row{Name: k, Value: fmt.Sprintf("%.2f s", x), Sub: true})
 			}
 		}
 		if f.DetectionFloor > 0 {
-			v.Rows = append(v.Rows, row{"detection floor", fmt.Sprintf("%.2f s", f.DetectionFloor), f.FloorExplanation})
+			v.Rows = append(v.Rows, row{"detection floor", fmt.Sprintf("%.2f s", f.DetectionFloor), f.FloorExplanation, false})
 		}
 	}
 	if r.RPO != nil {
-		v.Rows = append(v.Rows, row{"RPO", fmt.Sprintf("%d writes, %.3f s", r.RPO.Missing, r.RPO.SpanSeconds), "acknowledged writes not in " + r.DR + " at takeover"})
+		v.Rows = append(v.Rows, row{"RPO", fmt.Sprintf("%d writes, %.3f s", r.RPO.Missing, r.RPO.SpanSeconds), "acknowledged writes not in " + r.DR + " at takeover", false})
 	}
 	if fb := r.Failback; fb != nil {
-		v.Rows = append(v.Rows, row{"failback", fmt.Sprintf("%d lost", fb.Lost), fmt.Sprintf("writes refused for %.2f s while switching", fb.UnavailableSeconds)})
+		v.Rows = append(v.Rows, row{"failback", fmt.Sprintf("%d lost", fb.Lost), fmt.Sprintf("writes refused for %.2f s while switching", fb.UnavailableSeconds), false})
 	}
-	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (must be 0)"},
-		row{"writes", fmt.Sprintf("%d acked of %d", r.Writes.Acked, r.Writes.Attempted), fmt.Sprintf("%d refused (503), %d failed", r.Writes.Refused, r.Writes.Failed)})
+	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (must be 0)", false},
+		row{"writes", fmt.Sprintf("%d acked of %d", r.Writes.Acked, r.Writes.Attempted), fmt.Sprintf("%d refused (503), %d failed", r.Writes.Refused, r.Writes.Failed), false})
 
 	tl := r.Writes.Timeline
 	if len(tl) == 0 {
