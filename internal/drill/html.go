@@ -33,16 +33,17 @@ type row struct {
 }
 
 type view struct {
-	R       *Report
-	Verdict string
-	Rows    []row
-	Bars    []bar
-	Markers []marker
-	Regions []string
-	Colors  map[string]string
-	Width   float64
-	Height  float64
-	MaxY    int
+	R         *Report
+	Verdict   string
+	Rows      []row
+	Bars      []bar
+	Markers   []marker
+	Regions   []string
+	Colors    map[string]string
+	Width     float64
+	Height    float64 // of the plot
+	SVGHeight float64 // plot and marker labels above it
+	MaxY      int
 }
 
 const (
@@ -50,7 +51,7 @@ const (
 )
 
 func newView(r *Report) view {
-	v := view{R: r, Verdict: "PASS", Width: plotW, Height: plotH, Colors: map[string]string{r.Primary: "#2b6cb0", r.DR: "#2f855a"}}
+	v := view{R: r, Verdict: "PASS", Width: plotW, Height: plotH, SVGHeight: plotH + 28, Colors: map[string]string{r.Primary: "#2b6cb0", r.DR: "#2f855a"}}
 	if !r.Pass {
 		v.Verdict = "FAIL"
 	}
@@ -121,7 +122,7 @@ func newView(r *Report) view {
 		if !t.IsZero() {
 			if x := at(t); x >= 0 && x <= plotW {
 				// Alternate label heights so neighbouring markers stay legible.
-				v.Markers = append(v.Markers, marker{X: x, LabelY: float64(-4 + 12*(len(v.Markers)%2)), Label: label, Color: color})
+				v.Markers = append(v.Markers, marker{X: x, LabelY: float64(-16 + 12*(len(v.Markers)%2)), Label: label, Color: color})
 			}
 		}
 	}
@@ -153,10 +154,10 @@ ul.fail{color:#c53030}
 <table>{{range .Rows}}<tr><td{{if .Sub}} class="sub"{{end}}>{{.Name}}</td><td class="v">{{.Value}}</td><td class="n">{{.Note}}</td></tr>{{end}}</table>
 <h2>Writes per second</h2>
 <div class="legend">{{range .Regions}}<span><i class="sw" style="background:{{index $.Colors .}}"></i>acknowledged by {{.}}</span>{{end}}<span><i class="sw" style="background:#e53e3e"></i>refused or failed</span></div>
-<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 -16 {{.Width}} {{.Height}}" role="img" aria-label="writes per second">
-<text x="2" y="-4" font-size="11" fill="#4a5568">{{.MaxY}}/s</text>
+<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.SVGHeight}}" viewBox="0 -28 {{.Width}} {{.SVGHeight}}" role="img" aria-label="writes per second">
+<text x="2" y="10" font-size="11" fill="#ffffff">{{.MaxY}}/s</text>
 {{range .Bars}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-16" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="{{.LabelY}}" font-size="11" fill="{{.Color}}" dx="3">{{.Label}}</text>
+{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-28" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="{{.LabelY}}" font-size="11" fill="{{.Color}}" dx="3">{{.Label}}</text>
 {{end}}</svg>
 <p>Full record: report.json (journal, lab events, every second of the workload).</p>
 </body></html>
