@@ -111,9 +111,11 @@ func TestDrillsEndToEnd(t *testing.T) {
 		if fo == nil || fo.Epoch != 2 || fo.RTOSeconds <= 0 || fo.RTOSeconds > 30 {
 			t.Fatalf("failover report: %+v", fo)
 		}
-		// The detection floor is 3 periods of 1s: detection cannot beat it
-		// by more than one period (the fault may land late in a period).
-		if fo.Breakdown["detection"] < 2 {
+		// The alarm needs 3 breaching one-second periods. A fault that lands
+		// just before a period's health check makes that period breach, so
+		// detection can be as short as 2 periods and a little — never less,
+		// unless the alarm fired before the fault.
+		if fo.Breakdown["detection"] < 1.9 {
 			t.Errorf("detection %.2fs is faster than the alarm can be", fo.Breakdown["detection"])
 		}
 		sum := 0.0
