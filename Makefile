@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pilotlight
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all deps build drill test test-short lab lab-down bench bench-lab bench-drill fuzz lint clean
+.PHONY: all deps build package drill test test-short lab lab-down bench bench-lab bench-drill fuzz lint clean
 
 all: build
 
@@ -20,6 +20,10 @@ build:
 	@for f in $(FUNCTIONS); do \
 	  CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o bin/functions/$$f/bootstrap ./lambda/$$f || exit 1; \
 	done
+
+## package: the functions for Lambda (linux/arm64), zipped reproducibly, into dist/
+package: build
+	$(BIN) package
 
 ## drill: the main job — fetch and build what is missing, start the lab, run a region-outage drill, print RTO/RPO
 drill: deps build
