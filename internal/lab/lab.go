@@ -403,23 +403,6 @@ func (l *Lab) Endpoints(name string) (Endpoints, error) {
 	return r.ep, nil
 }
 
-// Pids returns the pids of the server processes, by role.
-func (l *Lab) Pids() map[string]int {
-	m := map[string]int{}
-	for _, r := range l.regions {
-		if r == nil {
-			continue
-		}
-		if r.ddb != nil {
-			m[r.name+"/dynamodb"] = r.ddb.pid()
-		}
-		if r.s3 != nil {
-			m[r.name+"/s3"] = r.s3.pid()
-		}
-	}
-	return m
-}
-
 // Close stops the replicators (saving their positions), the proxies and the
 // servers. It is safe to call more than once.
 func (l *Lab) Close() error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -170,7 +171,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	var due []srcVersion
 	pending, oldest := 0, time.Time{}
 	for _, v := range versions {
-		if strings.HasPrefix(v.key, region.CanaryPrefix) || contains(copied[v.key], v.id) || contains(created[v.key], v.id) {
+		if strings.HasPrefix(v.key, region.CanaryPrefix) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) {
 			continue
 		}
 		seen, ok := o.firstSeen[v.id]
@@ -394,15 +395,6 @@ func (p *objectPosition) createdSet(regionName, kind string) map[string][]string
 		p.Created[regionName][kind] = map[string][]string{}
 	}
 	return p.Created[regionName][kind]
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (o *objectReplicator) setLag(d time.Duration) {
