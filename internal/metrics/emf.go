@@ -15,6 +15,18 @@ const (
 	RegionHealthy    = "RegionHealthy"    // 1 healthy, 0 not; dims Region (observer), Target
 	ProbeLatencyMs   = "ProbeLatencyMs"   // dims Region, Target, Probe
 	ReplicationLagMs = "ReplicationLagMs" // dims Region (reader), Source
+
+	// The data validator's findings; dims Primary, DR, Table.
+	ValidatorMissingInDR      = "ValidatorMissingInDR"
+	ValidatorMissingInPrimary = "ValidatorMissingInPrimary"
+	ValidatorDivergent        = "ValidatorDivergent"
+	ValidatorObjectsDiffering = "ValidatorObjectsDiffering"
+	ValidatorSeconds          = "ValidatorSeconds"
+
+	// The backup manager's results; dims Region, Table.
+	BackupItems   = "BackupItems"
+	BackupSeconds = "BackupSeconds"
+	RestoreTestOK = "RestoreTestOK" // 1 passed, 0 failed
 )
 
 // Namespace is the CloudWatch namespace of every pilotlight metric.

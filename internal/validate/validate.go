@@ -1,0 +1,530 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Side is one region's copy of the table (and, optionally, its bucket).
+type Side struct {
+	Region string
+	DB     *dynamodb.Client
+	Table  string
+	// S3 and Bucket, when both set, have the objects compared too.
+	Objects *ObjectSide
+}
+
+// Validator compares the protected table of two regions.
+type Validator struct {
+	Primary, DR Side
+	// Segments is the parallel-scan split of each table (default 8).
+	Segments int
+	// Buckets is the number of digest buckets (default 4096). Memory for
+	// the digest pass is proportional to it, not to the item count.
+	Buckets int
+	// Settle is how long an item may take to replicate: differences are
+	// read again once it has passed since the scan, and only those that
+	// remain are reported (default 5s; 0 keeps the default, negative means
+	// no settle window).
+	Settle time.Duration
+	// Samples is how many keys each finding lists (default 10).
+	Samples int
+	// MaxDiffItems bounds the items a diff pass holds, per region: buckets
+	// whose digests differ are diffed in passes of at most this many items
+	// (default 500,000).
+	MaxDiffItems int64
+	// MaxRecheck bounds the differences read again after the settle window
+	// (default 10,000); beyond it, differences are reported as scanned.
+	MaxRecheck int
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+	// Sleep waits (tests); nil means a context-aware timer.
+	Sleep func(context.Context, time.Duration) error
+}
+
+func (v *Validator) defaults() {
+	if v.Segments <= 0 {
+		v.Segments = 8
+	}
+	if v.Buckets <= 0 {
+		v.Buckets = 4096
+	}
+	if v.Settle == 0 {
+		v.Settle = 5 * time.Second
+	}
+	if v.Samples <= 0 {
+		v.Samples = 10
+	}
+	if v.MaxDiffItems <= 0 {
+		v.MaxDiffItems = 500000
+	}
+	if v.MaxRecheck <= 0 {
+		v.MaxRecheck = 10000
+	}
+	if v.Now == nil {
+		v.Now = time.Now
+	}
+	if v.Sleep == nil {
+		v.Sleep = sleep
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Partial is the digest pass over a range of segments of both tables: what
+// one invocation returns when the scan is fanned out. Partials of disjoint
+// ranges merge into the digest of the whole.
+type Partial struct {
+	Table    string             `json:"table"`
+	Keys     []string           `json:"keys"`
+	Segments Segments           `json:"segments"`
+	Buckets  int                `json:"buckets"`
+	Started  time.Time          `json:"started"`
+	Digests  map[string]Digests `json:"digests"` // by region
+}
+
+// Merge folds another partial of the same table and bucket count into p.
+func (p *Partial) Merge(o *Partial) error {
+	if p.Table != o.Table || p.Buckets != o.Buckets || p.Segments.Total != o.Segments.Total {
+		return fmt.Errorf("merge partials: %s/%d buckets/%d segments and %s/%d buckets/%d segments differ: run every range with the same --segments and --buckets",
+			p.Table, p.Buckets, p.Segments.Total, o.Table, o.Buckets, o.Segments.Total)
+	}
+	for r, d := range o.Digests {
+		if err := p.Digests[r].Merge(d); err != nil {
+			return err
+		}
+	}
+	if o.Started.Before(p.Started) {
+		p.Started = o.Started
+	}
+	p.Segments.First = min(p.Segments.First, o.Segments.First)
+	p.Segments.Last = max(p.Segments.Last, o.Segments.Last)
+	return nil
+}
+
+// Digest scans the given segments of both tables at once and returns their
+// per-bucket digests. Memory is proportional to the bucket count.
+func (v *Validator) Digest(ctx context.Context, seg Segments) (*Partial, error) {
+	v.defaults()
+	keys, err := v.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Partial{Table: v.Primary.Table, Keys: keys, Segments: seg, Buckets: v.Buckets, Started: v.Now().UTC(), Digests: map[string]Digests{}}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, side := range []Side{v.Primary, v.DR} {
+		d := make(Digests, v.Buckets)
+		p.Digests[side.Region] = d
+		wg.Go(func() { errs[i] = v.digestSide(ctx, side, keys, seg, d) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (v *Validator) keys(ctx context.Context) ([]string, error) {
+	pk, err := KeyNames(ctx, v.Primary.DB, v.Primary.Table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v.Primary.Region, err)
+	}
+	dk, err := KeyNames(ctx, v.DR.DB, v.DR.Table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v.DR.Region, err)
+	}
+	if strings.Join(pk, ",") != strings.Join(dk, ",") {
+		return nil, fmt.Errorf("key schemas differ: %s has %v, %s has %v", v.Primary.Region, pk, v.DR.Region, dk)
+	}
+	return pk, nil
+}
+
+func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, seg Segments, into Digests) error {
+	per := make([]Digests, seg.Last-seg.First+1)
+	hashers := make([]Hasher, len(per))
+	for i := range per {
+		per[i] = make(Digests, v.Buckets)
+		hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
+	}
+	err := Scan(ctx, side.DB, side.Table, seg, false, func(s int, page []Item) error {
+		d, h := per[s-seg.First], &hashers[s-seg.First]
+		for _, it := range page {
+			if IsCanary(it, keys[0]) {
+				continue
+			}
+			ih, b := h.Item(it)
+			d[b].AddItem(ih)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", side.Region, err)
+	}
+	for _, d := range per {
+		if err := into.Merge(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finding is one kind of difference: how many, and some of the keys.
+type Finding struct {
+	Count   int64    `json:"count"`
+	Samples []string `json:"samples,omitempty"`
+}
+
+func (f *Finding) add(key string, max int) {
+	f.Count++
+	if len(f.Samples) < max {
+		f.Samples = append(f.Samples, key)
+	}
+}
+
+// Report is the result of a validation.
+type Report struct {
+	Table            string            `json:"table"`
+	Primary          string            `json:"primary"`
+	DR               string            `json:"dr"`
+	Started          time.Time         `json:"started"`
+	Seconds          float64           `json:"seconds"`
+	Items            map[string]int64  `json:"items"`
+	Digest           map[string]string `json:"digest"`
+	Buckets          int               `json:"buckets"`
+	DifferingBuckets int               `json:"differing_buckets"`
+	MissingInDR      Finding           `json:"missing_in_dr"`
+	MissingInPrimary Finding           `json:"missing_in_primary"`
+	Divergent        Finding           `json:"divergent"`
+	// Settled counts differences seen by the scan that had converged when
+	// read again after the settle window: replication in flight.
+	Settled int64 `json:"settled"`
+	// NotRechecked counts differences beyond MaxRecheck, reported as scanned.
+	NotRechecked int64         `json:"not_rechecked,omitempty"`
+	Objects      *ObjectReport `json:"objects,omitempty"`
+}
+
+// Clean reports whether the regions hold the same data.
+func (r *Report) Clean() bool {
+	ok := r.MissingInDR.Count == 0 && r.MissingInPrimary.Count == 0 && r.Divergent.Count == 0
+	if r.Objects != nil {
+		ok = ok && r.Objects.Clean()
+	}
+	return ok
+}
+
+// Run validates the whole table (and the buckets, when configured): the
+// digest pass, the diff of differing buckets, the settle recheck.
+func (v *Validator) Run(ctx context.Context) (*Report, error) {
+	v.defaults()
+	p, err := v.Digest(ctx, AllSegments(v.Segments))
+	if err != nil {
+		return nil, err
+	}
+	return v.Compare(ctx, p)
+}
+
+// Compare finishes a validation from a (merged) digest pass: it diffs the
+// buckets whose digests differ and rechecks differences after the settle
+// window.
+func (v *Validator) Compare(ctx context.Context, p *Partial) (*Report, error) {
+	v.defaults()
+	if p.Segments.First != 0 || p.Segments.Last != p.Segments.Total-1 {
+		return nil, fmt.Errorf("digests cover segments %d-%d of %d: merge the partials of every range first", p.Segments.First, p.Segments.Last, p.Segments.Total)
+	}
+	pd, dd := p.Digests[v.Primary.Region], p.Digests[v.DR.Region]
+	if len(pd) != p.Buckets || len(dd) != p.Buckets {
+		return nil, fmt.Errorf("digests for %s and %s with %d buckets are missing from the partial", v.Primary.Region, v.DR.Region, p.Buckets)
+	}
+	v.Buckets = p.Buckets
+	r := &Report{
+		Table: p.Table, Primary: v.Primary.Region, DR: v.DR.Region, Started: p.Started, Buckets: p.Buckets,
+		Items:  map[string]int64{v.Primary.Region: pd.Total().Count, v.DR.Region: dd.Total().Count},
+		Digest: map[string]string{v.Primary.Region: pd.Total().String(), v.DR.Region: dd.Total().String()},
+	}
+	var differing []int
+	for b := range pd {
+		if pd[b] != dd[b] {
+			differing = append(differing, b)
+		}
+	}
+	r.DifferingBuckets = len(differing)
+	var cands []candidate
+	for len(differing) > 0 {
+		// A pass takes buckets while their items fit the budget (at least one).
+		var n int64
+		i := 0
+		for i < len(differing) {
+			c := max(pd[differing[i]].Count, dd[differing[i]].Count)
+			if i > 0 && n+c > v.MaxDiffItems {
+				break
+			}
+			n += c
+			i++
+		}
+		got, err := v.diffPass(ctx, p.Keys, differing[:i])
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, got...)
+		differing = differing[i:]
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].name < cands[j].name })
+	if err := v.settle(ctx, p, cands, r); err != nil {
+		return nil, err
+	}
+	if v.Primary.Objects != nil && v.DR.Objects != nil {
+		or, err := v.compareObjects(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.Objects = or
+	}
+	r.Seconds = v.Now().Sub(p.Started).Seconds()
+	return r, nil
+}
+
+type kind int
+
+const (
+	missingInDR kind = iota
+	missingInPrimary
+	divergent
+)
+
+type candidate struct {
+	kind kind
+	key  Item
+	name string
+}
+
+type entry struct {
+	hash Hash
+	key  Item
+}
+
+// diffPass scans both tables again, keeping only the items of the given
+// buckets, and returns the keys that differ.
+func (v *Validator) diffPass(ctx context.Context, keys []string, buckets []int) ([]candidate, error) {
+	want := make(map[int]bool, len(buckets))
+	for _, b := range buckets {
+		want[b] = true
+	}
+	collect := func(side Side) (map[string]entry, error) {
+		var mu sync.Mutex
+		got := map[string]entry{}
+		hashers := make([]Hasher, v.Segments)
+		for i := range hashers {
+			hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
+		}
+		err := Scan(ctx, side.DB, side.Table, AllSegments(v.Segments), false, func(s int, page []Item) error {
+			h := &hashers[s]
+			for _, it := range page {
+				if IsCanary(it, keys[0]) {
+					continue
+				}
+				ih, b := h.Item(it)
+				if !want[b] {
+					continue
+				}
+				k := make(Item, len(keys))
+				for _, name := range keys {
+					k[name] = it[name]
+				}
+				id := string(AppendKey(nil, it, keys))
+				mu.Lock()
+				got[id] = entry{hash: ih, key: k}
+				mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", side.Region, err)
+		}
+		return got, nil
+	}
+	var wg sync.WaitGroup
+	var pm, dm map[string]entry
+	var perr, derr error
+	wg.Go(func() { pm, perr = collect(v.Primary) })
+	wg.Go(func() { dm, derr = collect(v.DR) })
+	wg.Wait()
+	if perr != nil {
+		return nil, perr
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	var out []candidate
+	for id, pe := range pm {
+		de, ok := dm[id]
+		switch {
+		case !ok:
+			out = append(out, candidate{missingInDR, pe.key, KeyString(pe.key, keys)})
+		case de.hash != pe.hash:
+			out = append(out, candidate{divergent, pe.key, KeyString(pe.key, keys)})
+		}
+	}
+	for id, de := range dm {
+		if _, ok := pm[id]; !ok {
+			out = append(out, candidate{missingInPrimary, de.key, KeyString(de.key, keys)})
+		}
+	}
+	return out, nil
+}
+
+// settle waits until the settle window has passed since the scan started,
+// reads every difference again (consistently, both regions) and reports
+// those that remain.
+func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r *Report) error {
+	report := func(c candidate) {
+		switch c.kind {
+		case missingInDR:
+			r.MissingInDR.add(c.name, v.Samples)
+		case missingInPrimary:
+			r.MissingInPrimary.add(c.name, v.Samples)
+		default:
+			r.Divergent.add(c.name, v.Samples)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	if v.Settle < 0 {
+		for _, c := range cands {
+			report(c)
+		}
+		return nil
+	}
+	recheck := cands
+	if len(recheck) > v.MaxRecheck {
+		for _, c := range recheck[v.MaxRecheck:] {
+			report(c)
+		}
+		r.NotRechecked = int64(len(recheck) - v.MaxRecheck)
+		recheck = recheck[:v.MaxRecheck]
+	}
+	if wait := p.Started.Add(v.Settle).Sub(v.Now()); wait > 0 {
+		if err := v.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	keys := make([]Item, len(recheck))
+	for i, c := range recheck {
+		keys[i] = c.key
+	}
+	var pg, dg map[string]Item
+	var perr, derr error
+	var wg sync.WaitGroup
+	wg.Go(func() { pg, perr = getItems(ctx, v.Primary, p.Keys, keys) })
+	wg.Go(func() { dg, derr = getItems(ctx, v.DR, p.Keys, keys) })
+	wg.Wait()
+	if perr != nil {
+		return perr
+	}
+	if derr != nil {
+		return derr
+	}
+	for _, c := range recheck {
+		id := string(AppendKey(nil, c.key, p.Keys))
+		pi, pok := pg[id]
+		di, dok := dg[id]
+		now := c
+		switch {
+		case !pok && !dok:
+			r.Settled++
+			continue
+		case pok && !dok:
+			now.kind = missingInDR
+		case !pok && dok:
+			now.kind = missingInPrimary
+		default:
+			if string(AppendCanonical(nil, pi)) == string(AppendCanonical(nil, di)) {
+				r.Settled++
+				continue
+			}
+			now.kind = divergent
+		}
+		report(now)
+	}
+	return nil
+}
+
+// getItems reads keys with consistent BatchGetItem calls of 100.
+func getItems(ctx context.Context, side Side, keyNames []string, keys []Item) (map[string]Item, error) {
+	out := make(map[string]Item, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		pending := map[string]types.KeysAndAttributes{side.Table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}
+		for tries := 0; len(pending) > 0; tries++ {
+			if tries > 0 {
+				if err := sleep(ctx, time.Duration(min(tries, 10))*50*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			res, err := side.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("%s: read differences again: %w", side.Region, err)
+			}
+			for _, it := range res.Responses[side.Table] {
+				out[string(AppendKey(nil, it, keyNames))] = it
+			}
+			pending = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// KeyString renders an item's key for people: the hash key's value alone,
+// or name=value pairs for a composite key.
+func KeyString(item Item, keys []string) string {
+	if len(keys) == 1 {
+		return valueString(item[keys[0]])
+	}
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + valueString(item[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func valueString(v types.AttributeValue) string {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return x.Value
+	case *types.AttributeValueMemberN:
+		return x.Value
+	case *types.AttributeValueMemberB:
+		return fmt.Sprintf("%x", x.Value)
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// The names a region's protected table and bucket have.
+func SideFor(c *region.Clients, names region.Names, withObjects bool) Side {
+	s := Side{Region: c.Name, DB: c.DynamoDB, Table: names.Table()}
+	if withObjects {
+		s.Objects = &ObjectSide{S3: c.S3, Bucket: names.Bucket(c.Name)}
+	}
+	return s
+}
