@@ -117,15 +117,15 @@ func TestCanonicalEqualData(t *testing.T) {
 		"pilotlight:rep:version": S("1@us-east-1"),
 	}
 	b := Item{
-		"nums":  &types.AttributeValueMemberNS{Value: []string{"30", "1e0", "2.5"}},
-		"deep":  M(Item{"y": L(N("1.00"), M(Item{"w": S("w"), "z": N("5e-1")})), "x": N("1e2")}),
-		"set":   &types.AttributeValueMemberSS{Value: []string{"c", "a", "b"}},
-		"bin":   &types.AttributeValueMemberBS{Value: [][]byte{{1}, {2}}},
-		"none":  &types.AttributeValueMemberNULL{Value: true},
-		"ok":    &types.AttributeValueMemberBOOL{Value: true},
-		"bytes": B(0, 1, 2),
-		"n":     N("1"),
-		"pk":    S("order#1"),
+		"nums":               &types.AttributeValueMemberNS{Value: []string{"30", "1e0", "2.5"}},
+		"deep":               M(Item{"y": L(N("1.00"), M(Item{"w": S("w"), "z": N("5e-1")})), "x": N("1e2")}),
+		"set":                &types.AttributeValueMemberSS{Value: []string{"c", "a", "b"}},
+		"bin":                &types.AttributeValueMemberBS{Value: [][]byte{{1}, {2}}},
+		"none":               &types.AttributeValueMemberNULL{Value: true},
+		"ok":                 &types.AttributeValueMemberBOOL{Value: true},
+		"bytes":              B(0, 1, 2),
+		"n":                  N("1"),
+		"pk":                 S("order#1"),
 		"aws:rep:updatetime": N("123"),
 	}
 	if string(AppendCanonical(nil, a)) != string(AppendCanonical(nil, b)) {
