@@ -12,7 +12,7 @@ all: build
 deps:
 	$(GO) run ./cmd/pilotlight lab fetch
 
-FUNCTIONS := app healthcheck failovercontroller
+FUNCTIONS := app healthcheck failovercontroller datavalidator backupmanager
 
 ## build: build the CLI and the functions (bootstrap, this machine's arch) into bin/
 build:

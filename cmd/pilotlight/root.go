@@ -99,7 +99,7 @@ see .env.example for every setting.`,
 	pf.StringVar(&g.primary, "region", "us-east-1", "primary region (AWS_DEFAULT_REGION)")
 	pf.StringVar(&g.dr, "dr-region", "us-west-2", "disaster-recovery region (AWS_DR_REGION)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
+	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
 	return root
 }
 
@@ -108,10 +108,14 @@ func run(ctx context.Context, args []string, io streams, environ []string) int {
 	root := newRoot(g)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(io.Err, "error:", err)
 		var exit exitError
-		if errors.As(err, &exit) {
-			return int(exit)
+		if errors.As(err, &exit) && err == error(exit) {
+			return int(exit) // the command already said why
+		}
+		fmt.Fprintln(io.Err, "error:", err)
+		var coded codedError
+		if errors.As(err, &coded) {
+			return coded.code
 		}
 		return 1
 	}
@@ -122,6 +126,24 @@ func run(ctx context.Context, args []string, io streams, environ []string) int {
 type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// codedError is an error to print with a specific exit code.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+// withCode gives err (when not nil and not already an exit status) the code.
+func withCode(code int, err error) error {
+	var exit exitError
+	if err == nil || errors.As(err, &exit) {
+		return err
+	}
+	return codedError{code, err}
+}
 
 // version is set by the build (-ldflags "-X main.version=…").
 var version = "dev"

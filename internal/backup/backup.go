@@ -318,7 +318,7 @@ func (m *Manager) Find(ctx context.Context, id string) (*Manifest, error) {
 			return s.Manifest, nil
 		}
 	}
-	return nil, fmt.Errorf("no complete snapshot of %s in s3://%s: take one with `pilotlight backup create`", m.Table, m.Bucket)
+	return nil, fmt.Errorf("no complete snapshot of %s in s3://%s: take one with `pilotlight backup create` (one taken in the other region arrives here by replication within seconds)", m.Table, m.Bucket)
 }
 
 // deletePrefix removes every version and delete marker under a prefix.

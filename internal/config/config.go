@@ -301,3 +301,20 @@ func suggestDR(primary string) string {
 	}
 	return "us-west-2"
 }
+
+// ParseAge reads a retention age: days as "30d", or a Go duration such as
+// "12h". It is what --max-age and PILOTLIGHT_BACKUP_MAX_AGE take.
+func ParseAge(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100000 {
+			return 0, fmt.Errorf("%q is not a number of days: write it like 30d", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := parseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an age: write days like 30d, or hours like 12h", v)
+	}
+	return d, nil
+}

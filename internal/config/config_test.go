@@ -98,3 +98,30 @@ func TestKnownRegionsSorted(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAge(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "0d": 0, "12h": 12 * time.Hour, "90m": 90 * time.Minute} {
+		if got, err := ParseAge(in); err != nil || got != want {
+			t.Errorf("ParseAge(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "30", "xd", "-1d", "1w"} {
+		if _, err := ParseAge(bad); err == nil {
+			t.Errorf("ParseAge(%q) accepted", bad)
+		}
+	}
+}
+
+func TestFunctionEnvBackupSettings(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "us-east-1", "PILOTLIGHT_PEER_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+	get := func(k string) string { return env[k] }
+	f, err := LoadFunctionEnv(get)
+	if err != nil || f.BackupKeep != 7 || f.BackupMaxAge != 30*24*time.Hour {
+		t.Fatalf("defaults: %d %v %v", f.BackupKeep, f.BackupMaxAge, err)
+	}
+	env["PILOTLIGHT_BACKUP_KEEP"], env["PILOTLIGHT_BACKUP_MAX_AGE"] = "seven", "a week"
+	_, err = LoadFunctionEnv(get)
+	if err == nil || !strings.Contains(err.Error(), "PILOTLIGHT_BACKUP_KEEP") || !strings.Contains(err.Error(), "PILOTLIGHT_BACKUP_MAX_AGE") {
+		t.Fatalf("bad values: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type FunctionEnv struct {
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
 	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
+	BackupKeep                  int                          // PILOTLIGHT_BACKUP_KEEP: snapshots to keep (default 7)
+	BackupMaxAge                time.Duration                // PILOTLIGHT_BACKUP_MAX_AGE: drop older (default 30d)
 	accessKey, secretKey, token string
 }
 
@@ -68,6 +71,21 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 			errs = append(errs, "PILOTLIGHT_MIN_DWELL: "+err.Error())
 		}
 		f.MinDwell = d
+	}
+	f.BackupKeep, f.BackupMaxAge = 7, 30*24*time.Hour
+	if s := getenv("PILOTLIGHT_BACKUP_KEEP"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("PILOTLIGHT_BACKUP_KEEP: %q is not a count: write a whole number such as 7 (0: no count limit)", s))
+		}
+		f.BackupKeep = n
+	}
+	if s := getenv("PILOTLIGHT_BACKUP_MAX_AGE"); s != "" {
+		d, err := ParseAge(s)
+		if err != nil {
+			errs = append(errs, "PILOTLIGHT_BACKUP_MAX_AGE: "+err.Error())
+		}
+		f.BackupMaxAge = d
 	}
 	if f.accessKey == "" || f.secretKey == "" {
 		errs = append(errs, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: unset (Lambda sets them from the function's role; the lab sets lab credentials)")

@@ -15,7 +15,7 @@ import (
 
 // Functions are the Lambda functions pilotlight ships, by directory under
 // lambda/.
-var Functions = []string{"app", "healthcheck", "failovercontroller"}
+var Functions = []string{"app", "healthcheck", "failovercontroller", "datavalidator", "backupmanager"}
 
 // zipEpoch is the modification time of every zip entry: a fixed time makes
 // the archive depend only on the binary's bytes.

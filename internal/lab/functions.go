@@ -23,10 +23,12 @@ const (
 	FnApp        = "app"
 	FnHealth     = "healthcheck"
 	FnController = "failovercontroller"
+	FnValidator  = "datavalidator"
+	FnBackup     = "backupmanager"
 )
 
 // FunctionNames lists the functions the lab runs.
-var FunctionNames = []string{FnApp, FnHealth, FnController}
+var FunctionNames = []string{FnApp, FnHealth, FnController, FnValidator, FnBackup}
 
 // Lambda is the lab's name for a region's function-invoke endpoint, so a
 // region cut takes its functions off the network too.
@@ -108,9 +110,11 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	}
 	var specs []spec
 	for _, r := range l.regions {
-		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 1})
+		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 1}, spec{r.name, FnBackup, 1})
 	}
-	specs = append(specs, spec{l.opts.DR, FnController, 1})
+	// The controller and the validator run in the DR region: neither may
+	// depend on the region it judges.
+	specs = append(specs, spec{l.opts.DR, FnController, 1}, spec{l.opts.DR, FnValidator, 1})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -122,7 +126,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		env := append(os.Environ(),
 			"AWS_REGION="+sp.region, "AWS_DEFAULT_REGION="+sp.region,
 			"AWS_ACCESS_KEY_ID="+l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
-			"AWS_LAMBDA_FUNCTION_NAME="+l.opts.Names.App+"-"+sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+			"AWS_LAMBDA_FUNCTION_NAME="+l.opts.Names.App+"-"+sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT="+functionTimeout(sp.name),
 			"PILOTLIGHT_PEER_REGION="+peer, "PILOTLIGHT_PRIMARY_REGION="+l.opts.Primary, "PILOTLIGHT_APP_NAME="+l.opts.Names.App,
 			"PILOTLIGHT_ENDPOINTS="+string(epJSON), "PILOTLIGHT_APP_URLS="+string(urlJSON),
 			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
@@ -199,12 +203,24 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 // FunctionError is an error a function returned (not a transport failure).
 type FunctionError struct {
-	Type, Message string
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
 }
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
-var invokeClient = &http.Client{Timeout: 60 * time.Second}
+// invokeClient outlasts the longest function timeout: the emulator ends
+// an invocation that runs past its function's.
+var invokeClient = &http.Client{Timeout: 320 * time.Second}
+
+// functionTimeout is a function's timeout in seconds, as deploy sets it:
+// the data functions scan whole tables.
+func functionTimeout(name string) string {
+	if name == FnValidator || name == FnBackup {
+		return "300"
+	}
+	return "30"
+}
 
 // Invoke calls a function in a region over the Lambda invoke path, waiting
 // for a free instance. A cut region's functions fail fast; a latency fault

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -88,6 +91,26 @@ func controlHandler(l *Lab, token string) http.Handler {
 		since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(l.Events(since))
+	}))
+	mux.HandleFunc("POST /invoke/{region}/{function}", auth(func(w http.ResponseWriter, r *http.Request) {
+		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6<<20))
+		if err != nil {
+			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := l.Invoke(r.Context(), r.PathValue("region"), r.PathValue("function"), payload)
+		var fe *FunctionError
+		switch {
+		case errors.As(err, &fe):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			json.NewEncoder(w).Encode(fe)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(out)
+		}
 	}))
 	mux.HandleFunc("POST /control", auth(func(w http.ResponseWriter, r *http.Request) {
 		var req controlRequest
@@ -206,6 +229,37 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("lab status: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Invoke calls a function in a lab region and returns its response. A
+// function's own error comes back as a *FunctionError.
+func (c *Client) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/invoke/"+url.PathEscape(regionName)+"/"+url.PathEscape(function), bytesReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Authorization", "Bearer "+c.State.Token)
+	hc := *c.HTTP
+	hc.Timeout = 0 // the function's own timeout bounds it
+	resp, err := hc.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("lab invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("lab invoke: %w", err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return body, nil
+	case http.StatusUnprocessableEntity:
+		var fe FunctionError
+		if json.Unmarshal(body, &fe) == nil {
+			return nil, &fe
+		}
+	}
+	return nil, fmt.Errorf("lab invoke %s in %s: %s", function, regionName, strings.TrimSpace(string(body)))
 }
 
 // Events fetches the lab's events since t.

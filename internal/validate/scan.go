@@ -17,7 +17,9 @@ import (
 // Segments selects a range of a table's parallel-scan segments: First to
 // Last inclusive, out of Total. The zero value is not valid; use AllSegments.
 type Segments struct {
-	Total, First, Last int
+	Total int `json:"total"`
+	First int `json:"first"`
+	Last  int `json:"last"`
 }
 
 // AllSegments is every segment of a scan split n ways.
