@@ -15,6 +15,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
 // Scenario names a drill.
@@ -389,11 +390,35 @@ func (d *run) finish(ctx context.Context) {
 	if rep.FencedAcks > 0 {
 		d.fail(fmt.Sprintf("%d writes were acknowledged by a fenced region", rep.FencedAcks))
 	}
+	d.validate(ctx)
 	if evs, err := d.env.Lab.Events(ctx, rep.Started); err == nil {
 		rep.Events = evs
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Pass = len(rep.Failures) == 0
+}
+
+// validate has the lab's data-validator function (the real binary, in the
+// DR region) compare the regions: after the drill they must hold the same
+// data, not only the acknowledged writes.
+func (d *run) validate(ctx context.Context) {
+	d.say("running the data validator (function in %s)", d.dr)
+	out, err := d.env.Lab.Invoke(ctx, d.dr, lab.FnValidator, []byte(`{"settle":"5s"}`))
+	if err != nil {
+		d.fail(fmt.Sprintf("the data validator could not run: %v", err))
+		return
+	}
+	var v validate.Report
+	if err := json.Unmarshal(out, &v); err != nil {
+		d.fail(fmt.Sprintf("the data validator returned %q: %v", out, err))
+		return
+	}
+	d.rep.Validation = &v
+	if !v.Clean() {
+		d.fail(fmt.Sprintf("the regions differ after the drill: %d items missing in %s, %d missing in %s, %d divergent (e.g. %v)",
+			v.MissingInDR.Count, d.dr, v.MissingInPrimary.Count, d.primary, v.Divergent.Count,
+			append(append(v.MissingInDR.Samples, v.MissingInPrimary.Samples...), v.Divergent.Samples...)))
+	}
 }
 
 // fencedAcks counts acknowledged writes committed by a region after another

@@ -107,6 +107,10 @@ func TestDrillsEndToEnd(t *testing.T) {
 		if !rep.Pass {
 			t.Fatalf("drill failed: %v", rep.Failures)
 		}
+		// The data-validator function compared the regions after failback.
+		if v := rep.Validation; v == nil || !v.Clean() || v.Items["us-east-1"] < int64(rep.Writes.Acked) || v.Objects == nil {
+			t.Fatalf("validation after the drill: %+v", v)
+		}
 		fo := rep.Failover
 		if fo == nil || fo.Epoch != 2 || fo.RTOSeconds <= 0 || fo.RTOSeconds > 30 {
 			t.Fatalf("failover report: %+v", fo)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
 // Report is a drill's result, written as report.json.
@@ -31,7 +32,9 @@ type Report struct {
 	FencedAcks    int             `json:"fenced_acks"` // must be 0
 	FencedSamples []string        `json:"fenced_samples,omitempty"`
 	Integrity     Integrity       `json:"integrity"`
-	Events        []lab.Event     `json:"events,omitempty"`
+	// Validation is the data validator's comparison of the regions at the end.
+	Validation *validate.Report `json:"validation,omitempty"`
+	Events     []lab.Event      `json:"events,omitempty"`
 }
 
 // FailoverReport is the unplanned failover, measured.
@@ -123,6 +126,13 @@ type FailbackReport struct {
 	FirstAckPrimary    time.Time       `json:"first_ack_primary"`
 	UnavailableSeconds float64         `json:"unavailable_seconds"` // failback start → first write acknowledged in the primary
 	Lost               int             `json:"lost"`                // acknowledged writes missing in the primary: must be 0
+}
+
+func shortDigest(d string) string {
+	if _, hx, ok := strings.Cut(d, ":"); ok && len(hx) > 12 {
+		return hx[:12]
+	}
+	return d
 }
 
 // Integrity lists acknowledged writes missing after replication settled.
@@ -227,6 +237,17 @@ func PrintSummary(w io.Writer, r *Report) {
 	}
 	fmt.Fprintf(tw, "writes\t%d acked\tof %d attempted (%s); %d refused (503), %d failed\n", r.Writes.Acked, r.Writes.Attempted, strings.Join(by, ", "), r.Writes.Refused, r.Writes.Failed)
 	fmt.Fprintf(tw, "integrity\t%d missing\tacknowledged writes absent from either region after settling\n", r.Integrity.total())
+	if v := r.Validation; v != nil {
+		verdict, detail := "clean", fmt.Sprintf("data validator: same %d items in both regions (digest %s)", v.Items[r.Primary], shortDigest(v.Digest[r.Primary]))
+		if v.Objects != nil {
+			detail += fmt.Sprintf(", same %d objects", v.Objects.Keys[r.Primary])
+		}
+		if !v.Clean() {
+			verdict = "DIVERGENT"
+			detail = fmt.Sprintf("data validator: %d missing in %s, %d missing in %s, %d divergent", v.MissingInDR.Count, r.DR, v.MissingInPrimary.Count, r.Primary, v.Divergent.Count)
+		}
+		fmt.Fprintf(tw, "validation\t%s\t%s\n", verdict, detail)
+	}
 	tw.Flush()
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "FAILED: %s\n", f)
