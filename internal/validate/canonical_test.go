@@ -179,3 +179,25 @@ func TestSumRoundTrip(t *testing.T) {
 		t.Fatal("bad digest accepted")
 	}
 }
+
+func benchItem(i int) Item {
+	return Item{
+		"pk":         S("order#" + strings.Repeat("x", i%7) + "12345678"),
+		"customer":   S("customer-977"),
+		"amount":     N("123.45"),
+		"region":     S("us-east-1"),
+		"epoch":      N("1"),
+		"created_at": S("2026-11-01T00:00:00.123456789Z"),
+		"tags":       &types.AttributeValueMemberSS{Value: []string{"web", "t3"}},
+	}
+}
+
+// BenchmarkHasher is the validator's per-item work on top of the scan.
+func BenchmarkHasher(b *testing.B) {
+	h := Hasher{Keys: []string{"pk"}, Buckets: 4096}
+	it := benchItem(3)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Item(it)
+	}
+}
