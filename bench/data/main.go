@@ -71,7 +71,10 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Logger: slog.New(slog.DiscardHandler)})
+	// DynamoDB Local keeps in-memory tables on its heap: size it for the
+	// largest table (two copies during the restore).
+	heap := max(*items, *rssItems) * 3 / 1000
+	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Logger: slog.New(slog.DiscardHandler), DynamoDBHeapMB: max(heap, 512)})
 	if err != nil {
 		fail(err)
 	}

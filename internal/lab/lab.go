@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,6 +31,10 @@ type Options struct {
 	Servers     Servers       // from FindServers or EnsureServers
 	BasePort    int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
 	Lag         time.Duration // replication lag added by the replicators
+	// DynamoDBHeapMB is each DynamoDB Local's Java heap (default 192, enough
+	// for tens of thousands of items; its in-memory tables live on the heap,
+	// so large tables need more: about 1 MB per 1,000 small items).
+	DynamoDBHeapMB int
 	Logger      *slog.Logger
 	// Functions, when Functions.Dir is set, runs the orders service, the
 	// health check and the failover controller under the Lambda runtime
@@ -307,7 +312,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		}
 		r.backends.DynamoDB = "127.0.0.1:" + strconv.Itoa(bd)
 		return startServer(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
-			sv.Java, "-Xmx192m", "-XX:+UseSerialGC", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
+			sv.Java, "-Xmx"+strconv.Itoa(cmp.Or(l.opts.DynamoDBHeapMB, 192))+"m", "-XX:+UseSerialGC", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
 			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
 	})
 	if err != nil {

@@ -1,0 +1,377 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/smithy-go"
+)
+
+// CloudFormation is the part of the CloudFormation API that deploy and
+// cleanup use: the SDK client satisfies it, and tests use a fake.
+type CloudFormation interface {
+	DescribeStacks(context.Context, *cfn.DescribeStacksInput, ...func(*cfn.Options)) (*cfn.DescribeStacksOutput, error)
+	CreateChangeSet(context.Context, *cfn.CreateChangeSetInput, ...func(*cfn.Options)) (*cfn.CreateChangeSetOutput, error)
+	DescribeChangeSet(context.Context, *cfn.DescribeChangeSetInput, ...func(*cfn.Options)) (*cfn.DescribeChangeSetOutput, error)
+	ExecuteChangeSet(context.Context, *cfn.ExecuteChangeSetInput, ...func(*cfn.Options)) (*cfn.ExecuteChangeSetOutput, error)
+	DeleteChangeSet(context.Context, *cfn.DeleteChangeSetInput, ...func(*cfn.Options)) (*cfn.DeleteChangeSetOutput, error)
+	DescribeStackEvents(context.Context, *cfn.DescribeStackEventsInput, ...func(*cfn.Options)) (*cfn.DescribeStackEventsOutput, error)
+	DeleteStack(context.Context, *cfn.DeleteStackInput, ...func(*cfn.Options)) (*cfn.DeleteStackOutput, error)
+	ListStackResources(context.Context, *cfn.ListStackResourcesInput, ...func(*cfn.Options)) (*cfn.ListStackResourcesOutput, error)
+}
+
+// Stack is one stack to deploy.
+type Stack struct {
+	Kind       string // dr, primary, global
+	Region     string
+	Name       string
+	Template   []byte
+	Parameters map[string]string
+}
+
+// StackResult is what a deploy of one stack did.
+type StackResult struct {
+	Name      string
+	Region    string
+	NoChanges bool
+	Created   bool
+	Outputs   map[string]string
+}
+
+// StackError is a stack that failed: the first resource that failed and
+// why, as CloudFormation reported it.
+type StackError struct {
+	Stack, Region, Status string
+	Resource, Type        string
+	Reason                string
+}
+
+func (e *StackError) Error() string {
+	if e.Resource == "" {
+		return fmt.Sprintf("stack %s in %s ended %s", e.Stack, e.Region, e.Status)
+	}
+	return fmt.Sprintf("stack %s in %s ended %s: %s (%s) failed: %s", e.Stack, e.Region, e.Status, e.Resource, e.Type, e.Reason)
+}
+
+// Stacks deploys stacks through change sets and shows their events.
+type Stacks struct {
+	// Client returns the CloudFormation client of a region.
+	Client func(region string) CloudFormation
+	Out    io.Writer
+	// Poll is the interval between status reads (default 3s).
+	Poll time.Duration
+	// Sleep waits (tests make it instant); nil means a context-aware timer.
+	Sleep func(context.Context, time.Duration) error
+	Now   func() time.Time
+	// ChangeSetName names change sets (tests); nil uses the time.
+	ChangeSetName func() string
+}
+
+func (s *Stacks) defaults() {
+	if s.Poll == 0 {
+		s.Poll = 3 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Sleep == nil {
+		s.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	if s.ChangeSetName == nil {
+		s.ChangeSetName = func() string { return fmt.Sprintf("pilotlight-%d", s.Now().UnixNano()) }
+	}
+	if s.Out == nil {
+		s.Out = io.Discard
+	}
+}
+
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(ae.ErrorMessage(), "does not exist")
+}
+
+// describe returns the stack, or nil when it does not exist.
+func (s *Stacks) describe(ctx context.Context, c CloudFormation, name string) (*cfntypes.Stack, error) {
+	out, err := c.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(name)})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", name, err)
+	}
+	if len(out.Stacks) == 0 || out.Stacks[0].StackStatus == cfntypes.StackStatusDeleteComplete {
+		return nil, nil
+	}
+	return &out.Stacks[0], nil
+}
+
+func inProgress(st cfntypes.StackStatus) bool { return strings.HasSuffix(string(st), "_IN_PROGRESS") }
+
+// Deploy creates or updates one stack through a change set. A change set
+// with no changes is success. A stack left busy by an interrupted deploy is
+// waited for; one left in ROLLBACK_COMPLETE (a failed first create) is
+// deleted and created again.
+func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
+	s.defaults()
+	c := s.Client(st.Region)
+	res := &StackResult{Name: st.Name, Region: st.Region}
+	cur, err := s.describe(ctx, c, st.Name)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && inProgress(cur.StackStatus) {
+		fmt.Fprintf(s.Out, "%s (%s) is %s, left by an earlier run: waiting for it to finish\n", st.Name, st.Region, cur.StackStatus)
+		if cur, err = s.wait(ctx, c, st, s.Now().Add(-time.Hour), nil); err != nil {
+			return nil, err
+		}
+	}
+	if cur != nil && cur.StackStatus == cfntypes.StackStatusRollbackComplete {
+		fmt.Fprintf(s.Out, "%s (%s) is ROLLBACK_COMPLETE from a failed first create: deleting it to start over\n", st.Name, st.Region)
+		if err := s.delete(ctx, c, st); err != nil {
+			return nil, err
+		}
+		cur = nil
+	}
+	kind := cfntypes.ChangeSetTypeUpdate
+	if cur == nil {
+		kind, res.Created = cfntypes.ChangeSetTypeCreate, true
+	}
+	params := make([]cfntypes.Parameter, 0, len(st.Parameters))
+	keys := make([]string, 0, len(st.Parameters))
+	for k := range st.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(st.Parameters[k])})
+	}
+	csName := s.ChangeSetName()
+	_, err = c.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
+		StackName: aws.String(st.Name), ChangeSetName: aws.String(csName), ChangeSetType: kind,
+		TemplateBody: aws.String(string(st.Template)), Parameters: params,
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
+		Tags:         []cfntypes.Tag{{Key: aws.String("pilotlight:stack"), Value: aws.String(st.Kind)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create change set for %s in %s: %w", st.Name, st.Region, err)
+	}
+	for {
+		cs, err := c.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
+		if err != nil {
+			return nil, fmt.Errorf("describe change set %s: %w", csName, err)
+		}
+		if cs.Status == cfntypes.ChangeSetStatusCreateComplete {
+			fmt.Fprintf(s.Out, "%s (%s): %d changes\n", st.Name, st.Region, len(cs.Changes))
+			break
+		}
+		if cs.Status == cfntypes.ChangeSetStatusFailed {
+			reason := aws.ToString(cs.StatusReason)
+			if strings.Contains(reason, "didn't contain changes") || strings.Contains(reason, "No updates are to be performed") {
+				_, _ = c.DeleteChangeSet(ctx, &cfn.DeleteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
+				fmt.Fprintf(s.Out, "%s (%s): no changes\n", st.Name, st.Region)
+				res.NoChanges = true
+				out, err := s.describe(ctx, c, st.Name)
+				if err != nil {
+					return nil, err
+				}
+				res.Outputs = outputs(out)
+				return res, nil
+			}
+			return nil, fmt.Errorf("change set for %s in %s failed: %s", st.Name, st.Region, reason)
+		}
+		if err := s.Sleep(ctx, s.Poll); err != nil {
+			return nil, err
+		}
+	}
+	started := s.Now()
+	if _, err := c.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)}); err != nil {
+		return nil, fmt.Errorf("execute change set for %s in %s: %w", st.Name, st.Region, err)
+	}
+	seen := map[string]bool{}
+	final, err := s.wait(ctx, c, st, started.Add(-5*time.Second), seen)
+	if err != nil {
+		return nil, err
+	}
+	switch final.StackStatus {
+	case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete:
+		res.Outputs = outputs(final)
+		return res, nil
+	}
+	return nil, s.failure(ctx, c, st, final.StackStatus, started)
+}
+
+// wait polls until the stack leaves *_IN_PROGRESS, printing its new events.
+func (s *Stacks) wait(ctx context.Context, c CloudFormation, st Stack, since time.Time, seen map[string]bool) (*cfntypes.Stack, error) {
+	if seen == nil {
+		seen = map[string]bool{}
+	}
+	live := isTerminal(s.Out)
+	began := s.Now()
+	for {
+		cur, err := s.describe(ctx, c, st.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.events(ctx, c, st, since, seen, live); err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return &cfntypes.Stack{StackStatus: cfntypes.StackStatusDeleteComplete}, nil
+		}
+		if !inProgress(cur.StackStatus) {
+			if live {
+				fmt.Fprint(s.Out, "\r\033[K")
+			}
+			return cur, nil
+		}
+		if live {
+			fmt.Fprintf(s.Out, "\r\033[K  %s (%s) %s %s", st.Name, st.Region, cur.StackStatus, s.Now().Sub(began).Round(time.Second))
+		}
+		if err := s.Sleep(ctx, s.Poll); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// events prints the stack's events since a time, oldest first, once each.
+func (s *Stacks) events(ctx context.Context, c CloudFormation, st Stack, since time.Time, seen map[string]bool, live bool) error {
+	var fresh []cfntypes.StackEvent
+	in := &cfn.DescribeStackEventsInput{StackName: aws.String(st.Name)}
+	for page := 0; page < 5; page++ {
+		out, err := c.DescribeStackEvents(ctx, in)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("stack events of %s: %w", st.Name, err)
+		}
+		done := false
+		for _, e := range out.StackEvents { // newest first
+			if aws.ToTime(e.Timestamp).Before(since) || seen[aws.ToString(e.EventId)] {
+				done = true
+				break
+			}
+			fresh = append(fresh, e)
+		}
+		if done || out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	for i := len(fresh) - 1; i >= 0; i-- {
+		e := fresh[i]
+		seen[aws.ToString(e.EventId)] = true
+		if live {
+			fmt.Fprint(s.Out, "\r\033[K")
+		}
+		line := fmt.Sprintf("  %s  %-28s %-34s %s", aws.ToTime(e.Timestamp).UTC().Format("15:04:05"), aws.ToString(e.LogicalResourceId), aws.ToString(e.ResourceType), e.ResourceStatus)
+		if r := aws.ToString(e.ResourceStatusReason); r != "" {
+			line += "  " + r
+		}
+		fmt.Fprintln(s.Out, line)
+	}
+	return nil
+}
+
+// failure finds the first resource that failed since the change set ran.
+func (s *Stacks) failure(ctx context.Context, c CloudFormation, st Stack, status cfntypes.StackStatus, since time.Time) error {
+	se := &StackError{Stack: st.Name, Region: st.Region, Status: string(status)}
+	out, err := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String(st.Name)})
+	if err != nil {
+		return se
+	}
+	for i := len(out.StackEvents) - 1; i >= 0; i-- { // oldest first
+		e := out.StackEvents[i]
+		if aws.ToTime(e.Timestamp).Before(since.Add(-5 * time.Second)) {
+			continue
+		}
+		reason := aws.ToString(e.ResourceStatusReason)
+		if strings.HasSuffix(string(e.ResourceStatus), "_FAILED") && !strings.Contains(reason, "cancelled") && aws.ToString(e.LogicalResourceId) != st.Name {
+			se.Resource, se.Type, se.Reason = aws.ToString(e.LogicalResourceId), aws.ToString(e.ResourceType), reason
+			break
+		}
+	}
+	return se
+}
+
+func outputs(st *cfntypes.Stack) map[string]string {
+	out := map[string]string{}
+	if st == nil {
+		return out
+	}
+	for _, o := range st.Outputs {
+		out[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	return out
+}
+
+// Delete removes a stack and waits; a stack that does not exist is done.
+// A failed deletion names the resources left behind.
+func (s *Stacks) Delete(ctx context.Context, st Stack) error {
+	s.defaults()
+	return s.delete(ctx, s.Client(st.Region), st)
+}
+
+func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
+	cur, err := s.describe(ctx, c, st.Name)
+	if err != nil || cur == nil {
+		return err
+	}
+	started := s.Now()
+	if _, err := c.DeleteStack(ctx, &cfn.DeleteStackInput{StackName: aws.String(st.Name)}); err != nil {
+		return fmt.Errorf("delete stack %s in %s: %w", st.Name, st.Region, err)
+	}
+	final, err := s.wait(ctx, c, st, started.Add(-5*time.Second), nil)
+	if err != nil {
+		return err
+	}
+	if final.StackStatus == cfntypes.StackStatusDeleteComplete {
+		return nil
+	}
+	se := &StackError{Stack: st.Name, Region: st.Region, Status: string(final.StackStatus)}
+	if out, err := c.ListStackResources(ctx, &cfn.ListStackResourcesInput{StackName: aws.String(st.Name)}); err == nil {
+		for _, r := range out.StackResourceSummaries {
+			if r.ResourceStatus == cfntypes.ResourceStatusDeleteFailed {
+				se.Resource, se.Type, se.Reason = aws.ToString(r.LogicalResourceId), aws.ToString(r.ResourceType), aws.ToString(r.ResourceStatusReason)
+				break
+			}
+		}
+	}
+	return se
+}
+
+// Exists reports whether a stack exists (in any state but deleted).
+func (s *Stacks) Exists(ctx context.Context, st Stack) (bool, error) {
+	s.defaults()
+	cur, err := s.describe(ctx, s.Client(st.Region), st.Name)
+	return cur != nil, err
+}
+
+// isTerminal reports whether w is a terminal, where a live status line is
+// rewritten in place; elsewhere only plain event lines are written.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
