@@ -35,7 +35,7 @@ type Options struct {
 	// for tens of thousands of items; its in-memory tables live on the heap,
 	// so large tables need more: about 1 MB per 1,000 small items).
 	DynamoDBHeapMB int
-	Logger      *slog.Logger
+	Logger         *slog.Logger
 	// Functions, when Functions.Dir is set, runs the orders service, the
 	// health check and the failover controller under the Lambda runtime
 	// interface emulator, with the scheduler, the alarm and the front door.
