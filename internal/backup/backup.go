@@ -323,38 +323,8 @@ func (m *Manager) Find(ctx context.Context, id string) (*Manifest, error) {
 
 // deletePrefix removes every version and delete marker under a prefix.
 func (m *Manager) deletePrefix(ctx context.Context, pfx string) error {
-	return DeleteVersions(ctx, m.S3, m.Bucket, pfx)
-}
-
-// DeleteVersions removes every object version and delete marker under a
-// prefix of a versioned bucket ("" for all of it), 1,000 per request.
-func DeleteVersions(ctx context.Context, c *s3.Client, bucket, pfx string) error {
-	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(pfx)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list versions in s3://%s/%s: %w", bucket, pfx, err)
-		}
-		var ids []s3types.ObjectIdentifier
-		for _, v := range page.Versions {
-			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, d := range page.DeleteMarkers {
-			ids = append(ids, s3types.ObjectIdentifier{Key: d.Key, VersionId: d.VersionId})
-		}
-		for start := 0; start < len(ids); start += 1000 {
-			batch := ids[start:min(start+1000, len(ids))]
-			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &s3types.Delete{Objects: batch, Quiet: aws.Bool(true)}})
-			if err != nil {
-				return fmt.Errorf("delete versions in s3://%s: %w", bucket, err)
-			}
-			if len(out.Errors) > 0 {
-				e := out.Errors[0]
-				return fmt.Errorf("delete s3://%s/%s version %s: %s %s (and %d more)", bucket, aws.ToString(e.Key), aws.ToString(e.VersionId), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
-			}
-		}
-	}
-	return nil
+	_, err := region.DeleteVersions(ctx, m.S3, m.Bucket, pfx)
+	return err
 }
 
 func isUnknownOperation(err error) bool {

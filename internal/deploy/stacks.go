@@ -202,11 +202,11 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 		}
 	}
 	started := s.Now()
+	seen := s.seenEvents(ctx, c, st.Name)
 	if _, err := c.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)}); err != nil {
 		return nil, fmt.Errorf("execute change set for %s in %s: %w", st.Name, st.Region, err)
 	}
-	seen := map[string]bool{}
-	final, err := s.wait(ctx, c, st, started.Add(-5*time.Second), seen)
+	final, err := s.wait(ctx, c, st, started.Add(-time.Hour), seen)
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +335,11 @@ func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
 	if err != nil || cur == nil {
 		return err
 	}
-	started := s.Now()
+	seen := s.seenEvents(ctx, c, st.Name)
 	if _, err := c.DeleteStack(ctx, &cfn.DeleteStackInput{StackName: aws.String(st.Name)}); err != nil {
 		return fmt.Errorf("delete stack %s in %s: %w", st.Name, st.Region, err)
 	}
-	final, err := s.wait(ctx, c, st, started.Add(-5*time.Second), nil)
+	final, err := s.wait(ctx, c, st, s.Now().Add(-time.Hour), seen)
 	if err != nil {
 		return err
 	}
@@ -356,6 +356,30 @@ func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
 		}
 	}
 	return se
+}
+
+// Outputs returns a stack's outputs, or nil when it does not exist.
+func (s *Stacks) Outputs(ctx context.Context, st Stack) (map[string]string, error) {
+	s.defaults()
+	cur, err := s.describe(ctx, s.Client(st.Region), st.Name)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	return outputs(cur), nil
+}
+
+// seenEvents returns the IDs of the stack's latest events, so that only
+// events after them are shown.
+func (s *Stacks) seenEvents(ctx context.Context, c CloudFormation, name string) map[string]bool {
+	seen := map[string]bool{}
+	out, err := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String(name)})
+	if err != nil {
+		return seen
+	}
+	for _, e := range out.StackEvents {
+		seen[aws.ToString(e.EventId)] = true
+	}
+	return seen
 }
 
 // Exists reports whether a stack exists (in any state but deleted).

@@ -1,0 +1,251 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/monitoring"
+)
+
+// Plan is what a deploy sets up.
+type Plan struct {
+	Names            region.Names // App and Account (bucket names are global)
+	Primary, DR      string
+	Profile          string // free or fast
+	NotificationMail string
+	HostedZoneID     string // empty: no Route 53 stack
+	RecordName       string
+	RTC              bool // S3 Replication Time Control
+}
+
+// Check names what is wrong with a plan.
+func (p Plan) Check() error {
+	switch {
+	case p.Names.App == "":
+		return errors.New("deploy: no app name (PILOTLIGHT_APP_NAME)")
+	case p.Names.Account == "":
+		return errors.New("deploy: no account ID: pilotlight reads it from STS with your credentials")
+	case p.Primary == "" || p.DR == "":
+		return errors.New("deploy: both regions are needed (AWS_DEFAULT_REGION, AWS_DR_REGION)")
+	case p.Primary == p.DR:
+		return fmt.Errorf("deploy: the primary and DR regions are both %s: the DR region must be a different region", p.Primary)
+	case p.Profile != "free" && p.Profile != "fast":
+		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms, free tier) or fast (10-second alarms, cents a month)", p.Profile)
+	case p.HostedZoneID != "" && p.RecordName == "":
+		return errors.New("deploy: a hosted zone needs a record name (--record orders.example.com)")
+	}
+	return nil
+}
+
+// ArtifactBucket is where a region's function zips go.
+func (p Plan) ArtifactBucket(r string) string {
+	return fmt.Sprintf("%s-artifacts-%s-%s", p.Names.App, p.Names.Account, r)
+}
+
+// Stacks lists the stacks in deploy order (cleanup goes in reverse).
+func (p Plan) Stacks() []Stack {
+	out := []Stack{
+		{Kind: "dr", Region: p.DR, Name: p.Names.Stack("dr"), Template: cloudformation.DR},
+		{Kind: "primary", Region: p.Primary, Name: p.Names.Stack("primary"), Template: cloudformation.Primary},
+	}
+	if p.HostedZoneID != "" {
+		out = append(out, Stack{Kind: "global", Region: p.Primary, Name: p.Names.Stack("global"), Template: cloudformation.Global})
+	}
+	return out
+}
+
+// S3 is the part of the S3 API deploy and cleanup use.
+type S3 interface {
+	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(context.Context, *s3.CreateBucketInput, ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectVersions(context.Context, *s3.ListObjectVersionsInput, ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	DeleteBucket(context.Context, *s3.DeleteBucketInput, ...func(*s3.Options)) (*s3.DeleteBucketOutput, error)
+}
+
+// Deployer runs a plan.
+type Deployer struct {
+	Stacks *Stacks
+	S3     func(region string) S3
+	Out    io.Writer
+	// Artifacts are the packaged functions (Package), zipped reproducibly.
+	Artifacts []Artifact
+	// Read returns an artifact's bytes (os.ReadFile; tests substitute).
+	Read func(path string) ([]byte, error)
+}
+
+// Outcome is a finished deploy.
+type Outcome struct {
+	Stacks  []*StackResult
+	AppURLs map[string]string
+}
+
+// artifactKey names a zip by content, so a changed function changes the
+// template parameter and CloudFormation updates the function.
+func artifactKey(a Artifact) string { return "functions/" + a.Function + "-" + a.SHA256[:16] + ".zip" }
+
+// Deploy uploads the functions to an artifact bucket per region (created
+// or reused), then deploys DR → primary → DR again (now knowing the
+// primary's URL; usually no changes) → global, each through a change set.
+func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	keys := map[string]string{}
+	for _, r := range []string{p.DR, p.Primary} {
+		if err := d.ensureArtifactBucket(ctx, r, p.ArtifactBucket(r)); err != nil {
+			return nil, err
+		}
+		for _, a := range d.Artifacts {
+			key := artifactKey(a)
+			keys[a.Function] = key
+			if err := d.upload(ctx, r, p.ArtifactBucket(r), key, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, fn := range Functions {
+		if keys[fn] == "" {
+			return nil, fmt.Errorf("deploy: function %s was not packaged", fn)
+		}
+	}
+	stacks := p.Stacks()
+	out := &Outcome{AppURLs: map[string]string{}}
+	dr := stacks[0]
+	drParams := map[string]string{
+		"AppName": p.Names.App, "PrimaryRegion": p.Primary, "ArtifactBucket": p.ArtifactBucket(p.DR),
+		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
+		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
+		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
+		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
+			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
+		})),
+	}
+	// An existing primary stack's URL goes to the DR stack at once, so a
+	// redeploy does not take it away and give it back.
+	prim, err := d.Stacks.Outputs(ctx, stacks[1])
+	if err != nil {
+		return nil, err
+	}
+	drParams["PrimaryAppUrl"] = prim["AppUrl"]
+	fmt.Fprintf(d.Out, "\n== %s in %s (DR region, first)\n", dr.Name, dr.Region)
+	dr.Parameters = drParams
+	res, err := d.Stacks.Deploy(ctx, dr)
+	if err != nil {
+		return nil, err
+	}
+	out.Stacks = append(out.Stacks, res)
+	out.AppURLs[p.DR] = res.Outputs["AppUrl"]
+
+	primary := stacks[1]
+	primary.Parameters = map[string]string{
+		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
+		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
+		"DRAppUrl": out.AppURLs[p.DR], "ReplicationTimeControl": fmt.Sprint(p.RTC),
+	}
+	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
+	res, err = d.Stacks.Deploy(ctx, primary)
+	if err != nil {
+		return nil, err
+	}
+	out.Stacks = append(out.Stacks, res)
+	out.AppURLs[p.Primary] = res.Outputs["AppUrl"]
+
+	drParams["PrimaryAppUrl"] = out.AppURLs[p.Primary]
+	fmt.Fprintf(d.Out, "\n== %s in %s (DR region, with the primary's URL)\n", dr.Name, dr.Region)
+	res, err = d.Stacks.Deploy(ctx, dr)
+	if err != nil {
+		return nil, err
+	}
+	out.Stacks = append(out.Stacks, res)
+
+	if len(stacks) > 2 {
+		g := stacks[2]
+		g.Parameters = map[string]string{
+			"AppName": p.Names.App, "HostedZoneId": p.HostedZoneID, "RecordName": p.RecordName,
+			"PrimaryRegion": p.Primary, "DRRegion": p.DR,
+			"PrimaryAppHost": host(out.AppURLs[p.Primary]), "DRAppHost": host(out.AppURLs[p.DR]),
+			"PrimaryAlarmName": p.Names.App + "-primary-unhealthy",
+		}
+		fmt.Fprintf(d.Out, "\n== %s in %s (Route 53)\n", g.Name, g.Region)
+		res, err = d.Stacks.Deploy(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out.Stacks = append(out.Stacks, res)
+	}
+	return out, nil
+}
+
+func host(u string) string {
+	if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+		return pu.Host
+	}
+	return u
+}
+
+func compactJSON(s string) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(s)); err != nil {
+		return s
+	}
+	return b.String()
+}
+
+func (d *Deployer) ensureArtifactBucket(ctx context.Context, r, bucket string) error {
+	c := d.S3(r)
+	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+		return nil
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if r != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r)}
+	}
+	_, err := c.CreateBucket(ctx, in)
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		var exists *s3types.BucketAlreadyExists
+		if errors.As(err, &exists) {
+			return fmt.Errorf("artifact bucket %s belongs to another account: choose another PILOTLIGHT_APP_NAME", bucket)
+		}
+		return fmt.Errorf("create artifact bucket %s in %s: %w", bucket, r, err)
+	}
+	fmt.Fprintf(d.Out, "created artifact bucket %s in %s\n", bucket, r)
+	_, err = c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+		BlockPublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}})
+	if err != nil && !strings.Contains(err.Error(), "NotImplemented") {
+		return fmt.Errorf("block public access on %s: %w", bucket, err)
+	}
+	return nil
+}
+
+func (d *Deployer) upload(ctx context.Context, r, bucket, key string, a Artifact) error {
+	c := d.S3(r)
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+		return nil // content-addressed: already there
+	}
+	body, err := d.Read(a.Path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		return fmt.Errorf("upload %s to s3://%s/%s: %w", a.Function, bucket, key, err)
+	}
+	fmt.Fprintf(d.Out, "uploaded %s (%d bytes) to s3://%s/%s\n", a.Function, len(body), bucket, key)
+	return nil
+}

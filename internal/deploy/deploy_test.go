@@ -1,0 +1,328 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+var appSeq atomic.Int64
+
+// rig is a fake CloudFormation in both regions with the lab's real S3
+// (versitygw) behind the artifact and data buckets.
+type rig struct {
+	cloud *fakeCloud
+	plan  Plan
+	out   *bytes.Buffer
+	s3    map[string]*s3.Client
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	l := labtest.Lab(t)
+	r := &rig{cloud: newFakeCloud(), out: &bytes.Buffer{}, s3: map[string]*s3.Client{}}
+	for _, name := range l.Regions() {
+		c, err := l.Clients(name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.s3[name] = c.S3
+	}
+	r.plan = Plan{Names: region.Names{App: fmt.Sprintf("dep%d", appSeq.Add(1)), Account: "123456789012"}, Primary: "us-east-1", DR: "us-west-2", Profile: "free"}
+	return r
+}
+
+func (r *rig) stacks() *Stacks {
+	return &Stacks{Client: r.cloud.region, Out: r.out, Now: r.cloud.now, Sleep: func(context.Context, time.Duration) error { return nil }}
+}
+
+func (r *rig) deployer() *Deployer {
+	var arts []Artifact
+	for _, fn := range Functions {
+		arts = append(arts, Artifact{Function: fn, Path: fn, SHA256: fmt.Sprintf("%064x", len(fn))})
+	}
+	return &Deployer{Stacks: r.stacks(), S3: func(reg string) S3 { return r.s3[reg] }, Out: r.out, Artifacts: arts,
+		Read: func(p string) ([]byte, error) { return []byte("zip of " + p), nil }}
+}
+
+func TestDeployOrderAndOutputs(t *testing.T) {
+	r := newRig(t)
+	r.plan.HostedZoneID, r.plan.RecordName = "Z123", "orders.example.com"
+	ctx := context.Background()
+	out, err := r.deployer().Deploy(ctx, r.plan)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	app := r.plan.Names.App
+	want := []string{
+		"change-set us-west-2 " + app + "-dr CREATE",
+		"change-set us-east-1 " + app + "-primary CREATE",
+		"change-set us-west-2 " + app + "-dr UPDATE",
+		"change-set us-east-1 " + app + "-global CREATE",
+	}
+	if got := r.cloud.callsMatching("change-set"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("change sets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Outputs flow: the primary learned the DR URL, the DR stack the primary's.
+	p := r.cloud.stacks["us-east-1/"+app+"-primary"].params
+	d := r.cloud.stacks["us-west-2/"+app+"-dr"].params
+	g := r.cloud.stacks["us-east-1/"+app+"-global"].params
+	if p["DRAppUrl"] != out.AppURLs["us-west-2"] || d["PrimaryAppUrl"] != out.AppURLs["us-east-1"] || out.AppURLs["us-east-1"] == "" {
+		t.Fatalf("urls: primary got %q, dr got %q, outcome %v", p["DRAppUrl"], d["PrimaryAppUrl"], out.AppURLs)
+	}
+	if g["PrimaryAppHost"] != app+"-primary.us-east-1.example" || g["PrimaryAlarmName"] != app+"-primary-unhealthy" {
+		t.Fatalf("global params: %v", g)
+	}
+	// Every parameter deploy passes is declared by its template, and every
+	// parameter without a default is passed.
+	for _, st := range r.plan.Stacks() {
+		tpl, err := ParseTemplate(st.Name, st.Template)
+		if err != nil {
+			t.Fatal(err)
+		}
+		given := r.cloud.stacks[st.Region+"/"+st.Name].params
+		for k := range given {
+			if _, ok := tpl.Parameters[k]; !ok {
+				t.Errorf("%s: deploy passes %s, which the template does not declare", st.Name, k)
+			}
+		}
+		for k, def := range tpl.Parameters {
+			if _, ok := def["Default"]; !ok && given[k] == "" {
+				t.Errorf("%s: parameter %s has no default and deploy does not pass it", st.Name, k)
+			}
+		}
+	}
+	// The zips are in both artifact buckets, content-addressed.
+	for _, reg := range []string{"us-east-1", "us-west-2"} {
+		key := d["AppCodeKey"]
+		obj, err := r.s3[reg].GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.plan.ArtifactBucket(reg)), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("%s: artifact %s: %v", reg, key, err)
+		}
+		obj.Body.Close()
+	}
+	// Stack events were shown.
+	if !strings.Contains(r.out.String(), "CREATE_COMPLETE") || !strings.Contains(r.out.String(), "User Initiated") {
+		t.Fatalf("no stack events in the output:\n%s", r.out)
+	}
+
+	// A second deploy with nothing changed is success: every change set
+	// says "no changes" and is deleted.
+	r.out.Reset()
+	out2, err := r.deployer().Deploy(ctx, r.plan)
+	if err != nil {
+		t.Fatalf("redeploy: %v\n%s", err, r.out)
+	}
+	for _, s := range out2.Stacks {
+		if !s.NoChanges {
+			t.Errorf("redeploy changed %s", s.Name)
+		}
+	}
+	if n := len(r.cloud.callsMatching("delete-change-set")); n != 4 {
+		t.Fatalf("%d empty change sets deleted, want 4 (DR, primary, DR, global)", n)
+	}
+	if out2.AppURLs["us-east-1"] != out.AppURLs["us-east-1"] {
+		t.Fatalf("outputs lost on a no-change deploy: %v", out2.AppURLs)
+	}
+}
+
+func TestDeployReportsTheFailingResource(t *testing.T) {
+	r := newRig(t)
+	r.cloud.failCreate[r.plan.Names.Stack("primary")] = "OrdersTable"
+	_, err := r.deployer().Deploy(context.Background(), r.plan)
+	var se *StackError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v\n%s", err, r.out)
+	}
+	if se.Resource != "OrdersTable" || se.Status != "ROLLBACK_COMPLETE" || !strings.Contains(se.Reason, "Table already exists") {
+		t.Fatalf("stack error: %+v", se)
+	}
+	if !strings.Contains(err.Error(), "OrdersTable (AWS::DynamoDB::GlobalTable) failed: Resource handler returned message") {
+		t.Fatalf("message: %v", err)
+	}
+	// Nothing after the failed stack was attempted.
+	if n := len(r.cloud.callsMatching("change-set")); n != 2 {
+		t.Fatalf("%d change sets, want 2 (DR, then the failed primary)", n)
+	}
+
+	// The next deploy finds the primary in ROLLBACK_COMPLETE, deletes it
+	// and creates it again.
+	delete(r.cloud.failCreate, r.plan.Names.Stack("primary"))
+	r.out.Reset()
+	if _, err := r.deployer().Deploy(context.Background(), r.plan); err != nil {
+		t.Fatalf("deploy after a failed create: %v\n%s", err, r.out)
+	}
+	if !strings.Contains(r.out.String(), "ROLLBACK_COMPLETE from a failed first create") || len(r.cloud.callsMatching("delete-stack us-east-1")) != 1 {
+		t.Fatalf("did not start over:\n%s", r.out)
+	}
+}
+
+// An interrupted deploy leaves a stack in progress: the next one waits for
+// it, then goes on.
+func TestDeployWaitsForAnInterruptedUpdate(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if _, err := r.deployer().Deploy(ctx, r.plan); err != nil {
+		t.Fatal(err)
+	}
+	s := r.cloud.stacks["us-west-2/"+r.plan.Names.Stack("dr")]
+	s.status, s.next, s.polls = "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", 3
+	r.out.Reset()
+	if _, err := r.deployer().Deploy(ctx, r.plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.out.String(), "is UPDATE_IN_PROGRESS, left by an earlier run: waiting") {
+		t.Fatalf("output:\n%s", r.out)
+	}
+
+	// A cancelled context stops a deploy promptly, with the context's error.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := r.deployer().Deploy(cctx, r.plan); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled deploy: %v", err)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	base := Plan{Names: region.Names{App: "pl", Account: "1"}, Primary: "us-east-1", DR: "us-west-2", Profile: "free"}
+	cases := map[string]func(*Plan){
+		"must be a different region": func(p *Plan) { p.DR = p.Primary },
+		"fast (10-second alarms":     func(p *Plan) { p.Profile = "turbo" },
+		"needs a record name":        func(p *Plan) { p.HostedZoneID = "Z1" },
+		"no account ID":              func(p *Plan) { p.Names.Account = "" },
+	}
+	for want, change := range cases {
+		p := base
+		change(&p)
+		if err := p.Check(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", want, err)
+		}
+	}
+}
+
+func TestCleanupEmptiesBucketsAndDeletesInReverse(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.plan.HostedZoneID, r.plan.RecordName = "Z123", "orders.example.com"
+	if _, err := r.deployer().Deploy(ctx, r.plan); err != nil {
+		t.Fatal(err)
+	}
+	// The stacks' buckets, as CloudFormation would have made them, full of
+	// versions and delete markers (1,210 in one bucket: more than one page of 1,000).
+	for _, reg := range []string{"us-east-1", "us-west-2"} {
+		for _, b := range []string{r.plan.Names.Bucket(reg), r.plan.Names.BackupBucket(reg)} {
+			mkVersioned(t, r.s3[reg], b)
+		}
+	}
+	fill(t, r.s3["us-east-1"], r.plan.Names.Bucket("us-east-1"), 550)
+	fill(t, r.s3["us-west-2"], r.plan.Names.BackupBucket("us-west-2"), 30)
+
+	c := &Cleaner{Stacks: r.stacks(), S3: func(reg string) S3 { return r.s3[reg] }, Out: r.out}
+	steps, err := c.Steps(ctx, r.plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		if !s.Exists {
+			t.Errorf("dry run: %s should exist", s)
+		}
+	}
+	rep, err := c.Run(ctx, r.plan)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	app := r.plan.Names.App
+	want := []string{"delete-stack us-east-1 " + app + "-global", "delete-stack us-east-1 " + app + "-primary", "delete-stack us-west-2 " + app + "-dr"}
+	if got := r.cloud.callsMatching("delete-stack"); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("deletes %v, want %v", got, want)
+	}
+	for _, reg := range []string{"us-east-1", "us-west-2"} {
+		for _, b := range []string{r.plan.Names.Bucket(reg), r.plan.Names.BackupBucket(reg)} {
+			v, err := r.s3[reg].ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(b)})
+			if err != nil || len(v.Versions)+len(v.DeleteMarkers) != 0 {
+				t.Fatalf("%s still holds %d versions and %d markers (%v)", b, len(v.Versions), len(v.DeleteMarkers), err)
+			}
+		}
+		if _, err := r.s3[reg].HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(r.plan.ArtifactBucket(reg))}); err == nil {
+			t.Fatalf("artifact bucket in %s not deleted", reg)
+		}
+	}
+	// The stacks' buckets are gone with their stacks on AWS; here the fake
+	// stacks cannot delete them, so they are reported as left behind.
+	if len(rep.Left) != 4 || !strings.Contains(strings.Join(rep.Left, ","), "bucket "+r.plan.Names.Bucket("us-east-1")) {
+		t.Fatalf("left: %v", rep.Left)
+	}
+	if !strings.Contains(r.out.String(), "1210 versions and delete markers removed") {
+		t.Fatalf("output:\n%s", r.out)
+	}
+}
+
+func TestCleanupReportsWhatIsLeft(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if _, err := r.deployer().Deploy(ctx, r.plan); err != nil {
+		t.Fatal(err)
+	}
+	r.cloud.failDelete[r.plan.Names.Stack("primary")] = "DataBucket"
+	c := &Cleaner{Stacks: r.stacks(), S3: func(reg string) S3 { return r.s3[reg] }, Out: r.out}
+	rep, err := c.Run(ctx, r.plan)
+	var se *StackError
+	if !errors.As(err, &se) || se.Resource != "DataBucket" || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("err = %v", err)
+	}
+	// It went on with the DR region and the artifact buckets anyway.
+	if len(r.cloud.callsMatching("delete-stack us-west-2")) != 1 {
+		t.Fatal("DR stack not deleted after the primary failed")
+	}
+	if rep == nil || len(rep.Left) != 1 || rep.Left[0] != "stack "+r.plan.Names.Stack("primary")+" (us-east-1)" {
+		t.Fatalf("left: %+v", rep)
+	}
+}
+
+func mkVersioned(t *testing.T, c *s3.Client, bucket string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill writes n keys twice each and deletes every fifth: 2n versions and
+// n/5 delete markers.
+func fill(t *testing.T, c *s3.Client, bucket string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		for v := range 2 {
+			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("orders/%05d.json", i)), Body: strings.NewReader(fmt.Sprint(v))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%5 == 0 {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("orders/%05d.json", i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
