@@ -21,34 +21,11 @@ import (
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// dataTarget is what the data commands need: both regions' clients, the
-// names, which region is which, and (in the lab) the lab client.
-type dataTarget struct {
-	settings    config.Settings
-	clients     map[string]*region.Clients
-	names       region.Names
-	primary, dr string
-	lab         *lab.Client
-}
-
-func dataTargetFor(g *globals, cmd *cobra.Command) (*dataTarget, error) {
-	s, err := g.settings(cmd)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := labClient(s)
-	if err != nil {
-		return nil, err
-	}
-	clients, err := cl.State.Clients(0)
-	if err != nil {
-		return nil, err
-	}
-	return &dataTarget{settings: s, clients: clients, names: cl.State.Names(), primary: cl.State.Primary, dr: cl.State.DR, lab: cl}, nil
-}
+// dataTargetFor resolves the deployment the data commands act on.
+func dataTargetFor(g *globals, cmd *cobra.Command) (*target, error) { return resolveTarget(g, cmd) }
 
 // in returns the clients of a region named by --in, or of def.
-func (t *dataTarget) in(name, def string) (*region.Clients, error) {
+func (t *target) in(name, def string) (*region.Clients, error) {
 	if name == "" {
 		name = def
 	}
@@ -190,7 +167,7 @@ Tables too big for one machine in time: scan segment ranges separately
 // fanOutValidate runs the digest pass as n invocations of the lab's
 // data-validator function, each over a range of segments, then one more
 // invocation to merge and compare.
-func fanOutValidate(ctx context.Context, g *globals, t *dataTarget, n, segments, buckets int, settle time.Duration) (*validate.Report, error) {
+func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buckets int, settle time.Duration) (*validate.Report, error) {
 	if t.lab == nil {
 		return nil, errors.New("--fan-out runs on the lab's functions; on AWS invoke the data-validator function with segment ranges")
 	}
@@ -263,7 +240,7 @@ and says so.`,
 	return c
 }
 
-func managerFor(g *globals, cmd *cobra.Command, in string) (*dataTarget, *backup.Manager, error) {
+func managerFor(g *globals, cmd *cobra.Command, in string) (*target, *backup.Manager, error) {
 	t, err := dataTargetFor(g, cmd)
 	if err != nil {
 		return nil, nil, err

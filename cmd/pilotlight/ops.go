@@ -10,33 +10,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 )
 
-// labClient connects to the running lab; the aws target is not wired yet.
-func labClient(s config.Settings) (*lab.Client, error) {
-	if s.Target != config.TargetLab {
-		return nil, errors.New("--target aws is not available yet: these commands run against the lab (the default)")
-	}
-	return lab.Connect(s.LabDir)
-}
-
-// controllerFor resolves settings, connects to the lab and builds the
-// failover controller an operator's command drives.
-func controllerFor(g *globals, cmd *cobra.Command) (*lab.Client, *failover.Controller, error) {
-	s, err := g.settings(cmd)
+// controllerFor resolves settings, connects to the lab or AWS and builds
+// the failover controller an operator's command drives.
+func controllerFor(g *globals, cmd *cobra.Command) (*target, *failover.Controller, error) {
+	t, err := resolveTarget(g, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := labClient(s)
-	if err != nil {
-		return nil, nil, err
-	}
-	fc, err := cl.Controller()
-	return cl, fc, err
+	fc, err := t.controller()
+	return t, fc, err
 }
 
 func newFailoverCmd(g *globals) *cobra.Command {
@@ -64,12 +51,12 @@ Every phase is journaled in the target's control table; re-running resumes.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()
-			a, err := fc.Stores[cl.State.DR].Active(ctx)
+			a, err := fc.Stores[cl.dr].Active(ctx)
 			if err != nil {
 				return err
 			}
-			from, to := cl.State.Primary, cl.State.DR
-			if a.Region == cl.State.DR {
+			from, to := cl.primary, cl.dr
+			if a.Region == cl.dr {
 				from, to = to, from
 			}
 			return runFailover(ctx, g, cl, fc, failover.Request{From: from, To: to, Planned: planned, Force: true, DryRun: dryRun, Reason: "operator: pilotlight failover"}, yes, jsonOut)
@@ -100,12 +87,12 @@ primary, verify. Writes are refused (503) during the switch, never lost.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()
 			if !dryRun {
-				if err := cl.SetFailbackReplication(true); err != nil {
+				if err := cl.setFailbackReplication(true); err != nil {
 					return err
 				}
-				defer cl.SetFailbackReplication(false)
+				defer cl.setFailbackReplication(false)
 			}
-			return runFailover(ctx, g, cl, fc, failover.Request{From: cl.State.DR, To: cl.State.Primary, Planned: true, DryRun: dryRun, Reason: "operator: pilotlight failback"}, yes, jsonOut)
+			return runFailover(ctx, g, cl, fc, failover.Request{From: cl.dr, To: cl.primary, Planned: true, DryRun: dryRun, Reason: "operator: pilotlight failback"}, yes, jsonOut)
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan; change nothing")
@@ -114,7 +101,7 @@ primary, verify. Writes are refused (503) during the switch, never lost.`,
 	return c
 }
 
-func runFailover(ctx context.Context, g *globals, cl *lab.Client, fc *failover.Controller, req failover.Request, yes, jsonOut bool) error {
+func runFailover(ctx context.Context, g *globals, cl *target, fc *failover.Controller, req failover.Request, yes, jsonOut bool) error {
 	if !req.DryRun && !yes {
 		if !isTerminal(g.io.In) {
 			return fmt.Errorf("refusing to fail over %s → %s without confirmation: pass --yes (or --dry-run to see the plan)", req.From, req.To)
@@ -194,9 +181,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 				Error   string          `json:"error,omitempty"`
 				Routing *bool           `json:"routing_healthy,omitempty"`
 			}
-			st, err := cl.Status(ctx)
-			if err != nil {
-				return err
+			var st lab.Status
+			if cl.lab != nil {
+				if st, err = cl.lab.Status(ctx); err != nil {
+					return err
+				}
 			}
 			var out struct {
 				Active      string                `json:"active_region"`
@@ -205,9 +194,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 				Answer      string                `json:"routing_answer,omitempty"`
 				Replication []lab.DirectionStatus `json:"replication"`
 			}
-			for _, r := range []string{cl.State.Primary, cl.State.DR} {
+			for _, r := range []string{cl.primary, cl.dr} {
 				rs := regionStatus{Region: r, Role: "primary"}
-				if r == cl.State.DR {
+				if r == cl.dr {
 					rs.Role = "dr"
 				}
 				a, err := fc.Stores[r].Active(ctx)
@@ -247,8 +236,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, routing)
 			}
 			w.Flush()
-			fmt.Fprintln(g.io.Out)
-			printStatus(g.io.Out, cl.State, st)
+			if cl.lab != nil {
+				fmt.Fprintln(g.io.Out)
+				printStatus(g.io.Out, cl.lab.State, st)
+			}
 			return nil
 		},
 	}

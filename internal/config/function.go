@@ -27,6 +27,10 @@ type FunctionEnv struct {
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
 	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
+	Account                     string                       // PILOTLIGHT_ACCOUNT: AWS account ID in bucket names (AWS only)
+	NotifyTopic                 string                       // PILOTLIGHT_NOTIFY_TOPIC: SNS topic ARN for phase notifications (AWS)
+	ProbeInterval               time.Duration                // PILOTLIGHT_PROBE_INTERVAL: probe this often within one invocation (fast profile: 10s)
+	Metrics                     string                       // PILOTLIGHT_METRICS: full, standard or high-resolution
 	BackupKeep                  int                          // PILOTLIGHT_BACKUP_KEEP: snapshots to keep (default 7)
 	BackupMaxAge                time.Duration                // PILOTLIGHT_BACKUP_MAX_AGE: drop older (default 30d)
 	accessKey, secretKey, token string
@@ -38,6 +42,7 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
 		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
 		Manual:    getenv("PILOTLIGHT_MANUAL") == "true",
+		Account:   getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
 	}
 	if f.App == "" {
@@ -71,6 +76,18 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 			errs = append(errs, "PILOTLIGHT_MIN_DWELL: "+err.Error())
 		}
 		f.MinDwell = d
+	}
+	if s := getenv("PILOTLIGHT_PROBE_INTERVAL"); s != "" {
+		d, err := parseDuration(s)
+		if err != nil {
+			errs = append(errs, "PILOTLIGHT_PROBE_INTERVAL: "+err.Error())
+		}
+		f.ProbeInterval = d
+	}
+	switch f.Metrics {
+	case "", "full", "standard", "high-resolution":
+	default:
+		errs = append(errs, fmt.Sprintf("PILOTLIGHT_METRICS: %q: use full, standard or high-resolution", f.Metrics))
 	}
 	f.BackupKeep, f.BackupMaxAge = 7, 30*24*time.Hour
 	if s := getenv("PILOTLIGHT_BACKUP_KEEP"); s != "" {
@@ -115,4 +132,4 @@ func (f FunctionEnv) Spec(regionName string, attempts int) region.Spec {
 }
 
 // Names returns the resource names.
-func (f FunctionEnv) Names() region.Names { return region.Names{App: f.App} }
+func (f FunctionEnv) Names() region.Names { return region.Names{App: f.App, Account: f.Account} }

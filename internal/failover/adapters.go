@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -183,6 +184,32 @@ func (d TableDrainer) Drain(ctx context.Context, from, to string) error {
 	}
 	if d.Objects != nil {
 		return d.Objects(ctx, from, to)
+	}
+	return nil
+}
+
+// Publisher is the part of the SNS API SNSNotifier uses.
+type Publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// SNSNotifier announces every phase change on an SNS topic (on AWS; an
+// e-mail subscription is a deploy parameter).
+type SNSNotifier struct {
+	SNS   Publisher
+	Topic string
+}
+
+// Notify implements Notifier.
+func (n SNSNotifier) Notify(ctx context.Context, e control.Entry) error {
+	body, _ := json.MarshalIndent(e, "", "  ")
+	subject := fmt.Sprintf("pilotlight: %s %s → %s", e.Phase, e.From, e.To)
+	if len(subject) > 100 {
+		subject = subject[:100]
+	}
+	_, err := n.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(n.Topic), Subject: aws.String(subject), Message: aws.String(string(body))})
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", n.Topic, err)
 	}
 	return nil
 }

@@ -255,15 +255,48 @@ func (p *Prober) canary(ctx context.Context) (float64, error) {
 
 // Emit writes the report as EMF lines: RegionHealthy and ProbeLatencyMs per
 // target, ReplicationLagMs when known.
-func Emit(w io.Writer, r Report) error {
+func Emit(w io.Writer, r Report) error { return EmitWith(w, r, EmitOptions{Latency: true}) }
+
+// EmitOptions choose which metrics a health check emits and how finely.
+// Every distinct metric costs on AWS beyond the free tier's ten, so the
+// stacks' default emits only what the alarm and the dashboard read.
+type EmitOptions struct {
+	Latency        bool // ProbeLatencyMs per probe (16 more metrics)
+	HighResolution bool // RegionHealthy at 1-second storage resolution, for 10 s alarms
+}
+
+// ParseMetricsMode reads PILOTLIGHT_METRICS: full (the lab's default: all
+// metrics), standard (RegionHealthy and ReplicationLagMs, 60 s resolution),
+// high-resolution (the same at 1 s resolution, for the fast profile).
+func ParseMetricsMode(s string) (EmitOptions, error) {
+	switch s {
+	case "", "full":
+		return EmitOptions{Latency: true}, nil
+	case "standard":
+		return EmitOptions{}, nil
+	case "high-resolution":
+		return EmitOptions{HighResolution: true}, nil
+	}
+	return EmitOptions{}, fmt.Errorf("PILOTLIGHT_METRICS %q: use full, standard or high-resolution", s)
+}
+
+// EmitWith writes the report as EMF lines, as the options say.
+func EmitWith(w io.Writer, r Report, o EmitOptions) error {
+	res := 0
+	if o.HighResolution {
+		res = 1
+	}
 	for _, v := range r.Verdicts {
 		healthy := 0.0
 		if v.Healthy {
 			healthy = 1
 		}
 		dims := map[string]string{"Region": r.Observer, "Target": v.Region}
-		if err := metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.RegionHealthy, Value: healthy}); err != nil {
+		if err := metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.RegionHealthy, Value: healthy, StorageResolution: res}); err != nil {
 			return err
+		}
+		if !o.Latency {
+			continue
 		}
 		for _, res := range v.Probes {
 			pd := map[string]string{"Region": r.Observer, "Target": v.Region, "Probe": res.Probe}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,33 @@ func TestProbesAndMetrics(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no RegionHealthy datapoint for us-east-1 in:\n%s", b.String())
+	}
+}
+
+func TestEmitModes(t *testing.T) {
+	r := health.Report{Observer: "us-west-2", At: time.Unix(1700000000, 0), ReplicationLagMs: 12,
+		Verdicts: []health.Verdict{{Region: "us-west-2", Healthy: true, Probes: []health.Result{{Probe: "dynamodb", OK: true, LatencyMs: 3}}}, {Region: "us-east-1", Healthy: false, Probes: []health.Result{{Probe: "dynamodb", LatencyMs: 800}}}}}
+	count := func(mode string) (int, string) {
+		o, err := health.ParseMetricsMode(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := health.EmitWith(&b, r, o); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(b.String(), "\n"), b.String()
+	}
+	if n, _ := count("full"); n != 5 {
+		t.Errorf("full: %d lines, want 5 (2 health, 2 latency, 1 lag)", n)
+	}
+	if n, out := count("standard"); n != 3 || strings.Contains(out, "ProbeLatencyMs") || strings.Contains(out, "StorageResolution") {
+		t.Errorf("standard: %d lines\n%s", n, out)
+	}
+	if n, out := count("high-resolution"); n != 3 || !strings.Contains(out, `"StorageResolution":1`) {
+		t.Errorf("high-resolution: %d lines\n%s", n, out)
+	}
+	if _, err := health.ParseMetricsMode("verbose"); err == nil {
+		t.Error("unknown mode accepted")
 	}
 }

@@ -36,6 +36,9 @@ const Namespace = "Pilotlight"
 type Datapoint struct {
 	Name  string
 	Unit  string
+	// StorageResolution 1 makes a high-resolution metric (alarms on 10 s
+	// periods); 0 is standard (60 s).
+	StorageResolution int
 	Value float64
 	Dims  map[string]string
 	Time  time.Time
@@ -53,8 +56,9 @@ func Write(w io.Writer, namespace string, t time.Time, dims map[string]string, p
 	}
 	sort.Strings(names)
 	type def struct {
-		Name string `json:"Name"`
-		Unit string `json:"Unit,omitempty"`
+		Name              string `json:"Name"`
+		Unit              string `json:"Unit,omitempty"`
+		StorageResolution int    `json:"StorageResolution,omitempty"`
 	}
 	defs := make([]def, len(points))
 	doc := map[string]any{}
@@ -62,7 +66,7 @@ func Write(w io.Writer, namespace string, t time.Time, dims map[string]string, p
 		doc[k] = v
 	}
 	for i, p := range points {
-		defs[i] = def{p.Name, p.Unit}
+		defs[i] = def{p.Name, p.Unit, p.StorageResolution}
 		doc[p.Name] = p.Value
 	}
 	doc["_aws"] = map[string]any{

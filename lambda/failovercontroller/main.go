@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -45,8 +46,11 @@ func main() {
 	if env.RoutingURL != "" {
 		c.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
 	}
-	if env.NotifyFile != "" {
+	switch {
+	case env.NotifyFile != "":
 		c.Notify = &failover.FileNotifier{Path: env.NotifyFile}
+	case env.NotifyTopic != "":
+		c.Notify = failover.SNSNotifier{SNS: sns.New(sns.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), Topic: env.NotifyTopic}
 	}
 	handler := func(ctx context.Context, payload json.RawMessage) (any, error) {
 		inv, err := failover.ParseInvocation(payload)

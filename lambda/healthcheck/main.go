@@ -34,7 +34,14 @@ func main() {
 	}
 	p := &health.Prober{Self: target(env.Region), Peer: target(env.Peer), Names: env.Names(),
 		HTTP: &http.Client{Timeout: 2 * time.Second}, Timeout: 800 * time.Millisecond}
-	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
+	mode, err := health.ParseMetricsMode(env.Metrics)
+	if err != nil {
+		log.Error("bad environment", "err", err)
+		os.Exit(1)
+	}
+	// The fast profile probes every PILOTLIGHT_PROBE_INTERVAL (10s) within
+	// one invocation a minute: EventBridge schedules go no finer than that.
+	once := func(ctx context.Context) health.Report {
 		r := p.Run(ctx)
 		for _, v := range r.Verdicts {
 			for _, pr := range v.Probes {
@@ -43,8 +50,28 @@ func main() {
 				}
 			}
 		}
-		if err := health.Emit(os.Stdout, r); err != nil {
+		if err := health.EmitWith(os.Stdout, r, mode); err != nil {
 			log.Error("emit metrics", "err", err)
+		}
+		return r
+	}
+	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
+		r := once(ctx)
+		if env.ProbeInterval <= 0 || env.ProbeInterval >= time.Minute {
+			return r, nil
+		}
+		start := time.Now()
+		for i := 1; i < int(time.Minute/env.ProbeInterval); i++ {
+			at := start.Add(time.Duration(i) * env.ProbeInterval)
+			if deadline, ok := ctx.Deadline(); ok && deadline.Sub(at) < 5*time.Second {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return r, nil
+			case <-time.After(time.Until(at)):
+			}
+			r = once(ctx)
 		}
 		return r, nil
 	}
