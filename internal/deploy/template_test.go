@@ -71,3 +71,28 @@ func TestCheckCatchesBrokenTemplates(t *testing.T) {
 		t.Errorf("bad-condition.yaml: %d problems, want 2: %v", len(ps), ps)
 	}
 }
+
+func TestEstimate(t *testing.T) {
+	p := Plan{Profile: "free"}
+	var free, fast float64
+	for _, l := range Estimate(p) {
+		free += l.Free
+		fast += l.Fast
+	}
+	// The free profile stays within a dollar a month; fast costs more
+	// (a high-resolution alarm), and a hosted zone adds Route 53.
+	if free <= 0 || free > 1 || fast <= free {
+		t.Fatalf("free $%.2f, fast $%.2f", free, fast)
+	}
+	if Metrics > 10 {
+		t.Fatalf("%d custom metrics: more than the free tier's 10", Metrics)
+	}
+	p.HostedZoneID = "Z1"
+	var withZone float64
+	for _, l := range Estimate(p) {
+		withZone += l.Free
+	}
+	if withZone-free < 0.99 {
+		t.Fatalf("a hosted zone adds $%.2f, want $1.00", withZone-free)
+	}
+}

@@ -261,7 +261,7 @@ func Emit(w io.Writer, r Report) error { return EmitWith(w, r, EmitOptions{Laten
 // Every distinct metric costs on AWS beyond the free tier's ten, so the
 // stacks' default emits only what the alarm and the dashboard read.
 type EmitOptions struct {
-	Latency        bool // ProbeLatencyMs per probe (16 more metrics)
+	Latency        bool // ProbeLatencyMs per probe (16 more metrics) and the observer's health of itself
 	HighResolution bool // RegionHealthy at 1-second storage resolution, for 10 s alarms
 }
 
@@ -290,6 +290,9 @@ func EmitWith(w io.Writer, r Report, o EmitOptions) error {
 		healthy := 0.0
 		if v.Healthy {
 			healthy = 1
+		}
+		if v.Region == r.Observer && !o.Latency {
+			continue // standard modes: only the peer's health, which alarms read
 		}
 		dims := map[string]string{"Region": r.Observer, "Target": v.Region}
 		if err := metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.RegionHealthy, Value: healthy, StorageResolution: res}); err != nil {

@@ -93,10 +93,10 @@ func TestEmitModes(t *testing.T) {
 	if n, _ := count("full"); n != 5 {
 		t.Errorf("full: %d lines, want 5 (2 health, 2 latency, 1 lag)", n)
 	}
-	if n, out := count("standard"); n != 3 || strings.Contains(out, "ProbeLatencyMs") || strings.Contains(out, "StorageResolution") {
+	if n, out := count("standard"); n != 2 || strings.Contains(out, "ProbeLatencyMs") || strings.Contains(out, "StorageResolution") {
 		t.Errorf("standard: %d lines\n%s", n, out)
 	}
-	if n, out := count("high-resolution"); n != 3 || !strings.Contains(out, `"StorageResolution":1`) {
+	if n, out := count("high-resolution"); n != 2 || !strings.Contains(out, `"StorageResolution":1`) {
 		t.Errorf("high-resolution: %d lines\n%s", n, out)
 	}
 	if _, err := health.ParseMetricsMode("verbose"); err == nil {

@@ -21,11 +21,9 @@ const (
 	ValidatorMissingInPrimary = "ValidatorMissingInPrimary"
 	ValidatorDivergent        = "ValidatorDivergent"
 	ValidatorObjectsDiffering = "ValidatorObjectsDiffering"
-	ValidatorSeconds          = "ValidatorSeconds"
 
 	// The backup manager's results; dims Region, Table.
 	BackupItems   = "BackupItems"
-	BackupSeconds = "BackupSeconds"
 	RestoreTestOK = "RestoreTestOK" // 1 passed, 0 failed
 )
 

@@ -52,8 +52,7 @@ func main() {
 			}
 			out["snapshot"] = man
 			_ = metrics.Write(os.Stdout, metrics.Namespace, time.Now(), dims,
-				metrics.Datapoint{Name: metrics.BackupItems, Unit: "Count", Value: float64(man.ItemCount)},
-				metrics.Datapoint{Name: metrics.BackupSeconds, Unit: "Seconds", Value: man.Seconds})
+				metrics.Datapoint{Name: metrics.BackupItems, Unit: "Count", Value: float64(man.ItemCount)})
 		}
 		if req.Action == backup.ActionPrune || req.Action == backup.ActionScheduled {
 			res, err := m.Prune(ctx, req.Retention(env.BackupKeep, env.BackupMaxAge))

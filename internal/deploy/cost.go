@@ -1,0 +1,100 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// Unit prices (USD, us-east-1, list prices) and monthly free-tier
+// allowances the estimate uses. They change: the estimate says so.
+const (
+	lambdaPerMillionRequests = 0.20
+	lambdaPerGBSecondArm     = 0.0000133334
+	lambdaFreeRequests       = 1_000_000
+	lambdaFreeGBSeconds      = 400_000
+	metricPerMonth           = 0.30
+	freeMetrics              = 10
+	standardAlarm            = 0.10
+	highResAlarm             = 0.30
+	freeStandardAlarms       = 10
+	ddbPerMillionWrites      = 0.625 // on-demand write request units
+	ddbPerMillionReplicated  = 0.9375
+	ddbPerMillionReads       = 0.125
+	s3PerThousandPuts        = 0.005
+	s3PerThousandGets        = 0.0004
+	s3FreePuts               = 2_000
+	s3FreeGets               = 20_000
+	route53Zone              = 0.50
+	route53HealthCheck       = 0.50
+	minutesPerMonth          = 43_200
+)
+
+// CostLine is one item of the monthly estimate, per detection profile.
+type CostLine struct {
+	Item       string
+	Free, Fast float64
+	Basis      string
+}
+
+// Metrics is the number of distinct custom metrics a deployment emits with
+// the stacks' defaults: the peer's RegionHealthy and ReplicationLagMs from
+// each region's health check, four validator findings, the backup count.
+const Metrics = 2 + 2 + 4 + 1
+
+// Estimate is the monthly cost of an idle deployment (no application
+// traffic) per detection profile, assuming the account's free tier is not
+// used by anything else.
+func Estimate(p Plan) []CostLine {
+	perMin := float64(minutesPerMonth)
+	// Invocations: health check in both regions and the controller's
+	// reconcile every minute; validator every 6 hours; backup daily.
+	requests := 3*perMin + 4*30 + 30
+	// GB-seconds: health checks take ~1 s at 128 MB; in the fast profile
+	// the DR one stays ~55 s probing every 10 s.
+	gbsFree := 2*perMin*1*0.125 + perMin*0.2*0.125 + 120*30*0.5 + 30*60*0.5
+	gbsFast := gbsFree - perMin*1*0.125 + perMin*55*0.125
+	lambda := func(gbs float64) float64 {
+		return max(0, requests-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
+	}
+	probesFree, probesFast := 2*perMin, perMin+6*perMin // health-check runs a month
+	// Each run writes a control-table canary and reads it back, and the
+	// primary's writes the replication canary (replicated to the DR region).
+	ddb := func(runs float64) float64 {
+		return runs/1e6*ddbPerMillionWrites + runs/2/1e6*ddbPerMillionReplicated + 2*runs/1e6*ddbPerMillionReads
+	}
+	s3 := func(runs float64) float64 {
+		return max(0, runs-s3FreePuts)/1000*s3PerThousandPuts + max(0, runs-s3FreeGets)/1000*s3PerThousandGets
+	}
+	lines := []CostLine{
+		{"Lambda (5 functions, arm64)", lambda(gbsFree), lambda(gbsFast), fmt.Sprintf("%.0fk requests, %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", requests/1000, gbsFree/1000, gbsFast/1000)},
+		{"CloudWatch alarm on the primary", 0, highResAlarm, "free: 1 standard alarm (10 free); fast: 1 high-resolution alarm"},
+		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics)},
+		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)"},
+		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free"},
+		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary PUT/GET per health check (2,000 PUTs free); replication of your objects is extra"},
+	}
+	if p.RTC {
+		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top"})
+	}
+	if p.HostedZoneID != "" {
+		lines = append(lines, CostLine{"Route 53 (zone + health check)", route53Zone + route53HealthCheck, route53Zone + route53HealthCheck, "hosted zone and one CloudWatch-alarm health check"})
+	}
+	return lines
+}
+
+// PrintEstimate writes the estimate as a table.
+func PrintEstimate(w io.Writer, p Plan) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ESTIMATED MONTHLY COST (idle)\tfree\tfast\tbasis")
+	var tf, tx float64
+	for _, l := range Estimate(p) {
+		fmt.Fprintf(tw, "%s\t$%.2f\t$%.2f\t%s\n", l.Item, l.Free, l.Fast, l.Basis)
+		tf += l.Free
+		tx += l.Fast
+	}
+	fmt.Fprintf(tw, "total\t$%.2f\t$%.2f\t\n", tf, tx)
+	tw.Flush()
+	fmt.Fprintln(w, "\nList prices in us-east-1, assuming the account's free tier is otherwise unused; your application's traffic, storage and replication come on top.")
+	fmt.Fprintf(w, "Detection: free = 3 × 60 s alarm periods (failover in ~3–4 min); fast = 3 × 10 s (~40 s). This deploy uses %s.\n", p.Profile)
+}
