@@ -86,7 +86,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err != nil {
 				return err
 			}
-			rep, err := drill.Run(cmd.Context(), drill.Env{Lab: cl, Clients: clients, Controller: fc, Progress: progress}, o)
+			rep, err := drill.Run(cmd.Context(), drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}, o)
 			if err != nil {
 				return err
 			}

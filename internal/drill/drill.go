@@ -2,20 +2,15 @@ package drill
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
 // Scenario names a drill.
@@ -43,9 +38,9 @@ type Options struct {
 	Timeout     time.Duration // bound on each wait (failover, fence, routing)
 }
 
-// Env is what a drill drives: a running lab with functions.
+// Env is what a drill drives.
 type Env struct {
-	Lab        *lab.Client
+	Target     Target
 	Clients    map[string]*region.Clients // with SDK retries, for checks
 	Controller *failover.Controller       // for the planned failback
 	Progress   io.Writer
@@ -55,15 +50,12 @@ type Env struct {
 // could not run; a drill that ran and failed its checks returns a report
 // with Pass false.
 func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
-	st := env.Lab.State
-	if st.FrontDoor == "" {
-		return nil, errors.New("the lab runs without functions: run `make build`, then `pilotlight lab down` and `pilotlight lab up`")
-	}
+	t := env.Target
 	if opts.Scenario != RegionOutage && opts.Scenario != NoFault {
 		return nil, fmt.Errorf("unknown scenario %q: use region-outage or no-fault", opts.Scenario)
 	}
-	d := &run{env: env, opts: opts, st: st, names: st.Names(), primary: st.Primary, dr: st.DR,
-		rep: &Report{Scenario: opts.Scenario, Target: "lab", Primary: st.Primary, DR: st.DR, Started: time.Now().UTC()}}
+	d := &run{env: env, opts: opts, t: t, names: t.Names(), primary: t.Primary(), dr: t.DR(),
+		rep: &Report{Scenario: opts.Scenario, Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -76,8 +68,8 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 	}
 	if err != nil {
 		d.fail(err.Error())
-		// A drill that stopped early must not leave the lab broken.
-		if rerr := d.env.Lab.Restore(""); rerr != nil {
+		// A drill that stopped early must not leave the target broken.
+		if rerr := t.Heal(context.WithoutCancel(ctx), ""); rerr != nil {
 			d.fail("restore faults: " + rerr.Error())
 		}
 	}
@@ -88,7 +80,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 type run struct {
 	env              Env
 	opts             Options
-	st               lab.State
+	t                Target
 	names            region.Names
 	primary, dr      string
 	rep              *Report
@@ -112,10 +104,7 @@ func (d *run) store(r string) *control.Store { return d.env.Controller.Stores[r]
 // prepare brings the lab to its starting state: no faults, replication
 // running, the primary active, routing to the primary.
 func (d *run) prepare(ctx context.Context) error {
-	if err := d.env.Lab.Restore(""); err != nil {
-		return err
-	}
-	if err := d.env.Lab.ResumeReplication(); err != nil {
+	if err := d.t.Prepare(ctx); err != nil {
 		return err
 	}
 	a, err := d.store(d.dr).Active(ctx)
@@ -140,25 +129,17 @@ func (d *run) prepare(ctx context.Context) error {
 }
 
 func (d *run) failback(ctx context.Context, reason string) (failover.Result, error) {
-	if err := d.env.Lab.SetFailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(true); err != nil {
 		return failover.Result{}, err
 	}
-	defer d.env.Lab.SetFailbackReplication(false)
+	defer d.t.FailbackReplication(false)
 	return d.env.Controller.Run(ctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason})
 }
 
 func (d *run) waitRouting(ctx context.Context, want string) error {
 	return d.poll(ctx, "routing to "+want, func() (bool, error) {
-		var rs lab.RoutingStatus
-		resp, err := http.Get(d.st.FrontDoor + "/_pilotlight/routing")
-		if err != nil {
-			return false, nil
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
-			return false, nil
-		}
-		return rs.Answer == want && rs.Pending == want, nil
+		r, settled := d.t.Routed(ctx)
+		return r == want && settled, nil
 	})
 }
 
@@ -185,8 +166,8 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 }
 
 func (d *run) startWorkload() {
-	d.wl = &Workload{URL: d.st.FrontDoor, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency,
-		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: &http.Client{Timeout: 5 * time.Second}}
+	d.wl = &Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency,
+		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.t.HTTP()}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
 	d.startedAt = time.Now()
@@ -238,13 +219,14 @@ func (d *run) regionOutage(ctx context.Context) error {
 	fo := &FailoverReport{}
 	d.rep.Failover = fo
 	fo.FaultAt = time.Now().UTC()
-	if err := d.env.Lab.Cut(d.primary, ""); err != nil {
+	how, err := d.t.Inject(ctx, d.primary)
+	if err != nil {
 		return err
 	}
-	d.say("FAULT: %s cut off (DynamoDB, S3, Lambda)", d.primary)
+	d.say("FAULT: %s", how)
 
 	var promoted control.Active
-	err := d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
+	err = d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
 		a, err := d.store(d.dr).Active(ctx)
 		promoted = a
 		return err == nil && a.Region == d.dr, nil
@@ -268,7 +250,8 @@ func (d *run) regionOutage(ctx context.Context) error {
 		return err
 	}
 	fo.Journal = journal
-	fo.breakdown(d.env.Lab, ctx)
+	floor, why := d.t.DetectionFloor(ctx)
+	fo.breakdown(floor, why)
 
 	// RPO: writes the primary acknowledged that the DR region does not have
 	// now that it has taken over.
@@ -289,12 +272,12 @@ func (d *run) regionOutage(ctx context.Context) error {
 		return err
 	}
 	d.rep.HealedAt = time.Now().UTC()
-	if err := d.env.Lab.Restore(d.primary); err != nil {
+	if err := d.t.Heal(ctx, d.primary); err != nil {
 		return err
 	}
 	// The returning region catches up on what the DR region took meanwhile:
 	// tables replicate both ways already; objects need the reverse rule.
-	if err := d.env.Lab.SetFailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(true); err != nil {
 		return err
 	}
 	d.say("HEAL: %s back on the network; DR → primary object replication on", d.primary)
@@ -391,29 +374,21 @@ func (d *run) finish(ctx context.Context) {
 		d.fail(fmt.Sprintf("%d writes were acknowledged by a fenced region", rep.FencedAcks))
 	}
 	d.validate(ctx)
-	if evs, err := d.env.Lab.Events(ctx, rep.Started); err == nil {
-		rep.Events = evs
-	}
+	rep.Events = d.t.Events(ctx, rep.Started)
 	rep.Finished = time.Now().UTC()
 	rep.Pass = len(rep.Failures) == 0
 }
 
-// validate has the lab's data-validator function (the real binary, in the
-// DR region) compare the regions: after the drill they must hold the same
-// data, not only the acknowledged writes.
+// validate has the data validator compare the regions: after the drill they
+// must hold the same data, not only the acknowledged writes.
 func (d *run) validate(ctx context.Context) {
-	d.say("running the data validator (function in %s)", d.dr)
-	out, err := d.env.Lab.Invoke(ctx, d.dr, lab.FnValidator, []byte(`{"settle":"5s"}`))
+	d.say("running the data validator")
+	v, err := d.t.Validate(ctx)
 	if err != nil {
 		d.fail(fmt.Sprintf("the data validator could not run: %v", err))
 		return
 	}
-	var v validate.Report
-	if err := json.Unmarshal(out, &v); err != nil {
-		d.fail(fmt.Sprintf("the data validator returned %q: %v", out, err))
-		return
-	}
-	d.rep.Validation = &v
+	d.rep.Validation = v
 	if !v.Clean() {
 		d.fail(fmt.Sprintf("the regions differ after the drill: %d items missing in %s, %d missing in %s, %d divergent (e.g. %v)",
 			v.MissingInDR.Count, d.dr, v.MissingInPrimary.Count, d.primary, v.Divergent.Count,

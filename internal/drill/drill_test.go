@@ -87,7 +87,7 @@ func env(t *testing.T, cl *lab.Client) drill.Env {
 	if testing.Verbose() {
 		progress = os.Stderr
 	}
-	return drill.Env{Lab: cl, Clients: clients, Controller: fc, Progress: progress}
+	return drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}
 }
 
 func TestDrillsEndToEnd(t *testing.T) {

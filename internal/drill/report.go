@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -58,7 +57,7 @@ type FailoverReport struct {
 // BreakdownOrder is the order the RTO components are shown in.
 var BreakdownOrder = []string{"detection", "decision", "fencing", "promotion", "verification", "routing"}
 
-func (f *FailoverReport) breakdown(l *lab.Client, ctx context.Context) {
+func (f *FailoverReport) breakdown(floor time.Duration, why string) {
 	at := map[control.Phase]time.Time{}
 	for _, e := range f.Journal {
 		at[e.Phase] = e.At
@@ -80,10 +79,8 @@ func (f *FailoverReport) breakdown(l *lab.Client, ctx context.Context) {
 		prev = t
 	}
 	f.Breakdown["routing"] = f.FirstAckDR.Sub(prev).Seconds()
-	if st, err := l.Status(ctx); err == nil && st.Functions != nil {
-		fo := st.Functions
-		f.DetectionFloor = (time.Duration(fo.AlarmPeriods)*fo.HealthInterval + fo.RouteTTL).Seconds()
-		f.FloorExplanation = fmt.Sprintf("alarm %d × %s + TTL %s", fo.AlarmPeriods, fo.HealthInterval, fo.RouteTTL)
+	if floor > 0 {
+		f.DetectionFloor, f.FloorExplanation = floor.Seconds(), why
 		f.RTOMinusFloor = f.RTOSeconds - f.DetectionFloor
 	}
 }

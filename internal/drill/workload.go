@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,9 +30,11 @@ type Write struct {
 // Acked reports whether the service acknowledged the write.
 func (w Write) Acked() bool { return w.Status == http.StatusCreated }
 
-// Workload writes orders at a steady rate through one URL.
+// Workload writes orders at a steady rate through one URL, or through
+// whichever URL Route names at the time of each write.
 type Workload struct {
 	URL         string
+	Route       func() string
 	Rate        int // writes per second, all workers together
 	Concurrency int
 	RunID       string
@@ -81,7 +84,11 @@ func (w *Workload) one(ctx context.Context, n int64) Write {
 	wr := Write{ID: id, Sent: time.Now()}
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, w.URL+"/orders", bytes.NewReader(body))
+	base := w.URL
+	if w.Route != nil {
+		base = w.Route()
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/orders", bytes.NewReader(body))
 	if err != nil {
 		wr.Error = err.Error()
 		return wr
