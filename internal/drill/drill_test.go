@@ -5,12 +5,16 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
@@ -166,4 +170,93 @@ func TestDrillsEndToEnd(t *testing.T) {
 			t.Fatalf("no-fault drill: pass=%v failures=%v writes=%+v", rep.Pass, rep.Failures, rep.Writes.ByRegion)
 		}
 	})
+
+	// The AWS target's drill — the outage switch, clients that follow the
+	// active record to the region's own URL with signed requests, the
+	// validator run from the CLI — rehearsed on the lab: the switch cuts
+	// the lab region instead of denying IAM roles.
+	t.Run("aws target rehearsed on the lab", func(t *testing.T) {
+		sw := &labSwitch{cl: cl}
+		aw := &drill.AWS{
+			PrimaryRegion: cl.State.Primary, DRRegion: cl.State.DR, AppNames: cl.State.Names(),
+			AppURLs: map[string]string{
+				cl.State.Primary: cl.State.FrontDoor + "/_region/" + cl.State.Primary,
+				cl.State.DR:      cl.State.FrontDoor + "/_region/" + cl.State.DR,
+			},
+			Outage: sw, Stores: e.Controller.Stores, Clients: e.Clients,
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDREHEARSAL", "not-a-secret", ""),
+			Profile:     "fast", Poll: 200 * time.Millisecond,
+		}
+		defer aw.Close()
+		ae := e
+		ae.Target = rehearsal{AWS: aw, cl: cl}
+		rep, err := drill.Run(ctx, ae, drill.Options{Scenario: drill.RegionOutage, Rate: 30, Concurrency: 6, Steady: 3 * time.Second, After: 2 * time.Second, Timeout: 60 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass || rep.Target != "aws" {
+			t.Fatalf("drill: pass=%v target=%s failures=%v", rep.Pass, rep.Target, rep.Failures)
+		}
+		if strings.Join(sw.calls, ",") != "off us-east-1,on us-east-1,off us-east-1" {
+			t.Fatalf("outage switch calls: %v", sw.calls)
+		}
+		if fo := rep.Failover; fo == nil || fo.DetectionFloor != 30.2 || !strings.Contains(fo.FloorExplanation, "fast profile") {
+			t.Fatalf("failover: %+v", fo)
+		}
+		if rep.Failback == nil || rep.Failback.Lost != 0 || rep.Validation == nil || !rep.Validation.Clean() {
+			t.Fatalf("failback %+v, validation %+v", rep.Failback, rep.Validation)
+		}
+	})
+}
+
+// labSwitch is the outage switch of the rehearsal: a lab region cut.
+type labSwitch struct {
+	cl    *lab.Client
+	calls []string
+}
+
+func (s *labSwitch) On(_ context.Context, r string) ([]string, error) {
+	s.calls = append(s.calls, "on "+r)
+	return []string{"lab:" + r}, s.cl.Cut(r, "")
+}
+
+func (s *labSwitch) Off(_ context.Context, r string) error {
+	s.calls = append(s.calls, "off "+r)
+	return s.cl.Restore(r)
+}
+
+// rehearsal is the AWS target, with the lab's failback object replication
+// standing in for the DR stack's replication rule back to the primary.
+type rehearsal struct {
+	*drill.AWS
+	cl *lab.Client
+}
+
+func (r rehearsal) FailbackReplication(on bool) error { return r.cl.SetFailbackReplication(on) }
+
+func TestRegionOfURLHost(t *testing.T) {
+	for host, want := range map[string]string{"abc123.lambda-url.eu-west-1.on.aws": "eu-west-1", "127.0.0.1:8080": ""} {
+		if got := drill.RegionOfURLHost(host); got != want {
+			t.Errorf("%s: %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestSigV4TransportSigns(t *testing.T) {
+	var auth, body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: &drill.SigV4Transport{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), Service: "lambda"}}
+	resp, err := c.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"id":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/lambda/aws4_request") || body != `{"id":"x"}` {
+		t.Fatalf("authorization %q, body %q", auth, body)
+	}
 }
