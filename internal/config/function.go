@@ -41,8 +41,8 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
 		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
-		Manual:    getenv("PILOTLIGHT_MANUAL") == "true",
-		Account:   getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
+		Manual:  getenv("PILOTLIGHT_MANUAL") == "true",
+		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
 	}
 	if f.App == "" {

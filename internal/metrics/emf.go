@@ -32,14 +32,14 @@ const Namespace = "Pilotlight"
 
 // Datapoint is one metric value with its dimensions.
 type Datapoint struct {
-	Name  string
-	Unit  string
+	Name string
+	Unit string
 	// StorageResolution 1 makes a high-resolution metric (alarms on 10 s
 	// periods); 0 is standard (60 s).
 	StorageResolution int
-	Value float64
-	Dims  map[string]string
-	Time  time.Time
+	Value             float64
+	Dims              map[string]string
+	Time              time.Time
 }
 
 // Write writes one EMF line holding the datapoints, which must share
