@@ -29,7 +29,14 @@ func newDrillCmd(g *globals) *cobra.Command {
 through the front door and logs every acknowledged write; the fault is
 injected; detection, the alarm and the failover controller act on their own;
 the region is healed and failed back (planned); then every acknowledged write
-is checked in both regions.
+is checked in both regions, and the data validator compares them.
+
+With --target aws the same drill runs against your deployment (pilotlight
+deploy): the fault is the outage switch — a deny-all inline policy on the
+primary region's function roles — taken off afterwards, also when the drill
+is interrupted (Ctrl-C). Clients follow the active record to each region's
+function URL with signed requests. Detection takes the deployed profile's
+alarm: about 3-4 minutes with free, under a minute with fast.
 
 Scenarios:
   region-outage  cut the primary region off (DynamoDB, S3, Lambda)   [default]
@@ -53,40 +60,45 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err != nil {
 				return err
 			}
-			if s.Target != config.TargetLab {
-				return errors.New("--target aws drills are not available yet: drills run against the lab (the default)")
-			}
 			progress := g.io.Err
 			if jsonOut {
 				progress = io.Discard
 			}
-			cl, err := lab.Connect(s.LabDir)
-			if err != nil {
-				if _, serr := lab.Stop(s.LabDir); serr == nil {
-					fmt.Fprintln(progress, "cleaned up a lab left behind")
+			var env drill.Env
+			if s.Target == config.TargetAWS {
+				if !cmd.Flags().Changed("timeout") {
+					o.Timeout = 10 * time.Minute // a free-profile alarm takes minutes
 				}
-				if _, err := lab.EnsureServers(cmd.Context(), s.CacheDir, progress); err != nil {
+				t, err := resolveTarget(g, cmd)
+				if err != nil {
 					return err
 				}
-				if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
+				aw, err := awsDrillTarget(cmd.Context(), t)
+				if err != nil {
 					return err
 				}
-				if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
+				defer aw.Close()
+				fc, err := t.controller()
+				if err != nil {
 					return err
 				}
-				if cl, err = lab.Connect(s.LabDir); err != nil {
+				env = drill.Env{Target: aw, Clients: t.clients, Controller: fc, Progress: progress}
+			} else {
+				cl, err := labForDrill(cmd, g, s, progress)
+				if err != nil {
 					return err
 				}
+				clients, err := cl.State.Clients(0)
+				if err != nil {
+					return err
+				}
+				fc, err := cl.Controller()
+				if err != nil {
+					return err
+				}
+				env = drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}
 			}
-			clients, err := cl.State.Clients(0)
-			if err != nil {
-				return err
-			}
-			fc, err := cl.Controller()
-			if err != nil {
-				return err
-			}
-			rep, err := drill.Run(cmd.Context(), drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}, o)
+			rep, err := drill.Run(cmd.Context(), env, o)
 			if err != nil {
 				return err
 			}
@@ -127,4 +139,26 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 	f.StringVar(&reportPath, "report", "report.json", "where to write the report (report.html beside it)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON instead of the summary")
 	return c
+}
+
+// labForDrill connects to the lab, starting it (and fetching what it
+// needs) when it is not running.
+func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*lab.Client, error) {
+	cl, err := lab.Connect(s.LabDir)
+	if err == nil {
+		return cl, nil
+	}
+	if _, serr := lab.Stop(s.LabDir); serr == nil {
+		fmt.Fprintln(progress, "cleaned up a lab left behind")
+	}
+	if _, err := lab.EnsureServers(cmd.Context(), s.CacheDir, progress); err != nil {
+		return nil, err
+	}
+	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
+		return nil, err
+	}
+	if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
+		return nil, err
+	}
+	return lab.Connect(s.LabDir)
 }

@@ -99,7 +99,7 @@ see .env.example for every setting.`,
 	pf.StringVar(&g.primary, "region", "us-east-1", "primary region (AWS_DEFAULT_REGION)")
 	pf.StringVar(&g.dr, "dr-region", "us-west-2", "disaster-recovery region (AWS_DR_REGION)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
+	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
 	return root
 }
 

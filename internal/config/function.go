@@ -31,6 +31,7 @@ type FunctionEnv struct {
 	NotifyTopic                 string                       // PILOTLIGHT_NOTIFY_TOPIC: SNS topic ARN for phase notifications (AWS)
 	ProbeInterval               time.Duration                // PILOTLIGHT_PROBE_INTERVAL: probe this often within one invocation (fast profile: 10s)
 	Metrics                     string                       // PILOTLIGHT_METRICS: full, standard or high-resolution
+	S3WriteEvery                time.Duration                // PILOTLIGHT_S3_CANARY_WRITE_EVERY: write the S3 canary this often, read it otherwise
 	BackupKeep                  int                          // PILOTLIGHT_BACKUP_KEEP: snapshots to keep (default 7)
 	BackupMaxAge                time.Duration                // PILOTLIGHT_BACKUP_MAX_AGE: drop older (default 30d)
 	accessKey, secretKey, token string
@@ -83,6 +84,13 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 			errs = append(errs, "PILOTLIGHT_PROBE_INTERVAL: "+err.Error())
 		}
 		f.ProbeInterval = d
+	}
+	if s := getenv("PILOTLIGHT_S3_CANARY_WRITE_EVERY"); s != "" {
+		d, err := parseDuration(s)
+		if err != nil {
+			errs = append(errs, "PILOTLIGHT_S3_CANARY_WRITE_EVERY: "+err.Error())
+		}
+		f.S3WriteEvery = d
 	}
 	switch f.Metrics {
 	case "", "full", "standard", "high-resolution":

@@ -63,8 +63,11 @@ func Estimate(p Plan) []CostLine {
 	ddb := func(runs float64) float64 {
 		return runs/1e6*ddbPerMillionWrites + runs/2/1e6*ddbPerMillionReplicated + 2*runs/1e6*ddbPerMillionReads
 	}
+	// The S3 canary is written every 10 minutes (per observer and target)
+	// and read on every run.
 	s3 := func(runs float64) float64 {
-		return max(0, runs-s3FreePuts)/1000*s3PerThousandPuts + max(0, runs-s3FreeGets)/1000*s3PerThousandGets
+		puts := 4 * perMin / 10
+		return max(0, puts-s3FreePuts)/1000*s3PerThousandPuts + max(0, 2*runs-s3FreeGets)/1000*s3PerThousandGets
 	}
 	lines := []CostLine{
 		{"Lambda (5 functions, arm64)", lambda(gbsFree), lambda(gbsFast), fmt.Sprintf("%.0fk requests, %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", requests/1000, gbsFree/1000, gbsFast/1000)},
@@ -72,7 +75,7 @@ func Estimate(p Plan) []CostLine {
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics)},
 		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)"},
 		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free"},
-		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary PUT/GET per health check (2,000 PUTs free); replication of your objects is extra"},
+		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary GET per health check, PUT every 10 min (2,000 PUTs, 20,000 GETs free); your objects' replication is extra"},
 	}
 	if p.RTC {
 		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top"})

@@ -358,6 +358,21 @@ func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
 	return se
 }
 
+// Parameters returns a stack's parameter values, or nil when it does not
+// exist.
+func (s *Stacks) Parameters(ctx context.Context, st Stack) (map[string]string, error) {
+	s.defaults()
+	cur, err := s.describe(ctx, s.Client(st.Region), st.Name)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, p := range cur.Parameters {
+		out[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	return out, nil
+}
+
 // Outputs returns a stack's outputs, or nil when it does not exist.
 func (s *Stacks) Outputs(ctx context.Context, st Stack) (map[string]string, error) {
 	s.defaults()

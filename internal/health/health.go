@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,18 @@ type Prober struct {
 	HTTP       *http.Client
 	Timeout    time.Duration // per probe; 0 means 2s
 	Now        func() time.Time
+	// S3WriteEvery, when set, writes the S3 canary only that often and
+	// otherwise reads back the last one written: a GET costs a tenth of a
+	// PUT, and a region that serves the object is up. 0 writes every time.
+	S3WriteEvery time.Duration
+
+	mu     sync.Mutex
+	s3Last map[string]s3Canary
+}
+
+type s3Canary struct {
+	at   time.Time
+	body []byte
 }
 
 // Result is one probe's outcome.
@@ -172,10 +185,22 @@ func (p *Prober) probeDynamoDB(ctx context.Context, t Target) error {
 
 func (p *Prober) probeS3(ctx context.Context, t Target) error {
 	key := CanaryPrefix + "/" + p.Self.Clients.Name
-	body := []byte(strconv.FormatInt(p.now().UnixNano(), 10))
 	bucket := p.Names.BackupBucket(t.Clients.Name)
-	if _, err := t.Clients.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-		return fmt.Errorf("canary put: %w", err)
+	p.mu.Lock()
+	last, ok := p.s3Last[t.Clients.Name]
+	p.mu.Unlock()
+	body := last.body
+	if !ok || p.S3WriteEvery <= 0 || p.now().Sub(last.at) >= p.S3WriteEvery {
+		body = []byte(strconv.FormatInt(p.now().UnixNano(), 10))
+		if _, err := t.Clients.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			return fmt.Errorf("canary put: %w", err)
+		}
+		p.mu.Lock()
+		if p.s3Last == nil {
+			p.s3Last = map[string]s3Canary{}
+		}
+		p.s3Last[t.Clients.Name] = s3Canary{at: p.now(), body: body}
+		p.mu.Unlock()
 	}
 	out, err := t.Clients.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {

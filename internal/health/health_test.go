@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -101,5 +104,46 @@ func TestEmitModes(t *testing.T) {
 	}
 	if _, err := health.ParseMetricsMode("verbose"); err == nil {
 		t.Error("unknown mode accepted")
+	}
+}
+
+// TestS3CanaryWrittenSparingly: with S3WriteEvery the canary is put once
+// and read back after, and a region that cannot serve it is still caught.
+func TestS3CanaryWrittenSparingly(t *testing.T) {
+	l := labtest.Lab(t)
+	names := region.Names{App: fmt.Sprintf("hs%d", time.Now().UnixNano()%1e6)}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.Provision(ctx, names); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := l.Clients("us-west-2", 1)
+	peer, _ := l.Clients("us-east-1", 1)
+	p := &health.Prober{Self: health.Target{Clients: self}, Peer: health.Target{Clients: peer}, Names: names,
+		HTTP: &http.Client{Timeout: time.Second}, Timeout: 500 * time.Millisecond, S3WriteEvery: time.Hour}
+	s3ok := func(r health.Report, region string) bool {
+		for _, v := range r.Verdicts {
+			for _, pr := range v.Probes {
+				if v.Region == region && pr.Probe == health.ProbeS3 {
+					return pr.OK
+				}
+			}
+		}
+		return false
+	}
+	for range 3 {
+		if r := p.Run(ctx); !s3ok(r, "us-east-1") {
+			t.Fatalf("s3 probe failed on a healthy lab: %+v", r.Verdicts)
+		}
+	}
+	v, err := peer.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(names.BackupBucket("us-east-1")), Prefix: aws.String(health.CanaryPrefix)})
+	if err != nil || len(v.Versions) != 1 {
+		t.Fatalf("%d canary versions after 3 runs (want 1: written once, read twice): %v", len(v.Versions), err)
+	}
+	if err := l.Cut("us-east-1", "s3"); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Run(ctx); s3ok(r, "us-east-1") {
+		t.Fatal("a cut S3 passed the read-only probe")
 	}
 }

@@ -33,7 +33,7 @@ func main() {
 		return health.Target{Clients: c, AppURL: env.AppURLs[r]}
 	}
 	p := &health.Prober{Self: target(env.Region), Peer: target(env.Peer), Names: env.Names(),
-		HTTP: &http.Client{Timeout: 2 * time.Second}, Timeout: 800 * time.Millisecond}
+		HTTP: &http.Client{Timeout: 2 * time.Second}, Timeout: 800 * time.Millisecond, S3WriteEvery: env.S3WriteEvery}
 	mode, err := health.ParseMetricsMode(env.Metrics)
 	if err != nil {
 		log.Error("bad environment", "err", err)
