@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pilotlight
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all deps build package drill test test-short lab lab-down bench bench-lab bench-drill fuzz lint clean
+.PHONY: all deps build package drill test test-short lab lab-down bench bench-lab bench-drill bench-data fuzz lint clean
 
 all: build
 
@@ -50,8 +50,8 @@ lab: build
 lab-down:
 	$(BIN) lab down
 
-## bench: five lab drills (RTO against the detection floor) and the lab benchmarks
-bench: bench-drill bench-lab
+## bench: five lab drills (RTO against the detection floor), the lab and the data-integrity benchmarks
+bench: bench-drill bench-lab bench-data
 
 bench-drill: deps build
 	$(GO) run ./bench/drill
@@ -59,11 +59,18 @@ bench-drill: deps build
 bench-lab: deps build
 	$(GO) run ./bench/lab
 
+bench-data: deps
+	$(GO) run ./bench/data
+
 ## fuzz: run each fuzz target for a while
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseDotenv -fuzztime 30s ./internal/config
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./internal/metrics
 	$(GO) test -run XXX -fuzz FuzzParseInvocation -fuzztime 30s ./internal/failover
+	$(GO) test -run XXX -fuzz '^FuzzNormalizeNumber$$' -fuzztime 30s ./internal/validate
+	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/validate
+	$(GO) test -run XXX -fuzz '^FuzzReadFile$$' -fuzztime 30s ./internal/backup
+	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/backup
 
 clean:
 	rm -rf bin

@@ -51,6 +51,7 @@ func main() {
 	rssItems := flag.Int("rss-items", 1000000, "items per region for the peak-RSS run (0 skips it)")
 	segments := flag.Int("segments", 8, "parallel-scan segments per table")
 	awsBin := flag.String("aws", "/usr/bin/aws", "AWS CLI for the baseline (empty skips it)")
+	sweep := flag.Bool("sweep", false, "only time raw scans at 2, 4, 8 and 16 segments (to choose --segments)")
 	flag.Parse()
 	if c := os.Getenv("BENCH_DATA_CHILD"); c != "" {
 		runChild(c)
@@ -108,6 +109,18 @@ func main() {
 	fmt.Printf("loaded %d items into each region in %.1fs\n\n", *items, time.Since(start).Seconds())
 
 	v := &validate.Validator{Primary: validate.SideFor(cl["us-east-1"], names, false), DR: validate.SideFor(cl["us-west-2"], names, false), Segments: *segments, Settle: -1}
+	if *sweep {
+		for range 2 {
+			for _, n := range []int{2, 4, 8, 16} {
+				t0, c0 := time.Now(), cpuSeconds()
+				if _, err := rawScan(ctx, cl, names.Table(), n); err != nil {
+					fail(err)
+				}
+				fmt.Printf("raw scan, %2d segments per table: %.2fs (this process: %.2f CPU s)\n", n, time.Since(t0).Seconds(), cpuSeconds()-c0)
+			}
+		}
+		return
+	}
 	// DynamoDB Local is a JVM: the first scans run cold and several times
 	// slower. Warm it up before measuring anything.
 	for range 2 {
@@ -378,6 +391,13 @@ func runChild(spec string) {
 	}
 	fmt.Printf("%.1fs, %d + %d items, %d differences", time.Since(t0).Seconds(), rep.Items["us-east-1"], rep.Items["us-west-2"],
 		rep.MissingInDR.Count+rep.MissingInPrimary.Count+rep.Divergent.Count)
+}
+
+// cpuSeconds is this process's CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func median(d []time.Duration) time.Duration {
