@@ -132,6 +132,9 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
 			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
 			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_MANUAL="+strconv.FormatBool(fo.Manual),
+			// Read the S3 canary every second, write it every 30: a cut S3
+			// fails the read just the same, and versions do not pile up.
+			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",
 		)
 		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server, sp.n)}
 		l.pools[sp.region+"/"+sp.name] = p

@@ -46,6 +46,7 @@ type objectReplicator struct {
 	pos       objectPosition
 	firstSeen map[string]time.Time // source version id -> when first listed
 	dirty     bool                 // position changed since the last save
+	copies    int                  // versions copied so far (busy detection)
 	stats     map[string]*DirectionStatus
 }
 
@@ -89,30 +90,47 @@ func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
 	return o, nil
 }
 
+// Object polling: every 50 ms while there is work, slowing to once a
+// second when idle (listing every version of a bucket is what costs: a lab
+// left running should not keep a core busy), back to 50 ms on the first
+// new version.
+const (
+	objectPoll     = 50 * time.Millisecond
+	objectIdlePoll = time.Second
+)
+
 func (o *objectReplicator) run(ctx context.Context) {
 	p, dr := o.l.opts.Primary, o.l.opts.DR
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+	interval := objectPoll
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(interval):
 		}
 		o.mu.Lock()
 		failback := o.failback
 		o.mu.Unlock()
-		o.step(ctx, p, dr)
+		busy := o.step(ctx, p, dr)
 		if failback {
-			o.step(ctx, dr, p)
+			busy = o.step(ctx, dr, p) || busy
+		}
+		if busy {
+			interval = objectPoll
+		} else {
+			interval = min(interval*2, objectIdlePoll)
 		}
 	}
 }
 
-func (o *objectReplicator) step(ctx context.Context, from, to string) {
+// step replicates one direction once and reports whether it found work.
+func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 	if o.l.isCut(from, region.S3) {
-		return // its replication pipeline is down with it
+		return false // its replication pipeline is down with it
 	}
+	o.mu.Lock()
+	before := o.copies
+	o.mu.Unlock()
 	st := o.stats[from+">"+to]
 	var firstErr error
 	pending, oldest := 0, time.Time{}
@@ -137,7 +155,9 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) {
 	} else {
 		st.LastError = ""
 	}
+	busy := pending > 0 || o.copies != before || firstErr != nil
 	o.mu.Unlock()
+	return busy
 }
 
 type srcVersion struct {
@@ -189,6 +209,9 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 		due = append(due, v)
 	}
 	o.mu.Unlock()
+	if len(due) == 0 {
+		return pending, oldest, nil
+	}
 	defer func() {
 		if err := o.save(); err != nil {
 			o.log.Error("save object replication position", "err", err)
@@ -232,13 +255,46 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	}
 	close(next)
 	wg.Wait()
+	o.mu.Lock()
+	o.copies += len(due) - failed
+	o.mu.Unlock()
 	return pending + failed, oldest, errors.Join(errs...)
 }
 
 // list returns a bucket's versions, oldest first within each key.
+// list returns every version and delete marker of a bucket, except under
+// the canary prefix: the top level is listed with a "/" delimiter and each
+// folder but the canaries' on its own, so the probes' ever-growing canary
+// history is never read.
 func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket string) ([]srcVersion, error) {
 	var out []srcVersion
+	folders, err := o.listInto(ctx, c, bucket, "", "/", &out)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range folders {
+		if strings.HasPrefix(f, region.CanaryPrefix) {
+			continue
+		}
+		if _, err := o.listInto(ctx, c, bucket, f, "", &out); err != nil {
+			return nil, err
+		}
+	}
+	// Listings are newest first per key; copies must go oldest first so the
+	// destination's latest version matches the source's.
+	sortVersions(out)
+	return out, nil
+}
+
+func (o *objectReplicator) listInto(ctx context.Context, c *region.Clients, bucket, prefix, delimiter string, out *[]srcVersion) ([]string, error) {
 	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	if delimiter != "" {
+		in.Delimiter = aws.String(delimiter)
+	}
+	var folders []string
 	for {
 		cctx, cancel := callCtx(ctx)
 		page, err := c.S3.ListObjectVersions(cctx, in)
@@ -246,23 +302,20 @@ func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket s
 		if err != nil {
 			return nil, fmt.Errorf("list versions of %s in %s: %w", bucket, c.Name, err)
 		}
-		var pageVersions []srcVersion
 		for _, v := range page.Versions {
-			pageVersions = append(pageVersions, srcVersion{key: aws.ToString(v.Key), id: aws.ToString(v.VersionId), modified: aws.ToTime(v.LastModified), order: len(out) + len(pageVersions)})
+			*out = append(*out, srcVersion{key: aws.ToString(v.Key), id: aws.ToString(v.VersionId), modified: aws.ToTime(v.LastModified), order: len(*out)})
 		}
 		for _, m := range page.DeleteMarkers {
-			pageVersions = append(pageVersions, srcVersion{key: aws.ToString(m.Key), id: aws.ToString(m.VersionId), marker: true, modified: aws.ToTime(m.LastModified), order: len(out) + len(pageVersions)})
+			*out = append(*out, srcVersion{key: aws.ToString(m.Key), id: aws.ToString(m.VersionId), marker: true, modified: aws.ToTime(m.LastModified), order: len(*out)})
 		}
-		out = append(out, pageVersions...)
+		for _, cp := range page.CommonPrefixes {
+			folders = append(folders, aws.ToString(cp.Prefix))
+		}
 		if !aws.ToBool(page.IsTruncated) {
-			break
+			return folders, nil
 		}
 		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
 	}
-	// Listings are newest first per key; copies must go oldest first so the
-	// destination's latest version matches the source's.
-	sortVersions(out)
-	return out, nil
 }
 
 func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src, dst *labRegion, v srcVersion) error {

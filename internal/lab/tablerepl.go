@@ -278,7 +278,13 @@ func (t *tableReplicator) run(ctx context.Context) {
 	}
 }
 
-const pollInterval = 10 * time.Millisecond
+// Stream polling: every 10 ms while records come (replication lag is
+// measured in tens of milliseconds), slowing by 5 ms per empty poll to
+// 100 ms when idle, so a lab left running does not keep DynamoDB Local busy.
+const (
+	pollInterval = 10 * time.Millisecond
+	idlePoll     = 100 * time.Millisecond
+)
 
 // runDirection reads the source stream and applies due changes, in two
 // loops, so a slow apply never delays reading (and the lag is measured from
@@ -306,11 +312,11 @@ func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func
 			d.mu.Unlock()
 			t.log.Debug("replication step failed", "from", d.from.name, "to", d.to.name, "err", err)
 			backoff = min(backoff*2, 500*time.Millisecond)
-		} else {
+		} else if n > 0 {
 			backoff = pollInterval
-		}
-		if n > 0 && err == nil {
 			continue
+		} else {
+			backoff = min(backoff+pollInterval/2, idlePoll)
 		}
 		select {
 		case <-ctx.Done():
