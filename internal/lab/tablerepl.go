@@ -279,8 +279,8 @@ func (t *tableReplicator) run(ctx context.Context) {
 }
 
 // Stream polling: every 10 ms while records come (replication lag is
-// measured in tens of milliseconds), slowing by 5 ms per empty poll to
-// 100 ms when idle, so a lab left running does not keep DynamoDB Local busy.
+// measured in tens of milliseconds); after 20 empty polls in a row, slowing
+// by 5 ms per empty poll to 100 ms, so a lab left running does not keep DynamoDB Local busy.
 const (
 	pollInterval = 10 * time.Millisecond
 	idlePoll     = 100 * time.Millisecond
@@ -303,7 +303,7 @@ func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
 // loop runs step until ctx ends: again at once while it finds work, every
 // poll interval when idle, backing off on errors.
 func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func() (int, error)) {
-	backoff := pollInterval
+	backoff, idle := pollInterval, 0
 	for ctx.Err() == nil {
 		n, err := step()
 		if err != nil && ctx.Err() == nil {
@@ -313,10 +313,12 @@ func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func
 			t.log.Debug("replication step failed", "from", d.from.name, "to", d.to.name, "err", err)
 			backoff = min(backoff*2, 500*time.Millisecond)
 		} else if n > 0 {
-			backoff = pollInterval
+			backoff, idle = pollInterval, 0
 			continue
+		} else if idle++; idle > 20 {
+			backoff = min(backoff+pollInterval/2, idlePoll) // idle for 200 ms and more
 		} else {
-			backoff = min(backoff+pollInterval/2, idlePoll)
+			backoff = pollInterval
 		}
 		select {
 		case <-ctx.Done():
