@@ -1,10 +1,14 @@
 package deploy
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/monitoring"
 )
 
 func TestShippedTemplatesAreValid(t *testing.T) {
@@ -94,5 +98,37 @@ func TestEstimate(t *testing.T) {
 	}
 	if withZone-free < 0.99 {
 		t.Fatalf("a hosted zone adds $%.2f, want $1.00", withZone-free)
+	}
+}
+
+// The dashboard deploy passes to the DR stack is valid JSON, fits a
+// CloudFormation parameter (4,096 bytes), has no placeholder left, and
+// names only metrics pilotlight emits.
+func TestDashboard(t *testing.T) {
+	body := compactJSON(monitoring.Dashboard(map[string]string{"Region": "us-west-2", "PrimaryRegion": "us-east-1", "Table": "pilotlight-orders", "AccountId": "123456789012", "AlarmName": "pilotlight-primary-unhealthy"}))
+	if len(body) > 4096 {
+		t.Fatalf("dashboard is %d bytes: more than a parameter holds", len(body))
+	}
+	if strings.Contains(body, "${") {
+		t.Fatalf("placeholder left: %s", body)
+	}
+	var d struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil || len(d.Widgets) == 0 {
+		t.Fatalf("not a dashboard: %v", err)
+	}
+	known := map[string]bool{metrics.RegionHealthy: true, metrics.ReplicationLagMs: true, metrics.ValidatorMissingInDR: true,
+		metrics.ValidatorMissingInPrimary: true, metrics.ValidatorDivergent: true, metrics.ValidatorObjectsDiffering: true, metrics.BackupItems: true}
+	for _, w := range d.Widgets {
+		for _, m := range w.Properties.Metrics {
+			if name, _ := m[1].(string); !known[name] {
+				t.Errorf("dashboard metric %q is not one pilotlight emits", name)
+			}
+		}
 	}
 }
