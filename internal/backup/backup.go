@@ -105,11 +105,11 @@ func idTime(id string) (time.Time, bool) {
 func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 	m.defaults()
 	start := m.Now()
-	keys, err := keySchema(ctx, m.DB, m.Table)
+	keys, stream, err := keySchema(ctx, m.DB, m.Table)
 	if err != nil {
 		return nil, err
 	}
-	man := &Manifest{Format: Format, ID: NewID(start), Table: m.Table, Keys: keys, SourceRegion: m.Region,
+	man := &Manifest{Format: Format, ID: NewID(start), Table: m.Table, Keys: keys, StreamViewType: stream, SourceRegion: m.Region,
 		Created: start.UTC(), ExportFormat: "DYNAMODB_JSON"}
 	if m.Epoch != nil {
 		if man.Epoch, err = m.Epoch(ctx); err != nil {
@@ -212,10 +212,12 @@ func (m *Manager) cleanup(base string) {
 	_ = m.deletePrefix(ctx, base)
 }
 
-func keySchema(ctx context.Context, db *dynamodb.Client, table string) ([]KeyAttr, error) {
+// keySchema returns a table's key attributes (hash key first) and its
+// stream view type ("" without a stream).
+func keySchema(ctx context.Context, db *dynamodb.Client, table string) ([]KeyAttr, string, error) {
 	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
-		return nil, fmt.Errorf("describe table %s: %w", table, err)
+		return nil, "", fmt.Errorf("describe table %s: %w", table, err)
 	}
 	types := map[string]string{}
 	for _, a := range out.Table.AttributeDefinitions {
@@ -230,7 +232,11 @@ func keySchema(ctx context.Context, db *dynamodb.Client, table string) ([]KeyAtt
 			keys = append(keys, ka)
 		}
 	}
-	return keys, nil
+	stream := ""
+	if ss := out.Table.StreamSpecification; ss != nil && aws.ToBool(ss.StreamEnabled) {
+		stream = string(ss.StreamViewType)
+	}
+	return keys, stream, nil
 }
 
 // Snapshot is a listed snapshot: its manifest, or, for one whose manifest

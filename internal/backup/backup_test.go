@@ -124,7 +124,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := digest(t, e.ctx, e.primary, e.names.Table())
-	if man.ItemCount != 1000 || man.Digest != src.String() || man.Epoch != 7 || man.SourceRegion != "us-east-1" {
+	if man.ItemCount != 1000 || man.Digest != src.String() || man.Epoch != 7 || man.SourceRegion != "us-east-1" || man.StreamViewType != "NEW_AND_OLD_IMAGES" {
 		t.Fatalf("manifest: %d items, digest %s (table %s), epoch %d, region %s", man.ItemCount, man.Digest, src, man.Epoch, man.SourceRegion)
 	}
 	if len(man.Files) < 4 { // 1000 items, 300 per file, 4 segments
@@ -141,6 +141,11 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	got := digest(t, e.ctx, e.primary, e.names.App+"-restored")
 	if got != src {
 		t.Fatalf("restored table digest %s, source %s", got, src)
+	}
+	// The restored table has the source's stream, as replication needs.
+	dt, err := e.primary.DynamoDB.DescribeTable(e.ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.names.App + "-restored")})
+	if err != nil || dt.Table.StreamSpecification == nil || !aws.ToBool(dt.Table.StreamSpecification.StreamEnabled) {
+		t.Fatalf("restored table without its stream: %v", err)
 	}
 	// Replication stamps were stripped: the restored items are originals.
 	out, err := e.primary.DynamoDB.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.names.App + "-restored"),

@@ -70,7 +70,7 @@ func (m *Manager) Restore(ctx context.Context, opt RestoreOptions) (*RestoreResu
 			return nil, err
 		}
 	}
-	if err := createTable(ctx, m.DB, opt.Table, man.Keys); err != nil {
+	if err := createTable(ctx, m.DB, opt.Table, man.Keys, man.StreamViewType); err != nil {
 		return nil, err
 	}
 	res, err := m.fill(ctx, man, opt.Table)
@@ -231,8 +231,11 @@ func tableExists(ctx context.Context, db *dynamodb.Client, table string) (bool, 
 	return true, nil
 }
 
-func createTable(ctx context.Context, db *dynamodb.Client, table string, keys []KeyAttr) error {
+func createTable(ctx context.Context, db *dynamodb.Client, table string, keys []KeyAttr, stream string) error {
 	in := &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: dbtypes.BillingModePayPerRequest}
+	if stream != "" {
+		in.StreamSpecification = &dbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dbtypes.StreamViewType(stream)}
+	}
 	for i, k := range keys {
 		kt := dbtypes.KeyTypeHash
 		if i > 0 {

@@ -25,16 +25,19 @@ type Manifest struct {
 	ID     string `json:"id"`
 	// Table is the table the snapshot was taken of; Keys its key schema
 	// (hash key first), so a restore can create the table again.
-	Table        string     `json:"table"`
-	Keys         []KeyAttr  `json:"keys"`
-	SourceRegion string     `json:"source_region"`
-	Created      time.Time  `json:"created"`
-	Epoch        int64      `json:"epoch"`
-	ItemCount    int64      `json:"item_count"`
-	Digest       string     `json:"digest"` // validate.Sum of every item
-	ExportFormat string     `json:"export_format"`
-	Files        []DataFile `json:"files"`
-	Seconds      float64    `json:"seconds"`
+	Table string    `json:"table"`
+	Keys  []KeyAttr `json:"keys"`
+	// StreamViewType is the source table's stream, recreated by a restore
+	// (empty: none).
+	StreamViewType string     `json:"stream_view_type,omitempty"`
+	SourceRegion   string     `json:"source_region"`
+	Created        time.Time  `json:"created"`
+	Epoch          int64      `json:"epoch"`
+	ItemCount      int64      `json:"item_count"`
+	Digest         string     `json:"digest"` // validate.Sum of every item
+	ExportFormat   string     `json:"export_format"`
+	Files          []DataFile `json:"files"`
+	Seconds        float64    `json:"seconds"`
 }
 
 // KeyAttr is one key attribute: its name and scalar type (S, N or B).

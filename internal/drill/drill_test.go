@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,30 +231,3 @@ type rehearsal struct {
 }
 
 func (r rehearsal) FailbackReplication(on bool) error { return r.cl.SetFailbackReplication(on) }
-
-func TestRegionOfURLHost(t *testing.T) {
-	for host, want := range map[string]string{"abc123.lambda-url.eu-west-1.on.aws": "eu-west-1", "127.0.0.1:8080": ""} {
-		if got := drill.RegionOfURLHost(host); got != want {
-			t.Errorf("%s: %q, want %q", host, got, want)
-		}
-	}
-}
-
-func TestSigV4TransportSigns(t *testing.T) {
-	var auth, body string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth = r.Header.Get("Authorization")
-		b, _ := io.ReadAll(r.Body)
-		body = string(b)
-	}))
-	defer srv.Close()
-	c := &http.Client{Transport: &drill.SigV4Transport{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), Service: "lambda"}}
-	resp, err := c.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"id":"x"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/lambda/aws4_request") || body != `{"id":"x"}` {
-		t.Fatalf("authorization %q, body %q", auth, body)
-	}
-}
