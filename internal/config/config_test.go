@@ -125,3 +125,12 @@ func TestFunctionEnvBackupSettings(t *testing.T) {
 		t.Fatalf("bad values: %v", err)
 	}
 }
+
+func TestFunctionEnvTrimsAppURLs(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "us-east-1", "PILOTLIGHT_PEER_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
+		"PILOTLIGHT_APP_URLS": `{"us-east-1":"https://abc.lambda-url.us-east-1.on.aws/"}`, "PILOTLIGHT_ACCOUNT": "123456789012"}
+	f, err := LoadFunctionEnv(func(k string) string { return env[k] })
+	if err != nil || f.AppURLs["us-east-1"] != "https://abc.lambda-url.us-east-1.on.aws" || f.Names().Account != "123456789012" {
+		t.Fatalf("%v %v %+v", err, f.AppURLs, f.Names())
+	}
+}

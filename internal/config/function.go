@@ -70,6 +70,10 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 		if err := json.Unmarshal([]byte(s), &f.AppURLs); err != nil {
 			errs = append(errs, "PILOTLIGHT_APP_URLS: not JSON like {\"us-east-1\":\"http://…\"}: "+err.Error())
 		}
+		// Function URLs end in "/"; the probes append "/health".
+		for r, u := range f.AppURLs {
+			f.AppURLs[r] = strings.TrimSuffix(u, "/")
+		}
 	}
 	if s := getenv("PILOTLIGHT_MIN_DWELL"); s != "" {
 		d, err := parseDuration(s)
