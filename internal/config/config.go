@@ -268,14 +268,16 @@ func checkRegion(v string) error {
 func closest(v string) string {
 	best, bestD := "", 4
 	for _, r := range KnownRegions {
-		if d := editDistance(strings.ToLower(v), r); d < bestD {
+		if d := EditDistance(strings.ToLower(v), r); d < bestD {
 			best, bestD = r, d
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between two strings: how
+// pilotlight finds the "did you mean" for a misspelled name.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

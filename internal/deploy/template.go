@@ -12,6 +12,8 @@ import (
 
 	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/awslabs/goformation/v7/schema"
+
+	"github.com/pilotlight/pilotlight/internal/config"
 )
 
 // Problem is one thing wrong with a template, located by template, logical
@@ -199,7 +201,7 @@ func (c *checker) suggestType(typ string) string {
 		if strings.Contains(k, ".") {
 			continue
 		}
-		if d := distance(strings.ToLower(k), strings.ToLower(typ)); d < bestD {
+		if d := config.EditDistance(strings.ToLower(k), strings.ToLower(typ)); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -547,7 +549,7 @@ func brief(v any) string {
 func suggest(k string, props map[string]any) string {
 	best, bestD := "", 3
 	for p := range props {
-		if d := distance(strings.ToLower(p), strings.ToLower(k)); d < bestD {
+		if d := config.EditDistance(strings.ToLower(p), strings.ToLower(k)); d < bestD {
 			best, bestD = p, d
 		}
 	}
@@ -555,25 +557,4 @@ func suggest(k string, props map[string]any) string {
 		return " (did you mean " + best + "?)"
 	}
 	return ""
-}
-
-// distance is the Levenshtein distance.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
