@@ -85,6 +85,17 @@ It runs against a local two-region lab by default (no AWS account needed):
                            take the primary region off the network
   pilotlight lab down      stop it
 
+  pilotlight drill         a region-outage drill with its RTO/RPO report
+  pilotlight validate      prove both regions hold the same data
+  pilotlight backup ...    snapshots, restores, restore tests, retention
+
+On AWS (--target aws, or PILOTLIGHT_TARGET=aws):
+
+  pilotlight deploy --dry-run   the plan and what it costs
+  pilotlight deploy             the DR and primary stacks
+  pilotlight --target aws drill the same drill against your deployment
+  pilotlight cleanup            remove everything deploy created
+
 Settings come from flags, then the environment, then .env, then defaults;
 see .env.example for every setting.`,
 		SilenceUsage:  true,
