@@ -192,6 +192,18 @@ func TestDeployWaitsForAnInterruptedUpdate(t *testing.T) {
 		t.Fatalf("output:\n%s", r.out)
 	}
 
+	// A stack whose first change set was never executed (REVIEW_IN_PROGRESS)
+	// is created, not waited for.
+	d := r.cloud.stacks["us-west-2/"+r.plan.Names.Stack("dr")]
+	d.status, d.template, d.polls = "REVIEW_IN_PROGRESS", "", 0
+	r.out.Reset()
+	if _, err := r.deployer().Deploy(ctx, r.plan); err != nil {
+		t.Fatalf("deploy over REVIEW_IN_PROGRESS: %v\n%s", err, r.out)
+	}
+	if got := r.cloud.callsMatching("change-set us-west-2"); got[len(got)-2] != "change-set us-west-2 "+r.plan.Names.Stack("dr")+" CREATE" {
+		t.Fatalf("change sets: %v", got)
+	}
+
 	// A cancelled context stops a deploy promptly, with the context's error.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

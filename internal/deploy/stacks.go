@@ -123,7 +123,12 @@ func (s *Stacks) describe(ctx context.Context, c CloudFormation, name string) (*
 	return &out.Stacks[0], nil
 }
 
-func inProgress(st cfntypes.StackStatus) bool { return strings.HasSuffix(string(st), "_IN_PROGRESS") }
+// inProgress reports whether CloudFormation is working on the stack.
+// REVIEW_IN_PROGRESS is not work: it is a stack whose first change set was
+// never executed, and it stays so until one is.
+func inProgress(st cfntypes.StackStatus) bool {
+	return strings.HasSuffix(string(st), "_IN_PROGRESS") && st != cfntypes.StackStatusReviewInProgress
+}
 
 // Deploy creates or updates one stack through a change set. A change set
 // with no changes is success. A stack left busy by an interrupted deploy is
@@ -151,7 +156,7 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 		cur = nil
 	}
 	kind := cfntypes.ChangeSetTypeUpdate
-	if cur == nil {
+	if cur == nil || cur.StackStatus == cfntypes.StackStatusReviewInProgress {
 		kind, res.Created = cfntypes.ChangeSetTypeCreate, true
 	}
 	params := make([]cfntypes.Parameter, 0, len(st.Parameters))
