@@ -74,6 +74,14 @@ func newView(r *Report) view {
 	}
 	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (must be 0)", false},
 		row{"writes", fmt.Sprintf("%d acked of %d", r.Writes.Acked, r.Writes.Attempted), fmt.Sprintf("%d refused (503), %d failed", r.Writes.Refused, r.Writes.Failed), false})
+	if val := r.Validation; val != nil {
+		verdict, detail := "clean", fmt.Sprintf("data validator: the same %d items in both regions", val.Items[r.Primary])
+		if !val.Clean() {
+			verdict = "DIVERGENT"
+			detail = fmt.Sprintf("data validator: %d missing in %s, %d missing in %s, %d divergent", val.MissingInDR.Count, r.DR, val.MissingInPrimary.Count, r.Primary, val.Divergent.Count)
+		}
+		v.Rows = append(v.Rows, row{"validation", verdict, detail, false})
+	}
 
 	tl := r.Writes.Timeline
 	if len(tl) == 0 {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
 func TestWriteHTML(t *testing.T) {
@@ -18,8 +20,9 @@ func TestWriteHTML(t *testing.T) {
 		Failures: []string{"failback lost 1 acknowledged writes <script>"},
 		Failover: &FailoverReport{FaultAt: start.Add(time.Second), FirstAckDR: start.Add(4 * time.Second), RTOSeconds: 3,
 			Breakdown: map[string]float64{"detection": 2.9, "routing": 0.1}},
-		RPO:    &RPO{Missing: 2, SpanSeconds: 0.1},
-		Writes: summarize(writes, start),
+		RPO:        &RPO{Missing: 2, SpanSeconds: 0.1},
+		Writes:     summarize(writes, start),
+		Validation: &validate.Report{Items: map[string]int64{"us-east-1": 2, "us-west-2": 1}, MissingInDR: validate.Finding{Count: 1}},
 	}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, r); err != nil {
@@ -29,7 +32,7 @@ func TestWriteHTML(t *testing.T) {
 	for _, want := range []string{
 		"region-outage drill (us-east-1 → us-west-2)", `class="FAIL"`, "3.00 s", "detection", "2 writes, 0.100 s",
 		"acknowledged by us-east-1", "t=4s: 1 acknowledged by us-west-2", "t=2s: 1 refused or failed", ">fault</text>",
-		"&lt;script&gt;",
+		"&lt;script&gt;", "DIVERGENT", "data validator: 1 missing in us-west-2",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
