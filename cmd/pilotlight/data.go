@@ -66,8 +66,9 @@ Exit status: 0 clean, 1 divergent beyond the settle window, 2 could not run.
 
 Tables too big for one machine in time: scan segment ranges separately
 (--segments 64 --segment-range 0-15 --out part-0.json, ...) and finish with
---merge part-*.json; or let the lab's data-validator function do it with
---fan-out 4 (four invocations, then one to compare).`,
+--merge part-*.json; or let the data-validator function do it with
+--fan-out 4 (four invocations in parallel, then one to compare; in the lab
+and on AWS).`,
 		Example: `  pilotlight validate
   pilotlight validate --json --settle 10s
   pilotlight validate --segments 16 --segment-range 0-7 --out a.json
@@ -128,7 +129,7 @@ Tables too big for one machine in time: scan segment ranges separately
 				return err
 			}
 		case fanOut > 0:
-			rep, err = fanOutValidate(ctx, g, t, fanOut, segments, buckets, settle)
+			rep, err = fanOutValidate(ctx, g, t, fanOut, segments, buckets, settle, noObjects)
 			if err != nil {
 				return err
 			}
@@ -159,18 +160,16 @@ Tables too big for one machine in time: scan segment ranges separately
 	f.StringVar(&segRange, "segment-range", "", "scan only segments first-last of --segments and write partial digests (see --out, --merge)")
 	f.StringVar(&out, "out", "-", "where --segment-range writes its partial digests (- for stdout)")
 	f.StringSliceVar(&merge, "merge", nil, "merge partial digest files (comma separated) and compare")
-	f.IntVar(&fanOut, "fan-out", 0, "lab: split the scan across this many invocations of the data-validator function")
+	f.IntVar(&fanOut, "fan-out", 0, "split the scan across this many invocations of the data-validator function in the DR region")
 	c.MarkFlagsMutuallyExclusive("segment-range", "merge", "fan-out")
 	return c
 }
 
-// fanOutValidate runs the digest pass as n invocations of the lab's
-// data-validator function, each over a range of segments, then one more
-// invocation to merge and compare.
-func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buckets int, settle time.Duration) (*validate.Report, error) {
-	if t.lab == nil {
-		return nil, errors.New("--fan-out runs on the lab's functions; on AWS invoke the data-validator function with segment ranges")
-	}
+// fanOutValidate runs the digest pass as n invocations of the
+// data-validator function in the DR region (the lab's, or the deployed one
+// on AWS), each over a range of segments, then one more invocation to merge
+// and compare.
+func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
 	if n > segments {
 		return nil, fmt.Errorf("--fan-out %d is more than --segments %d: each invocation needs at least one segment", n, segments)
 	}
@@ -181,7 +180,7 @@ func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buc
 		first, last := i*segments/n, (i+1)*segments/n-1
 		wg.Go(func() {
 			req, _ := json.Marshal(map[string]any{"segments": segments, "segment_range": fmt.Sprintf("%d-%d", first, last), "buckets": buckets})
-			out, err := t.lab.Invoke(ctx, t.dr, lab.FnValidator, req)
+			out, err := t.invoke(ctx, t.dr, lab.FnValidator, req)
 			if err != nil {
 				errs[i] = fmt.Errorf("segments %d-%d: %w", first, last, err)
 				return
@@ -199,8 +198,8 @@ func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buc
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	req, _ := json.Marshal(map[string]any{"partials": parts, "settle": settle.String()})
-	out, err := t.lab.Invoke(ctx, t.dr, lab.FnValidator, req)
+	req, _ := json.Marshal(map[string]any{"partials": parts, "settle": settle.String(), "no_objects": noObjects})
+	out, err := t.invoke(ctx, t.dr, lab.FnValidator, req)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,5 +120,68 @@ func TestDataCommands(t *testing.T) {
 	}
 	if r := runCLI(t, dir, nil, "backup", "prune", "--keep", "1", "--dry-run"); r.code != 0 || !strings.Contains(r.out, "would remove 0 snapshot(s), kept 1") {
 		t.Fatalf("prune dry run: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+}
+
+// TestValidateFanOut runs the digest pass as invocations of the real
+// data-validator function in the lab, then one to compare.
+func TestValidateFanOut(t *testing.T) {
+	requireServers(t)
+	if testing.Short() {
+		t.Skip("builds the functions")
+	}
+	fns := t.TempDir()
+	for _, fn := range lab.FunctionNames {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(fns, fn, "bootstrap"), "./lambda/"+fn)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, out)
+		}
+	}
+	dir := t.TempDir()
+	labDir := filepath.Join(dir, ".lab")
+	t.Cleanup(func() { lab.Stop(labDir) })
+	env := []string{"PILOTLIGHT_FUNCTIONS_DIR=" + fns}
+	if r := runCLI(t, dir, env, "lab", "up"); r.code != 0 {
+		t.Fatalf("lab up: %s", r.err)
+	}
+	st, err := lab.ReadState(labDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := st.Clients(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 40 {
+		if _, err := clients["us-west-2"].DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Names().Table()),
+			Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: fmt.Sprintf("dr-only#%02d", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := runCLI(t, dir, env, "lab", "replication", "pause"); r.code != 0 {
+		t.Fatal(r.err)
+	}
+	// Written in the DR region while replication is paused: 40 items the
+	// primary may or may not have yet, and one it surely does not.
+	if _, err := clients["us-west-2"].DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Names().Table()),
+		Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "dr-only#late"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, dir, env, "validate", "--fan-out", "3", "--segments", "6", "--settle", "0", "--no-objects", "--json")
+	var rep validate.Report
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("exit %d, %v\n%s%s", r.code, err, r.out, r.err)
+	}
+	if r.code != 1 || rep.Items["us-west-2"] != 41 || rep.MissingInPrimary.Count != 41-rep.Items["us-east-1"] || rep.Objects != nil || rep.Settled != 0 {
+		t.Fatalf("fan-out validate: exit %d, %+v", r.code, rep)
+	}
+	if !strings.Contains(r.err, "segments 4-5 of 6 scanned") {
+		t.Fatalf("progress: %q", r.err)
+	}
+	if r := runCLI(t, dir, env, "validate", "--fan-out", "9", "--segments", "4"); r.code != 2 || !strings.Contains(r.err, "more than --segments") {
+		t.Fatalf("fan-out wider than the segments: exit %d %q", r.code, r.err)
 	}
 }

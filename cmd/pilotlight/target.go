@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -92,6 +93,24 @@ func (t *target) controller() (*failover.Controller, error) {
 		Drain:        failover.TableDrainer{Clients: t.clients, Names: t.names, Timeout: 5 * time.Minute},
 		FenceTimeout: 5 * time.Second, AgreementWait: 30 * time.Second,
 	}, nil
+}
+
+// invoke calls one of the deployment's functions in a region and returns
+// its response: the lab's emulator, or Lambda on AWS.
+func (t *target) invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
+	if t.lab != nil {
+		return t.lab.Invoke(ctx, regionName, function, payload)
+	}
+	c := lambda.NewFromConfig(t.aws.cfg, func(o *lambda.Options) { o.Region = regionName })
+	name := t.names.App + "-" + function
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: payload})
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)
+	}
+	if out.FunctionError != nil {
+		return nil, fmt.Errorf("%s in %s failed (%s): %s", name, regionName, aws.ToString(out.FunctionError), out.Payload)
+	}
+	return out.Payload, nil
 }
 
 // setFailbackReplication turns the lab's DR → primary object replication

@@ -16,8 +16,10 @@ type Request struct {
 	Segments     int    `json:"segments,omitempty"`
 	SegmentRange string `json:"segment_range,omitempty"`
 	Buckets      int    `json:"buckets,omitempty"`
-	// Settle is the settle window ("5s").
+	// Settle is the settle window ("5s"; "0s" for none).
 	Settle string `json:"settle,omitempty"`
+	// NoObjects compares the tables only.
+	NoObjects bool `json:"no_objects,omitempty"`
 	// Partials finishes a fanned-out run: they are merged and compared.
 	Partials []*Partial `json:"partials,omitempty"`
 	// Scheduled marks an EventBridge schedule's event.
@@ -27,7 +29,8 @@ type Request struct {
 	seg    Segments
 }
 
-// SettleWindow is the parsed settle window (0 when unset).
+// SettleWindow is the parsed settle window: 0 when unset (the validator's
+// default), negative for an explicit "0s" (no window).
 func (r Request) SettleWindow() time.Duration { return r.settle }
 
 // Range is the parsed segment range; ok is false for a whole-table run.
@@ -68,6 +71,9 @@ func ParseRequest(b []byte) (Request, error) {
 			return r, fmt.Errorf("validator request: settle %q: write it like 5s", r.Settle)
 		}
 		r.settle = s
+		if s == 0 {
+			r.settle = -1
+		}
 	}
 	if r.Buckets < 0 || r.Buckets > 1<<20 {
 		return r, fmt.Errorf("validator request: buckets %d: use 1 to %d", r.Buckets, 1<<20)

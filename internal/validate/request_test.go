@@ -23,6 +23,9 @@ func TestParseRequest(t *testing.T) {
 	if seg, ok := r.Range(); !ok || seg != (Segments{16, 4, 7}) || r.SettleWindow().Seconds() != 2 {
 		t.Fatalf("parsed %+v", r)
 	}
+	if r, err := ParseRequest([]byte(`{"settle":"0s","no_objects":true}`)); err != nil || r.SettleWindow() >= 0 || !r.NoObjects {
+		t.Fatalf("settle 0s must mean no window: %+v %v", r, err)
+	}
 	bad := map[string]string{
 		`{"segment":4}`:                        "unknown field",
 		`{"segment_range":"0-1"}`:              "needs segments",

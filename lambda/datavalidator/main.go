@@ -43,7 +43,7 @@ func main() {
 			return nil, err
 		}
 		v := &validate.Validator{
-			Primary: validate.SideFor(pc, env.Names(), true), DR: validate.SideFor(dc, env.Names(), true),
+			Primary: validate.SideFor(pc, env.Names(), !req.NoObjects), DR: validate.SideFor(dc, env.Names(), !req.NoObjects),
 			Segments: req.Segments, Buckets: req.Buckets, Settle: req.SettleWindow(),
 		}
 		if seg, ok := req.Range(); ok {
