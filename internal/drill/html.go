@@ -25,6 +25,10 @@ type marker struct {
 	X, LabelY float64
 	Label     string
 	Color     string
+	// Anchor is "end" for a marker near the right edge: its label goes to
+	// the left of the line, inside the plot.
+	Anchor string
+	DX     float64
 }
 
 type row struct {
@@ -130,7 +134,11 @@ func newView(r *Report) view {
 		if !t.IsZero() {
 			if x := at(t); x >= 0 && x <= plotW {
 				// Alternate label heights so neighbouring markers stay legible.
-				v.Markers = append(v.Markers, marker{X: x, LabelY: float64(-16 + 12*(len(v.Markers)%2)), Label: label, Color: color})
+				m := marker{X: x, LabelY: float64(-16 + 12*(len(v.Markers)%2)), Label: label, Color: color, Anchor: "start", DX: 3}
+				if x > plotW-7*float64(len(label))-6 {
+					m.Anchor, m.DX = "end", -3
+				}
+				v.Markers = append(v.Markers, m)
 			}
 		}
 	}
@@ -165,7 +173,7 @@ ul.fail{color:#c53030}
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.SVGHeight}}" viewBox="0 -28 {{.Width}} {{.SVGHeight}}" role="img" aria-label="writes per second">
 <text x="2" y="10" font-size="11" fill="#ffffff">{{.MaxY}}/s</text>
 {{range .Bars}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .Y}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-28" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="{{.LabelY}}" font-size="11" fill="{{.Color}}" dx="3">{{.Label}}</text>
+{{end}}{{range .Markers}}<line x1="{{printf "%.1f" .X}}" x2="{{printf "%.1f" .X}}" y1="-28" y2="{{$.Height}}" stroke="{{.Color}}" stroke-dasharray="4 3"/><text x="{{printf "%.1f" .X}}" y="{{.LabelY}}" font-size="11" fill="{{.Color}}" dx="{{.DX}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
 {{end}}</svg>
 <p>Full record: report.json (journal, lab events, every second of the workload).</p>
 </body></html>
