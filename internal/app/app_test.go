@@ -3,10 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +18,6 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-var seq atomic.Int64
-
 type fixture struct {
 	names       region.Names
 	p, dr       *region.Clients
@@ -32,15 +28,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	l := labtest.Lab(t)
-	names := region.Names{App: fmt.Sprintf("app%d-%d", time.Now().UnixNano()%1e6, seq.Add(1))}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := l.Provision(ctx, names); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := l.Clients("us-east-1", 0)
-	dr, _ := l.Clients("us-west-2", 0)
+	names := labtest.Provision(t, "app")
+	p, dr := labtest.Clients(t, 0)
 	return fixture{names: names, p: p, dr: dr,
 		primarySvc: app.New(app.Config{Role: app.RolePrimary, Names: names, PeerCheck: time.Nanosecond}, p, dr),
 		drSvc:      app.New(app.Config{Role: app.RoleSecondary, Names: names, PeerCheck: time.Nanosecond}, dr, p),

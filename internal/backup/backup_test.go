@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,8 +23,6 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-var seq atomic.Int64
-
 type env struct {
 	t       *testing.T
 	ctx     context.Context
@@ -34,47 +31,28 @@ type env struct {
 	dr      *region.Clients
 }
 
+// newEnv is a table and buckets of the test's own, or, given names, those.
 func newEnv(t *testing.T, names region.Names) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the lab")
 	}
-	l := labtest.Lab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	if names.App == "" {
-		names = region.Names{App: fmt.Sprintf("bk%d", seq.Add(1))}
-		if err := l.Provision(ctx, names); err != nil {
-			t.Fatal(err)
-		}
+		names = labtest.Provision(t, "bk")
 	}
-	p, err := l.Clients("us-east-1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Clients("us-west-2", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, d := labtest.Clients(t, 0)
 	return &env{t: t, ctx: ctx, names: names, primary: p, dr: d}
 }
 
 func (e *env) fill(c *region.Clients, table string, n int) {
 	e.t.Helper()
-	for start := 0; start < n; start += 25 {
-		var reqs []types.WriteRequest
-		for i := start; i < min(start+25, n); i++ {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item(i)}})
-		}
-		in := map[string][]types.WriteRequest{table: reqs}
-		for len(in) > 0 {
-			out, err := c.DynamoDB.BatchWriteItem(e.ctx, &dynamodb.BatchWriteItemInput{RequestItems: in})
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			in = out.UnprocessedItems
-		}
+	items := make([]validate.Item, n)
+	for i := range items {
+		items[i] = item(i)
 	}
+	labtest.PutItems(e.t, e.ctx, c, table, items...)
 }
 
 func item(i int) validate.Item {

@@ -36,15 +36,8 @@ func newRig(t *testing.T) *rig {
 	if testing.Short() {
 		t.Skip("needs the lab")
 	}
-	l := labtest.Lab(t)
-	r := &rig{cloud: newFakeCloud(), out: &bytes.Buffer{}, s3: map[string]*s3.Client{}}
-	for _, name := range l.Regions() {
-		c, err := l.Clients(name, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.s3[name] = c.S3
-	}
+	p, dr := labtest.Clients(t, 0)
+	r := &rig{cloud: newFakeCloud(), out: &bytes.Buffer{}, s3: map[string]*s3.Client{p.Name: p.S3, dr.Name: dr.S3}}
 	r.plan = Plan{Names: region.Names{App: fmt.Sprintf("dep%d", appSeq.Add(1)), Account: "123456789012"}, Primary: "us-east-1", DR: "us-west-2", Profile: "free"}
 	return r
 }

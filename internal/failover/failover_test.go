@@ -7,7 +7,6 @@ import (
 	. "github.com/pilotlight/pilotlight/internal/failover"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,8 +23,6 @@ const (
 	dr      = "us-west-2"
 )
 
-var appSeq atomic.Int64
-
 // fixture gives a test control tables of its own in both lab regions.
 type fixture struct {
 	l      *lab.Lab
@@ -34,22 +31,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	l := labtest.Lab(t)
-	names := region.Names{App: fmt.Sprintf("fo%d-%d", time.Now().UnixNano()%1e6, appSeq.Add(1))}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := l.Provision(ctx, names); err != nil {
-		t.Fatal(err)
-	}
-	f := fixture{l: l, stores: map[string]*control.Store{}}
-	for _, r := range l.Regions() {
-		c, err := l.Clients(r, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.stores[r] = control.New(c, names)
-	}
-	return f
+	names := labtest.Provision(t, "fo")
+	p, dr := labtest.Clients(t, 1)
+	return fixture{l: labtest.Lab(t), stores: map[string]*control.Store{p.Name: control.New(p, names), dr.Name: control.New(dr, names)}}
 }
 
 // Function-field fakes for the parts no local server plays here.

@@ -3,7 +3,6 @@ package health_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,21 +14,16 @@ import (
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/metrics"
-	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
 func TestProbesAndMetrics(t *testing.T) {
 	l := labtest.Lab(t)
-	names := region.Names{App: fmt.Sprintf("hc%d", time.Now().UnixNano()%1e6)}
+	names := labtest.Provision(t, "hc")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := l.Provision(ctx, names); err != nil {
-		t.Fatal(err)
-	}
-	self, _ := l.Clients("us-west-2", 1)
-	peer, _ := l.Clients("us-east-1", 1)
+	peer, self := labtest.Clients(t, 1)
 	p := &health.Prober{Self: health.Target{Clients: self}, Peer: health.Target{Clients: peer}, Names: names,
 		HTTP: &http.Client{Timeout: time.Second}, Timeout: 500 * time.Millisecond}
 
@@ -111,14 +105,10 @@ func TestEmitModes(t *testing.T) {
 // and read back after, and a region that cannot serve it is still caught.
 func TestS3CanaryWrittenSparingly(t *testing.T) {
 	l := labtest.Lab(t)
-	names := region.Names{App: fmt.Sprintf("hs%d", time.Now().UnixNano()%1e6)}
+	names := labtest.Provision(t, "hs")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := l.Provision(ctx, names); err != nil {
-		t.Fatal(err)
-	}
-	self, _ := l.Clients("us-west-2", 1)
-	peer, _ := l.Clients("us-east-1", 1)
+	peer, self := labtest.Clients(t, 1)
 	p := &health.Prober{Self: health.Target{Clients: self}, Peer: health.Target{Clients: peer}, Names: names,
 		HTTP: &http.Client{Timeout: time.Second}, Timeout: 500 * time.Millisecond, S3WriteEvery: time.Hour}
 	s3ok := func(r health.Report, region string) bool {

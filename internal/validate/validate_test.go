@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -22,10 +20,7 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-var seq atomic.Int64
-
-// env provisions a table and bucket pair of its own in both lab regions
-// (not replicated: only the lab's own names are).
+// env is a table and bucket pair of the test's own in both lab regions.
 type env struct {
 	t       *testing.T
 	ctx     context.Context
@@ -39,40 +34,16 @@ func newEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("needs the lab")
 	}
-	l := labtest.Lab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	names := region.Names{App: fmt.Sprintf("val%d", seq.Add(1))}
-	if err := l.Provision(ctx, names); err != nil {
-		t.Fatal(err)
-	}
-	p, err := l.Clients("us-east-1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Clients("us-west-2", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	names := labtest.Provision(t, "val")
+	p, d := labtest.Clients(t, 0)
 	return &env{t: t, ctx: ctx, names: names, primary: p, dr: d}
 }
 
 func (e *env) put(c *region.Clients, items ...validate.Item) {
 	e.t.Helper()
-	for start := 0; start < len(items); start += 25 {
-		var reqs []types.WriteRequest
-		for _, it := range items[start:min(start+25, len(items))] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		in := map[string][]types.WriteRequest{e.names.Table(): reqs}
-		for len(in) > 0 {
-			out, err := c.DynamoDB.BatchWriteItem(e.ctx, &dynamodb.BatchWriteItemInput{RequestItems: in})
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			in = out.UnprocessedItems
-		}
-	}
+	labtest.PutItems(e.t, e.ctx, c, e.names.Table(), items...)
 }
 
 func (e *env) both(items ...validate.Item) {
