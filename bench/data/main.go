@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,11 +56,7 @@ func main() {
 		runChild(c)
 		return
 	}
-	home, _ := os.UserHomeDir()
-	cache := filepath.Join(home, ".cache", "pilotlight")
-	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
-		cache = d
-	}
+	cache := lab.DefaultCacheDir()
 	sv, err := lab.FindServers(cache)
 	if err != nil {
 		fail(err)

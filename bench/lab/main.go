@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,11 +39,7 @@ func main() {
 	rates := flag.String("rates", "200,1000", "write rates (writes/s) to measure lag at")
 	bin := flag.String("bin", "bin/pilotlight", "pilotlight binary to time `lab up` with")
 	flag.Parse()
-	home, _ := os.UserHomeDir()
-	cache := filepath.Join(home, ".cache", "pilotlight")
-	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
-		cache = d
-	}
+	cache := lab.DefaultCacheDir()
 	sv, err := lab.FindServers(cache)
 	if err != nil {
 		fail(err)

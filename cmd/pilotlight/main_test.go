@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 )
 
 // The test binary doubles as pilotlight, so `lab up` can start its
@@ -88,20 +89,9 @@ func TestLabCommandsWithoutLab(t *testing.T) {
 	}
 }
 
-func requireServers(t *testing.T) {
-	t.Helper()
-	cache := os.Getenv("PILOTLIGHT_CACHE_DIR")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "pilotlight")
-	}
-	if _, err := lab.FindServers(cache); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("lab servers missing in CI: %v", err)
-		}
-		t.Skipf("lab servers missing: %v", err)
-	}
-}
+// requireServers skips when the lab's servers are not installed, except in
+// CI, where a missing server is a failure.
+func requireServers(t *testing.T) { labtest.Servers(t) }
 
 func TestLabLifecycle(t *testing.T) {
 	requireServers(t)

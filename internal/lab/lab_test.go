@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,20 +28,11 @@ var (
 	sharedDir  string
 )
 
-// testCache is where `make deps` put the servers.
-func testCache() string {
-	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
-		return d
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "pilotlight")
-}
-
 // requireServers skips when the lab's servers are not installed, except in
 // CI, where a missing server is a failure.
 func requireServers(t testing.TB) Servers {
 	t.Helper()
-	s, err := FindServers(testCache())
+	s, err := FindServers(DefaultCacheDir())
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("lab servers missing in CI: %v", err)

@@ -59,6 +59,16 @@ func riePath(cache string) string {
 
 // FindServers returns the cached servers, or a SetupError saying how to get
 // them. It never downloads.
+// DefaultCacheDir is where `make deps` (`pilotlight lab fetch`) puts the
+// servers: $PILOTLIGHT_CACHE_DIR, or ~/.cache/pilotlight.
+func DefaultCacheDir() string {
+	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "pilotlight")
+}
+
 func FindServers(cache string) (Servers, error) {
 	s := Servers{DynamoDBDir: dynamoDBDir(cache), Versitygw: versitygwPath(cache), RIE: riePath(cache)}
 	java, err := exec.LookPath("java")

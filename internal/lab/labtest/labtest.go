@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,20 +21,11 @@ var (
 	dir    string
 )
 
-// Cache is where `make deps` put the servers.
-func Cache() string {
-	if d := os.Getenv("PILOTLIGHT_CACHE_DIR"); d != "" {
-		return d
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "pilotlight")
-}
-
 // Servers returns the cached servers. It skips the test when they are
 // missing, except in CI (CI=true), where that is a failure.
 func Servers(t testing.TB) lab.Servers {
 	t.Helper()
-	s, err := lab.FindServers(Cache())
+	s, err := lab.FindServers(lab.DefaultCacheDir())
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("lab servers missing in CI: %v", err)
