@@ -192,12 +192,8 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 			if strings.Contains(reason, "didn't contain changes") || strings.Contains(reason, "No updates are to be performed") {
 				_, _ = c.DeleteChangeSet(ctx, &cfn.DeleteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
 				fmt.Fprintf(s.Out, "%s (%s): no changes\n", st.Name, st.Region)
-				res.NoChanges = true
-				out, err := s.describe(ctx, c, st.Name)
-				if err != nil {
-					return nil, err
-				}
-				res.Outputs = outputs(out)
+				// Nothing ran: the stack is as described before the change set.
+				res.NoChanges, res.Outputs = true, outputs(cur)
 				return res, nil
 			}
 			return nil, fmt.Errorf("change set for %s in %s failed: %s", st.Name, st.Region, reason)
