@@ -21,9 +21,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// dataTargetFor resolves the deployment the data commands act on.
-func dataTargetFor(g *globals, cmd *cobra.Command) (*target, error) { return resolveTarget(g, cmd) }
-
 // in returns the clients of a region named by --in, or of def.
 func (t *target) in(name, def string) (*region.Clients, error) {
 	if name == "" {
@@ -81,7 +78,7 @@ and on AWS).`,
 		},
 	}
 	runValidate = func(cmd *cobra.Command) error {
-		t, err := dataTargetFor(g, cmd)
+		t, err := resolveTarget(g, cmd)
 		if err != nil {
 			return err
 		}
@@ -240,7 +237,7 @@ and says so.`,
 }
 
 func managerFor(g *globals, cmd *cobra.Command, in string) (*target, *backup.Manager, error) {
-	t, err := dataTargetFor(g, cmd)
+	t, err := resolveTarget(g, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
