@@ -280,13 +280,13 @@ func (p *Prober) canary(ctx context.Context) (float64, error) {
 
 // Emit writes the report as EMF lines: RegionHealthy and ProbeLatencyMs per
 // target, ReplicationLagMs when known.
-func Emit(w io.Writer, r Report) error { return EmitWith(w, r, EmitOptions{Latency: true}) }
+func Emit(w io.Writer, r Report) error { return EmitWith(w, r, EmitOptions{Full: true}) }
 
 // EmitOptions choose which metrics a health check emits and how finely.
 // Every distinct metric costs on AWS beyond the free tier's ten, so the
 // stacks' default emits only what the alarm and the dashboard read.
 type EmitOptions struct {
-	Latency        bool // ProbeLatencyMs per probe (16 more metrics) and the observer's health of itself
+	Full           bool // also ProbeLatencyMs per probe (16 more metrics) and the observer's health of itself
 	HighResolution bool // RegionHealthy at 1-second storage resolution, for 10 s alarms
 }
 
@@ -296,7 +296,7 @@ type EmitOptions struct {
 func ParseMetricsMode(s string) (EmitOptions, error) {
 	switch s {
 	case "", "full":
-		return EmitOptions{Latency: true}, nil
+		return EmitOptions{Full: true}, nil
 	case "standard":
 		return EmitOptions{}, nil
 	case "high-resolution":
@@ -316,14 +316,14 @@ func EmitWith(w io.Writer, r Report, o EmitOptions) error {
 		if v.Healthy {
 			healthy = 1
 		}
-		if v.Region == r.Observer && !o.Latency {
+		if v.Region == r.Observer && !o.Full {
 			continue // standard modes: only the peer's health, which alarms read
 		}
 		dims := map[string]string{"Region": r.Observer, "Target": v.Region}
 		if err := metrics.Write(w, metrics.Namespace, r.At, dims, metrics.Datapoint{Name: metrics.RegionHealthy, Value: healthy, StorageResolution: res}); err != nil {
 			return err
 		}
-		if !o.Latency {
+		if !o.Full {
 			continue
 		}
 		for _, res := range v.Probes {
