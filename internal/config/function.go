@@ -75,26 +75,17 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 			f.AppURLs[r] = strings.TrimSuffix(u, "/")
 		}
 	}
-	if s := getenv("PILOTLIGHT_MIN_DWELL"); s != "" {
-		d, err := parseDuration(s)
-		if err != nil {
-			errs = append(errs, "PILOTLIGHT_MIN_DWELL: "+err.Error())
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery}} {
+		if s := getenv(d.name); s != "" {
+			v, err := parseDuration(s)
+			if err != nil {
+				errs = append(errs, d.name+": "+err.Error())
+			}
+			*d.dst = v
 		}
-		f.MinDwell = d
-	}
-	if s := getenv("PILOTLIGHT_PROBE_INTERVAL"); s != "" {
-		d, err := parseDuration(s)
-		if err != nil {
-			errs = append(errs, "PILOTLIGHT_PROBE_INTERVAL: "+err.Error())
-		}
-		f.ProbeInterval = d
-	}
-	if s := getenv("PILOTLIGHT_S3_CANARY_WRITE_EVERY"); s != "" {
-		d, err := parseDuration(s)
-		if err != nil {
-			errs = append(errs, "PILOTLIGHT_S3_CANARY_WRITE_EVERY: "+err.Error())
-		}
-		f.S3WriteEvery = d
 	}
 	switch f.Metrics {
 	case "", "full", "standard", "high-resolution":
