@@ -520,7 +520,8 @@ func valueString(v types.AttributeValue) string {
 	return fmt.Sprintf("%v", v)
 }
 
-// The names a region's protected table and bucket have.
+// SideFor is a region's protected table and, with objects, its data bucket,
+// by the deployment's names.
 func SideFor(c *region.Clients, names region.Names, withObjects bool) Side {
 	s := Side{Region: c.Name, DB: c.DynamoDB, Table: names.Table()}
 	if withObjects {
