@@ -14,13 +14,21 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// Active says which region accepts writes, at which epoch. Epochs only grow;
-// a region accepts writes only while its own record names it at the highest
-// epoch it can see.
+// Active is one control record: which region holds the write lease, at
+// which epoch, since when, and until when this record grants it. Epochs only
+// grow. One record lives in each of the three control tables (own region,
+// peer, witness); the region that holds the highest epoch on two of them is
+// the active region (see View).
 type Active struct {
-	Region string    `json:"active_region"`
+	Region string    `json:"active_region"` // the holder
 	Epoch  int64     `json:"epoch"`
 	Since  time.Time `json:"since"`
+	// GrantedUntil is the end of the grant this record gives its holder;
+	// zero when it grants nothing (a fence, or a record from before leases).
+	GrantedUntil time.Time `json:"granted_until,omitzero"`
+	// Hold, when set, stops renewals at this epoch: a planned handover
+	// holds the new holder back until replication has drained.
+	Hold string `json:"hold,omitempty"`
 }
 
 // ErrConflict means a compare-and-set lost: the record is not at the
@@ -78,6 +86,14 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 	if s, ok := it["since"].(*types.AttributeValueMemberS); ok {
 		a.Since, _ = time.Parse(time.RFC3339Nano, s.Value)
 	}
+	if g, ok := it["granted_until"].(*types.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(g.Value, 10, 64); err == nil && ms > 0 {
+			a.GrantedUntil = time.UnixMilli(ms).UTC()
+		}
+	}
+	if h, ok := it["held_for"].(*types.AttributeValueMemberS); ok {
+		a.Hold = h.Value
+	}
 	return a, nil
 }
 
@@ -86,6 +102,10 @@ func activeItem(a Active) map[string]types.AttributeValue {
 	it["active_region"] = &types.AttributeValueMemberS{Value: a.Region}
 	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Epoch, 10)}
 	it["since"] = &types.AttributeValueMemberS{Value: a.Since.UTC().Format(time.RFC3339Nano)}
+	it["granted_until"] = msValue(a.GrantedUntil)
+	if a.Hold != "" {
+		it["held_for"] = &types.AttributeValueMemberS{Value: a.Hold}
+	}
 	return it
 }
 

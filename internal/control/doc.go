@@ -1,9 +1,67 @@
-// Package control owns the regional control table: the active record
-// {active_region, epoch, since} that fences writes, and the failover journal
-// (run#<epoch> / phase rows). The table is per region and never replicated:
-// each region decides from its own record, and a region that cannot reach
-// its own control table accepts no writes.
+// Package control owns the control records that decide which region may
+// write, and the failover journal. It does not decide to fail over (the
+// failover controller does), and it never replicates: each record lives in
+// one region's control table.
 //
-// It does not decide anything: the failover controller decides, the orders
-// service obeys, the health check reports.
+// # Records
+//
+// Three control tables, one per region: the two application regions and a
+// witness region that holds nothing else. Each holds one active record
+//
+//	{active_region (the holder), epoch, since, granted_until, hold?}
+//
+// and each application region also holds its lease item {epoch,
+// lease_until}, written only by that region's holder, and the journal
+// (run#<epoch> phase rows, write-once; confirmed lease intervals).
+//
+// # The protocol (what Quorum implements)
+//
+// Renewal. The holder h at epoch e takes t0 from its clock, then updates
+// the three records in parallel with the condition
+// `epoch = e AND active_region = h AND no hold`, setting granted_until =
+// t0 + term; each call is capped at term/4. Only after two records granted
+// does it write lease_until = t0 + term to its own lease item (condition:
+// lease_until never decreases). It renews at least every term/4.
+//
+// Write path. A region acknowledges a write only after reading its own
+// record and lease item (one strongly consistent transactional read; nothing
+// in another region) and finding: it is the holder, the lease is at the
+// record's epoch, no hold, and now + δ + ε < lease_until. The write itself
+// keeps a condition check on the record's epoch in its transaction, and is
+// given δ to finish (SDK retries included) or it fails.
+//
+// Claim. A claimer c for epoch e′ updates each record with the condition
+// `epoch < e′ AND (active_region = c OR granted_until < now − ε)` and wins
+// with two records. A partial claim is not rolled back: a retry uses a
+// higher epoch. The active region is the holder of the highest epoch present
+// on two records (View). A forced claim drops the granted_until test and then
+// waits term + ε + δ on a monotonic clock before the new holder's first lease,
+// so whatever the old holder was granted has run out. A handover (planned
+// failover) is a claim by the current holder on the new holder's behalf: its
+// condition is `epoch = e AND active_region = old`, it must land on the old
+// holder's own record (whose epoch check then stops its writes at once), and
+// it sets a hold until replication has drained; Release lifts the hold.
+//
+// # Why it holds (no two regions acknowledge writes at once)
+//
+// Any two sets of two records out of three share one. The old holder's last
+// lease_until was granted by two records, so a claim that won two records
+// passed granted_until < now − ε on at least one record carrying that grant:
+// the claimer's clock was past the old lease's end by ε, so (clocks differing
+// by at most ε) the old holder's clock was past it too, and the old holder
+// stopped checking leases as valid δ + ε before that end — every write it
+// acknowledged was applied (within δ of its check) before the claim. A
+// returning old holder cannot renew: two records are at a higher epoch.
+//
+// Assumptions, stated: clocks differ by at most ε (LeaseConfig.Epsilon; 500 ms
+// on AWS, where Lambda hosts keep time with the Amazon Time Sync Service); a
+// write is applied within δ of its lease check or never; term + ε + δ fits
+// inside the detection window, so leases cost RTO nothing.
+//
+// What it costs: with the DR region and the witness down together the
+// primary cannot renew and stops writing; with the primary and the witness
+// down together no claim can win two records, so failover needs an operator
+// (`failover --without-witness --yes`, best effort). With no witness (two-
+// region mode) one record is a majority of one's own: split-brain protection
+// is then best effort (the epoch condition and the fence only).
 package control

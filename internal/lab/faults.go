@@ -74,6 +74,9 @@ func (l *Lab) inject(regionName string, svc region.Service, f Fault) error {
 	for _, s := range svcs {
 		f.Region, f.Service = r.name, s
 		p, proxied := r.proxy[s]
+		if r.witness && !proxied {
+			continue // the witness has a control table only
+		}
 		if !proxied {
 			// Function invocations check the fault table themselves.
 			l.faults[r.name+"/"+string(s)] = f
@@ -103,7 +106,7 @@ func (l *Lab) Restore(regionName string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	found := false
-	for _, r := range l.regions {
+	for _, r := range l.allRegions() {
 		if regionName != "" && r.name != regionName {
 			continue
 		}

@@ -26,6 +26,10 @@ import (
 // Options configures a lab.
 type Options struct {
 	Primary, DR string        // region names, e.g. us-east-1 and us-west-2
+	// Witness is the third region that holds only a control table, the
+	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
+	// without one: split-brain protection is then best effort).
+	Witness string
 	Names       region.Names  // resource names
 	Dir         string        // state, logs and data; created if missing
 	Servers     Servers       // from FindServers or EnsureServers
@@ -61,6 +65,7 @@ type Lab struct {
 	log     *slog.Logger
 	proxies *toxiproxy.ApiServer
 	regions []*labRegion // primary first
+	witness *labRegion   // nil without a witness
 
 	tables  *tableReplicator
 	objects *objectReplicator
@@ -118,8 +123,12 @@ func (l *Lab) Events(since time.Time) []Event {
 // functions are off).
 func (l *Lab) FrontDoorURL() string { return l.frontDoorURL }
 
+// DefaultWitness is the lab's witness region when none is named.
+const DefaultWitness = "us-east-2"
+
 type labRegion struct {
 	name     string
+	witness  bool // a control table only: DynamoDB, no S3, no functions
 	ddb, s3  *server
 	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
@@ -134,6 +143,15 @@ type labRegion struct {
 func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if opts.Primary == "" || opts.DR == "" || opts.Primary == opts.DR {
 		return nil, fmt.Errorf("lab: need two different regions, got %q and %q", opts.Primary, opts.DR)
+	}
+	switch opts.Witness {
+	case "":
+		opts.Witness = DefaultWitness
+	case "none":
+		opts.Witness = ""
+	}
+	if opts.Witness == opts.Primary || opts.Witness == opts.DR {
+		return nil, fmt.Errorf("lab: the witness region %s is also the primary or the DR region: pick a third region (default %s) or none", opts.Witness, DefaultWitness)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -169,7 +187,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 3)
 	l.regions = make([]*labRegion, 2)
 	for i, name := range []string{opts.Primary, opts.DR} {
 		l.regions[i] = &labRegion{name: name, proxy: map[region.Service]*toxiproxy.Proxy{}}
@@ -178,6 +196,14 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 			defer wg.Done()
 			errs[i] = l.startRegion(ctx, l.regions[i], ports[2*i], ports[2*i+1])
 		}(i)
+	}
+	if opts.Witness != "" {
+		l.witness = &labRegion{name: opts.Witness, proxy: map[region.Service]*toxiproxy.Proxy{}, witness: true}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[2] = l.startRegion(ctx, l.witness, ports[4], 0)
+		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -276,10 +302,13 @@ func (l *Lab) stopReplication() {
 
 // pickPorts returns the public ports: dynamodb and s3 of each region.
 func (l *Lab) pickPorts() ([]int, error) {
-	ports := make([]int, 4)
+	ports := make([]int, 5)
 	for i := range ports {
 		if l.opts.BasePort != 0 {
 			ports[i] = l.opts.BasePort + i
+			if i == 4 {
+				ports[i] = l.opts.BasePort + 6 // +4 control, +5 front door
+			}
 			if err := checkPortFree(ports[i]); err != nil {
 				return nil, err
 			}
@@ -316,6 +345,19 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
 	})
 	if err != nil {
+		return err
+	}
+	if r.witness {
+		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.backends.DynamoDB)
+		if err := l.proxies.Collection.Add(p, true); err != nil {
+			if strings.Contains(err.Error(), "address already in use") {
+				return &PortInUseError{ddbPort}
+			}
+			return fmt.Errorf("proxy %s: %w", p.Name, err)
+		}
+		r.proxy[region.DynamoDB] = p
+		r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort)}
+		r.clients, err = region.New(l.Spec(r.name, r.ep, 0))
 		return err
 	}
 	r.s3, err = retryPorts(func() (*server, error) {
@@ -370,6 +412,11 @@ func (l *Lab) Spec(name string, ep Endpoints, maxAttempts int) region.Spec {
 // LabSpec builds the region.Spec for a lab region from its endpoints and the
 // lab credentials (as found in the lab's state file).
 func LabSpec(name string, ep Endpoints, creds Credentials, maxAttempts int) region.Spec {
+	if ep.S3 == "" {
+		// The witness has no S3: a closed local port, never a default AWS
+		// endpoint.
+		ep.S3 = "http://127.0.0.1:1"
+	}
 	return region.Spec{
 		Name:        name,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
@@ -382,12 +429,34 @@ func LabSpec(name string, ep Endpoints, creds Credentials, maxAttempts int) regi
 }
 
 func (l *Lab) region(name string) (*labRegion, error) {
-	for _, r := range l.regions {
-		if r != nil && r.name == name {
+	for _, r := range l.allRegions() {
+		if r.name == name {
 			return r, nil
 		}
 	}
+	if l.witness != nil {
+		return nil, fmt.Errorf("no lab region %q: the lab runs %s and %s, with the witness %s", name, l.opts.Primary, l.opts.DR, l.witness.name)
+	}
 	return nil, fmt.Errorf("no lab region %q: the lab runs %s and %s", name, l.opts.Primary, l.opts.DR)
+}
+
+// allRegions is the application regions and the witness.
+func (l *Lab) allRegions() []*labRegion {
+	var out []*labRegion
+	for _, r := range append(append([]*labRegion{}, l.regions...), l.witness) {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Witness is the witness region's name ("" without one).
+func (l *Lab) Witness() string {
+	if l.witness == nil {
+		return ""
+	}
+	return l.witness.name
 }
 
 // Regions returns the region names, primary first.
@@ -429,10 +498,7 @@ func (l *Lab) Close() error {
 	l.stopReplication()
 	_ = l.proxies.Collection.Clear()
 	var wg sync.WaitGroup
-	for _, r := range l.regions {
-		if r == nil {
-			continue
-		}
+	for _, r := range l.allRegions() {
 		for _, s := range []*server{r.ddb, r.s3} {
 			if s != nil {
 				wg.Add(1)

@@ -26,6 +26,15 @@ func (s State) Clients(maxAttempts int) (map[string]*region.Clients, error) {
 	return out, nil
 }
 
+// WitnessClients returns SDK clients for the witness region (nil without
+// one), through its proxy.
+func (s State) WitnessClients(maxAttempts int) (*region.Clients, error) {
+	if s.WitnessRegion == nil {
+		return nil, nil
+	}
+	return region.New(LabSpec(s.Witness, s.WitnessRegion.Endpoints, s.Credentials, maxAttempts))
+}
+
 // Names returns the lab's resource names.
 func (s State) Names() region.Names { return region.Names{App: s.App} }
 

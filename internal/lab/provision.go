@@ -24,7 +24,8 @@ func (l *Lab) provision(ctx context.Context) error {
 }
 
 // Provision creates the tables and buckets for names in both regions, and
-// the first active record (the primary, epoch 1) in both control tables.
+// the first active record (the primary, epoch 1) in every control table,
+// the witness's included.
 // Tests use it to get resources of their own; only the lab's own names are
 // replicated.
 func (l *Lab) Provision(ctx context.Context, n region.Names) error {
@@ -42,6 +43,14 @@ func (l *Lab) Provision(ctx context.Context, n region.Names) error {
 			}
 		}
 		if _, err := control.New(c, n).Init(ctx, control.Active{Region: l.opts.Primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
+			return err
+		}
+	}
+	if w := l.witness; w != nil {
+		if err := createTable(ctx, w.clients, n.ControlTable(), []string{region.ControlHashKey, region.ControlSortKey}, false); err != nil {
+			return err
+		}
+		if _, err := control.New(w.clients, n).Init(ctx, control.Active{Region: l.opts.Primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
 			return err
 		}
 	}

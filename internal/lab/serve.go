@@ -50,6 +50,10 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 	for _, r := range l.regions {
 		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}}
 	}
+	if w := l.witness; w != nil {
+		st.Witness = w.name
+		st.WitnessRegion = &RegionState{Endpoints: w.ep, Pids: map[string]int{"dynamodb": w.ddb.pid()}}
+	}
 	if err := writeState(opts.Dir, st); err != nil {
 		return err
 	}

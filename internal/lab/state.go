@@ -24,6 +24,10 @@ type State struct {
 	Credentials Credentials            `json:"credentials"`
 	Regions     map[string]RegionState `json:"regions"`
 	FrontDoor   string                 `json:"front_door,omitempty"` // routed URL of the orders service
+	// Witness is the witness region ("" without one): a control table
+	// only, behind its own proxy.
+	Witness       string       `json:"witness,omitempty"`
+	WitnessRegion *RegionState `json:"witness_region,omitempty"`
 }
 
 // RegionState is one region's endpoints and server pids.
@@ -93,6 +97,9 @@ func Stop(dir string) (State, error) {
 		for _, r := range s.Regions {
 			_ = killProcess(r.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
 			_ = killProcess(r.Pids["s3"], versitygwMarker, 3*time.Second)
+		}
+		if s.WitnessRegion != nil {
+			_ = killProcess(s.WitnessRegion.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
 		}
 	}
 	for _, p := range []string{statePath(dir), filepath.Join(dir, "data"), filepath.Join(dir, "replication")} {

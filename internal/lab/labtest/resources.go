@@ -65,3 +65,15 @@ func PutItems(t testing.TB, ctx context.Context, c *region.Clients, table string
 		}
 	}
 }
+
+// Witness returns SDK clients for the shared lab's witness region
+// (us-east-2), through its proxy.
+func Witness(t testing.TB, attempts int) *region.Clients {
+	t.Helper()
+	l := Lab(t)
+	w, err := l.Clients(l.Witness(), attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}

@@ -1,0 +1,585 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// LeaseConfig is the lease arithmetic. Term + Epsilon + Delta must fit inside
+// the detection window (alarm period × datapoints), so that the lease has run
+// out by the time an alarm can trigger a claim.
+type LeaseConfig struct {
+	// Term is how long one renewal grants. Renewals come every Term/4.
+	Term time.Duration
+	// Epsilon bounds the difference between any two regions' clocks.
+	Epsilon time.Duration
+	// Delta bounds how long after its lease check a write may still be
+	// applied: the whole write deadline, SDK retries included.
+	Delta time.Duration
+}
+
+// Lease configurations: the lab (detection window 3 s) and AWS (fast profile
+// 30 s; the free profile's 180 s window takes the same lease).
+var (
+	LabLease = LeaseConfig{Term: 2 * time.Second, Epsilon: 250 * time.Millisecond, Delta: 750 * time.Millisecond}
+	AWSLease = LeaseConfig{Term: 20 * time.Second, Epsilon: 500 * time.Millisecond, Delta: 5 * time.Second}
+)
+
+// Validate checks the arithmetic against a detection window (0: no check).
+func (c LeaseConfig) Validate(window time.Duration) error {
+	if c.Term <= 0 || c.Epsilon < 0 || c.Delta <= 0 {
+		return fmt.Errorf("lease: term %s, ε %s, δ %s: term and δ must be positive, ε not negative", c.Term, c.Epsilon, c.Delta)
+	}
+	if window > 0 && c.Term+c.Epsilon+c.Delta > window {
+		return fmt.Errorf("lease: term %s + ε %s + δ %s = %s is longer than the detection window %s: shorten the term", c.Term, c.Epsilon, c.Delta, c.Term+c.Epsilon+c.Delta, window)
+	}
+	return nil
+}
+
+// RenewEvery is the renewal interval: a quarter of the term.
+func (c LeaseConfig) RenewEvery() time.Duration { return c.Term / 4 }
+
+// Lease is a region's lease item: its holder may acknowledge writes at Epoch
+// while now + δ + ε < Until.
+type Lease struct {
+	Epoch int64     `json:"epoch"`
+	Until time.Time `json:"lease_until"`
+}
+
+var leaseKey = key("lease", "lease")
+
+func msValue(t time.Time) *types.AttributeValueMemberN {
+	if t.IsZero() {
+		return &types.AttributeValueMemberN{Value: "0"}
+	}
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
+}
+
+func numValue(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func decodeLease(it map[string]types.AttributeValue) Lease {
+	var l Lease
+	if e, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
+		l.Epoch, _ = strconv.ParseInt(e.Value, 10, 64)
+	}
+	if u, ok := it["lease_until"].(*types.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(u.Value, 10, 64); err == nil && ms > 0 {
+			l.Until = time.UnixMilli(ms).UTC()
+		}
+	}
+	return l
+}
+
+// WriteState is what the write path reads: the region's own active record
+// and lease item, read together, strongly consistent.
+type WriteState struct {
+	Active Active
+	Lease  Lease
+}
+
+// Writable reports whether this store's region may acknowledge a write
+// checked at now, and if not, why.
+func (w WriteState) Writable(self string, now time.Time, cfg LeaseConfig) error {
+	switch {
+	case w.Active.Region != self:
+		return fmt.Errorf("%s is not the active region (%s is, at epoch %d)", self, w.Active.Region, w.Active.Epoch)
+	case w.Active.Hold != "":
+		return fmt.Errorf("%s is active at epoch %d but held (%s)", self, w.Active.Epoch, w.Active.Hold)
+	case w.Lease.Epoch != w.Active.Epoch:
+		return fmt.Errorf("%s holds no lease at epoch %d yet", self, w.Active.Epoch)
+	case !now.Add(cfg.Delta + cfg.Epsilon).Before(w.Lease.Until):
+		return fmt.Errorf("%s's lease at epoch %d ran out at %s", self, w.Lease.Epoch, w.Lease.Until.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// WriteState reads the active record and the lease item in one
+// transactional (strongly consistent) read.
+func (s *Store) WriteState(ctx context.Context) (WriteState, error) {
+	out, err := s.c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
+		{Get: &types.Get{TableName: aws.String(s.table), Key: activeKey}},
+		{Get: &types.Get{TableName: aws.String(s.table), Key: leaseKey}},
+	}})
+	if err != nil {
+		return WriteState{}, fmt.Errorf("read control records in %s: %w", s.Region, err)
+	}
+	if len(out.Responses) != 2 || out.Responses[0].Item == nil {
+		return WriteState{}, ErrNoRecord
+	}
+	a, err := decodeActive(out.Responses[0].Item)
+	if err != nil {
+		return WriteState{}, err
+	}
+	var l Lease
+	if out.Responses[1].Item != nil {
+		l = decodeLease(out.Responses[1].Item)
+	}
+	return WriteState{Active: a, Lease: l}, nil
+}
+
+// Lease reads the region's lease item (zero when there is none).
+func (s *Store) Lease(ctx context.Context) (Lease, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: leaseKey, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Lease{}, fmt.Errorf("read lease in %s: %w", s.Region, err)
+	}
+	return decodeLease(out.Item), nil
+}
+
+// setLease writes the lease item; lease_until never decreases.
+func (s *Store) setLease(ctx context.Context, l Lease) error {
+	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: leaseKey,
+		UpdateExpression:          aws.String("SET epoch = :e, lease_until = :u"),
+		ConditionExpression:       aws.String("attribute_not_exists(lease_until) OR lease_until <= :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": numValue(l.Epoch), ":u": msValue(l.Until)}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("lease in %s: lease_until is already later than %s", s.Region, l.Until.Format(time.RFC3339Nano))
+	}
+	if err != nil {
+		return fmt.Errorf("write lease in %s: %w", s.Region, err)
+	}
+	return nil
+}
+
+// grant extends the record's grant to holder at epoch (a renewal). With
+// release it also lifts a hold.
+func (s *Store) grant(ctx context.Context, holder string, epoch int64, until time.Time, release bool) error {
+	update, cond := "SET granted_until = :g", "epoch = :e AND active_region = :h AND attribute_not_exists(held_for)"
+	if release {
+		update, cond = "SET granted_until = :g REMOVE held_for", "epoch = :e AND active_region = :h"
+	}
+	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: activeKey,
+		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": msValue(until), ":e": numValue(epoch), ":h": &types.AttributeValueMemberS{Value: holder}}})
+	return conflictOr(err, "renew grant in "+s.Region)
+}
+
+// claimKind selects a claim's condition.
+type claimKind int
+
+const (
+	claimNormal   claimKind = iota // the holder's grant ran out, or the claimer holds it
+	claimForced                    // no grant test (operator's --force)
+	claimHandover                  // the current holder hands over (planned)
+)
+
+// claim moves the record to next if the conditions of kind allow it.
+func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time.Time, from string, fromEpoch int64) error {
+	vals := map[string]types.AttributeValue{":e2": numValue(next.Epoch)}
+	var cond string
+	switch kind {
+	case claimNormal:
+		cond = "(attribute_not_exists(epoch) OR epoch < :e2) AND (active_region = :me OR attribute_not_exists(granted_until) OR granted_until < :cut)"
+		vals[":me"] = &types.AttributeValueMemberS{Value: next.Region}
+		vals[":cut"] = msValue(cut)
+	case claimForced:
+		cond = "attribute_not_exists(epoch) OR epoch < :e2"
+	case claimHandover:
+		cond = "epoch = :e AND active_region = :from AND epoch < :e2"
+		vals[":e"] = numValue(fromEpoch)
+		vals[":from"] = &types.AttributeValueMemberS{Value: from}
+	}
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
+		ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals})
+	return conflictOr(err, fmt.Sprintf("claim epoch %d in %s", next.Epoch, s.Region))
+}
+
+func conflictOr(err error, what string) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// Quorum runs the lease protocol over the three control records (see the
+// package comment). Stores holds the two application regions and, unless
+// the deployment runs without one, the witness.
+type Quorum struct {
+	Stores  []*Store
+	Witness string // the witness region's name ("" in two-region mode)
+	Lease   LeaseConfig
+	// Now is the clock (time.Now when nil); the lab's clock-skew fault
+	// offsets it.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	interval leaseInterval // the confirmed lease interval being extended
+}
+
+type leaseInterval struct {
+	holder       string
+	epoch        int64
+	start, until time.Time
+}
+
+func (q *Quorum) now() time.Time {
+	if q.Now != nil {
+		return q.Now()
+	}
+	return time.Now()
+}
+
+// Need is how many records make a majority: two of three, or, in two-region
+// mode, the actor's own record alone (best effort).
+func (q *Quorum) Need() int {
+	if len(q.Stores) >= 3 {
+		return 2
+	}
+	return 1
+}
+
+func (q *Quorum) store(r string) *Store {
+	for _, s := range q.Stores {
+		if s.Region == r {
+			return s
+		}
+	}
+	return nil
+}
+
+// each runs f on every store in parallel, each call capped at limit, and
+// returns the regions where it succeeded and the errors of the others.
+func (q *Quorum) each(ctx context.Context, limit time.Duration, f func(ctx context.Context, s *Store) error) (ok []string, errs map[string]error) {
+	type res struct {
+		region string
+		err    error
+	}
+	ch := make(chan res, len(q.Stores))
+	for _, s := range q.Stores {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, limit)
+			defer cancel()
+			ch <- res{s.Region, f(cctx, s)}
+		}()
+	}
+	errs = map[string]error{}
+	for range q.Stores {
+		r := <-ch
+		if r.err == nil {
+			ok = append(ok, r.region)
+		} else {
+			errs[r.region] = r.err
+		}
+	}
+	return ok, errs
+}
+
+// enough reports whether the regions that said yes make a majority for
+// actor (in two-region mode: actor's own record said yes).
+func (q *Quorum) enough(ok []string, actor string) bool {
+	if q.Need() == 2 {
+		return len(ok) >= 2
+	}
+	for _, r := range ok {
+		if r == actor {
+			return true
+		}
+	}
+	return false
+}
+
+// RenewResult reports one renewal.
+type RenewResult struct {
+	Granted []string         // records that granted
+	Failed  map[string]error // records that did not, and why
+	Lease   Lease            // the lease written (zero when not confirmed)
+}
+
+// ErrNotHolder means the region does not hold the lease: there is nothing to
+// renew (its record names another region, or is held).
+var ErrNotHolder = errors.New("not the holder")
+
+// Renew renews self's lease if self's own record names it the holder. It
+// returns ErrNotHolder when it does not, and an error when fewer than a
+// majority granted (the lease then runs out at its old end).
+func (q *Quorum) Renew(ctx context.Context, self string) (RenewResult, error) {
+	return q.renew(ctx, self, false)
+}
+
+// Release lifts a handover's hold on every record at the epoch self holds
+// and grants self its first lease there.
+func (q *Quorum) Release(ctx context.Context, self string) (RenewResult, error) {
+	return q.renew(ctx, self, true)
+}
+
+func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewResult, error) {
+	own := q.store(self)
+	if own == nil {
+		return RenewResult{}, fmt.Errorf("renew: no control table for %s", self)
+	}
+	rctx, cancel := context.WithTimeout(ctx, q.Lease.Term/4)
+	a, err := own.Active(rctx)
+	cancel()
+	if err != nil {
+		return RenewResult{}, fmt.Errorf("renew: %w", err)
+	}
+	if a.Region != self || (a.Hold != "" && !release) {
+		return RenewResult{}, ErrNotHolder
+	}
+	return q.grantAll(ctx, self, a.Epoch, release)
+}
+
+func (q *Quorum) grantAll(ctx context.Context, self string, epoch int64, release bool) (RenewResult, error) {
+	t0 := q.now()
+	until := t0.Add(q.Lease.Term)
+	ok, errs := q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
+		return s.grant(ctx, self, epoch, until, release)
+	})
+	res := RenewResult{Granted: ok, Failed: errs}
+	if !q.enough(ok, self) {
+		return res, fmt.Errorf("renew %s at epoch %d: %d of %d records granted (need %d): %s", self, epoch, len(ok), len(q.Stores), q.Need(), joinErrs(errs))
+	}
+	return q.confirm(ctx, self, epoch, t0, until, res)
+}
+
+// confirm writes the lease item in self's region and journals the interval.
+func (q *Quorum) confirm(ctx context.Context, self string, epoch int64, t0, until time.Time, res RenewResult) (RenewResult, error) {
+	own := q.store(self)
+	l := Lease{Epoch: epoch, Until: until.UTC()}
+	lctx, cancel := context.WithTimeout(ctx, q.Lease.Term/4)
+	defer cancel()
+	if err := own.setLease(lctx, l); err != nil {
+		return res, err
+	}
+	res.Lease = l
+	q.mu.Lock()
+	iv := q.interval
+	if iv.holder != self || iv.epoch != epoch || t0.After(iv.until) {
+		iv = leaseInterval{holder: self, epoch: epoch, start: t0.UTC()}
+	}
+	iv.until = l.Until
+	q.interval = iv
+	q.mu.Unlock()
+	// The interval journal is for audits (drills check that no two overlap);
+	// failing to write it does not take the lease back.
+	_ = own.journalLease(lctx, iv)
+	return res, nil
+}
+
+func joinErrs(errs map[string]error) string {
+	s := ""
+	for r, e := range errs {
+		if s != "" {
+			s += "; "
+		}
+		s += r + ": " + e.Error()
+	}
+	return s
+}
+
+// ClaimOptions shapes a claim.
+type ClaimOptions struct {
+	// Force drops the "grant has run out" test; the claim then waits
+	// term + ε + δ before the new holder's first lease.
+	Force bool
+	// Handover claims on the current holder's behalf (planned failover):
+	// the records must be at FromEpoch held by From, From's own record must
+	// accept, and the new epoch starts held (Hold) until Release.
+	Handover  bool
+	From      string
+	FromEpoch int64
+	Hold      string
+}
+
+// ClaimResult reports a claim.
+type ClaimResult struct {
+	Epoch  int64
+	Won    []string         // records now at Epoch held by the claimer
+	Failed map[string]error // the others
+	Lease  Lease            // the claimer's first lease (zero for a handover)
+}
+
+// Claim tries to make self the holder at epoch next. It wins with a majority
+// of records; otherwise it returns ErrConflict wrapped with the records'
+// answers, and leaves the records it did win (a retry uses a higher epoch).
+func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOptions) (ClaimResult, error) {
+	start := time.Now() // monotonic, for the forced wait
+	t0 := q.now()
+	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC()}
+	kind := claimNormal
+	switch {
+	case o.Handover:
+		kind, rec.GrantedUntil, rec.Hold = claimHandover, time.Time{}, o.Hold
+		if rec.Hold == "" {
+			rec.Hold = "handover"
+		}
+	case o.Force:
+		kind, rec.GrantedUntil = claimForced, time.Time{}
+	}
+	cut := t0.Add(-q.Lease.Epsilon)
+	ok, errs := q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
+		return s.claim(ctx, rec, kind, cut, o.From, o.FromEpoch)
+	})
+	res := ClaimResult{Epoch: next, Won: ok, Failed: errs}
+	if !q.enough(ok, self) {
+		return res, fmt.Errorf("claim epoch %d for %s: %d of %d records (need %d): %w (%s)", next, self, len(ok), len(q.Stores), q.Need(), ErrConflict, joinErrs(errs))
+	}
+	if o.Handover {
+		if !contains(ok, o.From) {
+			return res, fmt.Errorf("handover from %s: its own record did not take epoch %d, so it may still write: %w", o.From, next, ErrConflict)
+		}
+		return res, nil
+	}
+	if o.Force {
+		// Whatever the old holder was granted runs out within term; allow ε
+		// for its clock and δ for its last write to land.
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(start)):
+		}
+		r, err := q.grantAll(ctx, self, next, false)
+		res.Lease = r.Lease
+		return res, err
+	}
+	r, err := q.confirm(ctx, self, next, t0, rec.GrantedUntil, RenewResult{Granted: ok, Failed: errs})
+	res.Lease = r.Lease
+	return res, err
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// View is what the three records say together.
+type View struct {
+	// Active is the holder of the highest epoch present on a majority of
+	// records (zero Region when no epoch is: no region is active).
+	Active  Active
+	Records map[string]Active // per region; missing when unreadable
+	Errors  map[string]error
+}
+
+// HighestEpoch is the highest epoch on any readable record.
+func (v View) HighestEpoch() int64 {
+	var e int64
+	for _, a := range v.Records {
+		e = max(e, a.Epoch)
+	}
+	return e
+}
+
+// Read reads every record (each call capped at limit) and works out the
+// active region: the holder of the highest epoch present on a majority.
+func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
+	var mu sync.Mutex
+	v := View{Records: map[string]Active{}}
+	_, errs := q.each(ctx, limit, func(ctx context.Context, s *Store) error {
+		a, err := s.Active(ctx)
+		if err == nil {
+			mu.Lock()
+			v.Records[s.Region] = a
+			mu.Unlock()
+		}
+		return err
+	})
+	v.Errors = errs
+	need := q.Need()
+	if need == 1 {
+		need = len(q.Stores) // two-region mode: both records must agree
+	}
+	type hk struct {
+		region string
+		epoch  int64
+	}
+	count := map[hk]int{}
+	for _, a := range v.Records {
+		count[hk{a.Region, a.Epoch}]++
+	}
+	for _, a := range v.Records {
+		if count[hk{a.Region, a.Epoch}] >= need && a.Epoch > v.Active.Epoch {
+			v.Active = a
+		}
+	}
+	if len(v.Records) < need {
+		return v, fmt.Errorf("read control records: %d of %d readable (need %d): %s", len(v.Records), len(q.Stores), need, joinErrs(errs))
+	}
+	return v, nil
+}
+
+// Interval is one confirmed lease interval, journaled by its holder.
+type Interval struct {
+	Holder string    `json:"holder"`
+	Epoch  int64     `json:"epoch"`
+	Start  time.Time `json:"start"`
+	Until  time.Time `json:"until"`
+}
+
+func (s *Store) journalLease(ctx context.Context, iv leaseInterval) error {
+	it := key("leases", fmt.Sprintf("%012d#%015d", iv.epoch, iv.start.UnixMilli()))
+	it["holder"] = &types.AttributeValueMemberS{Value: iv.holder}
+	it["epoch"] = numValue(iv.epoch)
+	it["start"] = msValue(iv.start)
+	it["until"] = msValue(iv.until)
+	// Kept for a week (TTL attribute on AWS).
+	it["expire_at"] = numValue(iv.until.Add(7 * 24 * time.Hour).Unix())
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
+	return err
+}
+
+// Intervals returns the confirmed lease intervals journaled in this region.
+func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
+	var out []Interval
+	p := dynamodb.NewQueryPaginator(s.c, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "leases"}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read lease intervals in %s: %w", s.Region, err)
+		}
+		for _, it := range page.Items {
+			iv := Interval{}
+			if v, ok := it["holder"].(*types.AttributeValueMemberS); ok {
+				iv.Holder = v.Value
+			}
+			l := decodeLease(map[string]types.AttributeValue{"epoch": it["epoch"], "lease_until": it["until"]})
+			iv.Epoch, iv.Until = l.Epoch, l.Until
+			if v, ok := it["start"].(*types.AttributeValueMemberN); ok {
+				ms, _ := strconv.ParseInt(v.Value, 10, 64)
+				iv.Start = time.UnixMilli(ms).UTC()
+			}
+			out = append(out, iv)
+		}
+	}
+	return out, nil
+}
+
+// Overlaps returns the pairs of intervals held by different holders or at
+// different epochs that overlap: each must be empty, or two regions could
+// have acknowledged writes at the same time.
+func Overlaps(ivs []Interval) [][2]Interval {
+	var out [][2]Interval
+	for i := range ivs {
+		for j := i + 1; j < len(ivs); j++ {
+			a, b := ivs[i], ivs[j]
+			if a.Holder == b.Holder && a.Epoch == b.Epoch {
+				continue
+			}
+			if a.Start.Before(b.Until) && b.Start.Before(a.Until) {
+				out = append(out, [2]Interval{a, b})
+			}
+		}
+	}
+	return out
+}

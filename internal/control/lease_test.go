@@ -1,0 +1,344 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+const (
+	east    = "us-east-1"
+	west    = "us-west-2"
+	witness = "us-east-2"
+)
+
+// A short term keeps the tests quick; the arithmetic is the lab's.
+var cfg = control.LeaseConfig{Term: 800 * time.Millisecond, Epsilon: 100 * time.Millisecond, Delta: 200 * time.Millisecond}
+
+type fixture struct {
+	l      *lab.Lab
+	names  region.Names
+	stores map[string]*control.Store
+}
+
+// newFixture gives a test control tables of its own in the three lab
+// regions, each starting at {us-east-1, epoch 1} with no grant.
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	names := labtest.Provision(t, "ctl")
+	p, d := labtest.Clients(t, 1)
+	w := labtest.Witness(t, 1)
+	return fixture{l: labtest.Lab(t), names: names, stores: map[string]*control.Store{
+		east: control.New(p, names), west: control.New(d, names), witness: control.New(w, names)}}
+}
+
+// quorum is one region's view of the protocol (each region runs its own).
+func (f fixture) quorum(clock func() time.Time) *control.Quorum {
+	return &control.Quorum{Stores: []*control.Store{f.stores[east], f.stores[west], f.stores[witness]}, Witness: witness, Lease: cfg, Now: clock}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func writable(t *testing.T, ctx context.Context, s *control.Store, at time.Time) error {
+	t.Helper()
+	ws, err := s.WriteState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws.Writable(s.Region, at, cfg)
+}
+
+func TestLeaseArithmetic(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    control.LeaseConfig
+		window time.Duration
+		ok     bool
+	}{
+		{"lab fits its 3s window", control.LabLease, 3 * time.Second, true},
+		{"aws fits the fast profile's 30s", control.AWSLease, 30 * time.Second, true},
+		{"too long a term", control.LeaseConfig{Term: 3 * time.Second, Epsilon: time.Second, Delta: time.Second}, 3 * time.Second, false},
+		{"no term", control.LeaseConfig{Delta: time.Second}, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(tc.window); (err == nil) != tc.ok {
+				t.Fatalf("Validate = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	now := time.Now()
+	ws := control.WriteState{Active: control.Active{Region: east, Epoch: 3}, Lease: control.Lease{Epoch: 3, Until: now.Add(cfg.Delta + cfg.Epsilon + time.Millisecond)}}
+	if err := ws.Writable(east, now, cfg); err != nil {
+		t.Fatalf("a lease 1ms beyond now+δ+ε must allow a write: %v", err)
+	}
+	if err := ws.Writable(east, now.Add(time.Millisecond), cfg); err == nil {
+		t.Fatal("a lease ending exactly at now+δ+ε must refuse")
+	}
+	if err := ws.Writable(west, now, cfg); err == nil {
+		t.Fatal("a region that is not the holder must refuse")
+	}
+	ws.Lease.Epoch = 2
+	if err := ws.Writable(east, now, cfg); err == nil {
+		t.Fatal("a lease at an older epoch must refuse")
+	}
+}
+
+func TestRenewGrantsAndConfirms(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	q := f.quorum(nil)
+	if err := writable(t, ctx, f.stores[east], time.Now()); err == nil {
+		t.Fatal("before the first renewal there is no lease: the write path must refuse")
+	}
+	res, err := q.Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Granted) != 3 {
+		t.Fatalf("granted by %v, want all three", res.Granted)
+	}
+	if err := writable(t, ctx, f.stores[east], time.Now()); err != nil {
+		t.Fatalf("after a renewal the holder may write: %v", err)
+	}
+	if _, err := q.Renew(ctx, west); !errors.Is(err, control.ErrNotHolder) {
+		t.Fatalf("renew by a region that does not hold: %v, want ErrNotHolder", err)
+	}
+	// The lease runs out without renewals: the write path refuses by its
+	// own clock, with no one telling it.
+	if err := writable(t, ctx, f.stores[east], res.Lease.Until.Add(-cfg.Delta-cfg.Epsilon)); err == nil {
+		t.Fatal("at lease_until − δ − ε the write path must refuse")
+	}
+	ivs, err := f.stores[east].Intervals(ctx)
+	if err != nil || len(ivs) != 1 || ivs[0].Holder != east || ivs[0].Epoch != 1 {
+		t.Fatalf("journaled intervals %+v, %v; want one at epoch 1 held by %s", ivs, err, east)
+	}
+}
+
+func TestRenewWithOneGrantorDead(t *testing.T) {
+	for _, dead := range []string{west, witness} {
+		t.Run(dead, func(t *testing.T) {
+			f, ctx := newFixture(t), ctxT(t)
+			if err := f.l.Cut(dead, region.DynamoDB); err != nil {
+				t.Fatal(err)
+			}
+			defer f.l.Restore(dead)
+			res, err := f.quorum(nil).Renew(ctx, east)
+			if err != nil {
+				t.Fatalf("two of three records must keep the lease: %v", err)
+			}
+			if _, failed := res.Failed[dead]; !failed || len(res.Granted) != 2 {
+				t.Fatalf("granted %v failed %v; want %s failed and two grants", res.Granted, res.Failed, dead)
+			}
+		})
+	}
+	t.Run("two dead", func(t *testing.T) {
+		f, ctx := newFixture(t), ctxT(t)
+		for _, r := range []string{west, witness} {
+			if err := f.l.Cut(r, region.DynamoDB); err != nil {
+				t.Fatal(err)
+			}
+			defer f.l.Restore(r)
+		}
+		if _, err := f.quorum(nil).Renew(ctx, east); err == nil {
+			t.Fatal("one grant of three must not confirm a lease")
+		}
+		if err := writable(t, ctx, f.stores[east], time.Now()); err == nil {
+			t.Fatal("without a confirmed lease the primary must not write")
+		}
+	})
+}
+
+func TestClaimWaitsForTheGrantToRunOut(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	q := f.quorum(nil)
+	r1, err := q.Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While east's grant is valid on the records, west cannot claim.
+	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{})
+	if !errors.Is(err, control.ErrConflict) || len(res.Won) != 0 {
+		t.Fatalf("claim during a valid grant: won %v, err %v; want none", res.Won, err)
+	}
+	// With a clock past the grant's end + ε, the claim wins; east's own
+	// record is cut off (the primary is down), so the claim is partial but
+	// a majority.
+	if err := f.l.Cut(east, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	late := func() time.Time { return r1.Lease.Until.Add(cfg.Epsilon + time.Millisecond) }
+	res, err = f.quorum(late).Claim(ctx, west, 2, control.ClaimOptions{})
+	if err != nil {
+		t.Fatalf("claim after the grant ran out: %v", err)
+	}
+	if len(res.Won) != 2 || res.Lease.Epoch != 2 {
+		t.Fatalf("won %v lease %+v; want west and the witness, a lease at epoch 2", res.Won, res.Lease)
+	}
+	f.l.Restore(east)
+	// East comes back with its own record still at epoch 1: it cannot renew
+	// (two records are at epoch 2) and its old lease is over.
+	if _, err := q.Renew(ctx, east); err == nil {
+		t.Fatal("a returning old holder renewed against a majority at a higher epoch")
+	}
+	if err := writable(t, ctx, f.stores[east], late()); err == nil {
+		t.Fatal("the returning old holder may write")
+	}
+	v, err := q.Read(ctx, time.Second)
+	if err != nil || v.Active.Region != west || v.Active.Epoch != 2 {
+		t.Fatalf("view %+v, %v; want west at epoch 2", v.Active, err)
+	}
+	if v.Records[east].Epoch != 1 {
+		t.Fatalf("east's own record %+v: the partial claim did not touch it", v.Records[east])
+	}
+}
+
+func TestRacingClaimsElectOne(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	// No grants yet: every record's grant has run out. Two claimers race for
+	// the same epoch from different regions.
+	var wg sync.WaitGroup
+	results := make([]error, 2)
+	for i, r := range []string{east, west} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i] = f.quorum(nil).Claim(ctx, r, 5, control.ClaimOptions{})
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		if err == nil {
+			wins++
+		}
+	}
+	if wins > 1 {
+		t.Fatal("two claimers both won epoch 5")
+	}
+	v, err := f.quorum(nil).Read(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wins == 1 && v.Active.Epoch != 5 {
+		t.Fatalf("a claim won but the view says %+v", v.Active)
+	}
+	// Whatever the race left, a retry at a higher epoch settles it.
+	if _, err := f.quorum(nil).Claim(ctx, west, 6, control.ClaimOptions{}); err != nil && wins == 0 {
+		t.Fatalf("retry at a higher epoch: %v", err)
+	}
+}
+
+func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	r1, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new lease may begin only once east's has run out, with ε to spare.
+	if !res.Lease.Until.Add(-cfg.Term).After(r1.Lease.Until) {
+		t.Fatalf("forced lease %s starts before the old lease ended at %s", res.Lease.Until.Add(-cfg.Term), r1.Lease.Until)
+	}
+	if time.Since(start) < cfg.Term {
+		t.Fatal("a forced claim acknowledged before a whole term had passed")
+	}
+	ivs := intervals(t, ctx, f)
+	if o := control.Overlaps(ivs); len(o) > 0 {
+		t.Fatalf("lease intervals overlap: %+v", o)
+	}
+}
+
+func TestHandoverHoldsUntilRelease(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Handover: true, From: east, FromEpoch: 1, Hold: "draining"})
+	if err != nil {
+		t.Fatalf("handover: %v", err)
+	}
+	if len(res.Won) != 3 {
+		t.Fatalf("handover won %v; want every record", res.Won)
+	}
+	// Neither region may write while held: east's record moved, west is held.
+	for _, r := range []string{east, west} {
+		if err := writable(t, ctx, f.stores[r], time.Now()); err == nil {
+			t.Fatalf("%s may write during a handover hold", r)
+		}
+	}
+	if _, err := f.quorum(nil).Renew(ctx, west); !errors.Is(err, control.ErrNotHolder) {
+		t.Fatalf("renew during the hold: %v, want ErrNotHolder", err)
+	}
+	if _, err := f.quorum(nil).Release(ctx, west); err != nil {
+		t.Fatal(err)
+	}
+	if err := writable(t, ctx, f.stores[west], time.Now()); err != nil {
+		t.Fatalf("after release west may write: %v", err)
+	}
+	// A handover with the source unreachable must not report success.
+	if err := f.l.Cut(west, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	defer f.l.Restore(west)
+	if _, err := f.quorum(nil).Claim(ctx, east, 3, control.ClaimOptions{Handover: true, From: west, FromEpoch: 2}); err == nil {
+		t.Fatal("a handover whose source record did not move reported success")
+	}
+}
+
+func TestTwoRegionModeIsBestEffort(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	q := &control.Quorum{Stores: []*control.Store{f.stores[east], f.stores[west]}, Lease: cfg}
+	if err := f.l.Cut(west, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	defer f.l.Restore(west)
+	if _, err := q.Renew(ctx, east); err != nil {
+		t.Fatalf("two-region mode: the holder's own record is enough: %v", err)
+	}
+}
+
+func intervals(t *testing.T, ctx context.Context, f fixture) []control.Interval {
+	t.Helper()
+	var all []control.Interval
+	for _, r := range []string{east, west} {
+		ivs, err := f.stores[r].Intervals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ivs...)
+	}
+	return all
+}
+
+func TestOverlaps(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(1000, 0).Add(time.Duration(s) * time.Second) }
+	ivs := []control.Interval{
+		{Holder: east, Epoch: 1, Start: at(0), Until: at(5)},
+		{Holder: east, Epoch: 1, Start: at(4), Until: at(9)},
+		{Holder: west, Epoch: 2, Start: at(10), Until: at(12)},
+	}
+	if o := control.Overlaps(ivs); len(o) != 0 {
+		t.Fatalf("disjoint holders reported overlapping: %+v", o)
+	}
+	ivs = append(ivs, control.Interval{Holder: east, Epoch: 1, Start: at(11), Until: at(13)})
+	if o := control.Overlaps(ivs); len(o) != 1 {
+		t.Fatalf("overlaps %+v; want the one between epoch 1 and epoch 2", o)
+	}
+}
