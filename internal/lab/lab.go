@@ -25,16 +25,16 @@ import (
 
 // Options configures a lab.
 type Options struct {
-	Primary, DR string        // region names, e.g. us-east-1 and us-west-2
+	Primary, DR string // region names, e.g. us-east-1 and us-west-2
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).
-	Witness string
-	Names       region.Names  // resource names
-	Dir         string        // state, logs and data; created if missing
-	Servers     Servers       // from FindServers or EnsureServers
-	BasePort    int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
-	Lag         time.Duration // replication lag added by the replicators
+	Witness  string
+	Names    region.Names  // resource names
+	Dir      string        // state, logs and data; created if missing
+	Servers  Servers       // from FindServers or EnsureServers
+	BasePort int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
+	Lag      time.Duration // replication lag added by the replicators
 	// DynamoDBHeapMB is each DynamoDB Local's Java heap (default 192, enough
 	// for tens of thousands of items; its in-memory tables live on the heap,
 	// so large tables need more: about 1 MB per 1,000 small items).
