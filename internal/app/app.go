@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -49,37 +48,37 @@ const (
 type Config struct {
 	Role  Role
 	Names region.Names
-	// PeerCheck is how often the peer region's epoch is looked at (1s).
-	PeerCheck time.Duration
-	// PeerTimeout bounds the peer look-up; an unreachable peer is skipped.
-	PeerTimeout time.Duration
+	// Lease is the write lease's arithmetic (control.LabLease in the lab,
+	// control.AWSLease on AWS): a write is acknowledged only while
+	// now + Delta + Epsilon < lease_until, and is given Delta to finish.
+	Lease control.LeaseConfig
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Service is the orders service of one region.
+//
+// Invariant (no split brain): it acknowledges a write only if, read in one
+// strongly consistent transaction from its own region's control table, its
+// active record names it the holder with no hold and its lease at that epoch
+// is valid beyond now + δ + ε; the write must then finish within δ, and its
+// transaction still checks the record's epoch. It reads nothing in another
+// region, so a partition cannot make it fail open.
 type Service struct {
-	cfg  Config
-	own  *region.Clients
-	ctl  *control.Store
-	peer *control.Store // nil when no peer is configured
-
-	mu        sync.Mutex
-	peerEpoch int64
-	peerAt    time.Time
+	cfg Config
+	own *region.Clients
+	ctl *control.Store
 }
 
-// New builds the service. peer may be nil.
-func New(cfg Config, own, peer *region.Clients) *Service {
-	if cfg.PeerCheck == 0 {
-		cfg.PeerCheck = time.Second
+// New builds the service for the region own.
+func New(cfg Config, own *region.Clients) *Service {
+	if cfg.Lease.Term == 0 {
+		cfg.Lease = control.AWSLease
 	}
-	if cfg.PeerTimeout == 0 {
-		cfg.PeerTimeout = 300 * time.Millisecond
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, own: own, ctl: control.New(own, cfg.Names)}
-	if peer != nil {
-		s.peer = control.New(peer, cfg.Names)
-	}
-	return s
+	return &Service{cfg: cfg, own: own, ctl: control.New(own, cfg.Names)}
 }
 
 // Order is what POST /orders accepts and GET /orders/{id} returns.
@@ -168,45 +167,18 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// writable reports whether the region may accept writes, with the active
-// region to send the client to; epoch is the epoch writes are accepted at.
-func (s *Service) writable(ctx context.Context) (epoch int64, active string, err error) {
-	a, err := s.ctl.Active(ctx)
+// writable reads the region's write state and says whether it may
+// acknowledge a write now: the epoch to write at, or 0 with the region
+// clients should go to (the holder its record names) and why not.
+func (s *Service) writable(ctx context.Context) (epoch int64, active string, why error, err error) {
+	ws, err := s.ctl.WriteState(ctx)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
-	if a.Region != s.ctl.Region {
-		return 0, a.Region, nil
+	if why := ws.Writable(s.own.Name, s.cfg.Now(), s.cfg.Lease); why != nil {
+		return 0, ws.Active.Region, why, nil
 	}
-	if pe, peerActive := s.highestPeerEpoch(ctx); pe > a.Epoch {
-		return 0, peerActive, nil
-	}
-	return a.Epoch, a.Region, nil
-}
-
-// highestPeerEpoch returns the highest epoch seen in the peer region, looked up at
-// most every PeerCheck; an unreachable peer keeps the last value.
-func (s *Service) highestPeerEpoch(ctx context.Context) (int64, string) {
-	if s.peer == nil {
-		return 0, ""
-	}
-	s.mu.Lock()
-	fresh := time.Since(s.peerAt) < s.cfg.PeerCheck
-	e := s.peerEpoch
-	s.mu.Unlock()
-	if fresh {
-		return e, s.peer.Region
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.PeerTimeout)
-	defer cancel()
-	a, err := s.peer.Active(pctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.peerAt = time.Now()
-	if err == nil && a.Epoch > s.peerEpoch {
-		s.peerEpoch = a.Epoch
-	}
-	return s.peerEpoch, a.Region
+	return ws.Active.Epoch, ws.Active.Region, nil, nil
 }
 
 func (s *Service) create(ctx context.Context, body string) events.LambdaFunctionURLResponse {
@@ -214,15 +186,20 @@ func (s *Service) create(ctx context.Context, body string) events.LambdaFunction
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
-	epoch, active, err := s.writable(ctx)
+	checked := s.cfg.Now()
+	epoch, active, why, err := s.writable(ctx)
 	if err != nil {
 		return problem(http.StatusServiceUnavailable, "control table unreachable: "+err.Error())
 	}
 	if epoch == 0 {
-		return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " is not active", "active_region": active},
+		return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " does not accept writes: " + why.Error(), "active_region": active},
 			map[string]string{HeaderActiveRegion: active})
 	}
-	o.Region, o.Epoch, o.CreatedAt = s.own.Name, epoch, time.Now().UTC()
+	// The write is applied within δ of the lease check or never: the lease
+	// arithmetic counts on it.
+	ctx, cancel := context.WithDeadline(ctx, checked.Add(s.cfg.Lease.Delta))
+	defer cancel()
+	o.Region, o.Epoch, o.CreatedAt = s.own.Name, epoch, checked.UTC()
 	attachment, _ := json.Marshal(o)
 	// The attachment first: the order item is the commit point, so an
 	// acknowledged order always has its attachment.
@@ -250,7 +227,12 @@ func (s *Service) create(ctx context.Context, body string) events.LambdaFunction
 	if err != nil {
 		var tce *types.TransactionCanceledException
 		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			a, _ := s.ctl.Active(ctx)
+			// Refused for certain: the attachment is an orphan. (After a
+			// timeout the order may have committed; its attachment stays.)
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_, _ = s.own.S3.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Names.Bucket(s.own.Name)), Key: aws.String(AttachmentKey(o.ID))})
+			a, _ := s.ctl.Active(dctx)
+			dcancel()
 			return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " was fenced", "active_region": a.Region},
 				map[string]string{HeaderActiveRegion: a.Region})
 		}
@@ -311,15 +293,19 @@ type Health struct {
 
 func (s *Service) health(ctx context.Context) events.LambdaFunctionURLResponse {
 	h := Health{Region: s.own.Name, Role: s.cfg.Role}
-	a, err := s.ctl.Active(ctx)
+	ws, err := s.ctl.WriteState(ctx)
 	switch {
 	case err != nil:
 		h.Reason = "control table: " + err.Error()
 	default:
-		h.Active, h.Epoch = a.Region, a.Epoch
-		if s.cfg.Role == RolePrimary && a.Region != s.own.Name {
-			h.Reason = "not the active region (" + a.Region + " is, at epoch " + strconv.FormatInt(a.Epoch, 10) + ")"
-			break
+		h.Active, h.Epoch = ws.Active.Region, ws.Active.Epoch
+		// The primary record's region is healthy only while it may write:
+		// a region that lost its lease sends clients away at once.
+		if s.cfg.Role == RolePrimary {
+			if why := ws.Writable(s.own.Name, s.cfg.Now(), s.cfg.Lease); why != nil {
+				h.Reason = why.Error()
+				break
+			}
 		}
 		if _, err := s.own.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.cfg.Names.Bucket(s.own.Name))}); err != nil {
 			h.Reason = "bucket: " + err.Error()

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/app"
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -24,16 +27,38 @@ type fixture struct {
 	primarySvc  *app.Service
 	drSvc       *app.Service
 	pStore, drS *control.Store
+	quorum      func(clock func() time.Time) *control.Quorum
+	clock       *clock
 }
 
+// lease is long enough that a test's own pace never runs it out; tests
+// that need it to run out move the services' clock.
+var lease = control.LeaseConfig{Term: 20 * time.Second, Epsilon: 250 * time.Millisecond, Delta: 2 * time.Second}
+
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// newFixture provisions the orders service's resources and gives the
+// primary its first lease, as its health check would.
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	names := labtest.Provision(t, "app")
 	p, dr := labtest.Clients(t, 0)
-	return fixture{names: names, p: p, dr: dr,
-		primarySvc: app.New(app.Config{Role: app.RolePrimary, Names: names, PeerCheck: time.Nanosecond}, p, dr),
-		drSvc:      app.New(app.Config{Role: app.RoleSecondary, Names: names, PeerCheck: time.Nanosecond}, dr, p),
+	w := labtest.Witness(t, 1)
+	ck := &clock{}
+	f := fixture{names: names, p: p, dr: dr, clock: ck,
+		primarySvc: app.New(app.Config{Role: app.RolePrimary, Names: names, Lease: lease, Now: ck.now}, p),
+		drSvc:      app.New(app.Config{Role: app.RoleSecondary, Names: names, Lease: lease, Now: ck.now}, dr),
 		pStore:     control.New(p, names), drS: control.New(dr, names)}
+	wStore := control.New(w, names)
+	f.quorum = func(now func() time.Time) *control.Quorum {
+		return &control.Quorum{Stores: []*control.Store{f.pStore, f.drS, wStore}, Witness: w.Name, Lease: lease, Now: now}
+	}
+	if _, err := f.quorum(nil).Renew(ctxT(t), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func req(method, path, body string) events.LambdaFunctionURLRequest {
@@ -84,26 +109,73 @@ func TestFencedRegionRefusesWrites(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[app.HeaderActiveRegion] != "us-west-2" {
 		t.Fatalf("fenced primary: %d %v", resp.StatusCode, resp.Headers)
 	}
-	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "not the active region") {
+	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "is not the active region") {
 		t.Errorf("fenced primary /health: %d %s", resp.StatusCode, resp.Body)
 	}
 }
 
-func TestPeerAtHigherEpochStopsWrites(t *testing.T) {
+func TestReturningPrimaryCannotWriteAtItsOldEpoch(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	// The DR region was promoted, but the fence has not reached the primary:
-	// the primary sees the peer's higher epoch and steps down by itself.
-	if err := f.drS.CompareAndSet(ctx, 1, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+	// The primary was cut off; its lease ran out; the DR region claimed
+	// epoch 2 on its own record and the witness's. The primary's own record
+	// still says epoch 1 (the fence has not landed): only the lease stops it.
+	past := func() time.Time { return time.Now().Add(lease.Term + lease.Epsilon + time.Second) }
+	l := labtest.Lab(t)
+	if err := l.Cut("us-east-1", region.DynamoDB); err != nil {
 		t.Fatal(err)
 	}
-	resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-4","customer":"d","amount":1}`))
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("primary wrote below the peer's epoch: %d %s", resp.StatusCode, resp.Body)
+	_, err := f.quorum(past).Claim(ctx, "us-west-2", 2, control.ClaimOptions{})
+	if rerr := l.Restore("us-east-1"); err != nil || rerr != nil {
+		t.Fatal(err, rerr)
 	}
-	resp, _ = f.drSvc.Handle(ctx, req("POST", "/orders", `{"id":"o-5","customer":"e","amount":1}`))
+	f.clock.offset.Store(int64(lease.Term + lease.Epsilon + time.Second))
+	if a, err := f.pStore.Active(ctx); err != nil || a.Epoch != 1 || a.Region != "us-east-1" {
+		t.Fatalf("the primary's own record: %+v %v; this test needs it unfenced", a, err)
+	}
+	for i := range 5 {
+		resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"customer":"d","amount":1}`))
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("write %d: the returning primary acknowledged at its old epoch: %d %v %s", i, resp.StatusCode, resp.Headers, resp.Body)
+		}
+	}
+	// It cannot win its lease back: two records are at epoch 2.
+	if _, err := f.quorum(f.clock.now).Renew(ctx, "us-east-1"); err == nil {
+		t.Fatal("the returning primary renewed against a majority at a higher epoch")
+	}
+	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a primary without a lease reports healthy: %s", resp.Body)
+	}
+	resp, _ := f.drSvc.Handle(ctx, req("POST", "/orders", `{"id":"o-5","customer":"e","amount":1}`))
 	if resp.StatusCode != http.StatusCreated || resp.Headers[app.HeaderEpoch] != "2" {
 		t.Fatalf("promoted DR: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	f.clock.offset.Store(int64(lease.Term)) // the lease has run out
+	resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-orphan","customer":"f","amount":1}`))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "lease") {
+		t.Fatalf("write without a lease: %d %s", resp.StatusCode, resp.Body)
+	}
+	_, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(app.AttachmentKey("o-orphan"))})
+	if err == nil {
+		t.Fatal("a refused write left its attachment behind")
+	}
+	// Fenced between the lease check and the commit: the transaction's
+	// condition refuses, and the attachment it had stored is removed.
+	f.clock.offset.Store(0)
+	if err := f.pStore.Raise(ctx, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-orphan2","customer":"f","amount":1}`))
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("fenced write: %d %s", resp.StatusCode, resp.Body)
+	}
+	if _, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(app.AttachmentKey("o-orphan2"))}); err == nil {
+		t.Fatal("a fenced write left its attachment behind")
 	}
 }
 

@@ -3,12 +3,15 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -24,6 +27,7 @@ type FunctionEnv struct {
 	Endpoints                   map[string]map[string]string // PILOTLIGHT_ENDPOINTS: region -> service -> URL (lab only)
 	AppURLs                     map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
 	RoutingURL                  string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
+	AlarmURL                    string                       // PILOTLIGHT_ALARM_URL: the detection alarm's state (lab front door)
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
 	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
@@ -34,6 +38,10 @@ type FunctionEnv struct {
 	S3WriteEvery                time.Duration                // PILOTLIGHT_S3_CANARY_WRITE_EVERY: write the S3 canary this often, read it otherwise
 	BackupKeep                  int                          // PILOTLIGHT_BACKUP_KEEP: snapshots to keep (default 7)
 	BackupMaxAge                time.Duration                // PILOTLIGHT_BACKUP_MAX_AGE: drop older (default 30d)
+	Witness                     string                       // PILOTLIGHT_WITNESS_REGION: the third control record ("" or "none": two-region mode)
+	Lease                       control.LeaseConfig          // PILOTLIGHT_LEASE_TERM, PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE (default control.AWSLease)
+	RenewFor                    time.Duration                // PILOTLIGHT_RENEW_FOR: how long one health-check invocation keeps renewing (default 1m, the schedule)
+	ClockOffsetFile             string                       // PILOTLIGHT_CLOCK_OFFSET_FILE: lab only, the clock-skew fault's offset
 	accessKey, secretKey, token string
 }
 
@@ -41,7 +49,7 @@ type FunctionEnv struct {
 func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
-		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
+		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
 		Manual:  getenv("PILOTLIGHT_MANUAL") == "true",
 		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
@@ -49,6 +57,8 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	if f.App == "" {
 		f.App = "pilotlight"
 	}
+	f.Lease, f.RenewFor = control.AWSLease, time.Minute
+	f.ClockOffsetFile = getenv("PILOTLIGHT_CLOCK_OFFSET_FILE")
 	var errs []string
 	for name, v := range map[string]string{"AWS_REGION": f.Region, "PILOTLIGHT_PEER_REGION": f.Peer} {
 		if err := checkRegion(v); err != nil {
@@ -78,7 +88,9 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery}} {
+	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery},
+		{"PILOTLIGHT_LEASE_TERM", &f.Lease.Term}, {"PILOTLIGHT_CLOCK_EPSILON", &f.Lease.Epsilon}, {"PILOTLIGHT_WRITE_DEADLINE", &f.Lease.Delta},
+		{"PILOTLIGHT_RENEW_FOR", &f.RenewFor}} {
 		if s := getenv(d.name); s != "" {
 			v, err := parseDuration(s)
 			if err != nil {
@@ -86,6 +98,19 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 			}
 			*d.dst = v
 		}
+	}
+	if err := f.Lease.Validate(0); err != nil {
+		errs = append(errs, "PILOTLIGHT_LEASE_TERM/PILOTLIGHT_CLOCK_EPSILON/PILOTLIGHT_WRITE_DEADLINE: "+err.Error())
+	}
+	switch w := getenv("PILOTLIGHT_WITNESS_REGION"); {
+	case w == "" || w == "none":
+	case w == f.Region || w == f.Peer:
+		errs = append(errs, fmt.Sprintf("PILOTLIGHT_WITNESS_REGION: %s is one of the two application regions: name a third region, or none", w))
+	default:
+		if err := checkRegion(w); err != nil {
+			errs = append(errs, "PILOTLIGHT_WITNESS_REGION: "+err.Error())
+		}
+		f.Witness = w
 	}
 	switch f.Metrics {
 	case "", "full", "standard", "high-resolution":
@@ -136,3 +161,29 @@ func (f FunctionEnv) Spec(regionName string, attempts int) region.Spec {
 
 // Names returns the resource names.
 func (f FunctionEnv) Names() region.Names { return region.Names{App: f.App, Account: f.Account} }
+
+// Now is the function's clock: the system clock, plus in the lab the
+// clock-skew fault's offset (a Go duration in PILOTLIGHT_CLOCK_OFFSET_FILE,
+// read at most every 100ms).
+func (f FunctionEnv) Now() func() time.Time {
+	if f.ClockOffsetFile == "" {
+		return time.Now
+	}
+	var (
+		mu     sync.Mutex
+		offset time.Duration
+		read   time.Time
+	)
+	return func() time.Time {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if now.Sub(read) > 100*time.Millisecond {
+			read, offset = now, 0
+			if b, err := os.ReadFile(f.ClockOffsetFile); err == nil {
+				offset, _ = time.ParseDuration(strings.TrimSpace(string(b)))
+			}
+		}
+		return now.Add(offset)
+	}
+}

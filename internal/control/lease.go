@@ -144,6 +144,11 @@ func (s *Store) setLease(ctx context.Context, l Lease) error {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": numValue(l.Epoch), ":u": msValue(l.Until)}})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		// A racing renewal at the same epoch already wrote a later end:
+		// the lease is at least as long as this one.
+		if cur, rerr := s.Lease(ctx); rerr == nil && cur.Epoch == l.Epoch && !cur.Until.Before(l.Until) {
+			return nil
+		}
 		return fmt.Errorf("lease in %s: lease_until is already later than %s", s.Region, l.Until.Format(time.RFC3339Nano))
 	}
 	if err != nil {
@@ -176,17 +181,19 @@ const (
 
 // claim moves the record to next if the conditions of kind allow it.
 func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time.Time, from string, fromEpoch int64) error {
-	vals := map[string]types.AttributeValue{":e2": numValue(next.Epoch)}
+	vals := map[string]types.AttributeValue{":e2": numValue(next.Epoch), ":me": &types.AttributeValueMemberS{Value: next.Region}}
+	// A record already at next held by the claimer counts as won, so a
+	// resumed claim at the same epoch is idempotent.
+	const again = " OR (epoch = :e2 AND active_region = :me)"
 	var cond string
 	switch kind {
 	case claimNormal:
-		cond = "(attribute_not_exists(epoch) OR epoch < :e2) AND (active_region = :me OR attribute_not_exists(granted_until) OR granted_until < :cut)"
-		vals[":me"] = &types.AttributeValueMemberS{Value: next.Region}
+		cond = "attribute_not_exists(epoch) OR (epoch < :e2 AND (active_region = :me OR attribute_not_exists(granted_until) OR granted_until < :cut))" + again
 		vals[":cut"] = msValue(cut)
 	case claimForced:
-		cond = "attribute_not_exists(epoch) OR epoch < :e2"
+		cond = "attribute_not_exists(epoch) OR epoch < :e2" + again
 	case claimHandover:
-		cond = "epoch = :e AND active_region = :from AND epoch < :e2"
+		cond = "(epoch = :e AND active_region = :from AND epoch < :e2)" + again
 		vals[":e"] = numValue(fromEpoch)
 		vals[":from"] = &types.AttributeValueMemberS{Value: from}
 	}
@@ -582,4 +589,27 @@ func Overlaps(ivs []Interval) [][2]Interval {
 		}
 	}
 	return out
+}
+
+// Keep renews self's lease now and every RenewEvery until d has passed (a
+// health-check invocation's share of its schedule) or ctx ends, calling
+// report after each attempt. A region that does not hold the lease only
+// looks (ErrNotHolder), so both regions' health checks run it.
+func (q *Quorum) Keep(ctx context.Context, self string, d time.Duration, report func(RenewResult, error)) {
+	end := time.Now().Add(d)
+	for {
+		res, err := q.Renew(ctx, self)
+		if report != nil {
+			report(res, err)
+		}
+		next := time.Now().Add(q.Lease.RenewEvery())
+		if !next.Before(end) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+	}
 }

@@ -148,9 +148,23 @@ type TableDrainer struct {
 	Names   region.Names
 	Timeout time.Duration
 	Objects func(ctx context.Context, from, to string) error
+	// Check, when set, tells before anything is fenced whether a drain can
+	// succeed (see Readier).
+	Check func(ctx context.Context, from, to string) error
 }
 
-var _ Drainer = TableDrainer{}
+var (
+	_ Drainer = TableDrainer{}
+	_ Readier = TableDrainer{}
+)
+
+// Ready implements Readier.
+func (d TableDrainer) Ready(ctx context.Context, from, to string) error {
+	if d.Check == nil {
+		return nil
+	}
+	return d.Check(ctx, from, to)
+}
 
 // Drain implements Drainer.
 func (d TableDrainer) Drain(ctx context.Context, from, to string) error {
@@ -212,4 +226,29 @@ func (n SNSNotifier) Notify(ctx context.Context, e control.Entry) error {
 		return fmt.Errorf("notify %s: %w", n.Topic, err)
 	}
 	return nil
+}
+
+// HTTPAlarmState reads an alarm's state from an endpoint answering
+// {"state": "ALARM"} (the lab front door's /_pilotlight/alarm).
+func HTTPAlarmState(url string, client *http.Client) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var st struct {
+			State string `json:"state"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return "", fmt.Errorf("alarm state: %w", err)
+		}
+		return st.State, nil
+	}
 }

@@ -38,13 +38,31 @@ type Notifier interface {
 }
 
 // Controller runs failovers between two regions.
+//
+// Invariants it keeps (each proved by a test or a drill scenario that
+// injects the fault that would break it):
+//   - No split brain: a region becomes active only by a claim on a majority
+//     of the control records (internal/control), which an unexpired lease of
+//     the old holder blocks; a forced claim waits the old lease out.
+//   - Some region accepts writes: a planned run that cannot drain un-fences
+//     its source (a higher-epoch claim for it); an unfinished run is resumed
+//     or rolled back by Reconcile, which the schedule calls.
+//   - Failback loses nothing: a planned run stops writes at the source (its
+//     own record moves in the handover claim) before it drains, and releases
+//     the target only after the drain.
 type Controller struct {
-	Stores   map[string]*control.Store // both regions' control tables
+	Stores   map[string]*control.Store // the control tables: both regions and the witness
+	Witness  string                    // the witness region in Stores ("" in two-region mode)
+	Lease    control.LeaseConfig       // the write lease (zero: control.AWSLease)
 	Probe    Prober
-	Routing  RoutingView // nil: no second vantage point (manual failovers only)
+	Routing  RoutingView // nil: the witness is the second opinion (or, without one, forced runs only)
 	Drain    Drainer
 	Notify   Notifier
 	Verifier func(ctx context.Context, region string, epoch int64) error
+	// AlarmState reads the detection alarm's state ("ALARM", "OK", …) for
+	// Reconcile, because alarm events fire only on a change of state. Nil:
+	// Reconcile does not re-evaluate.
+	AlarmState func(ctx context.Context) (string, error)
 
 	// MinDwell refuses a failover sooner than this after the last one.
 	MinDwell time.Duration
@@ -56,7 +74,16 @@ type Controller struct {
 	// layer to agree the source is down (its health checks may trail the
 	// alarm by a check interval) before refusing.
 	AgreementWait time.Duration
-	Now           func() time.Time
+	// ClaimWait is how long an unplanned claim keeps trying while the old
+	// holder's grant runs out (default term + ε + 1 s).
+	ClaimWait time.Duration
+	// DecisionMaxAge: a decision older than this that was never acted on
+	// is checked against every guard again (default 30 s).
+	DecisionMaxAge time.Duration
+	// HoldMaxAge: a planned handover held longer than this (its controller
+	// died while draining) is rolled back by Reconcile (default 2 min).
+	HoldMaxAge time.Duration
+	Now        func() time.Time
 }
 
 // Request asks for a failover.
@@ -66,8 +93,13 @@ type Request struct {
 	// Planned: stop writes at From, wait for replication to drain, then
 	// switch (zero acknowledged writes lost). Used for failback.
 	Planned bool
-	// Force skips the routing-view guard (an operator's manual failover).
+	// Force skips the routing-view guard and the wait for the old holder's
+	// grant (an operator's manual failover); the new region then waits a
+	// whole term + ε + δ before its first write.
 	Force bool
+	// WithoutWitness claims on the two application regions' records only
+	// (the primary and the witness are down together): best effort.
+	WithoutWitness bool
 	// DryRun checks and reports what would happen without writing.
 	DryRun bool
 }
@@ -82,6 +114,9 @@ const (
 	OutcomeAlreadyActive Outcome = "already-active"
 	// OutcomeRefused: a guard said no (details in Result.Reason).
 	OutcomeRefused Outcome = "refused"
+	// OutcomeRolledBack: a planned run could not finish and gave the
+	// source its writes back (details in Result.Reason).
+	OutcomeRolledBack Outcome = "rolled-back"
 	// OutcomePlan: a dry run's plan.
 	OutcomePlan Outcome = "plan"
 )
@@ -93,8 +128,8 @@ type Result struct {
 	To      string          `json:"to"`
 	Epoch   int64           `json:"epoch"`
 	Reason  string          `json:"reason,omitempty"`
-	Fenced  bool            `json:"fenced"`  // the old region's fence landed
-	Promote bool            `json:"promote"` // this call won the compare-and-set
+	Fenced  bool            `json:"fenced"`  // the old region's own record moved
+	Promote bool            `json:"promote"` // this call won the claim
 	Journal []control.Entry `json:"journal,omitempty"`
 	Plan    []string        `json:"plan,omitempty"`
 }
@@ -114,12 +149,46 @@ func (c *Controller) now() time.Time {
 	return time.Now()
 }
 
+func (c *Controller) lease() control.LeaseConfig {
+	if c.Lease.Term == 0 {
+		return control.AWSLease
+	}
+	return c.Lease
+}
+
 func (c *Controller) store(region string) (*control.Store, error) {
 	s, ok := c.Stores[region]
 	if !ok {
 		return nil, fmt.Errorf("no control table configured for region %q", region)
 	}
 	return s, nil
+}
+
+// Quorum is the lease protocol over the records of from, to and the witness.
+func (c *Controller) Quorum(from, to string, withoutWitness bool) *control.Quorum {
+	q := &control.Quorum{Lease: c.lease(), Now: c.Now}
+	for _, r := range []string{from, to} {
+		if s, ok := c.Stores[r]; ok {
+			q.Stores = append(q.Stores, s)
+		}
+	}
+	if w, ok := c.Stores[c.Witness]; ok && c.Witness != "" && !withoutWitness {
+		q.Stores, q.Witness = append(q.Stores, w), c.Witness
+	}
+	return q
+}
+
+// View reads the control records of both regions and the witness and says
+// which region is active: the holder of the highest epoch on a majority.
+func (c *Controller) View(ctx context.Context, a, b string) (control.View, error) {
+	return c.Quorum(a, b, false).Read(ctx, c.fenceTimeout())
+}
+
+func (c *Controller) fenceTimeout() time.Duration {
+	if c.FenceTimeout == 0 {
+		return 2 * time.Second
+	}
+	return c.FenceTimeout
 }
 
 // fenceFlag names the flag row remembering a fence that has not landed.
@@ -132,40 +201,60 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if req.From == req.To || req.From == "" || req.To == "" {
 		return res, fmt.Errorf("failover needs two different regions, got %q and %q", req.From, req.To)
 	}
-	src, err := c.store(req.From)
-	if err != nil {
+	if req.From == c.Witness || req.To == c.Witness {
+		return res, fmt.Errorf("%s is the witness region: it holds a control record only and cannot be failed over to or from", c.Witness)
+	}
+	if _, err := c.store(req.From); err != nil {
 		return res, err
 	}
 	dst, err := c.store(req.To)
 	if err != nil {
 		return res, err
 	}
-	cur, err := dst.Active(ctx)
-	if err != nil {
-		return res, err
+	q := c.Quorum(req.From, req.To, req.WithoutWitness)
+	view, err := q.Read(ctx, c.fenceTimeout())
+	if err != nil && q.Witness != "" && !req.Force {
+		return res, fmt.Errorf("%w: a majority of control records must be readable to fail over", err)
 	}
-	epoch := cur.Epoch + 1
+	cur := view.Active
+	epoch := view.HighestEpoch() + 1
 	if cur.Region == req.To {
-		// Promoted already: finish a run that stopped after promotion, or
-		// report that there is nothing to do.
+		// Claimed already: finish a run that stopped after its claim (or a
+		// held handover), or report that there is nothing to do.
 		journal, err := dst.Run(ctx, cur.Epoch)
 		if err != nil {
 			return res, err
 		}
-		if len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed {
+		if cur.Hold == "" && (len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed) {
 			res.Outcome, res.Epoch, res.Journal = OutcomeAlreadyActive, cur.Epoch, journal
 			return res, nil
 		}
 		epoch = cur.Epoch
+		for _, e := range journal {
+			if e.Phase == control.Detected {
+				req.Planned = strings.HasPrefix(e.Detail, "planned")
+			}
+		}
 	}
 	res.Epoch = epoch
 	journal, err := dst.Run(ctx, epoch)
 	if err != nil {
 		return res, err
 	}
-	done := map[control.Phase]bool{}
+	done := map[control.Phase]control.Entry{}
 	for _, e := range journal {
-		done[e.Phase] = true
+		done[e.Phase] = e
+	}
+	if d, ok := done[control.Decided]; ok && done[control.Fenced].Phase == "" && c.now().Sub(d.At) > c.decisionMaxAge() {
+		// A decision never acted on, and old: the world may have changed
+		// since. Check every guard again, as a new run.
+		for _, p := range []control.Phase{control.Decided, control.Detected} {
+			if err := dst.Forget(ctx, epoch, p); err != nil {
+				return res, err
+			}
+		}
+		delete(done, control.Decided)
+		delete(done, control.Detected)
 	}
 	if req.DryRun {
 		res.Outcome = OutcomePlan
@@ -183,6 +272,18 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		}
 		return nil
 	}
+	refuse := func(err error) (Result, error) {
+		res.Outcome, res.Reason = OutcomeRefused, err.Error()
+		for _, p := range []control.Phase{control.Decided, control.Detected} {
+			if ferr := dst.Forget(ctx, epoch, p); ferr != nil {
+				return res, errors.Join(err, ferr)
+			}
+		}
+		if c.Notify != nil {
+			_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
+		}
+		return res, err
+	}
 	kind := "unplanned"
 	if req.Planned {
 		kind = "planned"
@@ -190,45 +291,53 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if err := record(control.Detected, kind+": "+req.Reason); err != nil {
 		return res, err
 	}
-	if !done[control.Decided] {
+	if _, ok := done[control.Decided]; !ok {
 		if err := c.guards(ctx, req, cur); err != nil {
-			res.Outcome, res.Reason = OutcomeRefused, err.Error()
-			if ferr := dst.Forget(ctx, epoch, control.Detected); ferr != nil {
-				return res, errors.Join(err, ferr)
-			}
-			if c.Notify != nil {
-				_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
-			}
-			return res, err
+			return refuse(err)
 		}
 		if err := record(control.Decided, "guards passed"); err != nil {
 			return res, err
 		}
 	}
-	if !done[control.Fenced] {
-		detail, err := c.fence(ctx, req, src, dst, epoch)
+	if _, ok := done[control.Fenced]; !ok {
+		var detail string
+		var err error
+		if req.Planned {
+			detail, err = c.handover(ctx, q, req, cur, epoch)
+		} else {
+			detail, err = c.claim(ctx, q, req, dst, epoch)
+		}
+		var ge *GuardError
+		if errors.As(err, &ge) {
+			return refuse(err)
+		}
 		if err != nil {
 			return res, err
 		}
+		res.Promote = true
 		res.Fenced = !strings.HasPrefix(detail, "pending")
 		if err := record(control.Fenced, detail); err != nil {
 			return res, err
 		}
 	} else {
-		res.Fenced = true
+		res.Fenced = !strings.HasPrefix(done[control.Fenced].Detail, "pending")
 	}
-	if !done[control.Promoted] {
-		won, err := c.promote(ctx, dst, cur, req.To, epoch)
-		if err != nil {
-			return res, err
+	if _, ok := done[control.Promoted]; !ok {
+		if req.Planned {
+			if err := c.drainAndRelease(ctx, q, req, epoch); err != nil {
+				if rerr := c.rollback(ctx, req, epoch, err.Error()); rerr != nil {
+					return res, errors.Join(err, rerr)
+				}
+				res.Outcome, res.Reason = OutcomeRolledBack, err.Error()
+				return res, fmt.Errorf("%w: %s accepts writes again at epoch %d", err, req.From, epoch+1)
+			}
 		}
-		res.Promote = won
 		if err := record(control.Promoted, fmt.Sprintf("%s active at epoch %d", req.To, epoch)); err != nil {
 			return res, err
 		}
 	}
-	if !done[control.Verified] {
-		if err := c.verify(ctx, req.To, epoch); err != nil {
+	if _, ok := done[control.Verified]; !ok {
+		if err := c.verify(ctx, dst, req.To, epoch); err != nil {
 			return res, fmt.Errorf("verify %s: %w (re-run to resume)", req.To, err)
 		}
 		if err := record(control.Verified, "accepts writes"); err != nil {
@@ -243,9 +352,115 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	return res, err
 }
 
+func (c *Controller) decisionMaxAge() time.Duration {
+	if c.DecisionMaxAge == 0 {
+		return 30 * time.Second
+	}
+	return c.DecisionMaxAge
+}
+
+func (c *Controller) holdMaxAge() time.Duration {
+	if c.HoldMaxAge == 0 {
+		return 2 * time.Minute
+	}
+	return c.HoldMaxAge
+}
+
+// claim makes req.To the holder at epoch on a majority (unplanned). The
+// records that still carry the old holder's grant refuse until it runs out,
+// so it retries for ClaimWait. The source's own record is the fence: when it
+// could not be reached, a flag remembers it and Reconcile retries.
+func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, dst *control.Store, epoch int64) (string, error) {
+	wait := c.ClaimWait
+	if wait == 0 {
+		l := c.lease()
+		wait = l.Term + l.Epsilon + time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Force: req.Force})
+		if err == nil {
+			detail := fmt.Sprintf("claimed epoch %d on %s", epoch, strings.Join(cr.Won, ", "))
+			if !contains(cr.Won, req.From) {
+				if ferr := dst.SetFlag(ctx, fenceFlag, req.From+"@"+strconv.FormatInt(epoch, 10)); ferr != nil {
+					return "", ferr
+				}
+				return fmt.Sprintf("pending: %s's own record unreachable (%v), retried until it lands; %s", req.From, cr.Failed[req.From], detail), nil
+			}
+			return "fenced " + req.From + "; " + detail, nil
+		}
+		if !errors.Is(err, control.ErrConflict) || time.Now().After(deadline) {
+			if errors.Is(err, control.ErrConflict) {
+				return "", &GuardError{"majority", fmt.Sprintf("%v: %s still holds its grant on a majority (a partition, not an outage?)", err, req.From)}
+			}
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(q.Lease.Term / 8):
+		}
+	}
+}
+
+// handover moves every reachable record from the source to the target at
+// epoch, held until the drain is over. The source's own record must take it:
+// that is what stops the source's writes.
+func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur control.Active, epoch int64) (string, error) {
+	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, Hold: "draining " + req.From + " → " + req.To})
+	if err != nil {
+		if len(cr.Won) > 0 {
+			// Part of the handover landed: give the source its writes back.
+			if rerr := c.rollback(ctx, req, epoch, err.Error()); rerr != nil {
+				return "", errors.Join(err, rerr)
+			}
+		}
+		return "", fmt.Errorf("stop writes in %s: %w", req.From, err)
+	}
+	return fmt.Sprintf("writes stopped in %s (epoch %d held on %s)", req.From, epoch, strings.Join(cr.Won, ", ")), nil
+}
+
+// drainAndRelease waits for replication from → to, then lifts the hold and
+// grants the target its first lease.
+func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req Request, epoch int64) error {
+	if c.Drain != nil {
+		if err := c.Drain.Drain(ctx, req.From, req.To); err != nil {
+			return fmt.Errorf("wait for replication %s → %s: %w", req.From, req.To, err)
+		}
+	}
+	if _, err := q.Release(ctx, req.To); err != nil {
+		return fmt.Errorf("release %s at epoch %d: %w", req.To, epoch, err)
+	}
+	return nil
+}
+
+// rollback un-fences a planned run's source: it claims epoch+1 for it (the
+// held records grant nothing, so the claim passes) and notifies why.
+func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, why string) error {
+	ctx = context.WithoutCancel(ctx)
+	q := c.Quorum(req.From, req.To, req.WithoutWitness)
+	if _, err := q.Claim(ctx, req.From, epoch+1, control.ClaimOptions{}); err != nil {
+		return fmt.Errorf("un-fence %s at epoch %d: %w", req.From, epoch+1, err)
+	}
+	if c.Notify != nil {
+		_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch + 1, Phase: control.Detected, At: c.now().UTC(), From: req.To, To: req.From,
+			Detail: fmt.Sprintf("planned failover %s → %s rolled back (%s): %s accepts writes at epoch %d", req.From, req.To, why, req.From, epoch+1)})
+	}
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Controller) guards(ctx context.Context, req Request, cur control.Active) error {
-	if cur.Region != req.From {
-		return &GuardError{"source", fmt.Sprintf("%s is not the active region (%s is, at epoch %d)", req.From, cur.Region, cur.Epoch)}
+	if cur.Region != req.From && (req.Planned || cur.Region != "") {
+		return &GuardError{"source", fmt.Sprintf("%s is not the active region (%s is, at epoch %d)", req.From, orNone(cur.Region), cur.Epoch)}
 	}
 	if c.MinDwell > 0 && !cur.Since.IsZero() && c.now().Sub(cur.Since) < c.MinDwell {
 		return &GuardError{"dwell", fmt.Sprintf("last switch was %s ago; wait until %s have passed (against flapping)", c.now().Sub(cur.Since).Round(time.Second), c.MinDwell)}
@@ -261,13 +476,21 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 				return &GuardError{"source-health", fmt.Sprintf("planned failover needs %s reachable to stop its writes (%v); use an unplanned failover", req.From, err)}
 			}
 		}
+		if r, ok := c.Drain.(Readier); ok {
+			if err := r.Ready(ctx, req.From, req.To); err != nil {
+				return &GuardError{"replication", fmt.Sprintf("replication %s → %s cannot drain (%v): nothing was fenced", req.From, req.To, err)}
+			}
+		}
 		return nil
 	}
 	if req.Force {
 		return nil
 	}
 	if c.Routing == nil {
-		return &GuardError{"second-opinion", "no routing view is configured: only a forced failover can proceed"}
+		if c.Witness != "" && !req.WithoutWitness {
+			return nil // the claim is the second opinion: the witness grants only once the source stopped renewing
+		}
+		return &GuardError{"second-opinion", "no routing view and no witness: only a forced failover can proceed"}
 	}
 	deadline := c.now().Add(c.AgreementWait)
 	for {
@@ -289,55 +512,23 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	}
 }
 
-// fence raises the source's epoch so it stops accepting writes. Unplanned:
-// best effort within FenceTimeout, remembered and retried by Reconcile.
-// Planned: it must land, then replication must drain.
-func (c *Controller) fence(ctx context.Context, req Request, src, dst *control.Store, epoch int64) (string, error) {
-	next := control.Active{Region: req.To, Epoch: epoch, Since: c.now().UTC()}
-	timeout := c.FenceTimeout
-	if timeout == 0 {
-		timeout = 2 * time.Second
-	}
-	fctx, cancel := context.WithTimeout(ctx, timeout)
-	err := src.Raise(fctx, next)
-	cancel()
-	if req.Planned {
+// verify waits until the target's own records let it write (holder, lease)
+// and, when set, the Verifier's write succeeds.
+func (c *Controller) verify(ctx context.Context, dst *control.Store, to string, epoch int64) error {
+	check := func(ctx context.Context) error {
+		ws, err := dst.WriteState(ctx)
 		if err != nil {
-			return "", fmt.Errorf("stop writes in %s: %w", req.From, err)
+			return err
 		}
-		if c.Drain != nil {
-			if err := c.Drain.Drain(ctx, req.From, req.To); err != nil {
-				return "", fmt.Errorf("wait for replication %s → %s: %w", req.From, req.To, err)
-			}
+		if ws.Active.Epoch != epoch {
+			return fmt.Errorf("%s's record is at epoch %d, not %d", to, ws.Active.Epoch, epoch)
 		}
-		return "writes stopped in " + req.From + "; replication drained", nil
-	}
-	if err != nil {
-		if ferr := dst.SetFlag(ctx, fenceFlag, req.From+"@"+strconv.FormatInt(epoch, 10)); ferr != nil {
-			return "", ferr
+		if err := ws.Writable(to, c.now(), c.lease()); err != nil {
+			return err
 		}
-		return fmt.Sprintf("pending: %s unreachable (%v); retried until it lands", req.From, err), nil
-	}
-	return "fenced " + req.From, nil
-}
-
-func (c *Controller) promote(ctx context.Context, dst *control.Store, cur control.Active, to string, epoch int64) (bool, error) {
-	if cur.Region == to && cur.Epoch == epoch {
-		return false, nil // resumed after promotion
-	}
-	err := dst.CompareAndSet(ctx, cur.Epoch, control.Active{Region: to, Epoch: epoch, Since: c.now().UTC()})
-	if errors.Is(err, control.ErrConflict) {
-		now, rerr := dst.Active(ctx)
-		if rerr == nil && now.Region == to && now.Epoch == epoch {
-			return false, nil // another controller promoted the same run
+		if c.Verifier != nil {
+			return c.Verifier(ctx, to, epoch)
 		}
-		return false, fmt.Errorf("promote %s: the control record moved to %s at epoch %d meanwhile", to, now.Region, now.Epoch)
-	}
-	return err == nil, err
-}
-
-func (c *Controller) verify(ctx context.Context, to string, epoch int64) error {
-	if c.Verifier == nil {
 		return nil
 	}
 	timeout := c.VerifyTimeout
@@ -348,7 +539,7 @@ func (c *Controller) verify(ctx context.Context, to string, epoch int64) error {
 	defer cancel()
 	var err error
 	for {
-		if err = c.Verifier(ctx, to, epoch); err == nil {
+		if err = check(ctx); err == nil {
 			return nil
 		}
 		select {
@@ -398,17 +589,121 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 	return true, nil
 }
 
-func (c *Controller) plan(ctx context.Context, req Request, cur control.Active, epoch int64, done map[control.Phase]bool) []string {
+// TickResult reports what a scheduled tick did.
+type TickResult struct {
+	FenceLanded bool    `json:"fence_landed"`
+	Action      string  `json:"action,omitempty"` // resumed, rolled-back, re-evaluated
+	Result      *Result `json:"result,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
+}
+
+// Tick is the controller's scheduled work in home (the DR region), beside
+// the alarm's one-shot invocations: it retries a pending fence; rolls back a
+// planned handover held too long (its controller died while draining);
+// resumes a run that stopped after its claim; and, while the alarm is still
+// in ALARM and peer is still active, runs the failover again — so a refusal
+// on a condition that later passes, or a controller that died before its
+// claim, does not leave the application down.
+func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, error) {
+	var tr TickResult
+	landed, err := c.Reconcile(ctx, home)
+	tr.FenceLanded = landed
+	if err != nil {
+		return tr, err
+	}
+	view, err := c.View(ctx, home, peer)
+	if err != nil {
+		tr.Reason = err.Error()
+		return tr, nil
+	}
+	cur := view.Active
+	switch {
+	case cur.Hold != "" && c.now().Sub(cur.Since) > c.holdMaxAge():
+		journal, err := c.Stores[cur.Region].Run(ctx, cur.Epoch)
+		if err != nil {
+			return tr, err
+		}
+		from := ""
+		for _, e := range journal {
+			if e.Phase == control.Detected {
+				from = e.From
+			}
+		}
+		if from == "" {
+			from = home
+			if cur.Region == home {
+				from = peer
+			}
+		}
+		why := fmt.Sprintf("handover to %s held since %s, longer than %s", cur.Region, cur.Since.Format(time.RFC3339), c.holdMaxAge())
+		tr.Action, tr.Reason = "rolled-back", why
+		return tr, c.rollback(ctx, Request{From: from, To: cur.Region}, cur.Epoch, why)
+	case cur.Hold != "":
+		tr.Reason = "a planned handover is in progress"
+		return tr, nil
+	case cur.Region == home:
+		journal, err := c.Stores[home].Run(ctx, cur.Epoch)
+		if err != nil || len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed {
+			return tr, err
+		}
+		tr.Action = "resumed"
+		res, err := c.Run(ctx, Request{From: peer, To: home, Reason: "resumed by the scheduled tick"})
+		tr.Result = &res
+		return tr, err
+	}
+	if c.AlarmState == nil {
+		return tr, nil
+	}
+	state, err := c.AlarmState(ctx)
+	if err != nil {
+		tr.Reason = "alarm state: " + err.Error()
+		return tr, nil
+	}
+	if state != "ALARM" {
+		return tr, nil
+	}
+	tr.Action = "re-evaluated"
+	res, err := c.Run(ctx, Request{From: peer, To: home, Reason: "alarm still in ALARM (scheduled re-evaluation)"})
+	tr.Result = &res
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		tr.Reason = err.Error()
+		return tr, nil // journaled and notified; the next tick tries again
+	}
+	return tr, err
+}
+
+func (c *Controller) plan(ctx context.Context, req Request, cur control.Active, epoch int64, done map[control.Phase]control.Entry) []string {
 	var p []string
-	if err := c.guards(ctx, req, cur); err != nil && !done[control.Decided] {
-		p = append(p, "REFUSED: "+err.Error())
-		return p
+	if _, decided := done[control.Decided]; !decided {
+		if err := c.guards(ctx, req, cur); err != nil {
+			return append(p, "REFUSED: "+err.Error())
+		}
 	}
 	if req.Planned {
-		p = append(p, fmt.Sprintf("stop writes in %s (raise its epoch to %d)", req.From, epoch), fmt.Sprintf("wait until replication %s → %s has drained", req.From, req.To))
+		p = append(p, fmt.Sprintf("stop writes in %s: hand epoch %d to %s on every record, held", req.From, epoch, req.To),
+			fmt.Sprintf("wait until replication %s → %s has drained (if it cannot, give %s its writes back at epoch %d)", req.From, req.To, req.From, epoch+1),
+			fmt.Sprintf("release %s: lift the hold and grant its first lease", req.To))
 	} else {
-		p = append(p, fmt.Sprintf("fence %s at epoch %d (best effort, retried until it lands)", req.From, epoch))
+		p = append(p, fmt.Sprintf("claim epoch %d for %s on a majority of control records (once %s's grant has run out)", epoch, req.To, req.From),
+			fmt.Sprintf("fence %s's own record (best effort, retried until it lands)", req.From))
 	}
-	p = append(p, fmt.Sprintf("promote %s: active record → {%s, epoch %d}", req.To, req.To, epoch), "verify that "+req.To+" accepts writes")
+	if c.Witness == "" || req.WithoutWitness {
+		p = append(p, "NOTE: no witness: split-brain protection is best effort")
+	}
+	p = append(p, "verify that "+req.To+" accepts writes")
 	return p
+}
+
+func orNone(r string) string {
+	if r == "" {
+		return "no region"
+	}
+	return r
+}
+
+// Readier is a Drainer that can tell, before anything is fenced, that a
+// drain cannot succeed (replication paused, the reverse rule off).
+type Readier interface {
+	Ready(ctx context.Context, from, to string) error
 }

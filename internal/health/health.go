@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -281,6 +282,19 @@ func (p *Prober) canary(ctx context.Context) (float64, error) {
 // Emit writes the report as EMF lines: RegionHealthy and ProbeLatencyMs per
 // target, ReplicationLagMs when known.
 func Emit(w io.Writer, r Report) error { return EmitWith(w, r, EmitOptions{Full: true}) }
+
+// EmitLease writes the holder's renewal result (LeaseRenewed 1 or 0); a
+// region that does not hold the lease emits nothing.
+func EmitLease(w io.Writer, region string, res control.RenewResult, err error) error {
+	if errors.Is(err, control.ErrNotHolder) {
+		return nil
+	}
+	v := 1.0
+	if err != nil {
+		v = 0
+	}
+	return metrics.Write(w, metrics.Namespace, time.Now(), map[string]string{"Region": region}, metrics.Datapoint{Name: metrics.LeaseRenewed, Value: v})
+}
 
 // EmitOptions choose which metrics a health check emits and how finely.
 // Every distinct metric costs on AWS beyond the free tier's ten, so the

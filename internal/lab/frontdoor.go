@@ -154,6 +154,19 @@ func (fd *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(fd.status())
 		return
 	}
+	if r.URL.Path == "/_pilotlight/alarm" {
+		// The alarm's state, as cloudwatch:DescribeAlarms gives it on AWS:
+		// the controller's scheduled tick reads it.
+		state, name := "INSUFFICIENT_DATA", ""
+		if a := fd.l.alarm; a != nil {
+			a.mu.Lock()
+			state, name = a.state, a.name
+			a.mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"alarm": name, "state": state})
+		return
+	}
 	target, path := "", r.URL.Path
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/_region/"); ok {
 		target, path, _ = strings.Cut(rest, "/")

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -33,6 +34,16 @@ var FunctionNames = []string{FnApp, FnHealth, FnController, FnValidator, FnBacku
 // Lambda is the lab's name for a region's function-invoke endpoint, so a
 // region cut takes its functions off the network too.
 const Lambda region.Service = "lambda"
+
+// LeaseConfig is the lab's write lease: term + ε + δ = 3 s, the lab's
+// detection window (3 one-second alarm periods).
+var LeaseConfig = control.LabLease
+
+// clockFile holds a region's clock offset (the clock-skew fault); the
+// region's functions read their time through it.
+func (l *Lab) clockFile(regionName string) string {
+	return filepath.Join(l.opts.Dir, "clock", regionName)
+}
 
 // FunctionOptions turns on the functions, scheduler, alarm and front door.
 // The zero value leaves them off (replication-only lab).
@@ -102,6 +113,14 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		endpoints[r.name] = map[string]string{"dynamodb": r.ep.DynamoDB, "s3": r.ep.S3}
 		appURLs[r.name] = l.frontDoorURL + "/_region/" + r.name
 	}
+	witness := "none"
+	if w := l.witness; w != nil {
+		endpoints[w.name] = map[string]string{"dynamodb": w.ep.DynamoDB}
+		witness = w.name
+	}
+	if err := os.MkdirAll(filepath.Join(l.opts.Dir, "clock"), 0o755); err != nil {
+		return err
+	}
 	epJSON, _ := json.Marshal(endpoints)
 	urlJSON, _ := json.Marshal(appURLs)
 	type spec struct {
@@ -130,11 +149,19 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_PEER_REGION="+peer, "PILOTLIGHT_PRIMARY_REGION="+l.opts.Primary, "PILOTLIGHT_APP_NAME="+l.opts.Names.App,
 			"PILOTLIGHT_ENDPOINTS="+string(epJSON), "PILOTLIGHT_APP_URLS="+string(urlJSON),
 			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
+			"PILOTLIGHT_ALARM_URL="+l.frontDoorURL+"/_pilotlight/alarm",
 			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
 			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_MANUAL="+strconv.FormatBool(fo.Manual),
 			// Read the S3 canary every second, write it every 30: a cut S3
 			// fails the read just the same, and versions do not pile up.
 			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",
+			// The write lease: the lab's arithmetic, renewed by each health
+			// check for its whole share of the schedule.
+			"PILOTLIGHT_WITNESS_REGION="+witness,
+			"PILOTLIGHT_LEASE_TERM="+LeaseConfig.Term.String(), "PILOTLIGHT_CLOCK_EPSILON="+LeaseConfig.Epsilon.String(),
+			"PILOTLIGHT_WRITE_DEADLINE="+LeaseConfig.Delta.String(),
+			"PILOTLIGHT_RENEW_FOR="+(fo.HealthInterval-fo.HealthInterval/10).String(),
+			"PILOTLIGHT_CLOCK_OFFSET_FILE="+l.clockFile(sp.region),
 		)
 		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server, sp.n)}
 		l.pools[sp.region+"/"+sp.name] = p

@@ -128,6 +128,7 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 	if o.l.isCut(from, region.S3) {
 		return false // its replication pipeline is down with it
 	}
+	started := time.Now().UTC()
 	o.mu.Lock()
 	before := o.copies
 	o.mu.Unlock()
@@ -154,6 +155,9 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 		st.LastError = firstErr.Error()
 	} else {
 		st.LastError = ""
+		if pending == 0 {
+			st.CleanPassAt = started
+		}
 	}
 	busy := pending > 0 || o.copies != before || firstErr != nil
 	o.mu.Unlock()

@@ -58,13 +58,20 @@ func (c *Client) Controller() (*failover.Controller, error) {
 	for r, cl := range clients {
 		stores[r] = control.New(cl, names)
 	}
+	w, err := s.WitnessClients(1)
+	if err != nil {
+		return nil, err
+	}
+	if w != nil {
+		stores[w.Name] = control.New(w, names)
+	}
 	fc := &failover.Controller{
-		Stores:       stores,
+		Stores: stores, Witness: s.Witness, Lease: LeaseConfig,
 		Probe:        failover.RegionProber{Clients: clients, Names: names},
 		Verifier:     failover.WriteVerifier(clients, names),
 		Notify:       &failover.FileNotifier{Path: filepath.Join(c.Dir, "notifications.log")},
 		FenceTimeout: 2 * time.Second, AgreementWait: 5 * time.Second,
-		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects},
+		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects, Check: c.drainReady, Timeout: 20 * time.Second},
 	}
 	if s.FrontDoor != "" {
 		fc.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
@@ -72,37 +79,53 @@ func (c *Client) Controller() (*failover.Controller, error) {
 	return fc, nil
 }
 
-// drainObjects waits until the lab's object replication from → to has no
-// backlog, twice in a row (a version written just before the first look is
-// listed by the second).
+// drainObjects waits until a pass of the lab's object replication from → to
+// that began after the drain did has listed every version, copied what was
+// due and left nothing pending. (A pending count alone is 0 before the
+// first pass and after a failed listing: it proves nothing.)
 func (c *Client) drainObjects(ctx context.Context, from, to string) error {
-	clear := 0
+	since := time.Now().UTC()
 	for {
 		st, err := c.Status(ctx)
 		if err != nil {
 			return err
 		}
-		pending := -1
-		for _, d := range st.Replication {
-			if d.Kind == "objects" && d.From == from && d.To == to {
-				if !d.Enabled {
-					return fmt.Errorf("object replication %s → %s is off: turn failback replication on first", from, to)
-				}
-				pending = d.Pending
+		var d *DirectionStatus
+		for i := range st.Replication {
+			if r := st.Replication[i]; r.Kind == "objects" && r.From == from && r.To == to {
+				d = &st.Replication[i]
 			}
 		}
-		if pending == 0 {
-			clear++
-			if clear == 2 {
-				return nil
-			}
-		} else {
-			clear = 0
+		switch {
+		case d == nil:
+			return fmt.Errorf("the lab has no object replication %s → %s", from, to)
+		case !d.Enabled:
+			return fmt.Errorf("object replication %s → %s is off: turn failback replication on first", from, to)
+		case d.CleanPassAt.After(since):
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("object replication %s → %s still has %d pending: %w", from, to, pending, ctx.Err())
-		case <-time.After(150 * time.Millisecond):
+			return fmt.Errorf("object replication %s → %s: no clean pass since the drain began (%d pending, last error %q): %w", from, to, d.Pending, d.LastError, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// drainReady says whether a drain from → to can succeed: replication not
+// paused and, for objects, the rule on.
+func (c *Client) drainReady(ctx context.Context, from, to string) error {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Paused {
+		return fmt.Errorf("replication is paused: run `pilotlight lab replication resume` first")
+	}
+	for _, d := range st.Replication {
+		if d.Kind == "objects" && d.From == from && d.To == to && !d.Enabled {
+			return fmt.Errorf("object replication %s → %s is off: turn failback replication on first", from, to)
+		}
+	}
+	return nil
 }

@@ -15,6 +15,10 @@ type DirectionStatus struct {
 	LastLagMs       int64     `json:"last_lag_ms"` // observed-to-applied time of the last change
 	LastApplied     time.Time `json:"last_applied,omitzero"`
 	LastError       string    `json:"last_error,omitempty"`
+	// CleanPassAt is when the last pass that listed everything, copied
+	// what was due and left nothing pending began (objects only): a drain
+	// is over once a clean pass began after it.
+	CleanPassAt time.Time `json:"clean_pass_at,omitzero"`
 }
 
 // RegionStatus describes one lab region.

@@ -22,6 +22,11 @@ const (
 	ValidatorDivergent        = "ValidatorDivergent"
 	ValidatorObjectsDiffering = "ValidatorObjectsDiffering"
 
+	// LeaseRenewed is 1 when the holder's lease renewal was confirmed by a
+	// majority, 0 when it was not; dims Region (the holder). Emitted only by
+	// the holder.
+	LeaseRenewed = "LeaseRenewed"
+
 	// The backup manager's results; dims Region, Table.
 	BackupItems   = "BackupItems"
 	RestoreTestOK = "RestoreTestOK" // 1 passed, 0 failed

@@ -25,15 +25,10 @@ func main() {
 		log.Error("clients", "err", err)
 		os.Exit(1)
 	}
-	peer, err := region.New(env.Spec(env.Peer, 1))
-	if err != nil {
-		log.Error("clients", "err", err)
-		os.Exit(1)
-	}
 	role := app.RoleSecondary
 	if env.Region == env.Primary {
 		role = app.RolePrimary
 	}
-	svc := app.New(app.Config{Role: role, Names: env.Names()}, own, peer)
+	svc := app.New(app.Config{Role: role, Names: env.Names(), Lease: env.Lease, Now: env.Now()}, own)
 	lambda.StartWithOptions(svc.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
 }

@@ -30,7 +30,10 @@ func main() {
 	names := env.Names()
 	clients := map[string]*region.Clients{}
 	stores := map[string]*control.Store{}
-	for _, r := range []string{env.Region, env.Peer} {
+	for _, r := range []string{env.Region, env.Peer, env.Witness} {
+		if r == "" {
+			continue
+		}
 		c, err := region.New(env.Spec(r, 1))
 		if err != nil {
 			log.Error("clients", "err", err)
@@ -39,9 +42,13 @@ func main() {
 		clients[r], stores[r] = c, control.New(c, names)
 	}
 	c := &failover.Controller{
-		Stores: stores, Probe: failover.RegionProber{Clients: clients, Names: names},
+		Stores: stores, Witness: env.Witness, Lease: env.Lease, Now: env.Now(),
+		Probe:    failover.RegionProber{Clients: clients, Names: names},
 		Verifier: failover.WriteVerifier(clients, names), MinDwell: env.MinDwell,
 		FenceTimeout: time.Second, AgreementWait: 5 * time.Second,
+	}
+	if env.AlarmURL != "" && !env.Manual { // manual mode: a person decides, the tick never does
+		c.AlarmState = failover.HTTPAlarmState(env.AlarmURL, &http.Client{Timeout: 2 * time.Second})
 	}
 	if env.RoutingURL != "" {
 		c.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
@@ -59,8 +66,11 @@ func main() {
 		}
 		switch {
 		case inv.Kind == failover.InvokeSchedule || inv.Action == "reconcile":
-			landed, err := c.Reconcile(ctx, env.Region)
-			return map[string]any{"fence_landed": landed}, err
+			tr, err := c.Tick(ctx, env.Region, env.Peer)
+			if tr.Action != "" {
+				log.Info("tick", "action", tr.Action, "reason", tr.Reason, "err", err)
+			}
+			return tr, err
 		case inv.Kind == failover.InvokeAlarm && inv.AlarmState != "ALARM":
 			return map[string]string{"outcome": "ignored", "reason": "alarm state " + inv.AlarmState}, nil
 		case inv.Kind == failover.InvokeAlarm && env.Manual:

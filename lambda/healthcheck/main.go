@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -61,7 +63,32 @@ func main() {
 		}
 		return r
 	}
+	// The write lease: the holder renews it every term/4 for the whole of
+	// its share of the schedule; the other region only looks.
+	q := &control.Quorum{Lease: env.Lease, Witness: env.Witness, Now: env.Now()}
+	for _, r := range []string{env.Region, env.Peer, env.Witness} {
+		if r != "" {
+			q.Stores = append(q.Stores, control.New(target(r).Clients, env.Names()))
+		}
+	}
+	keep := func(ctx context.Context) {
+		renewFor := env.RenewFor
+		if deadline, ok := ctx.Deadline(); ok {
+			renewFor = min(renewFor, time.Until(deadline)-time.Second)
+		}
+		q.Keep(ctx, env.Region, renewFor, func(res control.RenewResult, err error) {
+			if err != nil && !errors.Is(err, control.ErrNotHolder) {
+				log.Warn("lease renewal failed", "err", err)
+			}
+			if err := health.EmitLease(os.Stdout, env.Region, res, err); err != nil {
+				log.Error("emit metrics", "err", err)
+			}
+		})
+	}
 	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
+		kept := make(chan struct{})
+		go func() { defer close(kept); keep(ctx) }()
+		defer func() { <-kept }()
 		r := once(ctx)
 		if env.ProbeInterval <= 0 || env.ProbeInterval >= time.Minute {
 			return r, nil
