@@ -193,7 +193,9 @@ func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time
 	case claimForced:
 		cond = "attribute_not_exists(epoch) OR epoch < :e2" + again
 	case claimHandover:
-		cond = "(epoch = :e AND active_region = :from AND epoch < :e2)" + again
+		// The target's own stale record (a fence that never landed on it)
+		// moves too: its lease there is long over.
+		cond = "(epoch = :e AND active_region = :from AND epoch < :e2) OR (epoch < :e2 AND active_region = :me)" + again
 		vals[":e"] = numValue(fromEpoch)
 		vals[":from"] = &types.AttributeValueMemberS{Value: from}
 	}
@@ -318,10 +320,10 @@ func (q *Quorum) Renew(ctx context.Context, self string) (RenewResult, error) {
 	return q.renew(ctx, self, false)
 }
 
-// Release lifts a handover's hold on every record at the epoch self holds
-// and grants self its first lease there.
-func (q *Quorum) Release(ctx context.Context, self string) (RenewResult, error) {
-	return q.renew(ctx, self, true)
+// Release lifts a handover's hold on the records at epoch held by self and
+// grants self its first lease there.
+func (q *Quorum) Release(ctx context.Context, self string, epoch int64) (RenewResult, error) {
+	return q.grantAll(ctx, self, epoch, true)
 }
 
 func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewResult, error) {

@@ -286,7 +286,7 @@ func TestHandoverHoldsUntilRelease(t *testing.T) {
 	if _, err := f.quorum(nil).Renew(ctx, west); !errors.Is(err, control.ErrNotHolder) {
 		t.Fatalf("renew during the hold: %v, want ErrNotHolder", err)
 	}
-	if _, err := f.quorum(nil).Release(ctx, west); err != nil {
+	if _, err := f.quorum(nil).Release(ctx, west, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := writable(t, ctx, f.stores[west], time.Now()); err != nil {

@@ -337,7 +337,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	if _, ok := done[control.Verified]; !ok {
-		if err := c.verify(ctx, dst, req.To, epoch); err != nil {
+		if err := c.verify(ctx, q, dst, req.To, epoch); err != nil {
 			return res, fmt.Errorf("verify %s: %w (re-run to resume)", req.To, err)
 		}
 		if err := record(control.Verified, "accepts writes"); err != nil {
@@ -428,7 +428,7 @@ func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req
 			return fmt.Errorf("wait for replication %s → %s: %w", req.From, req.To, err)
 		}
 	}
-	if _, err := q.Release(ctx, req.To); err != nil {
+	if _, err := q.Release(ctx, req.To, epoch); err != nil {
 		return fmt.Errorf("release %s at epoch %d: %w", req.To, epoch, err)
 	}
 	return nil
@@ -514,7 +514,7 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 
 // verify waits until the target's own records let it write (holder, lease)
 // and, when set, the Verifier's write succeeds.
-func (c *Controller) verify(ctx context.Context, dst *control.Store, to string, epoch int64) error {
+func (c *Controller) verify(ctx context.Context, q *control.Quorum, dst *control.Store, to string, epoch int64) error {
 	check := func(ctx context.Context) error {
 		ws, err := dst.WriteState(ctx)
 		if err != nil {
@@ -524,6 +524,10 @@ func (c *Controller) verify(ctx context.Context, dst *control.Store, to string, 
 			return fmt.Errorf("%s's record is at epoch %d, not %d", to, ws.Active.Epoch, epoch)
 		}
 		if err := ws.Writable(to, c.now(), c.lease()); err != nil {
+			// Its health check renews on its schedule; do not wait for it.
+			if _, rerr := q.Renew(ctx, to); rerr != nil {
+				return errors.Join(err, rerr)
+			}
 			return err
 		}
 		if c.Verifier != nil {

@@ -296,3 +296,210 @@ func TestPlannedFailback(t *testing.T) {
 		}
 	}
 }
+
+// readyFunc is a Drainer whose Ready check and Drain are given.
+type readyDrainer struct {
+	ready, drain func(ctx context.Context, from, to string) error
+}
+
+func (d readyDrainer) Ready(ctx context.Context, from, to string) error { return d.ready(ctx, from, to) }
+func (d readyDrainer) Drain(ctx context.Context, from, to string) error { return d.drain(ctx, from, to) }
+
+func failedOver(t *testing.T, f fixture, c *Controller) {
+	t.Helper()
+	if res, err := c.Run(ctxT(t), Request{From: primary, To: dr}); err != nil || res.Outcome != OutcomeCompleted {
+		t.Fatalf("failover: %v %+v", err, res)
+	}
+}
+
+func view(t *testing.T, c *Controller) control.Active {
+	t.Helper()
+	v, err := c.View(ctxT(t), primary, dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Active
+}
+
+// A planned run whose drain fails gives the source its writes back: some
+// region always accepts writes (issue: a failed drain left both refusing).
+func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	c.Drain = readyDrainer{
+		ready: func(context.Context, string, string) error { return nil },
+		drain: func(context.Context, string, string) error { return errors.New("drain canary not in us-east-1 after 20s") },
+	}
+	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true, Reason: "failback"})
+	if err == nil || res.Outcome != OutcomeRolledBack {
+		t.Fatalf("failback with a failing drain: %v %+v, want rolled back", err, res)
+	}
+	a := view(t, c)
+	if a.Region != dr || a.Hold != "" || a.Epoch != 4 {
+		t.Fatalf("after the rollback the view is %+v; want %s active, unheld, at epoch 4", a, dr)
+	}
+	ws, err := f.stores[dr].WriteState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Writable(dr, time.Now(), lease); err != nil {
+		t.Fatalf("the source was not given its writes back: %v", err)
+	}
+}
+
+func TestPlannedRunRefusedBeforeFencingWhenReplicationCannotDrain(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	before := view(t, c)
+	c.Drain = readyDrainer{
+		ready: func(context.Context, string, string) error { return errors.New("replication is paused") },
+		drain: func(context.Context, string, string) error { t.Error("drain called"); return nil },
+	}
+	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true})
+	var ge *GuardError
+	if !errors.As(err, &ge) || ge.Guard != "replication" || res.Outcome != OutcomeRefused {
+		t.Fatalf("failback with replication paused: %v %+v", err, res)
+	}
+	if after := view(t, c); after != before {
+		t.Fatalf("a refused failback moved the records: %+v → %+v", before, after)
+	}
+}
+
+// A failback while the first fence is still pending: the target's own
+// record is stale (it still names the target), but the majority does not.
+func TestFailbackWithFencePendingIsNotAlreadyActive(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	if err := f.l.Cut(primary, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	failedOver(t, f, c)
+	if err := f.l.Restore(primary); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := f.stores[primary].Active(ctx); a.Region != primary {
+		t.Fatalf("this test needs the primary's own record unfenced, got %+v", a)
+	}
+	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil }, drain: func(context.Context, string, string) error { return nil }}
+	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true})
+	if err != nil || res.Outcome != OutcomeCompleted {
+		t.Fatalf("failback with the fence pending: %v %+v; want completed, not already-active", err, res)
+	}
+}
+
+// A decision journaled long ago and never acted on is checked again.
+func TestStaleDecisionIsCheckedAgain(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []control.Phase{control.Detected, control.Decided} {
+		if _, err := f.stores[dr].Record(ctx, control.Entry{Epoch: 2, Phase: p, At: old, From: primary, To: dr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := f.controller()
+	c.Probe = probeFunc(func(_ context.Context, r string) error {
+		if r == dr {
+			return errors.New("s3: timeout")
+		}
+		return nil
+	})
+	res, err := c.Run(ctx, Request{From: primary, To: dr})
+	var ge *GuardError
+	if !errors.As(err, &ge) || ge.Guard != "target-health" {
+		t.Fatalf("a stale decision skipped the guards: %v %+v", err, res)
+	}
+}
+
+// The alarm invokes once per change of state; the tick re-evaluates while
+// it stays in ALARM, so a refusal on a condition that later passes heals.
+func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	drHealthy := false
+	c.Probe = probeFunc(func(_ context.Context, r string) error {
+		if r == dr && !drHealthy {
+			return errors.New("s3: slow")
+		}
+		return nil
+	})
+	c.AlarmState = func(context.Context) (string, error) { return "ALARM", nil }
+	if _, err := c.Run(ctx, Request{From: primary, To: dr, Reason: "alarm"}); err == nil {
+		t.Fatal("the first run should be refused: DR unhealthy")
+	}
+	tr, err := c.Tick(ctx, dr, primary)
+	if err != nil || tr.Action != "re-evaluated" || tr.Result.Outcome != OutcomeRefused {
+		t.Fatalf("tick while DR unhealthy: %v %+v", err, tr)
+	}
+	drHealthy = true
+	tr, err = c.Tick(ctx, dr, primary)
+	if err != nil || tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
+		t.Fatalf("tick after DR healed: %v %+v", err, tr)
+	}
+	if a := view(t, c); a.Region != dr {
+		t.Fatalf("view after the tick: %+v", a)
+	}
+	c.AlarmState = func(context.Context) (string, error) { return "OK", nil }
+	if tr, err := c.Tick(ctx, dr, primary); err != nil || tr.Action != "" {
+		t.Fatalf("a quiet tick acted: %v %+v", err, tr)
+	}
+}
+
+// A planned handover whose controller died while draining is rolled back
+// by the tick once it has been held too long.
+func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	dctx, die := context.WithCancel(ctx)
+	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
+		drain: func(context.Context, string, string) error { die(); return context.Canceled }}
+	// The process dies mid-drain: no rollback runs in it.
+	c.Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
+		if e.Phase == control.Fenced {
+			die()
+		}
+		return nil
+	})
+	_, _ = c.Run(dctx, Request{From: dr, To: primary, Planned: true})
+	if a := view(t, c); a.Hold == "" && a.Region == dr {
+		t.Skip("the run rolled back in-process; nothing abandoned")
+	}
+	c2 := f.controller()
+	c2.HoldMaxAge = time.Nanosecond
+	tr, err := c2.Tick(ctx, dr, primary)
+	if err != nil || tr.Action != "rolled-back" {
+		t.Fatalf("tick: %v %+v", err, tr)
+	}
+	if a := view(t, c2); a.Region != dr || a.Hold != "" {
+		t.Fatalf("after the rollback: %+v, want %s active and unheld", a, dr)
+	}
+}
+
+// With the old holder's lease still valid a claim cannot win: the witness
+// refuses. Without it (a forced run) the new holder waits the lease out.
+func TestClaimRefusedWhileThePrimaryHoldsItsLease(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	q := &control.Quorum{Stores: []*control.Store{f.stores[primary], f.stores[dr], f.stores[witness]}, Witness: witness, Lease: control.LeaseConfig{Term: 30 * time.Second, Epsilon: lease.Epsilon, Delta: lease.Delta}}
+	if _, err := q.Renew(ctx, primary); err != nil {
+		t.Fatal(err)
+	}
+	c := f.controller()
+	c.ClaimWait = 200 * time.Millisecond
+	res, err := c.Run(ctx, Request{From: primary, To: dr})
+	var ge *GuardError
+	if !errors.As(err, &ge) || ge.Guard != "majority" || res.Outcome != OutcomeRefused {
+		t.Fatalf("claim against a valid lease: %v %+v", err, res)
+	}
+	if a := view(t, c); a.Region != primary || a.Epoch != 1 {
+		t.Fatalf("a refused claim moved the view: %+v", a)
+	}
+}
