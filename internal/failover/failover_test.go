@@ -302,8 +302,12 @@ type readyDrainer struct {
 	ready, drain func(ctx context.Context, from, to string) error
 }
 
-func (d readyDrainer) Ready(ctx context.Context, from, to string) error { return d.ready(ctx, from, to) }
-func (d readyDrainer) Drain(ctx context.Context, from, to string) error { return d.drain(ctx, from, to) }
+func (d readyDrainer) Ready(ctx context.Context, from, to string) error {
+	return d.ready(ctx, from, to)
+}
+func (d readyDrainer) Drain(ctx context.Context, from, to string) error {
+	return d.drain(ctx, from, to)
+}
 
 func failedOver(t *testing.T, f fixture, c *Controller) {
 	t.Helper()
@@ -330,7 +334,9 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	failedOver(t, f, c)
 	c.Drain = readyDrainer{
 		ready: func(context.Context, string, string) error { return nil },
-		drain: func(context.Context, string, string) error { return errors.New("drain canary not in us-east-1 after 20s") },
+		drain: func(context.Context, string, string) error {
+			return errors.New("drain canary not in us-east-1 after 20s")
+		},
 	}
 	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true, Reason: "failback"})
 	if err == nil || res.Outcome != OutcomeRolledBack {
