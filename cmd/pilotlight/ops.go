@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,41 +28,69 @@ func controllerFor(g *globals, cmd *cobra.Command) (*target, *failover.Controlle
 }
 
 func newFailoverCmd(g *globals) *cobra.Command {
-	var planned, dryRun, yes, jsonOut bool
+	var planned, dryRun, yes, jsonOut, force, withoutWitness bool
+	var toRegion string
 	c := &cobra.Command{
 		Use:   "failover",
 		Short: "Fail over to the other region now (an operator's decision)",
-		Long: `Make the region that is not active take over.
+		Long: `Make a region take over (--to REGION; default: the region that is not active).
 
-Unplanned (the default) is for when the active region is failing: it fences
-the active region as best it can (retried until it lands), promotes the other,
-and verifies it accepts writes. The routing-layer guard is skipped: you are
-the second opinion.
+Unplanned (the default) is for when the active region is failing: it claims
+the write lease for the target on a majority of the control records (its own,
+the old region's and the witness's), which succeeds once the old region's
+lease has run out; it fences the old region's own record as best it can
+(retried until it lands) and verifies the target accepts writes. The
+routing-layer guard is skipped: you are the second opinion.
+
+--force takes over even while the old region still holds its lease (a
+partition): the old region stops acknowledging at its lease's end, and the
+target waits a whole term plus the clock and write margins before its first
+write, so the two never overlap.
+
+--without-witness claims on the two regions' records alone, for when the
+primary and the witness are down together: best effort, say so in your
+incident notes.
 
 --planned is for when both regions are healthy (maintenance, failback): it
 stops writes in the active region, waits until replication has drained, then
-switches, so no acknowledged write is lost.
+switches, so no acknowledged write is lost. If the drain cannot finish, the
+active region gets its writes back.
 
 Every phase is journaled in the target's control table; re-running resumes.`,
+		Example: `  pilotlight failover --dry-run
+  pilotlight failover --to us-west-2 --yes
+  pilotlight failover --to us-east-1 --planned --yes
+  pilotlight failover --force --yes          # partition: take over anyway`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, fc, err := controllerFor(g, cmd)
 			if err != nil {
 				return err
 			}
+			if toRegion != "" && toRegion != cl.primary && toRegion != cl.dr {
+				return fmt.Errorf("--to %s: not one of this deployment's regions (%s, %s)", toRegion, cl.primary, cl.dr)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()
-			a, err := fc.Stores[cl.dr].Active(ctx)
-			if err != nil {
-				return err
+			view, _ := fc.View(ctx, cl.primary, cl.dr)
+			to := toRegion
+			if to == "" {
+				to = cl.dr
+				if view.Active.Region == cl.dr {
+					to = cl.primary
+				}
 			}
-			from, to := cl.primary, cl.dr
-			if a.Region == cl.dr {
-				from, to = to, from
+			from := cl.primary
+			if to == cl.primary {
+				from = cl.dr
 			}
-			return runFailover(ctx, g, cl, fc, failover.Request{From: from, To: to, Planned: planned, Force: true, DryRun: dryRun, Reason: "operator: pilotlight failover"}, yes, jsonOut)
+			return runFailover(ctx, g, cl, fc, failover.Request{From: from, To: to, Planned: planned, Operator: true, Force: force,
+				WithoutWitness: withoutWitness, DryRun: dryRun, Reason: "operator: pilotlight failover"}, yes, jsonOut)
 		},
 	}
+	c.Flags().StringVar(&toRegion, "to", "", "the region to make active (default: the one that is not)")
+	c.Flags().BoolVar(&force, "force", false, "take over even while the old region holds its lease (waits it out)")
+	c.Flags().BoolVar(&withoutWitness, "without-witness", false, "claim on the two regions' records only (primary and witness both down; best effort)")
 	c.Flags().BoolVar(&planned, "planned", false, "stop writes, wait for replication to drain, then switch (zero loss)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and the guards' verdict; change nothing")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
@@ -178,6 +207,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 				Region  string          `json:"region"`
 				Role    string          `json:"role"`
 				Record  *control.Active `json:"record,omitempty"`
+				Lease   *control.Lease  `json:"lease,omitempty"`
+				Writes  bool            `json:"accepts_writes"`
+				Why     string          `json:"why_not,omitempty"`
 				Error   string          `json:"error,omitempty"`
 				Routing *bool           `json:"routing_healthy,omitempty"`
 			}
@@ -188,27 +220,43 @@ func newStatusCmd(g *globals) *cobra.Command {
 				}
 			}
 			var out struct {
+				// Active is the holder of the highest epoch on a majority
+				// of the control records ("" when no epoch has one).
 				Active      string                `json:"active_region"`
 				Epoch       int64                 `json:"epoch"`
+				Writable    []string              `json:"writable_regions"`
+				Witness     string                `json:"witness,omitempty"`
 				Regions     []regionStatus        `json:"regions"`
 				Answer      string                `json:"routing_answer,omitempty"`
 				Replication []lab.DirectionStatus `json:"replication"`
 			}
-			for _, r := range []string{cl.primary, cl.dr} {
-				rs := regionStatus{Region: r, Role: "primary"}
-				if r == cl.dr {
-					rs.Role = "dr"
-				}
-				a, err := fc.Stores[r].Active(ctx)
-				if err != nil {
-					rs.Error = err.Error()
-				} else {
+			view, verr := fc.View(ctx, cl.primary, cl.dr)
+			out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
+			now := time.Now()
+			unreadable := 0
+			roles := []string{cl.primary, cl.dr}
+			if fc.Witness != "" {
+				roles = append(roles, fc.Witness)
+			}
+			for _, r := range roles {
+				rs := regionStatus{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
+				if a, ok := view.Records[r]; ok {
 					rs.Record = &a
-					if a.Epoch > out.Epoch {
-						out.Active, out.Epoch = a.Region, a.Epoch
+				} else if err := view.Errors[r]; err != nil {
+					rs.Error, unreadable = err.Error(), unreadable+1
+				}
+				if r != fc.Witness {
+					if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
+						rs.Lease = &ws.Lease
+						if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
+							rs.Why = why.Error()
+						} else {
+							rs.Writes = true
+							out.Writable = append(out.Writable, r)
+						}
 					}
 				}
-				if st.Routing != nil {
+				if st.Routing != nil && r != fc.Witness {
 					h := st.Routing.Regions[r].Healthy
 					rs.Routing = &h
 				}
@@ -219,32 +267,81 @@ func newStatusCmd(g *globals) *cobra.Command {
 			}
 			out.Replication = st.Replication
 			if jsonOut {
-				return writeJSON(g.io.Out, out)
+				if err := writeJSON(g.io.Out, out); err != nil {
+					return err
+				}
+				if unreadable > 0 || verr != nil {
+					return exitError(1)
+				}
+				return nil
 			}
-			fmt.Fprintf(g.io.Out, "active region: %s (epoch %d); clients routed to %s\n\n", out.Active, out.Epoch, out.Answer)
+			switch {
+			case len(out.Writable) == 0:
+				fmt.Fprintf(g.io.Out, "NO REGION ACCEPTS WRITES (control records: %s at epoch %d)\n", orNone(out.Active), out.Epoch)
+			default:
+				fmt.Fprintf(g.io.Out, "writes accepted by: %s (epoch %d)", strings.Join(out.Writable, ", "), out.Epoch)
+				if out.Answer != "" {
+					fmt.Fprintf(g.io.Out, "; clients routed to %s", out.Answer)
+				}
+				fmt.Fprintln(g.io.Out)
+			}
+			if out.Witness == "" {
+				fmt.Fprintln(g.io.Out, "no witness region: split-brain protection is best effort (PILOTLIGHT_WITNESS_REGION=none)")
+			}
+			fmt.Fprintln(g.io.Out)
 			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REGION\tROLE\tRECORD\tROUTING")
+			fmt.Fprintln(w, "REGION\tROLE\tRECORD\tLEASE\tWRITES\tROUTING")
 			for _, r := range out.Regions {
 				rec := r.Error
 				if r.Record != nil {
 					rec = fmt.Sprintf("%s @ epoch %d", r.Record.Region, r.Record.Epoch)
+					if r.Record.Hold != "" {
+						rec += " (held: " + r.Record.Hold + ")"
+					}
+				}
+				lease, writes := "-", "-"
+				if r.Lease != nil && r.Lease.Epoch > 0 {
+					lease = fmt.Sprintf("epoch %d, %s", r.Lease.Epoch, leaseLeft(r.Lease.Until, now))
+				}
+				if r.Role != "witness" {
+					writes = "yes"
+					if !r.Writes {
+						writes = "no"
+					}
 				}
 				routing := "-"
 				if r.Routing != nil {
 					routing = map[bool]string{true: "healthy", false: "UNHEALTHY"}[*r.Routing]
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, routing)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
 			}
 			w.Flush()
 			if cl.lab != nil {
 				fmt.Fprintln(g.io.Out)
 				printStatus(g.io.Out, cl.lab.State, st)
 			}
+			if unreadable > 0 || verr != nil {
+				return exitError(1)
+			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
 	return c
+}
+
+func leaseLeft(until, now time.Time) string {
+	if d := until.Sub(now); d > 0 {
+		return "valid " + d.Round(10*time.Millisecond).String()
+	}
+	return "expired " + now.Sub(until).Round(time.Second).String() + " ago"
+}
+
+func orNone(r string) string {
+	if r == "" {
+		return "no majority"
+	}
+	return r
 }
 
 func isTerminal(r any) bool {

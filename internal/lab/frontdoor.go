@@ -80,12 +80,7 @@ func (fd *frontDoor) run(ctx context.Context) {
 				go fd.check(ctx, r)
 			}
 		}
-		fd.mu.Lock()
-		if fd.pending != fd.answer && !time.Now().Before(fd.flipAt) {
-			fd.l.event("route", fd.pending, "clients now sent to "+fd.pending+" (was "+fd.answer+")")
-			fd.answer = fd.pending
-		}
-		fd.mu.Unlock()
+		fd.flip()
 	}
 }
 
@@ -127,6 +122,19 @@ func (fd *frontDoor) check(ctx context.Context, r string) {
 		fd.pending = want
 		fd.flipAt = time.Now().Add(fd.fo.RouteTTL)
 		fd.l.event("route-record", want, "answer changes to "+want+"; clients follow within the TTL")
+		// Clients' cached answers expire a TTL from now, not at the next
+		// check: flip then.
+		time.AfterFunc(fd.fo.RouteTTL, fd.flip)
+	}
+}
+
+// flip sends clients to the pending answer once its TTL has passed.
+func (fd *frontDoor) flip() {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.pending != fd.answer && !time.Now().Before(fd.flipAt) {
+		fd.l.event("route", fd.pending, "clients now sent to "+fd.pending+" (was "+fd.answer+")")
+		fd.answer = fd.pending
 	}
 }
 

@@ -282,6 +282,13 @@ func (l *Lab) startServing(ctx context.Context) error {
 	if err := <-errs; err != nil {
 		return err
 	}
+	// The primary's first lease, before the alarm and the front door judge
+	// its /health (which fails without one); its health check renews it
+	// from here on. On AWS the first health-check run does this, minutes
+	// before an alarm could fire.
+	if err := l.firstLease(ctx); err != nil {
+		return err
+	}
 	l.alarm = newAlarm(l)
 	fctx, cancel := context.WithCancel(context.Background())
 	l.fnCancel = cancel

@@ -96,3 +96,23 @@ func createVersionedBucket(ctx context.Context, c *region.Clients, name string) 
 	}
 	return nil
 }
+
+// firstLease renews the lease of the region the control records name, as
+// its health check will every term/4 from now on.
+func (l *Lab) firstLease(ctx context.Context) error {
+	q := &control.Quorum{Lease: LeaseConfig, Witness: l.Witness()}
+	for _, r := range l.allRegions() {
+		q.Stores = append(q.Stores, control.New(r.clients, l.opts.Names))
+	}
+	v, err := q.Read(ctx, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("first lease: %w", err)
+	}
+	if v.Active.Region == "" || v.Active.Hold != "" {
+		return nil // no region is active (a lab restarted mid-handover): the controller's tick resolves it
+	}
+	if _, err := q.Renew(ctx, v.Active.Region); err != nil && !errors.Is(err, control.ErrNotHolder) {
+		return fmt.Errorf("first lease for %s: %w", v.Active.Region, err)
+	}
+	return nil
+}
