@@ -129,6 +129,7 @@ const DefaultWitness = "us-east-2"
 type labRegion struct {
 	name     string
 	witness  bool // a control table only: DynamoDB, no S3, no functions
+	front    *writeFront // notes write times, between the fault proxy and DynamoDB Local
 	ddb, s3  *server
 	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
@@ -380,8 +381,12 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	if err != nil {
 		return err
 	}
+	r.front, err = startWriteFront(r.backends.DynamoDB, l.opts.Names.Table(), []string{region.TableHashKey})
+	if err != nil {
+		return fmt.Errorf("write-time front %s: %w", r.name, err)
+	}
 	for svc, pair := range map[region.Service][2]string{
-		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.backends.DynamoDB},
+		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.addr},
 		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.backends.S3},
 	} {
 		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, svc), pair[0], pair[1])
@@ -506,6 +511,7 @@ func (l *Lab) Close() error {
 	_ = l.proxies.Collection.Clear()
 	var wg sync.WaitGroup
 	for _, r := range l.allRegions() {
+		r.front.close()
 		for _, s := range []*server{r.ddb, r.s3} {
 			if s != nil {
 				wg.Add(1)

@@ -489,3 +489,59 @@ func TestRestartedReplicatorResumes(t *testing.T) {
 		t.Errorf("restarted replicator applied %d changes, want 100 (no repeats, no gaps)", got)
 	}
 }
+
+// TestLaterWriteWinsWhateverTheReadOrder is the reproduction made
+// deterministic: us-east-1's DynamoDB answers 3 s late, so its stream is
+// read at least 3 s after a write there; us-west-2 writes the same key
+// 0.5 s later. Global tables keep the later write; so must the lab — both
+// ways round. The slow region's writes go to its DynamoDB behind the fault
+// proxy (the client is not the one being slowed), so they commit at once.
+func TestLaterWriteWinsWhateverTheReadOrder(t *testing.T) {
+	l := testLab(t)
+	ctx := ctxT(t)
+	p, dr := clients(t, l)
+	east, err := l.region("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := region.New(l.Spec("us-east-1", Endpoints{DynamoDB: "http://" + east.front.addr, S3: east.ep.S3}, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := l.Names().Table()
+	for _, tc := range []struct {
+		name          string
+		first, second *region.Clients
+	}{{"the slow region writes first", direct, dr}, {"the slow region writes later", dr, direct}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := l.AddLatency("us-east-1", region.DynamoDB, 3*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			keys := []string{"lww#" + tc.name + "#1", "lww#" + tc.name + "#2", "lww#" + tc.name + "#3"}
+			for _, k := range keys {
+				if err := putItem(ctx, tc.first, table, k, map[string]string{"v": "earlier"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // the gap between two clients' writes, not a wait for a condition
+			for _, k := range keys {
+				if err := putItem(ctx, tc.second, table, k, map[string]string{"v": "later"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Restore("us-east-1"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 20*time.Second, "both regions hold the later write", func() (bool, string) {
+				for _, k := range keys {
+					a, err1 := getItem(ctx, p, table, k)
+					b, err2 := getItem(ctx, dr, table, k)
+					if err1 != nil || err2 != nil || a["v"] != "later" || b["v"] != "later" {
+						return false, fmt.Sprintf("%s: primary %v dr %v (%v %v)", k, a, b, err1, err2)
+					}
+				}
+				return true, ""
+			})
+		})
+	}
+}

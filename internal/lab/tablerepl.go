@@ -24,8 +24,12 @@ import (
 
 // The table replicator stands in for DynamoDB global tables. Each region's
 // stream is read continuously; a change written by a user (a "local write")
-// gets a version — a millisecond timestamp, strictly increasing per region,
-// and the region's name — and is applied to the peer no sooner than its lag.
+// gets a version — the time of the write in unix milliseconds, as the
+// region's write-time front saw DynamoDB answer it (later than the region's
+// own previous write of the key), and the region's name — and is applied to
+// the peer no sooner than its lag. The version is the time of the write, not
+// of the reading: however late a stream record is read, the later write
+// wins, as in global tables.
 // Applied items carry their version in region.AttrRepVersion, so a reader can
 // tell the replicator's own writes from users' writes and never sends them
 // back (no ping-pong). Conflicts resolve last-writer-wins on the version,
@@ -98,7 +102,6 @@ type tableRegion struct {
 
 	mu     sync.Mutex
 	latest map[string]*entry
-	lastTS int64
 
 	// reader state, owned by the direction goroutine reading this region
 	streamArn string
@@ -421,6 +424,15 @@ func (t *tableReplicator) iterate(ctx context.Context, d *tableDirection, sh *sh
 	return nil
 }
 
+// writeTime is when a local write of key was answered in regionName.
+func (t *tableReplicator) writeTime(regionName, key string) (int64, bool) {
+	lr, err := t.l.region(regionName)
+	if err != nil || lr.front == nil {
+		return 0, false
+	}
+	return lr.front.writeTime(key)
+}
+
 // classify turns a stream record into a queued change, recording what the
 // source region now holds for the key.
 func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes.Record, now time.Time) {
@@ -431,9 +443,15 @@ func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes
 	c.keyID = keyID(c.key)
 	newImg, oldImg := fromStreamItem(sr.NewImage), fromStreamItem(sr.OldImage)
 
+	v, deleted, own := replicatorWrite(rec.EventName, newImg, oldImg)
+	var wt int64
+	var wok bool
+	if !own {
+		wt, wok = t.writeTime(r.name, c.keyID) // may wait for the write's answer: not under r.mu
+	}
 	r.mu.Lock()
 	cur := r.latest[c.keyID]
-	if v, deleted, own := replicatorWrite(rec.EventName, newImg, oldImg); own {
+	if own {
 		c.skip = true
 		if cur == nil || cur.V.less(v) {
 			r.latest[c.keyID] = &entry{V: v, Deleted: deleted}
@@ -446,15 +464,26 @@ func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes
 			r.mu.Lock()
 		}
 	} else {
-		ts := max(now.UnixMilli(), r.lastTS+1)
-		r.lastTS = ts
+		// The time of the write, as the region's write-time front saw its
+		// answer; later than this region's own previous write of the key.
+		ts := now.UnixMilli()
+		if wok {
+			ts = wt
+		}
+		if cur != nil && cur.V.Origin == r.name && ts <= cur.V.TS {
+			ts = cur.V.TS + 1 // the same region's writes of a key are ordered by its stream
+		}
 		c.v = version{ts, r.name}
 		if rec.EventName == sttypes.OperationTypeRemove {
 			c.deleted = true
 		} else {
 			c.image = stripRep(newImg)
 		}
-		r.latest[c.keyID] = &entry{V: c.v, Deleted: c.deleted, image: c.image}
+		// A record read late may be older than a peer's version applied
+		// here meanwhile: the region then holds that one, not this.
+		if cur == nil || cur.V.less(c.v) {
+			r.latest[c.keyID] = &entry{V: c.v, Deleted: c.deleted, image: c.image}
+		}
 	}
 	r.mu.Unlock()
 

@@ -1,0 +1,261 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// writeFront stands between a region's fault proxy and its DynamoDB Local
+// and notes when each write to the replicated table succeeded, so the table
+// replicator can resolve conflicts by the time of the write, as global
+// tables do, not by when it happened to read the stream record (a latency
+// fault delays the reading by seconds). It is behind the fault proxy: a
+// write's time is when DynamoDB answered, not when a slowed client heard.
+//
+// It reads the five write APIs (PutItem, UpdateItem, DeleteItem,
+// BatchWriteItem, TransactWriteItems) and never changes a request or an
+// item: everything passes through untouched.
+type writeFront struct {
+	table string
+	keys  []string // the table's key attribute names
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
+	addr  string
+
+	mu       sync.Mutex
+	latest   map[string]int64 // key ID -> unix ms of the last successful write
+	inflight map[string]int   // key ID -> writes sent, not yet answered
+	done     *sync.Cond
+	pruned   time.Time
+}
+
+// startWriteFront listens on a free local port and forwards to backend.
+func startWriteFront(backend, table string, keys []string) (*writeFront, error) {
+	u, err := url.Parse("http://" + backend)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f := &writeFront{table: table, keys: keys, addr: ln.Addr().String(), latest: map[string]int64{}, inflight: map[string]int{}}
+	f.done = sync.NewCond(&f.mu)
+	f.proxy = httputil.NewSingleHostReverseProxy(u)
+	f.proxy.ErrorLog = nil
+	f.proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	go f.srv.Serve(ln)
+	return f, nil
+}
+
+func (f *writeFront) close() {
+	if f != nil {
+		f.srv.Close()
+	}
+}
+
+func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	var keys []string
+	switch op {
+	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		keys = f.writtenKeys(op, b)
+	}
+	if len(keys) == 0 {
+		f.proxy.ServeHTTP(w, r)
+		return
+	}
+	f.mu.Lock()
+	for _, k := range keys {
+		f.inflight[k]++
+	}
+	f.mu.Unlock()
+	rec := &statusRecorder{ResponseWriter: w}
+	f.proxy.ServeHTTP(rec, r)
+	at := time.Now().UnixMilli()
+	f.mu.Lock()
+	for _, k := range keys {
+		if f.inflight[k]--; f.inflight[k] <= 0 {
+			delete(f.inflight, k)
+		}
+		if rec.status == http.StatusOK && at > f.latest[k] {
+			f.latest[k] = at
+		}
+	}
+	f.prune()
+	f.done.Broadcast()
+	f.mu.Unlock()
+}
+
+// prune forgets write times older than ten minutes (the replicator reads
+// records long before that); the caller holds f.mu.
+func (f *writeFront) prune() {
+	now := time.Now()
+	if now.Sub(f.pruned) < time.Minute {
+		return
+	}
+	f.pruned = now
+	cut := now.Add(-10 * time.Minute).UnixMilli()
+	for k, t := range f.latest {
+		if t < cut {
+			delete(f.latest, k)
+		}
+	}
+}
+
+// writeTime is when the last successful write of key (a keyID) was
+// answered; a write still in flight is waited for (its stream record can be
+// read a moment before its answer passes here). ok is false when the front
+// saw no write of the key (written before the lab started).
+func (f *writeFront) writeTime(key string) (int64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for f.inflight[key] > 0 && time.Now().Before(deadline) {
+		// sync.Cond has no timeout: wake ourselves at the deadline.
+		t := time.AfterFunc(time.Until(deadline), func() { f.mu.Lock(); f.done.Broadcast(); f.mu.Unlock() })
+		f.done.Wait()
+		t.Stop()
+	}
+	t, ok := f.latest[key]
+	return t, ok
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if fl, ok := s.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+// wireItem is an item or key in DynamoDB's JSON wire format.
+type wireItem map[string]map[string]json.RawMessage
+
+// writtenKeys returns the key IDs of the replicated table that a write
+// request touches (nil when it touches none, or cannot be read).
+func (f *writeFront) writtenKeys(op string, body []byte) []string {
+	var req struct {
+		TableName     string
+		Item, Key     wireItem
+		RequestItems  map[string][]struct{ PutRequest, DeleteRequest *struct{ Item, Key wireItem } }
+		TransactItems []struct {
+			Put, Update, Delete *struct {
+				TableName string
+				Item, Key wireItem
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil
+	}
+	var out []string
+	add := func(table string, it wireItem) {
+		if table != f.table || it == nil {
+			return
+		}
+		if id, err := f.keyOf(it); err == nil {
+			out = append(out, id)
+		}
+	}
+	switch op {
+	case "PutItem":
+		add(req.TableName, req.Item)
+	case "UpdateItem", "DeleteItem":
+		add(req.TableName, req.Key)
+	case "BatchWriteItem":
+		for _, w := range req.RequestItems[f.table] {
+			if w.PutRequest != nil {
+				add(f.table, w.PutRequest.Item)
+			}
+			if w.DeleteRequest != nil {
+				add(f.table, w.DeleteRequest.Key)
+			}
+		}
+	case "TransactWriteItems":
+		for _, ti := range req.TransactItems {
+			for _, x := range []*struct {
+				TableName string
+				Item, Key wireItem
+			}{ti.Put, ti.Update, ti.Delete} {
+				if x != nil {
+					add(x.TableName, x.Item)
+					add(x.TableName, x.Key)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// keyOf is the keyID (as the replicator computes it from stream records)
+// of an item or key in wire format.
+func (f *writeFront) keyOf(it wireItem) (string, error) {
+	key := item{}
+	for _, name := range f.keys {
+		av, ok := it[name]
+		if !ok {
+			return "", fmt.Errorf("no key attribute %s", name)
+		}
+		var s string
+		switch {
+		case av["S"] != nil:
+			if err := json.Unmarshal(av["S"], &s); err != nil {
+				return "", err
+			}
+			key[name] = &dbtypes.AttributeValueMemberS{Value: s}
+		case av["N"] != nil:
+			if err := json.Unmarshal(av["N"], &s); err != nil {
+				return "", err
+			}
+			key[name] = &dbtypes.AttributeValueMemberN{Value: s}
+		case av["B"] != nil:
+			if err := json.Unmarshal(av["B"], &s); err != nil {
+				return "", err
+			}
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return "", err
+			}
+			key[name] = &dbtypes.AttributeValueMemberB{Value: b}
+		default:
+			return "", fmt.Errorf("key attribute %s is not S, N or B", name)
+		}
+	}
+	return keyID(key), nil
+}
