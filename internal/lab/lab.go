@@ -128,7 +128,7 @@ const DefaultWitness = "us-east-2"
 
 type labRegion struct {
 	name     string
-	witness  bool // a control table only: DynamoDB, no S3, no functions
+	witness  bool        // a control table only: DynamoDB, no S3, no functions
 	front    *writeFront // notes write times, between the fault proxy and DynamoDB Local
 	ddb, s3  *server
 	proxy    map[region.Service]*toxiproxy.Proxy
