@@ -192,8 +192,10 @@ func (s *Service) create(ctx context.Context, body string) events.LambdaFunction
 		return problem(http.StatusServiceUnavailable, "control table unreachable: "+err.Error())
 	}
 	if epoch == 0 {
+		// The 503 names the region the record says holds the lease, so a
+		// client can go there at once instead of waiting for routing.
 		return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " does not accept writes: " + why.Error(), "active_region": active},
-			map[string]string{HeaderActiveRegion: active})
+			map[string]string{HeaderActiveRegion: active, HeaderRegion: s.own.Name})
 	}
 	// The write is applied within δ of the lease check or never: the lease
 	// arithmetic counts on it.
@@ -234,7 +236,7 @@ func (s *Service) create(ctx context.Context, body string) events.LambdaFunction
 			a, _ := s.ctl.Active(dctx)
 			dcancel()
 			return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " was fenced", "active_region": a.Region},
-				map[string]string{HeaderActiveRegion: a.Region})
+				map[string]string{HeaderActiveRegion: a.Region, HeaderRegion: s.own.Name})
 		}
 		return problem(http.StatusServiceUnavailable, "store order: "+err.Error())
 	}

@@ -22,7 +22,7 @@ const (
 )
 
 // A short term keeps the tests quick; the arithmetic is the lab's.
-var cfg = control.LeaseConfig{Term: 800 * time.Millisecond, Epsilon: 100 * time.Millisecond, Delta: 200 * time.Millisecond}
+var cfg = control.LeaseConfig{Term: 2 * time.Second, Epsilon: 100 * time.Millisecond, Delta: 200 * time.Millisecond}
 
 type fixture struct {
 	l      *lab.Lab
@@ -107,8 +107,8 @@ func TestRenewGrantsAndConfirms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Granted) != 3 {
-		t.Fatalf("granted by %v, want all three", res.Granted)
+	if len(res.Granted) < 2 {
+		t.Fatalf("granted by %v, want a majority", res.Granted)
 	}
 	if err := writable(t, ctx, f.stores[east], time.Now()); err != nil {
 		t.Fatalf("after a renewal the holder may write: %v", err)

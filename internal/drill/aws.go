@@ -134,6 +134,9 @@ func (t *AWS) URL() string {
 
 func (t *AWS) HTTP() *http.Client { return t.client }
 
+// RegionURL is the region's function URL.
+func (t *AWS) RegionURL(r string) string { return t.AppURLs[r] }
+
 func (t *AWS) Routed(context.Context) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -89,4 +92,53 @@ func missingAttachments(ctx context.Context, c *region.Clients, names region.Nam
 func isNotFound(err error) bool {
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
+}
+
+// order is what the drill reads back of an order item.
+type order struct {
+	Region    string
+	Epoch     int64
+	CreatedAt time.Time
+}
+
+// lookupOrders reads the orders of ids that a region holds.
+func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]order, error) {
+	out := map[string]order{}
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		keys := make([]map[string]types.AttributeValue, len(batch))
+		for i, id := range batch {
+			keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
+		}
+		req := map[string]types.KeysAndAttributes{names.Table(): {Keys: keys, ConsistentRead: aws.Bool(true),
+			ProjectionExpression: aws.String("pk, #r, epoch, created_at"), ExpressionAttributeNames: map[string]string{"#r": "region"}}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 10 {
+				return nil, errors.New("batch get: unprocessed keys after retries")
+			}
+			res, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read orders in %s: %w", c.Name, err)
+			}
+			for _, it := range res.Responses[names.Table()] {
+				pk, _ := it[region.TableHashKey].(*types.AttributeValueMemberS)
+				if pk == nil {
+					continue
+				}
+				var o order
+				if v, ok := it["region"].(*types.AttributeValueMemberS); ok {
+					o.Region = v.Value
+				}
+				if v, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
+					o.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
+				}
+				if v, ok := it["created_at"].(*types.AttributeValueMemberS); ok {
+					o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
+				}
+				out[strings.TrimPrefix(pk.Value, "order#")] = o
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }

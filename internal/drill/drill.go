@@ -25,8 +25,9 @@ const (
 	NoFault Scenario = "no-fault"
 )
 
-// Scenarios lists the drills, for --help.
-var Scenarios = []Scenario{RegionOutage, NoFault}
+// Scenarios lists the drills, for --help and `make chaos`.
+var Scenarios = []Scenario{RegionOutage, NoFault, DROutage, WitnessOutage, ReturnBeforeFence, GreyThenHard,
+	RefusedThenHealed, FailbackPaused, FailbackLag, Flapping, DoubleFault}
 
 // Options configures a drill.
 type Options struct {
@@ -36,6 +37,7 @@ type Options struct {
 	Steady      time.Duration // workload before the fault
 	After       time.Duration // workload in the DR region before healing
 	Timeout     time.Duration // bound on each wait (failover, fence, routing)
+	FaultFor    time.Duration // how long a chaos scenario keeps its fault (0: 30s)
 }
 
 // Env is what a drill drives.
@@ -51,21 +53,20 @@ type Env struct {
 // with Pass false.
 func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 	t := env.Target
-	if opts.Scenario != RegionOutage && opts.Scenario != NoFault {
-		return nil, fmt.Errorf("unknown scenario %q: use region-outage or no-fault", opts.Scenario)
+	if _, ok := Expectations[opts.Scenario]; !ok {
+		return nil, fmt.Errorf("unknown scenario %q: use one of %v", opts.Scenario, Scenarios)
 	}
 	d := &run{env: env, opts: opts, t: t, names: t.Names(), primary: t.Primary(), dr: t.DR(),
-		rep: &Report{Scenario: opts.Scenario, Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
+		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	var err error
-	switch opts.Scenario {
-	case RegionOutage:
-		err = d.regionOutage(ctx)
-	case NoFault:
-		err = d.noFault(ctx)
-	}
+	body := map[Scenario]func(context.Context) error{
+		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
+		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
+		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
+	}[opts.Scenario]
+	err := body(ctx)
 	if err != nil {
 		d.fail(err.Error())
 		// A drill that stopped early must not leave the target broken.
@@ -89,6 +90,9 @@ type run struct {
 	wlDone           chan struct{}
 	startedAt        time.Time
 	primaryEpochBase int64
+	extra            []*Workload // other clients (their writes are audited too)
+	// faultHook, when set, injects the outage instead of a plain cut.
+	faultHook func(ctx context.Context) (string, error)
 }
 
 func (d *run) say(format string, args ...any) {
@@ -166,7 +170,7 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 }
 
 func (d *run) startWorkload() {
-	d.wl = &Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency,
+	d.wl = &Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency, RegionURL: d.t.RegionURL,
 		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.t.HTTP()}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
@@ -209,7 +213,11 @@ func (d *run) noFault(ctx context.Context) error {
 	return nil
 }
 
-func (d *run) regionOutage(ctx context.Context) error {
+func (d *run) regionOutage(ctx context.Context) error { return d.outage(ctx, outageHooks{}) }
+
+// outage is the region-outage drill: fault, detection, failover, RTO and
+// RPO, heal, planned failback; the hooks let chaos scenarios add to it.
+func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	d.say("steady state: %d writes/s, %d clients, for %s", d.opts.Rate, d.opts.Concurrency, d.opts.Steady)
 	d.startWorkload()
 	defer d.stopWorkload()
@@ -219,7 +227,11 @@ func (d *run) regionOutage(ctx context.Context) error {
 	fo := &FailoverReport{}
 	d.rep.Failover = fo
 	fo.FaultAt = time.Now().UTC()
-	how, err := d.t.Inject(ctx, d.primary)
+	inject := func(ctx context.Context) (string, error) { return d.t.Inject(ctx, d.primary) }
+	if d.faultHook != nil {
+		inject = d.faultHook
+	}
+	how, err := inject(ctx)
 	if err != nil {
 		return err
 	}
@@ -227,9 +239,9 @@ func (d *run) regionOutage(ctx context.Context) error {
 
 	var promoted control.Active
 	err = d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
-		a, err := d.store(d.dr).Active(ctx)
-		promoted = a
-		return err == nil && a.Region == d.dr, nil
+		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		promoted = v.Active
+		return err == nil && v.Active.Region == d.dr && v.Active.Hold == "", nil
 	})
 	if err != nil {
 		return fmt.Errorf("failover did not happen: %w", err)
@@ -267,6 +279,20 @@ func (d *run) regionOutage(ctx context.Context) error {
 	}
 	d.rep.RPO = rpo(primaryAcked, missing)
 	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
+	if d.t.Kind() == "lab" && d.opts.Scenario == RegionOutage {
+		// The lab's budget: the detection floor plus 2 s.
+		if budget := fo.DetectionFloor + 2; fo.RTOSeconds > budget {
+			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + 2s)", fo.RTOSeconds, budget))
+		}
+	}
+	if d.rep.Observed == "" {
+		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d", d.dr, fo.Epoch)
+	}
+	if hooks.afterFailover != nil {
+		if err := hooks.afterFailover(ctx); err != nil {
+			return err
+		}
+	}
 
 	if err := wait(ctx, d.opts.After); err != nil {
 		return err
@@ -290,6 +316,11 @@ func (d *run) regionOutage(ctx context.Context) error {
 	fo.FenceLandedAt = time.Now().UTC()
 	d.say("fenced: %s holds epoch %d and refuses writes", d.primary, fo.Epoch)
 
+	if hooks.beforeFailback != nil {
+		if err := hooks.beforeFailback(ctx); err != nil {
+			return err
+		}
+	}
 	fb := &FailbackReport{StartedAt: time.Now().UTC()}
 	d.rep.Failback = fb
 	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
@@ -298,6 +329,29 @@ func (d *run) regionOutage(ctx context.Context) error {
 		return fmt.Errorf("failback: %w", err)
 	}
 	fb.Epoch, fb.Journal = res.Epoch, res.Journal
+	// Loss is counted at the promotion instant: every write the DR region
+	// acknowledged must be in the primary now, not after things settle.
+	var drAcked []Write
+	for _, w := range d.wl.Writes() {
+		if w.Acked() && w.Region == d.dr {
+			drAcked = append(drAcked, w)
+		}
+	}
+	mi, err := missingItems(ctx, d.env.Clients[d.primary], d.names, ids(drAcked))
+	if err != nil {
+		return err
+	}
+	ma, err := missingAttachments(ctx, d.env.Clients[d.primary], d.names, ids(drAcked))
+	if err != nil {
+		return err
+	}
+	fb.Lost = len(mi) + len(ma)
+	if fb.Lost > 0 {
+		d.fail(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.primary, append(mi, ma...)[:min(5, fb.Lost)]))
+	}
+	if f, ok := d.t.(LabFaults); ok {
+		_ = f.SetLag(0)
+	}
 	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
 		fo.Journal = j // with the phases journaled after the first write
 	}
@@ -330,9 +384,13 @@ func (d *run) finish(ctx context.Context) {
 	rep := d.rep
 	if d.wl == nil {
 		rep.Finished = time.Now().UTC()
+		rep.Pass = len(rep.Failures) == 0
 		return
 	}
 	writes := d.wl.Writes()
+	for _, x := range d.extra {
+		writes = append(writes, x.Writes()...)
+	}
 	sort.Slice(writes, func(i, j int) bool { return writes[i].Sent.Before(writes[j].Sent) })
 	var acked []Write
 	for _, w := range writes {
@@ -364,15 +422,10 @@ func (d *run) finish(ctx context.Context) {
 		d.fail(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
 			len(in.ItemsMissingPrimary), len(in.AttachmentsMissingPrimary), d.primary, len(in.ItemsMissingDR), len(in.AttachmentsMissingDR), d.dr))
 	}
-	if rep.Failback != nil {
-		rep.Failback.Lost = len(in.ItemsMissingPrimary) + len(in.AttachmentsMissingPrimary)
-		if rep.Failback.Lost > 0 {
-			d.fail(fmt.Sprintf("failback lost %d acknowledged writes", rep.Failback.Lost))
-		}
-	}
 	if rep.FencedAcks > 0 {
 		d.fail(fmt.Sprintf("%d writes were acknowledged by a fenced region", rep.FencedAcks))
 	}
+	d.invariants(ctx, writes)
 	d.validate(ctx)
 	rep.Events = d.t.Events(ctx, rep.Started)
 	rep.Finished = time.Now().UTC()

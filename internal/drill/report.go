@@ -16,6 +16,8 @@ import (
 // Report is a drill's result, written as report.json.
 type Report struct {
 	Scenario      Scenario        `json:"scenario"`
+	Expected      string          `json:"expected"`
+	Observed      string          `json:"observed,omitempty"`
 	Target        string          `json:"target"`
 	Primary       string          `json:"primary"`
 	DR            string          `json:"dr"`
@@ -30,6 +32,17 @@ type Report struct {
 	Writes        WriteSummary    `json:"writes"`
 	FencedAcks    int             `json:"fenced_acks"` // must be 0
 	FencedSamples []string        `json:"fenced_samples,omitempty"`
+	// SplitBrain counts writes committed (found in the data, acknowledged
+	// or not) at an epoch after a higher epoch's first lease had begun: two
+	// regions writing. Must be 0.
+	SplitBrain        int      `json:"split_brain_commits"`
+	SplitBrainSamples []string `json:"split_brain_samples,omitempty"`
+	// LeaseOverlaps counts pairs of confirmed lease intervals of different
+	// holders or epochs that overlap. Must be 0.
+	LeaseOverlaps int `json:"lease_overlaps"`
+	// UnackedCommits counts writes the client never saw acknowledged (it
+	// timed out or the answer was lost) that committed all the same.
+	UnackedCommits int `json:"unacked_commits"`
 	Integrity     Integrity       `json:"integrity"`
 	// Validation is the data validator's comparison of the regions at the end.
 	Validation *validate.Report `json:"validation,omitempty"`
@@ -202,7 +215,12 @@ func PrintSummary(w io.Writer, r *Report) {
 	if !r.Pass {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "\n%s drill (%s → %s): %s\n\n", r.Scenario, r.Primary, r.DR, verdict)
+	fmt.Fprintf(w, "\n%s drill (%s → %s): %s\n", r.Scenario, r.Primary, r.DR, verdict)
+	fmt.Fprintf(w, "expected: %s\n", r.Expected)
+	if r.Observed != "" {
+		fmt.Fprintf(w, "observed: %s\n", r.Observed)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if f := r.Failover; f != nil && f.RTOSeconds > 0 {
 		fmt.Fprintf(tw, "RTO\t%.2fs\tfault → first write acknowledged in %s\n", f.RTOSeconds, r.DR)
@@ -223,6 +241,11 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(tw, "failback\t%d lost\tplanned; writes refused for %.2fs while switching\n", fb.Lost, fb.UnavailableSeconds)
 	}
 	fmt.Fprintf(tw, "fenced acks\t%d\twrites acknowledged by a fenced region (must be 0)\n", r.FencedAcks)
+	fmt.Fprintf(tw, "split brain\t%d\twrites committed at an epoch after a higher one's lease began, from the data (must be 0)\n", r.SplitBrain)
+	fmt.Fprintf(tw, "lease overlaps\t%d\tconfirmed write leases of two holders that overlap (must be 0)\n", r.LeaseOverlaps)
+	if r.UnackedCommits > 0 {
+		fmt.Fprintf(tw, "unacked commits\t%d\twrites committed although their client saw no acknowledgement\n", r.UnackedCommits)
+	}
 	regions := make([]string, 0, len(r.Writes.ByRegion))
 	for k := range r.Writes.ByRegion {
 		regions = append(regions, k)
@@ -249,4 +272,29 @@ func PrintSummary(w io.Writer, r *Report) {
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "FAILED: %s\n", f)
 	}
+}
+
+// PrintChaosTable prints one line per drill: what was expected, what was
+// seen, RTO, RPO, split-brain commits, failback loss, and the verdict.
+func PrintChaosTable(w io.Writer, reps []*Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tEXPECTED\tOBSERVED\tRTO\tRPO\tSPLIT-BRAIN\tFAILBACK LOSS\tPASS")
+	for _, r := range reps {
+		rto, rpo, fb := "-", "-", "-"
+		if r.Failover != nil && r.Failover.RTOSeconds > 0 {
+			rto = fmt.Sprintf("%.2fs", r.Failover.RTOSeconds)
+		}
+		if r.RPO != nil {
+			rpo = fmt.Sprintf("%d (%.2fs)", r.RPO.Missing, r.RPO.SpanSeconds)
+		}
+		if r.Failback != nil {
+			fb = fmt.Sprint(r.Failback.Lost)
+		}
+		pass := "PASS"
+		if !r.Pass {
+			pass = "FAIL: " + strings.Join(r.Failures, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Scenario, r.Expected, r.Observed, rto, rpo, r.SplitBrain, fb, pass)
+	}
+	tw.Flush()
 }

@@ -32,6 +32,8 @@ type Target interface {
 	FailbackReplication(on bool) error
 	// URL is where a client sends a write now; HTTP sends it.
 	URL() string
+	// RegionURL is where a client sends a write to one region.
+	RegionURL(region string) string
 	HTTP() *http.Client
 	// Routed names the region clients are sent to now ("" if unknown) and
 	// whether that answer is settled.
@@ -57,6 +59,9 @@ func (t *labTarget) Primary() string     { return t.c.State.Primary }
 func (t *labTarget) DR() string          { return t.c.State.DR }
 func (t *labTarget) Names() region.Names { return t.c.State.Names() }
 func (t *labTarget) URL() string         { return t.c.State.FrontDoor }
+func (t *labTarget) RegionURL(r string) string {
+	return t.c.State.FrontDoor + "/_region/" + r
+}
 func (t *labTarget) HTTP() *http.Client  { return t.http }
 
 func (t *labTarget) Prepare(context.Context) error {

@@ -39,6 +39,10 @@ type Workload struct {
 	Concurrency int
 	RunID       string
 	HTTP        *http.Client
+	// RegionURL, when set, is where a client sends a write to one region:
+	// a write refused with 503 naming another region as active is sent
+	// there at once (once), as a client following the answer would.
+	RegionURL func(region string) string
 
 	mu     sync.Mutex
 	writes []Write
@@ -95,6 +99,22 @@ func (w *Workload) one(ctx context.Context, n int64) Write {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.HTTP.Do(req)
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable && w.RegionURL != nil {
+		// A refusal says where the lease is: follow it once. The refused
+		// attempt committed nothing, so sending the same id again is safe.
+		if active, from := resp.Header.Get("X-Pilotlight-Active-Region"), resp.Header.Get("X-Pilotlight-Region"); active != "" && from != "" && active != from {
+			if u := w.RegionURL(active); u != "" {
+				if req2, rerr := http.NewRequestWithContext(rctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/orders", bytes.NewReader(body)); rerr == nil {
+					req2.Header.Set("Content-Type", "application/json")
+					if resp2, err2 := w.HTTP.Do(req2); err2 == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						resp = resp2
+					}
+				}
+			}
+		}
+	}
 	wr.Done = time.Now()
 	if err != nil {
 		wr.Error = err.Error()

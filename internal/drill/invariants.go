@@ -1,0 +1,88 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+)
+
+// invariants checks, whatever the scenario, the promises pilotlight prints:
+//   - no two confirmed write leases (each holder journals its own) overlap;
+//   - no split brain, counted from the data: every write the clients
+//     attempted, acknowledged or not, is looked up in both regions, and one
+//     committed at epoch e must have passed its lease check before any
+//     higher epoch's first lease began;
+//   - and it counts the writes that committed although their client never
+//     saw an acknowledgement (timeouts), which RPO accounting must include.
+//
+// In the lab one clock serves every region, so the times compare exactly;
+// on AWS the comparison carries the clock bound ε.
+func (d *run) invariants(ctx context.Context, writes []Write) {
+	rep := d.rep
+	var ivs []control.Interval
+	for _, r := range []string{d.primary, d.dr} {
+		got, err := d.store(r).Intervals(ctx)
+		if err != nil {
+			d.fail("read lease intervals: " + err.Error())
+			return
+		}
+		for _, iv := range got {
+			if iv.Until.After(rep.Started.Add(-time.Minute)) {
+				ivs = append(ivs, iv)
+			}
+		}
+	}
+	overlaps := control.Overlaps(ivs)
+	rep.LeaseOverlaps = len(overlaps)
+	if len(overlaps) > 0 {
+		o := overlaps[0]
+		d.fail(fmt.Sprintf("%d pairs of write leases overlap, e.g. %s@%d [%s, %s] and %s@%d [%s, %s]", len(overlaps),
+			o[0].Holder, o[0].Epoch, o[0].Start.Format(time.RFC3339Nano), o[0].Until.Format(time.RFC3339Nano),
+			o[1].Holder, o[1].Epoch, o[1].Start.Format(time.RFC3339Nano), o[1].Until.Format(time.RFC3339Nano)))
+	}
+	firstLease := map[int64]time.Time{}
+	for _, iv := range ivs {
+		if t, ok := firstLease[iv.Epoch]; !ok || iv.Start.Before(t) {
+			firstLease[iv.Epoch] = iv.Start
+		}
+	}
+	all := make([]string, 0, len(writes))
+	acked := map[string]bool{}
+	for _, w := range writes {
+		all = append(all, w.ID)
+		if w.Acked() {
+			acked[w.ID] = true
+		}
+	}
+	found := map[string]order{}
+	for _, r := range []string{d.primary, d.dr} {
+		got, err := lookupOrders(ctx, d.env.Clients[r], d.names, all)
+		if err != nil {
+			d.fail("look up attempted writes: " + err.Error())
+			return
+		}
+		for id, o := range got {
+			found[id] = o
+		}
+	}
+	rep.SplitBrain, rep.SplitBrainSamples, rep.UnackedCommits = 0, nil, 0
+	for id, o := range found {
+		if !acked[id] {
+			rep.UnackedCommits++
+		}
+		for e, start := range firstLease {
+			if e > o.Epoch && !o.CreatedAt.Before(start) {
+				rep.SplitBrain++
+				if len(rep.SplitBrainSamples) < 5 {
+					rep.SplitBrainSamples = append(rep.SplitBrainSamples, fmt.Sprintf("%s (%s@%d at %s; epoch %d leased from %s)", id, o.Region, o.Epoch, o.CreatedAt.Format(time.RFC3339Nano), e, start.Format(time.RFC3339Nano)))
+				}
+				break
+			}
+		}
+	}
+	if rep.SplitBrain > 0 {
+		d.fail(fmt.Sprintf("%d split-brain commits: %v", rep.SplitBrain, rep.SplitBrainSamples))
+	}
+}

@@ -1,0 +1,390 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/failover"
+)
+
+// The chaos scenarios (lab only): each injects the fault that would break
+// one of pilotlight's promises and asserts its expected outcome; every
+// drill then checks the invariants (see run.invariants).
+const (
+	// DROutage cuts the DR region: no new epoch, the primary keeps writing.
+	DROutage Scenario = "dr-outage"
+	// WitnessOutage cuts the witness: no new epoch, the primary keeps writing.
+	WitnessOutage Scenario = "witness-outage"
+	// ReturnBeforeFence promotes the DR region, slows its DynamoDB so the
+	// fence cannot land, and brings the primary back: it must acknowledge
+	// nothing at its old epoch.
+	ReturnBeforeFence Scenario = "return-before-fence"
+	// GreyThenHard slows the primary's DynamoDB, then cuts it: failover.
+	GreyThenHard Scenario = "grey-then-hard"
+	// RefusedThenHealed cuts the primary while the DR region's S3 is slow
+	// (the controller refuses: the target is unhealthy), then heals the DR
+	// region: the failover completes without an operator.
+	RefusedThenHealed Scenario = "refused-then-healed"
+	// FailbackPaused pauses replication and fails back: refused before
+	// fencing; a region always accepts writes.
+	FailbackPaused Scenario = "failback-paused"
+	// FailbackLag fails back with 5 s of replication lag: the primary holds
+	// every write the DR region acknowledged when it is promoted.
+	FailbackLag Scenario = "failback-lag"
+	// Flapping cuts and restores the primary every 2 s, then every 500 ms:
+	// at most one failover.
+	Flapping Scenario = "flapping"
+	// DoubleFault slows the DR region's DynamoDB while the primary is cut:
+	// failover, or a retry once it recovers; never two writable regions.
+	DoubleFault Scenario = "double-fault"
+)
+
+// Expectations, for --help and the chaos table.
+var Expectations = map[Scenario]string{
+	RegionOutage:      "failover; failback loses 0",
+	NoFault:           "no failover; every write replicates",
+	DROutage:          "no new epoch; primary acknowledges ≥ 95% of writes",
+	WitnessOutage:     "no new epoch; primary keeps writing",
+	ReturnBeforeFence: "0 acknowledgements at an old epoch",
+	GreyThenHard:      "failover happens",
+	RefusedThenHealed: "failover completes after the heal",
+	FailbackPaused:    "refused before fencing; a region always writable",
+	FailbackLag:       "the primary holds every DR-acknowledged write at promotion",
+	Flapping:          "at most one failover",
+	DoubleFault:       "failover (or a retry after recovery); never two writable regions",
+}
+
+// LabFaults is what a target offers beyond cutting a region, for the chaos
+// scenarios. The lab has it; AWS does not.
+type LabFaults interface {
+	CutService(region, service string) error
+	Latency(region, service string, d time.Duration) error
+	PauseReplication(paused bool) error
+	SetLag(d time.Duration) error
+	Witness() string
+}
+
+var _ LabFaults = (*labTarget)(nil)
+
+func (t *labTarget) CutService(r, svc string) error { return t.c.Cut(r, svc) }
+func (t *labTarget) Latency(r, svc string, d time.Duration) error {
+	return t.c.AddLatency(r, svc, d)
+}
+func (t *labTarget) PauseReplication(p bool) error {
+	if p {
+		return t.c.PauseReplication()
+	}
+	return t.c.ResumeReplication()
+}
+func (t *labTarget) SetLag(d time.Duration) error { return t.c.SetReplicationLag(d) }
+func (t *labTarget) Witness() string              { return t.c.State.Witness }
+
+func (d *run) faults() (LabFaults, error) {
+	f, ok := d.t.(LabFaults)
+	if !ok {
+		return nil, fmt.Errorf("scenario %s runs in the lab only", d.opts.Scenario)
+	}
+	return f, nil
+}
+
+func (d *run) faultFor() time.Duration {
+	if d.opts.FaultFor > 0 {
+		return d.opts.FaultFor
+	}
+	return 30 * time.Second
+}
+
+// noNewEpoch is the body of dr-outage and witness-outage: the region cut
+// for a while must not cause a failover, and the primary keeps writing.
+func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	d.startWorkload()
+	defer d.stopWorkload()
+	if err := wait(ctx, d.opts.Steady); err != nil {
+		return err
+	}
+	from := time.Now()
+	d.say("FAULT: %s cut off for %s", cut, d.faultFor())
+	if err := f.CutService(cut, ""); err != nil {
+		return err
+	}
+	if err := wait(ctx, d.faultFor()); err != nil {
+		return err
+	}
+	to := time.Now()
+	if err := d.t.Heal(ctx, cut); err != nil {
+		return err
+	}
+	d.say("HEAL: %s back", cut)
+	if err := wait(ctx, d.opts.After); err != nil {
+		return err
+	}
+	d.stopWorkload()
+	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	if err != nil {
+		return err
+	}
+	acked, sent := 0, 0
+	for _, w := range d.wl.Writes() {
+		if w.Sent.After(from) && w.Sent.Before(to) {
+			sent++
+			if w.Acked() && w.Region == d.primary {
+				acked++
+			}
+		}
+	}
+	ratio := 0.0
+	if sent > 0 {
+		ratio = float64(acked) / float64(sent)
+	}
+	d.rep.Observed = fmt.Sprintf("epoch %d held by %s; primary acknowledged %.1f%% of %d writes during the fault", v.Active.Epoch, v.Active.Region, 100*ratio, sent)
+	if v.Active.Region != d.primary || v.Active.Epoch != d.primaryEpochBase {
+		return fmt.Errorf("a new epoch began while only %s was cut: %s at epoch %d", cut, v.Active.Region, v.Active.Epoch)
+	}
+	if ratio < minRatio {
+		return fmt.Errorf("the primary acknowledged %.1f%% of writes while %s was cut, want ≥ %.0f%%", 100*ratio, cut, 100*minRatio)
+	}
+	return nil
+}
+
+func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, 0.95) }
+
+func (d *run) witnessOutage(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	if f.Witness() == "" {
+		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
+	}
+	return d.noNewEpoch(ctx, f.Witness(), 0.95)
+}
+
+// outageHooks put something into the region-outage drill: afterFailover
+// runs once the DR region has taken over (the primary still cut), and
+// beforeFailback after the heal. run.faultHook replaces the fault itself.
+type outageHooks struct {
+	afterFailover  func(ctx context.Context) error
+	beforeFailback func(ctx context.Context) error
+}
+
+func (d *run) returnBeforeFence(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	var prober *Workload
+	return d.outage(ctx, outageHooks{
+		afterFailover: func(ctx context.Context) error {
+			d.say("DR DynamoDB answers 5s late (the fence cannot land); %s returns", d.primary)
+			if err := f.Latency(d.dr, "dynamodb", 5*time.Second); err != nil {
+				return err
+			}
+			if err := d.t.Heal(ctx, d.primary); err != nil {
+				return err
+			}
+			// A client that still sends to the old primary directly.
+			prober = &Workload{Route: func() string { return d.t.RegionURL(d.primary) }, Rate: 10, Concurrency: 2,
+				RunID: d.wl.RunID + "-direct", HTTP: d.t.HTTP()}
+			pctx, cancel := context.WithTimeout(ctx, 6*time.Second)
+			prober.Run(pctx)
+			cancel()
+			d.extra = append(d.extra, prober)
+			if err := d.t.Heal(ctx, d.dr); err != nil {
+				return err
+			}
+			acked := 0
+			for _, w := range prober.Writes() {
+				if w.Acked() && w.Region == d.primary {
+					acked++
+				}
+			}
+			d.rep.Observed = fmt.Sprintf("%d of %d writes sent to the returning %s acknowledged", acked, len(prober.Writes()), d.primary)
+			d.say("returning primary: %s", d.rep.Observed)
+			if acked > 0 {
+				return fmt.Errorf("the returning primary acknowledged %d writes at its old epoch", acked)
+			}
+			return nil
+		},
+	})
+}
+
+func (d *run) greyThenHard(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	d.faultHook = func(ctx context.Context) (string, error) {
+		if err := f.Latency(d.primary, "dynamodb", 700*time.Millisecond); err != nil {
+			return "", err
+		}
+		d.say("grey: %s DynamoDB +700ms for 5s", d.primary)
+		if err := wait(ctx, 5*time.Second); err != nil {
+			return "", err
+		}
+		return d.t.Inject(ctx, d.primary)
+	}
+	return d.outage(ctx, outageHooks{})
+}
+
+func (d *run) refusedThenHealed(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	d.faultHook = func(ctx context.Context) (string, error) {
+		if err := f.Latency(d.dr, "s3", 3*time.Second); err != nil {
+			return "", err
+		}
+		how, err := d.t.Inject(ctx, d.primary)
+		if err != nil {
+			return "", err
+		}
+		d.say("%s; %s S3 answers 3s late (the controller must refuse)", how, d.dr)
+		// Well past detection: the controller has refused by now.
+		if err := wait(ctx, 8*time.Second); err != nil {
+			return "", err
+		}
+		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		if err == nil && v.Active.Region == d.dr {
+			return "", fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.dr)
+		}
+		// Heal the DR region only: the primary stays cut.
+		if err := d.t.Heal(ctx, d.dr); err != nil {
+			return "", err
+		}
+		d.say("%s S3 healed; the primary is still cut", d.dr)
+		return how, nil
+	}
+	return d.outage(ctx, outageHooks{})
+}
+
+func (d *run) failbackPaused(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
+		if err := f.PauseReplication(true); err != nil {
+			return err
+		}
+		before, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		if err != nil {
+			return err
+		}
+		_, ferr := d.failback(ctx, "failback with replication paused")
+		var ge *failover.GuardError
+		after, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		if err != nil {
+			return err
+		}
+		ws, werr := d.env.Controller.Stores[d.dr].WriteState(ctx)
+		writable := werr == nil && ws.Writable(d.dr, time.Now(), d.env.Controller.LeaseConfig()) == nil
+		d.rep.Observed = fmt.Sprintf("failback: %v; %s still writable: %v", ferr, d.dr, writable)
+		d.say("paused failback: %v", ferr)
+		if err := f.PauseReplication(false); err != nil {
+			return err
+		}
+		switch {
+		case !errors.As(ferr, &ge):
+			return fmt.Errorf("a failback with replication paused was not refused by a guard: %v", ferr)
+		case after.Active != before.Active:
+			return fmt.Errorf("a refused failback moved the control records: %+v → %+v", before.Active, after.Active)
+		case !writable:
+			return fmt.Errorf("after a refused failback %s does not accept writes", d.dr)
+		}
+		return nil
+	}})
+}
+
+func (d *run) failbackLag(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
+		d.say("replication lag 5s")
+		return f.SetLag(5 * time.Second)
+	}})
+}
+
+func (d *run) flapping(ctx context.Context) error {
+	if _, err := d.faults(); err != nil {
+		return err
+	}
+	d.startWorkload()
+	defer d.stopWorkload()
+	if err := wait(ctx, d.opts.Steady); err != nil {
+		return err
+	}
+	flap := func(every, total time.Duration) error {
+		d.say("FAULT: %s cut and restored every %s for %s", d.primary, every, total)
+		end := time.Now().Add(total)
+		for time.Now().Before(end) {
+			if _, err := d.t.Inject(ctx, d.primary); err != nil {
+				return err
+			}
+			if err := wait(ctx, every); err != nil {
+				return err
+			}
+			if err := d.t.Heal(ctx, d.primary); err != nil {
+				return err
+			}
+			if err := wait(ctx, every); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := flap(2*time.Second, d.faultFor()); err != nil {
+		return err
+	}
+	if err := flap(500*time.Millisecond, d.faultFor()/2); err != nil {
+		return err
+	}
+	if err := wait(ctx, d.opts.After); err != nil {
+		return err
+	}
+	d.stopWorkload()
+	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	if err != nil {
+		return err
+	}
+	n := v.HighestEpoch() - d.primaryEpochBase
+	d.rep.Observed = fmt.Sprintf("%d failovers (epoch %d → %d, %s active)", n, d.primaryEpochBase, v.HighestEpoch(), v.Active.Region)
+	if n > 1 {
+		return fmt.Errorf("flapping caused %d failovers, want at most one", n)
+	}
+	return nil
+}
+
+func (d *run) doubleFault(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	d.faultHook = func(ctx context.Context) (string, error) {
+		if err := f.Latency(d.dr, "dynamodb", 700*time.Millisecond); err != nil {
+			return "", err
+		}
+		how, err := d.t.Inject(ctx, d.primary)
+		if err != nil {
+			return "", err
+		}
+		d.say("%s; %s DynamoDB +700ms", how, d.dr)
+		if err := wait(ctx, 8*time.Second); err != nil {
+			return "", err
+		}
+		if err := d.t.Heal(ctx, d.dr); err != nil {
+			return "", err
+		}
+		d.say("%s DynamoDB healed", d.dr)
+		return how, nil
+	}
+	return d.outage(ctx, outageHooks{})
+}
