@@ -42,8 +42,8 @@ type Report struct {
 	LeaseOverlaps int `json:"lease_overlaps"`
 	// UnackedCommits counts writes the client never saw acknowledged (it
 	// timed out or the answer was lost) that committed all the same.
-	UnackedCommits int `json:"unacked_commits"`
-	Integrity     Integrity       `json:"integrity"`
+	UnackedCommits int       `json:"unacked_commits"`
+	Integrity      Integrity `json:"integrity"`
 	// Validation is the data validator's comparison of the regions at the end.
 	Validation *validate.Report `json:"validation,omitempty"`
 	Events     []lab.Event      `json:"events,omitempty"`

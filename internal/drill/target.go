@@ -62,7 +62,7 @@ func (t *labTarget) URL() string         { return t.c.State.FrontDoor }
 func (t *labTarget) RegionURL(r string) string {
 	return t.c.State.FrontDoor + "/_region/" + r
 }
-func (t *labTarget) HTTP() *http.Client  { return t.http }
+func (t *labTarget) HTTP() *http.Client { return t.http }
 
 func (t *labTarget) Prepare(context.Context) error {
 	if t.c.State.FrontDoor == "" {
