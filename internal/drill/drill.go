@@ -364,7 +364,16 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 		return err
 	}
 	fb.FirstAckPrimary = back.Done.UTC()
-	fb.UnavailableSeconds = back.Done.Sub(fb.StartedAt).Seconds()
+	// Writes were refused from the last one the DR region acknowledged
+	// to the first the primary did (the run catches up first, while the DR
+	// region still takes writes).
+	lastDR := fb.StartedAt
+	for _, w := range d.wl.Writes() {
+		if w.Acked() && w.Region == d.dr && w.Done.After(lastDR) && w.Done.Before(back.Done) {
+			lastDR = w.Done
+		}
+	}
+	fb.UnavailableSeconds = back.Done.Sub(lastDR).Seconds()
 	d.say("failed back: first write acknowledged by %s after %.2fs", d.primary, fb.UnavailableSeconds)
 	return wait(ctx, time.Second)
 }

@@ -134,7 +134,7 @@ type FailbackReport struct {
 	Epoch              int64           `json:"epoch"`
 	Journal            []control.Entry `json:"journal"`
 	FirstAckPrimary    time.Time       `json:"first_ack_primary"`
-	UnavailableSeconds float64         `json:"unavailable_seconds"` // failback start → first write acknowledged in the primary
+	UnavailableSeconds float64         `json:"unavailable_seconds"` // last write acknowledged in the DR region → first acknowledged in the primary
 	Lost               int             `json:"lost"`                // acknowledged writes missing in the primary: must be 0
 }
 

@@ -293,7 +293,7 @@ func (d *run) failbackPaused(ctx context.Context) error {
 		switch {
 		case !errors.As(ferr, &ge):
 			return fmt.Errorf("a failback with replication paused was not refused by a guard: %v", ferr)
-		case after.Active != before.Active:
+		case after.Active.Region != before.Active.Region || after.Active.Epoch != before.Active.Epoch || after.Active.Hold != "":
 			return fmt.Errorf("a refused failback moved the control records: %+v → %+v", before.Active, after.Active)
 		case !writable:
 			return fmt.Errorf("after a refused failback %s does not accept writes", d.dr)

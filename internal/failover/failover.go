@@ -309,6 +309,13 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		var detail string
 		var err error
 		if req.Planned {
+			// Catch up while the source still takes writes, so the drain
+			// after the handover (when nobody may write) is short.
+			if c.Drain != nil {
+				if err := c.Drain.Drain(ctx, req.From, req.To); err != nil {
+					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
+				}
+			}
 			detail, err = c.handover(ctx, q, req, cur, epoch)
 		} else {
 			detail, err = c.claim(ctx, q, req, dst, epoch)
@@ -465,6 +472,11 @@ func contains(xs []string, x string) bool {
 }
 
 func (c *Controller) guards(ctx context.Context, req Request, cur control.Active) error {
+	if cur.Hold != "" {
+		// A planned handover holds the records until its drain is over;
+		// the tick rolls it back if its controller died.
+		return &GuardError{"handover", fmt.Sprintf("a planned failover to %s is in progress at epoch %d (%s): wait for it", cur.Region, cur.Epoch, cur.Hold)}
+	}
 	if cur.Region != req.From && (req.Planned || cur.Region != "") {
 		return &GuardError{"source", fmt.Sprintf("%s is not the active region (%s is, at epoch %d)", req.From, orNone(cur.Region), cur.Epoch)}
 	}

@@ -268,10 +268,15 @@ func TestPlannedFailback(t *testing.T) {
 	}
 	var order []string
 	c.Drain = drainFunc(func(ctx context.Context, from, to string) error {
-		// Writes must already be stopped at the source when draining starts.
+		// A catch-up while the source writes, then the drain proper: by
+		// then writes must be stopped at the source.
 		a, err := f.stores[from].Active(ctx)
-		if err != nil || a.Region == from {
-			return fmt.Errorf("drain began while %s still accepts writes: %+v %v", from, a, err)
+		if err != nil {
+			return err
+		}
+		if a.Region == from {
+			order = append(order, "catch up "+from+"→"+to)
+			return nil
 		}
 		order = append(order, "drain "+from+"→"+to)
 		return nil
@@ -287,7 +292,7 @@ func TestPlannedFailback(t *testing.T) {
 	if err != nil || res.Outcome != OutcomeCompleted || res.Epoch != 3 {
 		t.Fatalf("failback: %v %+v", err, res)
 	}
-	if len(order) != 1 {
+	if strings.Join(order, ", ") != "catch up us-west-2→us-east-1, drain us-west-2→us-east-1" {
 		t.Fatalf("drain calls: %v", order)
 	}
 	for _, r := range []string{primary, dr} {
@@ -334,7 +339,10 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	failedOver(t, f, c)
 	c.Drain = readyDrainer{
 		ready: func(context.Context, string, string) error { return nil },
-		drain: func(context.Context, string, string) error {
+		drain: func(ctx context.Context, _, _ string) error {
+			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
+				return nil // the catch-up before the handover passes; the final drain fails
+			}
 			return errors.New("drain canary not in us-east-1 after 20s")
 		},
 	}
@@ -466,7 +474,13 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	failedOver(t, f, c)
 	dctx, die := context.WithCancel(ctx)
 	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
-		drain: func(context.Context, string, string) error { die(); return context.Canceled }}
+		drain: func(ctx context.Context, _, _ string) error {
+			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
+				return nil
+			}
+			die()
+			return context.Canceled
+		}}
 	// The process dies mid-drain: no rollback runs in it.
 	c.Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
 		if e.Phase == control.Fenced {
@@ -507,5 +521,31 @@ func TestClaimRefusedWhileThePrimaryHoldsItsLease(t *testing.T) {
 	}
 	if a := view(t, c); a.Region != primary || a.Epoch != 1 {
 		t.Fatalf("a refused claim moved the view: %+v", a)
+	}
+}
+
+// An alarm that fires while a planned handover drains must not undo it:
+// the held records grant nothing, so a claim would win them.
+func TestUnplannedRunRefusedDuringAHandover(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	alarm := f.controller()
+	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
+		drain: func(ctx context.Context, from, to string) error {
+			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
+				return nil // the catch-up before the handover
+			}
+			res, err := alarm.Run(ctx, Request{From: primary, To: dr, Reason: "alarm during the drain"})
+			var ge *GuardError
+			if !errors.As(err, &ge) || ge.Guard != "handover" {
+				t.Errorf("an unplanned run during a handover: %v %+v", err, res)
+			}
+			return nil
+		}}
+	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true})
+	if err != nil || res.Outcome != OutcomeCompleted {
+		t.Fatalf("the handover: %v %+v", err, res)
 	}
 }

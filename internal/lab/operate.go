@@ -71,7 +71,7 @@ func (c *Client) Controller() (*failover.Controller, error) {
 		Verifier:     failover.WriteVerifier(clients, names),
 		Notify:       &failover.FileNotifier{Path: filepath.Join(c.Dir, "notifications.log")},
 		FenceTimeout: 2 * time.Second, AgreementWait: 5 * time.Second,
-		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects, Check: c.drainReady, Timeout: 20 * time.Second},
+		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects, Check: c.drainReady},
 	}
 	if s.FrontDoor != "" {
 		fc.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
