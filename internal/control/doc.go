@@ -40,7 +40,9 @@
 // failover) is a claim by the current holder on the new holder's behalf: its
 // condition is `epoch = e AND active_region = old`, it must land on the old
 // holder's own record (whose epoch check then stops its writes at once), and
-// it sets a hold until replication has drained; Release lifts the hold.
+// it sets a hold until replication has drained; Release lifts the hold. The
+// old holder's journaled lease ends when the handover lands on its record
+// (its writes' epoch check fails from then on), not at its lease_until.
 //
 // # Why it holds (no two regions acknowledge writes at once)
 //

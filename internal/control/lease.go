@@ -442,6 +442,10 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 		if !contains(ok, o.From) {
 			return res, fmt.Errorf("handover from %s: its own record did not take epoch %d, so it may still write: %w", o.From, next, ErrConflict)
 		}
+		// The old holder's own record has moved: its transactions check
+		// the record's epoch, so nothing commits there from now on, whatever
+		// its lease item says. Its journaled lease ends here.
+		_ = q.store(o.From).revoke(ctx, o.From, o.FromEpoch, q.now())
 		return res, nil
 	}
 	if o.Force {
@@ -544,6 +548,25 @@ func (s *Store) journalLease(ctx context.Context, iv leaseInterval) error {
 	it["expire_at"] = numValue(iv.until.Add(7 * 24 * time.Hour).Unix())
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
 	return err
+}
+
+// revoke ends the journaled lease intervals of holder at epoch at t: a
+// handover moved the holder's own record, after which nothing commits there.
+func (s *Store) revoke(ctx context.Context, holder string, epoch int64, t time.Time) error {
+	ivs, err := s.Intervals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, iv := range ivs {
+		if iv.Holder != holder || iv.Epoch != epoch || !iv.Until.After(t) {
+			continue
+		}
+		iv.Until = t.UTC()
+		if err := s.journalLease(ctx, leaseInterval{holder: iv.Holder, epoch: iv.Epoch, start: iv.Start, until: iv.Until}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Intervals returns the confirmed lease intervals journaled in this region.

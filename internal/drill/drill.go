@@ -349,9 +349,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	if fb.Lost > 0 {
 		d.fail(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.primary, append(mi, ma...)[:min(5, fb.Lost)]))
 	}
-	if f, ok := d.t.(LabFaults); ok {
-		_ = f.SetLag(0)
-	}
+
 	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
 		fo.Journal = j // with the phases journaled after the first write
 	}

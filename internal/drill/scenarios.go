@@ -63,6 +63,7 @@ type LabFaults interface {
 	Latency(region, service string, d time.Duration) error
 	PauseReplication(paused bool) error
 	SetLag(d time.Duration) error
+	Lag(ctx context.Context) (time.Duration, error)
 	Witness() string
 }
 
@@ -79,6 +80,10 @@ func (t *labTarget) PauseReplication(p bool) error {
 	return t.c.ResumeReplication()
 }
 func (t *labTarget) SetLag(d time.Duration) error { return t.c.SetReplicationLag(d) }
+func (t *labTarget) Lag(ctx context.Context) (time.Duration, error) {
+	st, err := t.c.Status(ctx)
+	return st.Lag, err
+}
 func (t *labTarget) Witness() string              { return t.c.State.Witness }
 
 func (d *run) faults() (LabFaults, error) {
@@ -307,6 +312,11 @@ func (d *run) failbackLag(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	prev, err := f.Lag(ctx)
+	if err != nil {
+		return err
+	}
+	defer f.SetLag(prev)
 	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
 		d.say("replication lag 5s")
 		return f.SetLag(5 * time.Second)
@@ -359,6 +369,15 @@ func (d *run) flapping(ctx context.Context) error {
 	d.rep.Observed = fmt.Sprintf("%d failovers (epoch %d → %d, %s active)", n, d.primaryEpochBase, v.HighestEpoch(), v.Active.Region)
 	if n > 1 {
 		return fmt.Errorf("flapping caused %d failovers, want at most one", n)
+	}
+	if v.Active.Region == d.dr {
+		// Fail back, so the regions can be compared whole at the end.
+		if err := d.t.FailbackReplication(true); err != nil {
+			return err
+		}
+		if _, err := d.failback(ctx, "after flapping"); err != nil {
+			return fmt.Errorf("failback after flapping: %w", err)
+		}
 	}
 	return nil
 }

@@ -134,12 +134,15 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 	o.mu.Unlock()
 	st := o.stats[from+">"+to]
 	var firstErr error
-	pending, oldest := 0, time.Time{}
+	pending, oldest, written := 0, time.Time{}, time.Time{}
 	for _, kind := range []bucketKind{kindData, kindBackup} {
-		n, old, err := o.replicateBucket(ctx, kind, from, to)
+		n, old, wr, err := o.replicateBucket(ctx, kind, from, to)
 		pending += n
 		if !old.IsZero() && (oldest.IsZero() || old.Before(oldest)) {
 			oldest = old
+		}
+		if !wr.IsZero() && (written.IsZero() || wr.Before(written)) {
+			written = wr
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -155,9 +158,7 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 		st.LastError = firstErr.Error()
 	} else {
 		st.LastError = ""
-		if pending == 0 {
-			st.CleanPassAt = started
-		}
+		st.PassAt, st.OldestPendingWritten = started, written
 	}
 	busy := pending > 0 || o.copies != before || firstErr != nil
 	o.mu.Unlock()
@@ -173,18 +174,18 @@ type srcVersion struct {
 
 // replicateBucket copies due versions of one bucket; it returns how many
 // versions are still pending and when the oldest was first seen.
-func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, error) {
+func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, time.Time, error) {
 	src, err := o.l.region(from)
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, time.Time{}, err
 	}
 	dst, err := o.l.region(to)
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, time.Time{}, err
 	}
 	versions, err := o.list(ctx, src.clients, o.bucket(kind, from))
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, time.Time{}, err
 	}
 	o.mu.Lock()
 	lag, paused := o.lag, o.paused
@@ -193,7 +194,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	created := o.pos.createdSet(from, string(kind))
 	now := time.Now()
 	var due []srcVersion
-	pending, oldest := 0, time.Time{}
+	pending, oldest, written := 0, time.Time{}, time.Time{}
 	for _, v := range versions {
 		if strings.HasPrefix(v.key, region.CanaryPrefix) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) {
 			continue
@@ -208,13 +209,16 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 			if oldest.IsZero() || seen.Before(oldest) {
 				oldest = seen
 			}
+			if written.IsZero() || v.modified.Before(written) {
+				written = v.modified
+			}
 			continue
 		}
 		due = append(due, v)
 	}
 	o.mu.Unlock()
 	if len(due) == 0 {
-		return pending, oldest, nil
+		return pending, oldest, written, nil
 	}
 	defer func() {
 		if err := o.save(); err != nil {
@@ -247,6 +251,11 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 						mu.Lock()
 						failed += len(vs) - i
 						errs = append(errs, err)
+						for _, f := range vs[i:] {
+							if written.IsZero() || f.modified.Before(written) {
+								written = f.modified
+							}
+						}
 						mu.Unlock()
 						break
 					}
@@ -262,7 +271,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	o.mu.Lock()
 	o.copies += len(due) - failed
 	o.mu.Unlock()
-	return pending + failed, oldest, errors.Join(errs...)
+	return pending + failed, oldest, written, errors.Join(errs...)
 }
 
 // list returns a bucket's versions, oldest first within each key.

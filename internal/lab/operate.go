@@ -79,10 +79,12 @@ func (c *Client) Controller() (*failover.Controller, error) {
 	return fc, nil
 }
 
-// drainObjects waits until a pass of the lab's object replication from → to
-// that began after the drain did has listed every version, copied what was
-// due and left nothing pending. (A pending count alone is 0 before the
-// first pass and after a failed listing: it proves nothing.)
+// drainObjects waits until everything written in from before the drain
+// began has been copied to to: a pass of the lab's object replication that
+// began after the drain did listed every version without an error and left
+// nothing written before then pending. (A pending count alone is 0 before
+// the first pass and after a failed listing: it proves nothing; and while
+// writes go on it is never 0 with a lag.)
 func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 	since := time.Now().UTC()
 	for {
@@ -101,7 +103,7 @@ func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 			return fmt.Errorf("the lab has no object replication %s → %s", from, to)
 		case !d.Enabled:
 			return fmt.Errorf("object replication %s → %s is off: turn failback replication on first", from, to)
-		case d.CleanPassAt.After(since):
+		case d.PassAt.After(since) && (d.OldestPendingWritten.IsZero() || !d.OldestPendingWritten.Before(since)):
 			return nil
 		}
 		select {

@@ -15,10 +15,15 @@ type DirectionStatus struct {
 	LastLagMs       int64     `json:"last_lag_ms"` // observed-to-applied time of the last change
 	LastApplied     time.Time `json:"last_applied,omitzero"`
 	LastError       string    `json:"last_error,omitempty"`
-	// CleanPassAt is when the last pass that listed everything, copied
-	// what was due and left nothing pending began (objects only): a drain
-	// is over once a clean pass began after it.
-	CleanPassAt time.Time `json:"clean_pass_at,omitzero"`
+	// PassAt is when the last pass that listed every version and copied
+	// what was due without an error began, and OldestPendingWritten the
+	// write time (LastModified) of the oldest version it left pending
+	// (zero: none). Objects only. Everything written before T has
+	// replicated once a pass began after T and left nothing written
+	// before T pending (LastModified is rounded down, which only makes
+	// that test stricter).
+	PassAt               time.Time `json:"pass_at,omitzero"`
+	OldestPendingWritten time.Time `json:"oldest_pending_written,omitzero"`
 }
 
 // RegionStatus describes one lab region.
