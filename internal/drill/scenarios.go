@@ -84,7 +84,7 @@ func (t *labTarget) Lag(ctx context.Context) (time.Duration, error) {
 	st, err := t.c.Status(ctx)
 	return st.Lag, err
 }
-func (t *labTarget) Witness() string              { return t.c.State.Witness }
+func (t *labTarget) Witness() string { return t.c.State.Witness }
 
 func (d *run) faults() (LabFaults, error) {
 	f, ok := d.t.(LabFaults)
