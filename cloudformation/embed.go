@@ -1,6 +1,7 @@
 // Package cloudformation embeds pilotlight's stack templates, so the binary
 // deploys without the source tree: dr-region.yaml (deployed first),
-// primary-region.yaml and global-resources.yaml (only with a hosted zone).
+// primary-region.yaml, witness-region.yaml and global-resources.yaml (only
+// with a hosted zone).
 package cloudformation
 
 import _ "embed"
@@ -19,3 +20,9 @@ var Primary []byte
 //
 //go:embed global-resources.yaml
 var Global []byte
+
+// Witness is the witness region's stack: one control table, the third
+// record of the write lease.
+//
+//go:embed witness-region.yaml
+var Witness []byte

@@ -301,10 +301,10 @@ func (s *Service) health(ctx context.Context) events.LambdaFunctionURLResponse {
 		h.Reason = "control table: " + err.Error()
 	default:
 		h.Active, h.Epoch = ws.Active.Region, ws.Active.Epoch
-		// The primary record's region is healthy only while it may write:
-		// a region that lost its lease sends clients away at once.
+		// The primary record's region is healthy only while it holds a live
+		// lease: a region that lost it sends clients away.
 		if s.cfg.Role == RolePrimary {
-			if why := ws.Writable(s.own.Name, s.cfg.Now(), s.cfg.Lease); why != nil {
+			if why := ws.Holding(s.own.Name, s.cfg.Now()); why != nil {
 				h.Reason = why.Error()
 				break
 			}

@@ -103,6 +103,21 @@ func (w WriteState) Writable(self string, now time.Time, cfg LeaseConfig) error 
 	return nil
 }
 
+// Holding reports whether self holds a live lease at its record's epoch at
+// now (without the write path's δ + ε margin): what /health reports, so a
+// renewal that comes a little late does not send routing away.
+func (w WriteState) Holding(self string, now time.Time) error {
+	switch {
+	case w.Active.Region != self:
+		return fmt.Errorf("%s is not the active region (%s is, at epoch %d)", self, w.Active.Region, w.Active.Epoch)
+	case w.Active.Hold != "":
+		return fmt.Errorf("%s is active at epoch %d but held (%s)", self, w.Active.Epoch, w.Active.Hold)
+	case w.Lease.Epoch != w.Active.Epoch || !now.Before(w.Lease.Until):
+		return fmt.Errorf("%s holds no live lease at epoch %d", self, w.Active.Epoch)
+	}
+	return nil
+}
+
 // WriteState reads the active record and the lease item in one
 // transactional (strongly consistent) read.
 func (s *Store) WriteState(ctx context.Context) (WriteState, error) {

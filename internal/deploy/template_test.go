@@ -13,7 +13,7 @@ import (
 
 func TestShippedTemplatesAreValid(t *testing.T) {
 	files, err := filepath.Glob("../../cloudformation/*.yaml")
-	if err != nil || len(files) != 3 {
+	if err != nil || len(files) != 4 {
 		t.Fatalf("templates: %v %v", files, err)
 	}
 	for _, f := range files {

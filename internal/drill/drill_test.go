@@ -231,3 +231,37 @@ type rehearsal struct {
 }
 
 func (r rehearsal) FailbackReplication(on bool) error { return r.cl.SetFailbackReplication(on) }
+
+// TestChaosScenarios runs every chaos scenario on one lab: each asserts its
+// expected outcome, and every drill checks the invariants (no overlapping
+// leases, no split-brain commits from the data, the validator clean).
+func TestChaosScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos drills")
+	}
+	cl := startLab(t)
+	e := env(t, cl)
+	for _, sc := range drill.Scenarios {
+		if sc == drill.RegionOutage || sc == drill.NoFault {
+			continue // TestDrillsEndToEnd
+		}
+		t.Run(string(sc), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			rep, err := drill.Run(ctx, e, drill.Options{Scenario: sc, Rate: 30, Concurrency: 6, Steady: 2 * time.Second, After: 2 * time.Second,
+				Timeout: 60 * time.Second, FaultFor: 8 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass {
+				t.Fatalf("%s: expected %s; observed %s; failures: %v", sc, rep.Expected, rep.Observed, rep.Failures)
+			}
+			if rep.SplitBrain != 0 || rep.LeaseOverlaps != 0 || rep.Validation == nil || !rep.Validation.Clean() {
+				t.Fatalf("%s: invariants: split brain %d, overlaps %d, validation %+v", sc, rep.SplitBrain, rep.LeaseOverlaps, rep.Validation)
+			}
+			if rep.Observed == "" {
+				t.Errorf("%s: the report says nothing of what was observed", sc)
+			}
+		})
+	}
+}
