@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -27,7 +28,7 @@ const (
 
 // Scenarios lists the drills, for --help and `make chaos`.
 var Scenarios = []Scenario{RegionOutage, NoFault, DROutage, WitnessOutage, ReturnBeforeFence, GreyThenHard,
-	RefusedThenHealed, FailbackPaused, FailbackLag, Flapping, DoubleFault}
+	RefusedThenHealed, FailbackPaused, FailbackLag, Flapping, DoubleFault, ClockSkew}
 
 // Options configures a drill.
 type Options struct {
@@ -65,7 +66,11 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
+		ClockSkew: d.clockSkew,
 	}[opts.Scenario]
+	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
+		body = d.controllerCrash
+	}
 	err := body(ctx)
 	if err != nil {
 		d.fail(err.Error())
@@ -279,7 +284,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	d.rep.RPO = rpo(primaryAcked, missing)
 	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
-	if d.t.Kind() == "lab" && d.opts.Scenario == RegionOutage {
+	if d.t.Kind() == "lab" && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
 		// The lab's budget: the detection floor plus 2 s.
 		if budget := fo.DetectionFloor + 2; fo.RTOSeconds > budget {
 			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + 2s)", fo.RTOSeconds, budget))

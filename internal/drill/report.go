@@ -174,6 +174,9 @@ type WriteSummary struct {
 	Refused   int            `json:"refused"` // 503: region not active (no data written)
 	Failed    int            `json:"failed"`  // no answer or other errors
 	Timeline  []Second       `json:"timeline"`
+	// Reasons counts why writes were not acknowledged (the status and the
+	// start of the answer), so a refusal can be told from a timeout.
+	Reasons map[string]int `json:"reasons,omitempty"`
 }
 
 // Second is one second of the workload.
@@ -203,6 +206,12 @@ func summarize(writes []Write, start time.Time) WriteSummary {
 		default:
 			s.Failed++
 			tl[sec].Errors++
+		}
+		if !w.Acked() {
+			if s.Reasons == nil {
+				s.Reasons = map[string]int{}
+			}
+			s.Reasons[reason(w)]++
 		}
 	}
 	s.Timeline = tl
@@ -297,4 +306,21 @@ func PrintChaosTable(w io.Writer, reps []*Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Scenario, r.Expected, r.Observed, rto, rpo, r.SplitBrain, fb, pass)
 	}
 	tw.Flush()
+}
+
+// reason is a short, stable description of why a write failed: the status
+// and the error with ids and numbers dropped, so alike failures group.
+func reason(w Write) string {
+	msg := w.Error
+	var b strings.Builder
+	for _, r := range msg {
+		if r >= '0' && r <= '9' {
+			continue
+		}
+		b.WriteRune(r)
+		if b.Len() >= 90 {
+			break
+		}
+	}
+	return fmt.Sprintf("%d %s", w.Status, b.String())
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 )
 
@@ -39,7 +41,25 @@ const (
 	// DoubleFault slows the DR region's DynamoDB while the primary is cut:
 	// failover, or a retry once it recovers; never two writable regions.
 	DoubleFault Scenario = "double-fault"
+	// ClockSkew runs the region outage with the DR region's functions'
+	// clock ε/2 ahead: the invariants hold.
+	ClockSkew Scenario = "clock-skew"
 )
+
+// CrashAfter is the scenario that kills the failover controller as its
+// journal write of phase returns (controller-crash-after-PHASE): a writable
+// region within the RTO budget with no operator, and the epoch advances once.
+func CrashAfter(p control.Phase) Scenario { return Scenario("controller-crash-after-" + string(p)) }
+
+// crashPhases are the phases a controller can die after.
+var crashPhases = []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified}
+
+func init() {
+	for _, p := range crashPhases {
+		Expectations[CrashAfter(p)] = "a writable region within the RTO budget, no operator; the epoch advances once"
+		Scenarios = append(Scenarios, CrashAfter(p))
+	}
+}
 
 // Expectations, for --help and the chaos table.
 var Expectations = map[Scenario]string{
@@ -54,6 +74,7 @@ var Expectations = map[Scenario]string{
 	FailbackLag:       "the primary holds every DR-acknowledged write at promotion",
 	Flapping:          "at most one failover",
 	DoubleFault:       "failover (or a retry after recovery); never two writable regions",
+	ClockSkew:         "failover with one clock ε/2 ahead; the invariants hold",
 }
 
 // LabFaults is what a target offers beyond cutting a region, for the chaos
@@ -65,6 +86,8 @@ type LabFaults interface {
 	SetLag(d time.Duration) error
 	Lag(ctx context.Context) (time.Duration, error)
 	Witness() string
+	CrashControllerAfter(phase string) error
+	SetClockOffset(region string, d time.Duration) error
 }
 
 var _ LabFaults = (*labTarget)(nil)
@@ -406,4 +429,48 @@ func (d *run) doubleFault(ctx context.Context) error {
 		return how, nil
 	}
 	return d.outage(ctx, outageHooks{})
+}
+
+// controllerCrash is controller-crash-after-PHASE.
+func (d *run) controllerCrash(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	phase := strings.TrimPrefix(string(d.opts.Scenario), "controller-crash-after-")
+	if err := f.CrashControllerAfter(phase); err != nil {
+		return err
+	}
+	defer f.CrashControllerAfter("")
+	return d.outage(ctx, outageHooks{afterFailover: func(ctx context.Context) error {
+		fo := d.rep.Failover
+		d.rep.Observed = fmt.Sprintf("controller killed after %s; %s writable %.2fs after the fault at epoch %d", phase, d.dr, fo.RTOSeconds, fo.Epoch)
+		if fo.Epoch != d.primaryEpochBase+1 {
+			return fmt.Errorf("the epoch advanced from %d to %d: a resumed run must not claim twice", d.primaryEpochBase, fo.Epoch)
+		}
+		return nil
+	}})
+}
+
+func (d *run) clockSkew(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	skew := d.env.Controller.LeaseConfig().Epsilon / 2
+	if err := f.SetClockOffset(d.dr, skew); err != nil {
+		return err
+	}
+	defer f.SetClockOffset(d.dr, 0)
+	d.say("%s's functions read the time %s ahead", d.dr, skew)
+	err = d.outage(ctx, outageHooks{})
+	if d.rep.Failover != nil {
+		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d with its clock %s ahead", d.dr, d.rep.Failover.Epoch, skew)
+	}
+	return err
+}
+
+func (t *labTarget) CrashControllerAfter(phase string) error { return t.c.CrashControllerAfter(phase) }
+func (t *labTarget) SetClockOffset(r string, d time.Duration) error {
+	return t.c.SetClockOffset(r, d)
 }

@@ -127,18 +127,15 @@ func (l *Lab) schedule(ctx context.Context) {
 	defer tick.Stop()
 	busy := map[string]bool{}
 	var mu sync.Mutex
-	n := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			n++
 			at := now.UTC().Format(time.RFC3339Nano)
-			jobs := [][2]string{{l.opts.Primary, FnHealth}, {l.opts.DR, FnHealth}}
-			if n%2 == 0 {
-				jobs = append(jobs, [2]string{l.opts.DR, FnController})
-			}
+			// The controller's tick every interval too: it resumes a run whose
+			// controller died, so a crash costs at most one interval.
+			jobs := [][2]string{{l.opts.Primary, FnHealth}, {l.opts.DR, FnHealth}, {l.opts.DR, FnController}}
 			for _, j := range jobs {
 				key := j[0] + "/" + j[1]
 				mu.Lock()

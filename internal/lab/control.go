@@ -18,6 +18,14 @@ type Controller interface {
 	ResumeReplication() error
 	SetReplicationLag(d time.Duration) error
 	SetFailbackReplication(on bool) error
+	// CrashControllerAfter arms a one-shot crash: the DR region's failover
+	// controller process is killed as its journal write of phase returns
+	// (the shipped binary has no such hook; the lab's write-time front
+	// sees the write). "" disarms.
+	CrashControllerAfter(phase string) error
+	// SetClockOffset makes a region's functions read the time d ahead (or
+	// behind): the clock-skew fault.
+	SetClockOffset(regionName string, d time.Duration) error
 	Status(ctx context.Context) (Status, error)
 }
 
@@ -39,6 +47,12 @@ func (c labController) ResumeReplication() error                   { c.l.SetPaus
 func (c labController) SetReplicationLag(d time.Duration) error    { return c.l.SetLag(d) }
 func (c labController) SetFailbackReplication(on bool) error       { c.l.SetFailback(on); return nil }
 func (c labController) Status(ctx context.Context) (Status, error) { return c.l.Status(ctx), nil }
+func (c labController) CrashControllerAfter(phase string) error {
+	return c.l.CrashControllerAfter(phase)
+}
+func (c labController) SetClockOffset(r string, d time.Duration) error {
+	return c.l.SetClockOffset(r, d)
+}
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming

@@ -2,11 +2,14 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -158,4 +161,75 @@ func (l *Lab) isCut(regionName string, svc region.Service) bool {
 	defer l.mu.Unlock()
 	f, ok := l.faults[regionName+"/"+string(svc)]
 	return ok && f.Kind == FaultCut
+}
+
+// CrashControllerAfter arms (or, with "", disarms) a one-shot crash of the
+// DR region's failover controller as its journal write of phase returns.
+func (l *Lab) CrashControllerAfter(phase string) error {
+	if phase != "" && control.Phase(phase).Index() < 0 {
+		return fmt.Errorf("unknown phase %q: use one of %v", phase, control.Phases)
+	}
+	l.mu.Lock()
+	l.crashAfter = phase
+	l.mu.Unlock()
+	l.log.Info("controller crash armed", "phase", phase)
+	return nil
+}
+
+// observeControlWrite kills the controller when an armed phase's journal
+// row has been written.
+func (l *Lab) observeControlWrite(body []byte) {
+	l.mu.Lock()
+	phase := l.crashAfter
+	l.mu.Unlock()
+	if phase == "" {
+		return
+	}
+	var req struct {
+		TableName string
+		Item      map[string]map[string]string
+	}
+	if json.Unmarshal(body, &req) != nil || req.TableName != l.opts.Names.ControlTable() {
+		return
+	}
+	sk := req.Item[region.ControlSortKey]["S"]
+	if !strings.HasPrefix(req.Item[region.ControlHashKey]["S"], "run#") || !strings.HasSuffix(sk, "#"+phase) {
+		return
+	}
+	l.mu.Lock()
+	if l.crashAfter != phase {
+		l.mu.Unlock()
+		return
+	}
+	l.crashAfter = ""
+	p := l.pools[l.opts.DR+"/"+FnController]
+	l.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	all := append([]*server(nil), p.all...)
+	p.mu.Unlock()
+	for _, s := range all {
+		if s.cmd.Process != nil {
+			_ = s.cmd.Process.Kill()
+		}
+	}
+	l.event("fault", l.opts.DR, "failover controller killed after journaling "+phase)
+}
+
+// SetClockOffset makes a region's functions read their time offset by d.
+func (l *Lab) SetClockOffset(regionName string, d time.Duration) error {
+	r, err := l.region(regionName)
+	if err != nil {
+		return err
+	}
+	if d > time.Minute || d < -time.Minute {
+		return fmt.Errorf("clock offset %s: keep it within a minute", d)
+	}
+	if err := os.WriteFile(l.clockFile(r.name), []byte(d.String()), 0o644); err != nil {
+		return err
+	}
+	l.event("fault", r.name, "functions' clock offset "+d.String())
+	return nil
 }

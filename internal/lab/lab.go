@@ -80,6 +80,8 @@ type Lab struct {
 
 	mu     sync.Mutex
 	faults map[string]Fault // by "region/service"
+	// crashAfter is the armed controller crash's phase ("" when none).
+	crashAfter string
 	events []Event
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -385,6 +387,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	if err != nil {
 		return fmt.Errorf("write-time front %s: %w", r.name, err)
 	}
+	r.front.observe = l.observeControlWrite
 	for svc, pair := range map[region.Service][2]string{
 		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.addr},
 		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.backends.S3},

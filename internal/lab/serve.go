@@ -72,6 +72,8 @@ type controlRequest struct {
 	Service string `json:"service,omitempty"`
 	Latency string `json:"latency,omitempty"` // a Go duration
 	On      bool   `json:"on,omitempty"`
+	Phase   string `json:"phase,omitempty"`  // crash
+	Offset  string `json:"offset,omitempty"` // clock: a Go duration, may be negative
 }
 
 func controlHandler(l *Lab, token string) http.Handler {
@@ -154,6 +156,14 @@ func apply(c Controller, req controlRequest) error {
 		return c.SetReplicationLag(d)
 	case "failback":
 		return c.SetFailbackReplication(req.On)
+	case "crash":
+		return c.CrashControllerAfter(req.Phase)
+	case "clock":
+		off, err := time.ParseDuration(req.Offset)
+		if err != nil {
+			return fmt.Errorf("clock offset %q: write it like 125ms or -125ms", req.Offset)
+		}
+		return c.SetClockOffset(req.Region, off)
 	}
 	return fmt.Errorf("unknown action %q", req.Action)
 }
@@ -214,6 +224,16 @@ func (c *Client) SetReplicationLag(d time.Duration) error {
 }
 func (c *Client) SetFailbackReplication(on bool) error {
 	return c.post(controlRequest{Action: "failback", On: on})
+}
+
+// CrashControllerAfter implements Controller.
+func (c *Client) CrashControllerAfter(phase string) error {
+	return c.post(controlRequest{Action: "crash", Phase: phase})
+}
+
+// SetClockOffset implements Controller.
+func (c *Client) SetClockOffset(r string, d time.Duration) error {
+	return c.post(controlRequest{Action: "clock", Region: r, Offset: d.String()})
 }
 
 // Status fetches the lab's status.

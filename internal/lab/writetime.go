@@ -34,6 +34,10 @@ type writeFront struct {
 	srv   *http.Server
 	addr  string
 
+	// observe, when set, sees every successful PutItem after its answer
+	// has gone back (the lab's controller-crash fault uses it).
+	observe func(body []byte)
+
 	mu       sync.Mutex
 	latest   map[string]int64 // key ID -> unix ms of the last successful write
 	inflight map[string]int   // key ID -> writes sent, not yet answered
@@ -82,7 +86,17 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		keys = f.writtenKeys(op, b)
 	}
 	if len(keys) == 0 {
-		f.proxy.ServeHTTP(w, r)
+		if op != "PutItem" || f.observe == nil {
+			f.proxy.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &statusRecorder{ResponseWriter: w}
+		f.proxy.ServeHTTP(rec, r)
+		if rec.status == http.StatusOK {
+			f.observe(body)
+		}
 		return
 	}
 	f.mu.Lock()
