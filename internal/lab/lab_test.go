@@ -545,3 +545,41 @@ func TestLaterWriteWinsWhateverTheReadOrder(t *testing.T) {
 		})
 	}
 }
+
+// A put and the delete marker right after it share a LastModified second:
+// the replica must end deleted too, not resurrected by copying the marker
+// first (the orders service deletes an attachment whose order was refused).
+func TestPutThenDeleteInOneSecondReplicatesInOrder(t *testing.T) {
+	l := testLab(t)
+	ctx := ctxT(t)
+	p, dr := clients(t, l)
+	n := l.Names()
+	l.SetPaused(true) // both land in one listing
+	for i := range 5 {
+		key := fmt.Sprintf("orphans/%d.json", i)
+		if _, err := p.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(n.Bucket(p.Name)), Key: aws.String(key), Body: bytes.NewReader([]byte("x"))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(n.Bucket(p.Name)), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.SetPaused(false)
+	eventually(t, 10*time.Second, "every key deleted in DR, after its version", func() (bool, string) {
+		for i := range 5 {
+			key := fmt.Sprintf("orphans/%d.json", i)
+			out, err := dr.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(n.Bucket(dr.Name)), Prefix: aws.String(key)})
+			if err != nil {
+				return false, err.Error()
+			}
+			latestMarker := false
+			for _, m := range out.DeleteMarkers {
+				latestMarker = latestMarker || aws.ToBool(m.IsLatest)
+			}
+			if len(out.Versions) != 1 || len(out.DeleteMarkers) != 1 || !latestMarker {
+				return false, fmt.Sprintf("%s: %d versions, %d markers, marker latest %v", key, len(out.Versions), len(out.DeleteMarkers), latestMarker)
+			}
+		}
+		return true, ""
+	})
+}

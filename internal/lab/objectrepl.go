@@ -168,6 +168,7 @@ func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
 type srcVersion struct {
 	key, id  string
 	marker   bool
+	latest   bool // IsLatest: the key's current version or marker
 	modified time.Time
 	order    int // position in its listing: newest first
 }
@@ -316,10 +317,10 @@ func (o *objectReplicator) listInto(ctx context.Context, c *region.Clients, buck
 			return nil, fmt.Errorf("list versions of %s in %s: %w", bucket, c.Name, err)
 		}
 		for _, v := range page.Versions {
-			*out = append(*out, srcVersion{key: aws.ToString(v.Key), id: aws.ToString(v.VersionId), modified: aws.ToTime(v.LastModified), order: len(*out)})
+			*out = append(*out, srcVersion{key: aws.ToString(v.Key), id: aws.ToString(v.VersionId), modified: aws.ToTime(v.LastModified), latest: aws.ToBool(v.IsLatest), order: len(*out)})
 		}
 		for _, m := range page.DeleteMarkers {
-			*out = append(*out, srcVersion{key: aws.ToString(m.Key), id: aws.ToString(m.VersionId), marker: true, modified: aws.ToTime(m.LastModified), order: len(*out)})
+			*out = append(*out, srcVersion{key: aws.ToString(m.Key), id: aws.ToString(m.VersionId), marker: true, modified: aws.ToTime(m.LastModified), latest: aws.ToBool(m.IsLatest), order: len(*out)})
 		}
 		for _, cp := range page.CommonPrefixes {
 			folders = append(folders, aws.ToString(cp.Prefix))
