@@ -82,10 +82,10 @@ type Lab struct {
 	faults map[string]Fault // by "region/service"
 	// crashAfter is the armed controller crash's phase ("" when none).
 	crashAfter string
-	events []Event
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed bool
+	events     []Event
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closed     bool
 }
 
 // Event is something the lab saw happen: a fault, an alarm change, a
