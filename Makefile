@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pilotlight
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all deps build package drill test test-short lab lab-down bench bench-lab bench-drill bench-data fuzz lint clean
+.PHONY: all deps build package drill chaos test test-short lab lab-down bench bench-lab bench-drill bench-data fuzz lint clean
 
 all: build
 
@@ -29,11 +29,15 @@ package: build
 drill: deps build
 	$(BIN) drill
 
+## chaos: every drill scenario in turn on the lab, then one table (scenario, expected, observed, RTO, RPO, split brain, failback loss, pass)
+chaos: deps build
+	$(BIN) drill --scenario all --fault-for 10s
+
 ## test: vet, gofmt, and every test (with the race detector) against real lab servers
 # -p 1: each package starts a lab of its own; on a 2-core machine they are
-# steadier one at a time.
+# steadier one at a time. The drill package runs every chaos scenario.
 test: deps build lint
-	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 45m ./...
 
 ## test-short: unit tests only, no servers
 test-short:
