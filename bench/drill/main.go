@@ -62,7 +62,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "drill %d: pass=%v RTO %.2fs wall %s\n", i, r.Pass, rto, wall.Round(time.Second))
 	}
-	var rtos, over, rpoSpans, rpoCounts []float64
+	var rtos, over, rpoSpans, rpoCounts, unavail []float64
 	lost, passed := 0, 0
 	floor := ""
 	for _, r := range reps {
@@ -81,6 +81,9 @@ func main() {
 		if r.Failback != nil && r.Failback.Lost == 0 && r.Pass {
 			lost++
 		}
+		if r.Failback != nil && r.Failback.UnavailableSeconds > 0 {
+			unavail = append(unavail, r.Failback.UnavailableSeconds)
+		}
 	}
 	fmt.Printf("## %d lab drills (region-outage, %d writes/s, lab defaults)\n\n", len(reps), *rate)
 	fmt.Println("| measure | median | max | target |")
@@ -95,6 +98,7 @@ func main() {
 	}
 	fmt.Printf("| wall time per drill (first includes lab start) | %.0fs | %.0fs | ≤ 90s |\n", median(ws), maxOf(ws))
 	fmt.Printf("| drills passed; failback lost 0 writes | %d of %d; %d of %d | | 5 of 5 |\n", passed, len(reps), lost, len(reps))
+	fmt.Printf("| planned failback: writes refused (last DR ack → first primary ack) | %.2fs | %.2fs | ≤ 2s (median) |\n", median(unavail), maxOf(unavail))
 }
 
 func fail(err error) {
