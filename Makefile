@@ -75,6 +75,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/validate
 	$(GO) test -run XXX -fuzz '^FuzzReadFile$$' -fuzztime 30s ./internal/backup
 	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/backup
+	$(GO) test -run XXX -fuzz '^FuzzWrittenKeys$$' -fuzztime 30s ./internal/lab
 
 clean:
 	rm -rf bin
