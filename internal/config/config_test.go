@@ -134,3 +134,42 @@ func TestFunctionEnvTrimsAppURLs(t *testing.T) {
 		t.Fatalf("%v %v %+v", err, f.AppURLs, f.Names())
 	}
 }
+
+func TestFunctionEnvWitnessAndLease(t *testing.T) {
+	base := func() map[string]string {
+		return map[string]string{"AWS_REGION": "us-east-1", "PILOTLIGHT_PEER_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+	}
+	tests := []struct {
+		name    string
+		set     map[string]string
+		witness string
+		errHas  string
+	}{
+		{"two-region mode by default", nil, "", ""},
+		{"none", map[string]string{"PILOTLIGHT_WITNESS_REGION": "none"}, "", ""},
+		{"a third region", map[string]string{"PILOTLIGHT_WITNESS_REGION": "us-east-2"}, "us-east-2", ""},
+		{"the peer again", map[string]string{"PILOTLIGHT_WITNESS_REGION": "us-west-2"}, "", "name a third region"},
+		{"unknown region", map[string]string{"PILOTLIGHT_WITNESS_REGION": "us-esat-2"}, "", "PILOTLIGHT_WITNESS_REGION"},
+		{"lab lease", map[string]string{"PILOTLIGHT_LEASE_TERM": "2s", "PILOTLIGHT_CLOCK_EPSILON": "250ms", "PILOTLIGHT_WRITE_DEADLINE": "750ms"}, "", ""},
+		{"no unit", map[string]string{"PILOTLIGHT_LEASE_TERM": "20"}, "", "PILOTLIGHT_LEASE_TERM"},
+		{"zero term", map[string]string{"PILOTLIGHT_LEASE_TERM": "0s"}, "", "term and δ must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := base()
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			f, err := LoadFunctionEnv(func(k string) string { return env[k] })
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err = %v, want one naming %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil || f.Witness != tc.witness {
+				t.Fatalf("witness %q, err %v; want %q", f.Witness, err, tc.witness)
+			}
+		})
+	}
+}
