@@ -103,6 +103,8 @@ type RPO struct {
 	Missing     int      `json:"missing"`      // acknowledged writes
 	SpanSeconds float64  `json:"span_seconds"` // from the first missing write to the last primary write
 	Samples     []string `json:"samples,omitempty"`
+	// Note says when the figure holds by construction rather than by test.
+	Note string `json:"note,omitempty"`
 }
 
 func rpo(primaryAcked []Write, missing []string) *RPO {
@@ -245,6 +247,9 @@ func PrintSummary(w io.Writer, r *Report) {
 	}
 	if r.RPO != nil {
 		fmt.Fprintf(tw, "RPO\t%d writes\t%.3fs of acknowledged writes not in %s at takeover\n", r.RPO.Missing, r.RPO.SpanSeconds, r.DR)
+		if r.RPO.Note != "" {
+			fmt.Fprintf(tw, "\t\t(%s)\n", r.RPO.Note)
+		}
 	}
 	if fb := r.Failback; fb != nil {
 		fmt.Fprintf(tw, "failback\t%d lost\tplanned; writes refused for %.2fs while switching\n", fb.Lost, fb.UnavailableSeconds)
