@@ -142,3 +142,35 @@ func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 	}
 	return out, nil
 }
+
+// putOrders writes order items directly to a region's table (as another
+// client of the table would), each with note set.
+func putOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string, note string) error {
+	for _, id := range ids {
+		_, err := c.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(names.Table()), Item: map[string]types.AttributeValue{
+			region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)},
+			"customer":          &types.AttributeValueMemberS{Value: "lww"},
+			"note":              &types.AttributeValueMemberS{Value: note},
+		}})
+		if err != nil {
+			return fmt.Errorf("put %s in %s: %w", id, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// orderNotes reads the note of each order a region holds.
+func orderNotes(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		res, err := c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(names.Table()), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}})
+		if err != nil {
+			return nil, fmt.Errorf("read %s in %s: %w", id, c.Name, err)
+		}
+		if v, ok := res.Item["note"].(*types.AttributeValueMemberS); ok {
+			out[id] = v.Value
+		}
+	}
+	return out, nil
+}

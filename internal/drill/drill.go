@@ -66,7 +66,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
-		ClockSkew: d.clockSkew,
+		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey,
 	}[opts.Scenario]
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash
@@ -398,6 +398,7 @@ func (d *run) finish(ctx context.Context) {
 	d.stopWorkload()
 	rep := d.rep
 	if d.wl == nil {
+		d.validate(ctx)
 		rep.Finished = time.Now().UTC()
 		rep.Pass = len(rep.Failures) == 0
 		return
