@@ -54,6 +54,12 @@ validator clean at the end):
   failback-lag         5s replication lag, failback: nothing lost at promotion
   flapping             cut/restore every 2s, then every 500ms: ≤ 1 failover
   double-fault         DR DynamoDB +700ms while the primary is cut
+  clock-skew           the DR region's clock ε/2 ahead, then an outage
+  lww-same-key         the same keys written in both regions, the earlier
+                       one's stream read late: the later write survives
+  controller-crash-after-PHASE   (PHASE: detected, decided, fenced, promoted,
+                       verified) the controller dies as it journals PHASE:
+                       writable within the RTO budget, no operator
   all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
