@@ -55,6 +55,8 @@ validator clean at the end):
   flapping             cut/restore every 2s, then every 500ms: ≤ 1 failover
   double-fault         DR DynamoDB +700ms while the primary is cut
   clock-skew           the DR region's clock ε/2 ahead, then an outage
+  inter-region-partition  the regions cannot reach each other, clients reach
+                       both: no failover; a forced one never overlaps
   lww-same-key         the same keys written in both regions, the earlier
                        one's stream read late: the later write survives
   controller-crash-after-PHASE   (PHASE: detected, decided, fenced, promoted,

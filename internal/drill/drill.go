@@ -66,7 +66,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
-		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey,
+		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition,
 	}[opts.Scenario]
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash

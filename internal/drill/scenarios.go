@@ -555,3 +555,83 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	}
 	return nil
 }
+
+// InterRegionPartition cuts the link between the two regions (their
+// functions and replication cannot cross it; clients reach both): no
+// failover may happen. Then an operator forces one: the old primary must
+// stop acknowledging before the new one starts.
+const InterRegionPartition Scenario = "inter-region-partition"
+
+func init() {
+	Expectations[InterRegionPartition] = "no failover; a forced one: the old primary stops acknowledging before the new one starts"
+	Scenarios = append(Scenarios, InterRegionPartition)
+}
+
+func (t *labTarget) CutLink(a, b string) error { return t.c.CutLink(a, b) }
+
+func (d *run) partition(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	lf, ok := f.(interface{ CutLink(a, b string) error })
+	if !ok {
+		return errors.New("this target cannot cut the link between two regions")
+	}
+	d.startWorkload()
+	defer d.stopWorkload()
+	if err := wait(ctx, d.opts.Steady); err != nil {
+		return err
+	}
+	d.say("FAULT: %s and %s cannot reach each other (replication stops); clients reach both", d.primary, d.dr)
+	if err := lf.CutLink(d.primary, d.dr); err != nil {
+		return err
+	}
+	if err := wait(ctx, d.faultFor()); err != nil {
+		return err
+	}
+	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	if err != nil {
+		return err
+	}
+	if v.Active.Region != d.primary || v.Active.Epoch != d.primaryEpochBase {
+		return fmt.Errorf("a partition alone caused a failover: %s at epoch %d", v.Active.Region, v.Active.Epoch)
+	}
+	d.say("no failover after %s; an operator forces one", d.faultFor())
+	forcedAt := time.Now()
+	res, err := d.env.Controller.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover during a partition"})
+	if err != nil {
+		return fmt.Errorf("forced failover: %w", err)
+	}
+	var first Write
+	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
+		w, ok := FirstAck(d.wl.Writes(), d.dr, forcedAt)
+		first = w
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	var last Write
+	for _, w := range d.wl.Writes() {
+		if w.Acked() && w.Region == d.primary && w.CreatedAt.After(last.CreatedAt) {
+			last = w
+		}
+	}
+	gap := first.CreatedAt.Sub(last.CreatedAt)
+	d.rep.Observed = fmt.Sprintf("no failover during the partition; forced to epoch %d: %s's last write %.2fs before %s's first", res.Epoch, d.primary, gap.Seconds(), d.dr)
+	d.say("%s", d.rep.Observed)
+	if !last.CreatedAt.Before(first.CreatedAt) {
+		return fmt.Errorf("the old primary acknowledged at %s, after the new one's first write at %s", last.CreatedAt.Format(time.RFC3339Nano), first.CreatedAt.Format(time.RFC3339Nano))
+	}
+	if err := d.t.Heal(ctx, ""); err != nil {
+		return err
+	}
+	if err := d.t.FailbackReplication(true); err != nil {
+		return err
+	}
+	d.say("HEAL: the link is back; failing back")
+	if _, err := d.failback(ctx, "after the partition"); err != nil {
+		return fmt.Errorf("failback: %w", err)
+	}
+	return nil
+}

@@ -26,6 +26,9 @@ type Controller interface {
 	// SetClockOffset makes a region's functions read the time d ahead (or
 	// behind): the clock-skew fault.
 	SetClockOffset(regionName string, d time.Duration) error
+	// CutLink partitions two regions from each other (clients reach both);
+	// Restore("") heals it.
+	CutLink(a, b string) error
 	Status(ctx context.Context) (Status, error)
 }
 
@@ -53,6 +56,7 @@ func (c labController) CrashControllerAfter(phase string) error {
 func (c labController) SetClockOffset(r string, d time.Duration) error {
 	return c.l.SetClockOffset(r, d)
 }
+func (c labController) CutLink(a, b string) error { return c.l.CutLink(a, b) }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming

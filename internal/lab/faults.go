@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -125,6 +129,9 @@ func (l *Lab) Restore(regionName string) error {
 	if !found {
 		return fmt.Errorf("no lab region %q: the lab runs %s and %s", regionName, l.opts.Primary, l.opts.DR)
 	}
+	if regionName == "" && l.restoreLinks() {
+		l.SetPaused(false) // the partition paused it (SetPaused does not take l.mu)
+	}
 	return nil
 }
 
@@ -232,4 +239,80 @@ func (l *Lab) SetClockOffset(regionName string, d time.Duration) error {
 	}
 	l.event("fault", r.name, "functions' clock offset "+d.String())
 	return nil
+}
+
+// linkProxy starts the proxy from one region's functions to another
+// region's service (whose public endpoint is target) and returns its URL.
+func (l *Lab) linkProxy(from, to string, svc region.Service, target string) (string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	p := toxiproxy.NewProxy(l.proxies, "link "+from+">"+to+"/"+string(svc), listen, u.Host)
+	if err := l.proxies.Collection.Add(p, true); err != nil {
+		return "", fmt.Errorf("link proxy %s: %w", p.Name, err)
+	}
+	l.mu.Lock()
+	if l.links == nil {
+		l.links = map[string][]*toxiproxy.Proxy{}
+	}
+	k := linkKey(from, to)
+	l.links[k] = append(l.links[k], p)
+	l.mu.Unlock()
+	return "http://" + listen, nil
+}
+
+func linkKey(a, b string) string { return a + ">" + b }
+
+// CutLink cuts the network between two regions both ways (their functions
+// cannot reach each other, clients still reach both) and pauses replication,
+// which crosses the same link: a partition.
+func (l *Lab) CutLink(a, b string) error {
+	for _, r := range []string{a, b} {
+		if _, err := l.region(r); err != nil {
+			return err
+		}
+	}
+	if a == b {
+		return fmt.Errorf("a link joins two different regions, got %s twice", a)
+	}
+	l.mu.Lock()
+	var ps []*toxiproxy.Proxy
+	ps = append(ps, l.links[linkKey(a, b)]...)
+	ps = append(ps, l.links[linkKey(b, a)]...)
+	l.mu.Unlock()
+	for _, p := range ps {
+		p.Toxics.ResetToxics(context.Background())
+		if _, err := p.Toxics.AddToxicJson(strings.NewReader(`{"name":"cut","type":"reset_peer","stream":"upstream","attributes":{"timeout":0}}`)); err != nil {
+			return fmt.Errorf("cut %s: %w", p.Name, err)
+		}
+	}
+	l.mu.Lock()
+	l.faults["link "+linkKey(a, b)] = Fault{Region: a + "<>" + b, Kind: FaultCut}
+	l.mu.Unlock()
+	l.SetPaused(true)
+	l.event("fault", a, "link "+a+" <> "+b+" cut; replication paused")
+	return nil
+}
+
+// restoreLinks ends every link cut; the caller holds l.mu.
+func (l *Lab) restoreLinks() bool {
+	cut := false
+	for k := range l.faults {
+		if strings.HasPrefix(k, "link ") {
+			delete(l.faults, k)
+			cut = true
+		}
+	}
+	for _, ps := range l.links {
+		for _, p := range ps {
+			p.Toxics.ResetToxics(context.Background())
+		}
+	}
+	return cut
 }

@@ -121,7 +121,29 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(l.opts.Dir, "clock"), 0o755); err != nil {
 		return err
 	}
-	epJSON, _ := json.Marshal(endpoints)
+	// Each region's functions reach the other regions through a link proxy
+	// of their own, so the lab can cut the link between two regions while
+	// clients reach both (a partition).
+	epJSON := map[string][]byte{}
+	for _, r := range l.regions {
+		own := map[string]map[string]string{}
+		for name, ep := range endpoints {
+			if name == r.name {
+				own[name] = ep
+				continue
+			}
+			linked := map[string]string{}
+			for svc, u := range ep {
+				lu, err := l.linkProxy(r.name, name, region.Service(svc), u)
+				if err != nil {
+					return err
+				}
+				linked[svc] = lu
+			}
+			own[name] = linked
+		}
+		epJSON[r.name], _ = json.Marshal(own)
+	}
 	urlJSON, _ := json.Marshal(appURLs)
 	type spec struct {
 		region, name string
@@ -147,7 +169,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"AWS_ACCESS_KEY_ID="+l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
 			"AWS_LAMBDA_FUNCTION_NAME="+l.opts.Names.App+"-"+sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT="+functionTimeout(sp.name),
 			"PILOTLIGHT_PEER_REGION="+peer, "PILOTLIGHT_PRIMARY_REGION="+l.opts.Primary, "PILOTLIGHT_APP_NAME="+l.opts.Names.App,
-			"PILOTLIGHT_ENDPOINTS="+string(epJSON), "PILOTLIGHT_APP_URLS="+string(urlJSON),
+			"PILOTLIGHT_ENDPOINTS="+string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS="+string(urlJSON),
 			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
 			"PILOTLIGHT_ALARM_URL="+l.frontDoorURL+"/_pilotlight/alarm",
 			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),

@@ -82,6 +82,7 @@ type Lab struct {
 	faults map[string]Fault // by "region/service"
 	// crashAfter is the armed controller crash's phase ("" when none).
 	crashAfter string
+	links      map[string][]*toxiproxy.Proxy // "from>to" -> link proxies of from's functions
 	events     []Event
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup

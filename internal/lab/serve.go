@@ -158,6 +158,8 @@ func apply(c Controller, req controlRequest) error {
 		return c.SetFailbackReplication(req.On)
 	case "crash":
 		return c.CrashControllerAfter(req.Phase)
+	case "link":
+		return c.CutLink(req.Region, req.Service)
 	case "clock":
 		off, err := time.ParseDuration(req.Offset)
 		if err != nil {
@@ -229,6 +231,11 @@ func (c *Client) SetFailbackReplication(on bool) error {
 // CrashControllerAfter implements Controller.
 func (c *Client) CrashControllerAfter(phase string) error {
 	return c.post(controlRequest{Action: "crash", Phase: phase})
+}
+
+// CutLink implements Controller.
+func (c *Client) CutLink(a, b string) error {
+	return c.post(controlRequest{Action: "link", Region: a, Service: b})
 }
 
 // SetClockOffset implements Controller.
