@@ -446,7 +446,9 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 		kind, rec.GrantedUntil = claimForced, time.Time{}
 	}
 	cut := t0.Add(-q.Lease.Epsilon)
-	ok, errs := q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
+	// Claims are rarer than renewals and a lost one costs a retry at a
+	// higher epoch: give each call half a term.
+	ok, errs := q.each(ctx, q.Lease.Term/2, func(ctx context.Context, s *Store) error {
 		return s.claim(ctx, rec, kind, cut, o.From, o.FromEpoch)
 	})
 	res := ClaimResult{Epoch: next, Won: ok, Failed: errs}
@@ -612,15 +614,16 @@ func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 	return out, nil
 }
 
-// Overlaps returns the pairs of intervals held by different holders or at
-// different epochs that overlap: each must be empty, or two regions could
-// have acknowledged writes at the same time.
+// Overlaps returns the pairs of intervals of different holders that
+// overlap: it must be empty, or two regions could have acknowledged writes
+// at the same time. (One region holding two epochs at once — a handover that
+// could not move its own record, then rolled back — writes to one table.)
 func Overlaps(ivs []Interval) [][2]Interval {
 	var out [][2]Interval
 	for i := range ivs {
 		for j := i + 1; j < len(ivs); j++ {
 			a, b := ivs[i], ivs[j]
-			if a.Holder == b.Holder && a.Epoch == b.Epoch {
+			if a.Holder == b.Holder {
 				continue
 			}
 			if a.Start.Before(b.Until) && b.Start.Before(a.Until) {
@@ -643,6 +646,11 @@ func (q *Quorum) Keep(ctx context.Context, self string, d time.Duration, report 
 			report(res, err)
 		}
 		next := time.Now().Add(q.Lease.RenewEvery())
+		if err != nil && !errors.Is(err, ErrNotHolder) {
+			// A failed renewal is tried again soon: the write path stops
+			// δ + ε before the lease ends, so two misses in a row cost writes.
+			next = time.Now().Add(q.Lease.RenewEvery() / 4)
+		}
 		if !next.Before(end) {
 			return
 		}

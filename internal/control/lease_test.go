@@ -341,4 +341,9 @@ func TestOverlaps(t *testing.T) {
 	if o := control.Overlaps(ivs); len(o) != 1 {
 		t.Fatalf("overlaps %+v; want the one between epoch 1 and epoch 2", o)
 	}
+	// One region at two epochs at once writes to one table: no overlap.
+	same := []control.Interval{{Holder: west, Epoch: 2, Start: at(0), Until: at(5)}, {Holder: west, Epoch: 4, Start: at(4), Until: at(6)}}
+	if o := control.Overlaps(same); len(o) != 0 {
+		t.Fatalf("one holder's epochs reported overlapping: %+v", o)
+	}
 }

@@ -142,7 +142,14 @@ func (d *run) failback(ctx context.Context, reason string) (failover.Result, err
 		return failover.Result{}, err
 	}
 	defer d.t.FailbackReplication(false)
-	return d.env.Controller.Run(ctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason})
+	req := failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason}
+	res, err := d.env.Controller.Run(ctx, req)
+	if res.Outcome == failover.OutcomeRolledBack {
+		// The DR region got its writes back; an operator tries again.
+		d.say("failback rolled back (%v); trying again", err)
+		res, err = d.env.Controller.Run(ctx, req)
+	}
+	return res, err
 }
 
 func (d *run) waitRouting(ctx context.Context, want string) error {

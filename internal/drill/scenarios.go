@@ -175,7 +175,7 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 		return fmt.Errorf("a new epoch began while only %s was cut: %s at epoch %d", cut, v.Active.Region, v.Active.Epoch)
 	}
 	if ratio < minRatio {
-		return fmt.Errorf("the primary acknowledged %.1f%% of writes while %s was cut, want ≥ %.0f%%", 100*ratio, cut, 100*minRatio)
+		return fmt.Errorf("the primary acknowledged %.1f%% of writes while %s was cut, want ≥ %.0f%% (why not: %v)", 100*ratio, cut, 100*minRatio, summarize(d.wl.Writes(), d.startedAt).Reasons)
 	}
 	return nil
 }
