@@ -443,7 +443,10 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 			rec.Hold = "handover"
 		}
 	case o.Force:
+		// Held, so the new holder's own health check cannot renew before
+		// the old lease has surely run out.
 		kind, rec.GrantedUntil = claimForced, time.Time{}
+		rec.Hold = "forced: waiting out the old lease until " + t0.Add(q.Lease.Term+q.Lease.Epsilon+q.Lease.Delta).UTC().Format(time.RFC3339Nano)
 	}
 	cut := t0.Add(-q.Lease.Epsilon)
 	// Claims are rarer than renewals and a lost one costs a retry at a
@@ -473,7 +476,7 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 			return res, ctx.Err()
 		case <-time.After(q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(start)):
 		}
-		r, err := q.grantAll(ctx, self, next, false)
+		r, err := q.Release(ctx, self, next)
 		res.Lease = r.Lease
 		return res, err
 	}

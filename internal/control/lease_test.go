@@ -248,7 +248,27 @@ func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// West's own health check renews all along: it must not get a lease
+	// before the forced wait is over.
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan []control.Lease, 1)
+	go func() {
+		var got []control.Lease
+		for renewCtx.Err() == nil {
+			if r, err := f.quorum(nil).Renew(renewCtx, west); err == nil {
+				got = append(got, r.Lease)
+			}
+			time.Sleep(20 * time.Millisecond) // the renewal cadence of this stand-in health check
+		}
+		renewed <- got
+	}()
 	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Force: true})
+	stopRenew()
+	for _, l := range <-renewed {
+		if !l.Until.Add(-cfg.Term).After(r1.Lease.Until) {
+			t.Fatalf("west's health check renewed into a lease starting %s, before the old one ended at %s", l.Until.Add(-cfg.Term), r1.Lease.Until)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
