@@ -309,6 +309,9 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, role, up("dynamodb", r.Endpoints.DynamoDB), up("s3", r.Endpoints.S3), faults)
 	}
+	if state.WitnessRegion != nil {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", state.Witness, "witness", state.WitnessRegion.Endpoints.DynamoDB, "(control table only)", "-")
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "REPLICATION\tDIRECTION\tSTATE\tPENDING\tOLDEST\tLAST LAG\tAPPLIED")
 	for _, d := range st.Replication {
