@@ -260,35 +260,48 @@ func (d *run) greyThenHard(ctx context.Context) error {
 	return d.outage(ctx, outageHooks{})
 }
 
-func (d *run) refusedThenHealed(ctx context.Context) error {
-	f, err := d.faults()
-	if err != nil {
-		return err
-	}
-	d.faultHook = func(ctx context.Context) (string, error) {
-		if err := f.Latency(d.dr, "s3", 3*time.Second); err != nil {
+// drSlowWhilePrimaryCut is the fault of refused-then-healed and
+// double-fault: one of the DR region's services answers late while the
+// primary is cut; 8 s later (well past detection) the DR region heals and
+// the primary stays cut. during, when set, checks the state at that point.
+func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during func(ctx context.Context) error) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		f, err := d.faults()
+		if err != nil {
+			return "", err
+		}
+		if err := f.Latency(d.dr, svc, latency); err != nil {
 			return "", err
 		}
 		how, err := d.t.Inject(ctx, d.primary)
 		if err != nil {
 			return "", err
 		}
-		d.say("%s; %s S3 answers 3s late (the controller must refuse)", how, d.dr)
-		// Well past detection: the controller has refused by now.
+		d.say("%s; %s %s answers %s late", how, d.dr, svc, latency)
 		if err := wait(ctx, 8*time.Second); err != nil {
 			return "", err
 		}
-		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
-		if err == nil && v.Active.Region == d.dr {
-			return "", fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.dr)
+		if during != nil {
+			if err := during(ctx); err != nil {
+				return "", err
+			}
 		}
-		// Heal the DR region only: the primary stays cut.
 		if err := d.t.Heal(ctx, d.dr); err != nil {
 			return "", err
 		}
-		d.say("%s S3 healed; the primary is still cut", d.dr)
+		d.say("%s healed; the primary is still cut", d.dr)
 		return how, nil
 	}
+}
+
+func (d *run) refusedThenHealed(ctx context.Context) error {
+	d.faultHook = d.drSlowWhilePrimaryCut("s3", 3*time.Second, func(ctx context.Context) error {
+		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		if err == nil && v.Active.Region == d.dr {
+			return fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.dr)
+		}
+		return nil
+	})
 	return d.outage(ctx, outageHooks{})
 }
 
@@ -393,41 +406,27 @@ func (d *run) flapping(ctx context.Context) error {
 	if n > 1 {
 		return fmt.Errorf("flapping caused %d failovers, want at most one", n)
 	}
-	if v.Active.Region == d.dr {
-		// Fail back, so the regions can be compared whole at the end.
-		if err := d.t.FailbackReplication(true); err != nil {
-			return err
-		}
-		if _, err := d.failback(ctx, "after flapping"); err != nil {
-			return fmt.Errorf("failback after flapping: %w", err)
-		}
+	return d.failBackIfNeeded(ctx, "after flapping")
+}
+
+// failBackIfNeeded fails back when the DR region is active, so the regions
+// can be compared whole at the end.
+func (d *run) failBackIfNeeded(ctx context.Context, reason string) error {
+	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	if err != nil || v.Active.Region != d.dr {
+		return err
+	}
+	if err := d.t.FailbackReplication(true); err != nil {
+		return err
+	}
+	if _, err := d.failback(ctx, reason); err != nil {
+		return fmt.Errorf("failback %s: %w", reason, err)
 	}
 	return nil
 }
 
 func (d *run) doubleFault(ctx context.Context) error {
-	f, err := d.faults()
-	if err != nil {
-		return err
-	}
-	d.faultHook = func(ctx context.Context) (string, error) {
-		if err := f.Latency(d.dr, "dynamodb", 700*time.Millisecond); err != nil {
-			return "", err
-		}
-		how, err := d.t.Inject(ctx, d.primary)
-		if err != nil {
-			return "", err
-		}
-		d.say("%s; %s DynamoDB +700ms", how, d.dr)
-		if err := wait(ctx, 8*time.Second); err != nil {
-			return "", err
-		}
-		if err := d.t.Heal(ctx, d.dr); err != nil {
-			return "", err
-		}
-		d.say("%s DynamoDB healed", d.dr)
-		return how, nil
-	}
+	d.faultHook = d.drSlowWhilePrimaryCut("dynamodb", 700*time.Millisecond, nil)
 	return d.outage(ctx, outageHooks{})
 }
 
@@ -545,15 +544,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	}
 	// 3 s of latency can cost the primary its lease long enough to fail
 	// over; come back, so the regions compare whole.
-	if v, err := d.env.Controller.View(ctx, d.primary, d.dr); err == nil && v.Active.Region == d.dr {
-		if err := d.t.FailbackReplication(true); err != nil {
-			return err
-		}
-		if _, err := d.failback(ctx, "after lww-same-key"); err != nil {
-			return fmt.Errorf("failback: %w", err)
-		}
-	}
-	return nil
+	return d.failBackIfNeeded(ctx, "after lww-same-key")
 }
 
 // InterRegionPartition cuts the link between the two regions (their
