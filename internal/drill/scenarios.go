@@ -9,6 +9,8 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // The chaos scenarios (lab only): each injects the fault that would break
@@ -497,16 +499,25 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 		return err
 	}
 	d.say("FAULT: %s DynamoDB answers 3s late; the same %d keys written there, then in %s 0.5s later", d.primary, len(keys), d.dr)
-	// The primary's writes commit at once; only their answers are slow.
-	done := make(chan error, 1)
-	go func() { done <- putOrders(ctx, d.env.Clients[d.primary], d.names, keys, "earlier-"+d.primary) }()
+	// The primary's writes commit at once (a client behind the fault proxy:
+	// only the region's stream reader is slowed), then the DR region's.
+	behind, ok := f.(interface {
+		Behind(r string) (*region.Clients, error)
+	})
+	if !ok {
+		return errors.New("this target has no client behind its fault proxies")
+	}
+	early, err := behind.Behind(d.primary)
+	if err != nil {
+		return err
+	}
+	if err := putOrders(ctx, early, d.names, keys, "earlier-"+d.primary); err != nil {
+		return err
+	}
 	if err := wait(ctx, 500*time.Millisecond); err != nil {
 		return err
 	}
 	if err := putOrders(ctx, d.env.Clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
-		return err
-	}
-	if err := <-done; err != nil {
 		return err
 	}
 	if err := d.t.Heal(ctx, d.primary); err != nil {
@@ -559,6 +570,15 @@ func init() {
 }
 
 func (t *labTarget) CutLink(a, b string) error { return t.c.CutLink(a, b) }
+
+// Behind returns a client of the region's DynamoDB behind its fault proxy.
+func (t *labTarget) Behind(r string) (*region.Clients, error) {
+	rs, ok := t.c.State.Regions[r]
+	if !ok || rs.Behind == "" {
+		return nil, fmt.Errorf("the lab state has no endpoint behind %s's fault proxy: restart the lab (pilotlight lab down; lab up)", r)
+	}
+	return region.New(lab.LabSpec(r, lab.Endpoints{DynamoDB: rs.Behind}, t.c.State.Credentials, 0))
+}
 
 func (d *run) partition(ctx context.Context) error {
 	f, err := d.faults()

@@ -48,7 +48,7 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 		FrontDoor: l.frontDoorURL,
 	}
 	for _, r := range l.regions {
-		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}}
+		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}, Behind: "http://" + r.front.addr}
 	}
 	if w := l.witness; w != nil {
 		st.Witness = w.name

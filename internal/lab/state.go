@@ -34,6 +34,11 @@ type State struct {
 type RegionState struct {
 	Endpoints Endpoints      `json:"endpoints"`
 	Pids      map[string]int `json:"pids"`
+	// Behind is the region's DynamoDB endpoint behind its fault proxy (the
+	// write-time front): a client there is not slowed or cut by the
+	// region's faults. Drills use it to commit a write at once in a slowed
+	// region (lww-same-key).
+	Behind string `json:"behind_fault_proxy,omitempty"`
 }
 
 const stateVersion = 1
