@@ -122,7 +122,10 @@ func printPlan(g *globals, p deploy.Plan) {
 		fmt.Fprintf(w, "  %d. stack %-20s %s\n", i+1, st.Name, st.Region)
 	}
 	fmt.Fprintf(w, "     (then %s again with the primary's URL)\n", p.Names.Stack("dr"))
-	fmt.Fprintf(w, "  table %s (global: %s + %s), buckets %s, %s\n\n", p.Names.Table(), p.Primary, p.DR, p.Names.Bucket(p.Primary), p.Names.Bucket(p.DR))
+	fmt.Fprintf(w, "  table %s (global: %s + %s), buckets %s, %s\n", p.Names.Table(), p.Primary, p.DR, p.Names.Bucket(p.Primary), p.Names.Bucket(p.DR))
+	// The witness stack (cloudformation/witness-region.yaml) is not deployed
+	// yet: say what that means wherever it matters.
+	fmt.Fprintf(w, "  no witness region: two-region mode, split-brain protection is best effort (docs/aws.md)\n\n")
 	deploy.PrintEstimate(w, p)
 }
 
