@@ -39,6 +39,9 @@ type Options struct {
 	After       time.Duration // workload in the DR region before healing
 	Timeout     time.Duration // bound on each wait (failover, fence, routing)
 	FaultFor    time.Duration // how long a chaos scenario keeps its fault (0: 30s)
+	// MinAckRatio is the share of writes the primary must acknowledge while
+	// only the DR region or the witness is cut (0: 0.95, the target).
+	MinAckRatio float64
 }
 
 // Env is what a drill drives.

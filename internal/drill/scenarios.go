@@ -182,7 +182,14 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 	return nil
 }
 
-func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, 0.95) }
+func (d *run) minAckRatio() float64 {
+	if d.opts.MinAckRatio > 0 {
+		return d.opts.MinAckRatio
+	}
+	return 0.95
+}
+
+func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, d.minAckRatio()) }
 
 func (d *run) witnessOutage(ctx context.Context) error {
 	f, err := d.faults()
@@ -192,7 +199,7 @@ func (d *run) witnessOutage(ctx context.Context) error {
 	if f.Witness() == "" {
 		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
 	}
-	return d.noNewEpoch(ctx, f.Witness(), 0.95)
+	return d.noNewEpoch(ctx, f.Witness(), d.minAckRatio())
 }
 
 // outageHooks put something into the region-outage drill: afterFailover
