@@ -151,11 +151,7 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 		return err
 	}
 	d.say("HEAL: %s back", cut)
-	if err := wait(ctx, d.opts.After); err != nil {
-		return err
-	}
-	d.stopWorkload()
-	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	v, err := d.settle(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,6 +183,16 @@ func (d *run) minAckRatio() float64 {
 		return d.opts.MinAckRatio
 	}
 	return 0.95
+}
+
+// settle lets the workload run for opts.After, stops it, and reads the
+// control records' view.
+func (d *run) settle(ctx context.Context) (control.View, error) {
+	if err := wait(ctx, d.opts.After); err != nil {
+		return control.View{}, err
+	}
+	d.stopWorkload()
+	return d.env.Controller.View(ctx, d.primary, d.dr)
 }
 
 func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, d.minAckRatio()) }
@@ -402,11 +408,7 @@ func (d *run) flapping(ctx context.Context) error {
 	if err := flap(500*time.Millisecond, d.faultFor()/2); err != nil {
 		return err
 	}
-	if err := wait(ctx, d.opts.After); err != nil {
-		return err
-	}
-	d.stopWorkload()
-	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	v, err := d.settle(ctx)
 	if err != nil {
 		return err
 	}

@@ -314,6 +314,18 @@ func (d readyDrainer) Drain(ctx context.Context, from, to string) error {
 	return d.drain(ctx, from, to)
 }
 
+// whenHeld is a drainer whose catch-up (before the handover) passes and
+// whose drain (while the records are held) does held.
+func whenHeld(c *Controller, held func(ctx context.Context) error) readyDrainer {
+	return readyDrainer{ready: func(context.Context, string, string) error { return nil },
+		drain: func(ctx context.Context, _, _ string) error {
+			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
+				return nil
+			}
+			return held(ctx)
+		}}
+}
+
 func failedOver(t *testing.T, f fixture, c *Controller) {
 	t.Helper()
 	if res, err := c.Run(ctxT(t), Request{From: primary, To: dr}); err != nil || res.Outcome != OutcomeCompleted {
@@ -337,15 +349,8 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	ctx := ctxT(t)
 	c := f.controller()
 	failedOver(t, f, c)
-	c.Drain = readyDrainer{
-		ready: func(context.Context, string, string) error { return nil },
-		drain: func(ctx context.Context, _, _ string) error {
-			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
-				return nil // the catch-up before the handover passes; the final drain fails
-			}
-			return errors.New("drain canary not in us-east-1 after 20s")
-		},
-	}
+	// The catch-up before the handover passes; the final drain fails.
+	c.Drain = whenHeld(c, func(context.Context) error { return errors.New("drain canary not in us-east-1 after 20s") })
 	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true, Reason: "failback"})
 	if err == nil || res.Outcome != OutcomeRolledBack {
 		t.Fatalf("failback with a failing drain: %v %+v, want rolled back", err, res)
@@ -473,14 +478,7 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	c := f.controller()
 	failedOver(t, f, c)
 	dctx, die := context.WithCancel(ctx)
-	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
-		drain: func(ctx context.Context, _, _ string) error {
-			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
-				return nil
-			}
-			die()
-			return context.Canceled
-		}}
+	c.Drain = whenHeld(c, func(context.Context) error { die(); return context.Canceled })
 	// The process dies mid-drain: no rollback runs in it.
 	c.Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
 		if e.Phase == control.Fenced {
@@ -532,18 +530,14 @@ func TestUnplannedRunRefusedDuringAHandover(t *testing.T) {
 	c := f.controller()
 	failedOver(t, f, c)
 	alarm := f.controller()
-	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
-		drain: func(ctx context.Context, from, to string) error {
-			if v, _ := c.View(ctx, primary, dr); v.Active.Hold == "" {
-				return nil // the catch-up before the handover
-			}
-			res, err := alarm.Run(ctx, Request{From: primary, To: dr, Reason: "alarm during the drain"})
-			var ge *GuardError
-			if !errors.As(err, &ge) || ge.Guard != "handover" {
-				t.Errorf("an unplanned run during a handover: %v %+v", err, res)
-			}
-			return nil
-		}}
+	c.Drain = whenHeld(c, func(ctx context.Context) error {
+		res, err := alarm.Run(ctx, Request{From: primary, To: dr, Reason: "alarm during the drain"})
+		var ge *GuardError
+		if !errors.As(err, &ge) || ge.Guard != "handover" {
+			t.Errorf("an unplanned run during a handover: %v %+v", err, res)
+		}
+		return nil
+	})
 	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true})
 	if err != nil || res.Outcome != OutcomeCompleted {
 		t.Fatalf("the handover: %v %+v", err, res)
