@@ -74,24 +74,24 @@ func (f *writeFront) close() {
 func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	var keys []string
+	var body []byte
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
-		b, err := io.ReadAll(r.Body)
+		var err error
+		body, err = io.ReadAll(r.Body)
 		r.Body.Close()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		keys = f.writtenKeys(op, b)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		keys = f.writtenKeys(op, body)
 	}
 	if len(keys) == 0 {
 		if op != "PutItem" || f.observe == nil {
 			f.proxy.ServeHTTP(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &statusRecorder{ResponseWriter: w}
 		f.proxy.ServeHTTP(rec, r)
 		if rec.status == http.StatusOK {
