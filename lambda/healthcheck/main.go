@@ -40,7 +40,8 @@ func main() {
 	if len(env.Endpoints) == 0 {
 		hc.Transport = &region.SigV4Transport{Credentials: env.Spec(env.Region, 0).Credentials, Service: "lambda"}
 	}
-	p := &health.Prober{Self: target(env.Region), Peer: target(env.Peer), Names: env.Names(),
+	self, peer := target(env.Region), target(env.Peer)
+	p := &health.Prober{Self: self, Peer: peer, Names: env.Names(),
 		HTTP: hc, Timeout: 800 * time.Millisecond, S3WriteEvery: env.S3WriteEvery}
 	mode, err := health.ParseMetricsMode(env.Metrics)
 	if err != nil {
@@ -66,10 +67,9 @@ func main() {
 	// The write lease: the holder renews it every term/4 for the whole of
 	// its share of the schedule; the other region only looks.
 	q := &control.Quorum{Lease: env.Lease, Witness: env.Witness, Now: env.Now()}
-	for _, r := range []string{env.Region, env.Peer, env.Witness} {
-		if r != "" {
-			q.Stores = append(q.Stores, control.New(target(r).Clients, env.Names()))
-		}
+	q.Stores = []*control.Store{control.New(self.Clients, env.Names()), control.New(peer.Clients, env.Names())}
+	if env.Witness != "" {
+		q.Stores = append(q.Stores, control.New(target(env.Witness).Clients, env.Names()))
 	}
 	keep := func(ctx context.Context) {
 		renewFor := env.RenewFor
