@@ -572,19 +572,18 @@ func (s *Store) journalLease(ctx context.Context, iv leaseInterval) error {
 
 // revoke ends the journaled lease intervals of holder at epoch at t: a
 // handover moved the holder's own record, after which nothing commits there.
+// It journals the revocation itself, so a renewal that was in flight during
+// the handover (its grants landed before the records moved, its interval is
+// journaled after) is cut at t too when the intervals are read.
 func (s *Store) revoke(ctx context.Context, holder string, epoch int64, t time.Time) error {
-	ivs, err := s.Intervals(ctx)
+	it := key("leases", fmt.Sprintf("%012d#revoked#%s", epoch, holder))
+	it["holder"] = &types.AttributeValueMemberS{Value: holder}
+	it["epoch"] = numValue(epoch)
+	it["revoked"] = msValue(t)
+	it["expire_at"] = numValue(t.Add(7 * 24 * time.Hour).Unix())
+	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
 	if err != nil {
-		return err
-	}
-	for _, iv := range ivs {
-		if iv.Holder != holder || iv.Epoch != epoch || !iv.Until.After(t) {
-			continue
-		}
-		iv.Until = t.UTC()
-		if err := s.journalLease(ctx, leaseInterval{holder: iv.Holder, epoch: iv.Epoch, start: iv.Start, until: iv.Until}); err != nil {
-			return err
-		}
+		return fmt.Errorf("journal the revocation of %s@%d in %s: %w", holder, epoch, s.Region, err)
 	}
 	return nil
 }
@@ -592,6 +591,11 @@ func (s *Store) revoke(ctx context.Context, holder string, epoch int64, t time.T
 // Intervals returns the confirmed lease intervals journaled in this region.
 func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 	var out []Interval
+	type revocation struct {
+		holder string
+		epoch  int64
+	}
+	revoked := map[revocation]time.Time{}
 	p := dynamodb.NewQueryPaginator(s.c, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "leases"}}})
@@ -601,6 +605,15 @@ func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 			return nil, fmt.Errorf("read lease intervals in %s: %w", s.Region, err)
 		}
 		for _, it := range page.Items {
+			if v, ok := it["revoked"].(*types.AttributeValueMemberN); ok {
+				ms, _ := strconv.ParseInt(v.Value, 10, 64)
+				l := decodeLease(map[string]types.AttributeValue{"epoch": it["epoch"]})
+				h, _ := it["holder"].(*types.AttributeValueMemberS)
+				if h != nil {
+					revoked[revocation{h.Value, l.Epoch}] = time.UnixMilli(ms).UTC()
+				}
+				continue
+			}
 			iv := Interval{}
 			if v, ok := it["holder"].(*types.AttributeValueMemberS); ok {
 				iv.Holder = v.Value
@@ -612,6 +625,11 @@ func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 				iv.Start = time.UnixMilli(ms).UTC()
 			}
 			out = append(out, iv)
+		}
+	}
+	for i, iv := range out {
+		if t, ok := revoked[revocation{iv.Holder, iv.Epoch}]; ok && iv.Until.After(t) {
+			out[i].Until = t
 		}
 	}
 	return out, nil

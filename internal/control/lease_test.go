@@ -322,6 +322,50 @@ func TestHandoverHoldsUntilRelease(t *testing.T) {
 	}
 }
 
+// A renewal in flight during a handover (its grants landed before the
+// records moved, its interval is journaled after) must not extend the old
+// holder's journaled lease past the handover: its own record moved, so
+// nothing commits there after it.
+func TestRenewalInFlightDuringHandoverEndsAtTheHandover(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	q := f.quorum(nil)
+	res, err := q.Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := q.Claim(ctx, west, 2, control.ClaimOptions{Handover: true, From: east, FromEpoch: 1, Hold: "draining"}); err != nil {
+		t.Fatal(err)
+	}
+	handedOver := time.Now()
+	if err := q.ConfirmLate(ctx, east, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Release(ctx, west, 2); err != nil {
+		t.Fatal(err)
+	}
+	ivs, err := f.stores[east].Intervals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iv := range ivs {
+		if iv.Holder == east && iv.Until.After(handedOver) {
+			t.Fatalf("east's journaled lease %+v runs past the handover at %s (first lease until %s)", iv, handedOver.Format(time.RFC3339Nano), res.Lease.Until.Format(time.RFC3339Nano))
+		}
+	}
+	all := ivs
+	for _, r := range []string{west, witness} {
+		more, err := f.stores[r].Intervals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, more...)
+	}
+	if o := control.Overlaps(all); len(o) > 0 {
+		t.Fatalf("leases overlap: %+v", o)
+	}
+}
+
 func TestTwoRegionModeIsBestEffort(t *testing.T) {
 	f, ctx := newFixture(t), ctxT(t)
 	q := &control.Quorum{Stores: []*control.Store{f.stores[east], f.stores[west]}, Lease: cfg}

@@ -60,6 +60,10 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 	if _, ok := Expectations[opts.Scenario]; !ok {
 		return nil, fmt.Errorf("unknown scenario %q: use one of %v", opts.Scenario, Scenarios)
 	}
+	if opts.Scenario == Load {
+		opts.Rate = max(opts.Rate, LoadRate)
+		opts.Concurrency = max(opts.Concurrency, 32)
+	}
 	d := &run{env: env, opts: opts, t: t, names: t.Names(), primary: t.Primary(), dr: t.DR(),
 		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	if err := d.prepare(ctx); err != nil {
@@ -69,7 +73,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
-		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition,
+		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition, Load: d.load,
 	}[opts.Scenario]
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash
@@ -101,6 +105,8 @@ type run struct {
 	extra            []*Workload // other clients (their writes are audited too)
 	// faultHook, when set, injects the outage instead of a plain cut.
 	faultHook func(ctx context.Context) (string, error)
+	// onWorkloadStart, when set, runs as the workload starts.
+	onWorkloadStart func()
 }
 
 func (d *run) say(format string, args ...any) {
@@ -191,6 +197,9 @@ func (d *run) startWorkload() {
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
 	d.startedAt = time.Now()
 	go func() { defer close(d.wlDone); d.wl.Run(wctx) }()
+	if d.onWorkloadStart != nil {
+		d.onWorkloadStart()
+	}
 }
 
 func (d *run) stopWorkload() {

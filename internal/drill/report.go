@@ -105,6 +105,8 @@ type RPO struct {
 	Samples     []string `json:"samples,omitempty"`
 	// Note says when the figure holds by construction rather than by test.
 	Note string `json:"note,omitempty"`
+	// Bound is the load scenario's bound on Missing.
+	Bound *RPOBound `json:"bound,omitempty"`
 }
 
 func rpo(primaryAcked []Write, missing []string) *RPO {
@@ -247,6 +249,9 @@ func PrintSummary(w io.Writer, r *Report) {
 	}
 	if r.RPO != nil {
 		fmt.Fprintf(tw, "RPO\t%d writes\t%.3fs of acknowledged writes not in %s at takeover\n", r.RPO.Missing, r.RPO.SpanSeconds, r.DR)
+		if b := r.RPO.Bound; b != nil {
+			fmt.Fprintf(tw, "\t\tbound %d writes = %d/s × (p99 replication lag %.0fms over %d writes + alarm period %.0fms)\n", b.Writes, b.Rate, b.LagP99Ms, b.LagSamples, b.AlarmPeriodMs)
+		}
 		if r.RPO.Note != "" {
 			fmt.Fprintf(tw, "\t\t(%s)\n", r.RPO.Note)
 		}

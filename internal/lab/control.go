@@ -29,6 +29,9 @@ type Controller interface {
 	// CutLink partitions two regions from each other (clients reach both);
 	// Restore("") heals it.
 	CutLink(a, b string) error
+	// KickReplication starts an object replication pass now instead of at
+	// the next poll (a drain is waiting for one).
+	KickReplication() error
 	Status(ctx context.Context) (Status, error)
 }
 
@@ -57,6 +60,7 @@ func (c labController) SetClockOffset(r string, d time.Duration) error {
 	return c.l.SetClockOffset(r, d)
 }
 func (c labController) CutLink(a, b string) error { return c.l.CutLink(a, b) }
+func (c labController) KickReplication() error    { c.l.objects.poke(); return nil }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming

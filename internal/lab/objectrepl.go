@@ -48,6 +48,7 @@ type objectReplicator struct {
 	dirty     bool                 // position changed since the last save
 	copies    int                  // versions copied so far (busy detection)
 	stats     map[string]*DirectionStatus
+	kick      chan struct{} // a pass now, not at the next interval
 }
 
 type objectPosition struct {
@@ -73,7 +74,7 @@ func (o *objectReplicator) bucket(kind bucketKind, regionName string) string {
 
 func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
 	o := &objectReplicator{l: l, log: l.log.With("component", "object-replicator"), path: path, lag: l.opts.Lag,
-		firstSeen: map[string]time.Time{}, stats: map[string]*DirectionStatus{}}
+		firstSeen: map[string]time.Time{}, stats: map[string]*DirectionStatus{}, kick: make(chan struct{}, 1)}
 	o.pos = objectPosition{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -107,6 +108,8 @@ func (o *objectReplicator) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(interval):
+		case <-o.kick:
+			interval = objectPoll
 		}
 		o.mu.Lock()
 		failback := o.failback
@@ -468,6 +471,15 @@ func (o *objectReplicator) setLag(d time.Duration) {
 	o.mu.Lock()
 	o.lag = d
 	o.mu.Unlock()
+}
+
+// poke starts a pass at once (a drain is waiting for one) and keeps
+// polling at the busy rate.
+func (o *objectReplicator) poke() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (o *objectReplicator) setPaused(p bool) {

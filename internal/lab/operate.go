@@ -87,6 +87,10 @@ func (c *Client) Controller() (*failover.Controller, error) {
 // writes go on it is never 0 with a lag.)
 func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 	since := time.Now().UTC()
+	// Do not wait out an idle poll interval: start a pass now.
+	if err := c.KickReplication(); err != nil {
+		return err
+	}
 	for {
 		st, err := c.Status(ctx)
 		if err != nil {
@@ -109,7 +113,7 @@ func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("object replication %s → %s: no clean pass since the drain began (%d pending, last error %q): %w", from, to, d.Pending, d.LastError, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(25 * time.Millisecond):
 		}
 	}
 }

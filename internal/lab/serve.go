@@ -160,6 +160,8 @@ func apply(c Controller, req controlRequest) error {
 		return c.CrashControllerAfter(req.Phase)
 	case "link":
 		return c.CutLink(req.Region, req.Service)
+	case "kick":
+		return c.KickReplication()
 	case "clock":
 		off, err := time.ParseDuration(req.Offset)
 		if err != nil {
@@ -232,6 +234,9 @@ func (c *Client) SetFailbackReplication(on bool) error {
 func (c *Client) CrashControllerAfter(phase string) error {
 	return c.post(controlRequest{Action: "crash", Phase: phase})
 }
+
+// KickReplication implements Controller.
+func (c *Client) KickReplication() error { return c.post(controlRequest{Action: "kick"}) }
 
 // CutLink implements Controller.
 func (c *Client) CutLink(a, b string) error {

@@ -1,0 +1,154 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Load runs the region outage at 200 writes/s (or the drill's rate, when
+// higher): the RPO must stay within the bound rate × (p99 replication lag,
+// measured in the same run before the fault, + one alarm period), and the
+// failback loses nothing.
+const Load Scenario = "load"
+
+// LoadRate is the load scenario's least write rate.
+const LoadRate = 200
+
+func init() {
+	Expectations[Load] = fmt.Sprintf("%d writes/s through failover and failback: RPO ≤ rate × (p99 lag + one alarm period); failback 0", LoadRate)
+	Scenarios = append(Scenarios, Load)
+}
+
+// RPOBound is the load scenario's bound, with what it is made of.
+type RPOBound struct {
+	Rate          int     `json:"rate"`
+	LagP99Ms      float64 `json:"lag_p99_ms"`
+	LagSamples    int     `json:"lag_samples"`
+	AlarmPeriodMs float64 `json:"alarm_period_ms"`
+	Writes        int     `json:"writes"` // the bound, in acknowledged writes
+}
+
+func (d *run) load(ctx context.Context) error {
+	if _, err := d.faults(); err != nil {
+		return err
+	}
+	period, err := d.alarmPeriod(ctx)
+	if err != nil {
+		return err
+	}
+	lag := &lagSampler{}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	var measuredFrom time.Time
+	d.faultHook = func(ctx context.Context) (string, error) {
+		close(stop)
+		<-sampled
+		return d.t.Inject(ctx, d.primary)
+	}
+	d.onWorkloadStart = func() {
+		measuredFrom = time.Now()
+		go func() {
+			defer close(sampled)
+			lag.run(ctx, d, measuredFrom, stop)
+		}()
+	}
+	return d.outage(ctx, outageHooks{afterFailover: func(ctx context.Context) error {
+		p99, n := lag.p99()
+		if n == 0 {
+			return fmt.Errorf("no write replicated to %s during the steady state: cannot bound the RPO", d.dr)
+		}
+		b := &RPOBound{Rate: d.opts.Rate, LagP99Ms: ms(p99), LagSamples: n, AlarmPeriodMs: ms(period)}
+		b.Writes = int(float64(d.opts.Rate) * (p99 + period).Seconds())
+		d.rep.RPO.Bound = b
+		d.rep.Observed = fmt.Sprintf("%d writes/s: RPO %d writes, bound %d = %d/s × (p99 lag %.0fms + alarm period %.0fms)",
+			d.opts.Rate, d.rep.RPO.Missing, b.Writes, b.Rate, b.LagP99Ms, b.AlarmPeriodMs)
+		d.say("%s", d.rep.Observed)
+		if d.rep.RPO.Missing > b.Writes {
+			return fmt.Errorf("RPO %d writes is over the bound %d", d.rep.RPO.Missing, b.Writes)
+		}
+		return nil
+	}})
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (d *run) alarmPeriod(ctx context.Context) (time.Duration, error) {
+	p, ok := d.t.(interface {
+		AlarmPeriod(context.Context) (time.Duration, error)
+	})
+	if !ok {
+		return 0, fmt.Errorf("scenario %s runs in the lab only", d.opts.Scenario)
+	}
+	return p.AlarmPeriod(ctx)
+}
+
+// AlarmPeriod is the lab alarm's period (its health-check interval).
+func (t *labTarget) AlarmPeriod(ctx context.Context) (time.Duration, error) {
+	st, err := t.c.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if st.Functions == nil {
+		return 0, fmt.Errorf("the lab runs without its functions: start it with them (pilotlight lab up)")
+	}
+	return st.Functions.HealthInterval, nil
+}
+
+// lagSampler measures replication lag as a client sees it: from a write's
+// acknowledgement by the primary to the first consistent read that finds
+// it in the DR region, polled every 20 ms (the figure includes up to that
+// much of the measurement's own resolution).
+type lagSampler struct{ lags []time.Duration }
+
+func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-chan struct{}) {
+	seen := map[string]bool{}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		acked := map[string]time.Time{}
+		var pending []string
+		for _, w := range d.wl.Writes() {
+			if w.Acked() && w.Region == d.primary && w.Sent.After(from) && !seen[w.ID] {
+				acked[w.ID] = w.Done
+				pending = append(pending, w.ID)
+			}
+		}
+		if len(pending) == 0 {
+			continue
+		}
+		missing, err := missingItems(ctx, d.env.Clients[d.dr], d.names, pending)
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		miss := map[string]bool{}
+		for _, id := range missing {
+			miss[id] = true
+		}
+		for _, id := range pending {
+			if !miss[id] {
+				seen[id] = true
+				l.lags = append(l.lags, now.Sub(acked[id]))
+			}
+		}
+	}
+}
+
+// p99 is the 99th percentile of the lags seen, and how many there were.
+func (l *lagSampler) p99() (time.Duration, int) {
+	if len(l.lags) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(l.lags)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*99/100)], len(s)
+}
