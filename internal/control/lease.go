@@ -175,13 +175,25 @@ func (s *Store) setLease(ctx context.Context, l Lease) error {
 // grant extends the record's grant to holder at epoch (a renewal). With
 // release it also lifts a hold.
 func (s *Store) grant(ctx context.Context, holder string, epoch int64, until time.Time, release bool) error {
-	update, cond := "SET granted_until = :g", "epoch = :e AND active_region = :h AND attribute_not_exists(held_for)"
+	// Never shortened: a grant that lands late (its caller gave up on it,
+	// or went on with a majority) must not undo a later renewal's grant, or
+	// a claimer could see the holder's grant run out while its lease lives.
+	monotonic := " AND (attribute_not_exists(granted_until) OR granted_until <= :g)"
+	update, cond := "SET granted_until = :g", "epoch = :e AND active_region = :h AND attribute_not_exists(held_for)"+monotonic
 	if release {
-		update, cond = "SET granted_until = :g REMOVE held_for", "epoch = :e AND active_region = :h"
+		update, cond = "SET granted_until = :g REMOVE held_for", "epoch = :e AND active_region = :h"+monotonic
 	}
 	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: activeKey,
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":g": msValue(until), ":e": numValue(epoch), ":h": &types.AttributeValueMemberS{Value: holder}}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && !release {
+		// A racing renewal of the same holder already granted longer: the
+		// grant is at least this one.
+		if a, rerr := s.Active(ctx); rerr == nil && a.Region == holder && a.Epoch == epoch && a.Hold == "" && !a.GrantedUntil.Before(until.Truncate(time.Millisecond)) {
+			return nil
+		}
+	}
 	return conflictOr(err, "renew grant in "+s.Region)
 }
 
@@ -279,6 +291,14 @@ func (q *Quorum) store(r string) *Store {
 // each runs f on every store in parallel, each call capped at limit, and
 // returns the regions where it succeeded and the errors of the others.
 func (q *Quorum) each(ctx context.Context, limit time.Duration, f func(ctx context.Context, s *Store) error) (ok []string, errs map[string]error) {
+	return q.eachUntil(ctx, limit, f, nil)
+}
+
+// eachUntil is each, returning as soon as decided(ok) holds: the calls
+// still out go on in the background (bounded by limit) and are not
+// reported. A renewal needs a majority, not every grantor: with one grantor
+// dead it must not wait out that grantor's limit.
+func (q *Quorum) eachUntil(ctx context.Context, limit time.Duration, f func(ctx context.Context, s *Store) error, decided func(ok []string) bool) (ok []string, errs map[string]error) {
 	type res struct {
 		region string
 		err    error
@@ -286,18 +306,29 @@ func (q *Quorum) each(ctx context.Context, limit time.Duration, f func(ctx conte
 	ch := make(chan res, len(q.Stores))
 	for _, s := range q.Stores {
 		go func() {
-			cctx, cancel := context.WithTimeout(ctx, limit)
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 			defer cancel()
 			ch <- res{s.Region, f(cctx, s)}
 		}()
 	}
 	errs = map[string]error{}
 	for range q.Stores {
-		r := <-ch
+		var r res
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			r = res{"", ctx.Err()}
+		}
+		if r.region == "" {
+			break
+		}
 		if r.err == nil {
 			ok = append(ok, r.region)
 		} else {
 			errs[r.region] = r.err
+		}
+		if decided != nil && decided(ok) {
+			break
 		}
 	}
 	return ok, errs
@@ -361,9 +392,9 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 func (q *Quorum) grantAll(ctx context.Context, self string, epoch int64, release bool) (RenewResult, error) {
 	t0 := q.now()
 	until := t0.Add(q.Lease.Term)
-	ok, errs := q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
+	ok, errs := q.eachUntil(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
 		return s.grant(ctx, self, epoch, until, release)
-	})
+	}, func(ok []string) bool { return q.enough(ok, self) })
 	res := RenewResult{Granted: ok, Failed: errs}
 	if !q.enough(ok, self) {
 		return res, fmt.Errorf("renew %s at epoch %d: %d of %d records granted (need %d): %s", self, epoch, len(ok), len(q.Stores), q.Need(), joinErrs(errs))
@@ -662,11 +693,14 @@ func Overlaps(ivs []Interval) [][2]Interval {
 func (q *Quorum) Keep(ctx context.Context, self string, d time.Duration, report func(RenewResult, error)) {
 	end := time.Now().Add(d)
 	for {
+		// The next renewal is due RenewEvery after this one began, however
+		// long this one took: the lease runs from the renewal's start.
+		began := time.Now()
 		res, err := q.Renew(ctx, self)
 		if report != nil {
 			report(res, err)
 		}
-		next := time.Now().Add(q.Lease.RenewEvery())
+		next := began.Add(q.Lease.RenewEvery())
 		if err != nil && !errors.Is(err, ErrNotHolder) {
 			// A failed renewal is tried again soon: the write path stops
 			// δ + ε before the lease ends, so two misses in a row cost writes.

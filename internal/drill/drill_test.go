@@ -249,13 +249,12 @@ func TestChaosScenarios(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 			// The lab here runs inside this race-instrumented test binary
-			// (its proxies and write-time fronts too), which slows the
-			// primary's lease renewals when one grantor is cut: the ≥ 95%
-			// target is met by `make chaos` (100% measured); this test asks
-			// half and still fails on a primary that stops writing (measured
-			// here: 72-93%; an open robustness item of the renewal path).
+			// (its proxies and write-time fronts too), which slows every
+			// lease renewal: `make chaos` meets the ≥ 95% target (100%
+			// measured); here 94.9-100% was measured, so this asks 90% and
+			// still fails on a primary whose renewals lapse.
 			rep, err := drill.Run(ctx, e, drill.Options{Scenario: sc, Rate: 30, Concurrency: 6, Steady: 2 * time.Second, After: 2 * time.Second,
-				Timeout: 60 * time.Second, FaultFor: 8 * time.Second, MinAckRatio: 0.5})
+				Timeout: 60 * time.Second, FaultFor: 8 * time.Second, MinAckRatio: 0.9})
 			if err != nil {
 				t.Fatal(err)
 			}
