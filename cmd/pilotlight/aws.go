@@ -51,10 +51,12 @@ the stacks are. --dry-run shows the plan and the monthly cost of each
 detection profile, and needs no credentials.
 
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (.env or the
-environment), or the SDK's usual chain (AWS_PROFILE, SSO).`,
+environment), or a named profile (--aws-profile, AWS_PROFILE), or the SDK's
+usual chain (SSO, instance roles).`,
 		Example: `  pilotlight deploy --dry-run
-  pilotlight deploy --region us-east-1 --dr-region us-west-2
-  pilotlight deploy --profile fast --email ops@example.com`,
+  pilotlight deploy --primary us-east-1 --dr us-west-2
+  pilotlight deploy --detection fast --email ops@example.com
+  pilotlight deploy --aws-profile prod-admin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.settings(cmd)
@@ -86,7 +88,7 @@ environment), or the SDK's usual chain (AWS_PROFILE, SSO).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "account %s, primary %s, DR %s, profile %s\nbuilding the functions for linux/arm64...\n", a.account, p.Primary, p.DR, p.Profile)
+			fmt.Fprintf(g.io.Out, "account %s, primary %s, DR %s, detection profile %s\nbuilding the functions for linux/arm64...\n", a.account, p.Primary, p.DR, p.Profile)
 			arts, err := deploy.Package(ctx, root, "arm64", filepath.Join(root, "dist"))
 			if err != nil {
 				return err
@@ -105,7 +107,7 @@ environment), or the SDK's usual chain (AWS_PROFILE, SSO).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&profile, "profile", "free", "detection profile: free (1-minute alarms, free tier) or fast (10-second, cents a month)")
+	f.StringVar(&profile, "detection", "free", "detection profile: free (1-minute alarms, free tier) or fast (10-second, cents a month)")
 	f.StringVar(&email, "email", "", "e-mail address for failover notifications (SNS; confirm the subscription)")
 	f.StringVar(&zone, "hosted-zone", "", "Route 53 hosted zone ID for failover records (optional)")
 	f.StringVar(&record, "record", "", "record name in that zone, e.g. orders.example.com")
@@ -116,7 +118,7 @@ environment), or the SDK's usual chain (AWS_PROFILE, SSO).`,
 
 func printPlan(g *globals, p deploy.Plan) {
 	w := g.io.Out
-	fmt.Fprintf(w, "plan: %s in %s (primary) and %s (DR), account %s, profile %s\n\n", p.Names.App, p.Primary, p.DR, p.Names.Account, p.Profile)
+	fmt.Fprintf(w, "plan: %s in %s (primary) and %s (DR), account %s, detection profile %s\n\n", p.Names.App, p.Primary, p.DR, p.Names.Account, p.Profile)
 	fmt.Fprintf(w, "  artifact buckets  %s, %s\n", p.ArtifactBucket(p.DR), p.ArtifactBucket(p.Primary))
 	for i, st := range p.Stacks() {
 		fmt.Fprintf(w, "  %d. stack %-20s %s\n", i+1, st.Name, st.Region)

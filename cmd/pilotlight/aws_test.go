@@ -26,7 +26,7 @@ func TestDeployDryRunNeedsNoCredentials(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.err)
 	}
-	for _, want := range []string{"plan: pilotlight in us-east-1 (primary) and us-west-2 (DR), account <account>, profile free",
+	for _, want := range []string{"plan: pilotlight in us-east-1 (primary) and us-west-2 (DR), account <account>, detection profile free",
 		"1. stack pilotlight-dr", "2. stack pilotlight-primary", "ESTIMATED MONTHLY COST", "total"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, r.out)
@@ -35,7 +35,7 @@ func TestDeployDryRunNeedsNoCredentials(t *testing.T) {
 	if strings.Contains(r.out, "pilotlight-global") {
 		t.Error("a Route 53 stack planned without a hosted zone")
 	}
-	r = runCLI(t, dir, nil, "deploy", "--dry-run", "--hosted-zone", "Z1", "--record", "orders.example.com", "--profile", "fast")
+	r = runCLI(t, dir, nil, "deploy", "--dry-run", "--hosted-zone", "Z1", "--record", "orders.example.com")
 	if r.code != 0 || !strings.Contains(r.out, "3. stack pilotlight-global") || !strings.Contains(r.out, "Route 53") {
 		t.Fatalf("with a zone: exit %d\n%s%s", r.code, r.out, r.err)
 	}
@@ -48,9 +48,10 @@ func TestAWSErrorsNameTheFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"deploy", "--dry-run", "--dr-region", "us-east-1"}, "the DR region must be a different region"},
-		{[]string{"deploy", "--dry-run", "--profile", "turbo"}, "use free (1-minute alarms"},
+		{[]string{"deploy", "--dry-run", "--dr", "us-east-1"}, "the DR region must be a different region"},
+		{[]string{"deploy", "--dry-run", "--detection", "turbo"}, "use free (1-minute alarms"},
 		{[]string{"deploy", "--dry-run", "--hosted-zone", "Z1"}, "needs a record name"},
+		{[]string{"deploy", "--dry-run", "--hosted-zone", "Z1", "--record", "o.example.com", "--detection", "fast"}, "Route 53 health checks cannot use alarms on high-resolution"},
 		{[]string{"deploy"}, "no AWS credentials"},
 		{[]string{"cleanup"}, "no AWS credentials"},
 		{[]string{"--target", "aws", "status"}, "no AWS credentials"},

@@ -21,14 +21,14 @@ import (
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// in returns the clients of a region named by --in, or of def.
+// in returns the clients of a region named by --region, or of def.
 func (t *target) in(name, def string) (*region.Clients, error) {
 	if name == "" {
 		name = def
 	}
 	c, ok := t.clients[name]
 	if !ok {
-		return nil, fmt.Errorf("--in %s: not one of this deployment's regions (%s, %s)", name, t.primary, t.dr)
+		return nil, codedError{2, fmt.Errorf("--region %s: not one of this deployment's regions (%s, %s)", name, t.primary, t.dr)}
 	}
 	return c, nil
 }
@@ -226,10 +226,10 @@ func newBackupCmd(g *globals) *cobra.Command {
 (gzipped DynamoDB-JSON lines) with a manifest (item count, digest, source
 region, time, active epoch), written to the region's backup bucket, which
 replicates to the DR region. So a snapshot of the primary can be restored in
-the DR region when the primary is gone: pass --in <dr region>.
+the DR region when the primary is gone: pass --region <dr region>.
 
 On AWS, native on-demand backups and point-in-time recovery are there too
-(backup create --native, backup list --native); DynamoDB Local has neither,
+(backup create --native); DynamoDB Local has neither,
 and says so.`,
 	}
 	c.AddCommand(newBackupCreateCmd(g), newBackupListCmd(g), newBackupRestoreCmd(g), newBackupVerifyCmd(g), newBackupPruneCmd(g))
@@ -256,14 +256,13 @@ func managerFor(g *globals, cmd *cobra.Command, in string) (*target, *backup.Man
 }
 
 func newBackupCreateCmd(g *globals) *cobra.Command {
-	var in string
 	var jsonOut, native bool
 	c := &cobra.Command{
 		Use:   "create",
 		Short: "Take a snapshot of the protected table",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, m, err := managerFor(g, cmd, in)
+			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
 			}
@@ -288,21 +287,20 @@ func newBackupCreateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&in, "in", "", "region whose table to snapshot (default: the primary)")
+	regionFlag(c, g, "region whose table to snapshot (default: the primary)")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print the manifest as JSON")
 	c.Flags().BoolVar(&native, "native", false, "take a native DynamoDB on-demand backup instead (AWS only)")
 	return c
 }
 
 func newBackupListCmd(g *globals) *cobra.Command {
-	var in string
 	var jsonOut bool
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List snapshots in a region's backup bucket, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, m, err := managerFor(g, cmd, in)
+			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
 			}
@@ -339,18 +337,18 @@ func newBackupListCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&in, "in", "", "region whose backup bucket to list (default: the primary)")
+	regionFlag(c, g, "region whose backup bucket to list (default: the primary)")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	return c
 }
 
 func newBackupRestoreCmd(g *globals) *cobra.Command {
-	var in, snapshot, table string
+	var snapshot, table string
 	var force, jsonOut bool
 	c := &cobra.Command{
 		Use:   "restore",
 		Short: "Restore a snapshot into a named table",
-		Long: `Create --table in the region --in names and fill it from a snapshot (the
+		Long: `Create --table in the region --region names and fill it from a snapshot (the
 newest complete one unless --snapshot is given). The restored table is then
 scanned and its item count and digest checked against the manifest.
 
@@ -359,10 +357,10 @@ first). If the restore fails after the table was created — a corrupt or
 truncated file, a lost connection — the table is deleted, so a half-filled
 table is never left looking complete. Replication stamps are stripped.`,
 		Example: `  pilotlight backup restore --table orders-restored
-  pilotlight backup restore --in us-west-2 --snapshot 20261126T110102.123Z-1a2b --table orders-copy`,
+  pilotlight backup restore --region us-west-2 --snapshot 20261126T110102.123Z-1a2b --table orders-copy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, m, err := managerFor(g, cmd, in)
+			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
 			}
@@ -378,7 +376,7 @@ table is never left looking complete. Replication stamps are stripped.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&in, "in", "", "region to restore in, from its backup bucket (default: the primary)")
+	regionFlag(c, g, "region to restore in, from its backup bucket (default: the primary)")
 	c.Flags().StringVar(&snapshot, "snapshot", "latest", "snapshot ID (see backup list)")
 	c.Flags().StringVar(&table, "table", "", "table to create and fill (required)")
 	c.Flags().BoolVar(&force, "force", false, "delete --table first if it exists")
@@ -388,14 +386,14 @@ table is never left looking complete. Replication stamps are stripped.`,
 }
 
 func newBackupVerifyCmd(g *globals) *cobra.Command {
-	var in, snapshot string
+	var snapshot string
 	var jsonOut bool
 	c := &cobra.Command{
 		Use:   "verify",
 		Short: "Restore test: restore into a scratch table, check it, drop it (exit 1 on failure)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, m, err := managerFor(g, cmd, in)
+			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
 			}
@@ -419,14 +417,14 @@ func newBackupVerifyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&in, "in", "", "region to test the restore in (default: the primary)")
+	regionFlag(c, g, "region to test the restore in (default: the primary)")
 	c.Flags().StringVar(&snapshot, "snapshot", "latest", "snapshot ID")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	return c
 }
 
 func newBackupPruneCmd(g *globals) *cobra.Command {
-	var in, maxAge string
+	var maxAge string
 	var keep int
 	var dryRun, jsonOut bool
 	c := &cobra.Command{
@@ -443,7 +441,7 @@ hidden behind a delete marker. --dry-run shows what would go.`,
 			if err != nil {
 				return fmt.Errorf("--max-age: %w", err)
 			}
-			_, m, err := managerFor(g, cmd, in)
+			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
 			}
@@ -469,7 +467,7 @@ hidden behind a delete marker. --dry-run shows what would go.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&in, "in", "", "region whose backup bucket to prune (default: the primary)")
+	regionFlag(c, g, "region whose backup bucket to prune (default: the primary)")
 	c.Flags().IntVar(&keep, "keep", 7, "snapshots to keep (0: no count limit)")
 	c.Flags().StringVar(&maxAge, "max-age", "30d", "drop snapshots older than this (0d: no age limit)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be removed")

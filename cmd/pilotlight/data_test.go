@@ -97,7 +97,7 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy"); r.code != 0 || !strings.Contains(r.out, "51 items, digest matches") {
 		t.Fatalf("restore: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy"); r.code != 1 || !strings.Contains(r.err, "--force") {
+	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy"); r.code != 2 || !strings.Contains(r.err, "--force") {
 		t.Fatalf("restore over a table: exit %d %q", r.code, r.err)
 	}
 	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy", "--force", "--snapshot", man.ID); r.code != 0 {
@@ -106,7 +106,7 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "backup", "restore"); r.code != 1 || !strings.Contains(r.err, `"table" not set`) {
 		t.Fatalf("restore without --table: exit %d %q", r.code, r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "verify", "--in", "eu-west-1"); r.code != 1 || !strings.Contains(r.err, "not one of this deployment's regions (us-east-1, us-west-2)") {
+	if r := runCLI(t, dir, nil, "backup", "verify", "--region", "eu-west-1"); r.code != 2 || !strings.Contains(r.err, "not one of this deployment's regions (us-east-1, us-west-2)") {
 		t.Fatalf("verify in an unknown region: exit %d %q", r.code, r.err)
 	}
 	if r := runCLI(t, dir, nil, "backup", "verify"); r.code != 0 || !strings.Contains(r.out, "PASS") {

@@ -42,7 +42,7 @@ and data live in .lab/ (PILOTLIGHT_LAB_DIR).`,
 
 func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
 	o := lab.Options{
-		Primary: s.PrimaryRegion, DR: s.DRRegion, Names: region.Names{App: s.AppName},
+		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
@@ -137,7 +137,7 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.St
 		fmt.Fprintf(g.io.Err, "note: %v — the lab runs without functions, front door or failover\n", err)
 	}
 	fdir, _ := filepath.Abs(s.FunctionsDir)
-	args := []string{"lab", "serve", "--region", s.PrimaryRegion, "--dr-region", s.DRRegion}
+	args := []string{"lab", "serve", "--primary", s.PrimaryRegion, "--dr", s.DRRegion, "--witness", s.WitnessRegion}
 	if _, err := os.Stat(g.envFile); err == nil {
 		args = append(args, "--env-file", g.envFile)
 	}
@@ -234,8 +234,10 @@ func newLabDownCmd(g *globals) *cobra.Command {
 		Short: "Stop the lab's processes and remove its state and data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Stopping needs only the lab's directory: a shell with bad
+			// region settings must still be able to stop what runs.
 			s, err := g.settings(cmd)
-			if err != nil {
+			if err != nil && s.LabDir == "" {
 				return err
 			}
 			st, err := lab.Stop(s.LabDir)
@@ -336,13 +338,24 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 	}
 }
 
-// targetRegion returns the region a lab command acts on: --region when given.
-func targetRegion(g *globals, cmd *cobra.Command) string {
-	g.regionIsTarget = true
-	if cmd.Flags().Changed("region") {
-		return g.primary
+// regionFlag adds --region, the one region a command acts on.
+func regionFlag(c *cobra.Command, g *globals, help string) {
+	c.Flags().StringVar(&g.region, "region", "", help)
+}
+
+// labRegion checks --region against the running lab's regions.
+func labRegion(g *globals, st lab.State) error {
+	if g.region == "" {
+		return nil
 	}
-	return ""
+	if _, ok := st.Regions[g.region]; ok {
+		return nil
+	}
+	names := []string{st.Primary, st.DR}
+	if st.Witness != "" {
+		names = append(names, st.Witness)
+	}
+	return codedError{2, fmt.Errorf("--region %s: the lab has no such region; it runs %s", g.region, strings.Join(names, ", "))}
 }
 
 func newLabEnvCmd(g *globals) *cobra.Command {
@@ -360,13 +373,16 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 --json prints every region: {"regions": {"us-east-1": {"dynamodb": URL, "s3": URL}, …}, "credentials": {…}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			regionName := targetRegion(g, cmd)
+			regionName := g.region
 			s, err := g.settings(cmd)
 			if err != nil {
 				return err
 			}
 			st, err := lab.ReadState(s.LabDir)
 			if err != nil {
+				return err
+			}
+			if err := labRegion(g, st); err != nil {
 				return err
 			}
 			if jsonOut {
@@ -388,6 +404,7 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&jsonOut, "json", false, "print every region as JSON")
+	regionFlag(c, g, "the region whose endpoints to print (default: the primary)")
 	return c
 }
 
@@ -406,56 +423,75 @@ func envJSON(st lab.State, only string) any {
 }
 
 func newLabFaultCmd(g *globals) *cobra.Command {
-	var service string
-	var latency time.Duration
 	c := &cobra.Command{
-		Use:   "fault cut|latency|restore",
+		Use:   "fault",
 		Short: "Inject or remove a fault: cut a region (or one service), add latency, restore",
 		Long: `Inject a fault on a lab region's endpoints, as seen by every client:
 
   pilotlight lab fault cut --region us-east-1             # the whole region
   pilotlight lab fault cut --region us-east-1 --service s3
   pilotlight lab fault latency --region us-west-2 --latency 250ms
-  pilotlight lab fault restore                                 # every region
+  pilotlight lab fault restore                            # every region
 
 A cut resets every connection at once, so calls fail fast rather than hang.`,
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"cut", "latency", "restore"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			regionName := targetRegion(g, cmd)
-			cl, err := connectLab(g, cmd)
-			if err != nil {
-				return err
-			}
-			if regionName == "" && args[0] != "restore" {
-				return fmt.Errorf("%s needs --region (%s or %s)", args[0], cl.State.Primary, cl.State.DR)
-			}
-			switch args[0] {
-			case "cut":
-				err = cl.Cut(regionName, service)
-			case "latency":
-				err = cl.AddLatency(regionName, service, latency)
-			case "restore":
-				err = cl.Restore(regionName)
-			default:
-				return fmt.Errorf("unknown fault %q: use cut, latency or restore", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.io.Err, "%s done\n", args[0])
-			return nil
-		},
+		Args: noArgsGroup,
+		RunE: groupRunE,
 	}
-	c.Flags().StringVar(&service, "service", "all", "dynamodb, s3, lambda or all")
-	c.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "added latency, with `latency`")
+	var service string
+	var latency time.Duration
+	serviceFlag := func(c *cobra.Command) {
+		c.Flags().StringVar(&service, "service", "all", "the service to act on: dynamodb, s3, lambda or all")
+	}
+	act := func(use, short string, needRegion bool, do func(cl *lab.Client) error) *cobra.Command {
+		sc := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if needRegion && g.region == "" {
+					return codedError{2, fmt.Errorf("lab fault %s needs --region: the region to act on, e.g. --region us-east-1", use)}
+				}
+				if err := checkService(service); err != nil {
+					return err
+				}
+				cl, err := connectLab(g, cmd)
+				if err != nil {
+					return err
+				}
+				if err := labRegion(g, cl.State); err != nil {
+					return err
+				}
+				if err := do(cl); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.io.Err, "%s done\n", use)
+				return nil
+			}}
+		return sc
+	}
+	cut := act("cut", "Cut a region (or one of its services) off the network", true, func(cl *lab.Client) error { return cl.Cut(g.region, service) })
+	serviceFlag(cut)
+	regionFlag(cut, g, "the region to cut (required)")
+	lat := act("latency", "Add latency to a region's (or one service's) answers", true, func(cl *lab.Client) error {
+		return cl.AddLatency(g.region, service, latency)
+	})
+	serviceFlag(lat)
+	regionFlag(lat, g, "the region to slow (required)")
+	lat.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "how much later every answer arrives, e.g. 250ms or 2s")
+	restore := act("restore", "Remove every fault (of one region with --region), partitions included", false, func(cl *lab.Client) error { return cl.Restore(g.region) })
+	regionFlag(restore, g, "the region to restore (default: every region)")
+	c.AddCommand(cut, lat, restore)
 	return c
 }
 
+func checkService(s string) error {
+	switch s {
+	case "all", "dynamodb", "s3", "lambda":
+		return nil
+	}
+	return codedError{2, fmt.Errorf("--service %q: use dynamodb, s3, lambda or all", s)}
+}
+
 func newLabReplicationCmd(g *globals) *cobra.Command {
-	var lag time.Duration
 	c := &cobra.Command{
-		Use:   "replication pause|resume|lag|failback-on|failback-off",
+		Use:   "replication",
 		Short: "Pause or resume replication, set its lag, turn failback object replication on or off",
 		Long: `Control the lab's replicators:
 
@@ -463,35 +499,33 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
   pilotlight lab replication resume         # catches up, nothing lost
   pilotlight lab replication lag --lag 500ms
   pilotlight lab replication failback-on    # DR → primary object replication`,
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"pause", "resume", "lag", "failback-on", "failback-off"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := connectLab(g, cmd)
-			if err != nil {
-				return err
-			}
-			switch args[0] {
-			case "pause":
-				err = cl.PauseReplication()
-			case "resume":
-				err = cl.ResumeReplication()
-			case "lag":
-				err = cl.SetReplicationLag(lag)
-			case "failback-on":
-				err = cl.SetFailbackReplication(true)
-			case "failback-off":
-				err = cl.SetFailbackReplication(false)
-			default:
-				return fmt.Errorf("unknown action %q: use pause, resume, lag, failback-on or failback-off", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.io.Err, "replication %s done\n", args[0])
-			return nil
-		},
+		Args: noArgsGroup,
+		RunE: groupRunE,
 	}
-	c.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "replication lag, with `lag`")
+	var lag time.Duration
+	act := func(use, short string, do func(cl *lab.Client) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cl, err := connectLab(g, cmd)
+				if err != nil {
+					return err
+				}
+				if err := do(cl); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.io.Err, "replication %s done\n", use)
+				return nil
+			}}
+	}
+	lagCmd := act("lag", "Set the delay every replicated change waits", func(cl *lab.Client) error { return cl.SetReplicationLag(lag) })
+	lagCmd.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "the delay, e.g. 500ms (0 to 1h)")
+	c.AddCommand(
+		act("pause", "Pause replication both ways (reading goes on; resume catches up)", func(cl *lab.Client) error { return cl.PauseReplication() }),
+		act("resume", "Resume replication", func(cl *lab.Client) error { return cl.ResumeReplication() }),
+		lagCmd,
+		act("failback-on", "Turn DR → primary object replication on", func(cl *lab.Client) error { return cl.SetFailbackReplication(true) }),
+		act("failback-off", "Turn DR → primary object replication off", func(cl *lab.Client) error { return cl.SetFailbackReplication(false) }),
+	)
 	return c
 }
 

@@ -57,10 +57,11 @@ func TestSettingsErrors(t *testing.T) {
 		args   []string
 		want   string
 	}{
-		{"malformed env line", "AWS_DEFAULT_REGION=us-east-1\nAWS_DR_REGION us-west-2\n", []string{"lab", "env"}, ".env:2: no '='"},
-		{"same region twice", "", []string{"--region", "eu-west-1", "--dr-region", "eu-west-1", "lab", "status"}, "AWS_DR_REGION (from settings): same as the primary region eu-west-1"},
-		{"unknown region", "AWS_DR_REGION=us-wset-2\n", []string{"lab", "status"}, `unknown region "us-wset-2": did you mean us-west-2?`},
-		{"bad lag", "PILOTLIGHT_REPLICATION_LAG=fast\n", []string{"lab", "status"}, "PILOTLIGHT_REPLICATION_LAG (from .env)"},
+		{"malformed env line", "PILOTLIGHT_PRIMARY_REGION=us-east-1\nPILOTLIGHT_DR_REGION us-west-2\n", []string{"lab", "env"}, ".env:2: no '='"},
+		{"same region twice", "", []string{"--primary", "eu-west-1", "--dr", "eu-west-1", "lab", "status"}, "--dr (from flag): same as the primary region eu-west-1 (set by --primary, from flag)"},
+		{"unknown region", "PILOTLIGHT_DR_REGION=us-wset-2\n", []string{"lab", "status"}, `unknown region "us-wset-2": did you mean us-west-2?`},
+		{"mistyped flag names the flag", "", []string{"--primary", "us-est-1", "lab", "status"}, `--primary (from flag): unknown region "us-est-1": did you mean us-east-1?`},
+		{"bad lag", "PILOTLIGHT_REPLICATION_LAG=fast\n", []string{"lab", "status"}, ".env line 1): \"fast\" is not a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +74,80 @@ func TestSettingsErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want failure saying %q", r.code, r.err, tt.want)
 			}
 		})
+	}
+}
+
+// A shell that exports AWS_DEFAULT_REGION for the AWS CLI (here the DR
+// region) must not break pilotlight when PILOTLIGHT_PRIMARY_REGION is set,
+// and without it the error must name AWS_DEFAULT_REGION as the culprit;
+// lab down works whatever the regions say.
+func TestAWSDefaultRegionTrap(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"AWS_DEFAULT_REGION=us-west-2"}
+	r := runCLI(t, dir, env, "lab", "status")
+	if r.code != 2 || !strings.Contains(r.err, "set by AWS_DEFAULT_REGION, from environment, read because PILOTLIGHT_PRIMARY_REGION is not set") {
+		t.Fatalf("exit %d, %q; want the error to name AWS_DEFAULT_REGION", r.code, r.err)
+	}
+	if r := runCLI(t, dir, env, "lab", "down"); r.code != 0 {
+		t.Fatalf("lab down with bad regions: exit %d, %q", r.code, r.err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("PILOTLIGHT_PRIMARY_REGION=us-east-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, dir, env, "lab", "status"); strings.Contains(r.err, "AWS_DEFAULT_REGION") || !strings.Contains(r.err, "pilotlight lab up") {
+		t.Fatalf("with PILOTLIGHT_PRIMARY_REGION in .env: exit %d, %q; want only 'no lab'", r.code, r.err)
+	}
+}
+
+// One exit-code scheme: 0 ok, 1 a check failed, 2 could not run; unknown
+// subcommands at every level refuse with a suggestion; --json errors are
+// JSON.
+func TestExitCodesAndUnknownCommands(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lab", "stauts"}, `did you mean status?`},
+		{[]string{"lab", "faults"}, `did you mean fault?`},
+		{[]string{"backup", "lst"}, `did you mean list?`},
+		{[]string{"backup", "verfy"}, `did you mean verify?`},
+		{[]string{"lab", "fault", "cutt"}, `did you mean cut?`},
+		{[]string{"lab", "replication", "pase"}, `did you mean pause?`},
+		{[]string{"dril"}, `unknown command "dril"`},
+		{[]string{"lab", "fault", "cut"}, `needs --region`},
+		{[]string{"lab", "fault", "cut", "--region", "us-east-1", "--service", "sqs"}, `use dynamodb, s3, lambda or all`},
+		{[]string{"drill", "--no-such-flag"}, `unknown flag`},
+	} {
+		r := runCLI(t, dir, nil, c.args...)
+		if r.code != 2 || !strings.Contains(r.err, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 saying %q", c.args, r.code, r.err, c.want)
+		}
+	}
+	if r := runCLI(t, dir, nil, "lab"); r.code != 0 || !strings.Contains(r.out, "Available Commands") {
+		t.Errorf("lab alone: exit %d; want its help", r.code)
+	}
+	r := runCLI(t, dir, nil, "lab", "status", "--json")
+	var e struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &e); err != nil || r.code != e.ExitCode || e.ExitCode == 0 || !strings.Contains(e.Error, "lab up") {
+		t.Errorf("--json error: exit %d, stdout %q (%v); want {error, exit_code}", r.code, r.out, err)
+	}
+}
+
+func TestUnknownSettingsAreWarnedAbout(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("PILOTLIGHT_REPLICATON_LAG=1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, dir, []string{"PILOTLIGHT_WITNES_REGION=none"}, "lab", "status")
+	for _, want := range []string{"warning: PILOTLIGHT_REPLICATON_LAG (in " + filepath.Join(dir, ".env") + " line 1) is not a pilotlight setting and is ignored: did you mean PILOTLIGHT_REPLICATION_LAG?",
+		"warning: PILOTLIGHT_WITNES_REGION (in the environment)", "did you mean PILOTLIGHT_WITNESS_REGION?"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("stderr %q lacks %q", r.err, want)
+		}
 	}
 }
 

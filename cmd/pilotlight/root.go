@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,44 +22,62 @@ type streams struct {
 
 // globals are the flags every command shares.
 type globals struct {
-	io      streams
-	environ []string
-	envFile string
-	target  string
-	primary string
-	dr      string
-	verbose bool
-	// regionIsTarget: in lab commands that act on one region, --region names
-	// that region rather than overriding the primary.
-	regionIsTarget bool
+	io         streams
+	environ    []string
+	envFile    string
+	target     string
+	primary    string
+	dr         string
+	witness    string
+	awsProfile string
+	verbose    bool
+	// region is the per-command --region: the one region a command acts
+	// on (lab fault, lab env, backup), never a role.
+	region string
+	warned bool
+}
+
+// roleFlags map the flags that name settings to their settings.
+var roleFlags = []struct{ flag, env string }{
+	{"target", "PILOTLIGHT_TARGET"}, {"primary", "PILOTLIGHT_PRIMARY_REGION"}, {"dr", "PILOTLIGHT_DR_REGION"},
+	{"witness", "PILOTLIGHT_WITNESS_REGION"}, {"aws-profile", "AWS_PROFILE"},
 }
 
 // settings resolves configuration: flags > environment > .env > defaults.
+// Unknown PILOTLIGHT_* keys are warned about once, with a "did you mean".
 func (g *globals) settings(cmd *cobra.Command) (config.Settings, error) {
-	flags := map[string]string{}
-	set := func(name, env, v string) {
-		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
-			flags[env] = v
+	src, err := g.sources(cmd)
+	if err != nil {
+		return config.Settings{}, err
+	}
+	if !g.warned {
+		g.warned = true
+		for _, w := range config.Unknown(src) {
+			fmt.Fprintln(g.io.Err, "warning:", w)
 		}
 	}
-	set("target", "PILOTLIGHT_TARGET", g.target)
-	if !g.regionIsTarget {
-		set("region", "AWS_DEFAULT_REGION", g.primary)
+	return config.Load(src)
+}
+
+func (g *globals) sources(cmd *cobra.Command) (config.Sources, error) {
+	src := config.Sources{Flags: map[string]string{}, FlagNames: map[string]string{}, Environ: g.environ, DotenvFile: g.envFile}
+	for _, rf := range roleFlags {
+		if f := cmd.Flags().Lookup(rf.flag); f != nil && f.Changed {
+			src.Flags[rf.env], src.FlagNames[rf.env] = f.Value.String(), "--"+rf.flag
+		}
 	}
-	set("dr-region", "AWS_DR_REGION", g.dr)
-	var dotenv map[string]string
 	b, err := os.ReadFile(g.envFile)
 	switch {
 	case err == nil:
-		if dotenv, err = config.ParseDotenv(g.envFile, b); err != nil {
-			return config.Settings{}, err
+		if src.Dotenv, src.DotenvLines, err = config.ParseDotenvLines(g.envFile, b); err != nil {
+			return src, err
 		}
 	case errors.Is(err, os.ErrNotExist) && !cmd.Flags().Changed("env-file"):
 	default:
-		return config.Settings{}, fmt.Errorf("read %s: %w", g.envFile, err)
+		return src, fmt.Errorf("read %s: %w", g.envFile, err)
 	}
-	home, _ := os.UserHomeDir()
-	return config.Load(config.Sources{Flags: flags, Environ: g.environ, Dotenv: dotenv, Home: home})
+	src.Home, _ = os.UserHomeDir()
+	return src, nil
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -97,7 +116,12 @@ On AWS (--target aws, or PILOTLIGHT_TARGET=aws):
   pilotlight cleanup            remove everything deploy created
 
 Settings come from flags, then the environment, then .env, then defaults;
-see .env.example for every setting.`,
+see .env.example for every setting. --primary, --dr and --witness name the
+regions' roles; a command's --region names the one region it acts on.
+
+Exit codes: 0 ok; 1 a check failed (drill, validate, status); 2 could not
+run (bad flags or settings, unknown command, target unreachable). With
+--json, errors are JSON too: {"error": "...", "exit_code": 2}.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -107,30 +131,83 @@ see .env.example for every setting.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.envFile, "env-file", ".env", "settings file (KEY=VALUE lines)")
 	pf.StringVar(&g.target, "target", "lab", "where to run: lab or aws (PILOTLIGHT_TARGET)")
-	pf.StringVar(&g.primary, "region", "us-east-1", "primary region (AWS_DEFAULT_REGION)")
-	pf.StringVar(&g.dr, "dr-region", "us-west-2", "disaster-recovery region (AWS_DR_REGION)")
+	pf.StringVar(&g.primary, "primary", "us-east-1", "primary region (PILOTLIGHT_PRIMARY_REGION; AWS_DEFAULT_REGION only when that is unset)")
+	pf.StringVar(&g.dr, "dr", "us-west-2", "disaster-recovery region (PILOTLIGHT_DR_REGION)")
+	pf.StringVar(&g.witness, "witness", "us-east-2", "witness region, holding the third control record, or none (PILOTLIGHT_WITNESS_REGION)")
+	pf.StringVar(&g.awsProfile, "aws-profile", "", "named AWS profile for --target aws (AWS_PROFILE)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
+	guardGroups(root)
 	return root
 }
 
+// noArgsGroup lets a group command (one with subcommands) see what was typed
+// in place of a subcommand, so groupRunE can refuse it.
+var noArgsGroup = cobra.ArbitraryArgs
+
+// groupRunE prints a group's help when no subcommand is given, and refuses
+// an unknown one with a suggestion (exit 2): `backup verfy` in a cron job
+// must not pass.
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
+		msg += fmt.Sprintf(": did you mean %s?", strings.Join(sug, " or "))
+	} else {
+		var names []string
+		for _, sc := range cmd.Commands() {
+			if sc.IsAvailableCommand() {
+				names = append(names, sc.Name())
+			}
+		}
+		msg += ": use one of " + strings.Join(names, ", ")
+	}
+	return codedError{2, fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath())}
+}
+
+// guardGroups makes every group command refuse unknown subcommands.
+func guardGroups(c *cobra.Command) {
+	for _, sc := range c.Commands() {
+		guardGroups(sc)
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil && c.HasParent() {
+		c.Args, c.RunE = noArgsGroup, groupRunE
+	}
+	c.SuggestionsMinimumDistance = 2
+}
+
+// Exit codes, one scheme for every command (and in --help):
+//
+//	0  ok
+//	1  a check failed: a drill, validate, readiness, status that cannot read a record
+//	2  could not run: bad flags or settings, an unknown command, an unreachable target
 func run(ctx context.Context, args []string, io streams, environ []string) int {
 	g := &globals{io: io, environ: environ}
 	root := newRoot(g)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		var exit exitError
-		if errors.As(err, &exit) && err == error(exit) {
-			return int(exit) // the command already said why
-		}
-		fmt.Fprintln(io.Err, "error:", err)
-		var coded codedError
-		if errors.As(err, &coded) {
-			return coded.code
-		}
-		return 1
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	return 0
+	var exit exitError
+	if errors.As(err, &exit) && err == error(exit) {
+		return int(exit) // the command already said why
+	}
+	code := 2
+	var coded codedError
+	if errors.As(err, &coded) {
+		code = coded.code
+	}
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("json"); f != nil && f.Changed {
+			_ = writeJSON(io.Out, map[string]any{"error": err.Error(), "exit_code": code})
+			return code
+		}
+	}
+	fmt.Fprintln(io.Err, "error:", err)
+	return code
 }
 
 // exitError carries a specific exit code.

@@ -133,6 +133,9 @@ type awsAccount struct {
 // chain: environment, profile, SSO) and asks STS who they belong to.
 func connectAWS(ctx context.Context, s config.Settings) (*awsAccount, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(s.PrimaryRegion), awsconfig.WithLogger(logging.Nop{})}
+	if s.AWSProfile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(s.AWSProfile))
+	}
 	if s.AccessKeyID != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, s.SessionToken)))
 	}

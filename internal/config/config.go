@@ -25,8 +25,10 @@ const (
 // Load, or Defaults for tests.
 type Settings struct {
 	Target         Target
-	PrimaryRegion  string        // AWS_DEFAULT_REGION
-	DRRegion       string        // AWS_DR_REGION
+	PrimaryRegion  string        // PILOTLIGHT_PRIMARY_REGION (fallback AWS_DEFAULT_REGION)
+	DRRegion       string        // PILOTLIGHT_DR_REGION
+	WitnessRegion  string        // PILOTLIGHT_WITNESS_REGION: the third control record ("none": two-region mode)
+	AWSProfile     string        // AWS_PROFILE: a named AWS profile for --target aws
 	AppName        string        // PILOTLIGHT_APP_NAME: prefix of every resource name
 	LabDir         string        // PILOTLIGHT_LAB_DIR: lab state and data
 	CacheDir       string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
@@ -46,11 +48,14 @@ type Field struct {
 	Default string
 	Help    string
 	set     func(s *Settings, v string) error
+	// Fallback is read when Env is set nowhere (an older or more general
+	// name: AWS_DEFAULT_REGION for the primary region).
+	Fallback string
 }
 
 // Fields lists every setting pilotlight reads.
 var Fields = []Field{
-	{"PILOTLIGHT_TARGET", "lab", "where to run: lab (local, no account) or aws", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_TARGET", Default: "lab", Help: "where to run: lab (local, no account) or aws", set: func(s *Settings, v string) error {
 		switch Target(v) {
 		case TargetLab, TargetAWS:
 			s.Target = Target(v)
@@ -58,36 +63,47 @@ var Fields = []Field{
 		}
 		return fmt.Errorf("unknown target %q: use lab or aws", v)
 	}},
-	{"AWS_DEFAULT_REGION", "us-east-1", "primary region", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_PRIMARY_REGION", Default: "us-east-1", Help: "primary region (when unset: AWS_DEFAULT_REGION, then us-east-1)", Fallback: "AWS_DEFAULT_REGION", set: func(s *Settings, v string) error {
 		s.PrimaryRegion = v
 		return checkRegion(v)
 	}},
-	{"AWS_DR_REGION", "us-west-2", "disaster-recovery region", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_DR_REGION", Default: "us-west-2", Help: "disaster-recovery region", Fallback: "AWS_DR_REGION", set: func(s *Settings, v string) error {
 		s.DRRegion = v
 		return checkRegion(v)
 	}},
-	{"PILOTLIGHT_APP_NAME", "pilotlight", "prefix of every table, bucket and stack name", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_WITNESS_REGION", Default: "us-east-2", Help: "witness region: holds the third control record (none: two regions, split-brain protection best effort)", set: func(s *Settings, v string) error {
+		s.WitnessRegion = v
+		if v == "none" {
+			return nil
+		}
+		return checkRegion(v)
+	}},
+	{Env: "AWS_PROFILE", Help: "named AWS profile for --target aws (flag --aws-profile)", set: func(s *Settings, v string) error {
+		s.AWSProfile = v
+		return nil
+	}},
+	{Env: "PILOTLIGHT_APP_NAME", Default: "pilotlight", Help: "prefix of every table, bucket and stack name", set: func(s *Settings, v string) error {
 		if !validAppName(v) {
 			return fmt.Errorf("%q is not usable in bucket names: use 3-20 lowercase letters, digits or '-', starting with a letter", v)
 		}
 		s.AppName = v
 		return nil
 	}},
-	{"PILOTLIGHT_LAB_DIR", ".lab", "lab state, logs and data", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_LAB_DIR", Default: ".lab", Help: "lab state, logs and data", set: func(s *Settings, v string) error {
 		if v == "" {
 			return errors.New("empty: give a directory")
 		}
 		s.LabDir = v
 		return nil
 	}},
-	{"PILOTLIGHT_CACHE_DIR", "~/.cache/pilotlight", "downloaded DynamoDB Local and built versitygw", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_CACHE_DIR", Default: "~/.cache/pilotlight", Help: "downloaded DynamoDB Local and built versitygw", set: func(s *Settings, v string) error {
 		if v == "" {
 			return errors.New("empty: give a directory")
 		}
 		s.CacheDir = v
 		return nil
 	}},
-	{"PILOTLIGHT_LAB_BASE_PORT", "0", "first of the lab's fixed ports (0: free ports)", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_LAB_BASE_PORT", Default: "0", Help: "first of the lab's fixed ports (0: free ports)", set: func(s *Settings, v string) error {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 0 || p > 65000 {
 			return fmt.Errorf("%q is not a port: use 0 (free ports) or a number from 1024 to 65000", v)
@@ -98,7 +114,7 @@ var Fields = []Field{
 		s.LabBasePort = p
 		return nil
 	}},
-	{"PILOTLIGHT_REPLICATION_LAG", "100ms", "delay the lab adds to replication, like a real cross-region link", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_REPLICATION_LAG", Default: "100ms", Help: "delay the lab adds to replication, like a real cross-region link", set: func(s *Settings, v string) error {
 		d, err := parseDuration(v)
 		if err != nil {
 			return err
@@ -109,19 +125,19 @@ var Fields = []Field{
 		s.ReplicationLag = d
 		return nil
 	}},
-	{"PILOTLIGHT_FUNCTIONS_DIR", "bin/functions", "built functions (<name>/bootstrap), from `make build`", func(s *Settings, v string) error {
+	{Env: "PILOTLIGHT_FUNCTIONS_DIR", Default: "bin/functions", Help: "built functions (<name>/bootstrap), from `make build`", set: func(s *Settings, v string) error {
 		s.FunctionsDir = v
 		return nil
 	}},
-	{"AWS_ACCESS_KEY_ID", "", "credentials for --target aws (or use a profile)", func(s *Settings, v string) error {
+	{Env: "AWS_ACCESS_KEY_ID", Default: "", Help: "credentials for --target aws (or use a profile)", set: func(s *Settings, v string) error {
 		s.AccessKeyID = v
 		return nil
 	}},
-	{"AWS_SECRET_ACCESS_KEY", "", "credentials for --target aws", func(s *Settings, v string) error {
+	{Env: "AWS_SECRET_ACCESS_KEY", Default: "", Help: "credentials for --target aws", set: func(s *Settings, v string) error {
 		s.SecretAccessKey = v
 		return nil
 	}},
-	{"AWS_SESSION_TOKEN", "", "session token for temporary credentials", func(s *Settings, v string) error {
+	{Env: "AWS_SESSION_TOKEN", Default: "", Help: "session token for temporary credentials", set: func(s *Settings, v string) error {
 		s.SessionToken = v
 		return nil
 	}},
@@ -129,8 +145,8 @@ var Fields = []Field{
 
 // FieldError says which setting is wrong, where its value came from, and why.
 type FieldError struct {
-	Field  string // environment name, e.g. AWS_DR_REGION
-	Source string // "flag", "environment", ".env", "default"
+	Field  string // what the user set: an environment name (AWS_DR_REGION) or a flag (--primary)
+	Source string // "flag", "environment", ".env line 3", "default", "settings"
 	Err    error
 }
 
@@ -143,13 +159,22 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // Sources are the layers settings come from. Each maps environment names to
 // values; a key present in an earlier layer wins over later ones.
 type Sources struct {
-	Flags   map[string]string // from command-line flags, keyed by env name
-	Environ []string          // os.Environ()-style KEY=VALUE pairs
-	Dotenv  map[string]string // parsed .env
-	Home    string            // for expanding ~ in paths
+	Flags map[string]string // from command-line flags, keyed by env name
+	// FlagNames names the flag each Flags key came from (--primary), for
+	// errors; without it the error names the environment key.
+	FlagNames map[string]string
+	Environ   []string          // os.Environ()-style KEY=VALUE pairs
+	Dotenv    map[string]string // parsed .env
+	// DotenvFile and DotenvLines (key → 1-based line) say where a .env
+	// value was written, for errors.
+	DotenvFile  string
+	DotenvLines map[string]int
+	Home        string // for expanding ~ in paths
 }
 
-// Load resolves settings from the sources and validates them.
+// Load resolves settings from the sources and validates them. An error
+// names what the user actually set — the flag, the environment variable or
+// the .env line, or the default — not only the setting's canonical name.
 func Load(src Sources) (Settings, error) {
 	env := make(map[string]string, len(src.Environ))
 	for _, kv := range src.Environ {
@@ -159,28 +184,134 @@ func Load(src Sources) (Settings, error) {
 	}
 	var s Settings
 	var errs []error
+	origin := map[string]*FieldError{}
 	for _, f := range Fields {
-		v, from := f.Default, "default"
-		if x, ok := src.Dotenv[f.Env]; ok {
-			v, from = x, ".env"
+		v, field, from, found := src.lookup(f.Env, env)
+		if !found && f.Fallback != "" {
+			if fv, ffield, ffrom, ok := src.lookup(f.Fallback, env); ok {
+				v, field, from, found = fv, ffield, ffrom+", read because "+f.Env+" is not set", true
+			}
 		}
-		if x, ok := env[f.Env]; ok && x != "" {
-			v, from = x, "environment"
+		if !found {
+			v, field, from = f.Default, f.Env, "default"
 		}
-		if x, ok := src.Flags[f.Env]; ok {
-			v, from = x, "flag"
-		}
+		origin[f.Env] = &FieldError{Field: field, Source: from}
 		if err := f.set(&s, strings.TrimSpace(v)); err != nil {
-			errs = append(errs, &FieldError{Field: f.Env, Source: from, Err: err})
+			errs = append(errs, &FieldError{Field: field, Source: from, Err: err})
 		}
 	}
 	s.LabDir = expandHome(s.LabDir, src.Home)
 	s.CacheDir = expandHome(s.CacheDir, src.Home)
-	if len(errs) == 0 && s.PrimaryRegion == s.DRRegion {
-		errs = append(errs, &FieldError{Field: "AWS_DR_REGION", Source: "settings",
-			Err: fmt.Errorf("same as the primary region %s: the DR region must be a different region, e.g. %s", s.PrimaryRegion, suggestDR(s.PrimaryRegion))})
+	if len(errs) == 0 {
+		same := func(env string, err error) {
+			o := origin[env]
+			errs = append(errs, &FieldError{Field: o.Field, Source: o.Source, Err: err})
+		}
+		if s.PrimaryRegion == s.DRRegion {
+			p := origin["PILOTLIGHT_PRIMARY_REGION"]
+			same("PILOTLIGHT_DR_REGION", fmt.Errorf("same as the primary region %s (set by %s, from %s): the DR region must be a different region, e.g. %s", s.PrimaryRegion, p.Field, p.Source, suggestDR(s.PrimaryRegion)))
+		}
+		if s.WitnessRegion == s.PrimaryRegion || s.WitnessRegion == s.DRRegion {
+			same("PILOTLIGHT_WITNESS_REGION", fmt.Errorf("%s is one of the two application regions: the witness must be a third region, e.g. %s (or none)", s.WitnessRegion, suggestWitness(s.PrimaryRegion, s.DRRegion)))
+		}
 	}
 	return s, errors.Join(errs...)
+}
+
+// lookup finds key in the flags, the environment and .env, in that order.
+func (src Sources) lookup(key string, env map[string]string) (v, field, from string, ok bool) {
+	if x, ok := src.Flags[key]; ok {
+		field = key
+		if n := src.FlagNames[key]; n != "" {
+			field = n
+		}
+		return x, field, "flag", true
+	}
+	if x, ok := env[key]; ok && x != "" {
+		return x, key, "environment", true
+	}
+	if x, ok := src.Dotenv[key]; ok {
+		from := ".env"
+		if src.DotenvFile != "" {
+			from = src.DotenvFile
+		}
+		if n := src.DotenvLines[key]; n > 0 {
+			from = fmt.Sprintf("%s line %d", from, n)
+		}
+		return x, key, from, true
+	}
+	return "", "", "", false
+}
+
+func suggestWitness(primary, dr string) string {
+	for _, r := range []string{"us-east-2", "us-west-1", "eu-west-1"} {
+		if r != primary && r != dr {
+			return r
+		}
+	}
+	return "us-east-2"
+}
+
+// FunctionKeys are the PILOTLIGHT_* settings the functions read (their
+// environment, set by the templates and the lab): known, so not warned
+// about, though the CLI itself does not use them.
+var FunctionKeys = []string{
+	"PILOTLIGHT_ACCOUNT", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_BACKUP_KEEP", "PILOTLIGHT_BACKUP_MAX_AGE",
+	"PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_LEASE_TERM",
+	"PILOTLIGHT_MANUAL", "PILOTLIGHT_METRICS", "PILOTLIGHT_MIN_DWELL", "PILOTLIGHT_NOTIFY_FILE", "PILOTLIGHT_NOTIFY_TOPIC",
+	"PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PROBE_INTERVAL", "PILOTLIGHT_RENEW_FOR", "PILOTLIGHT_ROUTING_URL",
+	"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RUN_MAIN",
+}
+
+// Unknown returns a warning for each PILOTLIGHT_* key in the environment or
+// in .env that pilotlight does not read — a typo that would silently leave
+// the default in force — with the nearest known name.
+func Unknown(src Sources) []string {
+	known := map[string]bool{}
+	var names []string
+	for _, f := range Fields {
+		known[f.Env] = true
+		names = append(names, f.Env)
+	}
+	for _, k := range FunctionKeys {
+		known[k] = true
+	}
+	seen := map[string]string{}
+	for _, kv := range src.Environ {
+		if k, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "PILOTLIGHT_") && !known[k] {
+			seen[k] = "the environment"
+		}
+	}
+	for k := range src.Dotenv {
+		if strings.HasPrefix(k, "PILOTLIGHT_") && !known[k] {
+			where := ".env"
+			if src.DotenvFile != "" {
+				where = src.DotenvFile
+			}
+			if n := src.DotenvLines[k]; n > 0 {
+				where = fmt.Sprintf("%s line %d", where, n)
+			}
+			seen[k] = where
+		}
+	}
+	var out []string
+	for k, where := range seen {
+		best, bestD := "", 5
+		for _, n := range names {
+			if d := EditDistance(k, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+		msg := fmt.Sprintf("%s (in %s) is not a pilotlight setting and is ignored", k, where)
+		if best != "" {
+			msg += fmt.Sprintf(": did you mean %s?", best)
+		} else {
+			msg += ": see .env.example for every setting"
+		}
+		out = append(out, msg)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Defaults returns the settings with every default applied.
@@ -203,8 +334,8 @@ func (s Settings) String() string {
 		}
 		return "(set)"
 	}
-	return fmt.Sprintf("target=%s primary=%s dr=%s app=%s lab_dir=%s cache_dir=%s base_port=%d replication_lag=%s access_key=%s secret=%s",
-		s.Target, s.PrimaryRegion, s.DRRegion, s.AppName, s.LabDir, s.CacheDir, s.LabBasePort, s.ReplicationLag, redact(s.AccessKeyID), redact(s.SecretAccessKey))
+	return fmt.Sprintf("target=%s primary=%s dr=%s witness=%s app=%s lab_dir=%s cache_dir=%s base_port=%d replication_lag=%s access_key=%s secret=%s",
+		s.Target, s.PrimaryRegion, s.DRRegion, s.WitnessRegion, s.AppName, s.LabDir, s.CacheDir, s.LabBasePort, s.ReplicationLag, redact(s.AccessKeyID), redact(s.SecretAccessKey))
 }
 
 func parseDuration(v string) (time.Duration, error) {

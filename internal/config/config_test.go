@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,9 @@ import (
 
 func TestLoadPrecedence(t *testing.T) {
 	src := Sources{
-		Flags:   map[string]string{"AWS_DEFAULT_REGION": "eu-west-1"},
-		Environ: []string{"AWS_DEFAULT_REGION=us-east-2", "AWS_DR_REGION=eu-central-1", "PILOTLIGHT_REPLICATION_LAG="},
-		Dotenv:  map[string]string{"AWS_DR_REGION": "ap-south-1", "PILOTLIGHT_REPLICATION_LAG": "250ms", "PILOTLIGHT_CACHE_DIR": "~/c"},
+		Flags:   map[string]string{"PILOTLIGHT_PRIMARY_REGION": "eu-west-1"},
+		Environ: []string{"PILOTLIGHT_PRIMARY_REGION=us-east-2", "PILOTLIGHT_DR_REGION=eu-central-1", "PILOTLIGHT_REPLICATION_LAG="},
+		Dotenv:  map[string]string{"PILOTLIGHT_DR_REGION": "ap-south-1", "PILOTLIGHT_REPLICATION_LAG": "250ms", "PILOTLIGHT_CACHE_DIR": "~/c"},
 		Home:    "/home/u",
 	}
 	s, err := Load(src)
@@ -30,8 +31,83 @@ func TestLoadPrecedence(t *testing.T) {
 	if s.CacheDir != "/home/u/c" {
 		t.Errorf("cache dir = %s, want ~ expanded", s.CacheDir)
 	}
-	if s.Target != TargetLab || s.AppName != "pilotlight" {
+	if s.Target != TargetLab || s.AppName != "pilotlight" || s.WitnessRegion != "us-east-2" {
 		t.Errorf("defaults not applied: %+v", s)
+	}
+}
+
+// AWS_DEFAULT_REGION is only a fallback: a shell that exports it for the
+// AWS CLI must not move pilotlight's primary region once
+// PILOTLIGHT_PRIMARY_REGION is set anywhere (.env included).
+func TestAWSDefaultRegionIsOnlyAFallback(t *testing.T) {
+	s, err := Load(Sources{Environ: []string{"AWS_DEFAULT_REGION=us-west-2"}, Dotenv: map[string]string{"PILOTLIGHT_PRIMARY_REGION": "us-east-1"}})
+	if err != nil || s.PrimaryRegion != "us-east-1" {
+		t.Fatalf("primary = %s, %v; want us-east-1 from .env", s.PrimaryRegion, err)
+	}
+	s, err = Load(Sources{Environ: []string{"AWS_DEFAULT_REGION=eu-west-1"}})
+	if err != nil || s.PrimaryRegion != "eu-west-1" {
+		t.Fatalf("primary = %s, %v; want the fallback eu-west-1", s.PrimaryRegion, err)
+	}
+	// The trap of the old name: AWS_DEFAULT_REGION equal to the DR region.
+	_, err = Load(Sources{Environ: []string{"AWS_DEFAULT_REGION=us-west-2"}})
+	var fe *FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION") || !strings.Contains(err.Error(), "PILOTLIGHT_PRIMARY_REGION is not set") {
+		t.Fatalf("error %v; want it to name AWS_DEFAULT_REGION as the source, read as a fallback", err)
+	}
+}
+
+func TestErrorsNameTheRealSource(t *testing.T) {
+	cases := []struct {
+		name string
+		src  Sources
+		want []string
+	}{
+		{"flag", Sources{Flags: map[string]string{"PILOTLIGHT_PRIMARY_REGION": "us-est-1"}, FlagNames: map[string]string{"PILOTLIGHT_PRIMARY_REGION": "--primary"}},
+			[]string{"--primary (from flag)", "did you mean us-east-1"}},
+		{"environment", Sources{Environ: []string{"PILOTLIGHT_DR_REGION=mars-1"}}, []string{"PILOTLIGHT_DR_REGION (from environment)"}},
+		{".env line", Sources{Dotenv: map[string]string{"PILOTLIGHT_REPLICATION_LAG": "soon"}, DotenvFile: "prod.env", DotenvLines: map[string]int{"PILOTLIGHT_REPLICATION_LAG": 7}},
+			[]string{"PILOTLIGHT_REPLICATION_LAG (from prod.env line 7)"}},
+		{"legacy name", Sources{Environ: []string{"AWS_DR_REGION=us-east-1"}}, []string{"AWS_DR_REGION (from environment, read because PILOTLIGHT_DR_REGION is not set)", "different region"}},
+		{"witness", Sources{Flags: map[string]string{"PILOTLIGHT_WITNESS_REGION": "us-west-2"}, FlagNames: map[string]string{"PILOTLIGHT_WITNESS_REGION": "--witness"}},
+			[]string{"--witness (from flag)", "third region", "us-east-2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.src)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := Load(Sources{Flags: map[string]string{"PILOTLIGHT_WITNESS_REGION": "none"}}); err != nil {
+		t.Fatalf("witness none (two-region mode): %v", err)
+	}
+}
+
+func TestUnknownKeysAreWarnedAbout(t *testing.T) {
+	w := Unknown(Sources{
+		Environ:     []string{"PILOTLIGHT_PRIMARY_REGOIN=us-east-1", "PILOTLIGHT_LEASE_TERM=20s", "HOME=/root"},
+		Dotenv:      map[string]string{"PILOTLIGHT_REPLICATON_LAG": "1s", "PILOTLIGHT_TARGET": "lab", "PILOTLIGHT_ZZZZZZZZZZZZZZZZ": "x"},
+		DotenvFile:  ".env",
+		DotenvLines: map[string]int{"PILOTLIGHT_REPLICATON_LAG": 4},
+	})
+	got := strings.Join(w, "\n")
+	for _, want := range []string{
+		"PILOTLIGHT_PRIMARY_REGOIN (in the environment) is not a pilotlight setting and is ignored: did you mean PILOTLIGHT_PRIMARY_REGION?",
+		"PILOTLIGHT_REPLICATON_LAG (in .env line 4)", "did you mean PILOTLIGHT_REPLICATION_LAG?",
+		"PILOTLIGHT_ZZZZZZZZZZZZZZZZ", "see .env.example",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings %q do not say %q", got, want)
+		}
+	}
+	if len(w) != 3 {
+		t.Errorf("%d warnings, want 3 (known and function keys are not warned about): %q", len(w), w)
 	}
 }
 
@@ -42,9 +118,9 @@ func TestLoadErrors(t *testing.T) {
 		field string
 		want  string
 	}{
-		{"unknown region", map[string]string{"AWS_DEFAULT_REGION": "us-east-9"}, "AWS_DEFAULT_REGION", "did you mean"},
-		{"garbage region", map[string]string{"AWS_DR_REGION": "moon-base-alpha-7"}, "AWS_DR_REGION", "use a region name"},
-		{"same region twice", map[string]string{"AWS_DEFAULT_REGION": "us-west-2", "AWS_DR_REGION": "us-west-2"}, "AWS_DR_REGION", "must be a different region"},
+		{"unknown region", map[string]string{"PILOTLIGHT_PRIMARY_REGION": "us-east-9"}, "PILOTLIGHT_PRIMARY_REGION", "did you mean"},
+		{"garbage region", map[string]string{"PILOTLIGHT_DR_REGION": "moon-base-alpha-7"}, "PILOTLIGHT_DR_REGION", "use a region name"},
+		{"same region twice", map[string]string{"PILOTLIGHT_PRIMARY_REGION": "us-west-2", "PILOTLIGHT_DR_REGION": "us-west-2"}, "PILOTLIGHT_DR_REGION", "must be a different region"},
 		{"duration without unit", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "100"}, "PILOTLIGHT_REPLICATION_LAG", "write 100ms"},
 		{"bad duration", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "soon"}, "PILOTLIGHT_REPLICATION_LAG", "not a duration"},
 		{"negative duration", map[string]string{"PILOTLIGHT_REPLICATION_LAG": "-1s"}, "PILOTLIGHT_REPLICATION_LAG", "negative"},
@@ -62,7 +138,7 @@ func TestLoadErrors(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Field != tt.field {
 				t.Fatalf("error %q does not name field %s", err, tt.field)
 			}
-			if fe.Source != ".env" && fe.Source != "settings" {
+			if fe.Source != ".env" {
 				t.Errorf("source = %q, want .env", fe.Source)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -171,5 +247,21 @@ func TestFunctionEnvWitnessAndLease(t *testing.T) {
 				t.Fatalf("witness %q, err %v; want %q", f.Witness, err, tc.witness)
 			}
 		})
+	}
+}
+
+// .env.example is where the README sends users for "every setting".
+func TestEnvExampleListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Fields {
+		if !strings.Contains(string(b), f.Env+"=") {
+			t.Errorf(".env.example does not mention %s", f.Env)
+		}
+	}
+	if _, err := ParseDotenv(".env.example", b); err != nil {
+		t.Errorf(".env.example does not parse: %v", err)
 	}
 }

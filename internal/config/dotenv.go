@@ -27,7 +27,15 @@ func (e *DotenvError) Error() string {
 // It rejects what a shell would misread rather than guess: a line without '=',
 // an invalid key, an unterminated quote, text after a closing quote.
 func ParseDotenv(name string, data []byte) (map[string]string, error) {
+	out, _, err := ParseDotenvLines(name, data)
+	return out, err
+}
+
+// ParseDotenvLines is ParseDotenv that also returns the line each key was
+// (last) set on, so an error about a value can point at it.
+func ParseDotenvLines(name string, data []byte) (map[string]string, map[string]int, error) {
 	out := make(map[string]string)
+	lines := make(map[string]int)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	n := 0
@@ -43,22 +51,23 @@ func ParseDotenv(name string, data []byte) (map[string]string, error) {
 		line = strings.TrimPrefix(line, "export ")
 		eq := strings.IndexByte(line, '=')
 		if eq < 0 {
-			return nil, &DotenvError{name, n, fmt.Sprintf("no '=' in %q", clip(line)), "write KEY=VALUE, or start the line with # to comment it out"}
+			return nil, nil, &DotenvError{name, n, fmt.Sprintf("no '=' in %q", clip(line)), "write KEY=VALUE, or start the line with # to comment it out"}
 		}
 		key := strings.TrimSpace(line[:eq])
 		if !validKey(key) {
-			return nil, &DotenvError{name, n, fmt.Sprintf("invalid name %q", clip(key)), "names are letters, digits and _, not starting with a digit"}
+			return nil, nil, &DotenvError{name, n, fmt.Sprintf("invalid name %q", clip(key)), "names are letters, digits and _, not starting with a digit"}
 		}
 		val, err := parseValue(strings.TrimSpace(line[eq+1:]))
 		if err != nil {
-			return nil, &DotenvError{name, n, fmt.Sprintf("%s: %v", key, err), "close the quote, or drop the quotes around a value without spaces"}
+			return nil, nil, &DotenvError{name, n, fmt.Sprintf("%s: %v", key, err), "close the quote, or drop the quotes around a value without spaces"}
 		}
 		out[key] = val
+		lines[key] = n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &DotenvError{name, n + 1, err.Error(), "lines must be shorter than 1 MiB"}
+		return nil, nil, &DotenvError{name, n + 1, err.Error(), "lines must be shorter than 1 MiB"}
 	}
-	return out, nil
+	return out, lines, nil
 }
 
 func validKey(k string) bool {

@@ -38,13 +38,17 @@ func (p Plan) Check() error {
 	case p.Names.Account == "":
 		return errors.New("deploy: no account ID: pilotlight reads it from STS with your credentials")
 	case p.Primary == "" || p.DR == "":
-		return errors.New("deploy: both regions are needed (AWS_DEFAULT_REGION, AWS_DR_REGION)")
+		return errors.New("deploy: both regions are needed (PILOTLIGHT_PRIMARY_REGION, PILOTLIGHT_DR_REGION)")
 	case p.Primary == p.DR:
 		return fmt.Errorf("deploy: the primary and DR regions are both %s: the DR region must be a different region", p.Primary)
 	case p.Profile != "free" && p.Profile != "fast":
 		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms, free tier) or fast (10-second alarms, cents a month)", p.Profile)
 	case p.HostedZoneID != "" && p.RecordName == "":
 		return errors.New("deploy: a hosted zone needs a record name (--record orders.example.com)")
+	case p.HostedZoneID != "" && p.Profile == "fast":
+		// The fast profile's alarm watches a 10-second (high-resolution)
+		// metric, and Route 53 health checks cannot use such alarms.
+		return errors.New("deploy: --detection fast cannot drive Route 53 failover records: Route 53 health checks cannot use alarms on high-resolution (10-second) metrics; use --detection free with --hosted-zone, or drop --hosted-zone (clients then follow the 503s' X-Pilotlight-Active-Region)")
 	}
 	return nil
 }
