@@ -43,9 +43,11 @@ test: deps build lint
 test-short:
 	$(GO) test -short ./...
 
+## lint: go vet, gofmt, and cfn-lint over every CloudFormation template
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@scripts/cfn-lint.sh
 
 ## lab: start the local two-region lab in the background
 lab: build

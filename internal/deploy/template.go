@@ -94,7 +94,14 @@ var pseudoParameters = map[string]bool{
 	"AWS::NoValue": true, "AWS::URLSuffix": true, "AWS::NotificationARNs": true,
 }
 
-// Check validates a template offline: every resource type exists, no
+// Check validates a template offline, in `go test` and without Python.
+// cfn-lint (scripts/cfn-lint.sh, in `make lint` and TestTemplatesPassCfnLint)
+// is the authority on resource types, properties and CloudFormation's own
+// rules; this checker stays for what cfn-lint does not check — no IAM
+// statement may allow or deny Action "*" — and so that a machine without
+// cfn-lint still catches a misspelled property or a dangling Ref.
+//
+// It checks: every resource type exists, no
 // property is unknown, every required property is there, values have the
 // right types (an intrinsic function is accepted wherever a value may be,
 // and both branches of Fn::If are checked), every Ref, Fn::GetAtt, Fn::Sub
