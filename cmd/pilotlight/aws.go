@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -19,7 +20,7 @@ import (
 // planFor builds the deploy plan from settings and flags. acct may be a
 // placeholder for a dry run without credentials.
 func planFor(s config.Settings, acct, profile, email, zone, record string, rtc bool) deploy.Plan {
-	return deploy.Plan{Names: region.Names{App: s.AppName, Account: acct}, Primary: s.PrimaryRegion, DR: s.DRRegion,
+	return deploy.Plan{Names: region.Names{App: s.AppName, Account: acct}, Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion,
 		Profile: profile, NotificationMail: email, HostedZoneID: zone, RecordName: record, RTC: rtc}
 }
 
@@ -93,7 +94,14 @@ usual chain (SSO, instance roles).`,
 			if err != nil {
 				return err
 			}
-			d := &deploy.Deployer{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out, Artifacts: arts, Read: os.ReadFile}
+			d := &deploy.Deployer{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out, Artifacts: arts, Read: os.ReadFile,
+				Control: func(r string) deploy.ControlInit {
+					c, err := region.New(a.spec(r, 3))
+					if err != nil {
+						return failedInit{err}
+					}
+					return control.New(c, p.Names)
+				}}
 			out, err := d.Deploy(ctx, p)
 			if errors.Is(err, context.Canceled) {
 				return errors.New("interrupted: CloudFormation goes on with the stack operation in progress; run `pilotlight deploy` again to wait for it and continue")
@@ -125,9 +133,11 @@ func printPlan(g *globals, p deploy.Plan) {
 	}
 	fmt.Fprintf(w, "     (then %s again with the primary's URL)\n", p.Names.Stack("dr"))
 	fmt.Fprintf(w, "  table %s (global: %s + %s), buckets %s, %s\n", p.Names.Table(), p.Primary, p.DR, p.Names.Bucket(p.Primary), p.Names.Bucket(p.DR))
-	// The witness stack (cloudformation/witness-region.yaml) is not deployed
-	// yet: say what that means wherever it matters.
-	fmt.Fprintf(w, "  no witness region: two-region mode, split-brain protection is best effort (docs/aws.md)\n\n")
+	if p.HasWitness() {
+		fmt.Fprintf(w, "  witness %s: stack %s (a control table only), deployed first; the third control record of the write lease\n\n", p.Witness, p.Names.Stack("witness"))
+	} else {
+		fmt.Fprintf(w, "  no witness region (--witness none): two-region mode, split-brain protection is best effort (docs/aws.md)\n\n")
+	}
 	deploy.PrintEstimate(w, p)
 }
 
@@ -242,4 +252,12 @@ func awsDrillTarget(ctx context.Context, t *target) (*drill.AWS, error) {
 		Outage: deploy.Outage{IAM: t.aws.iam(), Names: t.names}, Stores: fc.Stores, Clients: t.clients,
 		Credentials: t.aws.cfg.Credentials, Profile: profile,
 	}, nil
+}
+
+// failedInit reports a client that could not be built when deploy writes
+// the first control record.
+type failedInit struct{ err error }
+
+func (f failedInit) Init(context.Context, control.Active) (control.Active, error) {
+	return control.Active{}, f.err
 }

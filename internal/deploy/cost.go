@@ -35,6 +35,9 @@ type CostLine struct {
 	Item       string
 	Free, Fast float64
 	Basis      string
+	// Aside lines are shown but not added to the total (an alternative
+	// figure, such as the cost once a first-year allowance ends).
+	Aside bool
 }
 
 // Metrics is the number of distinct custom metrics a deployment emits with
@@ -49,15 +52,20 @@ func Estimate(p Plan) []CostLine {
 	perMin := float64(minutesPerMonth)
 	// Invocations: health check in both regions and the controller's
 	// reconcile every minute; validator every 6 hours; backup daily.
+	probesFree, probesFast := 2*perMin, perMin+6*perMin // health-check runs a month
 	requests := 3*perMin + 4*30 + 30
+	// Every health-check run calls both regions' orders services (/health):
+	// two more Lambda requests per run.
+	reqFree, reqFast := requests+2*probesFree, requests+2*probesFast
 	// GB-seconds: health checks take ~1 s at 128 MB; in the fast profile
 	// the DR one stays ~55 s probing every 10 s.
 	gbsFree := 2*perMin*1*0.125 + perMin*0.2*0.125 + 120*30*0.5 + 30*60*0.5
 	gbsFast := gbsFree - perMin*1*0.125 + perMin*55*0.125
-	lambda := func(gbs float64) float64 {
-		return max(0, requests-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
+	gbsFree += 2 * probesFree * 0.05 * 0.125 // the /health calls, ~50 ms at 128 MB
+	gbsFast += 2 * probesFast * 0.05 * 0.125
+	lambda := func(req, gbs float64) float64 {
+		return max(0, req-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
 	}
-	probesFree, probesFast := 2*perMin, perMin+6*perMin // health-check runs a month
 	// Each run writes a control-table canary and reads it back, and the
 	// primary's writes the replication canary (replicated to the DR region).
 	ddb := func(runs float64) float64 {
@@ -69,19 +77,39 @@ func Estimate(p Plan) []CostLine {
 		puts := 4 * perMin / 10
 		return max(0, puts-s3FreePuts)/1000*s3PerThousandPuts + max(0, 2*runs-s3FreeGets)/1000*s3PerThousandGets
 	}
+	// The S3 allowance is for the first 12 months only.
+	s3After := func(runs float64) float64 {
+		return 4*perMin/10/1000*s3PerThousandPuts + 2*runs/1000*s3PerThousandGets
+	}
+	// The write lease: the holder renews every term/4 (5 s), each renewal
+	// a consistent read of its record, a grant on every control record (2
+	// or 3), its lease item and its journaled interval.
+	records := 2.0
+	if p.HasWitness() {
+		records = 3
+	}
+	// The term follows the detection profile (templates: 60 s free, 20 s
+	// fast), renewed every quarter term.
+	leaseCost := func(renewals float64) float64 {
+		return renewals*(records+2)/1e6*ddbPerMillionWrites + renewals/1e6*ddbPerMillionReads
+	}
+	renewFree, renewFast := perMin*4, perMin*12
 	lines := []CostLine{
-		{"Lambda (5 functions, arm64)", lambda(gbsFree), lambda(gbsFast), fmt.Sprintf("%.0fk requests, %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", requests/1000, gbsFree/1000, gbsFast/1000)},
-		{"CloudWatch alarm on the primary", 0, highResAlarm, "free: 1 standard alarm (10 free); fast: 1 high-resolution alarm"},
-		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics)},
-		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)"},
-		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free"},
-		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary GET per health check, PUT every 10 min (2,000 PUTs, 20,000 GETs free); your objects' replication is extra"},
+		{"Lambda (5 functions, arm64)", lambda(reqFree, gbsFree), lambda(reqFast, gbsFast), fmt.Sprintf("%.0fk / %.0fk requests (health checks call both orders services), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", reqFree/1000, reqFast/1000, gbsFree/1000, gbsFast/1000), false},
+		{"CloudWatch alarm on the primary", 0, highResAlarm, "free: 1 standard alarm (10 free); fast: 1 high-resolution alarm", false},
+		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
+		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)", false},
+		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free", false},
+		{"DynamoDB write lease", leaseCost(renewFree), leaseCost(renewFast), fmt.Sprintf("renewals every 15 s / 5 s (lease term 60 s / 20 s): %.1fM / %.1fM writes a month on %.0f control records", renewFree*(records+2)/1e6, renewFast*(records+2)/1e6, records), false},
+		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary GET per health check, PUT every 10 min (2,000 PUTs, 20,000 GETs free in the first year only); your objects' replication is extra", false},
+		{"  (after the first year)", s3After(probesFree), s3After(probesFast), "the same S3 requests once the 12-month allowance ends", true},
+		{"KMS (table encryption at rest)", 0, 0, "AWS-owned/managed keys: no key fee; DynamoDB caches data keys, so requests stay within 20,000 a month free", false},
 	}
 	if p.RTC {
-		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top"})
+		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top", false})
 	}
 	if p.HostedZoneID != "" {
-		lines = append(lines, CostLine{"Route 53 (zone + health check)", route53Zone + route53HealthCheck, route53Zone + route53HealthCheck, "hosted zone and one CloudWatch-alarm health check"})
+		lines = append(lines, CostLine{"Route 53 (zone + health check)", route53Zone + route53HealthCheck, route53Zone + route53HealthCheck, "hosted zone and one CloudWatch-alarm health check", false})
 	}
 	return lines
 }
@@ -93,6 +121,9 @@ func PrintEstimate(w io.Writer, p Plan) {
 	var tf, tx float64
 	for _, l := range Estimate(p) {
 		fmt.Fprintf(tw, "%s\t$%.2f\t$%.2f\t%s\n", l.Item, l.Free, l.Fast, l.Basis)
+		if l.Aside {
+			continue
+		}
 		tf += l.Free
 		tx += l.Fast
 	}

@@ -9,20 +9,26 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/monitoring"
 )
 
 // Plan is what a deploy sets up.
 type Plan struct {
-	Names            region.Names // App and Account (bucket names are global)
-	Primary, DR      string
+	Names       region.Names // App and Account (bucket names are global)
+	Primary, DR string
+	// Witness holds the third control record (its own stack, deployed
+	// first); "" or "none": two-region mode, split-brain protection best
+	// effort.
+	Witness          string
 	Profile          string // free or fast
 	NotificationMail string
 	HostedZoneID     string // empty: no Route 53 stack
@@ -41,6 +47,8 @@ func (p Plan) Check() error {
 		return errors.New("deploy: both regions are needed (PILOTLIGHT_PRIMARY_REGION, PILOTLIGHT_DR_REGION)")
 	case p.Primary == p.DR:
 		return fmt.Errorf("deploy: the primary and DR regions are both %s: the DR region must be a different region", p.Primary)
+	case p.HasWitness() && (p.Witness == p.Primary || p.Witness == p.DR):
+		return fmt.Errorf("deploy: the witness region %s is one of the two application regions: name a third region (--witness), or none", p.Witness)
 	case p.Profile != "free" && p.Profile != "fast":
 		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms, free tier) or fast (10-second alarms, cents a month)", p.Profile)
 	case p.HostedZoneID != "" && p.RecordName == "":
@@ -53,6 +61,17 @@ func (p Plan) Check() error {
 	return nil
 }
 
+// HasWitness reports whether the plan deploys a witness region.
+func (p Plan) HasWitness() bool { return p.Witness != "" && p.Witness != "none" }
+
+// witnessParam is the templates' WitnessRegion parameter.
+func (p Plan) witnessParam() string {
+	if p.HasWitness() {
+		return p.Witness
+	}
+	return "none"
+}
+
 // ArtifactBucket is where a region's function zips go.
 func (p Plan) ArtifactBucket(r string) string {
 	return fmt.Sprintf("%s-artifacts-%s-%s", p.Names.App, p.Names.Account, r)
@@ -60,10 +79,14 @@ func (p Plan) ArtifactBucket(r string) string {
 
 // Stacks lists the stacks in deploy order (cleanup goes in reverse).
 func (p Plan) Stacks() []Stack {
-	out := []Stack{
-		{Kind: "dr", Region: p.DR, Name: p.Names.Stack("dr"), Template: cloudformation.DR},
-		{Kind: "primary", Region: p.Primary, Name: p.Names.Stack("primary"), Template: cloudformation.Primary},
+	var out []Stack
+	if p.HasWitness() {
+		out = append(out, Stack{Kind: "witness", Region: p.Witness, Name: p.Names.Stack("witness"), Template: cloudformation.Witness})
 	}
+	out = append(out,
+		Stack{Kind: "dr", Region: p.DR, Name: p.Names.Stack("dr"), Template: cloudformation.DR},
+		Stack{Kind: "primary", Region: p.Primary, Name: p.Names.Stack("primary"), Template: cloudformation.Primary},
+	)
 	if p.HostedZoneID != "" {
 		out = append(out, Stack{Kind: "global", Region: p.Primary, Name: p.Names.Stack("global"), Template: cloudformation.Global})
 	}
@@ -91,6 +114,31 @@ type Deployer struct {
 	Artifacts []Artifact
 	// Read returns an artifact's bytes (os.ReadFile; tests substitute).
 	Read func(path string) ([]byte, error)
+	// Control returns the control table of a region, to write the first
+	// active record once its stack exists (nil: not written, tests only).
+	Control func(region string) ControlInit
+}
+
+// ControlInit writes a region's first active record unless it has one
+// (control.Store). Without it every reader of a fresh deployment finds
+// "no record": the orders service refuses, the controller cannot act.
+type ControlInit interface {
+	Init(ctx context.Context, a control.Active) (control.Active, error)
+}
+
+// initControl writes the first active record — the primary at epoch 1 —
+// in region r's control table; an existing record is left as it is (a
+// redeploy never moves the active region).
+func (d *Deployer) initControl(ctx context.Context, p Plan, r string) error {
+	if d.Control == nil {
+		return nil
+	}
+	a, err := d.Control(r).Init(ctx, control.Active{Region: p.Primary, Epoch: 1, Since: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("deploy: first control record in %s: %w", r, err)
+	}
+	fmt.Fprintf(d.Out, "   control record in %s: %s active at epoch %d\n", r, a.Region, a.Epoch)
+	return nil
 }
 
 // Outcome is a finished deploy.
@@ -130,12 +178,26 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 	stacks := p.Stacks()
 	out := &Outcome{AppURLs: map[string]string{}}
+	if p.HasWitness() {
+		w := stacks[0]
+		stacks = stacks[1:]
+		w.Parameters = map[string]string{"AppName": p.Names.App}
+		fmt.Fprintf(d.Out, "\n== %s in %s (witness region: the third control record)\n", w.Name, w.Region)
+		res, err := d.Stacks.Deploy(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		out.Stacks = append(out.Stacks, res)
+		if err := d.initControl(ctx, p, p.Witness); err != nil {
+			return nil, err
+		}
+	}
 	dr := stacks[0]
 	drParams := map[string]string{
 		"AppName": p.Names.App, "PrimaryRegion": p.Primary, "ArtifactBucket": p.ArtifactBucket(p.DR),
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
 		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
-		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
+		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
 		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
 			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
 		})),
@@ -155,12 +217,16 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 	out.Stacks = append(out.Stacks, res)
 	out.AppURLs[p.DR] = res.Outputs["AppUrl"]
+	if err := d.initControl(ctx, p, p.DR); err != nil {
+		return nil, err
+	}
 
 	primary := stacks[1]
 	primary.Parameters = map[string]string{
 		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
-		"DRAppUrl": out.AppURLs[p.DR], "ReplicationTimeControl": fmt.Sprint(p.RTC),
+		"DRAppUrl": out.AppURLs[p.DR], "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
+		"DetectionProfile": p.Profile,
 	}
 	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
 	res, err = d.Stacks.Deploy(ctx, primary)
@@ -169,6 +235,9 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 	out.Stacks = append(out.Stacks, res)
 	out.AppURLs[p.Primary] = res.Outputs["AppUrl"]
+	if err := d.initControl(ctx, p, p.Primary); err != nil {
+		return nil, err
+	}
 
 	drParams["PrimaryAppUrl"] = out.AppURLs[p.Primary]
 	fmt.Fprintf(d.Out, "\n== %s in %s (DR region, with the primary's URL)\n", dr.Name, dr.Region)

@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -329,5 +332,67 @@ func fill(t *testing.T, c *s3.Client, bucket string, n int) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// With a witness, deploy puts the witness stack first, tells both
+// application stacks where it is, and writes the first active record (the
+// primary at epoch 1) in every region's control table — DynamoDB Local's
+// here — without ever moving an existing one on a redeploy.
+func TestDeployWithWitnessWritesTheFirstControlRecords(t *testing.T) {
+	r := newRig(t)
+	names := labtest.Provision(t, "wit")
+	p, dr := labtest.Clients(t, 0)
+	clients := map[string]*region.Clients{"us-east-1": p, "us-west-2": dr, "us-east-2": labtest.Witness(t, 0)}
+	ctx := context.Background()
+	// A fresh deployment: tables, no records.
+	for _, c := range clients {
+		if _, err := c.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(names.ControlTable()),
+			Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "active"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "active"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.plan.Names.App, r.plan.Witness = names.App, "us-east-2"
+	d := r.deployer()
+	d.Control = func(reg string) ControlInit { return control.New(clients[reg], names) }
+	if _, err := d.Deploy(ctx, r.plan); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	app := names.App
+	if got := r.cloud.callsMatching("change-set"); len(got) == 0 || got[0] != "change-set us-east-2 "+app+"-witness CREATE" {
+		t.Fatalf("change sets %v: want the witness stack first", got)
+	}
+	for _, k := range []string{"us-east-1/" + app + "-primary", "us-west-2/" + app + "-dr"} {
+		if w := r.cloud.stacks[k].params["WitnessRegion"]; w != "us-east-2" {
+			t.Errorf("%s: WitnessRegion %q, want us-east-2", k, w)
+		}
+	}
+	for reg, c := range clients {
+		a, err := control.New(c, names).Active(ctx)
+		if err != nil || a.Region != "us-east-1" || a.Epoch != 1 {
+			t.Fatalf("%s: control record %+v, %v; want us-east-1 at epoch 1", reg, a, err)
+		}
+	}
+	// After a failover, a redeploy leaves the records alone.
+	for _, c := range clients {
+		if err := control.New(c, names).CompareAndSet(ctx, 1, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Deploy(ctx, r.plan); err != nil {
+		t.Fatalf("redeploy: %v\n%s", err, r.out)
+	}
+	for reg, c := range clients {
+		if a, err := control.New(c, names).Active(ctx); err != nil || a.Region != "us-west-2" || a.Epoch != 2 {
+			t.Fatalf("%s after a redeploy: %+v, %v; a redeploy must not move the active region", reg, a, err)
+		}
+	}
+	// Two-region mode says so in the templates' parameter.
+	r2 := newRig(t)
+	if _, err := r2.deployer().Deploy(ctx, r2.plan); err != nil {
+		t.Fatal(err)
+	}
+	if w := r2.cloud.stacks["us-west-2/"+r2.plan.Names.App+"-dr"].params["WitnessRegion"]; w != "none" {
+		t.Fatalf("without a witness: WitnessRegion %q, want none", w)
 	}
 }
