@@ -103,7 +103,7 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy", "--force", "--snapshot", man.ID); r.code != 0 {
 		t.Fatalf("restore --force: %s", r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "restore"); r.code != 1 || !strings.Contains(r.err, `"table" not set`) {
+	if r := runCLI(t, dir, nil, "backup", "restore"); r.code != 2 || !strings.Contains(r.err, `"table" not set`) {
 		t.Fatalf("restore without --table: exit %d %q", r.code, r.err)
 	}
 	if r := runCLI(t, dir, nil, "backup", "verify", "--region", "eu-west-1"); r.code != 2 || !strings.Contains(r.err, "not one of this deployment's regions (us-east-1, us-west-2)") {
@@ -112,10 +112,10 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "backup", "verify"); r.code != 0 || !strings.Contains(r.out, "PASS") {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "create", "--native"); r.code != 1 || !strings.Contains(r.err, "DynamoDB Local has no CreateBackup") {
+	if r := runCLI(t, dir, nil, "backup", "create", "--native"); r.code != 2 || !strings.Contains(r.err, "DynamoDB Local has no CreateBackup") {
 		t.Fatalf("native backup in the lab: exit %d %q", r.code, r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "prune", "--max-age", "a week"); r.code != 1 || !strings.Contains(r.err, "30d") {
+	if r := runCLI(t, dir, nil, "backup", "prune", "--max-age", "a week"); r.code != 2 || !strings.Contains(r.err, "30d") {
 		t.Fatalf("prune with a bad age: exit %d %q", r.code, r.err)
 	}
 	if r := runCLI(t, dir, nil, "backup", "prune", "--keep", "1", "--dry-run"); r.code != 0 || !strings.Contains(r.out, "would remove 0 snapshot(s), kept 1") {
