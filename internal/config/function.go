@@ -28,6 +28,7 @@ type FunctionEnv struct {
 	AppURLs                     map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
 	RoutingURL                  string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
 	AlarmURL                    string                       // PILOTLIGHT_ALARM_URL: the detection alarm's state (lab front door)
+	AlarmName                   string                       // PILOTLIGHT_ALARM_NAME: the detection alarm, read with cloudwatch:DescribeAlarms (AWS)
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
 	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
@@ -49,7 +50,7 @@ type FunctionEnv struct {
 func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
-		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
+		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), AlarmName: getenv("PILOTLIGHT_ALARM_NAME"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
 		Manual:  getenv("PILOTLIGHT_MANUAL") == "true",
 		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -226,6 +228,35 @@ func (n SNSNotifier) Notify(ctx context.Context, e control.Entry) error {
 		return fmt.Errorf("notify %s: %w", n.Topic, err)
 	}
 	return nil
+}
+
+// AlarmDescriber is the part of the CloudWatch API CloudWatchAlarmState uses.
+// The CloudWatch client is held at v1.52 (go.mod), the last that speaks the
+// query protocol: later ones speak only RPC v2 CBOR, which CloudWatch also
+// serves but moto_server, the independent emulator the test runs against,
+// does not yet.
+type AlarmDescriber interface {
+	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// CloudWatchAlarmState reads the detection alarm's state with
+// cloudwatch:DescribeAlarms (on AWS; the DR template grants it on that one
+// alarm). The scheduled tick needs it because alarm events fire only when
+// the state changes: a refused failover is re-evaluated while it stays in
+// ALARM.
+func CloudWatchAlarmState(cw AlarmDescriber, name string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name}, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm}})
+		if err != nil {
+			return "", fmt.Errorf("alarm %s: %w", name, err)
+		}
+		if len(out.MetricAlarms) == 0 {
+			return "", fmt.Errorf("alarm %s does not exist: deploy the DR stack (pilotlight deploy)", name)
+		}
+		return string(out.MetricAlarms[0].StateValue), nil
+	}
 }
 
 // HTTPAlarmState reads an alarm's state from an endpoint answering

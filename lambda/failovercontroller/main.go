@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pilotlight/pilotlight/internal/config"
@@ -47,8 +48,12 @@ func main() {
 		Verifier: failover.WriteVerifier(clients, names), MinDwell: env.MinDwell,
 		FenceTimeout: time.Second, AgreementWait: 5 * time.Second,
 	}
-	if env.AlarmURL != "" && !env.Manual { // manual mode: a person decides, the tick never does
+	switch { // manual mode: a person decides, the tick never does
+	case env.Manual:
+	case env.AlarmURL != "": // the lab's front door
 		c.AlarmState = failover.HTTPAlarmState(env.AlarmURL, &http.Client{Timeout: 2 * time.Second})
+	case env.AlarmName != "": // AWS
+		c.AlarmState = failover.CloudWatchAlarmState(cloudwatch.New(cloudwatch.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), env.AlarmName)
 	}
 	if env.RoutingURL != "" {
 		c.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
