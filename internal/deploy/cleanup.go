@@ -44,7 +44,8 @@ type CleanupReport struct {
 
 // Steps is the cleanup plan: the Route 53 stack; then the primary's
 // buckets emptied and its stack deleted (which stops replication into the
-// DR buckets); then the same for the DR region; then the artifact buckets.
+// DR buckets); then the same for the DR region; then the witness stack;
+// then the artifact buckets.
 func (c *Cleaner) Steps(ctx context.Context, p Plan) ([]CleanupStep, error) {
 	var steps []CleanupStep
 	add := func(action, r, target string) error {
@@ -73,6 +74,11 @@ func (c *Cleaner) Steps(ctx context.Context, p Plan) ([]CleanupStep, error) {
 			add("empty-bucket", r, p.Names.Bucket(r)),
 			add("empty-bucket", r, p.Names.BackupBucket(r)),
 			add("delete-stack", r, p.Names.Stack(kind)))
+	}
+	if p.HasWitness() {
+		// Its control table is retained (epochs must never go back): the
+		// stack goes, the table stays until deleted by hand.
+		errs = append(errs, add("delete-stack", p.Witness, p.Names.Stack("witness")))
 	}
 	for _, r := range []string{p.Primary, p.DR} {
 		errs = append(errs, add("empty-bucket", r, p.ArtifactBucket(r)), add("delete-bucket", r, p.ArtifactBucket(r)))
