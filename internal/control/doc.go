@@ -18,10 +18,13 @@
 //
 // Renewal. The holder h at epoch e takes t0 from its clock, then updates
 // the three records in parallel with the condition
-// `epoch = e AND active_region = h AND no hold`, setting granted_until =
-// t0 + term; each call is capped at term/4. Only after two records granted
-// does it write lease_until = t0 + term to its own lease item (condition:
-// lease_until never decreases). It renews at least every term/4.
+// `epoch = e AND active_region = h AND no hold AND granted_until ≤ t0 +
+// term` (a grant never shortens: one that lands late must not undo a later
+// renewal's), setting granted_until = t0 + term; each call is capped at
+// term/4. As soon as two records granted — not waiting for a dead third —
+// it writes lease_until = t0 + term to its own lease item (condition:
+// lease_until never decreases). It renews every term/4, counted from the
+// start of the previous renewal.
 //
 // Write path. A region acknowledges a write only after reading its own
 // record and lease item (one strongly consistent transactional read; nothing
