@@ -87,6 +87,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if jsonOut {
 				progress = io.Discard
 			}
+			o.RTOObjective, o.RPOObjective = s.RTOObjective, s.RPOObjective
 			var env drill.Env
 			if s.Target == config.TargetAWS {
 				if !cmd.Flags().Changed("timeout") {

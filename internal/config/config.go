@@ -29,6 +29,10 @@ type Settings struct {
 	DRRegion       string        // PILOTLIGHT_DR_REGION
 	WitnessRegion  string        // PILOTLIGHT_WITNESS_REGION: the third control record ("none": two-region mode)
 	AWSProfile     string        // AWS_PROFILE: a named AWS profile for --target aws
+	// RTOObjective and RPOObjective: a drill that misses one fails
+	// (PILOTLIGHT_RTO_OBJECTIVE, PILOTLIGHT_RPO_OBJECTIVE; defaults by
+	// target: AWS 10m and 1m, the seed system's targets; lab 15s and 1s).
+	RTOObjective, RPOObjective time.Duration
 	AppName        string        // PILOTLIGHT_APP_NAME: prefix of every resource name
 	LabDir         string        // PILOTLIGHT_LAB_DIR: lab state and data
 	CacheDir       string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
@@ -77,6 +81,22 @@ var Fields = []Field{
 			return nil
 		}
 		return checkRegion(v)
+	}},
+	{Env: "PILOTLIGHT_RTO_OBJECTIVE", Help: "recovery time objective: a drill whose RTO is longer fails (default 10m on AWS, 15s in the lab)", set: func(s *Settings, v string) error {
+		if v == "" {
+			return nil
+		}
+		d, err := parseDuration(v)
+		s.RTOObjective = d
+		return err
+	}},
+	{Env: "PILOTLIGHT_RPO_OBJECTIVE", Help: "recovery point objective: a drill that loses more seconds of acknowledged writes at takeover fails (default 1m on AWS, 1s in the lab)", set: func(s *Settings, v string) error {
+		if v == "" {
+			return nil
+		}
+		d, err := parseDuration(v)
+		s.RPOObjective = d
+		return err
 	}},
 	{Env: "AWS_PROFILE", Help: "named AWS profile for --target aws (flag --aws-profile)", set: func(s *Settings, v string) error {
 		s.AWSProfile = v
@@ -202,6 +222,18 @@ func Load(src Sources) (Settings, error) {
 	}
 	s.LabDir = expandHome(s.LabDir, src.Home)
 	s.CacheDir = expandHome(s.CacheDir, src.Home)
+	if s.RTOObjective == 0 {
+		s.RTOObjective = 15 * time.Second
+		if s.Target == TargetAWS {
+			s.RTOObjective = 10 * time.Minute
+		}
+	}
+	if s.RPOObjective == 0 {
+		s.RPOObjective = time.Second
+		if s.Target == TargetAWS {
+			s.RPOObjective = time.Minute
+		}
+	}
 	if len(errs) == 0 {
 		same := func(env string, err error) {
 			o := origin[env]

@@ -265,3 +265,21 @@ func TestEnvExampleListsEverySetting(t *testing.T) {
 		t.Errorf(".env.example does not parse: %v", err)
 	}
 }
+
+func TestObjectivesDefaultByTarget(t *testing.T) {
+	lab, err := Load(Sources{})
+	if err != nil || lab.RTOObjective != 15*time.Second || lab.RPOObjective != time.Second {
+		t.Fatalf("lab objectives %s / %s, %v; want 15s / 1s", lab.RTOObjective, lab.RPOObjective, err)
+	}
+	aws, err := Load(Sources{Environ: []string{"PILOTLIGHT_TARGET=aws"}})
+	if err != nil || aws.RTOObjective != 10*time.Minute || aws.RPOObjective != time.Minute {
+		t.Fatalf("aws objectives %s / %s, %v; want 10m / 1m", aws.RTOObjective, aws.RPOObjective, err)
+	}
+	set, err := Load(Sources{Dotenv: map[string]string{"PILOTLIGHT_RTO_OBJECTIVE": "5s", "PILOTLIGHT_RPO_OBJECTIVE": "250ms"}})
+	if err != nil || set.RTOObjective != 5*time.Second || set.RPOObjective != 250*time.Millisecond {
+		t.Fatalf("set objectives %s / %s, %v", set.RTOObjective, set.RPOObjective, err)
+	}
+	if _, err := Load(Sources{Dotenv: map[string]string{"PILOTLIGHT_RTO_OBJECTIVE": "soon"}}); err == nil || !strings.Contains(err.Error(), "PILOTLIGHT_RTO_OBJECTIVE") {
+		t.Fatalf("a bad objective: %v", err)
+	}
+}

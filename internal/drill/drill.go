@@ -42,6 +42,10 @@ type Options struct {
 	// MinAckRatio is the share of writes the primary must acknowledge while
 	// only the DR region or the witness is cut (0: 0.95, the target).
 	MinAckRatio float64
+	// Objectives: a drill whose measured RTO (fault → first write
+	// acknowledged in the DR region) or RPO (seconds of acknowledged writes
+	// the DR region lacked at takeover) exceeds one fails. Zero: none.
+	RTOObjective, RPOObjective time.Duration
 }
 
 // Env is what a drill drives.
@@ -462,6 +466,7 @@ func (d *run) finish(ctx context.Context) {
 	}
 	d.invariants(ctx, writes)
 	d.validate(ctx)
+	d.objectives()
 	rep.Events = d.t.Events(ctx, rep.Started)
 	rep.Finished = time.Now().UTC()
 	rep.Pass = len(rep.Failures) == 0

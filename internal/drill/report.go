@@ -46,7 +46,64 @@ type Report struct {
 	Integrity      Integrity `json:"integrity"`
 	// Validation is the data validator's comparison of the regions at the end.
 	Validation *validate.Report `json:"validation,omitempty"`
-	Events     []lab.Event      `json:"events,omitempty"`
+	// Objectives are the RTO and RPO the drill was held to.
+	Objectives *Objectives `json:"objectives,omitempty"`
+	Events     []lab.Event `json:"events,omitempty"`
+}
+
+// Objectives are the recovery objectives a drill is held to, and whether
+// its measured figures met them.
+type Objectives struct {
+	RTOSeconds float64 `json:"rto_seconds"`
+	RPOSeconds float64 `json:"rpo_seconds"`
+	RTOMet     *bool   `json:"rto_met,omitempty"` // nil: no failover measured
+	RPOMet     *bool   `json:"rpo_met,omitempty"`
+}
+
+func (o *Objectives) rtoNote() string { return objectiveNote(o.RTOMet, o.RTOSeconds) }
+func (o *Objectives) rpoNote() string { return objectiveNote(o.RPOMet, o.RPOSeconds) }
+
+func objNote(r *Report, rto bool) string {
+	if r.Objectives == nil {
+		return ""
+	}
+	if rto {
+		return r.Objectives.rtoNote()
+	}
+	return r.Objectives.rpoNote()
+}
+
+func objectiveNote(met *bool, obj float64) string {
+	if met == nil {
+		return ""
+	}
+	if *met {
+		return fmt.Sprintf(" (objective %s: met)", time.Duration(obj*float64(time.Second)))
+	}
+	return fmt.Sprintf(" (objective %s: MISSED)", time.Duration(obj*float64(time.Second)))
+}
+
+// objectives holds the measured RTO and RPO to the configured objectives.
+func (d *run) objectives() {
+	if d.opts.RTOObjective <= 0 && d.opts.RPOObjective <= 0 {
+		return
+	}
+	o := &Objectives{RTOSeconds: d.opts.RTOObjective.Seconds(), RPOSeconds: d.opts.RPOObjective.Seconds()}
+	d.rep.Objectives = o
+	if f := d.rep.Failover; f != nil && f.RTOSeconds > 0 && d.opts.RTOObjective > 0 {
+		met := f.RTOSeconds <= o.RTOSeconds
+		o.RTOMet = &met
+		if !met {
+			d.fail(fmt.Sprintf("RTO %.2fs missed the objective %s (PILOTLIGHT_RTO_OBJECTIVE)", f.RTOSeconds, d.opts.RTOObjective))
+		}
+	}
+	if r := d.rep.RPO; r != nil && d.opts.RPOObjective > 0 {
+		met := r.SpanSeconds <= o.RPOSeconds
+		o.RPOMet = &met
+		if !met {
+			d.fail(fmt.Sprintf("RPO %.3fs of writes missed the objective %s (PILOTLIGHT_RPO_OBJECTIVE)", r.SpanSeconds, d.opts.RPOObjective))
+		}
+	}
 }
 
 // FailoverReport is the unplanned failover, measured.
@@ -236,7 +293,7 @@ func PrintSummary(w io.Writer, r *Report) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if f := r.Failover; f != nil && f.RTOSeconds > 0 {
-		fmt.Fprintf(tw, "RTO\t%.2fs\tfault → first write acknowledged in %s\n", f.RTOSeconds, r.DR)
+		fmt.Fprintf(tw, "RTO\t%.2fs\tfault → first write acknowledged in %s%s\n", f.RTOSeconds, r.DR, objNote(r, true))
 		for _, k := range BreakdownOrder {
 			if v, ok := f.Breakdown[k]; ok {
 				fmt.Fprintf(tw, "  %s\t%.2fs\t\n", k, v)
@@ -248,7 +305,7 @@ func PrintSummary(w io.Writer, r *Report) {
 		}
 	}
 	if r.RPO != nil {
-		fmt.Fprintf(tw, "RPO\t%d writes\t%.3fs of acknowledged writes not in %s at takeover\n", r.RPO.Missing, r.RPO.SpanSeconds, r.DR)
+		fmt.Fprintf(tw, "RPO\t%d writes\t%.3fs of acknowledged writes not in %s at takeover%s\n", r.RPO.Missing, r.RPO.SpanSeconds, r.DR, objNote(r, false))
 		if b := r.RPO.Bound; b != nil {
 			fmt.Fprintf(tw, "\t\tbound %d writes = %d/s × (p99 replication lag %.0fms over %d writes + alarm period %.0fms)\n", b.Writes, b.Rate, b.LagP99Ms, b.LagSamples, b.AlarmPeriodMs)
 		}
