@@ -24,21 +24,21 @@ const (
 // Settings is the resolved configuration. The zero value is not useful: use
 // Load, or Defaults for tests.
 type Settings struct {
-	Target         Target
-	PrimaryRegion  string        // PILOTLIGHT_PRIMARY_REGION (fallback AWS_DEFAULT_REGION)
-	DRRegion       string        // PILOTLIGHT_DR_REGION
-	WitnessRegion  string        // PILOTLIGHT_WITNESS_REGION: the third control record ("none": two-region mode)
-	AWSProfile     string        // AWS_PROFILE: a named AWS profile for --target aws
+	Target        Target
+	PrimaryRegion string // PILOTLIGHT_PRIMARY_REGION (fallback AWS_DEFAULT_REGION)
+	DRRegion      string // PILOTLIGHT_DR_REGION
+	WitnessRegion string // PILOTLIGHT_WITNESS_REGION: the third control record ("none": two-region mode)
+	AWSProfile    string // AWS_PROFILE: a named AWS profile for --target aws
 	// RTOObjective and RPOObjective: a drill that misses one fails
 	// (PILOTLIGHT_RTO_OBJECTIVE, PILOTLIGHT_RPO_OBJECTIVE; defaults by
 	// target: AWS 10m and 1m, the seed system's targets; lab 15s and 1s).
 	RTOObjective, RPOObjective time.Duration
-	AppName        string        // PILOTLIGHT_APP_NAME: prefix of every resource name
-	LabDir         string        // PILOTLIGHT_LAB_DIR: lab state and data
-	CacheDir       string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
-	LabBasePort    int           // PILOTLIGHT_LAB_BASE_PORT: 0 picks free ports
-	ReplicationLag time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
-	FunctionsDir   string        // PILOTLIGHT_FUNCTIONS_DIR: built function bootstraps
+	AppName                    string        // PILOTLIGHT_APP_NAME: prefix of every resource name
+	LabDir                     string        // PILOTLIGHT_LAB_DIR: lab state and data
+	CacheDir                   string        // PILOTLIGHT_CACHE_DIR: downloaded and built servers
+	LabBasePort                int           // PILOTLIGHT_LAB_BASE_PORT: 0 picks free ports
+	ReplicationLag             time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
+	FunctionsDir               string        // PILOTLIGHT_FUNCTIONS_DIR: built function bootstraps
 	// Credentials for the aws target; never printed.
 	AccessKeyID     string
 	SecretAccessKey string
