@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,13 +57,19 @@ validator clean at the end):
                        both: no failover; a forced one never overlaps
   lww-same-key         the same keys written in both regions, the earlier
                        one's stream read late: the later write survives
+  load                 200 writes/s through failover and failback: RPO within
+                       rate × (p99 replication lag + one alarm period)
   controller-crash-after-PHASE   (PHASE: detected, decided, fenced, promoted,
                        verified) the controller dies as it journals PHASE:
                        writable within the RTO budget, no operator
   all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
-The report (report.json) holds RTO with its breakdown (detection, decision,
+Every drill keeps its report in PILOTLIGHT_REPORTS_DIR (.pilotlight/reports/
+<time>-<scenario>/report.json and report.html); ` + "`pilotlight history`" + ` lists
+them. RTO and RPO are held to PILOTLIGHT_RTO_OBJECTIVE and
+PILOTLIGHT_RPO_OBJECTIVE (lab 15s and 1s, AWS 10m and 1m): a drill that misses
+one fails. The report holds RTO with its breakdown (detection, decision,
 fencing, promotion, verification, routing), RPO (acknowledged writes the DR
 region did not have at takeover, and the seconds they cover), failback loss,
 and writes acknowledged by a fenced region. Exit status 1 when failover did
@@ -131,8 +135,12 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 						return fmt.Errorf("%s: %w", sc, err)
 					}
 					reps = append(reps, rep)
+					saved, err := drill.History{Dir: s.ReportsDir}.Save(rep)
+					if err != nil {
+						return err
+					}
 					if !jsonOut {
-						fmt.Fprintf(g.io.Err, "%s: %s\n", sc, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass])
+						fmt.Fprintf(g.io.Err, "%s: %s (%s)\n", sc, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass], saved.JSON)
 					}
 				}
 				if jsonOut {
@@ -152,26 +160,27 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err != nil {
 				return err
 			}
-			b, err := json.MarshalIndent(rep, "", "  ")
+			saved, err := drill.History{Dir: s.ReportsDir}.Save(rep)
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(reportPath, append(b, '\n'), 0o644); err != nil {
-				return fmt.Errorf("write report: %w", err)
-			}
-			htmlPath := strings.TrimSuffix(reportPath, filepath.Ext(reportPath)) + ".html"
-			var page bytes.Buffer
-			if err := drill.WriteHTML(&page, rep); err != nil {
-				return fmt.Errorf("render report: %w", err)
-			}
-			if err := os.WriteFile(htmlPath, page.Bytes(), 0o644); err != nil {
-				return fmt.Errorf("write report: %w", err)
+			if reportPath != "" {
+				if err := drill.WriteFiles(rep, reportPath, strings.TrimSuffix(reportPath, filepath.Ext(reportPath))+".html"); err != nil {
+					return err
+				}
 			}
 			if jsonOut {
+				b, err := json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
 				g.io.Out.Write(append(b, '\n'))
 			} else {
 				drill.PrintSummary(g.io.Out, rep)
-				fmt.Fprintf(g.io.Out, "\nreport: %s (and %s)\n", reportPath, htmlPath)
+				fmt.Fprintf(g.io.Out, "\nreport: %s (and report.html beside it); `pilotlight history` lists every drill\n", saved.JSON)
+				if s.Target != config.TargetAWS {
+					fmt.Fprintln(g.io.Out, "the lab is still running: `pilotlight lab status` to look at it, `pilotlight lab down` to stop it")
+				}
 			}
 			if !rep.Pass {
 				return exitError(1)
@@ -187,7 +196,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 	f.DurationVar(&o.Steady, "steady", 5*time.Second, "workload before the fault")
 	f.DurationVar(&o.After, "after", 5*time.Second, "workload in the DR region before healing")
 	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "bound on each wait (failover, fence, routing)")
-	f.StringVar(&reportPath, "report", "report.json", "where to write the report (report.html beside it)")
+	f.StringVar(&reportPath, "report", "", "also write the report here (report.html beside it); every drill is kept in PILOTLIGHT_REPORTS_DIR anyway")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON instead of the summary")
 	return c
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 )
@@ -271,5 +272,41 @@ func TestLabPortInUse(t *testing.T) {
 	r := runCLI(t, dir, []string{"PILOTLIGHT_LAB_BASE_PORT=" + strconv.Itoa(port)}, "lab", "up", "--foreground")
 	if r.code == 0 || !strings.Contains(r.err, "port "+strconv.Itoa(port)+" on 127.0.0.1 is in use") {
 		t.Fatalf("exit %d, stderr %q; want the port named", r.code, r.err)
+	}
+}
+
+func TestHistoryAndReport(t *testing.T) {
+	dir := t.TempDir()
+	reports := filepath.Join(dir, "reports")
+	env := []string{"PILOTLIGHT_REPORTS_DIR=" + reports}
+	r := runCLI(t, dir, env, "history")
+	if r.code != 0 || !strings.Contains(r.out, "no drills in "+reports) || !strings.Contains(r.err, "control journal was not read") {
+		t.Fatalf("empty history: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	rep := &drill.Report{Scenario: drill.RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: time.Now().UTC(), Pass: true,
+		Failover: &drill.FailoverReport{RTOSeconds: 3.25}, RPO: &drill.RPO{Missing: 7}}
+	saved, err := drill.History{Dir: reports}.Save(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, dir, env, "history")
+	if r.code != 0 || !strings.Contains(r.out, saved.ID) || !strings.Contains(r.out, "PASS") || !strings.Contains(r.out, "3.25s") || !strings.Contains(r.out, "7 writes") {
+		t.Fatalf("history: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	r = runCLI(t, dir, env, "history", "--json")
+	var h struct {
+		Entries []drill.Entry `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &h); err != nil || len(h.Entries) != 1 || h.Entries[0].ID != saved.ID {
+		t.Fatalf("history --json: %v\n%s", err, r.out)
+	}
+	if r := runCLI(t, dir, env, "report"); r.code != 0 || !strings.Contains(r.out, "RTO") || !strings.Contains(r.out, saved.HTML) {
+		t.Fatalf("report (latest): exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := runCLI(t, dir, env, "report", "no-such-report"); r.code != 2 || !strings.Contains(r.err, "pilotlight history") {
+		t.Fatalf("report of an unknown ID: exit %d %q", r.code, r.err)
+	}
+	if r := runCLI(t, dir, nil, "version", "--json"); r.code != 0 || !strings.Contains(r.out, `"version"`) {
+		t.Fatalf("version --json: %q", r.out)
 	}
 }

@@ -136,7 +136,7 @@ run (bad flags or settings, unknown command, target unreachable). With
 	pf.StringVar(&g.witness, "witness", "us-east-2", "witness region, holding the third control record, or none (PILOTLIGHT_WITNESS_REGION)")
 	pf.StringVar(&g.awsProfile, "aws-profile", "", "named AWS profile for --target aws (AWS_PROFILE)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g))
+	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g), newHistoryCmd(g), newReportCmd(g))
 	guardGroups(root)
 	return root
 }
@@ -237,12 +237,19 @@ func withCode(code int, err error) error {
 var version = "dev"
 
 func newVersionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var jsonOut bool
+	c := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if jsonOut {
+				return writeJSON(g.io.Out, map[string]string{"version": version})
+			}
 			fmt.Fprintln(g.io.Out, "pilotlight", version)
+			return nil
 		},
 	}
+	c.Flags().BoolVar(&jsonOut, "json", false, "print the version as JSON")
+	return c
 }

@@ -39,6 +39,7 @@ type Settings struct {
 	LabBasePort                int           // PILOTLIGHT_LAB_BASE_PORT: 0 picks free ports
 	ReplicationLag             time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
 	FunctionsDir               string        // PILOTLIGHT_FUNCTIONS_DIR: built function bootstraps
+	ReportsDir                 string        // PILOTLIGHT_REPORTS_DIR: every drill's report
 	// Credentials for the aws target; never printed.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -143,6 +144,13 @@ var Fields = []Field{
 			return fmt.Errorf("%s is longer than an hour: use a lag like 100ms or 2s", d)
 		}
 		s.ReplicationLag = d
+		return nil
+	}},
+	{Env: "PILOTLIGHT_REPORTS_DIR", Default: ".pilotlight/reports", Help: "where every drill keeps its report (<time>-<scenario>/report.json and .html)", set: func(s *Settings, v string) error {
+		if v == "" {
+			return errors.New("empty: give a directory")
+		}
+		s.ReportsDir = v
 		return nil
 	}},
 	{Env: "PILOTLIGHT_FUNCTIONS_DIR", Default: "bin/functions", Help: "built functions (<name>/bootstrap), from `make build`", set: func(s *Settings, v string) error {

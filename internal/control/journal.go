@@ -100,26 +100,59 @@ func (s *Store) Run(ctx context.Context, epoch int64) ([]Entry, error) {
 	}
 	var es []Entry
 	for _, it := range out.Items {
-		e := Entry{Epoch: epoch}
-		if v, ok := it["phase"].(*types.AttributeValueMemberS); ok {
-			e.Phase = Phase(v.Value)
-		}
-		if v, ok := it["at"].(*types.AttributeValueMemberS); ok {
-			e.At, _ = time.Parse(time.RFC3339Nano, v.Value)
-		}
-		if v, ok := it["from"].(*types.AttributeValueMemberS); ok {
-			e.From = v.Value
-		}
-		if v, ok := it["to"].(*types.AttributeValueMemberS); ok {
-			e.To = v.Value
-		}
-		if v, ok := it["detail"].(*types.AttributeValueMemberS); ok {
-			e.Detail = v.Value
-		}
+		e := decodeEntry(it)
+		e.Epoch = epoch
 		es = append(es, e)
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].Phase.Index() < es[j].Phase.Index() })
 	return es, nil
+}
+
+// Runs returns every run's journal in this region, by epoch (a scan of the
+// control table: it holds a few rows per failover).
+func (s *Store) Runs(ctx context.Context) (map[int64][]Entry, error) {
+	out := map[int64][]Entry{}
+	p := dynamodb.NewScanPaginator(s.c, &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		FilterExpression:          aws.String("begins_with(#pk, :run)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": region.ControlHashKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":run": &types.AttributeValueMemberS{Value: "run#"}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the journal in %s: %w", s.Region, err)
+		}
+		for _, it := range page.Items {
+			e := decodeEntry(it)
+			out[e.Epoch] = append(out[e.Epoch], e)
+		}
+	}
+	for _, es := range out {
+		sort.Slice(es, func(i, j int) bool { return es[i].Phase.Index() < es[j].Phase.Index() })
+	}
+	return out, nil
+}
+
+func decodeEntry(it map[string]types.AttributeValue) Entry {
+	var e Entry
+	if v, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
+		e.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	if v, ok := it["phase"].(*types.AttributeValueMemberS); ok {
+		e.Phase = Phase(v.Value)
+	}
+	if v, ok := it["at"].(*types.AttributeValueMemberS); ok {
+		e.At, _ = time.Parse(time.RFC3339Nano, v.Value)
+	}
+	if v, ok := it["from"].(*types.AttributeValueMemberS); ok {
+		e.From = v.Value
+	}
+	if v, ok := it["to"].(*types.AttributeValueMemberS); ok {
+		e.To = v.Value
+	}
+	if v, ok := it["detail"].(*types.AttributeValueMemberS); ok {
+		e.Detail = v.Value
+	}
+	return e
 }
 
 // Flag rows: small named facts a run needs to remember, such as a fence
