@@ -344,7 +344,7 @@ func newBackupListCmd(g *globals) *cobra.Command {
 
 func newBackupRestoreCmd(g *globals) *cobra.Command {
 	var snapshot, table string
-	var force, jsonOut bool
+	var force, jsonOut, yes bool
 	c := &cobra.Command{
 		Use:   "restore",
 		Short: "Restore a snapshot into a named table",
@@ -364,6 +364,11 @@ table is never left looking complete. Replication stamps are stripped.`,
 			if err != nil {
 				return err
 			}
+			if force {
+				if err := confirm(g, yes, fmt.Sprintf("restore deletes table %s first if it exists", table), "pass --yes with --force"); err != nil {
+					return err
+				}
+			}
 			res, err := m.Restore(cmd.Context(), backup.RestoreOptions{ID: snapshot, Table: table, Force: force})
 			if err != nil {
 				return err
@@ -379,7 +384,8 @@ table is never left looking complete. Replication stamps are stripped.`,
 	regionFlag(c, g, "region to restore in, from its backup bucket (default: the primary)")
 	c.Flags().StringVar(&snapshot, "snapshot", "latest", "snapshot ID (see backup list)")
 	c.Flags().StringVar(&table, "table", "", "table to create and fill (required)")
-	c.Flags().BoolVar(&force, "force", false, "delete --table first if it exists")
+	c.Flags().BoolVar(&force, "force", false, "delete --table first if it exists (asks first, or --yes)")
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask before --force deletes a table")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("table")
 	return c
@@ -426,7 +432,7 @@ func newBackupVerifyCmd(g *globals) *cobra.Command {
 func newBackupPruneCmd(g *globals) *cobra.Command {
 	var maxAge string
 	var keep int
-	var dryRun, jsonOut bool
+	var dryRun, jsonOut, yes bool
 	c := &cobra.Command{
 		Use:   "prune",
 		Short: "Apply retention: keep the newest --keep, drop older than --max-age",
@@ -444,6 +450,11 @@ hidden behind a delete marker. --dry-run shows what would go.`,
 			_, m, err := managerFor(g, cmd, g.region)
 			if err != nil {
 				return err
+			}
+			if !dryRun {
+				if err := confirm(g, yes, fmt.Sprintf("prune deletes every version of the snapshots beyond the newest %d and older than %s", keep, maxAge), "pass --yes (or --dry-run to see what would go)"); err != nil {
+					return err
+				}
 			}
 			res, err := m.Prune(cmd.Context(), backup.Retention{Keep: keep, MaxAge: age, DryRun: dryRun})
 			if err != nil {

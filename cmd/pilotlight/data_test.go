@@ -100,7 +100,10 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy"); r.code != 2 || !strings.Contains(r.err, "--force") {
 		t.Fatalf("restore over a table: exit %d %q", r.code, r.err)
 	}
-	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy", "--force", "--snapshot", man.ID); r.code != 0 {
+	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy", "--force", "--snapshot", man.ID); r.code != 2 || !strings.Contains(r.err, "pass --yes with --force") {
+		t.Fatalf("restore --force without --yes from a script: exit %d %q", r.code, r.err)
+	}
+	if r := runCLI(t, dir, nil, "backup", "restore", "--table", "orders-copy", "--force", "--yes", "--snapshot", man.ID); r.code != 0 {
 		t.Fatalf("restore --force: %s", r.err)
 	}
 	if r := runCLI(t, dir, nil, "backup", "restore"); r.code != 2 || !strings.Contains(r.err, `"table" not set`) {
@@ -120,6 +123,12 @@ func TestDataCommands(t *testing.T) {
 	}
 	if r := runCLI(t, dir, nil, "backup", "prune", "--keep", "1", "--dry-run"); r.code != 0 || !strings.Contains(r.out, "would remove 0 snapshot(s), kept 1") {
 		t.Fatalf("prune dry run: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := runCLI(t, dir, nil, "backup", "prune", "--keep", "1"); r.code != 2 || !strings.Contains(r.err, "refusing without confirmation") {
+		t.Fatalf("prune from a script without --yes: exit %d %q", r.code, r.err)
+	}
+	if r := runCLI(t, dir, nil, "backup", "prune", "--keep", "1", "--yes"); r.code != 0 || !strings.Contains(r.out, "kept 1") {
+		t.Fatalf("prune --yes: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }
 

@@ -47,7 +47,7 @@ func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
 		dir, _ := filepath.Abs(s.FunctionsDir)
-		o.Functions = lab.FunctionOptions{Dir: dir}
+		o.Functions = lab.FunctionOptions{Dir: dir, Manual: s.FailoverMode == "manual"}
 	}
 	return o
 }

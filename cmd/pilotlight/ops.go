@@ -131,19 +131,13 @@ primary, verify. Writes are refused (503) during the switch, never lost.`,
 }
 
 func runFailover(ctx context.Context, g *globals, cl *target, fc *failover.Controller, req failover.Request, yes, jsonOut bool) error {
-	if !req.DryRun && !yes {
-		if !isTerminal(g.io.In) {
-			return fmt.Errorf("refusing to fail over %s → %s without confirmation: pass --yes (or --dry-run to see the plan)", req.From, req.To)
-		}
+	if !req.DryRun {
 		kind := "UNPLANNED"
 		if req.Planned {
 			kind = "planned"
 		}
-		fmt.Fprintf(g.io.Err, "%s failover %s → %s. Proceed? [y/N] ", kind, req.From, req.To)
-		var answer string
-		fmt.Fscanln(g.io.In, &answer)
-		if answer != "y" && answer != "yes" {
-			return errors.New("cancelled")
+		if err := confirm(g, yes, fmt.Sprintf("%s failover %s → %s", kind, req.From, req.To), "pass --yes (or --dry-run to see the plan)"); err != nil {
+			return err
 		}
 	}
 	res, err := fc.Run(ctx, req)
@@ -351,4 +345,23 @@ func isTerminal(r any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// confirm asks before a command changes something that cannot be undone:
+// on a terminal, y or yes proceeds; elsewhere (a script, a cron job) the
+// command refuses unless --yes was given, and says how.
+func confirm(g *globals, yes bool, what, how string) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(g.io.In) {
+		return codedError{2, fmt.Errorf("refusing without confirmation: %s; %s", what, how)}
+	}
+	fmt.Fprintf(g.io.Err, "%s. Proceed? [y/N] ", what)
+	var answer string
+	fmt.Fscanln(g.io.In, &answer)
+	if answer != "y" && answer != "yes" {
+		return codedError{2, errors.New("cancelled")}
+	}
+	return nil
 }

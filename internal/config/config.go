@@ -29,6 +29,7 @@ type Settings struct {
 	DRRegion      string // PILOTLIGHT_DR_REGION
 	WitnessRegion string // PILOTLIGHT_WITNESS_REGION: the third control record ("none": two-region mode)
 	AWSProfile    string // AWS_PROFILE: a named AWS profile for --target aws
+	FailoverMode  string // PILOTLIGHT_FAILOVER_MODE: auto or manual
 	// RTOObjective and RPOObjective: a drill that misses one fails
 	// (PILOTLIGHT_RTO_OBJECTIVE, PILOTLIGHT_RPO_OBJECTIVE; defaults by
 	// target: AWS 10m and 1m, the seed system's targets; lab 15s and 1s).
@@ -82,6 +83,14 @@ var Fields = []Field{
 			return nil
 		}
 		return checkRegion(v)
+	}},
+	{Env: "PILOTLIGHT_FAILOVER_MODE", Default: "auto", Help: "auto: the alarm fails over; manual: the alarm notifies and a person runs `pilotlight failover` (the lab's controller, and the DR stack's FailoverMode parameter)", set: func(s *Settings, v string) error {
+		switch v {
+		case "auto", "manual":
+			s.FailoverMode = v
+			return nil
+		}
+		return fmt.Errorf("%q: use auto or manual", v)
 	}},
 	{Env: "PILOTLIGHT_RTO_OBJECTIVE", Help: "recovery time objective: a drill whose RTO is longer fails (default 10m on AWS, 15s in the lab)", set: func(s *Settings, v string) error {
 		if v == "" {
@@ -298,7 +307,7 @@ func suggestWitness(primary, dr string) string {
 var FunctionKeys = []string{
 	"PILOTLIGHT_ACCOUNT", "PILOTLIGHT_ALARM_NAME", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_BACKUP_KEEP", "PILOTLIGHT_BACKUP_MAX_AGE",
 	"PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_LEASE_TERM",
-	"PILOTLIGHT_MANUAL", "PILOTLIGHT_METRICS", "PILOTLIGHT_MIN_DWELL", "PILOTLIGHT_NOTIFY_FILE", "PILOTLIGHT_NOTIFY_TOPIC",
+	"PILOTLIGHT_METRICS", "PILOTLIGHT_MIN_DWELL", "PILOTLIGHT_NOTIFY_FILE", "PILOTLIGHT_NOTIFY_TOPIC",
 	"PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PROBE_INTERVAL", "PILOTLIGHT_RENEW_FOR", "PILOTLIGHT_ROUTING_URL",
 	"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RUN_MAIN",
 }

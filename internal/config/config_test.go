@@ -283,3 +283,29 @@ func TestObjectivesDefaultByTarget(t *testing.T) {
 		t.Fatalf("a bad objective: %v", err)
 	}
 }
+
+func TestFailoverMode(t *testing.T) {
+	base := map[string]string{"AWS_REGION": "us-west-2", "PILOTLIGHT_PEER_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+	get := func(extra map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return base[k]
+		}
+	}
+	if f, err := LoadFunctionEnv(get(nil)); err != nil || f.Manual {
+		t.Fatalf("default: manual %v, %v; want auto", f.Manual, err)
+	}
+	if f, err := LoadFunctionEnv(get(map[string]string{"PILOTLIGHT_FAILOVER_MODE": "manual"})); err != nil || !f.Manual {
+		t.Fatalf("manual: %v, %v", f.Manual, err)
+	}
+	for extra, want := range map[string]string{"PILOTLIGHT_FAILOVER_MODE": "use auto", "PILOTLIGHT_MANUAL": "PILOTLIGHT_FAILOVER_MODE=manual"} {
+		if _, err := LoadFunctionEnv(get(map[string]string{extra: "sometimes"})); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=sometimes: %v; want %q", extra, err, want)
+		}
+	}
+	if _, err := Load(Sources{Dotenv: map[string]string{"PILOTLIGHT_FAILOVER_MODE": "semi"}}); err == nil || !strings.Contains(err.Error(), "use auto or manual") {
+		t.Fatalf("settings: %v", err)
+	}
+}

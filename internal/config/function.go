@@ -31,7 +31,7 @@ type FunctionEnv struct {
 	AlarmName                   string                       // PILOTLIGHT_ALARM_NAME: the detection alarm, read with cloudwatch:DescribeAlarms (AWS)
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
-	Manual                      bool                         // PILOTLIGHT_MANUAL: alarms notify, a person fails over
+	Manual                      bool                         // PILOTLIGHT_FAILOVER_MODE=manual: alarms notify, a person fails over
 	Account                     string                       // PILOTLIGHT_ACCOUNT: AWS account ID in bucket names (AWS only)
 	NotifyTopic                 string                       // PILOTLIGHT_NOTIFY_TOPIC: SNS topic ARN for phase notifications (AWS)
 	ProbeInterval               time.Duration                // PILOTLIGHT_PROBE_INTERVAL: probe this often within one invocation (fast profile: 10s)
@@ -51,7 +51,6 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
 		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), AlarmName: getenv("PILOTLIGHT_ALARM_NAME"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
-		Manual:  getenv("PILOTLIGHT_MANUAL") == "true",
 		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
 	}
@@ -61,6 +60,16 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f.Lease, f.RenewFor = control.AWSLease, time.Minute
 	f.ClockOffsetFile = getenv("PILOTLIGHT_CLOCK_OFFSET_FILE")
 	var errs []string
+	switch m := getenv("PILOTLIGHT_FAILOVER_MODE"); m {
+	case "", "auto":
+	case "manual":
+		f.Manual = true
+	default:
+		errs = append(errs, fmt.Sprintf("PILOTLIGHT_FAILOVER_MODE: %q: use auto (the alarm fails over) or manual (the alarm notifies, a person runs pilotlight failover)", m))
+	}
+	if getenv("PILOTLIGHT_MANUAL") != "" {
+		errs = append(errs, "PILOTLIGHT_MANUAL is no longer read: set PILOTLIGHT_FAILOVER_MODE=manual (or auto)")
+	}
 	for name, v := range map[string]string{"AWS_REGION": f.Region, "PILOTLIGHT_PEER_REGION": f.Peer} {
 		if err := checkRegion(v); err != nil {
 			errs = append(errs, name+": "+err.Error())

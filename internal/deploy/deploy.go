@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,8 +29,11 @@ type Plan struct {
 	// Witness holds the third control record (its own stack, deployed
 	// first); "" or "none": two-region mode, split-brain protection best
 	// effort.
-	Witness          string
-	Profile          string // free or fast
+	Witness string
+	Profile string // free or fast
+	// FailoverMode: auto (the alarm fails over) or manual (it notifies; a
+	// person runs pilotlight failover). "" is auto.
+	FailoverMode     string
 	NotificationMail string
 	HostedZoneID     string // empty: no Route 53 stack
 	RecordName       string
@@ -198,6 +202,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
 		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
+		"FailoverMode": cmp.Or(p.FailoverMode, "auto"),
 		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
 			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
 		})),

@@ -173,7 +173,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
 			"PILOTLIGHT_ALARM_URL="+l.frontDoorURL+"/_pilotlight/alarm",
 			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
-			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_MANUAL="+strconv.FormatBool(fo.Manual),
+			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_FAILOVER_MODE="+map[bool]string{false: "auto", true: "manual"}[fo.Manual],
 			// Read the S3 canary every second, write it every 30: a cut S3
 			// fails the read just the same, and versions do not pile up.
 			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",
