@@ -186,141 +186,171 @@ func printJournal(g *globals, j []control.Entry) {
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var jsonOut bool
-	c := &cobra.Command{
-		Use:   "status",
-		Short: "Active region, epoch, health and replication lag of both regions",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, fc, err := controllerFor(g, cmd)
-			if err != nil {
+	var watch time.Duration
+	once := func(cmd *cobra.Command) error {
+		cl, fc, err := controllerFor(g, cmd)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+		defer cancel()
+		type regionStatus struct {
+			Region  string          `json:"region"`
+			Role    string          `json:"role"`
+			Record  *control.Active `json:"record,omitempty"`
+			Lease   *control.Lease  `json:"lease,omitempty"`
+			Writes  bool            `json:"accepts_writes"`
+			Why     string          `json:"why_not,omitempty"`
+			Error   string          `json:"error,omitempty"`
+			Routing *bool           `json:"routing_healthy,omitempty"`
+		}
+		var st lab.Status
+		if cl.lab != nil {
+			if st, err = cl.lab.Status(ctx); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			type regionStatus struct {
-				Region  string          `json:"region"`
-				Role    string          `json:"role"`
-				Record  *control.Active `json:"record,omitempty"`
-				Lease   *control.Lease  `json:"lease,omitempty"`
-				Writes  bool            `json:"accepts_writes"`
-				Why     string          `json:"why_not,omitempty"`
-				Error   string          `json:"error,omitempty"`
-				Routing *bool           `json:"routing_healthy,omitempty"`
+		}
+		var out struct {
+			// Active is the holder of the highest epoch on a majority
+			// of the control records ("" when no epoch has one).
+			Active      string                `json:"active_region"`
+			Epoch       int64                 `json:"epoch"`
+			Writable    []string              `json:"writable_regions"`
+			Witness     string                `json:"witness,omitempty"`
+			Regions     []regionStatus        `json:"regions"`
+			Answer      string                `json:"routing_answer,omitempty"`
+			Replication []lab.DirectionStatus `json:"replication"`
+		}
+		view, verr := fc.View(ctx, cl.primary, cl.dr)
+		out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
+		now := time.Now()
+		unreadable := 0
+		roles := []string{cl.primary, cl.dr}
+		if fc.Witness != "" {
+			roles = append(roles, fc.Witness)
+		}
+		for _, r := range roles {
+			rs := regionStatus{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
+			if a, ok := view.Records[r]; ok {
+				rs.Record = &a
+			} else if err := view.Errors[r]; err != nil {
+				rs.Error, unreadable = err.Error(), unreadable+1
 			}
-			var st lab.Status
-			if cl.lab != nil {
-				if st, err = cl.lab.Status(ctx); err != nil {
-					return err
-				}
-			}
-			var out struct {
-				// Active is the holder of the highest epoch on a majority
-				// of the control records ("" when no epoch has one).
-				Active      string                `json:"active_region"`
-				Epoch       int64                 `json:"epoch"`
-				Writable    []string              `json:"writable_regions"`
-				Witness     string                `json:"witness,omitempty"`
-				Regions     []regionStatus        `json:"regions"`
-				Answer      string                `json:"routing_answer,omitempty"`
-				Replication []lab.DirectionStatus `json:"replication"`
-			}
-			view, verr := fc.View(ctx, cl.primary, cl.dr)
-			out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
-			now := time.Now()
-			unreadable := 0
-			roles := []string{cl.primary, cl.dr}
-			if fc.Witness != "" {
-				roles = append(roles, fc.Witness)
-			}
-			for _, r := range roles {
-				rs := regionStatus{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
-				if a, ok := view.Records[r]; ok {
-					rs.Record = &a
-				} else if err := view.Errors[r]; err != nil {
-					rs.Error, unreadable = err.Error(), unreadable+1
-				}
-				if r != fc.Witness {
-					if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
-						rs.Lease = &ws.Lease
-						if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
-							rs.Why = why.Error()
-						} else {
-							rs.Writes = true
-							out.Writable = append(out.Writable, r)
-						}
+			if r != fc.Witness {
+				if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
+					rs.Lease = &ws.Lease
+					if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
+						rs.Why = why.Error()
+					} else {
+						rs.Writes = true
+						out.Writable = append(out.Writable, r)
 					}
 				}
-				if st.Routing != nil && r != fc.Witness {
-					h := st.Routing.Regions[r].Healthy
-					rs.Routing = &h
-				}
-				out.Regions = append(out.Regions, rs)
 			}
-			if st.Routing != nil {
-				out.Answer = st.Routing.Answer
+			if st.Routing != nil && r != fc.Witness {
+				h := st.Routing.Regions[r].Healthy
+				rs.Routing = &h
 			}
-			out.Replication = st.Replication
-			if jsonOut {
-				if err := writeJSON(g.io.Out, out); err != nil {
-					return err
-				}
-				if unreadable > 0 || verr != nil {
-					return exitError(1)
-				}
-				return nil
-			}
-			switch {
-			case len(out.Writable) == 0:
-				fmt.Fprintf(g.io.Out, "NO REGION ACCEPTS WRITES (control records: %s at epoch %d)\n", orNone(out.Active), out.Epoch)
-			default:
-				fmt.Fprintf(g.io.Out, "writes accepted by: %s (epoch %d)", strings.Join(out.Writable, ", "), out.Epoch)
-				if out.Answer != "" {
-					fmt.Fprintf(g.io.Out, "; clients routed to %s", out.Answer)
-				}
-				fmt.Fprintln(g.io.Out)
-			}
-			if out.Witness == "" {
-				fmt.Fprintln(g.io.Out, "no witness region: split-brain protection is best effort (PILOTLIGHT_WITNESS_REGION=none)")
-			}
-			fmt.Fprintln(g.io.Out)
-			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REGION\tROLE\tRECORD\tLEASE\tWRITES\tROUTING")
-			for _, r := range out.Regions {
-				rec := r.Error
-				if r.Record != nil {
-					rec = fmt.Sprintf("%s @ epoch %d", r.Record.Region, r.Record.Epoch)
-					if r.Record.Hold != "" {
-						rec += " (held: " + r.Record.Hold + ")"
-					}
-				}
-				lease, writes := "-", "-"
-				if r.Lease != nil && r.Lease.Epoch > 0 {
-					lease = fmt.Sprintf("epoch %d, %s", r.Lease.Epoch, leaseLeft(r.Lease.Until, now))
-				}
-				if r.Role != "witness" {
-					writes = "yes"
-					if !r.Writes {
-						writes = "no"
-					}
-				}
-				routing := "-"
-				if r.Routing != nil {
-					routing = map[bool]string{true: "healthy", false: "UNHEALTHY"}[*r.Routing]
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
-			}
-			w.Flush()
-			if cl.lab != nil {
-				fmt.Fprintln(g.io.Out)
-				printStatus(g.io.Out, cl.lab.State, st)
+			out.Regions = append(out.Regions, rs)
+		}
+		if st.Routing != nil {
+			out.Answer = st.Routing.Answer
+		}
+		out.Replication = st.Replication
+		if jsonOut {
+			if err := writeJSON(g.io.Out, out); err != nil {
+				return err
 			}
 			if unreadable > 0 || verr != nil {
 				return exitError(1)
 			}
 			return nil
+		}
+		switch {
+		case len(out.Writable) == 0:
+			fmt.Fprintf(g.io.Out, "NO REGION ACCEPTS WRITES (control records: %s at epoch %d)\n", orNone(out.Active), out.Epoch)
+		default:
+			fmt.Fprintf(g.io.Out, "writes accepted by: %s (epoch %d)", strings.Join(out.Writable, ", "), out.Epoch)
+			if out.Answer != "" {
+				fmt.Fprintf(g.io.Out, "; clients routed to %s", out.Answer)
+			}
+			fmt.Fprintln(g.io.Out)
+		}
+		if out.Witness == "" {
+			fmt.Fprintln(g.io.Out, "no witness region: split-brain protection is best effort (PILOTLIGHT_WITNESS_REGION=none)")
+		}
+		fmt.Fprintln(g.io.Out)
+		w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "REGION\tROLE\tRECORD\tLEASE\tWRITES\tROUTING")
+		for _, r := range out.Regions {
+			rec := r.Error
+			if r.Record != nil {
+				rec = fmt.Sprintf("%s @ epoch %d", r.Record.Region, r.Record.Epoch)
+				if r.Record.Hold != "" {
+					rec += " (held: " + r.Record.Hold + ")"
+				}
+			}
+			lease, writes := "-", "-"
+			if r.Lease != nil && r.Lease.Epoch > 0 {
+				lease = fmt.Sprintf("epoch %d, %s", r.Lease.Epoch, leaseLeft(r.Lease.Until, now))
+			}
+			if r.Role != "witness" {
+				writes = "yes"
+				if !r.Writes {
+					writes = "no"
+				}
+			}
+			routing := "-"
+			if r.Routing != nil {
+				routing = map[bool]string{true: "healthy", false: "UNHEALTHY"}[*r.Routing]
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
+		}
+		w.Flush()
+		if cl.lab != nil {
+			fmt.Fprintln(g.io.Out)
+			printStatus(g.io.Out, cl.lab.State, st)
+		}
+		if unreadable > 0 || verr != nil {
+			return exitError(1)
+		}
+		return nil
+	}
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Active region, epoch, health and replication lag of both regions",
+		Long: `Show which region accepts writes (or, loudly, that none does), each control
+record and lease, the witness, routing and replication. Exit status 1 when a
+region's record cannot be read.
+
+--watch 1s shows it again every second until interrupted (with --json, one
+JSON document per line).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watch <= 0 {
+				return once(cmd)
+			}
+			tty := isTerminal(g.io.Out)
+			for {
+				if tty && !jsonOut {
+					fmt.Fprint(g.io.Out, "\033[H\033[2J")
+				}
+				if !jsonOut {
+					fmt.Fprintf(g.io.Out, "%s (every %s; Ctrl-C stops)\n\n", time.Now().Format("15:04:05"), watch)
+				}
+				if err := once(cmd); err != nil && !errors.As(err, new(exitError)) {
+					fmt.Fprintln(g.io.Err, "error:", err)
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(watch):
+				}
+			}
 		},
 	}
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	c.Flags().DurationVar(&watch, "watch", 0, "show the status again every interval, e.g. 1s, until interrupted")
 	return c
 }
 
