@@ -20,7 +20,7 @@ import (
 // planFor builds the deploy plan from settings and flags. acct may be a
 // placeholder for a dry run without credentials.
 func planFor(s config.Settings, acct, profile, email, zone, record string, rtc bool) deploy.Plan {
-	return deploy.Plan{Names: region.Names{App: s.AppName, Account: acct}, Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, FailoverMode: s.FailoverMode,
+	return deploy.Plan{Names: region.Names{App: s.AppName, Account: acct}, Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, FailoverMode: s.FailoverMode, RPOObjective: s.RPOObjective,
 		Profile: profile, NotificationMail: email, HostedZoneID: zone, RecordName: record, RTC: rtc}
 }
 

@@ -33,7 +33,9 @@ type Plan struct {
 	Profile string // free or fast
 	// FailoverMode: auto (the alarm fails over) or manual (it notifies; a
 	// person runs pilotlight failover). "" is auto.
-	FailoverMode     string
+	FailoverMode string
+	// RPOObjective: replication lag beyond it alarms (0: 1 minute).
+	RPOObjective     time.Duration
 	NotificationMail string
 	HostedZoneID     string // empty: no Route 53 stack
 	RecordName       string
@@ -202,7 +204,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
 		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
-		"FailoverMode": cmp.Or(p.FailoverMode, "auto"),
+		"FailoverMode": cmp.Or(p.FailoverMode, "auto"), "RPOObjectiveMs": fmt.Sprint(cmp.Or(p.RPOObjective, time.Minute).Milliseconds()),
 		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
 			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
 		})),
