@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -46,6 +47,8 @@ type Options struct {
 	// acknowledged in the DR region) or RPO (seconds of acknowledged writes
 	// the DR region lacked at takeover) exceeds one fails. Zero: none.
 	RTOObjective, RPOObjective time.Duration
+	// LoadRate is the load scenario's write rate (0: LoadRate, 200/s).
+	LoadRate int
 }
 
 // Env is what a drill drives.
@@ -65,8 +68,8 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("unknown scenario %q: use one of %v", opts.Scenario, Scenarios)
 	}
 	if opts.Scenario == Load {
-		opts.Rate = max(opts.Rate, LoadRate)
-		opts.Concurrency = max(opts.Concurrency, 32)
+		opts.Rate = max(opts.Rate, cmp.Or(opts.LoadRate, LoadRate))
+		opts.Concurrency = max(opts.Concurrency, opts.Rate/6)
 	}
 	d := &run{env: env, opts: opts, t: t, names: t.Names(), primary: t.Primary(), dr: t.DR(),
 		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}

@@ -86,7 +86,7 @@ func (d *run) alarmPeriod(ctx context.Context) (time.Duration, error) {
 
 // AlarmPeriod is the lab alarm's period (its health-check interval).
 func (t *labTarget) AlarmPeriod(ctx context.Context) (time.Duration, error) {
-	st, err := t.c.Status(ctx)
+	st, err := t.c.ReplicationStatus(ctx)
 	if err != nil {
 		return 0, err
 	}

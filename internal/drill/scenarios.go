@@ -106,7 +106,7 @@ func (t *labTarget) PauseReplication(p bool) error {
 }
 func (t *labTarget) SetLag(d time.Duration) error { return t.c.SetReplicationLag(d) }
 func (t *labTarget) Lag(ctx context.Context) (time.Duration, error) {
-	st, err := t.c.Status(ctx)
+	st, err := t.c.ReplicationStatus(ctx)
 	return st.Lag, err
 }
 func (t *labTarget) Witness() string { return t.c.State.Witness }

@@ -103,7 +103,7 @@ func (t *labTarget) Routed(ctx context.Context) (string, bool) {
 }
 
 func (t *labTarget) DetectionFloor(ctx context.Context) (time.Duration, string) {
-	st, err := t.c.Status(ctx)
+	st, err := t.c.ReplicationStatus(ctx)
 	if err != nil || st.Functions == nil {
 		return 0, ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,9 @@ type Controller interface {
 	// the next poll (a drain is waiting for one).
 	KickReplication() error
 	Status(ctx context.Context) (Status, error)
+	// ReplicationStatus is Status with replication only: no server is
+	// called, so it stays fast when the servers are loaded.
+	ReplicationStatus(ctx context.Context) (Status, error)
 }
 
 // labController adapts *Lab to Controller.
@@ -89,10 +93,17 @@ func (l *Lab) SetFailback(on bool) {
 	l.log.Info("replication", "failback", on)
 }
 
-// Status reports both regions and replication. Backend checks use ctx.
+// Status reports both regions and replication. Backend checks use ctx and
+// run in parallel, each bounded: a loaded server must not make status slow.
 func (l *Lab) Status(ctx context.Context) Status {
 	faults := l.Faults()
-	st := Status{}
+	st := l.replicationStatus()
+	type check struct {
+		region, svc string
+		up          bool
+	}
+	var wg sync.WaitGroup
+	checks := make(chan check, 2*len(l.regions))
 	for _, r := range l.regions {
 		rs := RegionStatus{Name: r.name, Endpoints: r.ep, Servers: map[string]int{}, Up: map[string]bool{}}
 		for _, s := range []*server{r.ddb, r.s3} {
@@ -101,7 +112,8 @@ func (l *Lab) Status(ctx context.Context) Status {
 				svc = "s3"
 			}
 			rs.Servers[svc] = s.pid()
-			rs.Up[svc] = backendUp(ctx, s.addr)
+			wg.Add(1)
+			go func() { defer wg.Done(); checks <- check{r.name, svc, backendUp(ctx, s.addr)} }()
 		}
 		for _, f := range faults {
 			if f.Region == r.name {
@@ -110,6 +122,22 @@ func (l *Lab) Status(ctx context.Context) Status {
 		}
 		st.Regions = append(st.Regions, rs)
 	}
+	wg.Wait()
+	close(checks)
+	for c := range checks {
+		for i := range st.Regions {
+			if st.Regions[i].Name == c.region {
+				st.Regions[i].Up[c.svc] = c.up
+			}
+		}
+	}
+	return st
+}
+
+// replicationStatus is Status without the regions: what a drain polls,
+// with no call to any server.
+func (l *Lab) replicationStatus() Status {
+	st := Status{}
 	st.Replication = append(l.tables.status(), l.objects.status()...)
 	for i := range st.Replication[:2] {
 		st.Replication[i].Kind = "table"
@@ -129,8 +157,13 @@ func (l *Lab) Status(ctx context.Context) Status {
 	return st
 }
 
+// ReplicationStatus reports replication only (Status.Regions empty).
+func (c labController) ReplicationStatus(context.Context) (Status, error) {
+	return c.l.replicationStatus(), nil
+}
+
 func backendUp(ctx context.Context, addr string) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
 	if err != nil {

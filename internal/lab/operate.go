@@ -92,7 +92,7 @@ func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 		return err
 	}
 	for {
-		st, err := c.Status(ctx)
+		st, err := c.ReplicationStatus(ctx)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 // drainReady says whether a drain from → to can succeed: replication not
 // paused and, for objects, the rule on.
 func (c *Client) drainReady(ctx context.Context, from, to string) error {
-	st, err := c.Status(ctx)
+	st, err := c.ReplicationStatus(ctx)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,12 @@ func controlHandler(l *Lab, token string) http.Handler {
 		}
 	}
 	mux.HandleFunc("GET /status", auth(func(w http.ResponseWriter, r *http.Request) {
-		st, _ := c.Status(r.Context())
+		var st Status
+		if r.URL.Query().Get("replication") == "only" {
+			st, _ = c.ReplicationStatus(r.Context())
+		} else {
+			st, _ = c.Status(r.Context())
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(st)
 	}))
@@ -249,9 +254,16 @@ func (c *Client) SetClockOffset(r string, d time.Duration) error {
 }
 
 // Status fetches the lab's status.
-func (c *Client) Status(ctx context.Context) (Status, error) {
+func (c *Client) Status(ctx context.Context) (Status, error) { return c.status(ctx, "") }
+
+// ReplicationStatus implements Controller.
+func (c *Client) ReplicationStatus(ctx context.Context) (Status, error) {
+	return c.status(ctx, "?replication=only")
+}
+
+func (c *Client) status(ctx context.Context, query string) (Status, error) {
 	var st Status
-	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/status", nil)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/status"+query, nil)
 	if err != nil {
 		return st, err
 	}
