@@ -27,7 +27,7 @@ func TestDeployDryRunNeedsNoCredentials(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.err)
 	}
 	for _, want := range []string{"plan: pilotlight in us-east-1 (primary) and us-west-2 (DR), account <account>, detection profile free",
-		"1. stack pilotlight-dr", "2. stack pilotlight-primary", "ESTIMATED MONTHLY COST", "total"} {
+		"1. stack pilotlight-witness", "2. stack pilotlight-dr", "3. stack pilotlight-primary", "ESTIMATED MONTHLY COST", "total"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, r.out)
 		}
@@ -36,7 +36,7 @@ func TestDeployDryRunNeedsNoCredentials(t *testing.T) {
 		t.Error("a Route 53 stack planned without a hosted zone")
 	}
 	r = runCLI(t, dir, nil, "deploy", "--dry-run", "--hosted-zone", "Z1", "--record", "orders.example.com")
-	if r.code != 0 || !strings.Contains(r.out, "3. stack pilotlight-global") || !strings.Contains(r.out, "Route 53") {
+	if r.code != 0 || !strings.Contains(r.out, "4. stack pilotlight-global") || !strings.Contains(r.out, "Route 53") {
 		t.Fatalf("with a zone: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }

@@ -482,6 +482,7 @@ hidden behind a delete marker. --dry-run shows what would go.`,
 	c.Flags().IntVar(&keep, "keep", 7, "snapshots to keep (0: no count limit)")
 	c.Flags().StringVar(&maxAge, "max-age", "30d", "drop snapshots older than this (0d: no age limit)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be removed")
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask before deleting snapshots")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	return c
 }
