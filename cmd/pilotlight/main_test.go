@@ -154,7 +154,7 @@ func TestUnknownSettingsAreWarnedAbout(t *testing.T) {
 
 func TestLabCommandsWithoutLab(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"lab", "status"}, {"lab", "env"}, {"lab", "fault", "restore"}} {
+	for _, args := range [][]string{{"lab", "status"}, {"lab", "env"}, {"lab", "fault", "restore"}, {"check"}} {
 		r := runCLI(t, dir, nil, args...)
 		if r.code == 0 || !strings.Contains(r.err, "pilotlight lab up") {
 			t.Errorf("%v: exit %d, stderr %q; want a hint to run lab up", args, r.code, r.err)

@@ -1,0 +1,329 @@
+// Package readiness owns `pilotlight check`: would a failover work right
+// now? Like Route 53 Application Recovery Controller's readiness checks, it
+// compares what the two regions hold (table schema and streams, versioned
+// buckets), reads the control records (and the witness's) and the write
+// lease, replication, the last drill and the last backup, and says for each
+// whether it passes, with the fix when it does not.
+package readiness
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/backup"
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// Status of one check.
+type Status string
+
+const (
+	Pass Status = "PASS"
+	Warn Status = "WARN" // ready, but look at it
+	Fail Status = "FAIL" // not ready
+)
+
+// Result is one check.
+type Result struct {
+	Check  string `json:"check"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Report is every check; Ready when none failed.
+type Report struct {
+	Results []Result `json:"results"`
+	Ready   bool     `json:"ready"`
+}
+
+// Replication is what the target says of replication (the lab's
+// replicators; on AWS, nil: the health check's lag metric stands for it).
+type Replication struct {
+	Paused        bool
+	OldestPending time.Duration // the oldest table change not yet applied
+}
+
+// Input is what the checks read.
+type Input struct {
+	Primary, DR, Witness string
+	Names                region.Names
+	Clients              map[string]*region.Clients // the primary's and the DR region's
+	Stores               map[string]*control.Store  // every control record, the witness's too
+	Lease                control.LeaseConfig
+	// Replication, when set, reports the replicators' state.
+	Replication  func(ctx context.Context) (Replication, error)
+	RPOObjective time.Duration
+	History      drill.History
+	Now          func() time.Time
+	// DrillMaxAge and BackupMaxAge: older than this warns (0: 30 days and 2 days).
+	DrillMaxAge, BackupMaxAge time.Duration
+}
+
+// Run runs every check.
+func Run(ctx context.Context, in Input) Report {
+	if in.Now == nil {
+		in.Now = time.Now
+	}
+	checks := []func(context.Context, Input) Result{
+		controlRecords, writable, tableSchema, bucketsVersioned, replication, lastDrill, lastBackup,
+	}
+	var r Report
+	r.Ready = true
+	for _, c := range checks {
+		res := c(ctx, in)
+		if res.Status == Fail {
+			r.Ready = false
+		}
+		r.Results = append(r.Results, res)
+	}
+	return r
+}
+
+func (in Input) regions() []string {
+	rs := []string{in.Primary, in.DR}
+	if in.Witness != "" {
+		rs = append(rs, in.Witness)
+	}
+	return rs
+}
+
+// controlRecords: every control record present, readable and agreeing.
+func controlRecords(ctx context.Context, in Input) Result {
+	res := Result{Check: "control records"}
+	var bad, parts []string
+	recs := map[string]control.Active{}
+	for _, r := range in.regions() {
+		st, ok := in.Stores[r]
+		if !ok {
+			bad = append(bad, r+": no control table configured")
+			continue
+		}
+		a, err := st.Active(ctx)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", r, err))
+			continue
+		}
+		recs[r] = a
+		parts = append(parts, fmt.Sprintf("%s: %s@%d", r, a.Region, a.Epoch))
+	}
+	if len(bad) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(bad, "; ")
+		res.Fix = "a missing record: deploy writes the first ones (pilotlight deploy; in the lab, pilotlight lab down && pilotlight lab up); an unreadable one: that region's control table is down"
+		return res
+	}
+	first := recs[in.Primary]
+	for r, a := range recs {
+		if a.Region != first.Region || a.Epoch != first.Epoch {
+			res.Status, res.Detail = Warn, "records differ ("+strings.Join(parts, ", ")+"): "+r+" has not caught up"
+			res.Fix = "a fence or a handover is still landing: the controller's tick retries it; pilotlight status shows which"
+			return res
+		}
+	}
+	res.Status, res.Detail = Pass, fmt.Sprintf("%d records agree: %s active at epoch %d", len(recs), first.Region, first.Epoch)
+	return res
+}
+
+// writable: some region accepts writes now (its lease is live).
+func writable(ctx context.Context, in Input) Result {
+	res := Result{Check: "writable region"}
+	for _, r := range []string{in.Primary, in.DR} {
+		st, ok := in.Stores[r]
+		if !ok {
+			continue
+		}
+		ws, err := st.WriteState(ctx)
+		if err != nil {
+			continue
+		}
+		if ws.Writable(r, in.Now(), in.Lease) == nil {
+			res.Status, res.Detail = Pass, fmt.Sprintf("%s accepts writes (lease until %s)", r, ws.Lease.Until.Local().Format("15:04:05.000"))
+			return res
+		}
+	}
+	res.Status, res.Detail = Fail, "no region accepts writes"
+	res.Fix = "the active region's health check is not renewing its lease (is it running? is a majority of control records reachable?); pilotlight status says why"
+	return res
+}
+
+// tableSchema: the protected table has the same keys, billing and stream in
+// both regions, and its stream is on (global-table replication needs it).
+func tableSchema(ctx context.Context, in Input) Result {
+	res := Result{Check: "table " + in.Names.Table()}
+	var descs []string
+	var problems []string
+	for _, r := range []string{in.Primary, in.DR} {
+		c, ok := in.Clients[r]
+		if !ok {
+			problems = append(problems, r+": no client")
+			continue
+		}
+		out, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(in.Names.Table())})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", r, err))
+			continue
+		}
+		t := out.Table
+		var keys []string
+		for _, k := range t.KeySchema {
+			keys = append(keys, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		stream := "off"
+		if t.StreamSpecification != nil && aws.ToBool(t.StreamSpecification.StreamEnabled) {
+			stream = string(t.StreamSpecification.StreamViewType)
+		} else {
+			problems = append(problems, r+": stream off")
+		}
+		billing := ""
+		if t.BillingModeSummary != nil {
+			billing = string(t.BillingModeSummary.BillingMode)
+		}
+		descs = append(descs, fmt.Sprintf("keys %s, stream %s, billing %s", strings.Join(keys, ","), stream, billing))
+	}
+	if len(problems) == 0 && len(descs) == 2 && descs[0] != descs[1] {
+		problems = append(problems, fmt.Sprintf("%s has %s, %s has %s", in.Primary, descs[0], in.DR, descs[1]))
+	}
+	if len(problems) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(problems, "; ")
+		res.Fix = "both replicas must match and stream NEW_AND_OLD_IMAGES: redeploy (pilotlight deploy), or in the lab restart it"
+		return res
+	}
+	res.Status, res.Detail = Pass, "same in both regions: "+descs[0]
+	return res
+}
+
+// bucketsVersioned: data and backup buckets versioned in both regions
+// (replication needs versioning on both sides).
+func bucketsVersioned(ctx context.Context, in Input) Result {
+	res := Result{Check: "buckets versioned"}
+	var problems []string
+	n := 0
+	for _, r := range []string{in.Primary, in.DR} {
+		c, ok := in.Clients[r]
+		if !ok {
+			continue
+		}
+		for _, b := range []string{in.Names.Bucket(r), in.Names.BackupBucket(r)} {
+			out, err := c.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)})
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("%s: %v", b, err))
+			case out.Status != s3types.BucketVersioningStatusEnabled:
+				problems = append(problems, fmt.Sprintf("%s: versioning %q", b, cmpStr(string(out.Status), "never enabled")))
+			default:
+				n++
+			}
+		}
+	}
+	if len(problems) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(problems, "; ")
+		res.Fix = "turn versioning on (aws s3api put-bucket-versioning --versioning-configuration Status=Enabled), or redeploy: replication and point-in-time object recovery need it"
+		return res
+	}
+	res.Status, res.Detail = Pass, fmt.Sprintf("%d buckets versioned", n)
+	return res
+}
+
+func cmpStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// replication: running, and no older backlog than the RPO objective.
+func replication(ctx context.Context, in Input) Result {
+	res := Result{Check: "replication"}
+	if in.Replication == nil {
+		res.Status, res.Detail = Pass, "global table and S3 replication are AWS-managed: the replication-lag alarm watches them against the RPO objective"
+		return res
+	}
+	st, err := in.Replication(ctx)
+	if err != nil {
+		res.Status, res.Detail, res.Fix = Fail, err.Error(), "is the lab running? pilotlight lab status"
+		return res
+	}
+	switch {
+	case st.Paused:
+		res.Status, res.Detail, res.Fix = Fail, "paused: nothing replicates, and a failback would be refused", "pilotlight lab replication resume"
+	case in.RPOObjective > 0 && st.OldestPending > in.RPOObjective:
+		res.Status, res.Detail = Fail, fmt.Sprintf("the oldest change waiting is %s old, beyond the RPO objective %s", st.OldestPending.Round(time.Millisecond), in.RPOObjective)
+		res.Fix = "a failover now would lose more than the objective allows: find why replication lags (pilotlight lab status)"
+	default:
+		res.Status, res.Detail = Pass, fmt.Sprintf("running; oldest pending change %s (objective %s)", st.OldestPending.Round(time.Millisecond), in.RPOObjective)
+	}
+	return res
+}
+
+// lastDrill: a drill ran recently and passed.
+func lastDrill(_ context.Context, in Input) Result {
+	res := Result{Check: "last drill"}
+	maxAge := in.DrillMaxAge
+	if maxAge == 0 {
+		maxAge = 30 * 24 * time.Hour
+	}
+	es, err := in.History.List()
+	if err != nil {
+		res.Status, res.Detail, res.Fix = Warn, err.Error(), "check PILOTLIGHT_REPORTS_DIR"
+		return res
+	}
+	if len(es) == 0 {
+		res.Status, res.Detail, res.Fix = Warn, "no drill kept in "+in.History.Dir, "pilotlight drill (a failover you have not rehearsed is a guess)"
+		return res
+	}
+	last := es[len(es)-1]
+	age := in.Now().Sub(last.At)
+	switch {
+	case last.Pass == nil:
+		res.Status, res.Detail, res.Fix = Warn, last.ID+": "+last.Detail, "pilotlight drill"
+	case !*last.Pass:
+		res.Status, res.Detail, res.Fix = Fail, fmt.Sprintf("%s failed: %s", last.ID, last.Detail), "pilotlight report "+last.ID+" says why; fix it, then pilotlight drill"
+	case age > maxAge:
+		res.Status, res.Detail, res.Fix = Warn, fmt.Sprintf("%s passed, %s ago", last.ID, age.Round(time.Hour)), "pilotlight drill (docs/testing-procedures.md: how often)"
+	default:
+		res.Status, res.Detail = Pass, fmt.Sprintf("%s passed, %s ago", last.ID, age.Round(time.Second))
+	}
+	return res
+}
+
+// lastBackup: a complete snapshot of the table exists, and is recent.
+func lastBackup(ctx context.Context, in Input) Result {
+	res := Result{Check: "last backup"}
+	maxAge := in.BackupMaxAge
+	if maxAge == 0 {
+		maxAge = 48 * time.Hour
+	}
+	c, ok := in.Clients[in.Primary]
+	if !ok {
+		res.Status, res.Detail = Warn, "no client for "+in.Primary
+		return res
+	}
+	m := &backup.Manager{DB: c.DynamoDB, S3: c.S3, Region: in.Primary, Table: in.Names.Table(), Bucket: in.Names.BackupBucket(in.Primary)}
+	snaps, err := m.List(ctx)
+	if err != nil {
+		res.Status, res.Detail, res.Fix = Warn, err.Error(), "is the backup bucket there? pilotlight backup list"
+		return res
+	}
+	i := slices.IndexFunc(snaps, func(s backup.Snapshot) bool { return !s.Incomplete })
+	if i < 0 {
+		res.Status, res.Detail, res.Fix = Warn, "no complete snapshot of "+in.Names.Table()+" in "+in.Primary, "pilotlight backup create (the schedule takes one daily on AWS)"
+		return res
+	}
+	age := in.Now().Sub(snaps[i].Created)
+	if age > maxAge {
+		res.Status, res.Detail, res.Fix = Warn, fmt.Sprintf("%s, %s old", snaps[i].ID, age.Round(time.Hour)), "the daily backup schedule may be failing: pilotlight backup create, and look at the backup manager's logs"
+		return res
+	}
+	res.Status, res.Detail = Pass, fmt.Sprintf("%s, %s old", snaps[i].ID, age.Round(time.Second))
+	return res
+}
