@@ -92,22 +92,8 @@ var Fields = []Field{
 		}
 		return fmt.Errorf("%q: use auto or manual", v)
 	}},
-	{Env: "PILOTLIGHT_RTO_OBJECTIVE", Help: "recovery time objective: a drill whose RTO is longer fails (default 10m on AWS, 15s in the lab)", set: func(s *Settings, v string) error {
-		if v == "" {
-			return nil
-		}
-		d, err := parseDuration(v)
-		s.RTOObjective = d
-		return err
-	}},
-	{Env: "PILOTLIGHT_RPO_OBJECTIVE", Help: "recovery point objective: a drill that loses more seconds of acknowledged writes at takeover fails (default 1m on AWS, 1s in the lab)", set: func(s *Settings, v string) error {
-		if v == "" {
-			return nil
-		}
-		d, err := parseDuration(v)
-		s.RPOObjective = d
-		return err
-	}},
+	{Env: "PILOTLIGHT_RTO_OBJECTIVE", Help: "recovery time objective: a drill whose RTO is longer fails (default 10m on AWS, 15s in the lab)", set: optionalDuration(func(s *Settings) *time.Duration { return &s.RTOObjective })},
+	{Env: "PILOTLIGHT_RPO_OBJECTIVE", Help: "recovery point objective: a drill that loses more seconds of acknowledged writes at takeover fails (default 1m on AWS, 1s in the lab)", set: optionalDuration(func(s *Settings) *time.Duration { return &s.RPOObjective })},
 	{Env: "AWS_PROFILE", Help: "named AWS profile for --target aws (flag --aws-profile)", set: func(s *Settings, v string) error {
 		s.AWSProfile = v
 		return nil
@@ -385,6 +371,19 @@ func (s Settings) String() string {
 	}
 	return fmt.Sprintf("target=%s primary=%s dr=%s witness=%s app=%s lab_dir=%s cache_dir=%s base_port=%d replication_lag=%s access_key=%s secret=%s",
 		s.Target, s.PrimaryRegion, s.DRRegion, s.WitnessRegion, s.AppName, s.LabDir, s.CacheDir, s.LabBasePort, s.ReplicationLag, redact(s.AccessKeyID), redact(s.SecretAccessKey))
+}
+
+// optionalDuration sets a duration that may be left empty (then the
+// target's default applies after loading).
+func optionalDuration(field func(*Settings) *time.Duration) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		if v == "" {
+			return nil
+		}
+		d, err := parseDuration(v)
+		*field(s) = d
+		return err
+	}
 }
 
 func parseDuration(v string) (time.Duration, error) {
