@@ -184,7 +184,7 @@ left. --dry-run shows the steps and what exists.`,
 			if p.Primary == p.DR {
 				return p.Check()
 			}
-			cl := &deploy.Cleaner{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out}
+			cl := &deploy.Cleaner{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out, Rules: a.rules}
 			steps, err := cl.Steps(cmd.Context(), p)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -184,3 +185,7 @@ func (a *awsAccount) s3(r string) deploy.S3 {
 }
 
 func (a *awsAccount) iam() *iam.Client { return iam.NewFromConfig(a.cfg) }
+
+func (a *awsAccount) rules(r string) deploy.Rules {
+	return eventbridge.NewFromConfig(a.cfg, func(o *eventbridge.Options) { o.Region = r })
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -17,6 +19,48 @@ type Cleaner struct {
 	Stacks *Stacks
 	S3     func(region string) S3
 	Out    io.Writer
+	// Rules, when set, turns the schedules off first (nil: not done).
+	Rules func(region string) Rules
+}
+
+// Rules is the part of the EventBridge API cleanup uses.
+type Rules interface {
+	DisableRule(ctx context.Context, in *eventbridge.DisableRuleInput, opts ...func(*eventbridge.Options)) (*eventbridge.DisableRuleOutput, error)
+}
+
+// schedules are the rules whose functions write into the buckets cleanup
+// empties (health-check canaries, snapshots) or act on the deployment: off
+// first, or new versions keep arriving while a bucket is emptied and the
+// stack's delete fails on a bucket that is not empty.
+func schedules(p Plan, r string) []string {
+	names := []string{p.Names.App + "-healthcheck", p.Names.App + "-backupmanager"}
+	if r == p.DR {
+		names = append(names, p.Names.App+"-datavalidator", p.Names.App+"-failovercontroller-reconcile", p.Names.App+"-alarm-to-controller")
+	}
+	return names
+}
+
+// disableSchedules turns every schedule off; a rule that is not there is
+// skipped (a stack already gone, a partial deploy).
+func (c *Cleaner) disableSchedules(ctx context.Context, p Plan) error {
+	if c.Rules == nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range []string{p.Primary, p.DR} {
+		for _, name := range schedules(p, r) {
+			_, err := c.Rules(r).DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String(name)})
+			var nf *ebtypes.ResourceNotFoundException
+			switch {
+			case errors.As(err, &nf):
+			case err != nil:
+				errs = append(errs, fmt.Errorf("turn off schedule %s (%s): %w", name, r, err))
+			default:
+				fmt.Fprintf(c.Out, "turned off schedule %s (%s)\n", name, r)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // CleanupStep is one thing cleanup does, in order.
@@ -107,6 +151,7 @@ func (c *Cleaner) Run(ctx context.Context, p Plan) (*CleanupReport, error) {
 	}
 	rep := &CleanupReport{Steps: steps}
 	var errs []error
+	errs = append(errs, c.disableSchedules(ctx, p))
 	for _, s := range steps {
 		if !s.Exists {
 			continue

@@ -242,7 +242,11 @@ func TestCleanupEmptiesBucketsAndDeletesInReverse(t *testing.T) {
 	fill(t, r.s3["us-east-1"], r.plan.Names.Bucket("us-east-1"), 550)
 	fill(t, r.s3["us-west-2"], r.plan.Names.BackupBucket("us-west-2"), 30)
 
-	c := &Cleaner{Stacks: r.stacks(), S3: func(reg string) S3 { return r.s3[reg] }, Out: r.out}
+	app := r.plan.Names.App
+	c := &Cleaner{Stacks: r.stacks(), S3: func(reg string) S3 { return r.s3[reg] }, Out: r.out,
+		Rules: func(reg string) Rules {
+			return fakeRules{f: r.cloud, region: reg, missing: map[string]bool{app + "-datavalidator": true}}
+		}}
 	steps, err := c.Steps(ctx, r.plan)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +260,14 @@ func TestCleanupEmptiesBucketsAndDeletesInReverse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r.out)
 	}
-	app := r.plan.Names.App
+	// The schedules went off first (a missing one skipped), before any
+	// bucket was emptied: canary and snapshot writers stopped.
+	if got := r.cloud.callsMatching("disable-rule"); len(got) != 6 || !strings.Contains(strings.Join(got, ","), "disable-rule us-east-1 "+app+"-healthcheck") {
+		t.Fatalf("schedules turned off: %v", got)
+	}
+	if out := r.out.String(); strings.Index(out, "turned off schedule") > strings.Index(out, "emptied") {
+		t.Fatalf("a bucket was emptied before the schedules were off:\n%s", out)
+	}
 	want := []string{"delete-stack us-east-1 " + app + "-global", "delete-stack us-east-1 " + app + "-primary", "delete-stack us-west-2 " + app + "-dr"}
 	if got := r.cloud.callsMatching("delete-stack"); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("deletes %v, want %v", got, want)

@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"strings"
 	"sync"
 	"time"
@@ -241,4 +243,21 @@ func (f *fakeCloud) callsMatching(prefix string) []string {
 		}
 	}
 	return out
+}
+
+// fakeRules is EventBridge for cleanup: it logs each rule turned off in
+// the fake cloud's call log; a name in missing is not there.
+type fakeRules struct {
+	f       *fakeCloud
+	region  string
+	missing map[string]bool
+}
+
+func (r fakeRules) DisableRule(_ context.Context, in *eventbridge.DisableRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DisableRuleOutput, error) {
+	name := aws.ToString(in.Name)
+	if r.missing[name] {
+		return nil, &ebtypes.ResourceNotFoundException{Message: aws.String("Rule " + name + " does not exist.")}
+	}
+	r.f.calls = append(r.f.calls, fmt.Sprintf("disable-rule %s %s", r.region, name))
+	return &eventbridge.DisableRuleOutput{}, nil
 }
