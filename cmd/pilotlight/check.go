@@ -38,8 +38,13 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 				return err
 			}
 			in := readiness.Input{Primary: t.primary, DR: t.dr, Witness: fc.Witness, Names: t.names, Clients: t.clients,
-				Stores: fc.Stores, Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, History: drill.History{Dir: s.ReportsDir}}
+				Stores: fc.Stores, Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, RTOObjective: s.RTOObjective,
+				History: drill.History{Dir: s.ReportsDir}}
 			if t.lab != nil {
+				if st, err := t.lab.ReplicationStatus(cmd.Context()); err == nil && st.Functions != nil {
+					fo := st.Functions
+					in.DetectionFloor = time.Duration(fo.AlarmPeriods)*fo.HealthInterval + fo.RouteTTL
+				}
 				in.Replication = func(ctx context.Context) (readiness.Replication, error) {
 					st, err := t.lab.ReplicationStatus(ctx)
 					if err != nil {

@@ -64,8 +64,12 @@ type Input struct {
 	// Replication, when set, reports the replicators' state.
 	Replication  func(ctx context.Context) (Replication, error)
 	RPOObjective time.Duration
-	History      drill.History
-	Now          func() time.Time
+	// RTOObjective and DetectionFloor (the least time detection takes:
+	// alarm periods × datapoints, plus routing's TTL): a floor the
+	// objective cannot hold warns. Zero floor: not known, not checked.
+	RTOObjective, DetectionFloor time.Duration
+	History                      drill.History
+	Now                          func() time.Time
 	// DrillMaxAge and BackupMaxAge: older than this warns (0: 30 days and 2 days).
 	DrillMaxAge, BackupMaxAge time.Duration
 }
@@ -76,7 +80,7 @@ func Run(ctx context.Context, in Input) Report {
 		in.Now = time.Now
 	}
 	checks := []func(context.Context, Input) Result{
-		controlRecords, writable, tableSchema, bucketsVersioned, replication, lastDrill, lastBackup,
+		controlRecords, writable, tableSchema, bucketsVersioned, replication, objectives, lastDrill, lastBackup,
 	}
 	var r Report
 	r.Ready = true
@@ -261,6 +265,28 @@ func replication(ctx context.Context, in Input) Result {
 		res.Fix = "a failover now would lose more than the objective allows: find why replication lags (pilotlight lab status)"
 	default:
 		res.Status, res.Detail = Pass, fmt.Sprintf("running; oldest pending change %s (objective %s)", st.OldestPending.Round(time.Millisecond), in.RPOObjective)
+	}
+	return res
+}
+
+// objectives: the detection profile can meet the RTO objective at all:
+// detection alone takes the floor, and a failover adds tens of seconds on
+// AWS (decision, fencing, verification, clients moving).
+func objectives(_ context.Context, in Input) Result {
+	res := Result{Check: "objectives"}
+	switch {
+	case in.RTOObjective <= 0 || in.DetectionFloor <= 0:
+		res.Status, res.Detail = Pass, "not checked (no RTO objective or detection floor known)"
+	case in.DetectionFloor >= in.RTOObjective:
+		res.Status = Fail
+		res.Detail = fmt.Sprintf("detection alone takes %s, the RTO objective is %s: no failover can meet it", in.DetectionFloor, in.RTOObjective)
+		res.Fix = "a faster detection profile (deploy --detection fast), or an objective the profile can meet (PILOTLIGHT_RTO_OBJECTIVE)"
+	case in.DetectionFloor*5 > in.RTOObjective*4:
+		res.Status = Warn
+		res.Detail = fmt.Sprintf("detection takes %s of the %s RTO objective: little is left for the failover itself", in.DetectionFloor, in.RTOObjective)
+		res.Fix = "a faster detection profile, or a looser objective; a drill shows the real figure"
+	default:
+		res.Status, res.Detail = Pass, fmt.Sprintf("detection floor %s within the RTO objective %s", in.DetectionFloor, in.RTOObjective)
 	}
 	return res
 }
