@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -309,4 +310,56 @@ func TestHistoryAndReport(t *testing.T) {
 	if r := runCLI(t, dir, nil, "version", "--json"); r.code != 0 || !strings.Contains(r.out, `"version"`) {
 		t.Fatalf("version --json: %q", r.out)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/<name>.golden (-update rewrites it).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to write it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s differs from %s:\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// The history table, exactly: a passing drill, a failing one and an
+// unreadable report, oldest first.
+func TestHistoryGolden(t *testing.T) {
+	local := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = local })
+	dir := t.TempDir()
+	reports := filepath.Join(dir, "reports")
+	h := drill.History{Dir: reports}
+	t0 := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+	for _, r := range []*drill.Report{
+		{Scenario: drill.RegionOutage, Target: "lab", Started: t0, Pass: true, Failover: &drill.FailoverReport{RTOSeconds: 3.24},
+			RPO: &drill.RPO{Missing: 7}, Failback: &drill.FailbackReport{Lost: 0}},
+		{Scenario: drill.DROutage, Target: "lab", Started: t0.Add(time.Hour), Failures: []string{"a new epoch began while only us-west-2 was cut"}},
+	} {
+		if _, err := h.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(reports, "20261127T120000Z-no-fault"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, dir, []string{"PILOTLIGHT_REPORTS_DIR=" + reports}, "history")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	golden(t, "history", r.out)
 }

@@ -91,6 +91,9 @@ func (h History) List() ([]Entry, error) {
 		r, err := readReport(p)
 		if err != nil {
 			e.Detail = "unreadable: " + err.Error()
+			if errors.Is(err, os.ErrNotExist) {
+				e.Detail = "unreadable: no report.json in it"
+			}
 			out = append(out, e)
 			continue
 		}
@@ -136,7 +139,10 @@ func (h History) Load(id string) (*Report, Saved, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, s, fmt.Errorf("no report %q in %s: `pilotlight history` lists them", id, h.Dir)
 	}
-	return r, s, err
+	if err != nil {
+		return nil, s, fmt.Errorf("%s: %w", s.JSON, err)
+	}
+	return r, s, nil
 }
 
 func readReport(path string) (*Report, error) {
@@ -146,7 +152,7 @@ func readReport(path string) (*Report, error) {
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s is not a drill report (%v)", path, err)
+		return nil, fmt.Errorf("not a drill report (%v)", err)
 	}
 	return &r, nil
 }
