@@ -6,7 +6,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/deploy"
 
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/readiness"
@@ -58,6 +62,16 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 					}
 					return r, nil
 				}
+			}
+			if t.aws != nil {
+				p := planFor(s, t.aws.account, "free", "", "", "", false)
+				cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
+					Alarms: cloudwatch.NewFromConfig(t.aws.cfg, func(o *cloudwatch.Options) { o.Region = p.DR })}
+				for _, r := range []string{p.Primary, p.DR} {
+					cp.Rules[r] = eventbridge.NewFromConfig(t.aws.cfg, func(o *eventbridge.Options) { o.Region = r })
+					cp.Schedules[r] = deploy.Schedules(p, r)
+				}
+				in.AWS = cp
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()

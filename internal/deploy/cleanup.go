@@ -28,11 +28,11 @@ type Rules interface {
 	DisableRule(ctx context.Context, in *eventbridge.DisableRuleInput, opts ...func(*eventbridge.Options)) (*eventbridge.DisableRuleOutput, error)
 }
 
-// schedules are the rules whose functions write into the buckets cleanup
+// Schedules are the rules whose functions write into the buckets cleanup
 // empties (health-check canaries, snapshots) or act on the deployment: off
 // first, or new versions keep arriving while a bucket is emptied and the
 // stack's delete fails on a bucket that is not empty.
-func schedules(p Plan, r string) []string {
+func Schedules(p Plan, r string) []string {
 	names := []string{p.Names.App + "-healthcheck", p.Names.App + "-backupmanager"}
 	if r == p.DR {
 		names = append(names, p.Names.App+"-datavalidator", p.Names.App+"-failovercontroller-reconcile", p.Names.App+"-alarm-to-controller")
@@ -48,7 +48,7 @@ func (c *Cleaner) disableSchedules(ctx context.Context, p Plan) error {
 	}
 	var errs []error
 	for _, r := range []string{p.Primary, p.DR} {
-		for _, name := range schedules(p, r) {
+		for _, name := range Schedules(p, r) {
 			_, err := c.Rules(r).DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String(name)})
 			var nf *ebtypes.ResourceNotFoundException
 			switch {

@@ -67,6 +67,12 @@ func (p Plan) Check() error {
 	return nil
 }
 
+// Alarms are the DR stack's alarms: the primary's health (it drives the
+// failover), replication lag and divergence (they notify).
+func (p Plan) Alarms() []string {
+	return []string{p.Names.App + "-primary-unhealthy", p.Names.App + "-replication-lag", p.Names.App + "-regions-diverge"}
+}
+
 // HasWitness reports whether the plan deploys a witness region.
 func (p Plan) HasWitness() bool { return p.Witness != "" && p.Witness != "none" }
 

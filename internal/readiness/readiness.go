@@ -14,7 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -72,6 +76,27 @@ type Input struct {
 	Now                          func() time.Time
 	// DrillMaxAge and BackupMaxAge: older than this warns (0: 30 days and 2 days).
 	DrillMaxAge, BackupMaxAge time.Duration
+	// AWS is the control plane to check on AWS (nil in the lab).
+	AWS *ControlPlane
+}
+
+// ControlPlane is what check reads on AWS: the alarms (in the DR region)
+// and every schedule, by region.
+type ControlPlane struct {
+	Alarms    AlarmDescriber
+	AlarmList []string
+	Rules     map[string]RuleDescriber // region → its EventBridge
+	Schedules map[string][]string      // region → rule names
+}
+
+// AlarmDescriber is the part of the CloudWatch API check uses.
+type AlarmDescriber interface {
+	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// RuleDescriber is the part of the EventBridge API check uses.
+type RuleDescriber interface {
+	DescribeRule(ctx context.Context, in *eventbridge.DescribeRuleInput, opts ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error)
 }
 
 // Run runs every check.
@@ -81,6 +106,9 @@ func Run(ctx context.Context, in Input) Report {
 	}
 	checks := []func(context.Context, Input) Result{
 		controlRecords, writable, tableSchema, bucketsVersioned, replication, objectives, lastDrill, lastBackup,
+	}
+	if in.AWS != nil {
+		checks = append(checks, alarms, schedules)
 	}
 	var r Report
 	r.Ready = true
@@ -288,6 +316,74 @@ func objectives(_ context.Context, in Input) Result {
 	default:
 		res.Status, res.Detail = Pass, fmt.Sprintf("detection floor %s within the RTO objective %s", in.DetectionFloor, in.RTOObjective)
 	}
+	return res
+}
+
+// alarms: every alarm there, none stuck without data (an alarm that never
+// gets data never fires: its metric is not being emitted).
+func alarms(ctx context.Context, in Input) Result {
+	res := Result{Check: "alarms"}
+	out, err := in.AWS.Alarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: in.AWS.AlarmList})
+	if err != nil {
+		res.Status, res.Detail, res.Fix = Fail, err.Error(), "can these credentials call cloudwatch:DescribeAlarms?"
+		return res
+	}
+	state := map[string]string{}
+	for _, a := range out.MetricAlarms {
+		state[aws.ToString(a.AlarmName)] = string(a.StateValue)
+	}
+	var missing, stuck, parts []string
+	for _, name := range in.AWS.AlarmList {
+		s, ok := state[name]
+		switch {
+		case !ok:
+			missing = append(missing, name)
+		case s == string(cwtypes.StateValueInsufficientData):
+			stuck = append(stuck, name)
+		}
+		parts = append(parts, name+" "+cmpStr(s, "missing"))
+	}
+	switch {
+	case len(missing) > 0:
+		res.Status, res.Detail, res.Fix = Fail, "not there: "+strings.Join(missing, ", "), "pilotlight deploy"
+	case len(stuck) > 0:
+		res.Status, res.Detail = Warn, "no data: "+strings.Join(stuck, ", ")
+		res.Fix = "the metric is not being emitted: is the DR health check (or validator) running? (new alarms need a few periods)"
+	default:
+		res.Status, res.Detail = Pass, strings.Join(parts, "; ")
+	}
+	return res
+}
+
+// schedules: every schedule there and enabled (a disabled health check is
+// a primary nobody watches; a disabled reconcile never retries).
+func schedules(ctx context.Context, in Input) Result {
+	res := Result{Check: "schedules"}
+	var bad []string
+	n := 0
+	for _, r := range []string{in.Primary, in.DR} {
+		rules := in.AWS.Rules[r]
+		if rules == nil {
+			continue
+		}
+		for _, name := range in.AWS.Schedules[r] {
+			out, err := rules.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name)})
+			switch {
+			case err != nil:
+				bad = append(bad, fmt.Sprintf("%s (%s): %v", name, r, err))
+			case out.State != ebtypes.RuleStateEnabled:
+				bad = append(bad, fmt.Sprintf("%s (%s): %s", name, r, out.State))
+			default:
+				n++
+			}
+		}
+	}
+	if len(bad) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(bad, "; ")
+		res.Fix = "aws events enable-rule --name NAME --region REGION, or redeploy (pilotlight deploy); cleanup turns them off"
+		return res
+	}
+	res.Status, res.Detail = Pass, fmt.Sprintf("%d schedules enabled", n)
 	return res
 }
 
