@@ -66,7 +66,7 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 			if t.aws != nil {
 				p := planFor(s, t.aws.account, "free", "", "", "", false)
 				cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
-					Alarms: cloudwatch.NewFromConfig(t.aws.cfg, func(o *cloudwatch.Options) { o.Region = p.DR })}
+					Alarms: cloudwatch.NewFromConfig(t.aws.cfg, func(o *cloudwatch.Options) { o.Region = p.DR }), Credentials: t.aws.cfg.Credentials}
 				for _, r := range []string{p.Primary, p.DR} {
 					cp.Rules[r] = eventbridge.NewFromConfig(t.aws.cfg, func(o *eventbridge.Options) { o.Region = r })
 					cp.Schedules[r] = deploy.Schedules(p, r)

@@ -2,8 +2,10 @@ package readiness
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -63,4 +65,28 @@ func TestAlarmsAndSchedulesOnAWS(t *testing.T) {
 	check(alarms, Warn, "no data: app-replication-lag")
 	in.AWS.AlarmList = append(in.AWS.AlarmList, "app-regions-diverge")
 	check(alarms, Fail, "not there: app-regions-diverge")
+}
+
+type creds struct {
+	c   aws.Credentials
+	err error
+}
+
+func (c creds) Retrieve(context.Context) (aws.Credentials, error) { return c.c, c.err }
+
+func TestCredentials(t *testing.T) {
+	for _, c := range []struct {
+		p    creds
+		want Status
+	}{
+		{creds{c: aws.Credentials{AccessKeyID: "a"}}, Pass},
+		{creds{c: aws.Credentials{AccessKeyID: "a", CanExpire: true, Expires: time.Now().Add(10 * time.Minute)}}, Warn},
+		{creds{c: aws.Credentials{AccessKeyID: "a", CanExpire: true, Expires: time.Now().Add(8 * time.Hour)}}, Pass},
+		{creds{err: errors.New("the SSO session has expired")}, Fail},
+	} {
+		res := credentialsCheck(context.Background(), Input{AWS: &ControlPlane{Credentials: c.p}})
+		if res.Status != c.want {
+			t.Errorf("%+v: %s %q, want %s", c.p, res.Status, res.Detail, c.want)
+		}
+	}
 }

@@ -87,6 +87,9 @@ type ControlPlane struct {
 	AlarmList []string
 	Rules     map[string]RuleDescriber // region → its EventBridge
 	Schedules map[string][]string      // region → rule names
+	// Credentials are the operator's (a failover at 3 a.m. must not stop at
+	// an expired session).
+	Credentials aws.CredentialsProvider
 }
 
 // AlarmDescriber is the part of the CloudWatch API check uses.
@@ -108,7 +111,7 @@ func Run(ctx context.Context, in Input) Report {
 		controlRecords, writable, tableSchema, bucketsVersioned, replication, objectives, lastDrill, lastBackup,
 	}
 	if in.AWS != nil {
-		checks = append(checks, alarms, schedules)
+		checks = append(checks, alarms, schedules, credentialsCheck)
 	}
 	var r Report
 	r.Ready = true
@@ -384,6 +387,28 @@ func schedules(ctx context.Context, in Input) Result {
 		return res
 	}
 	res.Status, res.Detail = Pass, fmt.Sprintf("%d schedules enabled", n)
+	return res
+}
+
+// credentialsCheck: the operator's credentials work and will for a while.
+func credentialsCheck(ctx context.Context, in Input) Result {
+	res := Result{Check: "credentials"}
+	if in.AWS.Credentials == nil {
+		res.Status, res.Detail = Pass, "not checked"
+		return res
+	}
+	c, err := in.AWS.Credentials.Retrieve(ctx)
+	switch {
+	case err != nil:
+		res.Status, res.Detail, res.Fix = Fail, err.Error(), "log in again (aws sso login, or fresh keys in .env)"
+	case !c.CanExpire:
+		res.Status, res.Detail = Pass, "long-term keys: they do not expire (rotate them)"
+	case time.Until(c.Expires) < time.Hour:
+		res.Status, res.Detail = Warn, fmt.Sprintf("they expire in %s", time.Until(c.Expires).Round(time.Minute))
+		res.Fix = "renew them before you need a failover (aws sso login)"
+	default:
+		res.Status, res.Detail = Pass, "valid until "+c.Expires.Local().Format(time.RFC3339)
+	}
 	return res
 }
 
