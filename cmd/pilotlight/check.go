@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/deploy"
@@ -67,9 +68,14 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 				p := planFor(s, t.aws.account, "free", "", "", "", false)
 				cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
 					Alarms: cloudwatch.NewFromConfig(t.aws.cfg, func(o *cloudwatch.Options) { o.Region = p.DR }), Credentials: t.aws.cfg.Credentials}
+				cp.Functions = map[string]readiness.FunctionReader{}
 				for _, r := range []string{p.Primary, p.DR} {
 					cp.Rules[r] = eventbridge.NewFromConfig(t.aws.cfg, func(o *eventbridge.Options) { o.Region = r })
 					cp.Schedules[r] = deploy.Schedules(p, r)
+					cp.Functions[r] = lambda.NewFromConfig(t.aws.cfg, func(o *lambda.Options) { o.Region = r })
+				}
+				for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
+					cp.InBoth = append(cp.InBoth, p.Names.App+"-"+fn)
 				}
 				in.AWS = cp
 			}

@@ -1,6 +1,8 @@
 package readiness
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -11,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/pilotlight/pilotlight/internal/awstest"
 )
@@ -88,5 +93,59 @@ func TestCredentials(t *testing.T) {
 		if res.Status != c.want {
 			t.Errorf("%+v: %s %q, want %s", c.p, res.Status, res.Detail, c.want)
 		}
+	}
+}
+
+func zipOf(t *testing.T, body string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	w, err := z.Create("bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(body))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// The same function in both regions runs the same code and configuration,
+// per-region keys aside; another build in one region, or another
+// environment value, fails (against moto_server's Lambda).
+func TestFunctionsAlikeInBothRegions(t *testing.T) {
+	url := awstest.Moto(t)
+	ctx := context.Background()
+	role, err := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: awstest.Credentials}).CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName: aws.String("app-role"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := map[string]*lambda.Client{}
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		lc[r] = lambda.New(lambda.Options{Region: r, BaseEndpoint: aws.String(url), Credentials: awstest.Credentials})
+	}
+	create := func(r, name, code string, env map[string]string) {
+		t.Helper()
+		if _, err := lc[r].CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Role: role.Role.Arn,
+			Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), MemorySize: aws.Int32(128), Timeout: aws.Int32(30),
+			Code: &lambdatypes.FunctionCode{ZipFile: zipOf(t, code)}, Environment: &lambdatypes.Environment{Variables: env}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("us-east-1", "app-app", "build 1", map[string]string{"PILOTLIGHT_APP_NAME": "app", "PILOTLIGHT_PEER_REGION": "us-west-2"})
+	create("us-west-2", "app-app", "build 1", map[string]string{"PILOTLIGHT_APP_NAME": "app", "PILOTLIGHT_PEER_REGION": "us-east-1"})
+	create("us-east-1", "app-healthcheck", "build 1", map[string]string{"PILOTLIGHT_LEASE_TERM": "60s"})
+	create("us-west-2", "app-healthcheck", "build 2", map[string]string{"PILOTLIGHT_LEASE_TERM": "20s"})
+	in := Input{Primary: "us-east-1", DR: "us-west-2", AWS: &ControlPlane{InBoth: []string{"app-app"},
+		Functions: map[string]FunctionReader{"us-east-1": lc["us-east-1"], "us-west-2": lc["us-west-2"]}}}
+	if res := functions(ctx, in); res.Status != Pass {
+		t.Fatalf("alike but for the peer region: %s %q", res.Status, res.Detail)
+	}
+	in.AWS.InBoth = append(in.AWS.InBoth, "app-healthcheck")
+	res := functions(ctx, in)
+	if res.Status != Fail || !strings.Contains(res.Detail, "app-healthcheck differs") || !strings.Contains(res.Detail, "code SHA-256") || !strings.Contains(res.Detail, "environment PILOTLIGHT_LEASE_TERM") {
+		t.Fatalf("another build and lease term in one region: %s %q", res.Status, res.Detail)
 	}
 }

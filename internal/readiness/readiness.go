@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -90,7 +91,22 @@ type ControlPlane struct {
 	// Credentials are the operator's (a failover at 3 a.m. must not stop at
 	// an expired session).
 	Credentials aws.CredentialsProvider
+	// Functions reads function configurations, by region; InBoth names
+	// the functions deployed in both regions (the controller and the
+	// validator run in the DR region only).
+	Functions map[string]FunctionReader
+	InBoth    []string
 }
+
+// FunctionReader is the part of the Lambda API check uses.
+type FunctionReader interface {
+	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
+}
+
+// PerRegionKeys are the environment variables meant to differ between a
+// function's two copies: which region is the peer, the URLs it probes, and
+// the DR region's faster probing.
+var PerRegionKeys = []string{"PILOTLIGHT_PEER_REGION", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_PROBE_INTERVAL", "PILOTLIGHT_METRICS"}
 
 // AlarmDescriber is the part of the CloudWatch API check uses.
 type AlarmDescriber interface {
@@ -111,7 +127,7 @@ func Run(ctx context.Context, in Input) Report {
 		controlRecords, writable, tableSchema, bucketsVersioned, replication, objectives, lastDrill, lastBackup,
 	}
 	if in.AWS != nil {
-		checks = append(checks, alarms, schedules, credentialsCheck)
+		checks = append(checks, alarms, schedules, credentialsCheck, functions)
 	}
 	var r Report
 	r.Ready = true
@@ -410,6 +426,80 @@ func credentialsCheck(ctx context.Context, in Input) Result {
 		res.Status, res.Detail = Pass, "valid until "+c.Expires.Local().Format(time.RFC3339)
 	}
 	return res
+}
+
+// functions: a function deployed in both regions runs the same code with the
+// same configuration there, apart from PerRegionKeys: a DR copy left on an
+// old build fails over into different behaviour.
+func functions(ctx context.Context, in Input) Result {
+	res := Result{Check: "functions"}
+	if len(in.AWS.Functions) == 0 {
+		res.Status, res.Detail = Pass, "not checked"
+		return res
+	}
+	var bad []string
+	for _, fn := range in.AWS.InBoth {
+		var confs []*lambda.GetFunctionConfigurationOutput
+		for _, r := range []string{in.Primary, in.DR} {
+			out, err := in.AWS.Functions[r].GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s (%s): %v", fn, r, err))
+				continue
+			}
+			confs = append(confs, out)
+		}
+		if len(confs) != 2 {
+			continue
+		}
+		if diff := configDiff(confs[0], confs[1]); diff != "" {
+			bad = append(bad, fmt.Sprintf("%s differs between %s and %s: %s", fn, in.Primary, in.DR, diff))
+		}
+	}
+	if len(bad) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(bad, "; ")
+		res.Fix = "redeploy both regions from one build (pilotlight deploy)"
+		return res
+	}
+	res.Status, res.Detail = Pass, fmt.Sprintf("%d functions alike in both regions (code SHA-256 and configuration; per-region keys %s aside)", len(in.AWS.InBoth), strings.Join(PerRegionKeys, ", "))
+	return res
+}
+
+func configDiff(a, b *lambda.GetFunctionConfigurationOutput) string {
+	var d []string
+	if aws.ToString(a.CodeSha256) != aws.ToString(b.CodeSha256) {
+		d = append(d, "code SHA-256 "+aws.ToString(a.CodeSha256)+" ≠ "+aws.ToString(b.CodeSha256))
+	}
+	if a.Runtime != b.Runtime || aws.ToString(a.Handler) != aws.ToString(b.Handler) {
+		d = append(d, "runtime or handler")
+	}
+	if aws.ToInt32(a.MemorySize) != aws.ToInt32(b.MemorySize) || aws.ToInt32(a.Timeout) != aws.ToInt32(b.Timeout) {
+		d = append(d, fmt.Sprintf("memory/timeout %d/%d ≠ %d/%d", aws.ToInt32(a.MemorySize), aws.ToInt32(a.Timeout), aws.ToInt32(b.MemorySize), aws.ToInt32(b.Timeout)))
+	}
+	env := func(c *lambda.GetFunctionConfigurationOutput) map[string]string {
+		if c.Environment == nil {
+			return nil
+		}
+		return c.Environment.Variables
+	}
+	ea, eb := env(a), env(b)
+	keys := map[string]bool{}
+	for k := range ea {
+		keys[k] = true
+	}
+	for k := range eb {
+		keys[k] = true
+	}
+	var diffKeys []string
+	for k := range keys {
+		if !slices.Contains(PerRegionKeys, k) && ea[k] != eb[k] {
+			diffKeys = append(diffKeys, k)
+		}
+	}
+	slices.Sort(diffKeys)
+	if len(diffKeys) > 0 {
+		d = append(d, "environment "+strings.Join(diffKeys, ", "))
+	}
+	return strings.Join(d, "; ")
 }
 
 // lastDrill: a drill ran recently and passed.
