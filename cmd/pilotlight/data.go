@@ -173,6 +173,7 @@ func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buc
 	parts := make([]*validate.Partial, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	var say sync.Mutex // one progress line at a time
 	for i := range n {
 		first, last := i*segments/n, (i+1)*segments/n-1
 		wg.Go(func() {
@@ -188,7 +189,9 @@ func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buc
 				return
 			}
 			parts[i] = &p
+			say.Lock()
 			fmt.Fprintf(g.io.Err, "segments %d-%d of %d scanned\n", first, last, segments)
+			say.Unlock()
 		})
 	}
 	wg.Wait()
