@@ -60,17 +60,16 @@ type Objectives struct {
 	RPOMet     *bool   `json:"rpo_met,omitempty"`
 }
 
-func (o *Objectives) rtoNote() string { return objectiveNote(o.RTOMet, o.RTOSeconds) }
-func (o *Objectives) rpoNote() string { return objectiveNote(o.RPOMet, o.RPOSeconds) }
-
+// objNote is the objective beside the RTO (rto) or the RPO, when held to one.
 func objNote(r *Report, rto bool) string {
-	if r.Objectives == nil {
+	o := r.Objectives
+	switch {
+	case o == nil:
 		return ""
+	case rto:
+		return objectiveNote(o.RTOMet, o.RTOSeconds)
 	}
-	if rto {
-		return r.Objectives.rtoNote()
-	}
-	return r.Objectives.rpoNote()
+	return objectiveNote(o.RPOMet, o.RPOSeconds)
 }
 
 func objectiveNote(met *bool, obj float64) string {

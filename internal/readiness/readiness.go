@@ -7,6 +7,7 @@
 package readiness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -270,7 +271,7 @@ func bucketsVersioned(ctx context.Context, in Input) Result {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("%s: %v", b, err))
 			case out.Status != s3types.BucketVersioningStatusEnabled:
-				problems = append(problems, fmt.Sprintf("%s: versioning %q", b, cmpStr(string(out.Status), "never enabled")))
+				problems = append(problems, fmt.Sprintf("%s: versioning %q", b, cmp.Or(string(out.Status), "never enabled")))
 			default:
 				n++
 			}
@@ -283,13 +284,6 @@ func bucketsVersioned(ctx context.Context, in Input) Result {
 	}
 	res.Status, res.Detail = Pass, fmt.Sprintf("%d buckets versioned", n)
 	return res
-}
-
-func cmpStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // replication: running, and no older backlog than the RPO objective.
@@ -360,7 +354,7 @@ func alarms(ctx context.Context, in Input) Result {
 		case s == string(cwtypes.StateValueInsufficientData):
 			stuck = append(stuck, name)
 		}
-		parts = append(parts, name+" "+cmpStr(s, "missing"))
+		parts = append(parts, name+" "+cmp.Or(s, "missing"))
 	}
 	switch {
 	case len(missing) > 0:
