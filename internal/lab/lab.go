@@ -131,8 +131,9 @@ const DefaultWitness = "us-east-2"
 
 type labRegion struct {
 	name     string
-	witness  bool        // a control table only: DynamoDB, no S3, no functions
-	front    *writeFront // notes write times, between the fault proxy and DynamoDB Local
+	witness  bool         // a control table only: DynamoDB, no S3, no functions
+	front    *writeFront  // notes write times, between the fault proxy and DynamoDB Local
+	objFront *changeFront // notes new object versions, between the fault proxy and versitygw
 	ddb, s3  *server
 	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
@@ -389,9 +390,13 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		return fmt.Errorf("write-time front %s: %w", r.name, err)
 	}
 	r.front.observe = l.observeControlWrite
+	r.objFront, err = startChangeFront(r.backends.S3)
+	if err != nil {
+		return fmt.Errorf("change front %s: %w", r.name, err)
+	}
 	for svc, pair := range map[region.Service][2]string{
 		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.addr},
-		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.backends.S3},
+		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.objFront.addr},
 	} {
 		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, svc), pair[0], pair[1])
 		if err := l.proxies.Collection.Add(p, true); err != nil {
@@ -516,6 +521,7 @@ func (l *Lab) Close() error {
 	var wg sync.WaitGroup
 	for _, r := range l.allRegions() {
 		r.front.close()
+		r.objFront.close()
 		for _, s := range []*server{r.ddb, r.s3} {
 			if s != nil {
 				wg.Add(1)

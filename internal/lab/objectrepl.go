@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,31 +26,50 @@ import (
 // every new object version (and delete marker) of the primary's data and
 // backup buckets to the DR region's, and — once failback replication is on —
 // the DR region's new versions back, like a reverse replication rule plus
-// S3 Batch Replication for what was written in the meantime. versitygw keeps
-// no replication configuration and sends no events, so the replicator lists
-// versions; the lab keeps the configuration.
+// S3 Batch Replication for what was written in the meantime.
+//
+// It works from each region's change feed (changeFront, between the fault
+// proxy and versitygw, notes every version a write creates), as S3
+// replication works from its own change log; it lists a bucket's versions
+// only once per direction after it starts, to catch up on what was written
+// while it was not running. A pass costs what was written since the last
+// one, not what the bucket holds.
 //
 // Position: per direction and bucket, the source version IDs already copied,
 // and the destination version IDs the replicator created (replicas are never
-// replicated again). Saved after every copy; before copying, the replicator
-// checks whether the destination already holds the version (a copy made just
-// before a crash), so a restart neither repeats nor skips one.
+// replicated again): a snapshot, and a log of the copies since, appended
+// after every pass and folded into the snapshot when the replicator starts.
+// A copy made just before a crash and not yet logged is found by the
+// catch-up listing; before copying a listed version the replicator checks
+// whether the destination already holds it, so a restart neither repeats
+// nor skips one.
 
 type objectReplicator struct {
 	l    *Lab
 	log  *slog.Logger
 	path string
 
-	mu        sync.Mutex
-	lag       time.Duration
-	paused    bool
-	failback  bool
-	pos       objectPosition
-	firstSeen map[string]time.Time // source version id -> when first listed
-	dirty     bool                 // position changed since the last save
-	copies    int                  // versions copied so far (busy detection)
-	stats     map[string]*DirectionStatus
-	kick      chan struct{} // a pass now, not at the next interval
+	mu       sync.Mutex
+	lag      time.Duration
+	paused   bool
+	failback bool
+	pos      objectPosition
+	journal  []byte // position entries not yet appended to the log
+	logged   int    // entries in the log file
+	copies   int    // versions copied so far (busy detection)
+	stats    map[string]*DirectionStatus
+	kick     chan struct{} // a pass now, not at the next interval
+
+	// Read and written by the run goroutine only.
+	feeds  map[string]*changeFeed   // direction "from>to" -> the source region's feed
+	queues map[string]*versionQueue // direction + "|" + kind
+}
+
+// versionQueue is what one direction knows of one bucket kind.
+type versionQueue struct {
+	listed bool                    // the catch-up listing is done
+	known  map[string][]srcVersion // key -> versions not yet copied, oldest first
+	relist map[string]bool         // keys whose versions must be listed
 }
 
 type objectPosition struct {
@@ -56,6 +77,25 @@ type objectPosition struct {
 	Copied map[string]map[string]map[string][]string `json:"copied"`
 	// Created: region -> kind -> key -> version ids the replicator made there.
 	Created map[string]map[string]map[string][]string `json:"created"`
+}
+
+// positionEntry is one line of the position log: a version copied.
+type positionEntry struct {
+	Dir     string `json:"d"`
+	Kind    string `json:"k"`
+	Key     string `json:"key"`
+	Source  string `json:"v"`
+	To      string `json:"r"`
+	Created string `json:"c,omitempty"`
+}
+
+func (p *objectPosition) apply(e positionEntry) {
+	cs := p.copiedSet(e.Dir, e.Kind)
+	cs[e.Key] = append(cs[e.Key], e.Source)
+	if e.Created != "" {
+		cr := p.createdSet(e.To, e.Kind)
+		cr[e.Key] = append(cr[e.Key], e.Created)
+	}
 }
 
 type bucketKind string
@@ -74,33 +114,89 @@ func (o *objectReplicator) bucket(kind bucketKind, regionName string) string {
 
 func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
 	o := &objectReplicator{l: l, log: l.log.With("component", "object-replicator"), path: path, lag: l.opts.Lag,
-		firstSeen: map[string]time.Time{}, stats: map[string]*DirectionStatus{}, kick: make(chan struct{}, 1)}
-	o.pos = objectPosition{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		stats: map[string]*DirectionStatus{}, kick: make(chan struct{}, 1),
+		feeds: map[string]*changeFeed{}, queues: map[string]*versionQueue{}}
+	pos, err := loadObjectPosition(path)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil {
-		if err := json.Unmarshal(b, &o.pos); err != nil {
-			return nil, fmt.Errorf("object replication position %s is corrupt (%v): delete it to replicate every version again", path, err)
-		}
-	}
+	o.pos = pos
 	p, dr := l.opts.Primary, l.opts.DR
 	o.stats[p+">"+dr] = &DirectionStatus{Kind: "objects", From: p, To: dr, Enabled: true}
 	o.stats[dr+">"+p] = &DirectionStatus{Kind: "objects", From: dr, To: p}
+	// Subscribe before the catch-up listing: a version written between the
+	// two is in both, and merged once.
+	for _, d := range [][2]string{{p, dr}, {dr, p}} {
+		r, err := l.region(d[0])
+		if err != nil {
+			return nil, err
+		}
+		o.feeds[d[0]+">"+d[1]] = r.objFront.subscribe(o.kick)
+	}
 	return o, nil
 }
 
+// loadObjectPosition reads the snapshot and the log after it, and folds
+// the log into a new snapshot. A last log line cut short by a crash is
+// dropped (its copy is found again by the catch-up listing).
+func loadObjectPosition(path string) (objectPosition, error) {
+	pos := objectPosition{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return pos, err
+	}
+	if err == nil {
+		if err := json.Unmarshal(b, &pos); err != nil {
+			return pos, fmt.Errorf("object replication position %s is corrupt (%v): delete it and %s.log to replicate every version again", path, err, path)
+		}
+	}
+	lb, err := os.ReadFile(path + ".log")
+	if errors.Is(err, os.ErrNotExist) {
+		return pos, nil
+	}
+	if err != nil {
+		return pos, err
+	}
+	lines := bytes.Split(lb, []byte("\n"))
+	for i, line := range lines {
+		if len(line) == 0 {
+			continue
+		}
+		var e positionEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			if i == len(lines)-1 {
+				break // cut short by a crash
+			}
+			return pos, fmt.Errorf("object replication log %s.log line %d is corrupt (%v): delete it and %s to replicate every version again", path, i+1, err, path)
+		}
+		pos.apply(e)
+	}
+	sb, err := json.Marshal(pos)
+	if err != nil {
+		return pos, err
+	}
+	if err := writeFileAtomic(path, sb); err != nil {
+		return pos, err
+	}
+	return pos, os.Remove(path + ".log")
+}
+
 // Object polling: every 50 ms while there is work, slowing to once a
-// second when idle (listing every version of a bucket is what costs: a lab
-// left running should not keep a core busy), back to 50 ms on the first
-// new version.
+// second when idle; a change in a feed starts a pass at once.
 const (
 	objectPoll     = 50 * time.Millisecond
 	objectIdlePoll = time.Second
 )
 
 func (o *objectReplicator) run(ctx context.Context) {
+	defer func() {
+		for _, f := range o.feeds {
+			f.close()
+		}
+		if err := o.save(); err != nil {
+			o.log.Error("save object replication position", "err", err)
+		}
+	}()
 	p, dr := o.l.opts.Primary, o.l.opts.DR
 	interval := objectPoll
 	for {
@@ -117,6 +213,9 @@ func (o *objectReplicator) run(ctx context.Context) {
 		busy := o.step(ctx, p, dr)
 		if failback {
 			busy = o.step(ctx, dr, p) || busy
+		}
+		if err := o.save(); err != nil {
+			o.log.Error("save object replication position", "err", err)
 		}
 		if busy {
 			interval = objectPoll
@@ -173,11 +272,14 @@ type srcVersion struct {
 	marker   bool
 	latest   bool // IsLatest: the key's current version or marker
 	modified time.Time
-	order    int // position in its listing: newest first
+	order    int       // position in its listing: newest first
+	seen     time.Time // when the replicator learned of it (the lag counts from here)
+	listed   bool      // found by a listing: an earlier run may have copied it
 }
 
 // replicateBucket copies due versions of one bucket; it returns how many
-// versions are still pending and when the oldest was first seen.
+// versions are still pending, when the oldest was first seen and the
+// oldest write time among them.
 func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, time.Time, error) {
 	src, err := o.l.region(from)
 	if err != nil {
@@ -187,104 +289,210 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	if err != nil {
 		return 0, time.Time{}, time.Time{}, err
 	}
-	versions, err := o.list(ctx, src.clients, o.bucket(kind, from))
-	if err != nil {
-		return 0, time.Time{}, time.Time{}, err
-	}
-	o.mu.Lock()
-	lag, paused := o.lag, o.paused
 	dirKey := from + ">" + to
-	copied := o.pos.copiedSet(dirKey, string(kind))
-	created := o.pos.createdSet(from, string(kind))
+	bucket := o.bucket(kind, from)
+	q := o.queues[dirKey+"|"+string(kind)]
+	if q == nil {
+		q = &versionQueue{known: map[string][]srcVersion{}, relist: map[string]bool{}}
+		o.queues[dirKey+"|"+string(kind)] = q
+	}
+	// Read the feed before listing: what lands after is in the next take.
 	now := time.Now()
-	var due []srcVersion
-	pending, oldest, written := 0, time.Time{}, time.Time{}
-	for _, v := range versions {
-		if strings.HasPrefix(v.key, region.CanaryPrefix) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) {
+	var learned []srcVersion
+	for _, c := range o.feeds[dirKey].take(bucket) {
+		if c.version == "" {
+			q.relist[c.key] = true
 			continue
 		}
-		seen, ok := o.firstSeen[v.id]
-		if !ok {
-			seen = now
-			o.firstSeen[v.id] = now
+		learned = append(learned, srcVersion{key: c.key, id: c.version, marker: c.marker, modified: c.at, seen: c.at, order: -len(learned)})
+	}
+	var listErr error
+	if !q.listed {
+		versions, err := o.list(ctx, src.clients, bucket, "")
+		if err != nil {
+			listErr = err
+		} else {
+			q.listed = true
+			clear(q.relist) // the listing covers them
+			for i := range versions {
+				versions[i].seen, versions[i].listed = now, true
+			}
+			learned = append(learned, versions...)
 		}
-		if paused || seen.Add(lag).After(now) {
+	}
+	if q.listed && len(q.relist) > 0 {
+		keys := make([]string, 0, len(q.relist))
+		for k := range q.relist {
+			keys = append(keys, k)
+		}
+		got, failed, err := o.listKeys(ctx, src.clients, bucket, keys)
+		listErr = cmp.Or(listErr, err)
+		for _, k := range keys {
+			if !failed[k] {
+				delete(q.relist, k)
+			}
+		}
+		for i := range got {
+			got[i].seen, got[i].listed = now, true
+		}
+		learned = append(learned, got...)
+	}
+	o.merge(q, dirKey, from, string(kind), learned)
+
+	o.mu.Lock()
+	lag, paused := o.lag, o.paused
+	o.mu.Unlock()
+	// Due: each key's oldest versions whose lag has passed, in order.
+	var jobs [][]srcVersion
+	pending, oldest, written := 0, time.Time{}, time.Time{}
+	for _, vs := range q.known {
+		n := 0
+		for n < len(vs) && !paused && !vs[n].seen.Add(lag).After(now) {
+			n++
+		}
+		if n > 0 {
+			jobs = append(jobs, vs[:n])
+		}
+		for _, v := range vs[n:] {
 			pending++
-			if oldest.IsZero() || seen.Before(oldest) {
-				oldest = seen
+			if oldest.IsZero() || v.seen.Before(oldest) {
+				oldest = v.seen
 			}
 			if written.IsZero() || v.modified.Before(written) {
 				written = v.modified
 			}
-			continue
 		}
-		due = append(due, v)
 	}
-	o.mu.Unlock()
-	if len(due) == 0 {
-		return pending, oldest, written, nil
+	if len(jobs) == 0 {
+		return pending, oldest, written, listErr
 	}
-	defer func() {
-		if err := o.save(); err != nil {
-			o.log.Error("save object replication position", "err", err)
-		}
-	}()
 	// Keys copy in parallel; the versions of one key in order, oldest first.
-	var keys [][]srcVersion
-	for _, v := range due {
-		if n := len(keys); n > 0 && keys[n-1][0].key == v.key {
-			keys[n-1] = append(keys[n-1], v)
-		} else {
-			keys = append(keys, []srcVersion{v})
-		}
-	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		failed int
-		errs   []error
-	)
-	next := make(chan []srcVersion)
-	for range min(8, len(keys)) {
+	copied := make([]int, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(8, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for vs := range next {
-				for i, v := range vs {
+			for j := range next {
+				for _, v := range jobs[j] {
 					if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
-						mu.Lock()
-						failed += len(vs) - i
-						errs = append(errs, err)
-						for _, f := range vs[i:] {
-							if written.IsZero() || f.modified.Before(written) {
-								written = f.modified
-							}
-						}
-						mu.Unlock()
+						errs[j] = err
 						break
 					}
+					copied[j]++
 				}
 			}
 		}()
 	}
-	for _, vs := range keys {
-		next <- vs
+	for j := range jobs {
+		next <- j
 	}
 	close(next)
 	wg.Wait()
+	total := 0
+	for j, vs := range jobs {
+		key := vs[0].key
+		total += copied[j]
+		rest := q.known[key][copied[j]:]
+		if len(rest) == 0 {
+			delete(q.known, key)
+		} else {
+			q.known[key] = rest
+		}
+		for _, f := range vs[copied[j]:] {
+			pending++
+			if oldest.IsZero() || f.seen.Before(oldest) {
+				oldest = f.seen
+			}
+			if written.IsZero() || f.modified.Before(written) {
+				written = f.modified
+			}
+		}
+	}
 	o.mu.Lock()
-	o.copies += len(due) - failed
+	o.copies += total
 	o.mu.Unlock()
-	return pending + failed, oldest, written, errors.Join(errs...)
+	return pending, oldest, written, errors.Join(append([]error{listErr}, errs...)...)
 }
 
-// list returns a bucket's versions, oldest first within each key.
-// list returns every version and delete marker of a bucket, except under
-// the canary prefix: the top level is listed with a "/" delimiter and each
-// folder but the canaries' on its own, so the probes' ever-growing canary
-// history is never read.
-func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket string) ([]srcVersion, error) {
+// merge adds versions the queue does not hold and the position does not
+// mark copied or created, keeping each key's versions oldest first.
+func (o *objectReplicator) merge(q *versionQueue, dirKey, from, kind string, vs []srcVersion) {
+	if len(vs) == 0 {
+		return
+	}
+	o.mu.Lock()
+	copied := o.pos.copiedSet(dirKey, kind)
+	created := o.pos.createdSet(from, kind)
+	touched := map[string]bool{}
+	for _, v := range vs {
+		if skipKey(v.key) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) ||
+			slices.ContainsFunc(q.known[v.key], func(k srcVersion) bool { return k.id == v.id }) {
+			continue
+		}
+		q.known[v.key] = append(q.known[v.key], v)
+		touched[v.key] = true
+	}
+	o.mu.Unlock()
+	for k := range touched {
+		sortVersions(q.known[k])
+	}
+}
+
+// listKeys lists the versions of the given keys, eight at a time; failed
+// names the keys whose listing failed.
+func (o *objectReplicator) listKeys(ctx context.Context, c *region.Clients, bucket string, keys []string) ([]srcVersion, map[string]bool, error) {
+	var (
+		mu     sync.Mutex
+		out    []srcVersion
+		failed = map[string]bool{}
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	next := make(chan string)
+	for range min(8, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				vs, err := o.list(ctx, c, bucket, k)
+				mu.Lock()
+				if err != nil {
+					failed[k] = true
+					errs = append(errs, err)
+				}
+				for _, v := range vs {
+					if v.key == k {
+						out = append(out, v)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	return out, failed, errors.Join(errs...)
+}
+
+// list returns every version and delete marker of a bucket whose key starts
+// with prefix, except under the canary prefix: without a prefix the top
+// level is listed with a "/" delimiter and each folder but the canaries' on
+// its own, so the probes' ever-growing canary history is never read.
+func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket, prefix string) ([]srcVersion, error) {
 	var out []srcVersion
+	if prefix != "" {
+		if _, err := o.listInto(ctx, c, bucket, prefix, "", &out); err != nil {
+			return nil, err
+		}
+		sortVersions(out)
+		return out, nil
+	}
 	folders, err := o.listInto(ctx, c, bucket, "", "/", &out)
 	if err != nil {
 		return nil, err
@@ -347,13 +555,18 @@ func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src
 		}
 		newID = aws.ToString(out.VersionId)
 	} else {
-		done, id, err := o.alreadyCopied(ctx, dst, dbucket, v)
-		if err != nil {
-			return err
+		// Only a listed version can have been copied by an earlier run
+		// whose log missed the copy; one from the feed is newer than this run.
+		done, id := false, ""
+		if v.listed {
+			var err error
+			if done, id, err = o.alreadyCopied(ctx, dst, dbucket, v); err != nil {
+				return err
+			}
 		}
 		if !done {
-			id, err = o.copyObject(ctx, kind, src, dst, dbucket, v)
-			if err != nil {
+			var err error
+			if id, err = o.copyObject(ctx, kind, src, dst, dbucket, v); err != nil {
 				return err
 			}
 		}
@@ -361,38 +574,64 @@ func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src
 	}
 	o.mu.Lock()
 	dirKey := src.name + ">" + dst.name
-	o.pos.copiedSet(dirKey, string(kind))[v.key] = append(o.pos.copiedSet(dirKey, string(kind))[v.key], v.id)
-	if newID != "" {
-		cs := o.pos.createdSet(dst.name, string(kind))
-		cs[v.key] = append(cs[v.key], newID)
+	e := positionEntry{Dir: dirKey, Kind: string(kind), Key: v.key, Source: v.id, To: dst.name, Created: newID}
+	o.pos.apply(e)
+	if line, err := json.Marshal(e); err == nil {
+		o.journal = append(append(o.journal, line...), '\n')
 	}
-	seen := o.firstSeen[v.id]
-	delete(o.firstSeen, v.id)
 	st := o.stats[dirKey]
 	st.Applied++
 	st.LastApplied = time.Now()
-	st.LastLagMs = time.Since(seen).Milliseconds()
-	o.dirty = true
+	st.LastLagMs = time.Since(v.seen).Milliseconds()
 	o.mu.Unlock()
 	return nil
 }
 
-// save writes the position if it changed. It runs after each pass over a
-// bucket; a copy made but not saved before a crash is found again by
-// alreadyCopied and not repeated.
+// compactAfter is how many log entries make save fold the log into a new
+// snapshot.
+const compactAfter = 100_000
+
+// save appends the copies made since the last save to the position log
+// (after every pass), and now and then folds the log into the snapshot.
 func (o *objectReplicator) save() error {
 	o.mu.Lock()
-	if !o.dirty {
-		o.mu.Unlock()
+	journal := o.journal
+	o.journal = nil
+	n := bytes.Count(journal, []byte{'\n'})
+	o.logged += n
+	var snapshot []byte
+	if o.logged >= compactAfter {
+		var err error
+		if snapshot, err = json.Marshal(o.pos); err != nil {
+			o.mu.Unlock()
+			return err
+		}
+		o.logged = 0
+	}
+	o.mu.Unlock()
+	if snapshot != nil {
+		// The snapshot holds everything logged: write it, then drop the log.
+		if err := writeFileAtomic(o.path, snapshot); err != nil {
+			return err
+		}
+		err := os.Remove(o.path + ".log")
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		return err
+	}
+	if len(journal) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(o.pos)
-	o.dirty = false
-	o.mu.Unlock()
+	f, err := os.OpenFile(o.path+".log", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(o.path, b)
+	if _, err := f.Write(journal); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // alreadyCopied reports whether the destination's latest version of the key

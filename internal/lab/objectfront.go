@@ -1,0 +1,233 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+// changeFront stands between a region's S3 fault proxy and its versitygw
+// and notes every object version a write creates — the key, the version ID
+// the server answered with, whether it is a delete marker, and when — in
+// the change feeds the object replicator reads. It is the lab's stand-in
+// for the change log S3 replication works from: versitygw sends no events,
+// and listing every version of a bucket on every pass costs seconds once a
+// bucket holds tens of thousands of versions.
+//
+// Invariant: a write's change is in every feed before its answer leaves
+// the front, so before the client that made it hears it was acknowledged.
+// A replication pass that reads the feed after time T therefore sees every
+// version acknowledged before T (the failback drain relies on this).
+//
+// Like the write-time front it changes no request and no answer. Writes
+// whose version it cannot tell (a multi-object delete, an answer lost
+// between here and the server) are noted by key, and the replicator lists
+// that key's versions.
+type changeFront struct {
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
+	addr  string
+
+	mu    sync.Mutex
+	feeds map[*changeFeed]struct{}
+}
+
+// objectChange is one new version, or (version "") a key to list.
+type objectChange struct {
+	key, version string
+	marker       bool
+	at           time.Time
+}
+
+// changeFeed is one reader's queue of changes, per bucket.
+type changeFeed struct {
+	front *changeFront
+	wake  chan<- struct{} // signalled (without blocking) on every change
+
+	mu      sync.Mutex
+	changes map[string][]objectChange // bucket -> changes, in the order answered
+}
+
+type changeKeysCtx struct{}
+
+// startChangeFront listens on a free local port and forwards to backend.
+func startChangeFront(backend string) (*changeFront, error) {
+	u, err := url.Parse("http://" + backend)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}}
+	f.proxy = httputil.NewSingleHostReverseProxy(u)
+	f.proxy.ErrorLog = nil
+	f.proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	f.proxy.ModifyResponse = f.answered
+	f.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// The write may have landed: have its key listed.
+		if w, ok := r.Context().Value(changeKeysCtx{}).(*objectWrite); ok {
+			f.note(w.bucket, w.listKeys(), time.Now())
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	go f.srv.Serve(ln)
+	return f, nil
+}
+
+func (f *changeFront) close() {
+	if f != nil {
+		f.srv.Close()
+	}
+}
+
+// objectWrite is what ServeHTTP learned of a write request.
+type objectWrite struct {
+	bucket string
+	key    string   // a single-object write
+	multi  []string // the keys of a multi-object delete
+}
+
+func (w *objectWrite) listKeys() []objectChange {
+	var out []objectChange
+	for _, k := range append([]string{w.key}, w.multi...) {
+		if k != "" {
+			out = append(out, objectChange{key: k})
+		}
+	}
+	return out
+}
+
+func (f *changeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ow := classifyWrite(r); ow != nil {
+		r = r.WithContext(context.WithValue(r.Context(), changeKeysCtx{}, ow))
+	}
+	f.proxy.ServeHTTP(w, r)
+}
+
+// classifyWrite returns the write a request makes that creates an object
+// version: PutObject and CopyObject, CompleteMultipartUpload, DeleteObject
+// without a version ID (a delete marker), DeleteObjects. Anything else —
+// reads, parts, tags, permanent deletes of one version — is nil. Requests
+// are path-style (/bucket/key), as the lab's clients send them.
+func classifyWrite(r *http.Request) *objectWrite {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if bucket == "" {
+		return nil
+	}
+	q := r.URL.Query()
+	switch {
+	case key == "" && r.Method == http.MethodPost && q.Has("delete"):
+		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		var req struct {
+			Objects []struct {
+				Key       string
+				VersionId string
+			} `xml:"Object"`
+		}
+		if xml.Unmarshal(body, &req) != nil {
+			return nil
+		}
+		ow := &objectWrite{bucket: bucket}
+		for _, o := range req.Objects {
+			if o.VersionId == "" && !skipKey(o.Key) {
+				ow.multi = append(ow.multi, o.Key)
+			}
+		}
+		if len(ow.multi) == 0 {
+			return nil
+		}
+		return ow
+	case key == "" || skipKey(key):
+		return nil
+	}
+	// The SDK names its operation in an x-id parameter; any other parameter
+	// is a subresource (a part, tags, an ACL, one version).
+	q.Del("x-id")
+	switch {
+	case r.Method == http.MethodPut && len(q) == 0,
+		r.Method == http.MethodDelete && len(q) == 0,
+		r.Method == http.MethodPost && len(q) == 1 && q.Has("uploadId"):
+		return &objectWrite{bucket: bucket, key: key}
+	}
+	return nil
+}
+
+// skipKey: the health probes' canaries are never replicated.
+func skipKey(key string) bool { return strings.HasPrefix(key, region.CanaryPrefix) }
+
+// answered notes a write's version before its answer goes back.
+func (f *changeFront) answered(resp *http.Response) error {
+	ow, ok := resp.Request.Context().Value(changeKeysCtx{}).(*objectWrite)
+	if !ok || resp.StatusCode >= 300 {
+		return nil
+	}
+	now := time.Now()
+	if v := resp.Header.Get("X-Amz-Version-Id"); ow.key != "" && v != "" {
+		f.note(ow.bucket, []objectChange{{key: ow.key, version: v, marker: resp.Header.Get("X-Amz-Delete-Marker") == "true", at: now}}, now)
+		return nil
+	}
+	f.note(ow.bucket, ow.listKeys(), now)
+	return nil
+}
+
+func (f *changeFront) note(bucket string, changes []objectChange, at time.Time) {
+	if len(changes) == 0 {
+		return
+	}
+	for i := range changes {
+		changes[i].at = at
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.feeds {
+		c.mu.Lock()
+		c.changes[bucket] = append(c.changes[bucket], changes...)
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// subscribe returns a feed of every change from now on.
+func (f *changeFront) subscribe(wake chan<- struct{}) *changeFeed {
+	c := &changeFeed{front: f, wake: wake, changes: map[string][]objectChange{}}
+	f.mu.Lock()
+	f.feeds[c] = struct{}{}
+	f.mu.Unlock()
+	return c
+}
+
+func (c *changeFeed) close() {
+	c.front.mu.Lock()
+	delete(c.front.feeds, c)
+	c.front.mu.Unlock()
+}
+
+// take returns the bucket's changes since the last take and forgets them.
+func (c *changeFeed) take(bucket string) []objectChange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.changes[bucket]
+	delete(c.changes, bucket)
+	return out
+}
