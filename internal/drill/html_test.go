@@ -2,6 +2,8 @@ package drill
 
 import (
 	"bytes"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ func TestWriteHTML(t *testing.T) {
 	html := b.String()
 	for _, want := range []string{
 		"region-outage drill (us-east-1 → us-west-2)", `class="FAIL"`, "3.00 s", "detection", "2 writes, 0.100 s",
-		"acknowledged by us-east-1", "t=4s: 1 acknowledged by us-west-2", "t=2s: 1 refused or failed", ">fault</text>",
+		"acknowledged by us-east-1", "acknowledged by us-west-2", "refused or failed", ">fault</text>", ">first write in us-west-2</text>",
 		"&lt;script&gt;", "DIVERGENT", "data validator: 1 missing in us-west-2",
 	} {
 		if !strings.Contains(html, want) {
@@ -41,8 +43,17 @@ func TestWriteHTML(t *testing.T) {
 	if strings.Contains(html, "<script") || strings.Contains(html, "http://") && !strings.Contains(html, `xmlns="http://www.w3.org/2000/svg"`) {
 		t.Error("page must be self-contained: no scripts, no external references")
 	}
-	// The fault marker sits one second into a five-second timeline.
-	if !strings.Contains(html, `x1="180.0"`) {
-		t.Errorf("fault marker not at 1s of 5s (x=180):\n%s", html)
+	// The fault marker (red, dashed) sits one second into a five-second
+	// timeline: between the bars of seconds 0 and 1.
+	bars := regexp.MustCompile(`<path d="M([0-9.]+),[0-9.]+L[0-9.]+,[0-9.]+L([0-9.]+),[0-9.]+L[0-9.]+,[0-9.]+Z" style="fill:#2B6CB0"`).FindAllStringSubmatch(html, -1)
+	fault := regexp.MustCompile(`<path d="M([0-9.]+),[0-9.]+L[0-9.]+,[0-9.]+" style="fill:none;stroke:#E53E3E;[^"]*stroke-dasharray`).FindStringSubmatch(html)
+	if len(bars) < 5 || fault == nil { // five seconds, and the legend's swatch
+		t.Fatalf("want 5 primary bars and a dashed red fault line, got %d bars, fault %v", len(bars), fault)
+	}
+	x, _ := strconv.ParseFloat(fault[1], 64)
+	end0, _ := strconv.ParseFloat(bars[0][2], 64)
+	start1, _ := strconv.ParseFloat(bars[1][1], 64)
+	if x < end0 || x > start1 {
+		t.Errorf("fault line at x=%.1f, want between second 0's bar (ends %.1f) and second 1's (starts %.1f)", x, end0, start1)
 	}
 }

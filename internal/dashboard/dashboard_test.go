@@ -1,0 +1,206 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill"
+)
+
+// source is a Source whose state the test moves: a failover from
+// us-east-1 to us-west-2, as the status and journal would show it.
+type source struct {
+	mu      sync.Mutex
+	active  string
+	epoch   int64
+	journal []control.Entry
+	report  *drill.Report
+}
+
+func (s *source) failover(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active, s.epoch = "us-west-2", 2
+	s.journal = append(s.journal, control.Entry{Epoch: 2, Phase: "decided", At: at, From: "us-east-1", To: "us-west-2", Detail: "primary unhealthy"},
+		control.Entry{Epoch: 2, Phase: "active", At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
+}
+
+func (s *source) Status(context.Context) (json.RawMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type region struct {
+		Region  string          `json:"region"`
+		Role    string          `json:"role"`
+		Record  *control.Active `json:"record,omitempty"`
+		Lease   *control.Lease  `json:"lease,omitempty"`
+		Writes  bool            `json:"accepts_writes"`
+		Servers map[string]bool `json:"servers,omitempty"`
+	}
+	until := time.Now().Add(3 * time.Second)
+	rec := &control.Active{Region: s.active, Epoch: s.epoch}
+	doc := map[string]any{"active_region": s.active, "epoch": s.epoch, "writable_regions": []string{s.active}, "witness": "us-east-2",
+		"regions": []region{
+			{Region: "us-east-1", Role: "primary", Record: rec, Lease: &control.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-east-1", Servers: map[string]bool{"dynamodb": s.active == "us-east-1", "s3": true}},
+			{Region: "us-west-2", Role: "dr", Record: rec, Lease: &control.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-west-2", Servers: map[string]bool{"dynamodb": true, "s3": true}},
+			{Region: "us-east-2", Role: "witness", Record: rec},
+		},
+		"replication": []map[string]any{{"kind": "table", "from": "us-east-1", "to": "us-west-2", "enabled": true, "pending": 3, "oldest_pending_ms": 120, "last_lag_ms": 40}},
+	}
+	return json.Marshal(doc)
+}
+
+func (s *source) Journal(context.Context) (map[int64][]control.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return map[int64][]control.Entry{2: append([]control.Entry(nil), s.journal...)}, nil
+}
+
+func (s *source) History() ([]drill.Entry, error) {
+	pass := true
+	return []drill.Entry{{ID: "20261127T090000Z-region-outage", Kind: "drill", Scenario: "region-outage", At: time.Now().Add(-time.Hour), Pass: &pass, RTOSeconds: 3.2}}, nil
+}
+
+func (s *source) LastReport() (*drill.Report, error) { return s.report, nil }
+
+func testReport() *drill.Report {
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	var tl []drill.Second
+	for i := range 12 {
+		s := drill.Second{T: i, Acked: map[string]int{}}
+		switch {
+		case i < 4:
+			s.Acked["us-east-1"] = 20
+		case i < 7:
+			s.Errors = 20
+		default:
+			s.Acked["us-west-2"] = 20
+		}
+		tl = append(tl, s)
+	}
+	return &drill.Report{Scenario: drill.RegionOutage, Primary: "us-east-1", DR: "us-west-2", Started: start,
+		Writes:   drill.WriteSummary{Started: start, Timeline: tl},
+		Failover: &drill.FailoverReport{FaultAt: start.Add(4 * time.Second), FirstAckDR: start.Add(7 * time.Second)}}
+}
+
+// chromium returns the headless browser, or skips (fails under CI=true).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed: .ci/run installs Debian's chromium package")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium): skipping the browser test")
+	return ""
+}
+
+// TestPageFollowsAFailover drives the page in headless Chromium: it loads
+// with no console errors, shows the active region, shows a failover within
+// 2 s of the control records changing, draws the last drill's chart, and
+// leaves a screenshot.
+func TestPageFollowsAFailover(t *testing.T) {
+	bin := chromium(t)
+	src := &source{active: "us-east-1", epoch: 1, report: testReport()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := &Server{Source: src, Every: 200 * time.Millisecond}
+	srv.Start(ctx)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true), chromedp.WindowSize(1200, 1400))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	var (
+		mu       sync.Mutex
+		messages []string
+	)
+	// Start the browser and subscribe before the page loads.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithCancel(bctx)
+	defer ccancel()
+	go func() {
+		for m, err := range chromedp.Console(cctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				mu.Lock()
+				messages = append(messages, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("headline").dataset.active === "us-east-1"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("the page never showed us-east-1 active: %v", err)
+	}
+	headline, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("headline").textContent`))
+	if err != nil || !strings.Contains(headline, "us-east-1") || !strings.Contains(headline, "epoch 1") {
+		t.Errorf("headline = %q (%v)", headline, err)
+	}
+
+	src.failover(time.Now())
+	changed := time.Now()
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.getElementById("headline").dataset.active === "us-west-2" && document.querySelectorAll("#journal tbody tr").length === 2`,
+		chromedp.WithPollingTimeout(2*time.Second))); err != nil {
+		t.Fatalf("the page did not show the failover within 2 s: %v", err)
+	}
+	t.Logf("failover shown %v after the records changed", time.Since(changed).Round(time.Millisecond))
+	card, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('.card.active').dataset.region`))
+	if err != nil || card != "us-west-2" {
+		t.Errorf("highlighted region card = %q (%v), want us-west-2", card, err)
+	}
+	// The last drill's chart is an image that loaded (gonum/plot's SVG).
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#plot img"); return i && i.complete && i.naturalWidth > 0; })()`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("the drill chart did not load: %v", err)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil || img.Bounds().Dx() < 800 {
+		t.Fatalf("screenshot is not a page-sized PNG: %v", err)
+	}
+	dir := os.Getenv("PILOTLIGHT_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "dashboard.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(messages) > 0 {
+		t.Errorf("console errors: %q", messages)
+	}
+}
