@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/failover"
 )
 
 func newHistoryCmd(g *globals) *cobra.Command {
@@ -93,6 +94,12 @@ func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]control.Entry, err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 	defer cancel()
+	return readRuns(ctx, fc)
+}
+
+// readRuns reads every run from the controller's control journals, the
+// longest journal of each epoch.
+func readRuns(ctx context.Context, fc *failover.Controller) (map[int64][]control.Entry, error) {
 	runs := map[int64][]control.Entry{}
 	var firstErr error
 	for _, st := range fc.Stores {

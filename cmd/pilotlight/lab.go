@@ -300,11 +300,7 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 		if len(r.Faults) > 0 {
 			var fs []string
 			for _, f := range r.Faults {
-				s := string(f.Service) + ":" + string(f.Kind)
-				if f.Kind == lab.FaultLatency {
-					s += "(" + f.Latency.String() + ")"
-				}
-				fs = append(fs, s)
+				fs = append(fs, f.String())
 			}
 			sort.Strings(fs)
 			faults = strings.Join(fs, ",")

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -214,6 +216,8 @@ func TestLabLifecycle(t *testing.T) {
 		t.Errorf("status after pause:\n%s", r.out)
 	}
 
+	checkDashboard(t, dir)
+
 	r = runCLI(t, dir, nil, "lab", "env", "--region", "us-west-2")
 	if want := "export AWS_ENDPOINT_URL_DYNAMODB=" + st.Regions["us-west-2"].Endpoints.DynamoDB; !strings.Contains(r.out, want) || !strings.Contains(r.out, "AWS_REGION=us-west-2") || strings.Contains(r.out, "AWS_DEFAULT_REGION") {
 		t.Errorf("lab env --region us-west-2:\n%s\nwant %s", r.out, want)
@@ -249,6 +253,83 @@ func TestLabLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(labDir, "state.json")); !os.IsNotExist(err) {
 		t.Errorf("state.json remains after lab down: %v", err)
 	}
+}
+
+// checkDashboard serves `pilotlight dashboard` on a free port against the
+// running lab and reads one snapshot: the page shows what status shows.
+func checkDashboard(t *testing.T, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	environ := []string{"PILOTLIGHT_RUN_MAIN=1", "PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	go func() {
+		done <- run(ctx, []string{"--env-file", filepath.Join(dir, ".env"), "dashboard", "--addr", "127.0.0.1:0"}, streams{In: strings.NewReader(""), Out: out, Err: out}, environ)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("dashboard exited %d after Ctrl-C:\n%s", code, out.String())
+		}
+	}()
+	var url string
+	deadline := time.Now().Add(20 * time.Second)
+	for url == "" && time.Now().Before(deadline) {
+		if _, rest, ok := strings.Cut(out.String(), "dashboard: "); ok {
+			url, _, _ = strings.Cut(rest, " ")
+		} else {
+			time.Sleep(20 * time.Millisecond) // polling for the address the command prints
+		}
+	}
+	if url == "" {
+		t.Fatalf("dashboard printed no address:\n%s", out.String())
+	}
+	resp, err := http.Get(url + "api/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct {
+		Status struct {
+			Active  string `json:"active_region"`
+			Regions []struct {
+				Region  string          `json:"region"`
+				Servers map[string]bool `json:"servers"`
+			} `json:"regions"`
+		} `json:"status"`
+		StatusError string `json:"status_error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Status.Active != "us-east-1" || len(snap.Status.Regions) < 2 || !snap.Status.Regions[0].Servers["dynamodb"] {
+		t.Errorf("dashboard snapshot: %+v (error %q)", snap.Status, snap.StatusError)
+	}
+	page, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("page: %s %s", page.Status, page.Header.Get("Content-Type"))
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func isZombie(pid int) bool {

@@ -194,69 +194,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 		defer cancel()
-		type regionStatus struct {
-			Region  string          `json:"region"`
-			Role    string          `json:"role"`
-			Record  *control.Active `json:"record,omitempty"`
-			Lease   *control.Lease  `json:"lease,omitempty"`
-			Writes  bool            `json:"accepts_writes"`
-			Why     string          `json:"why_not,omitempty"`
-			Error   string          `json:"error,omitempty"`
-			Routing *bool           `json:"routing_healthy,omitempty"`
+		out, unreadable, verr, err := collectStatus(ctx, cl, fc)
+		if err != nil {
+			return err
 		}
-		var st lab.Status
-		if cl.lab != nil {
-			if st, err = cl.lab.Status(ctx); err != nil {
-				return err
-			}
-		}
-		var out struct {
-			// Active is the holder of the highest epoch on a majority
-			// of the control records ("" when no epoch has one).
-			Active      string                `json:"active_region"`
-			Epoch       int64                 `json:"epoch"`
-			Writable    []string              `json:"writable_regions"`
-			Witness     string                `json:"witness,omitempty"`
-			Regions     []regionStatus        `json:"regions"`
-			Answer      string                `json:"routing_answer,omitempty"`
-			Replication []lab.DirectionStatus `json:"replication"`
-		}
-		view, verr := fc.View(ctx, cl.primary, cl.dr)
-		out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
 		now := time.Now()
-		unreadable := 0
-		roles := []string{cl.primary, cl.dr}
-		if fc.Witness != "" {
-			roles = append(roles, fc.Witness)
-		}
-		for _, r := range roles {
-			rs := regionStatus{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
-			if a, ok := view.Records[r]; ok {
-				rs.Record = &a
-			} else if err := view.Errors[r]; err != nil {
-				rs.Error, unreadable = err.Error(), unreadable+1
-			}
-			if r != fc.Witness {
-				if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
-					rs.Lease = &ws.Lease
-					if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
-						rs.Why = why.Error()
-					} else {
-						rs.Writes = true
-						out.Writable = append(out.Writable, r)
-					}
-				}
-			}
-			if st.Routing != nil && r != fc.Witness {
-				h := st.Routing.Regions[r].Healthy
-				rs.Routing = &h
-			}
-			out.Regions = append(out.Regions, rs)
-		}
-		if st.Routing != nil {
-			out.Answer = st.Routing.Answer
-		}
-		out.Replication = st.Replication
 		if jsonOut {
 			if err := writeJSON(g.io.Out, out); err != nil {
 				return err
@@ -309,7 +251,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		w.Flush()
 		if cl.lab != nil {
 			fmt.Fprintln(g.io.Out)
-			printStatus(g.io.Out, cl.lab.State, st)
+			printStatus(g.io.Out, cl.lab.State, out.lab)
 		}
 		if unreadable > 0 || verr != nil {
 			return exitError(1)
@@ -352,6 +294,93 @@ JSON document per line).`,
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
 	c.Flags().DurationVar(&watch, "watch", 0, "show the status again every interval, e.g. 1s, until interrupted")
 	return c
+}
+
+// statusRegion is one region's line of `status`.
+type statusRegion struct {
+	Region  string          `json:"region"`
+	Role    string          `json:"role"`
+	Record  *control.Active `json:"record,omitempty"`
+	Lease   *control.Lease  `json:"lease,omitempty"`
+	Writes  bool            `json:"accepts_writes"`
+	Why     string          `json:"why_not,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Routing *bool           `json:"routing_healthy,omitempty"`
+	// Servers and Faults: the lab's servers behind the region (service ->
+	// answers) and the faults injected into it.
+	Servers map[string]bool `json:"servers,omitempty"`
+	Faults  []string        `json:"faults,omitempty"`
+}
+
+// statusDoc is what `status --json` prints and the dashboard shows.
+type statusDoc struct {
+	// Active is the holder of the highest epoch on a majority of the
+	// control records ("" when no epoch has one).
+	Active      string                `json:"active_region"`
+	Epoch       int64                 `json:"epoch"`
+	Writable    []string              `json:"writable_regions"`
+	Witness     string                `json:"witness,omitempty"`
+	Regions     []statusRegion        `json:"regions"`
+	Answer      string                `json:"routing_answer,omitempty"`
+	Replication []lab.DirectionStatus `json:"replication"`
+
+	lab lab.Status
+}
+
+// collectStatus reads the control records, leases and (in the lab) routing,
+// servers and replication. unreadable counts regions whose record could
+// not be read; verr is the quorum read's error.
+func collectStatus(ctx context.Context, cl *target, fc *failover.Controller) (out statusDoc, unreadable int, verr error, err error) {
+	if cl.lab != nil {
+		if out.lab, err = cl.lab.Status(ctx); err != nil {
+			return out, 0, nil, err
+		}
+	}
+	st := out.lab
+	view, verr := fc.View(ctx, cl.primary, cl.dr)
+	out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
+	now := time.Now()
+	roles := []string{cl.primary, cl.dr}
+	if fc.Witness != "" {
+		roles = append(roles, fc.Witness)
+	}
+	for _, r := range roles {
+		rs := statusRegion{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
+		if a, ok := view.Records[r]; ok {
+			rs.Record = &a
+		} else if err := view.Errors[r]; err != nil {
+			rs.Error, unreadable = err.Error(), unreadable+1
+		}
+		if r != fc.Witness {
+			if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
+				rs.Lease = &ws.Lease
+				if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
+					rs.Why = why.Error()
+				} else {
+					rs.Writes = true
+					out.Writable = append(out.Writable, r)
+				}
+			}
+		}
+		if st.Routing != nil && r != fc.Witness {
+			h := st.Routing.Regions[r].Healthy
+			rs.Routing = &h
+		}
+		for _, lr := range st.Regions {
+			if lr.Name == r {
+				rs.Servers = lr.Up
+				for _, f := range lr.Faults {
+					rs.Faults = append(rs.Faults, f.String())
+				}
+			}
+		}
+		out.Regions = append(out.Regions, rs)
+	}
+	if st.Routing != nil {
+		out.Answer = st.Routing.Answer
+	}
+	out.Replication = st.Replication
+	return out, unreadable, verr, nil
 }
 
 func leaseLeft(until, now time.Time) string {

@@ -36,6 +36,16 @@ type Fault struct {
 	Latency time.Duration  `json:"latency,omitempty"`
 }
 
+// String is the fault as `lab status` shows it: service:kind, with the
+// latency when it adds one (dynamodb:latency(700ms)).
+func (f Fault) String() string {
+	s := string(f.Service) + ":" + string(f.Kind)
+	if f.Kind == FaultLatency {
+		s += "(" + f.Latency.String() + ")"
+	}
+	return s
+}
+
 // labServices are the services each lab region exposes, in display order.
 var labServices = []region.Service{region.DynamoDB, region.S3, Lambda}
 
