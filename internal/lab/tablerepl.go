@@ -124,6 +124,7 @@ type tableDirection struct {
 	applied  map[string]string // shard -> last applied or skipped sequence number
 	stats    DirectionStatus
 	lagSince time.Time
+	queued   chan struct{} // the reader queued changes: the applier need not wait out its poll
 }
 
 type tableReplicator struct {
@@ -172,8 +173,8 @@ func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplica
 		regs[i] = tr
 	}
 	t.dirs = []*tableDirection{
-		{from: regs[0], to: regs[1], applied: map[string]string{}},
-		{from: regs[1], to: regs[0], applied: map[string]string{}},
+		{from: regs[0], to: regs[1], applied: map[string]string{}, queued: make(chan struct{}, 1)},
+		{from: regs[1], to: regs[0], applied: map[string]string{}, queued: make(chan struct{}, 1)},
 	}
 	for _, d := range t.dirs {
 		d.stats = DirectionStatus{From: d.from.name, To: d.to.name, Enabled: true}
@@ -297,18 +298,32 @@ func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t.loop(ctx, d, func() (int, error) { return t.read(ctx, d) })
+		t.loop(ctx, d, nil, func() (int, error) {
+			n, err := t.read(ctx, d)
+			if n > 0 {
+				select {
+				case d.queued <- struct{}{}:
+				default:
+				}
+			}
+			return n, err
+		})
 	}()
-	t.loop(ctx, d, func() (int, error) { return t.applyDue(ctx, d) })
+	t.loop(ctx, d, d.queued, func() (int, error) { return t.applyDue(ctx, d) })
 	wg.Wait()
 }
 
 // loop runs step until ctx ends: again at once while it finds work, every
-// poll interval when idle, backing off on errors.
-func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func() (int, error)) {
+// poll interval when idle (or at once when wake fires), backing off on
+// errors.
+func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, wake <-chan struct{}, step func() (int, error)) {
 	backoff, idle := pollInterval, 0
 	for ctx.Err() == nil {
 		n, err := step()
+		w := wake
+		if err != nil {
+			w = nil // back off a failing step whatever comes in
+		}
 		if err != nil && ctx.Err() == nil {
 			d.mu.Lock()
 			d.stats.LastError = err.Error()
@@ -326,6 +341,7 @@ func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, step func
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
+		case <-w:
 		}
 	}
 }
