@@ -96,7 +96,7 @@ func Estimate(p Plan) []CostLine {
 	renewFree, renewFast := perMin*4, perMin*12
 	lines := []CostLine{
 		{"Lambda (5 functions, arm64)", lambda(reqFree, gbsFree), lambda(reqFast, gbsFast), fmt.Sprintf("%.0fk / %.0fk requests (health checks call both orders services), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", reqFree/1000, reqFast/1000, gbsFree/1000, gbsFast/1000), false},
-		{"CloudWatch alarms", 0, highResAlarm, "the primary's health (free: standard; fast: high resolution), replication lag, divergence: 3 alarms (10 standard free)", false},
+		{"CloudWatch alarms", 0, highResAlarm, "6 alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals, backups, restore tests (10 standard free)", false},
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
 		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)", false},
 		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free", false},

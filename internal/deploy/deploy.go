@@ -239,7 +239,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
 		"DRAppUrl": out.AppURLs[p.DR], "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
-		"DetectionProfile": p.Profile,
+		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
 	}
 	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
 	res, err = d.Stacks.Deploy(ctx, primary)

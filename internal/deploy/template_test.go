@@ -2,8 +2,10 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -133,6 +135,61 @@ func TestDashboard(t *testing.T) {
 			if name, _ := m[1].(string); !known[name] {
 				t.Errorf("dashboard metric %q is not one pilotlight emits", name)
 			}
+		}
+	}
+}
+
+// Every alarm on a pilotlight metric names one the functions emit, with
+// the dimension names its emitter writes (an alarm on a metric nobody
+// emits sits in INSUFFICIENT_DATA, or alarms for ever on missing data).
+func TestAlarmsWatchEmittedMetrics(t *testing.T) {
+	emitted := map[string][]string{
+		metrics.RegionHealthy: {"Region", "Target"}, metrics.ReplicationLagMs: {"Region", "Source"},
+		metrics.ValidatorDivergent: {"DR", "Primary", "Table"}, metrics.LeaseRenewed: {"Region"},
+		metrics.BackupItems: {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"},
+	}
+	files, err := filepath.Glob("../../cloudformation/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl, err := ParseTemplate(filepath.Base(f), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range tpl.Resources {
+			props, _ := r["Properties"].(map[string]any)
+			if r["Type"] != "AWS::CloudWatch::Alarm" || props["Namespace"] != metrics.Namespace {
+				continue
+			}
+			name, _ := props["MetricName"].(string)
+			want, ok := emitted[name]
+			if !ok {
+				t.Errorf("%s: %s watches %q, which no function emits", tpl.Name, id, name)
+				continue
+			}
+			seen[name] = true
+			var got []string
+			dims, _ := props["Dimensions"].([]any)
+			for _, d := range dims {
+				if m, ok := d.(map[string]any); ok {
+					got = append(got, fmt.Sprint(m["Name"]))
+				}
+			}
+			sort.Strings(got)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s: %s: dimensions %v, but %s is emitted with %v", tpl.Name, id, got, name, want)
+			}
+		}
+	}
+	for _, m := range []string{metrics.LeaseRenewed, metrics.BackupItems, metrics.RestoreTestOK, metrics.ReplicationLagMs, metrics.ValidatorDivergent} {
+		if !seen[m] {
+			t.Errorf("no alarm watches %s", m)
 		}
 	}
 }
