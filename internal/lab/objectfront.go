@@ -77,8 +77,8 @@ func startChangeFront(backend string) (*changeFront, error) {
 	f.proxy.ModifyResponse = f.answered
 	f.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		// The write may have landed: have its key listed.
-		if w, ok := r.Context().Value(changeKeysCtx{}).(*objectWrite); ok {
-			f.note(w.bucket, w.listKeys(), time.Now())
+		if ow, ok := r.Context().Value(changeKeysCtx{}).(*objectWrite); ok {
+			f.note(ow.bucket, ow.listKeys(), time.Now())
 		}
 		w.WriteHeader(http.StatusBadGateway)
 	}
@@ -130,9 +130,14 @@ func classifyWrite(r *http.Request) *objectWrite {
 	q := r.URL.Query()
 	switch {
 	case key == "" && r.Method == http.MethodPost && q.Has("delete"):
-		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-		r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		// Read (at most 4 MiB of) the request to learn its keys; the server
+		// gets every byte, read or not.
+		orig := r.Body
+		body, err := io.ReadAll(io.LimitReader(orig, 4<<20))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), orig), orig}
 		if err != nil {
 			return nil
 		}
