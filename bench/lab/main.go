@@ -302,24 +302,34 @@ func writeAt(ctx context.Context, p *region.Clients, table, prefix string, rate 
 func watchItems(ctx context.Context, c *region.Clients, table string, pending func() []string, seen func(pk string, at time.Time)) {
 	for ctx.Err() == nil {
 		keys := pending()
+		// Batches in parallel (at most 8 at once): a backlog must not make
+		// the poller itself slower to notice each key than the floor's.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
 		for start := 0; start < len(keys) && ctx.Err() == nil; start += 100 {
 			batch := keys[start:min(start+100, len(keys))]
-			req := make([]map[string]dbtypes.AttributeValue, len(batch))
-			for i, k := range batch {
-				req[i] = map[string]dbtypes.AttributeValue{region.TableHashKey: &dbtypes.AttributeValueMemberS{Value: k}}
-			}
-			out, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{
-				table: {Keys: req, ProjectionExpression: aws.String("pk")}}})
-			if err != nil {
-				continue
-			}
-			now := time.Now()
-			for _, it := range out.Responses[table] {
-				if k, ok := it[region.TableHashKey].(*dbtypes.AttributeValueMemberS); ok {
-					seen(k.Value, now)
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				req := make([]map[string]dbtypes.AttributeValue, len(batch))
+				for i, k := range batch {
+					req[i] = map[string]dbtypes.AttributeValue{region.TableHashKey: &dbtypes.AttributeValueMemberS{Value: k}}
 				}
-			}
+				out, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{
+					table: {Keys: req, ProjectionExpression: aws.String("pk")}}})
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				for _, it := range out.Responses[table] {
+					if k, ok := it[region.TableHashKey].(*dbtypes.AttributeValueMemberS); ok {
+						seen(k.Value, now)
+					}
+				}
+			}()
 		}
+		wg.Wait()
 		select {
 		case <-ctx.Done():
 		case <-time.After(5 * time.Millisecond):
