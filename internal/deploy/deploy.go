@@ -42,6 +42,36 @@ type Plan struct {
 	RTC              bool // S3 Replication Time Control
 }
 
+// DRParameters are the DR stack's parameters: keys are the functions' code
+// keys in the artifact bucket, primaryURL the primary's orders service URL
+// ("" before the primary stack exists). The lab resolves the same
+// templates with the same parameters.
+func (p Plan) DRParameters(keys map[string]string, primaryURL string) map[string]string {
+	params := map[string]string{
+		"AppName": p.Names.App, "PrimaryRegion": p.Primary, "ArtifactBucket": p.ArtifactBucket(p.DR),
+		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
+		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
+		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
+		"FailoverMode": cmp.Or(p.FailoverMode, "auto"), "RPOObjectiveMs": fmt.Sprint(cmp.Or(p.RPOObjective, time.Minute).Milliseconds()),
+		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
+			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
+		})),
+	}
+	params["PrimaryAppUrl"] = primaryURL
+	return params
+}
+
+// PrimaryParameters are the primary stack's parameters; drURL is the DR
+// region's orders service URL.
+func (p Plan) PrimaryParameters(keys map[string]string, drURL string) map[string]string {
+	return map[string]string{
+		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
+		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
+		"DRAppUrl": drURL, "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
+		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
+	}
+}
+
 // Check names what is wrong with a plan.
 func (p Plan) Check() error {
 	switch {
@@ -205,16 +235,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 		}
 	}
 	dr := stacks[0]
-	drParams := map[string]string{
-		"AppName": p.Names.App, "PrimaryRegion": p.Primary, "ArtifactBucket": p.ArtifactBucket(p.DR),
-		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
-		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
-		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
-		"FailoverMode": cmp.Or(p.FailoverMode, "auto"), "RPOObjectiveMs": fmt.Sprint(cmp.Or(p.RPOObjective, time.Minute).Milliseconds()),
-		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
-			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
-		})),
-	}
+	drParams := p.DRParameters(keys, "")
 	// An existing primary stack's URL goes to the DR stack at once, so a
 	// redeploy does not take it away and give it back.
 	prim, err := d.Stacks.Outputs(ctx, stacks[1])
@@ -235,12 +256,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 
 	primary := stacks[1]
-	primary.Parameters = map[string]string{
-		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
-		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
-		"DRAppUrl": out.AppURLs[p.DR], "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
-		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
-	}
+	primary.Parameters = p.PrimaryParameters(keys, out.AppURLs[p.DR])
 	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
 	res, err = d.Stacks.Deploy(ctx, primary)
 	if err != nil {
