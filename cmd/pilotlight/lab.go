@@ -19,6 +19,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -44,6 +45,7 @@ func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
 	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
+		CheckEnv: labcheck.Check,
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
 		dir, _ := filepath.Abs(s.FunctionsDir)
@@ -203,6 +205,8 @@ func printUp(g *globals, st lab.State, jsonOut bool) error {
 	}
 	w.Flush()
 	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
+	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; the functions' settings were checked against the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
+	fmt.Fprintln(g.io.Out, "Not emulated in the lab: IAM policies and function-URL auth, KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in).")
 	return nil
 }
 

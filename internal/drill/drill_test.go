@@ -18,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -52,7 +53,8 @@ func startLab(t *testing.T) *lab.Client {
 	ready := make(chan struct{})
 	go func() {
 		served <- lab.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
-			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns}},
+			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
+			CheckEnv: labcheck.Check},
 			func(lab.State) { close(ready) })
 	}()
 	t.Cleanup(func() {

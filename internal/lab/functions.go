@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,6 +102,50 @@ type pool struct {
 	all          []*server
 }
 
+// functionSettings are the PILOTLIGHT_* settings each function's template
+// gives it; the lab gives a function those, and the lab-only settings of
+// labOnlySettings, nothing else (labcheck holds both lists to the
+// templates).
+var functionSettings = map[string][]string{
+	FnApp:        {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
+	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY"},
+	FnController: {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_FAILOVER_MODE", "PILOTLIGHT_MIN_DWELL"},
+	FnValidator:  {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
+	FnBackup:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
+}
+
+// labOnlySettings stand for what AWS provides otherwise (endpoints, the
+// alarm's and routing's state, notifications, the lab's lease arithmetic
+// and faults); every function gets them.
+var labOnlySettings = []string{"PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_ROUTING_URL", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_NOTIFY_FILE",
+	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RENEW_FOR"}
+
+// keepFor drops the PILOTLIGHT_* settings a function's template does not
+// give it.
+func keepFor(fn string, env []string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "PILOTLIGHT_") || slices.Contains(functionSettings[fn], k) || slices.Contains(labOnlySettings, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// EnvCheck is what the lab gives its functions, for Options.CheckEnv to
+// hold against the templates (package labcheck).
+type EnvCheck struct {
+	Names       region.Names
+	Primary, DR string
+	Witness     string // "" when the lab runs without one
+	Manual      bool
+	// AppURL is a region's orders service as the functions reach it.
+	AppURL func(region string) string
+	// Envs: "region/function" -> the KEY=VALUE pairs the lab sets.
+	Envs map[string][]string
+}
+
 func (l *Lab) startFunctions(ctx context.Context) error {
 	fo := l.opts.Functions
 	if err := CheckFunctions(fo.Dir); err != nil {
@@ -156,35 +201,51 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	// The controller and the validator run in the DR region: neither may
 	// depend on the region it judges.
 	specs = append(specs, spec{l.opts.DR, FnController, 1}, spec{l.opts.DR, FnValidator, 1})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
+	labEnvs := map[string][]string{}
 	for _, sp := range specs {
 		peer := l.opts.DR
 		if sp.region == l.opts.DR {
 			peer = l.opts.Primary
 		}
-		env := append(os.Environ(),
-			"AWS_REGION="+sp.region, "AWS_DEFAULT_REGION="+sp.region,
-			"AWS_ACCESS_KEY_ID="+l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
-			"AWS_LAMBDA_FUNCTION_NAME="+l.opts.Names.App+"-"+sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT="+functionTimeout(sp.name),
-			"PILOTLIGHT_PEER_REGION="+peer, "PILOTLIGHT_PRIMARY_REGION="+l.opts.Primary, "PILOTLIGHT_APP_NAME="+l.opts.Names.App,
-			"PILOTLIGHT_ENDPOINTS="+string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS="+string(urlJSON),
-			"PILOTLIGHT_ROUTING_URL="+l.frontDoorURL+"/_pilotlight/routing",
-			"PILOTLIGHT_ALARM_URL="+l.frontDoorURL+"/_pilotlight/alarm",
-			"PILOTLIGHT_NOTIFY_FILE="+filepath.Join(l.opts.Dir, "notifications.log"),
-			"PILOTLIGHT_MIN_DWELL="+fo.MinDwell.String(), "PILOTLIGHT_FAILOVER_MODE="+map[bool]string{false: "auto", true: "manual"}[fo.Manual],
+		labEnvs[sp.region+"/"+sp.name] = keepFor(sp.name, []string{
+			"AWS_REGION=" + sp.region, "AWS_DEFAULT_REGION=" + sp.region,
+			"AWS_ACCESS_KEY_ID=" + l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
+			"AWS_LAMBDA_FUNCTION_NAME=" + l.opts.Names.App + "-" + sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT=" + functionTimeout(sp.name),
+			"PILOTLIGHT_PEER_REGION=" + peer, "PILOTLIGHT_PRIMARY_REGION=" + l.opts.Primary, "PILOTLIGHT_APP_NAME=" + l.opts.Names.App,
+			"PILOTLIGHT_ENDPOINTS=" + string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS=" + string(urlJSON),
+			"PILOTLIGHT_ROUTING_URL=" + l.frontDoorURL + "/_pilotlight/routing",
+			"PILOTLIGHT_ALARM_URL=" + l.frontDoorURL + "/_pilotlight/alarm",
+			"PILOTLIGHT_NOTIFY_FILE=" + filepath.Join(l.opts.Dir, "notifications.log"),
+			"PILOTLIGHT_MIN_DWELL=" + fo.MinDwell.String(), "PILOTLIGHT_FAILOVER_MODE=" + map[bool]string{false: "auto", true: "manual"}[fo.Manual],
 			// Read the S3 canary every second, write it every 30: a cut S3
 			// fails the read just the same, and versions do not pile up.
 			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",
 			// The write lease: the lab's arithmetic, renewed by each health
 			// check for its whole share of the schedule.
-			"PILOTLIGHT_WITNESS_REGION="+witness,
-			"PILOTLIGHT_LEASE_TERM="+LeaseConfig.Term.String(), "PILOTLIGHT_CLOCK_EPSILON="+LeaseConfig.Epsilon.String(),
-			"PILOTLIGHT_WRITE_DEADLINE="+LeaseConfig.Delta.String(),
-			"PILOTLIGHT_RENEW_FOR="+(fo.HealthInterval-fo.HealthInterval/10).String(),
-			"PILOTLIGHT_CLOCK_OFFSET_FILE="+l.clockFile(sp.region),
-		)
+			"PILOTLIGHT_WITNESS_REGION=" + witness,
+			"PILOTLIGHT_LEASE_TERM=" + LeaseConfig.Term.String(), "PILOTLIGHT_CLOCK_EPSILON=" + LeaseConfig.Epsilon.String(),
+			"PILOTLIGHT_WRITE_DEADLINE=" + LeaseConfig.Delta.String(),
+			"PILOTLIGHT_RENEW_FOR=" + (fo.HealthInterval - fo.HealthInterval/10).String(),
+			"PILOTLIGHT_CLOCK_OFFSET_FILE=" + l.clockFile(sp.region),
+		})
+	}
+	// What the lab runs must be what the templates deploy, but for the
+	// listed overrides.
+	if check := l.opts.CheckEnv; check != nil {
+		witness := ""
+		if l.witness != nil {
+			witness = l.witness.name
+		}
+		if err := check(EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witness, Manual: fo.Manual,
+			AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r }, Envs: labEnvs}); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, sp := range specs {
+		env := append(os.Environ(), labEnvs[sp.region+"/"+sp.name]...)
 		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server, sp.n)}
 		l.pools[sp.region+"/"+sp.name] = p
 		for i := 0; i < sp.n; i++ {
@@ -263,13 +324,18 @@ func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
 // invokeClient outlasts the longest function timeout: the emulator ends
 // an invocation that runs past its function's.
-var invokeClient = &http.Client{Timeout: 320 * time.Second}
+var invokeClient = &http.Client{Timeout: 905 * time.Second}
 
-// functionTimeout is a function's timeout in seconds, as deploy sets it:
-// the data functions scan whole tables.
+// functionTimeout is a function's timeout in seconds, as the templates set
+// it (labcheck holds the two alike).
 func functionTimeout(name string) string {
-	if name == FnValidator || name == FnBackup {
-		return "300"
+	switch name {
+	case FnValidator, FnBackup:
+		return "900" // they scan whole tables
+	case FnController:
+		return "120"
+	case FnHealth:
+		return "60"
 	}
 	return "30"
 }

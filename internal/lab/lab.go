@@ -26,6 +26,10 @@ import (
 // Options configures a lab.
 type Options struct {
 	Primary, DR string // region names, e.g. us-east-1 and us-west-2
+	// CheckEnv, when set, sees every function's environment before the
+	// functions start; an error stops the lab (labcheck.Check holds the
+	// lab to the templates).
+	CheckEnv func(EnvCheck) error
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).

@@ -1,0 +1,360 @@
+package deploy
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Resolver evaluates a template's intrinsic functions for one stack, as
+// CloudFormation would when it creates the stack: parameters (given, or
+// their defaults), pseudo parameters, conditions, Ref, Fn::Sub, Fn::If,
+// Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Select and
+// Fn::GetAtt. Resources' own values (a Ref to a resource, an attribute)
+// come from Attr: the lab answers them with its stand-ins. A value that
+// cannot be resolved is an error naming it, never silently empty.
+type Resolver struct {
+	T       *Template
+	Params  map[string]string
+	Region  string
+	Account string
+	// Attr returns a resource's Ref value (attr "") or attribute.
+	Attr func(logicalID, attr string) (string, bool)
+}
+
+// Function is a Lambda function as a template defines it.
+type Function struct {
+	LogicalID string
+	Name      string
+	Env       map[string]string
+	Timeout   int // seconds
+	MemoryMB  int
+}
+
+// Functions returns the template's Lambda functions (those whose
+// condition holds), sorted by name.
+func (r *Resolver) Functions() ([]Function, error) {
+	var out []Function
+	for id, res := range r.T.Resources {
+		if res["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		if c, ok := res["Condition"].(string); ok {
+			on, err := r.Condition(c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", r.T.Name, id, err)
+			}
+			if !on {
+				continue
+			}
+		}
+		props, _ := res["Properties"].(map[string]any)
+		f := Function{LogicalID: id, Env: map[string]string{}}
+		var err error
+		if f.Name, err = r.String(props["FunctionName"]); err != nil {
+			return nil, fmt.Errorf("%s: %s: FunctionName: %w", r.T.Name, id, err)
+		}
+		for prop, dst := range map[string]*int{"Timeout": &f.Timeout, "MemorySize": &f.MemoryMB} {
+			if props[prop] == nil {
+				continue
+			}
+			s, err := r.String(props[prop])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %s: %w", r.T.Name, id, prop, err)
+			}
+			if *dst, err = strconv.Atoi(s); err != nil {
+				return nil, fmt.Errorf("%s: %s: %s: %q is not a whole number", r.T.Name, id, prop, s)
+			}
+		}
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		for k, v := range vars {
+			s, err := r.String(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: Environment.Variables.%s: %w", r.T.Name, id, k, err)
+			}
+			f.Env[k] = s
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// String resolves v to a string (numbers and booleans as CloudFormation
+// writes them).
+func (r *Resolver) String(v any) (string, error) {
+	x, err := r.Value(v)
+	if err != nil {
+		return "", err
+	}
+	switch x := x.(type) {
+	case string:
+		return x, nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case nil:
+		return "", fmt.Errorf("no value")
+	}
+	return "", fmt.Errorf("%v is not a string", x)
+}
+
+// Value resolves every intrinsic function in v.
+func (r *Resolver) Value(v any) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			y, err := r.Value(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, y)
+		}
+		return out, nil
+	case map[string]any:
+		if len(x) == 1 {
+			for fn, arg := range x {
+				if fn == "Ref" || fn == "Condition" || strings.HasPrefix(fn, "Fn::") {
+					return r.intrinsic(fn, arg)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			y, err := r.Value(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = y
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
+	list, _ := arg.([]any)
+	switch fn {
+	case "Ref":
+		name, _ := arg.(string)
+		return r.ref(name)
+	case "Condition":
+		name, _ := arg.(string)
+		return r.Condition(name)
+	case "Fn::Sub":
+		return r.sub(arg)
+	case "Fn::If":
+		if len(list) != 3 {
+			return nil, fmt.Errorf("Fn::If needs [condition, then, else]")
+		}
+		name, _ := list[0].(string)
+		on, err := r.Condition(name)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			return r.Value(list[1])
+		}
+		return r.Value(list[2])
+	case "Fn::Equals":
+		if len(list) != 2 {
+			return nil, fmt.Errorf("Fn::Equals needs two values")
+		}
+		a, err := r.String(list[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := r.String(list[1])
+		if err != nil {
+			return nil, err
+		}
+		return a == b, nil
+	case "Fn::Not", "Fn::And", "Fn::Or":
+		var bs []bool
+		for _, e := range list {
+			y, err := r.Value(e)
+			if err != nil {
+				return nil, err
+			}
+			b, ok := y.(bool)
+			if !ok {
+				return nil, fmt.Errorf("%s of %v: not a condition", fn, y)
+			}
+			bs = append(bs, b)
+		}
+		switch {
+		case fn == "Fn::Not" && len(bs) == 1:
+			return !bs[0], nil
+		case fn == "Fn::And":
+			for _, b := range bs {
+				if !b {
+					return false, nil
+				}
+			}
+			return len(bs) > 0, nil
+		case fn == "Fn::Or":
+			for _, b := range bs {
+				if b {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+		return nil, fmt.Errorf("Fn::Not needs one condition")
+	case "Fn::Join":
+		if len(list) != 2 {
+			return nil, fmt.Errorf("Fn::Join needs [delimiter, values]")
+		}
+		sep, _ := list[0].(string)
+		items, err := r.Value(list[1])
+		if err != nil {
+			return nil, err
+		}
+		parts, _ := items.([]any)
+		var ss []string
+		for _, p := range parts {
+			s, err := r.String(p)
+			if err != nil {
+				return nil, err
+			}
+			ss = append(ss, s)
+		}
+		return strings.Join(ss, sep), nil
+	case "Fn::Select":
+		if len(list) != 2 {
+			return nil, fmt.Errorf("Fn::Select needs [index, values]")
+		}
+		is, err := r.String(list[0])
+		if err != nil {
+			return nil, err
+		}
+		i, err := strconv.Atoi(is)
+		items, err2 := r.Value(list[1])
+		parts, _ := items.([]any)
+		if err != nil || err2 != nil || i < 0 || i >= len(parts) {
+			return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
+		}
+		return parts[i], nil
+	case "Fn::GetAtt":
+		var id, attr string
+		switch a := arg.(type) {
+		case []any:
+			if len(a) == 2 {
+				id, _ = a[0].(string)
+				attr, _ = a[1].(string)
+			}
+		case string:
+			id, attr, _ = strings.Cut(a, ".")
+		}
+		return r.attr(id, attr)
+	}
+	return nil, fmt.Errorf("%s is not supported here", fn)
+}
+
+func (r *Resolver) ref(name string) (any, error) {
+	switch name {
+	case "AWS::Region":
+		return r.Region, nil
+	case "AWS::AccountId":
+		return r.Account, nil
+	case "AWS::Partition":
+		return "aws", nil
+	case "AWS::URLSuffix":
+		return "amazonaws.com", nil
+	case "AWS::NoValue":
+		return nil, nil
+	}
+	if p, ok := r.T.Parameters[name]; ok {
+		if v, ok := r.Params[name]; ok {
+			return v, nil
+		}
+		if d, ok := p["Default"]; ok {
+			return d, nil
+		}
+		return nil, fmt.Errorf("parameter %s has no value and no default", name)
+	}
+	if _, ok := r.T.Resources[name]; ok {
+		return r.attr(name, "")
+	}
+	return nil, fmt.Errorf("Ref %s: no such parameter or resource", name)
+}
+
+func (r *Resolver) attr(id, attr string) (any, error) {
+	if r.Attr != nil {
+		if v, ok := r.Attr(id, attr); ok {
+			return v, nil
+		}
+	}
+	if attr == "" {
+		return nil, fmt.Errorf("Ref %s: no value was given for this resource", id)
+	}
+	return nil, fmt.Errorf("Fn::GetAtt %s.%s: no value was given for this attribute", id, attr)
+}
+
+var subRef = regexp.MustCompile(`\$\{([^}!][^}]*)\}`)
+
+func (r *Resolver) sub(arg any) (any, error) {
+	src, vars := "", map[string]any{}
+	switch a := arg.(type) {
+	case string:
+		src = a
+	case []any:
+		if len(a) != 2 {
+			return nil, fmt.Errorf("Fn::Sub needs a string or [string, variables]")
+		}
+		src, _ = a[0].(string)
+		m, _ := a[1].(map[string]any)
+		for k, v := range m {
+			vars[k] = v
+		}
+	}
+	var firstErr error
+	out := subRef.ReplaceAllStringFunc(src, func(m string) string {
+		name := m[2 : len(m)-1]
+		var v any
+		var err error
+		if x, ok := vars[name]; ok {
+			v, err = r.Value(x)
+		} else if id, attr, ok := strings.Cut(name, "."); ok && !strings.HasPrefix(name, "AWS::") {
+			v, err = r.attr(id, attr)
+		} else {
+			v, err = r.ref(name)
+		}
+		if err == nil {
+			var s string
+			if s, err = r.String(v); err == nil {
+				return s
+			}
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("Fn::Sub ${%s}: %w", name, err)
+		}
+		return ""
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return strings.ReplaceAll(out, "${!", "${"), nil
+}
+
+// Condition evaluates a named condition.
+func (r *Resolver) Condition(name string) (bool, error) {
+	c, ok := r.T.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %s", name)
+	}
+	v, err := r.Value(c)
+	if err != nil {
+		return false, fmt.Errorf("condition %s: %w", name, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition %s is not true or false", name)
+	}
+	return b, nil
+}

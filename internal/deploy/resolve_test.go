@@ -1,0 +1,82 @@
+package deploy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/region"
+)
+
+func TestResolverResolvesTheDRTemplatesFunctions(t *testing.T) {
+	tpl, err := ParseTemplate("dr-region.yaml", cloudformation.DR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Plan{Names: region.Names{App: "shop", Account: "123456789012"}, Primary: "us-east-1", DR: "us-west-2", Witness: "us-east-2", Profile: "fast", FailoverMode: "manual"}
+	r := &Resolver{T: tpl, Params: p.DRParameters(nil, "https://primary.example/"), Region: "us-west-2", Account: "123456789012",
+		Attr: func(id, attr string) (string, bool) {
+			switch id + "." + attr {
+			case "AppFunctionUrl.FunctionUrl":
+				return "https://dr.example/", true
+			case "NotificationTopic.":
+				return "arn:aws:sns:us-west-2:123456789012:shop-failover", true
+			}
+			return "", false
+		}}
+	fns, err := r.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Function{}
+	for _, f := range fns {
+		byName[f.Name] = f
+	}
+	if len(fns) != 5 {
+		t.Fatalf("want the DR region's 5 functions, got %d: %v", len(fns), byName)
+	}
+	c := byName["shop-failovercontroller"]
+	for k, want := range map[string]string{
+		"PILOTLIGHT_ALARM_NAME": "shop-primary-unhealthy", "PILOTLIGHT_FAILOVER_MODE": "manual", "PILOTLIGHT_LEASE_TERM": "20s",
+		"PILOTLIGHT_WITNESS_REGION": "us-east-2", "PILOTLIGHT_ACCOUNT": "123456789012", "PILOTLIGHT_NOTIFY_TOPIC": "arn:aws:sns:us-west-2:123456789012:shop-failover",
+	} {
+		if c.Env[k] != want {
+			t.Errorf("controller %s = %q, want %q", k, c.Env[k], want)
+		}
+	}
+	if c.Timeout != 120 || c.MemoryMB != 128 {
+		t.Errorf("controller timeout %d s, memory %d MB", c.Timeout, c.MemoryMB)
+	}
+	if got := byName["shop-healthcheck"].Env["PILOTLIGHT_APP_URLS"]; got != `{"us-west-2":"https://dr.example/","us-east-1":"https://primary.example/"}` {
+		t.Errorf("health check app URLs = %s", got)
+	}
+	// The free profile flips every Fn::If on the Fast condition.
+	r.Params["DetectionProfile"] = "free"
+	fns, err = r.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns {
+		if f.Name == "shop-healthcheck" && (f.Env["PILOTLIGHT_PROBE_INTERVAL"] != "60s" || f.Env["PILOTLIGHT_LEASE_TERM"] != "60s") {
+			t.Errorf("free profile health check: %v", f.Env)
+		}
+	}
+}
+
+func TestResolverNamesWhatItCannotResolve(t *testing.T) {
+	tpl, err := ParseTemplate("dr-region.yaml", cloudformation.DR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{T: tpl, Params: map[string]string{"PrimaryRegion": "us-east-1"}, Region: "us-west-2", Account: "123456789012"}
+	_, err = r.Functions()
+	if err == nil || !strings.Contains(err.Error(), "AppFunctionUrl.FunctionUrl") && !strings.Contains(err.Error(), "Ref NotificationTopic") {
+		t.Fatalf("err = %v, want one naming the unresolved attribute", err)
+	}
+	if _, err := r.Value(map[string]any{"Ref": "NoSuchThing"}); err == nil || !strings.Contains(err.Error(), "NoSuchThing") {
+		t.Errorf("Ref of nothing: %v", err)
+	}
+	if _, err := r.Value(map[string]any{"Fn::If": []any{"NoCondition", "a", "b"}}); err == nil || !strings.Contains(err.Error(), "NoCondition") {
+		t.Errorf("Fn::If on an unknown condition: %v", err)
+	}
+}

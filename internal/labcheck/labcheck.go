@@ -1,0 +1,219 @@
+// Package labcheck holds the lab to the templates: the environment the lab
+// gives each function against the one cloudformation/*.yaml gives the same
+// function on AWS, resolved with the parameters deploy passes. It sits
+// apart from both because it needs both: the lab calls it through
+// lab.Options.CheckEnv.
+package labcheck
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/lab"
+)
+
+// The lab runs the real function binaries with an environment it builds
+// itself. templateDrift holds that environment against the one
+// cloudformation/*.yaml gives the same function on AWS — the templates
+// resolved with the parameters deploy would pass (fast detection profile),
+// every duration divided by TimeScale — so the lab cannot silently rehearse
+// a different deployment than the one deploy creates (an AWS-only variable
+// the lab sets for itself hides a template that lacks it). The only
+// differences allowed are those in labOverrides, each with its reason;
+// docs/architecture.md prints the same table.
+
+// TimeScale divides the templates' durations for the lab: a 20 s lease term
+// runs as 2 s, a 10 s probe interval as 1 s.
+const TimeScale = 10
+
+// LabOverride is one environment variable in which the lab differs from
+// the templates, and why.
+type LabOverride struct {
+	Key  string
+	Kind string // "lab only": the lab sets it, the templates do not; "AWS only": the templates set it, the lab does not; "value": both set it, to different values
+	Why  string
+}
+
+// LabOverrides is the complete list of differences between a lab
+// function's environment and the templates'.
+var LabOverrides = []LabOverride{
+	{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "lab only", "the lab's credentials (Lambda gives each function its role's)"},
+	{"AWS_REGION, AWS_DEFAULT_REGION, AWS_LAMBDA_FUNCTION_NAME", "lab only", "set by Lambda on AWS"},
+	{"PILOTLIGHT_ENDPOINTS", "lab only", "each region's DynamoDB and S3 endpoints in the lab (the SDK's defaults on AWS)"},
+	{"PILOTLIGHT_ROUTING_URL", "lab only", "the front door's routing view (the lab's Route 53 stand-in); on AWS the second opinion is the witness, Route 53 optional"},
+	{"PILOTLIGHT_ALARM_URL", "lab only", "the lab alarm's state, in place of cloudwatch:DescribeAlarms on PILOTLIGHT_ALARM_NAME"},
+	{"PILOTLIGHT_ALARM_NAME", "AWS only", "read with cloudwatch:DescribeAlarms; the lab serves the state at PILOTLIGHT_ALARM_URL"},
+	{"PILOTLIGHT_NOTIFY_FILE", "lab only", "notifications go to .lab/notifications.log, in place of the SNS topic"},
+	{"PILOTLIGHT_NOTIFY_TOPIC", "AWS only", "the SNS topic; the lab writes PILOTLIGHT_NOTIFY_FILE"},
+	{"PILOTLIGHT_ACCOUNT", "AWS only", "bucket names carry the account ID on AWS; the lab's do not"},
+	{"PILOTLIGHT_CLOCK_OFFSET_FILE", "lab only", "the clock-skew fault's offset for the region's functions"},
+	{"PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE", "lab only", "the lease arithmetic's ε and δ: 250 ms and 750 ms (one machine's clocks, local calls); on AWS the code's defaults, 500 ms and 5 s"},
+	{"PILOTLIGHT_RENEW_FOR", "lab only", "one health-check run renews for its share of the lab's 1 s schedule; on AWS the default, 1 min (the schedule)"},
+	{"PILOTLIGHT_PROBE_INTERVAL", "AWS only", "on AWS one health-check run probes every 10 s within its 1-minute schedule; the lab schedules a run every second"},
+	{"PILOTLIGHT_METRICS", "AWS only", "which CloudWatch metrics to emit (cost); the lab's alarm reads every metric"},
+	{"PILOTLIGHT_MIN_DWELL", "value", "the drill's setting (a drill fails back within a minute); 10 min on AWS"},
+	{"PILOTLIGHT_FAILOVER_MODE", "value", "the lab's setting (lab up --manual); the FailoverMode parameter on AWS"},
+	{"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "value", "30 s in the lab (the canary is read every second, and a lab does not run for days); 10 min on AWS"},
+	{"PILOTLIGHT_APP_URLS", "value", "the front door's per-region paths stand for the function URLs; the DR region's health check also probes the primary's URL on AWS, the lab gives every function both"},
+	{"PILOTLIGHT_BACKUP_KEEP, PILOTLIGHT_BACKUP_MAX_AGE", "AWS only", "retention; the lab keeps the code's defaults (7 snapshots, 30 days), which are the templates' values"},
+}
+
+// overrideFor returns the override of key, if the table has one.
+func overrideFor(key string) (LabOverride, bool) {
+	for _, o := range LabOverrides {
+		for _, k := range strings.Split(o.Key, ", ") {
+			if k == key {
+				return o, true
+			}
+		}
+	}
+	return LabOverride{}, false
+}
+
+// scaled divides a template's duration value by TimeScale; other values
+// are returned as they are.
+func scaled(v string) string {
+	d, err := time.ParseDuration(v)
+	if err != nil || d == 0 {
+		return v
+	}
+	return (d / TimeScale).String()
+}
+
+// Templates are the two templates whose functions the lab runs.
+type Templates struct{ Primary, DR []byte }
+
+// Shipped are the templates deploy uses.
+var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR}
+
+// templateFunctions resolves the region's template (the primary's or the
+// DR region's) as deploy would for this lab.
+func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy.Function, error) {
+	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast"}
+	if c.Witness != "" {
+		plan.Witness = c.Witness
+	}
+	if plan.Names.Account == "" {
+		plan.Names.Account = "000000000000"
+	}
+	if c.Manual {
+		plan.FailoverMode = "manual"
+	}
+	body, name := t.Primary, "primary-region.yaml"
+	params := plan.PrimaryParameters(nil, c.AppURL(c.DR))
+	if regionName == c.DR {
+		body, name = t.DR, "dr-region.yaml"
+		params = plan.DRParameters(nil, c.AppURL(c.Primary))
+	}
+	tpl, err := deploy.ParseTemplate(name, body)
+	if err != nil {
+		return nil, err
+	}
+	r := &deploy.Resolver{T: tpl, Params: params, Region: regionName, Account: plan.Names.Account,
+		Attr: func(id, attr string) (string, bool) {
+			switch {
+			case id == "AppFunctionUrl" && attr == "FunctionUrl":
+				return c.AppURL(regionName), true
+			case id == "NotificationTopic" && attr == "":
+				return "arn:aws:sns:" + regionName + ":" + plan.Names.Account + ":" + plan.Names.App + "-failover", true
+			}
+			return "", false
+		}}
+	return r.Functions()
+}
+
+// Check is lab.Options.CheckEnv: it holds the lab's functions to the
+// shipped templates.
+func Check(c lab.EnvCheck) error { return CheckAgainst(c, Shipped) }
+
+// CheckAgainst compares each function's lab environment (KEY=VALUE) with
+// the template's and returns every difference not in LabOverrides.
+func CheckAgainst(c lab.EnvCheck, t Templates) error {
+	envs := c.Envs
+	byRegion := map[string][]deploy.Function{}
+	var problems []string
+	keys := make([]string, 0, len(envs))
+	for k := range envs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		regionName, fn, _ := strings.Cut(k, "/")
+		fns, ok := byRegion[regionName]
+		if !ok {
+			var err error
+			if fns, err = templateFunctions(c, t, regionName); err != nil {
+				return err
+			}
+			byRegion[regionName] = fns
+		}
+		name := c.Names.App + "-" + fn
+		var tf *deploy.Function
+		for i := range fns {
+			if fns[i].Name == name {
+				tf = &fns[i]
+			}
+		}
+		if tf == nil {
+			problems = append(problems, fmt.Sprintf("%s: the lab runs %s, which the %s template does not define", regionName, name, roleOf(c, regionName)))
+			continue
+		}
+		lab := map[string]string{}
+		for _, kv := range envs[k] {
+			if key, v, ok := strings.Cut(kv, "="); ok && (strings.HasPrefix(key, "PILOTLIGHT_") || strings.HasPrefix(key, "AWS_")) {
+				lab[key] = v
+			}
+		}
+		tmpl := map[string]string{"AWS_LAMBDA_FUNCTION_TIMEOUT": strconv.Itoa(tf.Timeout)}
+		for key, v := range tf.Env {
+			tmpl[key] = scaled(v)
+		}
+		for _, key := range union(lab, tmpl) {
+			lv, inLab := lab[key]
+			tv, inTmpl := tmpl[key]
+			if inLab && inTmpl && lv == tv {
+				continue
+			}
+			o, ok := overrideFor(key)
+			switch {
+			case inLab && !inTmpl && !(ok && o.Kind == "lab only"):
+				problems = append(problems, fmt.Sprintf("%s: the lab sets %s=%s, which the template does not: add it to the template, or to the lab's overrides with why", name+" in "+regionName, key, lv))
+			case inTmpl && !inLab && !(ok && o.Kind == "AWS only"):
+				problems = append(problems, fmt.Sprintf("%s: the template sets %s=%s (scaled), which the lab does not", name+" in "+regionName, key, tv))
+			case inLab && inTmpl && !(ok && o.Kind == "value"):
+				problems = append(problems, fmt.Sprintf("%s: %s is %s in the lab, %s in the template (scaled by %d)", name+" in "+regionName, key, lv, tv, TimeScale))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the lab's functions differ from the templates:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func roleOf(c lab.EnvCheck, regionName string) string {
+	if regionName == c.DR {
+		return "DR"
+	}
+	return "primary"
+}
+
+func union(a, b map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range []map[string]string{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
