@@ -206,7 +206,7 @@ func printUp(g *globals, st lab.State, jsonOut bool) error {
 	w.Flush()
 	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
 	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; the functions' settings were checked against the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
-	fmt.Fprintln(g.io.Out, "Not emulated in the lab: IAM policies and function-URL auth, KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in).")
+	fmt.Fprintln(g.io.Out, notEmulated)
 	return nil
 }
 
@@ -331,12 +331,16 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 	}
 	w.Flush()
 	fmt.Fprintf(out, "\nconfigured lag %s; failback object replication %s\n", st.Lag, map[bool]string{true: "on", false: "off"}[st.Failback])
+	fmt.Fprintln(out, notEmulated)
 	for _, d := range st.Replication {
 		if d.LastError != "" {
 			fmt.Fprintf(out, "%s %s → %s: %s\n", d.Kind, d.From, d.To, d.LastError)
 		}
 	}
 }
+
+// notEmulated is what the templates deploy that the lab does not emulate.
+const notEmulated = "Not emulated in the lab: IAM policies and function-URL auth, KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in)."
 
 // regionFlag adds --region, the one region a command acts on.
 func regionFlag(c *cobra.Command, g *globals, help string) {
