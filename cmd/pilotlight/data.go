@@ -126,12 +126,17 @@ and on AWS).`,
 				return err
 			}
 		case fanOut > 0:
-			rep, err = fanOutValidate(ctx, g, t, fanOut, segments, buckets, settle, noObjects)
+			pr := startProgress(g, jsonOut, fmt.Sprintf("validating in %d invocations", fanOut))
+			rep, err = fanOutValidate(ctx, pr.Say, t, fanOut, segments, buckets, settle, noObjects)
+			pr.Done()
 			if err != nil {
 				return err
 			}
 		default:
-			if rep, err = v.Run(ctx); err != nil {
+			pr := startProgress(g, jsonOut, "comparing both regions item by item")
+			rep, err = v.Run(ctx)
+			pr.Done()
+			if err != nil {
 				return err
 			}
 		}
@@ -166,14 +171,15 @@ and on AWS).`,
 // data-validator function in the DR region (the lab's, or the deployed one
 // on AWS), each over a range of segments, then one more invocation to merge
 // and compare.
-func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
+func fanOutValidate(ctx context.Context, say func(string, ...any), t *target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
 	if n > segments {
 		return nil, fmt.Errorf("--fan-out %d is more than --segments %d: each invocation needs at least one segment", n, segments)
 	}
 	parts := make([]*validate.Partial, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	var say sync.Mutex // one progress line at a time
+	var scanned sync.Mutex
+	done := 0
 	for i := range n {
 		first, last := i*segments/n, (i+1)*segments/n-1
 		wg.Go(func() {
@@ -189,9 +195,10 @@ func fanOutValidate(ctx context.Context, g *globals, t *target, n, segments, buc
 				return
 			}
 			parts[i] = &p
-			say.Lock()
-			fmt.Fprintf(g.io.Err, "segments %d-%d of %d scanned\n", first, last, segments)
-			say.Unlock()
+			scanned.Lock()
+			done += last - first + 1
+			say("%d of %d segments scanned", done, segments)
+			scanned.Unlock()
 		})
 	}
 	wg.Wait()
@@ -254,7 +261,6 @@ func managerFor(g *globals, cmd *cobra.Command, in string) (*target, *backup.Man
 		a, err := store.Active(ctx)
 		return a.Epoch, err
 	}
-	m.Progress = func(format string, args ...any) { fmt.Fprintf(g.io.Err, format+"\n", args...) }
 	return t, m, nil
 }
 
@@ -277,7 +283,10 @@ func newBackupCreateCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.io.Out, "on-demand backup started: %s\n", arn)
 				return nil
 			}
+			pr := startProgress(g, jsonOut, "taking a snapshot")
+			m.Progress = pr.Say
 			man, err := m.Create(cmd.Context())
+			pr.Done()
 			if err != nil {
 				return err
 			}
@@ -372,7 +381,10 @@ table is never left looking complete. Replication stamps are stripped.`,
 					return err
 				}
 			}
+			pr := startProgress(g, jsonOut, "restoring "+snapshot)
+			m.Progress = pr.Say
 			res, err := m.Restore(cmd.Context(), backup.RestoreOptions{ID: snapshot, Table: table, Force: force})
+			pr.Done()
 			if err != nil {
 				return err
 			}
@@ -406,7 +418,10 @@ func newBackupVerifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pr := startProgress(g, jsonOut, "restore-testing "+snapshot)
+			m.Progress = pr.Say
 			v, err := m.Verify(cmd.Context(), snapshot)
+			pr.Done()
 			if err != nil {
 				return err
 			}
