@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -87,19 +88,7 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 					return err
 				}
 			} else {
-				w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-				for _, r := range rep.Results {
-					fmt.Fprintf(w, "%s\t%s\t%s\n", r.Status, r.Check, r.Detail)
-					if r.Fix != "" && r.Status != readiness.Pass {
-						fmt.Fprintf(w, "\t\tfix: %s\n", r.Fix)
-					}
-				}
-				w.Flush()
-				if rep.Ready {
-					fmt.Fprintln(g.io.Out, "\nready")
-				} else {
-					fmt.Fprintln(g.io.Out, "\nNOT READY")
-				}
+				printCheck(g.io.Out, rep)
 			}
 			if !rep.Ready {
 				return exitError(1)
@@ -109,4 +98,22 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 	}
 	c.Flags().BoolVar(&jsonOut, "json", false, "print the checks as JSON")
 	return c
+}
+
+// printCheck writes a readiness report: one line per check, the fix under
+// each that did not pass, and the verdict.
+func printCheck(out io.Writer, rep readiness.Report) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Status, r.Check, r.Detail)
+		if r.Fix != "" && r.Status != readiness.Pass {
+			fmt.Fprintf(w, "\t\tfix: %s\n", r.Fix)
+		}
+	}
+	w.Flush()
+	if rep.Ready {
+		fmt.Fprintln(out, "\nready")
+	} else {
+		fmt.Fprintln(out, "\nNOT READY")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -208,47 +209,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		}
-		switch {
-		case len(out.Writable) == 0:
-			fmt.Fprintf(g.io.Out, "NO REGION ACCEPTS WRITES (control records: %s at epoch %d)\n", orNone(out.Active), out.Epoch)
-		default:
-			fmt.Fprintf(g.io.Out, "writes accepted by: %s (epoch %d)", strings.Join(out.Writable, ", "), out.Epoch)
-			if out.Answer != "" {
-				fmt.Fprintf(g.io.Out, "; clients routed to %s", out.Answer)
-			}
-			fmt.Fprintln(g.io.Out)
-		}
-		if out.Witness == "" {
-			fmt.Fprintln(g.io.Out, "no witness region: split-brain protection is best effort (PILOTLIGHT_WITNESS_REGION=none)")
-		}
-		fmt.Fprintln(g.io.Out)
-		w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "REGION\tROLE\tRECORD\tLEASE\tWRITES\tROUTING")
-		for _, r := range out.Regions {
-			rec := r.Error
-			if r.Record != nil {
-				rec = fmt.Sprintf("%s @ epoch %d", r.Record.Region, r.Record.Epoch)
-				if r.Record.Hold != "" {
-					rec += " (held: " + r.Record.Hold + ")"
-				}
-			}
-			lease, writes := "-", "-"
-			if r.Lease != nil && r.Lease.Epoch > 0 {
-				lease = fmt.Sprintf("epoch %d, %s", r.Lease.Epoch, leaseLeft(r.Lease.Until, now))
-			}
-			if r.Role != "witness" {
-				writes = "yes"
-				if !r.Writes {
-					writes = "no"
-				}
-			}
-			routing := "-"
-			if r.Routing != nil {
-				routing = map[bool]string{true: "healthy", false: "UNHEALTHY"}[*r.Routing]
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
-		}
-		w.Flush()
+		printStatusDoc(g.io.Out, out, now)
 		if cl.lab != nil {
 			fmt.Fprintln(g.io.Out)
 			printStatus(g.io.Out, cl.lab.State, out.lab)
@@ -294,6 +255,55 @@ JSON document per line).`,
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
 	c.Flags().DurationVar(&watch, "watch", 0, "show the status again every interval, e.g. 1s, until interrupted")
 	return c
+}
+
+// printStatusDoc writes the status: who accepts writes (or, loudly, that
+// nobody does), the witness mode, and one line per region.
+func printStatusDoc(out io.Writer, doc statusDoc, now time.Time) {
+	switch {
+	case len(doc.Writable) == 0:
+		fmt.Fprintf(out, "NO REGION ACCEPTS WRITES (control records: %s at epoch %d)\n", orNone(doc.Active), doc.Epoch)
+	default:
+		fmt.Fprintf(out, "writes accepted by: %s (epoch %d)", strings.Join(doc.Writable, ", "), doc.Epoch)
+		if doc.Answer != "" {
+			fmt.Fprintf(out, "; clients routed to %s", doc.Answer)
+		}
+		fmt.Fprintln(out)
+	}
+	if doc.Witness == "" {
+		fmt.Fprintln(out, "no witness region: split-brain protection is best effort (PILOTLIGHT_WITNESS_REGION=none)")
+	}
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REGION\tROLE\tRECORD\tLEASE\tWRITES\tROUTING")
+	for _, r := range doc.Regions {
+		rec := r.Error
+		if r.Record != nil {
+			rec = fmt.Sprintf("%s @ epoch %d", r.Record.Region, r.Record.Epoch)
+			if r.Record.Hold != "" {
+				rec += " (held: " + r.Record.Hold + ")"
+			}
+		}
+		lease, writes := "-", "-"
+		if r.Lease != nil && r.Lease.Epoch > 0 {
+			lease = fmt.Sprintf("epoch %d, %s", r.Lease.Epoch, leaseLeft(r.Lease.Until, now))
+		}
+		if r.Role != "witness" {
+			writes = "yes"
+			if !r.Writes {
+				writes = "no"
+				if r.Why != "" {
+					writes += " (" + r.Why + ")"
+				}
+			}
+		}
+		routing := "-"
+		if r.Routing != nil {
+			routing = map[bool]string{true: "healthy", false: "UNHEALTHY"}[*r.Routing]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
+	}
+	w.Flush()
 }
 
 // statusRegion is one region's line of `status`.

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/readiness"
+)
+
+// The operator reads these at 3 a.m.: their layout is pinned.
+func TestStatusGolden(t *testing.T) {
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	yes, no := true, false
+	east := &control.Active{Region: "us-west-2", Epoch: 4}
+	held := &control.Active{Region: "us-east-1", Epoch: 5, Hold: "drain"}
+	var b bytes.Buffer
+	printStatusDoc(&b, statusDoc{Active: "us-west-2", Epoch: 4, Writable: []string{"us-west-2"}, Witness: "us-east-2", Answer: "us-west-2",
+		Regions: []statusRegion{
+			{Region: "us-east-1", Role: "primary", Record: east, Lease: &control.Lease{Epoch: 3, Until: now.Add(-4 * time.Second)}, Why: "fenced", Routing: &no},
+			{Region: "us-west-2", Role: "dr", Record: east, Lease: &control.Lease{Epoch: 4, Until: now.Add(1500 * time.Millisecond)}, Writes: true, Routing: &yes},
+			{Region: "us-east-2", Role: "witness", Record: east},
+		}}, now)
+	b.WriteString("\n--- nobody writes, two-region mode, a record unreadable ---\n\n")
+	printStatusDoc(&b, statusDoc{Active: "us-east-1", Epoch: 5,
+		Regions: []statusRegion{
+			{Region: "us-east-1", Role: "primary", Record: held, Lease: &control.Lease{Epoch: 4, Until: now.Add(-time.Minute)}},
+			{Region: "us-west-2", Role: "dr", Error: "read us-west-2 control record: connection refused"},
+		}}, now)
+	golden(t, "status", b.String())
+}
+
+func TestCheckGolden(t *testing.T) {
+	var b bytes.Buffer
+	printCheck(&b, readiness.Report{Ready: false, Results: []readiness.Result{
+		{Check: "control records", Status: readiness.Pass, Detail: "us-east-1 active at epoch 2 on 3 of 3 records"},
+		{Check: "replication", Status: readiness.Fail, Detail: "replication is paused", Fix: "pilotlight lab replication resume"},
+		{Check: "last drill", Status: readiness.Warn, Detail: "none kept in .pilotlight/reports", Fix: "pilotlight drill"},
+	}})
+	b.WriteString("\n--- ready ---\n\n")
+	printCheck(&b, readiness.Report{Ready: true, Results: []readiness.Result{
+		{Check: "control records", Status: readiness.Pass, Detail: "us-east-1 active at epoch 2 on 3 of 3 records", Fix: "not shown when passing"},
+	}})
+	golden(t, "check", b.String())
+}
