@@ -18,7 +18,7 @@ func TestStatusGolden(t *testing.T) {
 	var b bytes.Buffer
 	printStatusDoc(&b, statusDoc{Active: "us-west-2", Epoch: 4, Writable: []string{"us-west-2"}, Witness: "us-east-2", Answer: "us-west-2",
 		Regions: []statusRegion{
-			{Region: "us-east-1", Role: "primary", Record: east, Lease: &control.Lease{Epoch: 3, Until: now.Add(-4 * time.Second)}, Why: "fenced", Routing: &no},
+			{Region: "us-east-1", Role: "primary", Record: east, Lease: &control.Lease{Epoch: 3, Until: now.Add(-4 * time.Second)}, Why: "us-east-1 is not the active region (us-west-2 is, at epoch 4)", Routing: &no},
 			{Region: "us-west-2", Role: "dr", Record: east, Lease: &control.Lease{Epoch: 4, Until: now.Add(1500 * time.Millisecond)}, Writes: true, Routing: &yes},
 			{Region: "us-east-2", Role: "witness", Record: east},
 		}}, now)
