@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 )
 
@@ -28,6 +29,11 @@ func TestStatusGolden(t *testing.T) {
 			{Region: "us-east-1", Role: "primary", Record: held, Lease: &control.Lease{Epoch: 4, Until: now.Add(-time.Minute)}},
 			{Region: "us-west-2", Role: "dr", Error: "read us-west-2 control record: connection refused"},
 		}}, now)
+	b.WriteString("\n--- on AWS: the DR region's health check, from CloudWatch ---\n\n")
+	at := time.Date(2026, 11, 27, 2, 59, 0, 0, time.Local)
+	printStatusDoc(&b, statusDoc{Active: "us-east-1", Epoch: 1, Writable: []string{"us-east-1"}, Witness: "us-east-2",
+		Regions: []statusRegion{{Region: "us-east-1", Role: "primary", Record: &control.Active{Region: "us-east-1", Epoch: 1}, Lease: &control.Lease{Epoch: 1, Until: now.Add(12 * time.Second)}, Writes: true}},
+		Health:  &awsHealth{PrimaryHealthy: &metrics.Reading{Value: 1, At: at}}}, now)
 	golden(t, "status", b.String())
 }
 

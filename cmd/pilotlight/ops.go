@@ -10,11 +10,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/metrics"
 )
 
 // controllerFor resolves settings, connects to the lab or AWS and builds
@@ -304,6 +307,22 @@ func printStatusDoc(out io.Writer, doc statusDoc, now time.Time) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
 	}
 	w.Flush()
+	if h := doc.Health; h != nil {
+		fmt.Fprintln(out)
+		reading := func(r *metrics.Reading, what func(float64) string) string {
+			if r == nil {
+				return "no datapoint in the last 10 minutes (is the health-check schedule on?)"
+			}
+			return fmt.Sprintf("%s at %s", what(r.Value), r.At.Local().Format("15:04:05"))
+		}
+		fmt.Fprintf(out, "health check in the DR region: the primary is %s\n", reading(h.PrimaryHealthy, func(v float64) string {
+			return map[bool]string{true: "healthy", false: "UNHEALTHY"}[v >= 1]
+		}))
+		fmt.Fprintf(out, "replication lag: %s\n", reading(h.ReplicationLagMs, func(v float64) string { return fmt.Sprintf("%.0f ms", v) }))
+		if h.Error != "" {
+			fmt.Fprintf(out, "CloudWatch: %s\n", h.Error)
+		}
+	}
 }
 
 // statusRegion is one region's line of `status`.
@@ -333,8 +352,19 @@ type statusDoc struct {
 	Regions     []statusRegion        `json:"regions"`
 	Answer      string                `json:"routing_answer,omitempty"`
 	Replication []lab.DirectionStatus `json:"replication"`
+	// Health is, on AWS, what the DR region's health check last reported to
+	// CloudWatch (the lab shows its replicators instead).
+	Health *awsHealth `json:"health,omitempty"`
 
 	lab lab.Status
+}
+
+// awsHealth is the newest datapoint of the DR region's view of the
+// primary and of replication lag (nil: none in the last 10 minutes).
+type awsHealth struct {
+	PrimaryHealthy   *metrics.Reading `json:"primary_healthy,omitempty"`
+	ReplicationLagMs *metrics.Reading `json:"replication_lag_ms,omitempty"`
+	Error            string           `json:"error,omitempty"`
 }
 
 // collectStatus reads the control records, leases and (in the lab) routing,
@@ -390,7 +420,23 @@ func collectStatus(ctx context.Context, cl *target, fc *failover.Controller) (ou
 		out.Answer = st.Routing.Answer
 	}
 	out.Replication = st.Replication
+	if cl.aws != nil {
+		cw := cloudwatch.NewFromConfig(cl.aws.cfg, func(o *cloudwatch.Options) { o.Region = cl.dr })
+		out.Health = readAWSHealth(ctx, cw, cl.primary, cl.dr, now)
+	}
 	return out, unreadable, verr, nil
+}
+
+// readAWSHealth reads the DR region's health check metrics.
+func readAWSHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr string, now time.Time) *awsHealth {
+	h := &awsHealth{}
+	var err1, err2 error
+	h.PrimaryHealthy, err1 = metrics.Latest(ctx, cw, metrics.RegionHealthy, map[string]string{"Region": dr, "Target": primary}, cwtypes.StatisticMinimum, 10*time.Minute, now)
+	h.ReplicationLagMs, err2 = metrics.Latest(ctx, cw, metrics.ReplicationLagMs, map[string]string{"Region": dr, "Source": primary}, cwtypes.StatisticMaximum, 10*time.Minute, now)
+	if err := errors.Join(err1, err2); err != nil {
+		h.Error = err.Error()
+	}
+	return h
 }
 
 func leaseLeft(until, now time.Time) string {
