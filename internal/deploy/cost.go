@@ -1,9 +1,12 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Unit prices (USD, us-east-1, list prices) and monthly free-tier
@@ -27,7 +30,6 @@ const (
 	s3FreeGets               = 20_000
 	route53Zone              = 0.50
 	route53HealthCheck       = 0.50
-	minutesPerMonth          = 43_200
 )
 
 // CostLine is one item of the monthly estimate, per detection profile.
@@ -47,62 +49,51 @@ const Metrics = 2 + 2 + 4 + 1
 
 // Estimate is the monthly cost of an idle deployment (no application
 // traffic) per detection profile, assuming the account's free tier is not
-// used by anything else.
-func Estimate(p Plan) []CostLine {
-	perMin := float64(minutesPerMonth)
-	// Invocations: health check in both regions and the controller's
-	// reconcile every minute; validator every 6 hours; backup daily.
-	probesFree, probesFast := 2*perMin, perMin+6*perMin // health-check runs a month
-	requests := 3*perMin + 4*30 + 30
-	// Every health-check run calls both regions' orders services (/health):
-	// two more Lambda requests per run.
-	reqFree, reqFast := requests+2*probesFree, requests+2*probesFast
-	// GB-seconds: health checks take ~1 s at 128 MB; in the fast profile
-	// the DR one stays ~55 s probing every 10 s.
-	gbsFree := 2*perMin*1*0.125 + perMin*0.2*0.125 + 120*30*0.5 + 30*60*0.5
-	gbsFast := gbsFree - perMin*1*0.125 + perMin*55*0.125
-	gbsFree += 2 * probesFree * 0.05 * 0.125 // the /health calls, ~50 ms at 128 MB
-	gbsFast += 2 * probesFast * 0.05 * 0.125
-	lambda := func(req, gbs float64) float64 {
-		return max(0, req-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
+// used by anything else. What runs how often — schedules, probe interval,
+// lease term, canary interval, memory — is read from the templates
+// resolved for each profile; only prices and run durations are assumed.
+func Estimate(p Plan) ([]CostLine, error) {
+	free, err := estimateFigures(p, "free")
+	if err != nil {
+		return nil, err
+	}
+	fast, err := estimateFigures(p, "fast")
+	if err != nil {
+		return nil, err
+	}
+	lambda := func(f figures) float64 {
+		return max(0, f.requests-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, f.gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
 	}
 	// Each run writes a control-table canary and reads it back, and the
 	// primary's writes the replication canary (replicated to the DR region).
-	ddb := func(runs float64) float64 {
-		return runs/1e6*ddbPerMillionWrites + runs/2/1e6*ddbPerMillionReplicated + 2*runs/1e6*ddbPerMillionReads
+	ddb := func(f figures) float64 {
+		return f.probes/1e6*ddbPerMillionWrites + f.probes/2/1e6*ddbPerMillionReplicated + 2*f.probes/1e6*ddbPerMillionReads
 	}
-	// The S3 canary is written every 10 minutes (per observer and target)
-	// and read on every run.
-	s3 := func(runs float64) float64 {
-		puts := 4 * perMin / 10
-		return max(0, puts-s3FreePuts)/1000*s3PerThousandPuts + max(0, 2*runs-s3FreeGets)/1000*s3PerThousandGets
+	// The S3 canary is written every canary interval and read on every run.
+	s3 := func(f figures) float64 {
+		return max(0, f.puts-s3FreePuts)/1000*s3PerThousandPuts + max(0, 2*f.probes-s3FreeGets)/1000*s3PerThousandGets
 	}
 	// The S3 allowance is for the first 12 months only.
-	s3After := func(runs float64) float64 {
-		return 4*perMin/10/1000*s3PerThousandPuts + 2*runs/1000*s3PerThousandGets
-	}
-	// The write lease: the holder renews every term/4 (5 s), each renewal
-	// a consistent read of its record, a grant on every control record (2
+	s3After := func(f figures) float64 { return f.puts/1000*s3PerThousandPuts + 2*f.probes/1000*s3PerThousandGets }
+	// The write lease: the holder renews every term/4, each renewal a
+	// consistent read of its record, a grant on every control record (2
 	// or 3), its lease item and its journaled interval.
 	records := 2.0
 	if p.HasWitness() {
 		records = 3
 	}
-	// The term follows the detection profile (templates: 60 s free, 20 s
-	// fast), renewed every quarter term.
-	leaseCost := func(renewals float64) float64 {
-		return renewals*(records+2)/1e6*ddbPerMillionWrites + renewals/1e6*ddbPerMillionReads
+	leaseCost := func(f figures) float64 {
+		return f.renewals*(records+2)/1e6*ddbPerMillionWrites + f.renewals/1e6*ddbPerMillionReads
 	}
-	renewFree, renewFast := perMin*4, perMin*12
 	lines := []CostLine{
-		{"Lambda (5 functions, arm64)", lambda(reqFree, gbsFree), lambda(reqFast, gbsFast), fmt.Sprintf("%.0fk / %.0fk requests (health checks call both orders services), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", reqFree/1000, reqFast/1000, gbsFree/1000, gbsFast/1000), false},
+		{"Lambda (5 functions, arm64)", lambda(free), lambda(fast), fmt.Sprintf("%.0fk / %.0fk requests (the templates' schedules; health checks call both orders services per probe), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", free.requests/1000, fast.requests/1000, free.gbs/1000, fast.gbs/1000), false},
 		{"CloudWatch alarms", 0, highResAlarm, "6 alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals, backups, restore tests (10 standard free)", false},
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
 		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)", false},
-		{"DynamoDB on-demand canaries", ddb(probesFree), ddb(probesFast), "canary writes and reads of the health checks; storage within 25 GB free", false},
-		{"DynamoDB write lease", leaseCost(renewFree), leaseCost(renewFast), fmt.Sprintf("renewals every 15 s / 5 s (lease term 60 s / 20 s): %.1fM / %.1fM writes a month on %.0f control records", renewFree*(records+2)/1e6, renewFast*(records+2)/1e6, records), false},
-		{"S3 canaries and replication", s3(probesFree), s3(probesFast), "canary GET per health check, PUT every 10 min (2,000 PUTs, 20,000 GETs free in the first year only); your objects' replication is extra", false},
-		{"  (after the first year)", s3After(probesFree), s3After(probesFast), "the same S3 requests once the 12-month allowance ends", true},
+		{"DynamoDB on-demand canaries", ddb(free), ddb(fast), fmt.Sprintf("%.0fk / %.0fk probes a month (health-check runs × probes per run): canary writes and reads; storage within 25 GB free", free.probes/1000, fast.probes/1000), false},
+		{"DynamoDB write lease", leaseCost(free), leaseCost(fast), fmt.Sprintf("renewals every %s / %s (lease term %s / %s): %.1fM / %.1fM writes a month on %.0f control records", free.term/4, fast.term/4, free.term, fast.term, free.renewals*(records+2)/1e6, fast.renewals*(records+2)/1e6, records), false},
+		{"S3 canaries and replication", s3(free), s3(fast), fmt.Sprintf("canary GET per probe, PUT every %s per observer and target (2,000 PUTs, 20,000 GETs free in the first year only); your objects' replication is extra", free.canary), false},
+		{"  (after the first year)", s3After(free), s3After(fast), "the same S3 requests once the 12-month allowance ends", true},
 		{"KMS (table encryption at rest)", 0, 0, "AWS-owned/managed keys: no key fee; DynamoDB caches data keys, so requests stay within 20,000 a month free", false},
 	}
 	if p.RTC {
@@ -111,7 +102,55 @@ func Estimate(p Plan) []CostLine {
 	if p.HostedZoneID != "" {
 		lines = append(lines, CostLine{"Route 53 (zone + health check)", route53Zone + route53HealthCheck, route53Zone + route53HealthCheck, "hosted zone and one CloudWatch-alarm health check", false})
 	}
-	return lines
+	return lines, nil
+}
+
+// figures are one profile's monthly counts, from the templates.
+type figures struct {
+	requests, gbs, probes, renewals, puts float64
+	term, canary                          time.Duration
+}
+
+// Assumed run durations (seconds): a health check that probes once, the
+// controller's reconcile, a validation and a backup of a small table.
+var runSeconds = map[string]float64{"healthcheck": 1, "failovercontroller": 0.2, "datavalidator": 30, "backupmanager": 60}
+
+func estimateFigures(p Plan, profile string) (figures, error) {
+	r, err := templateRates(p, profile)
+	if err != nil {
+		return figures{}, fmt.Errorf("cost estimate (%s profile): %w", profile, err)
+	}
+	month := float64(30 * 24 * time.Hour)
+	// A health-check run probes every PILOTLIGHT_PROBE_INTERVAL within its
+	// schedule period (once when unset).
+	perRun := func(key string) (float64, time.Duration) {
+		iv := r.duration(key, "PILOTLIGHT_PROBE_INTERVAL", 0)
+		if iv <= 0 || iv >= r.Period[key] {
+			return 1, 0
+		}
+		return float64(r.Period[key] / iv), iv
+	}
+	var f figures
+	for key, n := range r.Runs {
+		_, fn, _ := strings.Cut(key, "/")
+		f.requests += n
+		secs := runSeconds[fn]
+		if fn == "healthcheck" {
+			k, iv := perRun(key)
+			f.probes += n * k
+			if k > 1 {
+				secs = (k-1)*iv.Seconds() + 1 // it stays to probe again
+			}
+		}
+		f.gbs += n * secs * float64(cmp.Or(r.Memory[key], 128)) / 1024
+	}
+	f.requests += 2 * f.probes                // every probe calls both orders services' /health
+	f.gbs += 2 * f.probes * 0.05 * 128 / 1024 // ~50 ms at 128 MB each
+	f.term = r.duration("primary/app", "PILOTLIGHT_LEASE_TERM", time.Minute)
+	f.renewals = month / float64(f.term/4)
+	f.canary = r.duration("dr/healthcheck", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", 10*time.Minute)
+	f.puts = 4 * month / float64(f.canary)
+	return f, nil
 }
 
 // PrintEstimate writes the estimate as a table.
@@ -119,7 +158,12 @@ func PrintEstimate(w io.Writer, p Plan) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ESTIMATED MONTHLY COST (idle)\tfree\tfast\tbasis")
 	var tf, tx float64
-	for _, l := range Estimate(p) {
+	lines, err := Estimate(p)
+	if err != nil {
+		fmt.Fprintf(w, "no cost estimate: %v\n", err)
+		return
+	}
+	for _, l := range lines {
 		fmt.Fprintf(tw, "%s\t$%.2f\t$%.2f\t%s\n", l.Item, l.Free, l.Fast, l.Basis)
 		if l.Aside {
 			continue

@@ -81,7 +81,11 @@ func TestCheckCatchesBrokenTemplates(t *testing.T) {
 func TestEstimate(t *testing.T) {
 	p := Plan{Profile: "free"}
 	var free, fast float64
-	for _, l := range Estimate(p) {
+	lines, err := Estimate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
 		if !l.Aside {
 			free += l.Free
 			fast += l.Fast
@@ -97,7 +101,11 @@ func TestEstimate(t *testing.T) {
 	}
 	p.HostedZoneID = "Z1"
 	var withZone float64
-	for _, l := range Estimate(p) {
+	lines, err = Estimate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
 		if !l.Aside {
 			withZone += l.Free
 		}
