@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/xml"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -62,18 +60,11 @@ type changeKeysCtx struct{}
 
 // startChangeFront listens on a free local port and forwards to backend.
 func startChangeFront(backend string) (*changeFront, error) {
-	u, err := url.Parse("http://" + backend)
+	proxy, ln, err := frontProxy(backend)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}}
-	f.proxy = httputil.NewSingleHostReverseProxy(u)
-	f.proxy.ErrorLog = nil
-	f.proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}, proxy: proxy}
 	f.proxy.ModifyResponse = f.answered
 	f.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		// The write may have landed: have its key listed.
@@ -82,8 +73,7 @@ func startChangeFront(backend string) (*changeFront, error) {
 		}
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go f.srv.Serve(ln)
+	f.srv = serveFront(ln, f)
 	return f, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -47,22 +48,37 @@ type writeFront struct {
 
 // startWriteFront listens on a free local port and forwards to backend.
 func startWriteFront(backend, table string, keys []string) (*writeFront, error) {
-	u, err := url.Parse("http://" + backend)
+	proxy, ln, err := frontProxy(backend)
 	if err != nil {
 		return nil, err
+	}
+	f := &writeFront{table: table, keys: keys, addr: ln.Addr().String(), latest: map[string]int64{}, inflight: map[string]int{}, proxy: proxy}
+	f.done = sync.NewCond(&f.mu)
+	f.srv = serveFront(ln, f)
+	return f, nil
+}
+
+// frontProxy is a front's listener on a free local port and its proxy to
+// backend. Its errors are the client's to see (a 502), not the log's.
+func frontProxy(backend string) (*httputil.ReverseProxy, net.Listener, error) {
+	u, err := url.Parse("http://" + backend)
+	if err != nil {
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f := &writeFront{table: table, keys: keys, addr: ln.Addr().String(), latest: map[string]int64{}, inflight: map[string]int{}}
-	f.done = sync.NewCond(&f.mu)
-	f.proxy = httputil.NewSingleHostReverseProxy(u)
-	f.proxy.ErrorLog = nil
-	f.proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go f.srv.Serve(ln)
-	return f, nil
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ErrorLog = log.New(io.Discard, "", 0)
+	p.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	return p, ln, nil
+}
+
+func serveFront(ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv
 }
 
 func (f *writeFront) close() {
