@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ type FunctionEnv struct {
 	Lease                       control.LeaseConfig          // PILOTLIGHT_LEASE_TERM, PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE (default control.AWSLease)
 	RenewFor                    time.Duration                // PILOTLIGHT_RENEW_FOR: how long one health-check invocation keeps renewing (default 1m, the schedule)
 	ClockOffsetFile             string                       // PILOTLIGHT_CLOCK_OFFSET_FILE: lab only, the clock-skew fault's offset
+	TimeServer                  string                       // PILOTLIGHT_TIME_SERVER: SNTP server (host:port) the health check measures the clock against ("": not measured)
 	accessKey, secretKey, token string
 }
 
@@ -59,6 +61,7 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	}
 	f.Lease, f.RenewFor = control.AWSLease, time.Minute
 	f.ClockOffsetFile = getenv("PILOTLIGHT_CLOCK_OFFSET_FILE")
+	f.TimeServer = getenv("PILOTLIGHT_TIME_SERVER")
 	var errs []string
 	switch m := getenv("PILOTLIGHT_FAILOVER_MODE"); m {
 	case "", "auto":
@@ -66,6 +69,11 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 		f.Manual = true
 	default:
 		errs = append(errs, fmt.Sprintf("PILOTLIGHT_FAILOVER_MODE: %q: use auto (the alarm fails over) or manual (the alarm notifies, a person runs pilotlight failover)", m))
+	}
+	if f.TimeServer != "" {
+		if _, _, err := net.SplitHostPort(f.TimeServer); err != nil {
+			errs = append(errs, fmt.Sprintf("PILOTLIGHT_TIME_SERVER: %q is not host:port (for example time.aws.com:123)", f.TimeServer))
+		}
 	}
 	if getenv("PILOTLIGHT_MANUAL") != "" {
 		errs = append(errs, "PILOTLIGHT_MANUAL is no longer read: set PILOTLIGHT_FAILOVER_MODE=manual (or auto)")

@@ -44,8 +44,11 @@ type CostLine struct {
 
 // Metrics is the number of distinct custom metrics a deployment emits with
 // the stacks' defaults: the peer's RegionHealthy and ReplicationLagMs from
-// each region's health check, four validator findings, the backup count.
-const Metrics = 2 + 2 + 4 + 1
+// each region's health check, four validator findings, the backup count,
+// the lease holder's LeaseRenewed. RestoreTestOK has data an hour a day at
+// most, ClockOffsetMs only while a clock is off by ε/4 or more: both cost
+// next to nothing.
+const Metrics = 2 + 2 + 4 + 1 + 1
 
 // Estimate is the monthly cost of an idle deployment (no application
 // traffic) per detection profile, assuming the account's free tier is not
@@ -87,7 +90,7 @@ func Estimate(p Plan) ([]CostLine, error) {
 	}
 	lines := []CostLine{
 		{"Lambda (5 functions, arm64)", lambda(free), lambda(fast), fmt.Sprintf("%.0fk / %.0fk requests (the templates' schedules; health checks call both orders services per probe), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", free.requests/1000, fast.requests/1000, free.gbs/1000, fast.gbs/1000), false},
-		{"CloudWatch alarms", 0, highResAlarm, "6 alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals, backups, restore tests (10 standard free)", false},
+		{"CloudWatch alarms", 0, highResAlarm, "8 alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals, backups, restore tests, clock offset in each region (10 standard free)", false},
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
 		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)", false},
 		{"DynamoDB on-demand canaries", ddb(free), ddb(fast), fmt.Sprintf("%.0fk / %.0fk probes a month (health-check runs × probes per run): canary writes and reads; storage within 25 GB free", free.probes/1000, fast.probes/1000), false},

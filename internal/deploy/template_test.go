@@ -139,7 +139,7 @@ func TestDashboard(t *testing.T) {
 	// Every metric the functions emit is charted, and nothing else.
 	known := map[string]bool{metrics.RegionHealthy: true, metrics.ProbeLatencyMs: true, metrics.ReplicationLagMs: true, metrics.ValidatorMissingInDR: true,
 		metrics.ValidatorMissingInPrimary: true, metrics.ValidatorDivergent: true, metrics.ValidatorObjectsDiffering: true,
-		metrics.LeaseRenewed: true, metrics.BackupItems: true, metrics.RestoreTestOK: true}
+		metrics.LeaseRenewed: true, metrics.BackupItems: true, metrics.RestoreTestOK: true, metrics.ClockOffsetMs: true}
 	charted := map[string]bool{}
 	for _, w := range d.Widgets {
 		for _, m := range w.Properties.Metrics {
@@ -167,7 +167,7 @@ func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 	emitted := map[string][]string{
 		metrics.RegionHealthy: {"Region", "Target"}, metrics.ReplicationLagMs: {"Region", "Source"},
 		metrics.ValidatorDivergent: {"DR", "Primary", "Table"}, metrics.LeaseRenewed: {"Region"},
-		metrics.BackupItems: {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"},
+		metrics.BackupItems: {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"}, metrics.ClockOffsetMs: {"Region"},
 	}
 	files, err := filepath.Glob("../../cloudformation/*.yaml")
 	if err != nil {
@@ -208,7 +208,7 @@ func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range []string{metrics.LeaseRenewed, metrics.BackupItems, metrics.RestoreTestOK, metrics.ReplicationLagMs, metrics.ValidatorDivergent} {
+	for _, m := range []string{metrics.LeaseRenewed, metrics.BackupItems, metrics.RestoreTestOK, metrics.ReplicationLagMs, metrics.ValidatorDivergent, metrics.ClockOffsetMs} {
 		if !seen[m] {
 			t.Errorf("no alarm watches %s", m)
 		}

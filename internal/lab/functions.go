@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -108,7 +110,7 @@ type pool struct {
 // templates).
 var functionSettings = map[string][]string{
 	FnApp:        {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
-	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY"},
+	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_TIME_SERVER"},
 	FnController: {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_FAILOVER_MODE", "PILOTLIGHT_MIN_DWELL"},
 	FnValidator:  {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
 	FnBackup:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
@@ -152,6 +154,14 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		return err
 	}
 	l.pools = map[string]*pool{}
+	// The health checks measure their clock (the clock-skew fault shifts
+	// it) against a time server on the true clock.
+	ts, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("lab time server: %w", err)
+	}
+	l.timeServer = ts
+	go health.ServeTime(ts, time.Now)
 	endpoints := map[string]map[string]string{}
 	appURLs := map[string]string{}
 	for _, r := range l.regions {
@@ -227,6 +237,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_WRITE_DEADLINE=" + LeaseConfig.Delta.String(),
 			"PILOTLIGHT_RENEW_FOR=" + (fo.HealthInterval - fo.HealthInterval/10).String(),
 			"PILOTLIGHT_CLOCK_OFFSET_FILE=" + l.clockFile(sp.region),
+			"PILOTLIGHT_TIME_SERVER=" + ts.LocalAddr().String(),
 		})
 	}
 	// What the lab runs must be what the templates deploy, but for the
@@ -464,6 +475,9 @@ func (l *Lab) functionLog(regionName, name, line string) {
 }
 
 func (l *Lab) stopFunctions() {
+	if l.timeServer != nil {
+		l.timeServer.Close()
+	}
 	var wg sync.WaitGroup
 	for _, p := range l.pools {
 		p.mu.Lock()

@@ -76,6 +76,7 @@ type Lab struct {
 
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*pool // "region/name"
+	timeServer   net.PacketConn   // SNTP on the true clock: the lab's time.aws.com
 	frontDoor    *frontDoor
 	frontDoorURL string
 	alarm        *alarm

@@ -60,6 +60,7 @@ var LabOverrides = []LabOverride{
 	{"PILOTLIGHT_FAILOVER_MODE", "value", "the lab's setting (lab up --manual); the FailoverMode parameter on AWS"},
 	{"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "value", "30 s in the lab (the canary is read every second, and a lab does not run for days); 10 min on AWS"},
 	{"PILOTLIGHT_APP_URLS", "value", "the front door's per-region paths stand for the function URLs; the DR region's health check also probes the primary's URL on AWS, the lab gives every function both"},
+	{"PILOTLIGHT_TIME_SERVER", "value", "the lab's SNTP server on the true clock (the clock-skew fault shifts the functions' clock) stands for time.aws.com"},
 	{"PILOTLIGHT_BACKUP_KEEP, PILOTLIGHT_BACKUP_MAX_AGE", "AWS only", "retention; the lab keeps the code's defaults (7 snapshots, 30 days), which are the templates' values"},
 }
 

@@ -27,6 +27,10 @@ const (
 	// the holder.
 	LeaseRenewed = "LeaseRenewed"
 
+	// ClockOffsetMs is how far a region's clock is off a time server,
+	// either way, in milliseconds; dims Region.
+	ClockOffsetMs = "ClockOffsetMs"
+
 	// The backup manager's results; dims Region, Table.
 	BackupItems   = "BackupItems"
 	RestoreTestOK = "RestoreTestOK" // 1 passed, 0 failed

@@ -85,7 +85,26 @@ func main() {
 			}
 		})
 	}
+	// Once a run: how far this region's clock is off the time server (the
+	// lease's safety assumes at most ε).
+	clock := func(ctx context.Context) {
+		if env.TimeServer == "" {
+			return
+		}
+		off, rtt, err := health.MeasureClockOffset(ctx, env.TimeServer, env.Now())
+		if err != nil {
+			log.Warn("clock offset not measured", "err", err)
+			return
+		}
+		if off > env.Lease.Epsilon/2 || off < -env.Lease.Epsilon/2 {
+			log.Warn("clock offset nears the lease's bound", "offset", off.String(), "epsilon", env.Lease.Epsilon.String(), "rtt", rtt.String())
+		}
+		if err := health.EmitClockOffset(os.Stdout, env.Region, off, env.Lease.Epsilon); err != nil {
+			log.Error("emit metrics", "err", err)
+		}
+	}
 	handler := func(ctx context.Context, _ json.RawMessage) (health.Report, error) {
+		clock(ctx)
 		kept := make(chan struct{})
 		go func() { defer close(kept); keep(ctx) }()
 		defer func() { <-kept }()
