@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,6 +244,9 @@ func (l *Lab) SetClockOffset(regionName string, d time.Duration) error {
 	}
 	if d > time.Minute || d < -time.Minute {
 		return fmt.Errorf("clock offset %s: keep it within a minute", d)
+	}
+	if err := os.MkdirAll(filepath.Dir(l.clockFile(r.name)), 0o755); err != nil {
+		return err
 	}
 	if err := os.WriteFile(l.clockFile(r.name), []byte(d.String()), 0o644); err != nil {
 		return err

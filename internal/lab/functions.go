@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -154,14 +152,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		return err
 	}
 	l.pools = map[string]*pool{}
-	// The health checks measure their clock (the clock-skew fault shifts
-	// it) against a time server on the true clock.
-	ts, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("lab time server: %w", err)
-	}
-	l.timeServer = ts
-	go health.ServeTime(ts, time.Now)
+	ts := l.timeServer
 	endpoints := map[string]map[string]string{}
 	appURLs := map[string]string{}
 	for _, r := range l.regions {
@@ -475,9 +466,6 @@ func (l *Lab) functionLog(regionName, name, line string) {
 }
 
 func (l *Lab) stopFunctions() {
-	if l.timeServer != nil {
-		l.timeServer.Close()
-	}
 	var wg sync.WaitGroup
 	for _, p := range l.pools {
 		p.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/rs/zerolog"
 
+	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -225,6 +226,12 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err := l.startReplication(ctx); err != nil {
 		return nil, err
 	}
+	// The health checks measure their clock (the clock-skew fault shifts
+	// it) against a time server on the true clock: the lab's time.aws.com.
+	if l.timeServer, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("lab time server: %w", err)
+	}
+	go health.ServeTime(l.timeServer, time.Now)
 	if opts.Functions.Dir != "" {
 		if err := l.startServing(ctx); err != nil {
 			return nil, err
@@ -521,6 +528,9 @@ func (l *Lab) Close() error {
 		l.frontDoor.srv.Close()
 	}
 	l.stopFunctions()
+	if l.timeServer != nil {
+		l.timeServer.Close()
+	}
 	l.stopReplication()
 	_ = l.proxies.Collection.Clear()
 	var wg sync.WaitGroup

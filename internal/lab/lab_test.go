@@ -21,6 +21,8 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -658,4 +660,26 @@ func TestPutThenDeleteInOneSecondReplicatesInOrder(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+// The clock-skew fault shifts a region's functions' clock and the lab's
+// time server keeps the true one, so a health check measures the skew it
+// was given — what ClockOffsetMs and its alarm report on AWS.
+func TestClockSkewIsMeasuredAgainstTheLabsTimeServer(t *testing.T) {
+	l := testLab(t)
+	ctx := ctxT(t)
+	t.Cleanup(func() { _ = l.SetClockOffset(l.opts.DR, 0) })
+	for _, skew := range []time.Duration{400 * time.Millisecond, -125 * time.Millisecond} {
+		if err := l.SetClockOffset(l.opts.DR, skew); err != nil {
+			t.Fatal(err)
+		}
+		env := config.FunctionEnv{ClockOffsetFile: l.clockFile(l.opts.DR)}
+		off, rtt, err := health.MeasureClockOffset(ctx, l.timeServer.LocalAddr().String(), env.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := (off - skew).Abs(); d > rtt+time.Millisecond {
+			t.Errorf("skew %s measured as %s (round trip %s)", skew, off, rtt)
+		}
+	}
 }
