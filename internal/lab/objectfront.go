@@ -38,6 +38,7 @@ type changeFront struct {
 
 	mu    sync.Mutex
 	feeds map[*changeFeed]struct{}
+	cap   int // feedCap, or less in tests
 }
 
 // objectChange is one new version, or (version "") a key to list.
@@ -52,9 +53,16 @@ type changeFeed struct {
 	front *changeFront
 	wake  chan<- struct{} // signalled (without blocking) on every change
 
-	mu      sync.Mutex
-	changes map[string][]objectChange // bucket -> changes, in the order answered
+	mu       sync.Mutex
+	changes  map[string][]objectChange // bucket -> changes, in the order answered
+	overflow map[string]bool           // bucket -> changes were dropped: list it whole
 }
+
+// feedCap bounds a feed's queue per bucket (a direction left off for
+// hours — failback replication — must not hold every write in memory):
+// past it the queue is dropped and the reader lists the bucket instead,
+// as S3 Batch Replication catches up on what a rule missed.
+const feedCap = 100_000
 
 type changeKeysCtx struct{}
 
@@ -64,7 +72,7 @@ func startChangeFront(backend string) (*changeFront, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}, proxy: proxy}
+	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}, proxy: proxy, cap: feedCap}
 	f.proxy.ModifyResponse = f.answered
 	f.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		// The write may have landed: have its key listed.
@@ -194,7 +202,12 @@ func (f *changeFront) note(bucket string, changes []objectChange, at time.Time) 
 	defer f.mu.Unlock()
 	for c := range f.feeds {
 		c.mu.Lock()
-		c.changes[bucket] = append(c.changes[bucket], changes...)
+		if len(c.changes[bucket])+len(changes) > f.cap {
+			delete(c.changes, bucket)
+			c.overflow[bucket] = true
+		} else if !c.overflow[bucket] {
+			c.changes[bucket] = append(c.changes[bucket], changes...)
+		}
 		c.mu.Unlock()
 		select {
 		case c.wake <- struct{}{}:
@@ -205,7 +218,7 @@ func (f *changeFront) note(bucket string, changes []objectChange, at time.Time) 
 
 // subscribe returns a feed of every change from now on.
 func (f *changeFront) subscribe(wake chan<- struct{}) *changeFeed {
-	c := &changeFeed{front: f, wake: wake, changes: map[string][]objectChange{}}
+	c := &changeFeed{front: f, wake: wake, changes: map[string][]objectChange{}, overflow: map[string]bool{}}
 	f.mu.Lock()
 	f.feeds[c] = struct{}{}
 	f.mu.Unlock()
@@ -218,11 +231,13 @@ func (c *changeFeed) close() {
 	c.front.mu.Unlock()
 }
 
-// take returns the bucket's changes since the last take and forgets them.
-func (c *changeFeed) take(bucket string) []objectChange {
+// take returns the bucket's changes since the last take and forgets them;
+// overflowed means some were dropped (the bucket must be listed whole).
+func (c *changeFeed) take(bucket string) (changes []objectChange, overflowed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.changes[bucket]
+	changes, overflowed = c.changes[bucket], c.overflow[bucket]
 	delete(c.changes, bucket)
-	return out
+	delete(c.overflow, bucket)
+	return changes, overflowed
 }

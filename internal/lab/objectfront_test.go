@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestClassifyWrite(t *testing.T) {
@@ -67,4 +68,26 @@ func FuzzClassifyWrite(f *testing.F) {
 			t.Fatalf("a canary key is noted: %+v", w)
 		}
 	})
+}
+
+// A feed nobody reads for long (failback replication off for hours) stops
+// queueing at its cap and says so, and the reader lists the bucket whole.
+func TestFeedOverflowAsksForAListing(t *testing.T) {
+	f := &changeFront{feeds: map[*changeFeed]struct{}{}, cap: 3}
+	c := f.subscribe(make(chan struct{}, 1))
+	for i := range 2 {
+		f.note("b", []objectChange{{key: fmt.Sprint(i), version: "v"}}, time.Now())
+	}
+	if got, over := c.take("b"); len(got) != 2 || over {
+		t.Fatalf("under the cap: %d changes, overflow %v", len(got), over)
+	}
+	for i := range 5 {
+		f.note("b", []objectChange{{key: fmt.Sprint(i), version: "v"}}, time.Now())
+	}
+	if got, over := c.take("b"); len(got) != 0 || !over {
+		t.Fatalf("past the cap: %d changes, overflow %v; want none and a listing", len(got), over)
+	}
+	if got, over := c.take("b"); len(got) != 0 || over {
+		t.Fatalf("after the take: %d changes, overflow %v", len(got), over)
+	}
 }

@@ -299,7 +299,11 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	// Read the feed before listing: what lands after is in the next take.
 	now := time.Now()
 	var learned []srcVersion
-	for _, c := range o.feeds[dirKey].take(bucket) {
+	changes, overflowed := o.feeds[dirKey].take(bucket)
+	if overflowed {
+		q.listed = false // the feed dropped changes: list the bucket again
+	}
+	for _, c := range changes {
 		if c.version == "" {
 			q.relist[c.key] = true
 			continue
