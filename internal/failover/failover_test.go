@@ -477,18 +477,32 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	ctx := ctxT(t)
 	c := f.controller()
 	failedOver(t, f, c)
-	dctx, die := context.WithCancel(ctx)
-	c.Drain = whenHeld(c, func(context.Context) error { die(); return context.Canceled })
-	// The process dies mid-drain: no rollback runs in it.
-	c.Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
-		if e.Phase == control.Fenced {
-			die()
-		}
-		return nil
-	})
-	_, _ = c.Run(dctx, Request{From: dr, To: primary, Planned: true})
-	if a := view(t, c); a.Hold == "" && a.Region == dr {
-		t.Skip("the run rolled back in-process; nothing abandoned")
+	// The catch-up before the handover passes; the drain after it (the
+	// records held) never returns: the controller's process is gone, and no
+	// rollback runs in it. (Counted, not read from the records: a view read
+	// while the hold was still landing saw none, let the drain pass and the
+	// handover complete — the test was flaky.)
+	drains := 0
+	held, gone := make(chan struct{}), make(chan struct{})
+	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
+		drain: func(ctx context.Context, _, _ string) error {
+			if drains++; drains == 1 {
+				return nil
+			}
+			close(held)
+			<-gone
+			return errors.New("the process died")
+		}}
+	ran := make(chan struct{})
+	go func() { defer close(ran); _, _ = c.Run(ctx, Request{From: dr, To: primary, Planned: true}) }()
+	t.Cleanup(func() { close(gone); <-ran })
+	select {
+	case <-held:
+	case <-ran:
+		t.Fatal("the planned run ended before its drain")
+	}
+	if a := view(t, c); a.Hold == "" || a.Region != primary {
+		t.Fatalf("while draining: %+v, want the handover to %s held", a, primary)
 	}
 	c2 := f.controller()
 	c2.HoldMaxAge = time.Nanosecond
