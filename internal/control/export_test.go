@@ -11,3 +11,7 @@ func (q *Quorum) ConfirmLate(ctx context.Context, self string, epoch int64, t0 t
 	_, err := q.confirm(ctx, self, epoch, t0, t0.Add(q.Lease.Term), RenewResult{})
 	return err
 }
+
+// StallClaims makes every claim of q run stall after it has decided and
+// before its writes go out.
+func (q *Quorum) StallClaims(stall func()) { q.beforeClaimWrites = stall }

@@ -255,6 +255,10 @@ type Quorum struct {
 
 	mu       sync.Mutex
 	interval leaseInterval // the confirmed lease interval being extended
+
+	// beforeClaimWrites, in tests, runs after a claim has decided and before
+	// its writes go out (a claimer's process stalling there).
+	beforeClaimWrites func()
 }
 
 type leaseInterval struct {
@@ -463,7 +467,6 @@ type ClaimResult struct {
 // of records; otherwise it returns ErrConflict wrapped with the records'
 // answers, and leaves the records it did win (a retry uses a higher epoch).
 func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOptions) (ClaimResult, error) {
-	start := time.Now() // monotonic, for the forced wait
 	t0 := q.now()
 	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC()}
 	kind := claimNormal
@@ -477,14 +480,20 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 		// Held, so the new holder's own health check cannot renew before
 		// the old lease has surely run out.
 		kind, rec.GrantedUntil = claimForced, time.Time{}
-		rec.Hold = "forced: waiting out the old lease until " + t0.Add(q.Lease.Term+q.Lease.Epsilon+q.Lease.Delta).UTC().Format(time.RFC3339Nano)
+		rec.Hold = "forced: waiting out the old lease, at least until " + t0.Add(q.Lease.Term+q.Lease.Epsilon+q.Lease.Delta).UTC().Format(time.RFC3339Nano)
 	}
 	cut := t0.Add(-q.Lease.Epsilon)
 	// Claims are rarer than renewals and a lost one costs a retry at a
 	// higher epoch: give each call half a term.
+	if q.beforeClaimWrites != nil {
+		q.beforeClaimWrites()
+	}
 	ok, errs := q.each(ctx, q.Lease.Term/2, func(ctx context.Context, s *Store) error {
 		return s.claim(ctx, rec, kind, cut, o.From, o.FromEpoch)
 	})
+	// Every write that won has landed by now (monotonic clock): the forced
+	// wait counts from here.
+	landed := time.Now()
 	res := ClaimResult{Epoch: next, Won: ok, Failed: errs}
 	if !q.enough(ok, self) {
 		return res, fmt.Errorf("claim epoch %d for %s: %d of %d records (need %d): %w (%s)", next, self, len(ok), len(q.Stores), q.Need(), ErrConflict, joinErrs(errs))
@@ -500,12 +509,16 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 		return res, nil
 	}
 	if o.Force {
-		// Whatever the old holder was granted runs out within term; allow ε
-		// for its clock and δ for its last write to land.
+		// Until the claim stands on a majority the old holder may still
+		// renew — and a starved or slow claimer's writes can land seconds
+		// after it decided — so the wait counts from when they had all
+		// landed, not from when the claim began: the old holder's last
+		// grant came before that, and runs out within a term of it. Allow
+		// ε for its clock and δ for its last write to land.
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-time.After(q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(start)):
+		case <-time.After(q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(landed)):
 		}
 		r, err := q.Release(ctx, self, next)
 		res.Lease = r.Lease

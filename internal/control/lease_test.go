@@ -285,6 +285,50 @@ func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
 	}
 }
 
+// A forced claimer whose process stalls between deciding and writing (a
+// starved process, slow calls) must not count the stall as part of its
+// wait: the old holder renews all through it, and the new lease may begin
+// only a term + ε + δ after the claim landed. Counting from when the claim
+// began let two journaled leases overlap in a race-instrumented chaos run.
+func TestForcedClaimWaitsFromWhenItLanded(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	holder := f.quorum(nil)
+	if _, err := holder.Renew(ctx, east); err != nil {
+		t.Fatal(err)
+	}
+	// East's health check renews all along, as long as it may.
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	last := make(chan control.Lease, 1)
+	go func() {
+		var l control.Lease
+		for renewCtx.Err() == nil {
+			if r, err := holder.Renew(renewCtx, east); err == nil {
+				l = r.Lease
+			}
+			time.Sleep(20 * time.Millisecond) // the renewal cadence of this stand-in health check
+		}
+		last <- l
+	}()
+	claimer := f.quorum(nil)
+	stall := cfg.Term + cfg.Epsilon // longer than the wait has left to run
+	claimer.StallClaims(func() { time.Sleep(stall) })
+	res, err := claimer.Claim(ctx, west, 2, control.ClaimOptions{Force: true})
+	stopRenew()
+	old := <-last
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Until.IsZero() {
+		t.Fatal("east never renewed during the claimer's stall")
+	}
+	if start := res.Lease.Until.Add(-cfg.Term); !start.After(old.Until) {
+		t.Fatalf("forced lease starts %s, before east's last renewal ran out at %s", start.Format(time.RFC3339Nano), old.Until.Format(time.RFC3339Nano))
+	}
+	if o := control.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
+		t.Fatalf("lease intervals overlap: %+v", o)
+	}
+}
+
 func TestHandoverHoldsUntilRelease(t *testing.T) {
 	f, ctx := newFixture(t), ctxT(t)
 	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
