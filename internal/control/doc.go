@@ -38,8 +38,9 @@
 // with two records. A partial claim is not rolled back: a retry uses a
 // higher epoch. The active region is the holder of the highest epoch present
 // on two records (View). A forced claim drops the granted_until test and then
-// waits term + ε + δ on a monotonic clock before the new holder's first lease,
-// so whatever the old holder was granted has run out. A handover (planned
+// waits term + ε + δ on a monotonic clock — counted from when its writes had
+// landed, since the old holder may renew until then — before the new
+// holder's first lease, so whatever the old holder was granted has run out. A handover (planned
 // failover) is a claim by the current holder on the new holder's behalf: its
 // condition is `epoch = e AND active_region = old`, it must land on the old
 // holder's own record (whose epoch check then stops its writes at once), and
