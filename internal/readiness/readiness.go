@@ -277,13 +277,8 @@ func bucketsVersioned(ctx context.Context, in Input) Result {
 			}
 		}
 	}
-	if len(problems) > 0 {
-		res.Status, res.Detail = Fail, strings.Join(problems, "; ")
-		res.Fix = "turn versioning on (aws s3api put-bucket-versioning --versioning-configuration Status=Enabled), or redeploy: replication and point-in-time object recovery need it"
-		return res
-	}
-	res.Status, res.Detail = Pass, fmt.Sprintf("%d buckets versioned", n)
-	return res
+	return verdict(res, problems, "turn versioning on (aws s3api put-bucket-versioning --versioning-configuration Status=Enabled), or redeploy: replication and point-in-time object recovery need it",
+		fmt.Sprintf("%d buckets versioned", n))
 }
 
 // replication: running, and no older backlog than the RPO objective.
@@ -391,13 +386,8 @@ func schedules(ctx context.Context, in Input) Result {
 			}
 		}
 	}
-	if len(bad) > 0 {
-		res.Status, res.Detail = Fail, strings.Join(bad, "; ")
-		res.Fix = "aws events enable-rule --name NAME --region REGION, or redeploy (pilotlight deploy); cleanup turns them off"
-		return res
-	}
-	res.Status, res.Detail = Pass, fmt.Sprintf("%d schedules enabled", n)
-	return res
+	return verdict(res, bad, "aws events enable-rule --name NAME --region REGION, or redeploy (pilotlight deploy); cleanup turns them off",
+		fmt.Sprintf("%d schedules enabled", n))
 }
 
 // credentialsCheck: the operator's credentials work and will for a while.
@@ -449,12 +439,18 @@ func functions(ctx context.Context, in Input) Result {
 			bad = append(bad, fmt.Sprintf("%s differs between %s and %s: %s", fn, in.Primary, in.DR, diff))
 		}
 	}
-	if len(bad) > 0 {
-		res.Status, res.Detail = Fail, strings.Join(bad, "; ")
-		res.Fix = "redeploy both regions from one build (pilotlight deploy)"
+	return verdict(res, bad, "redeploy both regions from one build (pilotlight deploy)",
+		fmt.Sprintf("%d functions alike in both regions (code SHA-256 and configuration; per-region keys %s aside)", len(in.AWS.InBoth), strings.Join(PerRegionKeys, ", ")))
+}
+
+// verdict fails res with the problems found, joined, and how to fix them,
+// or, when there are none, passes it with ok.
+func verdict(res Result, problems []string, fix, ok string) Result {
+	if len(problems) > 0 {
+		res.Status, res.Detail, res.Fix = Fail, strings.Join(problems, "; "), fix
 		return res
 	}
-	res.Status, res.Detail = Pass, fmt.Sprintf("%d functions alike in both regions (code SHA-256 and configuration; per-region keys %s aside)", len(in.AWS.InBoth), strings.Join(PerRegionKeys, ", "))
+	res.Status, res.Detail = Pass, ok
 	return res
 }
 
