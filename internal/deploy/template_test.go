@@ -13,11 +13,14 @@ import (
 	"github.com/pilotlight/pilotlight/monitoring"
 )
 
-func TestShippedTemplatesAreValid(t *testing.T) {
+// shippedTemplates parses every template in cloudformation/ (all four).
+func shippedTemplates(t *testing.T) []*Template {
+	t.Helper()
 	files, err := filepath.Glob("../../cloudformation/*.yaml")
 	if err != nil || len(files) != 4 {
 		t.Fatalf("templates: %v %v", files, err)
 	}
+	var out []*Template
 	for _, f := range files {
 		body, err := os.ReadFile(f)
 		if err != nil {
@@ -27,6 +30,13 @@ func TestShippedTemplatesAreValid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, tpl)
+	}
+	return out
+}
+
+func TestShippedTemplatesAreValid(t *testing.T) {
+	for _, tpl := range shippedTemplates(t) {
 		for _, p := range Check(tpl) {
 			t.Errorf("%s", p)
 		}
@@ -169,20 +179,8 @@ func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 		metrics.ValidatorDivergent: {"DR", "Primary", "Table"}, metrics.LeaseRenewed: {"Region"},
 		metrics.BackupItems: {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"}, metrics.ClockOffsetMs: {"Region"},
 	}
-	files, err := filepath.Glob("../../cloudformation/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tpl, err := ParseTemplate(filepath.Base(f), body)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, tpl := range shippedTemplates(t) {
 		for id, r := range tpl.Resources {
 			props, _ := r["Properties"].(map[string]any)
 			if r["Type"] != "AWS::CloudWatch::Alarm" || props["Namespace"] != metrics.Namespace {
