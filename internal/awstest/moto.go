@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // Moto starts moto_server on a free 127.0.0.1 port for the test and returns
@@ -23,10 +24,8 @@ func Moto(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("moto_server not found: CI checks the AWS control-plane calls against it (the machine image provides moto 5.2.1)")
-		}
-		t.Skip("moto_server not found: install moto to run this test")
+		testenv.Missing(t, "moto_server not found: CI checks the AWS control-plane calls against it (the machine image provides moto 5.2.1)",
+			"moto_server not found: install moto to run this test")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

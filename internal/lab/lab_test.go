@@ -24,6 +24,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 var (
@@ -39,10 +40,7 @@ func requireServers(t testing.TB) Servers {
 	t.Helper()
 	s, err := FindServers(DefaultCacheDir())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("lab servers missing in CI: %v", err)
-		}
-		t.Skipf("lab servers missing: %v", err)
+		testenv.Missing(t, fmt.Sprintf("lab servers missing in CI: %v", err), fmt.Sprintf("lab servers missing: %v", err))
 	}
 	return s
 }

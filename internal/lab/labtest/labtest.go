@@ -5,6 +5,7 @@ package labtest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 var (
@@ -27,10 +29,7 @@ func Servers(t testing.TB) lab.Servers {
 	t.Helper()
 	s, err := lab.FindServers(lab.DefaultCacheDir())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("lab servers missing in CI: %v", err)
-		}
-		t.Skipf("lab servers missing: %v", err)
+		testenv.Missing(t, fmt.Sprintf("lab servers missing in CI: %v", err), fmt.Sprintf("lab servers missing: %v", err))
 	}
 	return s
 }
