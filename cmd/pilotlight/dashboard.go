@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +46,7 @@ browser. The page needs no network beyond this machine.
 			if err != nil {
 				return err
 			}
-			srv := &dashboard.Server{Source: cliSource{t: t, fc: fc, history: drill.History{Dir: s.ReportsDir}}, Every: every}
+			srv := &dashboard.Server{Source: &cliSource{t: t, fc: fc, history: drill.History{Dir: s.ReportsDir}}, Every: every}
 			return srv.Serve(cmd.Context(), addr, func(url string) {
 				fmt.Fprintf(g.io.Out, "dashboard: %s (Ctrl-C stops)\n", url)
 			})
@@ -58,9 +62,16 @@ type cliSource struct {
 	t       *target
 	fc      *failover.Controller
 	history drill.History
+
+	// The kept reports, read again only when the reports directory changes
+	// (a new drill): the page polls every second, and listing reads every
+	// report.json.
+	mu     sync.Mutex
+	listed time.Time
+	list   []drill.Entry
 }
 
-func (c cliSource) Status(ctx context.Context) (json.RawMessage, error) {
+func (c *cliSource) Status(ctx context.Context) (json.RawMessage, error) {
 	doc, _, _, err := collectStatus(ctx, c.t, c.fc)
 	if err != nil {
 		return nil, err
@@ -68,14 +79,40 @@ func (c cliSource) Status(ctx context.Context) (json.RawMessage, error) {
 	return json.Marshal(doc)
 }
 
-func (c cliSource) Journal(ctx context.Context) (map[int64][]control.Entry, error) {
+func (c *cliSource) Journal(ctx context.Context) (map[int64][]control.Entry, error) {
 	return readRuns(ctx, c.fc)
 }
 
-func (c cliSource) History() ([]drill.Entry, error) { return c.history.List() }
+func (c *cliSource) History() ([]drill.Entry, error) {
+	fi, err := os.Stat(c.history.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list == nil || !fi.ModTime().Equal(c.listed) {
+		list, err := c.history.List()
+		if err != nil {
+			return nil, err
+		}
+		c.list, c.listed = list, fi.ModTime()
+		// A drill being saved has its directory before its report: list
+		// again next time rather than keep it as unreadable.
+		for _, e := range list {
+			if strings.HasPrefix(e.Detail, "unreadable") {
+				c.list = nil
+				return list, nil
+			}
+		}
+	}
+	return c.list, nil
+}
 
-func (c cliSource) LastReport() (*drill.Report, error) {
-	entries, err := c.history.List()
+func (c *cliSource) LastReport() (*drill.Report, error) {
+	entries, err := c.History()
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 )
@@ -49,4 +53,32 @@ func TestCheckGolden(t *testing.T) {
 		{Check: "control records", Status: readiness.Pass, Detail: "us-east-1 active at epoch 2 on 3 of 3 records", Fix: "not shown when passing"},
 	}})
 	golden(t, "check", b.String())
+}
+
+// The dashboard's history is read again when a drill is kept, and a drill
+// caught half-saved (its directory, no report yet) is not kept as
+// unreadable.
+func TestDashboardHistoryFollowsNewDrills(t *testing.T) {
+	h := drill.History{Dir: t.TempDir()}
+	src := &cliSource{history: h}
+	if _, err := h.Save(&drill.Report{Scenario: drill.RegionOutage, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := src.History(); err != nil || len(got) != 1 {
+		t.Fatalf("history: %d entries, %v", len(got), err)
+	}
+	half := filepath.Join(h.Dir, "29991231T000000Z-no-fault")
+	if err := os.Mkdir(half, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := src.History()
+	if err != nil || len(got) != 2 || !strings.HasPrefix(got[1].Detail, "unreadable") {
+		t.Fatalf("half-saved: %+v, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "report.json"), []byte(`{"scenario":"no-fault","pass":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := src.History(); err != nil || len(got) != 2 || got[1].Detail != "" {
+		t.Fatalf("once saved: %+v, %v", got, err)
+	}
 }
