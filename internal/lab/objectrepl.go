@@ -349,15 +349,8 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	// Due: each key's oldest versions whose lag has passed, in order.
 	var jobs [][]srcVersion
 	pending, oldest, written := 0, time.Time{}, time.Time{}
-	for _, vs := range q.known {
-		n := 0
-		for n < len(vs) && !paused && !vs[n].seen.Add(lag).After(now) {
-			n++
-		}
-		if n > 0 {
-			jobs = append(jobs, vs[:n])
-		}
-		for _, v := range vs[n:] {
+	stillPending := func(vs []srcVersion) {
+		for _, v := range vs {
 			pending++
 			if oldest.IsZero() || v.seen.Before(oldest) {
 				oldest = v.seen
@@ -367,34 +360,31 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 			}
 		}
 	}
+	for _, vs := range q.known {
+		n := 0
+		for n < len(vs) && !paused && !vs[n].seen.Add(lag).After(now) {
+			n++
+		}
+		if n > 0 {
+			jobs = append(jobs, vs[:n])
+		}
+		stillPending(vs[n:])
+	}
 	if len(jobs) == 0 {
 		return pending, oldest, written, listErr
 	}
 	// Keys copy in parallel; the versions of one key in order, oldest first.
 	copied := make([]int, len(jobs))
 	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(8, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				for _, v := range jobs[j] {
-					if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
-						errs[j] = err
-						break
-					}
-					copied[j]++
-				}
+	eightAtOnce(len(jobs), func(j int) {
+		for _, v := range jobs[j] {
+			if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
+				errs[j] = err
+				return
 			}
-		}()
-	}
-	for j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
+			copied[j]++
+		}
+	})
 	total := 0
 	for j, vs := range jobs {
 		key := vs[0].key
@@ -405,15 +395,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 		} else {
 			q.known[key] = rest
 		}
-		for _, f := range vs[copied[j]:] {
-			pending++
-			if oldest.IsZero() || f.seen.Before(oldest) {
-				oldest = f.seen
-			}
-			if written.IsZero() || f.modified.Before(written) {
-				written = f.modified
-			}
-		}
+		stillPending(vs[copied[j]:])
 	}
 	o.mu.Lock()
 	o.copies += total
@@ -453,35 +435,42 @@ func (o *objectReplicator) listKeys(ctx context.Context, c *region.Clients, buck
 		out    []srcVersion
 		failed = map[string]bool{}
 		errs   []error
-		wg     sync.WaitGroup
 	)
-	next := make(chan string)
-	for range min(8, len(keys)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range next {
-				vs, err := o.list(ctx, c, bucket, k)
-				mu.Lock()
-				if err != nil {
-					failed[k] = true
-					errs = append(errs, err)
-				}
-				for _, v := range vs {
-					if v.key == k {
-						out = append(out, v)
-					}
-				}
-				mu.Unlock()
+	eightAtOnce(len(keys), func(i int) {
+		k := keys[i]
+		vs, err := o.list(ctx, c, bucket, k)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			failed[k] = true
+			errs = append(errs, err)
+		}
+		for _, v := range vs {
+			if v.key == k {
+				out = append(out, v)
 			}
-		}()
+		}
+	})
+	return out, failed, errors.Join(errs...)
+}
+
+// eightAtOnce runs f(0) … f(n-1), at most eight at a time, and returns when
+// all have.
+func eightAtOnce(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(8, n) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
 	}
-	for _, k := range keys {
-		next <- k
+	for i := range n {
+		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return out, failed, errors.Join(errs...)
 }
 
 // list returns every version and delete marker of a bucket whose key starts
