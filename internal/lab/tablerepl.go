@@ -151,7 +151,11 @@ func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplica
 	t := &tableReplicator{l: l, log: l.log.With("component", "table-replicator"), path: path, table: l.opts.Names.Table(), lag: l.opts.Lag}
 	regs := make([]*tableRegion, len(l.regions))
 	for i, r := range l.regions {
-		c, err := l.Clients(r.name, 1)
+		// The replicator's writes name themselves, so the region's
+		// write-time front does not take them for users' writes.
+		spec := l.Spec(r.name, r.ep, 1)
+		spec.UserAgent = replicatorAgent
+		c, err := region.New(spec)
 		if err != nil {
 			return nil, err
 		}

@@ -25,9 +25,19 @@ import (
 // fault delays the reading by seconds). It is behind the fault proxy: a
 // write's time is when DynamoDB answered, not when a slowed client heard.
 //
+// Only users' writes are noted. The replicator's own writes (they carry
+// replicatorAgent in their user agent) are not: were a key's time taken
+// from a peer's change applied here, a user's earlier write whose stream
+// record is read after it would be stamped with the peer's later time and
+// win over the write that really came later.
+//
 // It reads the five write APIs (PutItem, UpdateItem, DeleteItem,
 // BatchWriteItem, TransactWriteItems) and never changes a request or an
 // item: everything passes through untouched.
+// replicatorAgent is the application name in the user agent of the table
+// replicator's calls.
+const replicatorAgent = "pilotlight-lab-replicator"
+
 type writeFront struct {
 	table string
 	keys  []string // the table's key attribute names
@@ -93,6 +103,10 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
+		if strings.Contains(r.Header.Get("User-Agent"), "app/"+replicatorAgent) {
+			f.proxy.ServeHTTP(w, r)
+			return
+		}
 		var err error
 		body, err = io.ReadAll(r.Body)
 		r.Body.Close()

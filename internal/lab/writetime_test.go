@@ -1,11 +1,22 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 func TestWrittenKeys(t *testing.T) {
@@ -59,4 +70,50 @@ func FuzzWrittenKeys(f *testing.F) {
 			t.Fatalf("PutItem of %q: keys %q", key, got)
 		}
 	})
+}
+
+// A peer's change applied by the replicator is not a user's write: the key's
+// write time stays the user's, however soon after it the replicated write
+// lands. Noting the replicator's write made a user's earlier write, whose
+// stream record was read after it, win over a peer's later one.
+func TestWriteFrontIgnoresTheReplicatorsWrites(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		io.WriteString(w, "{}")
+	}))
+	defer backend.Close()
+	f, err := startWriteFront(strings.TrimPrefix(backend.URL, "http://"), "t", []string{"pk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	put := func(agent string) {
+		t.Helper()
+		spec := LabSpec("us-east-1", Endpoints{DynamoDB: "http://" + f.addr}, Credentials{AccessKeyID: "a", SecretAccessKey: "b"}, 1)
+		spec.UserAgent = agent
+		c, err := region.New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: item{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := keyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}})
+	put("pilotlight-app")
+	user, ok := f.writeTime(id)
+	if !ok {
+		t.Fatal("the user's write was not noted")
+	}
+	for time.Now().UnixMilli() <= user {
+		runtime.Gosched() // the next write must fall in a later millisecond
+	}
+	put(replicatorAgent)
+	if got, _ := f.writeTime(id); got != user {
+		t.Fatalf("write time %d after the replicator's write, want the user's %d", got, user)
+	}
+	put("pilotlight-app")
+	if got, _ := f.writeTime(id); got <= user {
+		t.Fatalf("a second user write left the time at %d, want after %d", got, user)
+	}
 }
