@@ -45,7 +45,7 @@ func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
 	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
-		CheckEnv: labcheck.Check,
+		CheckEnv: labcheck.Check, Access: labcheck.Access,
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
 		dir, _ := filepath.Abs(s.FunctionsDir)
@@ -206,6 +206,7 @@ func printUp(g *globals, st lab.State, jsonOut bool) error {
 	w.Flush()
 	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
 	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; the functions' settings were checked against the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
+	fmt.Fprintln(g.io.Out, "IAM: each function runs as its template role; the lab refuses what the role's policies do not allow (`pilotlight lab status` counts refusals).")
 	fmt.Fprintln(g.io.Out, notEmulated)
 	return nil
 }
@@ -331,6 +332,12 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 	}
 	w.Flush()
 	fmt.Fprintf(out, "\nconfigured lag %s; failback object replication %s\n", st.Lag, map[bool]string{true: "on", false: "off"}[st.Failback])
+	if a := st.IAM; a != nil {
+		fmt.Fprintf(out, "IAM: %d functions run as their template roles; %d requests refused\n", a.Roles, a.Denied)
+		if a.LastDenial != "" {
+			fmt.Fprintf(out, "  last refused: %s\n  (a refusal is a permission the templates lack: fix the role in cloudformation/)\n", a.LastDenial)
+		}
+	}
 	fmt.Fprintln(out, notEmulated)
 	for _, d := range st.Replication {
 		if d.LastError != "" {
@@ -340,7 +347,9 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 }
 
 // notEmulated is what the templates deploy that the lab does not emulate.
-const notEmulated = "Not emulated in the lab: IAM policies and function-URL auth, KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in)."
+const notEmulated = "Not emulated in the lab: KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in); " +
+	"of IAM, request signatures, session expiry and aws:SecureTransport (lab connections count as TLS). " +
+	"DynamoDB Local has no bind option and listens on every interface: keep the lab on a trusted machine (its ports bypass the lab's IAM)."
 
 // regionFlag adds --region, the one region a command acts on.
 func regionFlag(c *cobra.Command, g *globals, help string) {

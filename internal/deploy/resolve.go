@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -28,6 +29,7 @@ type Resolver struct {
 type Function struct {
 	LogicalID string
 	Name      string
+	Role      string // the logical ID of its role, when the template defines it
 	Env       map[string]string
 	Timeout   int // seconds
 	MemoryMB  int
@@ -55,6 +57,16 @@ func (r *Resolver) Functions() ([]Function, error) {
 		var err error
 		if f.Name, err = r.String(props["FunctionName"]); err != nil {
 			return nil, fmt.Errorf("%s: %s: FunctionName: %w", r.T.Name, id, err)
+		}
+		if ga, ok := props["Role"].(map[string]any)["Fn::GetAtt"]; ok {
+			switch x := ga.(type) {
+			case []any:
+				if len(x) == 2 {
+					f.Role, _ = x[0].(string)
+				}
+			case string:
+				f.Role, _, _ = strings.Cut(x, ".")
+			}
 		}
 		for prop, dst := range map[string]*int{"Timeout": &f.Timeout, "MemorySize": &f.MemoryMB} {
 			if props[prop] == nil {
@@ -290,6 +302,9 @@ func (r *Resolver) attr(id, attr string) (any, error) {
 			return v, nil
 		}
 	}
+	if v, ok := r.named(id, attr); ok {
+		return v, nil
+	}
 	if attr == "" {
 		return nil, fmt.Errorf("Ref %s: no value was given for this resource", id)
 	}
@@ -357,4 +372,126 @@ func (r *Resolver) Condition(name string) (bool, error) {
 		return false, fmt.Errorf("condition %s is not true or false", name)
 	}
 	return b, nil
+}
+
+// named is the Ref value or Arn of a resource whose name the template
+// sets, as AWS forms it: a table, bucket, log group, topic, role, function
+// or rule. ok is false for anything else.
+func (r *Resolver) named(id, attr string) (any, bool) {
+	res := r.T.Resources[id]
+	props, _ := res["Properties"].(map[string]any)
+	typ, _ := res["Type"].(string)
+	prop := map[string]string{
+		"AWS::DynamoDB::Table": "TableName", "AWS::DynamoDB::GlobalTable": "TableName", "AWS::S3::Bucket": "BucketName",
+		"AWS::Logs::LogGroup": "LogGroupName", "AWS::SNS::Topic": "TopicName", "AWS::IAM::Role": "RoleName",
+		"AWS::Lambda::Function": "FunctionName", "AWS::Events::Rule": "Name",
+	}[typ]
+	if prop == "" || props[prop] == nil {
+		return nil, false
+	}
+	name, err := r.String(props[prop])
+	if err != nil {
+		return nil, false
+	}
+	at := r.Region + ":" + r.Account + ":"
+	arn := map[string]string{
+		"AWS::DynamoDB::Table": "arn:aws:dynamodb:" + at + "table/" + name, "AWS::DynamoDB::GlobalTable": "arn:aws:dynamodb:" + at + "table/" + name,
+		"AWS::S3::Bucket": "arn:aws:s3:::" + name, "AWS::Logs::LogGroup": "arn:aws:logs:" + at + "log-group:" + name + ":*",
+		"AWS::SNS::Topic": "arn:aws:sns:" + at + name, "AWS::IAM::Role": "arn:aws:iam::" + r.Account + ":role/" + name,
+		"AWS::Lambda::Function": "arn:aws:lambda:" + at + "function:" + name, "AWS::Events::Rule": "arn:aws:events:" + at + "rule/" + name,
+	}[typ]
+	switch {
+	case attr == "Arn":
+		return arn, true
+	case attr == "" && typ == "AWS::SNS::Topic":
+		return arn, true // a topic's Ref is its ARN
+	case attr == "":
+		return name, true
+	}
+	return nil, false
+}
+
+// Role is an IAM role as a template defines it.
+type Role struct {
+	LogicalID string
+	Name      string
+	Policies  [][]byte // its inline policy documents, resolved, as JSON
+}
+
+// Role resolves the role with the given logical ID.
+func (r *Resolver) Role(id string) (Role, error) {
+	res, ok := r.T.Resources[id]
+	if !ok || res["Type"] != "AWS::IAM::Role" {
+		return Role{}, fmt.Errorf("%s: no role %s", r.T.Name, id)
+	}
+	props, _ := res["Properties"].(map[string]any)
+	role := Role{LogicalID: id}
+	var err error
+	if role.Name, err = r.String(props["RoleName"]); err != nil {
+		return Role{}, fmt.Errorf("%s: %s: RoleName: %w", r.T.Name, id, err)
+	}
+	if props["ManagedPolicyArns"] != nil {
+		return Role{}, fmt.Errorf("%s: %s: managed policies are not resolved here: write the statements inline", r.T.Name, id)
+	}
+	pols, _ := props["Policies"].([]any)
+	for i, p := range pols {
+		pm, _ := p.(map[string]any)
+		doc, err := r.Value(pm["PolicyDocument"])
+		if err != nil {
+			return Role{}, fmt.Errorf("%s: %s: Policies[%d]: %w", r.T.Name, id, i, err)
+		}
+		b, err := json.Marshal(dropNulls(doc))
+		if err != nil {
+			return Role{}, err
+		}
+		role.Policies = append(role.Policies, b)
+	}
+	return role, nil
+}
+
+// BucketPolicies returns each bucket's policy document (by bucket name),
+// resolved, as JSON.
+func (r *Resolver) BucketPolicies() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for id, res := range r.T.Resources {
+		if res["Type"] != "AWS::S3::BucketPolicy" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		bucket, err := r.String(props["Bucket"])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: Bucket: %w", r.T.Name, id, err)
+		}
+		doc, err := r.Value(props["PolicyDocument"])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: PolicyDocument: %w", r.T.Name, id, err)
+		}
+		if out[bucket], err = json.Marshal(dropNulls(doc)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// dropNulls removes list entries that resolved to AWS::NoValue.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e != nil {
+				out = append(out, dropNulls(e))
+			}
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil {
+				out[k] = dropNulls(e)
+			}
+		}
+		return out
+	}
+	return v
 }

@@ -471,6 +471,17 @@ func (d *run) finish(ctx context.Context) {
 	d.validate(ctx)
 	d.objectives()
 	rep.Events = d.t.Events(ctx, rep.Started)
+	// The lab enforces the templates' IAM: a refusal is a permission a
+	// real deployment would lack.
+	var denied []string
+	for _, e := range rep.Events {
+		if e.Kind == "access-denied" {
+			denied = append(denied, e.Region+": "+e.Detail)
+		}
+	}
+	if len(denied) > 0 {
+		d.fail(fmt.Sprintf("the templates' IAM refused %d requests during the drill (fix the role in cloudformation/), e.g. %s", len(denied), denied[0]))
+	}
 	rep.Finished = time.Now().UTC()
 	rep.Pass = len(rep.Failures) == 0
 }

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,31 +20,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// buildFunctions builds the function bootstraps the way `make build` does.
-func buildFunctions(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, fn := range lab.FunctionNames {
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, fn, "bootstrap"), "./lambda/"+fn)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", fn, err, out)
-		}
-	}
-	return dir
-}
-
 // startLab runs a lab with functions in this process, served like
 // `pilotlight lab up` serves it, and connects to it as the CLI does.
 func startLab(t *testing.T) *lab.Client {
 	t.Helper()
 	sv := labtest.Servers(t)
-	fns := buildFunctions(t)
+	fns := labtest.Functions(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -54,7 +33,7 @@ func startLab(t *testing.T) *lab.Client {
 	go func() {
 		served <- lab.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
 			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
-			CheckEnv: labcheck.Check},
+			CheckEnv: labcheck.Check, Access: labcheck.Access},
 			func(lab.State) { close(ready) })
 	}()
 	t.Cleanup(func() {

@@ -32,6 +32,7 @@ type Policy struct {
 type Statement struct {
 	Sid         string
 	Effect      string
+	Principal   json.RawMessage // resource policies only
 	Action      List
 	NotAction   List
 	Resource    List
@@ -297,4 +298,20 @@ func lookup(ctx map[string]string, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ForEveryone keeps the statements of a resource policy that apply to any
+// caller (Principal "*" or {"AWS": "*"}): the lab's roles are named by no
+// resource policy, so only these can apply to them.
+func ForEveryone(p Policy) Policy {
+	out := Policy{Version: p.Version}
+	for _, s := range p.Statement {
+		var any string
+		var aws struct{ AWS List }
+		if json.Unmarshal(s.Principal, &any) == nil && any == "*" ||
+			json.Unmarshal(s.Principal, &aws) == nil && len(aws.AWS) == 1 && aws.AWS[0] == "*" {
+			out.Statement = append(out.Statement, s)
+		}
+	}
+	return out
 }

@@ -154,6 +154,12 @@ func (l *Lab) replicationStatus() Status {
 		rs := l.frontDoor.status()
 		st.Routing = &rs
 	}
+	if a := l.auth.Load(); a != nil {
+		st.IAM = &IAMStatus{Roles: len(a.byKey), Denied: l.denials.Load()}
+		if d, ok := l.lastDenial.Load().(string); ok {
+			st.IAM.LastDenial = d
+		}
+	}
 	return st
 }
 

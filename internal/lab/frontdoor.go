@@ -184,6 +184,9 @@ func (fd *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		target = fd.answer
 		fd.mu.Unlock()
 	}
+	if a := fd.l.auth.Load(); a != nil && !a.functionURL(target, fd.l.opts.Names.App+"-"+FnApp, w, r) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, "request body: "+err.Error(), http.StatusRequestEntityTooLarge)

@@ -202,15 +202,38 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	// The controller and the validator run in the DR region: neither may
 	// depend on the region it judges.
 	specs = append(specs, spec{l.opts.DR, FnController, 1}, spec{l.opts.DR, FnValidator, 1})
+	witnessName := ""
+	if l.witness != nil {
+		witnessName = l.witness.name
+	}
+	check := EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
+		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r }}
+	// Each function runs as its template role: a key of its own, which the
+	// fronts hold to the role's policies.
+	if access := l.opts.Access; access != nil {
+		acc, err := access(check)
+		if err != nil {
+			return fmt.Errorf("the templates' IAM: %w", err)
+		}
+		l.auth.Store(newAuthorizer(acc, l.creds, l.accessDenied))
+	}
 	labEnvs := map[string][]string{}
 	for _, sp := range specs {
 		peer := l.opts.DR
 		if sp.region == l.opts.DR {
 			peer = l.opts.Primary
 		}
+		creds := l.creds
+		if a := l.auth.Load(); a != nil {
+			c, ok := a.credentials(sp.region, sp.name)
+			if !ok {
+				return fmt.Errorf("the templates give %s in %s no role", sp.name, sp.region)
+			}
+			creds = c
+		}
 		labEnvs[sp.region+"/"+sp.name] = keepFor(sp.name, []string{
 			"AWS_REGION=" + sp.region, "AWS_DEFAULT_REGION=" + sp.region,
-			"AWS_ACCESS_KEY_ID=" + l.creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + l.creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
+			"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
 			"AWS_LAMBDA_FUNCTION_NAME=" + l.opts.Names.App + "-" + sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT=" + functionTimeout(sp.name),
 			"PILOTLIGHT_PEER_REGION=" + peer, "PILOTLIGHT_PRIMARY_REGION=" + l.opts.Primary, "PILOTLIGHT_APP_NAME=" + l.opts.Names.App,
 			"PILOTLIGHT_ENDPOINTS=" + string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS=" + string(urlJSON),
@@ -233,13 +256,9 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	}
 	// What the lab runs must be what the templates deploy, but for the
 	// listed overrides.
-	if check := l.opts.CheckEnv; check != nil {
-		witness := ""
-		if l.witness != nil {
-			witness = l.witness.name
-		}
-		if err := check(EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witness, Manual: fo.Manual,
-			AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r }, Envs: labEnvs}); err != nil {
+	if hold := l.opts.CheckEnv; hold != nil {
+		check.Envs = labEnvs
+		if err := hold(check); err != nil {
 			return err
 		}
 	}

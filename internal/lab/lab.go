@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -31,6 +33,9 @@ type Options struct {
 	// functions start; an error stops the lab (labcheck.Check holds the
 	// lab to the templates).
 	CheckEnv func(EnvCheck) error
+	// Access, when set, gives each function its template role (labcheck.
+	// Access): the lab then enforces the roles' policies (see access.go).
+	Access func(EnvCheck) (Access, error)
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).
@@ -90,6 +95,9 @@ type Lab struct {
 	crashAfter string
 	links      map[string][]*toxiproxy.Proxy // "from>to" -> link proxies of from's functions
 	events     []Event
+	auth       atomic.Pointer[authorizer] // set when Options.Access is
+	denials    atomic.Int64
+	lastDenial atomic.Value // string
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	closed     bool
@@ -114,6 +122,16 @@ func (l *Lab) event(kind, regionName, detail string) {
 	l.mu.Unlock()
 	l.log.Info(detail, "kind", kind, "region", regionName)
 }
+
+// accessDenied records a request the templates' IAM refused.
+func (l *Lab) accessDenied(d Denial) {
+	l.denials.Add(1)
+	l.lastDenial.Store(d.Region + ": " + d.String())
+	l.event("access-denied", d.Region, d.String())
+}
+
+// Denials is how many requests the templates' IAM has refused.
+func (l *Lab) Denials() int64 { return l.denials.Load() }
 
 // Events returns the events since t.
 func (l *Lab) Events(since time.Time) []Event {
@@ -372,7 +390,12 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		return err
 	}
 	if r.witness {
-		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.backends.DynamoDB)
+		// The witness holds no replicated table: its front only gates.
+		if r.front, err = startWriteFront(r.backends.DynamoDB, "", nil); err != nil {
+			return fmt.Errorf("front %s: %w", r.name, err)
+		}
+		r.front.gate = l.dynamoDBGate(r.name)
+		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.addr)
 		if err := l.proxies.Collection.Add(p, true); err != nil {
 			if strings.Contains(err.Error(), "address already in use") {
 				return &PortInUseError{ddbPort}
@@ -402,9 +425,16 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		return fmt.Errorf("write-time front %s: %w", r.name, err)
 	}
 	r.front.observe = l.observeControlWrite
+	r.front.gate = l.dynamoDBGate(r.name)
 	r.objFront, err = startChangeFront(r.backends.S3)
 	if err != nil {
 		return fmt.Errorf("change front %s: %w", r.name, err)
+	}
+	r.objFront.gate = func(w http.ResponseWriter, req *http.Request) bool {
+		if a := l.auth.Load(); a != nil {
+			return a.s3(r.name, w, req)
+		}
+		return true
 	}
 	for svc, pair := range map[region.Service][2]string{
 		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.addr},
@@ -423,6 +453,17 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort), S3: "http://127.0.0.1:" + strconv.Itoa(s3Port)}
 	r.clients, err = l.Clients(r.name, 0)
 	return err
+}
+
+// dynamoDBGate holds a region's DynamoDB requests to the templates' IAM,
+// once the functions have their roles.
+func (l *Lab) dynamoDBGate(regionName string) func(http.ResponseWriter, *http.Request, []byte) bool {
+	return func(w http.ResponseWriter, req *http.Request, body []byte) bool {
+		if a := l.auth.Load(); a != nil {
+			return a.dynamoDB(regionName, w, req, body)
+		}
+		return true
+	}
 }
 
 func proxyName(regionName string, svc region.Service) string { return regionName + "/" + string(svc) }

@@ -36,6 +36,10 @@ type changeFront struct {
 	srv   *http.Server
 	addr  string
 
+	// gate, when set, sees every request first and may refuse it: it
+	// writes the answer and returns false (the lab's IAM).
+	gate func(w http.ResponseWriter, r *http.Request) bool
+
 	mu    sync.Mutex
 	feeds map[*changeFeed]struct{}
 	cap   int // feedCap, or less in tests
@@ -109,6 +113,9 @@ func (w *objectWrite) listKeys() []objectChange {
 }
 
 func (f *changeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.gate != nil && !f.gate(w, r) {
+		return
+	}
 	if ow := classifyWrite(r); ow != nil {
 		r = r.WithContext(context.WithValue(r.Context(), changeKeysCtx{}, ow))
 	}

@@ -45,4 +45,14 @@ type Status struct {
 	// Functions holds the function, alarm and routing settings, when on.
 	Functions *FunctionOptions `json:"functions,omitempty"`
 	Routing   *RoutingStatus   `json:"routing,omitempty"`
+	// IAM: whether the functions run as their template roles, and how many
+	// requests the roles' policies refused.
+	IAM *IAMStatus `json:"iam,omitempty"`
+}
+
+// IAMStatus is the lab's enforcement of the templates' IAM.
+type IAMStatus struct {
+	Roles      int    `json:"roles"`
+	Denied     int64  `json:"denied"`
+	LastDenial string `json:"last_denial,omitempty"`
 }

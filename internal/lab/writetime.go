@@ -48,6 +48,9 @@ type writeFront struct {
 	// observe, when set, sees every successful PutItem after its answer
 	// has gone back (the lab's controller-crash fault uses it).
 	observe func(body []byte)
+	// gate, when set, sees every request (with its body) first and may
+	// refuse it: it writes the answer and returns false (the lab's IAM).
+	gate func(w http.ResponseWriter, r *http.Request, body []byte) bool
 
 	mu       sync.Mutex
 	latest   map[string]int64 // key ID -> unix ms of the last successful write
@@ -101,20 +104,29 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	var keys []string
 	var body []byte
+	read := func() bool {
+		var err error
+		body, err = io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return true
+	}
+	if f.gate != nil && !(read() && f.gate(w, r, body)) {
+		return
+	}
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
 		if strings.Contains(r.Header.Get("User-Agent"), "app/"+replicatorAgent) {
 			f.proxy.ServeHTTP(w, r)
 			return
 		}
-		var err error
-		body, err = io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if body == nil && !read() {
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		keys = f.writtenKeys(op, body)
 	}
 	if len(keys) == 0 {

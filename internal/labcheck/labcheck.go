@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
 )
 
@@ -42,7 +43,7 @@ type LabOverride struct {
 // LabOverrides is the complete list of differences between a lab
 // function's environment and the templates'.
 var LabOverrides = []LabOverride{
-	{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "lab only", "the lab's credentials (Lambda gives each function its role's)"},
+	{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "lab only", "a lab key per function standing for a session of its template role, which the lab's fronts hold to the role's policies (Lambda gives each function its role's session)"},
 	{"AWS_REGION, AWS_DEFAULT_REGION, AWS_LAMBDA_FUNCTION_NAME", "lab only", "set by Lambda on AWS"},
 	{"PILOTLIGHT_ENDPOINTS", "lab only", "each region's DynamoDB and S3 endpoints in the lab (the SDK's defaults on AWS)"},
 	{"PILOTLIGHT_ROUTING_URL", "lab only", "the front door's routing view (the lab's Route 53 stand-in); on AWS the second opinion is the witness, Route 53 optional"},
@@ -92,16 +93,14 @@ type Templates struct{ Primary, DR []byte }
 // Shipped are the templates deploy uses.
 var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR}
 
-// templateFunctions resolves the region's template (the primary's or the
-// DR region's) as deploy would for this lab.
-func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy.Function, error) {
+// resolver resolves the region's template (the primary's or the DR
+// region's) as deploy would for this lab.
+func resolver(c lab.EnvCheck, t Templates, regionName string) (*deploy.Resolver, error) {
 	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast"}
 	if c.Witness != "" {
 		plan.Witness = c.Witness
 	}
-	if plan.Names.Account == "" {
-		plan.Names.Account = "000000000000"
-	}
+	plan.Names.Account = account(c)
 	if c.Manual {
 		plan.FailoverMode = "manual"
 	}
@@ -115,7 +114,7 @@ func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy
 	if err != nil {
 		return nil, err
 	}
-	r := &deploy.Resolver{T: tpl, Params: params, Region: regionName, Account: plan.Names.Account,
+	return &deploy.Resolver{T: tpl, Params: params, Region: regionName, Account: plan.Names.Account,
 		Attr: func(id, attr string) (string, bool) {
 			switch {
 			case id == "AppFunctionUrl" && attr == "FunctionUrl":
@@ -124,8 +123,88 @@ func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy
 				return "arn:aws:sns:" + regionName + ":" + plan.Names.Account + ":" + plan.Names.App + "-failover", true
 			}
 			return "", false
-		}}
+		}}, nil
+}
+
+// account is the lab's account ID: the names' own, else twelve zeros.
+func account(c lab.EnvCheck) string {
+	if c.Names.Account != "" {
+		return c.Names.Account
+	}
+	return "000000000000"
+}
+
+// templateFunctions resolves the region's template's functions.
+func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy.Function, error) {
+	r, err := resolver(c, t, regionName)
+	if err != nil {
+		return nil, err
+	}
 	return r.Functions()
+}
+
+// Access is lab.Options.Access: each function the templates deploy in the
+// lab's primary and DR regions gets its template role, resolved for the
+// region, and every bucket its bucket policy.
+func Access(c lab.EnvCheck) (lab.Access, error) { return AccessFrom(c, Shipped) }
+
+// AccessFrom is Access from other templates (a test's copy).
+func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
+	acct := account(c)
+	awsNames := c.Names
+	awsNames.Account = acct
+	buckets := map[string]string{}
+	for _, r := range []string{c.Primary, c.DR} {
+		buckets[c.Names.Bucket(r)] = awsNames.Bucket(r)
+		buckets[c.Names.BackupBucket(r)] = awsNames.BackupBucket(r)
+	}
+	out := lab.Access{Account: acct, Roles: map[string]lab.Role{}, BucketPolicies: map[string][]iam.Policy{},
+		AWSBucket: func(b string) string {
+			if n, ok := buckets[b]; ok {
+				return n
+			}
+			return b
+		}}
+	for _, regionName := range []string{c.Primary, c.DR} {
+		r, err := resolver(c, t, regionName)
+		if err != nil {
+			return lab.Access{}, err
+		}
+		fns, err := r.Functions()
+		if err != nil {
+			return lab.Access{}, err
+		}
+		for _, f := range fns {
+			if f.Role == "" {
+				return lab.Access{}, fmt.Errorf("%s: %s: its Role is not a Fn::GetAtt of a role in the template", r.T.Name, f.LogicalID)
+			}
+			role, err := r.Role(f.Role)
+			if err != nil {
+				return lab.Access{}, err
+			}
+			lr := lab.Role{Name: role.Name}
+			for i, doc := range role.Policies {
+				p, err := iam.Parse(doc)
+				if err != nil {
+					return lab.Access{}, fmt.Errorf("%s: %s: policy %d: %w", r.T.Name, role.LogicalID, i+1, err)
+				}
+				lr.Policies = append(lr.Policies, p)
+			}
+			out.Roles[regionName+"/"+strings.TrimPrefix(f.Name, c.Names.App+"-")] = lr
+		}
+		bps, err := r.BucketPolicies()
+		if err != nil {
+			return lab.Access{}, err
+		}
+		for bucket, doc := range bps {
+			p, err := iam.Parse(doc)
+			if err != nil {
+				return lab.Access{}, fmt.Errorf("%s: the policy of bucket %s: %w", r.T.Name, bucket, err)
+			}
+			out.BucketPolicies[bucket] = append(out.BucketPolicies[bucket], iam.ForEveryone(p))
+		}
+	}
+	return out, nil
 }
 
 // Check is lab.Options.CheckEnv: it holds the lab's functions to the

@@ -34,12 +34,9 @@ func main() {
 		}
 		return health.Target{Clients: c, AppURL: env.AppURLs[r]}
 	}
-	// On AWS the orders service's function URLs take only signed requests
-	// (AuthType AWS_IAM); the lab's front door takes plain ones.
-	hc := &http.Client{Timeout: 2 * time.Second}
-	if len(env.Endpoints) == 0 {
-		hc.Transport = &region.SigV4Transport{Credentials: env.Spec(env.Region, 0).Credentials, Service: "lambda"}
-	}
+	// The orders service's function URLs take only signed requests
+	// (AuthType AWS_IAM), on AWS and in the lab alike.
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &region.SigV4Transport{Credentials: env.Spec(env.Region, 0).Credentials, Service: "lambda"}}
 	self, peer := target(env.Region), target(env.Peer)
 	p := &health.Prober{Self: self, Peer: peer, Names: env.Names(),
 		HTTP: hc, Timeout: 800 * time.Millisecond, S3WriteEvery: env.S3WriteEvery}

@@ -1,0 +1,281 @@
+package lab
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/pilotlight/pilotlight/internal/iam"
+)
+
+// The lab enforces the templates' IAM. Each function runs with its own
+// access key, standing for a session of its template role; the fronts
+// before each region's DynamoDB and S3, and the front door before the
+// function URLs, map the SigV4 key of every request to that role and
+// evaluate the role's identity policies (with the bucket's policy, for S3)
+// with package iam. A refusal gets the answer AWS gives — DynamoDB's
+// AccessDeniedException, S3's AccessDenied, a function URL's 403 — and is
+// an "access-denied" event: the drill fails on one.
+//
+// The lab's own calls (the replicators, the CLI, the drill's clients, the
+// tests) use the lab's key, which stands for an administrator: allowed
+// everything, as the service roles of DynamoDB global tables and S3
+// replication act outside the functions' roles on AWS. A request with no
+// signature is refused by DynamoDB and S3 fronts alike; the front door
+// takes an unsigned request as the operator's (curl works), a signed one is
+// evaluated as a function URL with AuthType AWS_IAM.
+//
+// Not emulated: signatures are not verified (the key names the role; every
+// key is the lab's own, handed to one process), nor session expiry;
+// aws:SecureTransport is always true.
+
+// Access is what the templates grant the lab's functions (Options.Access;
+// labcheck.Access resolves it from cloudformation/*.yaml).
+type Access struct {
+	Account string
+	// Roles: "region/function" -> the role the template gives it there.
+	Roles map[string]Role
+	// BucketPolicies by the bucket's name on AWS.
+	BucketPolicies map[string][]iam.Policy
+	// AWSBucket maps a lab bucket name to the name the templates give it
+	// (the lab's carry no account ID); nil keeps it.
+	AWSBucket func(string) string
+}
+
+// Role is a template role: its name and inline policies.
+type Role struct {
+	Name     string
+	Policies []iam.Policy
+}
+
+// Denial is one request the lab refused.
+type Denial struct {
+	Region    string
+	Principal string // the assumed-role ARN
+	Action    string
+	Resource  string
+}
+
+func (d Denial) String() string {
+	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
+		d.Principal, d.Action, d.Resource, d.Action)
+}
+
+// principal is one function's lab session.
+type principal struct {
+	region, function string
+	role             Role
+	key, secret      string
+}
+
+func (p *principal) arn(account string) string {
+	return "arn:aws:sts::" + account + ":assumed-role/" + p.role.Name + "/" + p.function
+}
+
+// authorizer decides requests by their access key.
+type authorizer struct {
+	access Access
+	admin  aws.Credentials
+	byKey  map[string]*principal
+	denied func(Denial)
+
+	signOnce sync.Once
+	signer   *v4.Signer
+}
+
+// newAuthorizer gives each function in access.Roles a key of its own.
+func newAuthorizer(access Access, admin Credentials, denied func(Denial)) *authorizer {
+	a := &authorizer{access: access, admin: aws.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey, Source: "lab"},
+		byKey: map[string]*principal{}, denied: denied}
+	for k, role := range access.Roles {
+		regionName, fn, _ := strings.Cut(k, "/")
+		p := &principal{region: regionName, function: fn, role: role, key: "LABROLE" + strings.ToUpper(randHex(6)), secret: randHex(20)}
+		a.byKey[p.key] = p
+	}
+	return a
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// credentials returns the key a function runs with; ok is false when the
+// templates give it no role.
+func (a *authorizer) credentials(regionName, fn string) (Credentials, bool) {
+	for _, p := range a.byKey {
+		if p.region == regionName && p.function == fn {
+			return Credentials{AccessKeyID: p.key, SecretAccessKey: p.secret}, true
+		}
+	}
+	return Credentials{}, false
+}
+
+// verdict is the outcome for one request.
+type verdict int
+
+const (
+	allowed    verdict = iota
+	deniedIAM          // a policy refused it
+	unknownKey         // not a key the lab issued, or no signature
+)
+
+// decide evaluates reqs for the request's key in regionName; extra are
+// resource policies evaluated beside the role's.
+func (a *authorizer) decide(r *http.Request, regionName string, reqs []iam.Request, resourcePolicies func(iam.Request) []iam.Policy) (verdict, Denial) {
+	key, ok := iam.AccessKey(r)
+	if !ok {
+		return unknownKey, Denial{Region: regionName}
+	}
+	if key == a.admin.AccessKeyID {
+		return allowed, Denial{}
+	}
+	p, ok := a.byKey[key]
+	if !ok {
+		return unknownKey, Denial{Region: regionName}
+	}
+	for _, req := range reqs {
+		pols := p.role.Policies
+		var res []iam.Policy
+		if resourcePolicies != nil {
+			res = resourcePolicies(req)
+		}
+		// Same account: the identity's Allow suffices; a Deny anywhere wins.
+		d := iam.Evaluate(pols, req)
+		if iam.Evaluate(res, req) == iam.ExplicitDeny {
+			d = iam.ExplicitDeny
+		}
+		if d != iam.Allow {
+			den := Denial{Region: regionName, Principal: p.arn(a.access.Account), Action: req.Action, Resource: req.Resource}
+			if a.denied != nil {
+				a.denied(den)
+			}
+			return deniedIAM, den
+		}
+	}
+	return allowed, Denial{}
+}
+
+func (a *authorizer) where(regionName string) iam.Where {
+	return iam.Where{Region: regionName, Account: a.access.Account}
+}
+
+// dynamoDB is a DynamoDB front's gate: it writes the refusal and returns
+// false, or returns true to forward the request.
+func (a *authorizer) dynamoDB(regionName string, w http.ResponseWriter, r *http.Request, body []byte) bool {
+	reqs, err := iam.DynamoDB(a.where(regionName), r.Header.Get("X-Amz-Target"), body)
+	if err != nil {
+		reqs = nil // unreadable: let DynamoDB Local answer it, but only for the lab's key
+	}
+	v, d := a.decide(r, regionName, reqs, nil)
+	if v == allowed && err != nil {
+		if k, _ := iam.AccessKey(r); k != a.admin.AccessKeyID {
+			v = deniedIAM
+			d = Denial{Region: regionName, Action: "dynamodb:?", Resource: err.Error()}
+		}
+	}
+	switch v {
+	case allowed:
+		return true
+	case unknownKey:
+		writeDynamoDBError(w, "com.amazon.coral.service#UnrecognizedClientException", "The security token included in the request is invalid.")
+	default:
+		writeDynamoDBError(w, "com.amazon.coral.service#AccessDeniedException", d.String())
+	}
+	return false
+}
+
+func writeDynamoDBError(w http.ResponseWriter, typ, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amzn-Requestid", randHex(16))
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+}
+
+// s3 is an S3 front's gate. An allowed request with a role's key is signed
+// again with the lab's key, the only one versitygw knows.
+func (a *authorizer) s3(regionName string, w http.ResponseWriter, r *http.Request) bool {
+	reqs := iam.S3(a.where(regionName), r.Method, r.URL, r.Header, a.access.AWSBucket)
+	v, d := a.decide(r, regionName, reqs, func(req iam.Request) []iam.Policy {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(req.Resource, "arn:aws:s3:::"), "/")
+		return a.access.BucketPolicies[bucket]
+	})
+	switch v {
+	case allowed:
+		if key, _ := iam.AccessKey(r); key != a.admin.AccessKeyID {
+			if err := a.resign(r, regionName); err != nil {
+				writeS3Error(w, r, http.StatusInternalServerError, "InternalError", "the lab could not sign the request again: "+err.Error())
+				return false
+			}
+		}
+		return true
+	case unknownKey:
+		writeS3Error(w, r, http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+	default:
+		writeS3Error(w, r, http.StatusForbidden, "AccessDenied", d.String())
+	}
+	return false
+}
+
+// hopHeaders are not forwarded by the front's proxy, so must not be signed.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func (a *authorizer) resign(r *http.Request, regionName string) error {
+	a.signOnce.Do(func() { a.signer = v4.NewSigner() })
+	payload := r.Header.Get("X-Amz-Content-Sha256")
+	if payload == "" || strings.HasPrefix(payload, "STREAMING-AWS4-HMAC-SHA256") {
+		return fmt.Errorf("payload hash %q cannot be signed again", payload)
+	}
+	for _, h := range append(hopHeaders, "Authorization", "X-Amz-Security-Token") {
+		r.Header.Del(h)
+	}
+	if r.URL.Host == "" {
+		r.URL.Host = r.Host
+	}
+	if r.URL.Scheme == "" {
+		r.URL.Scheme = "http"
+	}
+	return a.signer.SignHTTP(r.Context(), a.admin, r, payload, "s3", regionName, time.Now())
+}
+
+func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("X-Amz-Request-Id", randHex(8))
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	xml.NewEncoder(w).Encode(struct {
+		XMLName   xml.Name `xml:"Error"`
+		Code      string
+		Message   string
+		RequestID string `xml:"RequestId"`
+	}{Code: code, Message: msg, RequestID: w.Header().Get("X-Amz-Request-Id")})
+}
+
+// functionURL is the front door's gate before a region's orders service:
+// a signed request is a call to a function URL with AuthType AWS_IAM.
+func (a *authorizer) functionURL(regionName, function string, w http.ResponseWriter, r *http.Request) bool {
+	if _, signed := iam.AccessKey(r); !signed {
+		return true // the operator's: curl, the drill's clients
+	}
+	v, _ := a.decide(r, regionName, iam.FunctionURL(a.where(regionName), function), nil)
+	if v == allowed {
+		return true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-Errortype", "AccessDeniedException")
+	w.WriteHeader(http.StatusForbidden)
+	json.NewEncoder(w).Encode(map[string]string{"Message": "Forbidden"})
+	return false
+}
