@@ -54,6 +54,9 @@ type Config struct {
 	Lease control.LeaseConfig
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// HealthOnly serves GET /health and nothing else: Route 53's health-only
+	// URL (AuthType NONE), which must give no data away.
+	HealthOnly bool
 }
 
 // Service is the orders service of one region.
@@ -97,6 +100,10 @@ type Order struct {
 func (s *Service) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 	method := req.RequestContext.HTTP.Method
 	path := req.RawPath
+	if s.cfg.HealthOnly && (path != "/health" || method != http.MethodGet) {
+		// Route 53's URL (AuthType NONE): the verdict, never data.
+		return problem(http.StatusNotFound, "this URL serves only GET /health"), nil
+	}
 	switch {
 	case path == "/health" && method == http.MethodGet:
 		return s.health(ctx), nil

@@ -231,3 +231,32 @@ func FuzzParseOrder(f *testing.F) {
 		}
 	})
 }
+
+// The health-only URL (Route 53's, AuthType NONE) answers the same verdict
+// as the orders service's /health and refuses everything else: anyone on
+// the internet can call it, so it must neither take writes nor give data.
+func TestHealthOnlyServesNothingElse(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	h := app.New(app.Config{Role: app.RolePrimary, Names: f.names, Lease: lease, Now: f.clock.now, HealthOnly: true}, f.p)
+	if resp, _ := h.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusOK {
+		t.Fatalf("health-only /health of the active primary: %d %s", resp.StatusCode, resp.Body)
+	}
+	created, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"ho-1","customer":"c","amount":1}`))
+	if created.StatusCode != http.StatusCreated {
+		t.Fatalf("the orders service: %d %s", created.StatusCode, created.Body)
+	}
+	for _, r := range []events.LambdaFunctionURLRequest{
+		req("POST", "/orders", `{"id":"ho-2","customer":"c","amount":1}`),
+		req("GET", "/orders/ho-1", ""),
+		req("POST", "/health", ""),
+	} {
+		resp, _ := h.Handle(ctx, r)
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(resp.Body, "ho-1") {
+			t.Errorf("%s %s on the health-only URL: %d %s", r.RequestContext.HTTP.Method, r.RawPath, resp.StatusCode, resp.Body)
+		}
+	}
+	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/orders/ho-2", "")); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a write through the health-only URL landed: %d %s", resp.StatusCode, resp.Body)
+	}
+}

@@ -28,6 +28,9 @@ type FunctionEnv struct {
 	Endpoints                   map[string]map[string]string // PILOTLIGHT_ENDPOINTS: region -> service -> URL (lab only)
 	AppURLs                     map[string]string            // PILOTLIGHT_APP_URLS: region -> orders service base URL
 	RoutingURL                  string                       // PILOTLIGHT_ROUTING_URL: routing view (lab front door)
+	RoutingRecord               string                       // PILOTLIGHT_ROUTING_RECORD: the Route 53 failover record, read through DNS (AWS, optional)
+	RoutingDRHost               string                       // PILOTLIGHT_ROUTING_DR_HOST: the host the record answers with once the DR region serves
+	HealthOnly                  bool                         // PILOTLIGHT_HEALTH_ONLY=true: the orders service answers only GET /health (Route 53's URL)
 	AlarmURL                    string                       // PILOTLIGHT_ALARM_URL: the detection alarm's state (lab front door)
 	AlarmName                   string                       // PILOTLIGHT_ALARM_NAME: the detection alarm, read with cloudwatch:DescribeAlarms (AWS)
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
@@ -52,7 +55,8 @@ type FunctionEnv struct {
 func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
-		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"), AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), AlarmName: getenv("PILOTLIGHT_ALARM_NAME"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
+		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"),
+		RoutingRecord: getenv("PILOTLIGHT_ROUTING_RECORD"), RoutingDRHost: getenv("PILOTLIGHT_ROUTING_DR_HOST"), HealthOnly: getenv("PILOTLIGHT_HEALTH_ONLY") == "true", AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), AlarmName: getenv("PILOTLIGHT_ALARM_NAME"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
 		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
 		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
 	}
@@ -69,6 +73,9 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 		f.Manual = true
 	default:
 		errs = append(errs, fmt.Sprintf("PILOTLIGHT_FAILOVER_MODE: %q: use auto (the alarm fails over) or manual (the alarm notifies, a person runs pilotlight failover)", m))
+	}
+	if (f.RoutingRecord == "") != (f.RoutingDRHost == "") {
+		errs = append(errs, "PILOTLIGHT_ROUTING_RECORD and PILOTLIGHT_ROUTING_DR_HOST go together: set both (the record, and the DR orders-service host it answers with after failover) or neither")
 	}
 	if f.TimeServer != "" {
 		if _, _, err := net.SplitHostPort(f.TimeServer); err != nil {

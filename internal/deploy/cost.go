@@ -3,6 +3,7 @@ package deploy
 import (
 	"cmp"
 	"fmt"
+	"github.com/pilotlight/pilotlight/cloudformation"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -29,7 +30,8 @@ const (
 	s3FreePuts               = 2_000
 	s3FreeGets               = 20_000
 	route53Zone              = 0.50
-	route53HealthCheck       = 0.50
+	route53HealthCheck       = 0.50 // an AWS endpoint
+	route53HTTPSOption       = 1.00 // HTTPS is an optional health-check feature
 )
 
 // CostLine is one item of the monthly estimate, per detection profile.
@@ -103,9 +105,42 @@ func Estimate(p Plan) ([]CostLine, error) {
 		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top", false})
 	}
 	if p.HostedZoneID != "" {
-		lines = append(lines, CostLine{"Route 53 (zone + health check)", route53Zone + route53HealthCheck, route53Zone + route53HealthCheck, "hosted zone and one CloudWatch-alarm health check", false})
+		r53, basis, err := route53Cost()
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, CostLine{"Route 53 (zone, health check, health-only URL)", r53, r53, basis, false})
 	}
 	return lines, nil
+}
+
+// Route 53's health checkers: about this many probe an endpoint, each once
+// per request interval (AWS: at a 30 s interval an endpoint sees a check
+// every two seconds or so).
+const route53Checkers = 15
+
+// route53Cost is the monthly cost of the Route 53 option: the zone, the
+// HTTPS health check (HTTPS is an optional feature), and the primary's
+// health-only URL answering every checker — a Lambda request, a
+// transactional read of two control items and a HeadBucket each. The
+// interval is read from global-resources.yaml.
+func route53Cost() (float64, string, error) {
+	tpl, err := ParseTemplate("global-resources.yaml", cloudformation.Global)
+	if err != nil {
+		return 0, "", err
+	}
+	props, _ := tpl.Resources["PrimaryHealthCheck"]["Properties"].(map[string]any)
+	cfg, _ := props["HealthCheckConfig"].(map[string]any)
+	interval, ok := cfg["RequestInterval"].(float64)
+	if !ok || interval <= 0 {
+		return 0, "", fmt.Errorf("cost estimate: global-resources.yaml: PrimaryHealthCheck has no RequestInterval")
+	}
+	calls := float64(30*24*3600) / interval * route53Checkers
+	lambda := calls/1e6*lambdaPerMillionRequests + calls*0.02*128/1024*lambdaPerGBSecondArm
+	ddb := calls * 4 / 1e6 * ddbPerMillionReads // TransactGetItems: 2 read units per item
+	s3 := calls / 1000 * s3PerThousandGets
+	total := route53Zone + route53HealthCheck + route53HTTPSOption + lambda + ddb + s3
+	return total, fmt.Sprintf("hosted zone, one HTTPS health check every %.0f s (%.1fM checks a month from ~%d checkers, each a Lambda request, a 2-item transactional read and a HeadBucket on the health-only URL)", interval, calls/1e6, route53Checkers), nil
 }
 
 // figures are one profile's monthly counts, from the templates.

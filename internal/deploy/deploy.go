@@ -58,6 +58,11 @@ func (p Plan) DRParameters(keys map[string]string, primaryURL string) map[string
 		})),
 	}
 	params["PrimaryAppUrl"] = primaryURL
+	// With Route 53, the controller also reads the failover record.
+	params["RoutingRecord"] = ""
+	if p.HostedZoneID != "" {
+		params["RoutingRecord"] = p.RecordName
+	}
 	return params
 }
 
@@ -69,6 +74,8 @@ func (p Plan) PrimaryParameters(keys map[string]string, drURL string) map[string
 		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
 		"DRAppUrl": drURL, "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
+		// Route 53's checkers probe a health-only URL of the primary's.
+		"PublicHealthUrl": fmt.Sprint(p.HostedZoneID != ""),
 	}
 }
 
@@ -89,10 +96,6 @@ func (p Plan) Check() error {
 		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms, free tier) or fast (10-second alarms, cents a month)", p.Profile)
 	case p.HostedZoneID != "" && p.RecordName == "":
 		return errors.New("deploy: a hosted zone needs a record name (--record orders.example.com)")
-	case p.HostedZoneID != "" && p.Profile == "fast":
-		// The fast profile's alarm watches a 10-second (high-resolution)
-		// metric, and Route 53 health checks cannot use such alarms.
-		return errors.New("deploy: --detection fast cannot drive Route 53 failover records: Route 53 health checks cannot use alarms on high-resolution (10-second) metrics; use --detection free with --hosted-zone, or drop --hosted-zone (clients then follow the 503s' X-Pilotlight-Active-Region)")
 	}
 	return nil
 }
@@ -264,6 +267,7 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 	out.Stacks = append(out.Stacks, res)
 	out.AppURLs[p.Primary] = res.Outputs["AppUrl"]
+	healthURL := res.Outputs["HealthUrl"]
 	if err := d.initControl(ctx, p, p.Primary); err != nil {
 		return nil, err
 	}
@@ -282,7 +286,10 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 			"AppName": p.Names.App, "HostedZoneId": p.HostedZoneID, "RecordName": p.RecordName,
 			"PrimaryRegion": p.Primary, "DRRegion": p.DR,
 			"PrimaryAppHost": host(out.AppURLs[p.Primary]), "DRAppHost": host(out.AppURLs[p.DR]),
-			"PrimaryAlarmName": p.Names.App + "-primary-unhealthy",
+			"PrimaryHealthHost": host(healthURL),
+		}
+		if healthURL == "" {
+			return nil, fmt.Errorf("deploy: the primary stack %s has no HealthUrl output: it must be deployed with PublicHealthUrl=true for Route 53", primary.Name)
 		}
 		fmt.Fprintf(d.Out, "\n== %s in %s (Route 53)\n", g.Name, g.Region)
 		res, err = d.Stacks.Deploy(ctx, g)

@@ -83,8 +83,13 @@ func TestDeployOrderAndOutputs(t *testing.T) {
 	if p["DRAppUrl"] != out.AppURLs["us-west-2"] || d["PrimaryAppUrl"] != out.AppURLs["us-east-1"] || out.AppURLs["us-east-1"] == "" {
 		t.Fatalf("urls: primary got %q, dr got %q, outcome %v", p["DRAppUrl"], d["PrimaryAppUrl"], out.AppURLs)
 	}
-	if g["PrimaryAppHost"] != app+"-primary.us-east-1.example" || g["PrimaryAlarmName"] != app+"-primary-unhealthy" {
+	if g["PrimaryAppHost"] != app+"-primary.us-east-1.example" || g["PrimaryHealthHost"] != app+"-primary-health.us-east-1.example" {
 		t.Fatalf("global params: %v", g)
+	}
+	// Route 53: the primary gets a health-only URL for its checkers, and
+	// the DR controller reads the failover record as a second opinion.
+	if p["PublicHealthUrl"] != "true" || d["RoutingRecord"] != "orders.example.com" {
+		t.Fatalf("route 53 params: primary PublicHealthUrl %q, DR RoutingRecord %q", p["PublicHealthUrl"], d["RoutingRecord"])
 	}
 	// Every parameter deploy passes is declared by its template, and every
 	// parameter without a default is passed.
@@ -222,6 +227,13 @@ func TestPlanErrors(t *testing.T) {
 		if err := p.Check(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", want, err)
 		}
+	}
+	// Route 53 probes the health-only URL, not the high-resolution alarm:
+	// the fast profile works with a hosted zone.
+	fastZone := base
+	fastZone.Profile, fastZone.HostedZoneID, fastZone.RecordName = "fast", "Z1", "orders.example.com"
+	if err := fastZone.Check(); err != nil {
+		t.Errorf("fast profile with a hosted zone: %v", err)
 	}
 }
 

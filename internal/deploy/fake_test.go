@@ -98,6 +98,9 @@ func (r *fakeRegion) DescribeStacks(_ context.Context, in *cfn.DescribeStacksInp
 	out := cfntypes.Stack{StackName: aws.String(s.name), StackStatus: s.status}
 	if s.status == cfntypes.StackStatusCreateComplete || s.status == cfntypes.StackStatusUpdateComplete {
 		out.Outputs = []cfntypes.Output{{OutputKey: aws.String("AppUrl"), OutputValue: aws.String("https://" + s.name + "." + r.region + ".example/")}}
+		if s.params["PublicHealthUrl"] == "true" { // the template's HasPublicHealthUrl condition
+			out.Outputs = append(out.Outputs, cfntypes.Output{OutputKey: aws.String("HealthUrl"), OutputValue: aws.String("https://" + s.name + "-health." + r.region + ".example/")})
+		}
 	}
 	return &cfn.DescribeStacksOutput{Stacks: []cfntypes.Stack{out}}, nil
 }

@@ -47,7 +47,12 @@ func templateRates(p Plan, profile string) (rates, error) {
 			return r, err
 		}
 		res := &Resolver{T: tpl, Params: st.params, Region: "us-east-1", Account: p.Names.Account,
-			Attr: func(id, attr string) (string, bool) { return "resource:" + id + "." + attr, true }}
+			Attr: func(id, attr string) (string, bool) {
+				if attr == "FunctionUrl" {
+					return "https://" + strings.ToLower(id) + ".invalid/", true // a URL, for Fn::Split
+				}
+				return "resource:" + id + "." + attr, true
+			}}
 		fns, err := res.Functions()
 		if err != nil {
 			return r, err

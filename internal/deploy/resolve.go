@@ -12,7 +12,7 @@ import (
 // Resolver evaluates a template's intrinsic functions for one stack, as
 // CloudFormation would when it creates the stack: parameters (given, or
 // their defaults), pseudo parameters, conditions, Ref, Fn::Sub, Fn::If,
-// Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Select and
+// Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Split, Fn::Select and
 // Fn::GetAtt. Resources' own values (a Ref to a resource, an attribute)
 // come from Attr: the lab answers them with its stand-ins. A value that
 // cannot be resolved is an error naming it, never silently empty.
@@ -83,6 +83,9 @@ func (r *Resolver) Functions() ([]Function, error) {
 		env, _ := props["Environment"].(map[string]any)
 		vars, _ := env["Variables"].(map[string]any)
 		for k, v := range vars {
+			if x, err := r.Value(v); err == nil && x == nil {
+				continue // AWS::NoValue: the variable is not set
+			}
 			s, err := r.String(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: Environment.Variables.%s: %w", r.T.Name, id, k, err)
@@ -252,6 +255,23 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 			return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
 		}
 		return parts[i], nil
+	case "Fn::Split":
+		if len(list) != 2 {
+			return nil, fmt.Errorf("Fn::Split needs [delimiter, string]")
+		}
+		sep, err := r.String(list[0])
+		if err != nil {
+			return nil, err
+		}
+		str, err := r.String(list[1])
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, p := range strings.Split(str, sep) {
+			out = append(out, p)
+		}
+		return out, nil
 	case "Fn::GetAtt":
 		var id, attr string
 		switch a := arg.(type) {

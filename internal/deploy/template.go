@@ -88,6 +88,13 @@ func definitions() (map[string]any, error) {
 	return schemaDefs, schemaErr
 }
 
+// newerThanSchema are properties CloudFormation has that goformation's
+// bundled schema does not know yet; cfn-lint checks them.
+var newerThanSchema = map[string][]string{
+	// Function URLs created since October 2025 need a second permission.
+	"AWS::Lambda::Permission": {"InvokedViaFunctionUrl"},
+}
+
 // pseudoParameters can be referenced without being declared.
 var pseudoParameters = map[string]bool{
 	"AWS::AccountId": true, "AWS::Region": true, "AWS::Partition": true, "AWS::StackName": true, "AWS::StackId": true,
@@ -188,6 +195,17 @@ func (c *checker) resource(id string, r map[string]any) {
 		val = map[string]any{}
 	}
 	if pschema != nil {
+		if newer := newerThanSchema[typ]; len(newer) > 0 {
+			if m, ok := val.(map[string]any); ok {
+				rest := make(map[string]any, len(m))
+				for k, v := range m {
+					if !slices.Contains(newer, k) {
+						rest[k] = v
+					}
+				}
+				val = rest
+			}
+		}
 		c.value(id, "Properties", val, pschema)
 	}
 	// Required properties are listed at the resource level too

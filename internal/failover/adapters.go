@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +98,38 @@ func (h HTTPRouting) Healthy(ctx context.Context, r string) (bool, error) {
 		return false, fmt.Errorf("routing view does not know %s", r)
 	}
 	return rr.Healthy, nil
+}
+
+// DNSRouting is Route 53's view of the primary, read through DNS: the
+// failover record answers with the primary's host while Route 53's health
+// checkers find its health-only URL healthy, and with the DR region's
+// (DRHost) once they do not. It is a second opinion independent of the DR
+// region's own health check — different checkers, a different path — and
+// needs no credentials. Healthy(r) is false only when the record answers
+// with DRHost; it is meant for the region being failed away from.
+type DNSRouting struct {
+	Record string // the failover record, e.g. orders.example.com
+	DRHost string // the DR orders-service host the record answers with after failover
+	// LookupCNAME resolves a name's canonical name (net.DefaultResolver's
+	// when nil).
+	LookupCNAME func(ctx context.Context, host string) (string, error)
+}
+
+var _ RoutingView = DNSRouting{}
+
+// Healthy implements RoutingView.
+func (d DNSRouting) Healthy(ctx context.Context, _ string) (bool, error) {
+	lookup := d.LookupCNAME
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupCNAME
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cname, err := lookup(ctx, d.Record)
+	if err != nil {
+		return false, fmt.Errorf("route 53 record %s: %w", d.Record, err)
+	}
+	return !strings.EqualFold(strings.TrimSuffix(cname, "."), strings.TrimSuffix(d.DRHost, ".")), nil
 }
 
 // FileNotifier appends each announcement as a JSON line to a file (the lab's

@@ -29,6 +29,6 @@ func main() {
 	if env.Region == env.Primary {
 		role = app.RolePrimary
 	}
-	svc := app.New(app.Config{Role: role, Names: env.Names(), Lease: env.Lease, Now: env.Now()}, own)
+	svc := app.New(app.Config{Role: role, Names: env.Names(), Lease: env.Lease, Now: env.Now(), HealthOnly: env.HealthOnly}, own)
 	lambda.StartWithOptions(svc.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
 }

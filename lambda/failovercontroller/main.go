@@ -55,8 +55,11 @@ func main() {
 	case env.AlarmName != "": // AWS
 		c.AlarmState = failover.CloudWatchAlarmState(cloudwatch.New(cloudwatch.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), env.AlarmName)
 	}
-	if env.RoutingURL != "" {
+	switch {
+	case env.RoutingURL != "": // the lab's front door
 		c.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
+	case env.RoutingRecord != "": // Route 53 on AWS, beside the witness
+		c.Routing = failover.DNSRouting{Record: env.RoutingRecord, DRHost: env.RoutingDRHost}
 	}
 	switch {
 	case env.NotifyFile != "":
