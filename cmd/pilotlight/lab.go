@@ -45,7 +45,7 @@ func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
 	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
-		CheckEnv: labcheck.Check, Access: labcheck.Access,
+		CheckEnv: labcheck.Check, Access: labcheck.Access, Resources: labcheck.Resources,
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
 		dir, _ := filepath.Abs(s.FunctionsDir)
@@ -205,7 +205,7 @@ func printUp(g *globals, st lab.State, jsonOut bool) error {
 	}
 	w.Flush()
 	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
-	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; the functions' settings were checked against the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
+	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; tables, buckets, function settings and IAM come from the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
 	fmt.Fprintln(g.io.Out, "IAM: each function runs as its template role; the lab refuses what the role's policies do not allow (`pilotlight lab status` counts refusals).")
 	fmt.Fprintln(g.io.Out, notEmulated)
 	return nil
@@ -346,8 +346,10 @@ func printStatus(out io.Writer, state lab.State, st lab.Status) {
 	}
 }
 
-// notEmulated is what the templates deploy that the lab does not emulate.
-const notEmulated = "Not emulated in the lab: KMS, CloudWatch Logs, SNS (notifications go to .lab/notifications.log), Route 53 DNS (the front door stands in); " +
+// notEmulated is what the templates deploy that the lab does not emulate,
+// and what of IAM it leaves out.
+var notEmulated = "Not emulated in the lab: " + strings.Join(labcheck.NotEmulated(), ", ") +
+	" (SNS: notifications go to .lab/notifications.log; Route 53: the front door stands in); " +
 	"of IAM, request signatures, session expiry and aws:SecureTransport (lab connections count as TLS). " +
 	"DynamoDB Local has no bind option and listens on every interface: keep the lab on a trusted machine (its ports bypass the lab's IAM)."
 

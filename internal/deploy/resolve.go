@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -514,4 +515,129 @@ func dropNulls(v any) any {
 		return out
 	}
 	return v
+}
+
+// Table is a DynamoDB table as a template defines it, in one region.
+type Table struct {
+	LogicalID  string
+	Name       string
+	Region     string       // where this copy lives (a global table has one per replica)
+	Keys       []KeyElement // hash first
+	StreamView string       // "" when the table has no stream
+	TTL        string       // the TTL attribute, "" when off
+}
+
+// KeyElement is one key attribute of a table.
+type KeyElement struct {
+	Name, Type, KeyType string // e.g. pk, S, HASH
+}
+
+// Tables returns the template's tables (those whose condition holds): a
+// regional table in the stack's region, a global table once per replica.
+func (r *Resolver) Tables() ([]Table, error) {
+	var out []Table
+	for _, id := range r.sortedOfType("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable") {
+		res := r.T.Resources[id]
+		props, _ := res["Properties"].(map[string]any)
+		v, err := r.Value(props)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", r.T.Name, id, err)
+		}
+		p, _ := v.(map[string]any)
+		t := Table{LogicalID: id, Region: r.Region}
+		t.Name, _ = p["TableName"].(string)
+		if t.Name == "" {
+			return nil, fmt.Errorf("%s: %s: no TableName", r.T.Name, id)
+		}
+		types := map[string]string{}
+		defs, _ := p["AttributeDefinitions"].([]any)
+		for _, d := range defs {
+			dm, _ := d.(map[string]any)
+			n, _ := dm["AttributeName"].(string)
+			types[n], _ = dm["AttributeType"].(string)
+		}
+		ks, _ := p["KeySchema"].([]any)
+		for _, k := range ks {
+			km, _ := k.(map[string]any)
+			e := KeyElement{}
+			e.Name, _ = km["AttributeName"].(string)
+			e.KeyType, _ = km["KeyType"].(string)
+			e.Type = types[e.Name]
+			if e.Type == "" {
+				return nil, fmt.Errorf("%s: %s: key %s has no AttributeDefinitions entry", r.T.Name, id, e.Name)
+			}
+			if e.KeyType == "HASH" {
+				t.Keys = append([]KeyElement{e}, t.Keys...)
+			} else {
+				t.Keys = append(t.Keys, e)
+			}
+		}
+		if ss, ok := p["StreamSpecification"].(map[string]any); ok {
+			t.StreamView, _ = ss["StreamViewType"].(string)
+		}
+		if ttl, ok := p["TimeToLiveSpecification"].(map[string]any); ok && ttl["Enabled"] == true {
+			t.TTL, _ = ttl["AttributeName"].(string)
+		}
+		if res["Type"] == "AWS::DynamoDB::Table" {
+			out = append(out, t)
+			continue
+		}
+		reps, _ := p["Replicas"].([]any)
+		for _, rep := range reps {
+			rm, _ := rep.(map[string]any)
+			c := t
+			c.Region, _ = rm["Region"].(string)
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Bucket is an S3 bucket as a template defines it.
+type Bucket struct {
+	LogicalID string
+	Name      string
+	Versioned bool
+}
+
+// Buckets returns the template's buckets (those whose condition holds).
+func (r *Resolver) Buckets() ([]Bucket, error) {
+	var out []Bucket
+	for _, id := range r.sortedOfType("AWS::S3::Bucket") {
+		props, _ := r.T.Resources[id]["Properties"].(map[string]any)
+		name, err := r.String(props["BucketName"])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: BucketName: %w", r.T.Name, id, err)
+		}
+		b := Bucket{LogicalID: id, Name: name}
+		if vc, ok := props["VersioningConfiguration"].(map[string]any); ok {
+			st, err := r.String(vc["Status"])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: VersioningConfiguration: %w", r.T.Name, id, err)
+			}
+			b.Versioned = st == "Enabled"
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// sortedOfType lists the logical IDs of the resources of the given types
+// whose condition holds, sorted.
+func (r *Resolver) sortedOfType(types ...string) []string {
+	var ids []string
+	for id, res := range r.T.Resources {
+		typ, _ := res["Type"].(string)
+		if !slices.Contains(types, typ) {
+			continue
+		}
+		if c, ok := res["Condition"].(string); ok {
+			if on, err := r.Condition(c); err != nil || !on {
+				continue
+			}
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }

@@ -33,7 +33,7 @@ func startLab(t *testing.T) *lab.Client {
 	go func() {
 		served <- lab.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
 			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
-			CheckEnv: labcheck.Check, Access: labcheck.Access},
+			CheckEnv: labcheck.Check, Access: labcheck.Access, Resources: labcheck.Resources},
 			func(lab.State) { close(ready) })
 	}()
 	t.Cleanup(func() {

@@ -36,6 +36,9 @@ type Options struct {
 	// Access, when set, gives each function its template role (labcheck.
 	// Access): the lab then enforces the roles' policies (see access.go).
 	Access func(EnvCheck) (Access, error)
+	// Resources, when set, gives the tables and buckets to create, from the
+	// templates (labcheck.Resources); unset, the lab creates its own.
+	Resources func(EnvCheck) (Resources, error)
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).

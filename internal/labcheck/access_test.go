@@ -3,6 +3,7 @@ package labcheck
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -110,5 +111,66 @@ func TestTheLabRefusesWhatATemplateDoesNotGrant(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond) // the poll's interval: the loop waits for the condition above
+	}
+}
+
+// The lab's tables and buckets come from the templates: the orders table
+// in both application regions with its stream and TTL, a control table in
+// every region (the witness's from witness-region.yaml), and both versioned
+// buckets in each application region, under the lab's bucket names.
+func TestResourcesComeFromTheTemplates(t *testing.T) {
+	res, err := Resources(controllerCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		var orders *lab.TableSpec
+		for i, tb := range res.Tables[r] {
+			if tb.Name == "pilotlight-orders" {
+				orders = &res.Tables[r][i]
+			}
+		}
+		if orders == nil || orders.Stream != "NEW_AND_OLD_IMAGES" || orders.TTL != "expires_at" || len(orders.Keys) != 1 || orders.Keys[0] != (lab.KeySpec{Name: "pk", Type: "S"}) {
+			t.Errorf("%s: orders table %+v", r, orders)
+		}
+		if got := fmt.Sprint(res.Buckets[r]); !strings.Contains(got, "{pilotlight-data-"+r+" true}") || !strings.Contains(got, "{pilotlight-backup-"+r+" true}") {
+			t.Errorf("%s: buckets %s", r, got)
+		}
+	}
+	for _, r := range []string{"us-east-1", "us-west-2", "us-east-2"} {
+		found := false
+		for _, tb := range res.Tables[r] {
+			found = found || tb.Name == "pilotlight-control" && len(tb.Keys) == 2
+		}
+		if !found {
+			t.Errorf("%s: no control table in %+v", r, res.Tables[r])
+		}
+	}
+}
+
+// A template that would deploy something the lab's stand-ins cannot work
+// on stops `lab up`, naming the region, the resource and why: here the
+// orders table's stream shows only keys, which global tables cannot
+// replicate from.
+func TestLabRefusesTemplatesItCannotRun(t *testing.T) {
+	sv := labtest.Servers(t)
+	broken := Shipped
+	broken.Primary = bytes.Replace(Shipped.Primary, []byte("StreamSpecification: { StreamViewType: NEW_AND_OLD_IMAGES }"), []byte("StreamSpecification: { StreamViewType: KEYS_ONLY }"), 1)
+	if bytes.Equal(broken.Primary, Shipped.Primary) {
+		t.Fatal("the primary template has no NEW_AND_OLD_IMAGES stream to break")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
+		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler),
+		Resources: func(c lab.EnvCheck) (lab.Resources, error) { return ResourcesFrom(c, broken) }})
+	if err == nil {
+		l.Close()
+		t.Fatal("the lab started on a template whose table streams keys only")
+	}
+	for _, want := range []string{"us-east-1", "pilotlight-orders", "KEYS_ONLY", "NEW_AND_OLD_IMAGES"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
 	}
 }

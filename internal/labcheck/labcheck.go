@@ -87,11 +87,12 @@ func scaled(v string) string {
 	return (d / TimeScale).String()
 }
 
-// Templates are the two templates whose functions the lab runs.
-type Templates struct{ Primary, DR []byte }
+// Templates are the templates whose resources the lab runs: the two
+// application regions' and (nil: the shipped one) the witness's.
+type Templates struct{ Primary, DR, Witness []byte }
 
 // Shipped are the templates deploy uses.
-var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR}
+var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR, Witness: cloudformation.Witness}
 
 // resolver resolves the region's template (the primary's or the DR
 // region's) as deploy would for this lab.
@@ -202,6 +203,104 @@ func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 				return lab.Access{}, fmt.Errorf("%s: the policy of bucket %s: %w", r.T.Name, bucket, err)
 			}
 			out.BucketPolicies[bucket] = append(out.BucketPolicies[bucket], iam.ForEveryone(p))
+		}
+	}
+	return out, nil
+}
+
+// emulated are the resource types the lab stands in for, and how.
+var emulated = map[string]bool{
+	"AWS::DynamoDB::Table": true, "AWS::DynamoDB::GlobalTable": true, // DynamoDB Local, and the lab's replicator
+	"AWS::S3::Bucket": true, // versitygw, and the lab's replicator (its replication rules)
+	"AWS::IAM::Role": true, "AWS::S3::BucketPolicy": true, // the fronts evaluate them
+	"AWS::Lambda::Function": true, "AWS::Lambda::Url": true, // the emulator, the front door
+	"AWS::Lambda::Permission": true, // the front door's function-URL auth
+	"AWS::Events::Rule": true, "AWS::CloudWatch::Alarm": true, // the lab's scheduler and alarm (its own settings, scaled)
+}
+
+// NotEmulated lists what the shipped templates deploy that the lab does
+// not emulate: resource type and how many, sorted.
+func NotEmulated() []string {
+	count := map[string]int{}
+	for _, body := range [][]byte{Shipped.Primary, Shipped.DR, Shipped.Witness, cloudformation.Global} {
+		tpl, err := deploy.ParseTemplate("template", body)
+		if err != nil {
+			continue // the template tests report it
+		}
+		for _, res := range tpl.Resources {
+			if typ, _ := res["Type"].(string); !emulated[typ] {
+				count[typ]++
+			}
+		}
+	}
+	out := make([]string, 0, len(count))
+	for typ, n := range count {
+		out = append(out, fmt.Sprintf("%s ×%d", strings.TrimPrefix(typ, "AWS::"), n))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Resources is lab.Options.Resources: the tables and buckets the shipped
+// templates deploy in the lab's regions, resolved as deploy would.
+func Resources(c lab.EnvCheck) (lab.Resources, error) { return ResourcesFrom(c, Shipped) }
+
+// ResourcesFrom is Resources from other templates (a test's copy). Bucket
+// names become the lab's (which carry no account ID).
+func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
+	out := lab.Resources{Tables: map[string][]lab.TableSpec{}, Buckets: map[string][]lab.BucketSpec{}}
+	awsNames := c.Names
+	awsNames.Account = account(c)
+	labBucket := map[string]string{}
+	for _, r := range []string{c.Primary, c.DR} {
+		labBucket[awsNames.Bucket(r)] = c.Names.Bucket(r)
+		labBucket[awsNames.BackupBucket(r)] = c.Names.BackupBucket(r)
+	}
+	add := func(r *deploy.Resolver) error {
+		tables, err := r.Tables()
+		if err != nil {
+			return err
+		}
+		for _, tb := range tables {
+			spec := lab.TableSpec{Name: tb.Name, Stream: tb.StreamView, TTL: tb.TTL}
+			for _, k := range tb.Keys {
+				spec.Keys = append(spec.Keys, lab.KeySpec{Name: k.Name, Type: k.Type})
+			}
+			out.Tables[tb.Region] = append(out.Tables[tb.Region], spec)
+		}
+		buckets, err := r.Buckets()
+		if err != nil {
+			return err
+		}
+		for _, b := range buckets {
+			name := b.Name
+			if n, ok := labBucket[name]; ok {
+				name = n
+			}
+			out.Buckets[r.Region] = append(out.Buckets[r.Region], lab.BucketSpec{Name: name, Versioned: b.Versioned})
+		}
+		return nil
+	}
+	for _, regionName := range []string{c.Primary, c.DR} {
+		r, err := resolver(c, t, regionName)
+		if err != nil {
+			return lab.Resources{}, err
+		}
+		if err := add(r); err != nil {
+			return lab.Resources{}, err
+		}
+	}
+	if c.Witness != "" {
+		body := t.Witness
+		if body == nil {
+			body = Shipped.Witness
+		}
+		tpl, err := deploy.ParseTemplate("witness-region.yaml", body)
+		if err != nil {
+			return lab.Resources{}, err
+		}
+		if err := add(&deploy.Resolver{T: tpl, Params: map[string]string{"AppName": c.Names.App}, Region: c.Witness, Account: awsNames.Account}); err != nil {
+			return lab.Resources{}, err
 		}
 	}
 	return out, nil
