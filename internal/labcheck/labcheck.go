@@ -211,11 +211,11 @@ func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 // emulated are the resource types the lab stands in for, and how.
 var emulated = map[string]bool{
 	"AWS::DynamoDB::Table": true, "AWS::DynamoDB::GlobalTable": true, // DynamoDB Local, and the lab's replicator
-	"AWS::S3::Bucket": true, // versitygw, and the lab's replicator (its replication rules)
-	"AWS::IAM::Role": true, "AWS::S3::BucketPolicy": true, // the fronts evaluate them
+	"AWS::S3::Bucket": true,                                // versitygw, and the lab's replicator (its replication rules)
+	"AWS::IAM::Role":  true, "AWS::S3::BucketPolicy": true, // the fronts evaluate them
 	"AWS::Lambda::Function": true, "AWS::Lambda::Url": true, // the emulator, the front door
-	"AWS::Lambda::Permission": true, // the front door's function-URL auth
-	"AWS::Events::Rule": true, "AWS::CloudWatch::Alarm": true, // the lab's scheduler and alarm (its own settings, scaled)
+	"AWS::Lambda::Permission": true,                                 // the front door's function-URL auth
+	"AWS::Events::Rule":       true, "AWS::CloudWatch::Alarm": true, // the lab's scheduler and alarm (its own settings, scaled)
 }
 
 // NotEmulated lists what the shipped templates deploy that the lab does
