@@ -75,7 +75,7 @@ func templateRates(p Plan, profile string) (rates, error) {
 			if err != nil {
 				return r, fmt.Errorf("%s: %s: %w", st.name, id, err)
 			}
-			period, err := ratePeriod(expr)
+			period, err := RatePeriod(expr)
 			if err != nil {
 				return r, fmt.Errorf("%s: %s: %w", st.name, id, err)
 			}
@@ -97,9 +97,9 @@ func templateRates(p Plan, profile string) (rates, error) {
 	return r, nil
 }
 
-// ratePeriod reads an EventBridge rate expression; a cron expression is
+// RatePeriod reads an EventBridge rate expression; a cron expression is
 // taken as once a day (the estimate says so).
-func ratePeriod(expr string) (time.Duration, error) {
+func RatePeriod(expr string) (time.Duration, error) {
 	if strings.HasPrefix(expr, "cron(") {
 		return 24 * time.Hour, nil
 	}

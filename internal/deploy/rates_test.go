@@ -34,12 +34,12 @@ func TestTemplateRates(t *testing.T) {
 func TestRatePeriod(t *testing.T) {
 	for expr, want := range map[string]time.Duration{"rate(1 minute)": time.Minute, "rate(5 minutes)": 5 * time.Minute, "rate(6 hours)": 6 * time.Hour,
 		"rate(1 day)": 24 * time.Hour, "cron(0 3 * * ? *)": 24 * time.Hour} {
-		if got, err := ratePeriod(expr); err != nil || got != want {
+		if got, err := RatePeriod(expr); err != nil || got != want {
 			t.Errorf("%s = %s, %v; want %s", expr, got, err, want)
 		}
 	}
 	for _, bad := range []string{"rate(0 minutes)", "rate(1 fortnight)", "every minute", "rate(x hours)"} {
-		if _, err := ratePeriod(bad); err == nil {
+		if _, err := RatePeriod(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}

@@ -144,6 +144,18 @@ type EnvCheck struct {
 	AppURL func(region string) string
 	// Envs: "region/function" -> the KEY=VALUE pairs the lab sets.
 	Envs map[string][]string
+	// Schedule is how the lab's scheduler and alarm run (zero: not known).
+	Schedule Schedule
+}
+
+// Schedule is the cadence of the lab's stand-ins for EventBridge schedules
+// and the detection alarm, to hold against the templates' (scaled).
+type Schedule struct {
+	HealthInterval time.Duration // a health-check probe in each region
+	ReconcileEvery time.Duration // the controller's scheduled tick
+	AlarmPeriod    time.Duration
+	AlarmPeriods   int    // evaluation periods, all of them breaching to alarm
+	AlarmMissing   string // how the alarm treats a missing datapoint
 }
 
 func (l *Lab) startFunctions(ctx context.Context) error {
@@ -207,7 +219,11 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		witnessName = l.witness.name
 	}
 	check := EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
-		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r }}
+		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r },
+		// schedule() and newAlarm: one interval for probes, ticks and
+		// alarm periods; missing data breaches.
+		Schedule: Schedule{HealthInterval: fo.HealthInterval, ReconcileEvery: fo.HealthInterval, AlarmPeriod: fo.HealthInterval,
+			AlarmPeriods: fo.AlarmPeriods, AlarmMissing: "breaching"}}
 	// Each function runs as its template role: a key of its own, which the
 	// fronts hold to the role's policies.
 	if access := l.opts.Access; access != nil {

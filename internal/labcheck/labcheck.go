@@ -62,6 +62,9 @@ var LabOverrides = []LabOverride{
 	{"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "value", "30 s in the lab (the canary is read every second, and a lab does not run for days); 10 min on AWS"},
 	{"PILOTLIGHT_APP_URLS", "value", "the front door's per-region paths stand for the function URLs; the DR region's health check also probes the primary's URL on AWS, the lab gives every function both"},
 	{"PILOTLIGHT_TIME_SERVER", "value", "the lab's SNTP server on the true clock (the clock-skew fault shifts the functions' clock) stands for time.aws.com"},
+	{"ReconcileSchedule", "value", "the controller's tick runs every health interval (1 s), not every minute scaled (6 s): it resumes a run whose controller died, and the chaos scenarios kill it mid-run"},
+	{"PrimaryHealthAlarm.TreatMissingData", "value", "breaching in the lab (a health check the lab starved counts as failing, so a drill cannot stall), missing on AWS (no data is no reason to fail over)"},
+	{"ValidatorSchedule, BackupSchedule", "AWS only", "the lab runs the validator and backups on demand (the drill, pilotlight validate and backup), not every 6 hours / day scaled"},
 	{"PILOTLIGHT_BACKUP_KEEP, PILOTLIGHT_BACKUP_MAX_AGE", "AWS only", "retention; the lab keeps the code's defaults (7 snapshots, 30 days), which are the templates' values"},
 }
 
@@ -306,6 +309,94 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
 	return out, nil
 }
 
+// scheduleDrift holds the lab's scheduler and detection alarm to the DR
+// template's schedules and alarm, scaled: the health check's probe
+// interval (its schedule, or PILOTLIGHT_PROBE_INTERVAL within it), the
+// alarm's metric, statistic, threshold, period and M of N, and the
+// controller's reconcile schedule. Differences in LabOverrides are allowed.
+func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
+	s := c.Schedule
+	if s.HealthInterval == 0 {
+		return nil, nil
+	}
+	r, err := resolver(c, t, c.DR)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	differs := func(what, labV, tmplV string) {
+		if labV == tmplV {
+			return
+		}
+		if o, ok := overrideFor(what); ok && o.Kind == "value" {
+			return
+		}
+		problems = append(problems, fmt.Sprintf("%s: %s in the lab, %s in dr-region.yaml (scaled by %d)", what, labV, tmplV, TimeScale))
+	}
+	prop := func(id, name string) (string, error) {
+		props, _ := r.T.Resources[id]["Properties"].(map[string]any)
+		if props == nil {
+			return "", fmt.Errorf("dr-region.yaml: no resource %s (the lab stands in for it)", id)
+		}
+		return r.String(props[name])
+	}
+	rate := func(id string) (time.Duration, error) {
+		expr, err := prop(id, "ScheduleExpression")
+		if err != nil {
+			return 0, err
+		}
+		return deploy.RatePeriod(expr)
+	}
+	hc, err := rate("HealthCheckSchedule")
+	if err != nil {
+		return nil, err
+	}
+	fns, err := r.Functions()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fns {
+		if f.LogicalID == "HealthCheckFunction" {
+			if d, err := time.ParseDuration(f.Env["PILOTLIGHT_PROBE_INTERVAL"]); err == nil && d > 0 && d < hc {
+				hc = d
+			}
+		}
+	}
+	differs("HealthCheckSchedule", s.HealthInterval.String(), (hc / TimeScale).String())
+	rec, err := rate("ReconcileSchedule")
+	if err != nil {
+		return nil, err
+	}
+	differs("ReconcileSchedule", s.ReconcileEvery.String(), (rec / TimeScale).String())
+	want := map[string]string{"MetricName": "RegionHealthy", "Statistic": "Minimum", "Threshold": "1", "ComparisonOperator": "LessThanThreshold"}
+	for _, name := range []string{"MetricName", "Statistic", "Threshold", "ComparisonOperator"} {
+		v, err := prop("PrimaryHealthAlarm", name)
+		if err != nil {
+			return nil, fmt.Errorf("dr-region.yaml: PrimaryHealthAlarm.%s: %w", name, err)
+		}
+		differs("PrimaryHealthAlarm."+name, want[name], v)
+	}
+	period, err := prop("PrimaryHealthAlarm", "Period")
+	if err != nil {
+		return nil, err
+	}
+	secs, _ := strconv.Atoi(period)
+	differs("PrimaryHealthAlarm.Period", s.AlarmPeriod.String(), (time.Duration(secs) * time.Second / TimeScale).String())
+	for _, name := range []string{"EvaluationPeriods", "DatapointsToAlarm"} {
+		v, err := prop("PrimaryHealthAlarm", name)
+		if err != nil {
+			return nil, err
+		}
+		differs("PrimaryHealthAlarm."+name, strconv.Itoa(s.AlarmPeriods), v)
+	}
+	missing, err := prop("PrimaryHealthAlarm", "TreatMissingData")
+	if err != nil {
+		return nil, err
+	}
+	differs("PrimaryHealthAlarm.TreatMissingData", s.AlarmMissing, missing)
+	return problems, nil
+}
+
 // Check is lab.Options.CheckEnv: it holds the lab's functions to the
 // shipped templates.
 func Check(c lab.EnvCheck) error { return CheckAgainst(c, Shipped) }
@@ -369,6 +460,11 @@ func CheckAgainst(c lab.EnvCheck, t Templates) error {
 			}
 		}
 	}
+	sched, err := scheduleDrift(c, t)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, sched...)
 	if len(problems) > 0 {
 		return fmt.Errorf("the lab's functions differ from the templates:\n  %s", strings.Join(problems, "\n  "))
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -101,6 +102,37 @@ func TestOverridesAreDocumented(t *testing.T) {
 			if !strings.Contains(string(doc), "`"+k+"`") {
 				t.Errorf("docs/architecture.md does not list the override %s", k)
 			}
+		}
+	}
+}
+
+// labSchedule is the lab's scheduler and alarm as lab.startFunctions
+// describes them (the default FunctionOptions).
+var labSchedule = lab.Schedule{HealthInterval: time.Second, ReconcileEvery: time.Second, AlarmPeriod: time.Second, AlarmPeriods: 3, AlarmMissing: "breaching"}
+
+// The lab's scheduler and detection alarm are held to the DR template's
+// schedules and alarm, scaled: the shipped ones agree (but for the listed
+// overrides), and a template copy whose alarm needs another M of N, another
+// period, another statistic or probes at another pace is caught, naming
+// the property.
+func TestScheduleDriftIsCaught(t *testing.T) {
+	c := controllerCheck()
+	c.Schedule = labSchedule
+	if err := Check(c); err != nil {
+		t.Fatalf("shipped templates: %v", err)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{"      EvaluationPeriods: 3\n      DatapointsToAlarm: 3\n      Threshold: 1\n      ComparisonOperator: LessThanThreshold\n", "      EvaluationPeriods: 5\n      DatapointsToAlarm: 3\n      Threshold: 1\n      ComparisonOperator: LessThanThreshold\n", "PrimaryHealthAlarm.EvaluationPeriods: 3 in the lab, 5"},
+		{"      Period: !If [Fast, 10, 60]\n      EvaluationPeriods: 3", "      Period: !If [Fast, 30, 60]\n      EvaluationPeriods: 3", "PrimaryHealthAlarm.Period: 1s in the lab, 3s"},
+		{"      MetricName: RegionHealthy\n      Dimensions:\n        - { Name: Region, Value: !Ref AWS::Region }\n        - { Name: Target, Value: !Ref PrimaryRegion }\n      Statistic: Minimum", "      MetricName: RegionHealthy\n      Dimensions:\n        - { Name: Region, Value: !Ref AWS::Region }\n        - { Name: Target, Value: !Ref PrimaryRegion }\n      Statistic: Average", "PrimaryHealthAlarm.Statistic: Minimum in the lab, Average"},
+	} {
+		dr := bytes.Replace(Shipped.DR, []byte(tc.from), []byte(tc.to), 1)
+		if bytes.Equal(dr, Shipped.DR) {
+			t.Fatalf("dr-region.yaml has no %q", tc.from)
+		}
+		err := CheckAgainst(c, Templates{Primary: Shipped.Primary, DR: dr})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v", tc.want, err)
 		}
 	}
 }
