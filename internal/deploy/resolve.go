@@ -405,7 +405,7 @@ func (r *Resolver) named(id, attr string) (any, bool) {
 	prop := map[string]string{
 		"AWS::DynamoDB::Table": "TableName", "AWS::DynamoDB::GlobalTable": "TableName", "AWS::S3::Bucket": "BucketName",
 		"AWS::Logs::LogGroup": "LogGroupName", "AWS::SNS::Topic": "TopicName", "AWS::IAM::Role": "RoleName",
-		"AWS::Lambda::Function": "FunctionName", "AWS::Events::Rule": "Name",
+		"AWS::Lambda::Function": "FunctionName", "AWS::Events::Rule": "Name", "AWS::CloudWatch::Alarm": "AlarmName",
 	}[typ]
 	if prop == "" || props[prop] == nil {
 		return nil, false
@@ -420,6 +420,7 @@ func (r *Resolver) named(id, attr string) (any, bool) {
 		"AWS::S3::Bucket": "arn:aws:s3:::" + name, "AWS::Logs::LogGroup": "arn:aws:logs:" + at + "log-group:" + name + ":*",
 		"AWS::SNS::Topic": "arn:aws:sns:" + at + name, "AWS::IAM::Role": "arn:aws:iam::" + r.Account + ":role/" + name,
 		"AWS::Lambda::Function": "arn:aws:lambda:" + at + "function:" + name, "AWS::Events::Rule": "arn:aws:events:" + at + "rule/" + name,
+		"AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:" + at + "alarm:" + name,
 	}[typ]
 	switch {
 	case attr == "Arn":

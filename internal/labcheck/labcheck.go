@@ -6,6 +6,7 @@
 package labcheck
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
 )
@@ -394,7 +396,90 @@ func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
 		return nil, err
 	}
 	differs("PrimaryHealthAlarm.TreatMissingData", s.AlarmMissing, missing)
+	// The lab's alarm invokes the controller with the event CloudWatch
+	// sends on ALARM; on AWS an EventBridge rule must match that event and
+	// target the controller, or no alarm ever fails over.
+	alarmName, err := prop("PrimaryHealthAlarm", "AlarmName")
+	if err != nil {
+		return nil, err
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(failover.AlarmEvent(alarmName, c.DR, "ALARM", "lab", "2026-01-01T00:00:00Z"), &ev)
+	if !ruleRoutes(r, ev, "FailoverControllerFunction") {
+		problems = append(problems, fmt.Sprintf("dr-region.yaml: no enabled EventBridge rule matches the ALARM event of %s and targets the failover controller: the lab's alarm invokes it, AWS would not", alarmName))
+	}
 	return problems, nil
+}
+
+// ruleRoutes reports whether an enabled Events::Rule of the template
+// matches ev and targets the resource target.
+func ruleRoutes(r *deploy.Resolver, ev map[string]any, target string) bool {
+	for _, res := range r.T.Resources {
+		if res["Type"] != "AWS::Events::Rule" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		v, err := r.Value(props)
+		if err != nil {
+			continue
+		}
+		p, _ := v.(map[string]any)
+		pattern, _ := p["EventPattern"].(map[string]any)
+		if pattern == nil || (p["State"] != nil && p["State"] != "ENABLED") || !patternMatches(pattern, ev) {
+			continue
+		}
+		want, err := r.Value(map[string]any{"Fn::GetAtt": []any{target, "Arn"}})
+		if err != nil {
+			continue
+		}
+		targets, _ := p["Targets"].([]any)
+		for _, t := range targets {
+			if tm, _ := t.(map[string]any); tm["Arn"] == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// patternMatches is EventBridge's matching for the patterns the templates
+// use: every field of the pattern must be in the event; a list matches a
+// value equal to one of its entries (any entry of a list value); an object
+// matches an object field by field. Content filters ({"prefix": …} and
+// the like) match nothing here: the lab does not evaluate them.
+func patternMatches(pattern, ev map[string]any) bool {
+	for k, pv := range pattern {
+		evv, ok := ev[k]
+		if !ok {
+			return false
+		}
+		switch p := pv.(type) {
+		case map[string]any:
+			em, ok := evv.(map[string]any)
+			if !ok || !patternMatches(p, em) {
+				return false
+			}
+		case []any:
+			values, isList := evv.([]any)
+			if !isList {
+				values = []any{evv}
+			}
+			hit := false
+			for _, want := range p {
+				for _, have := range values {
+					if _, filter := want.(map[string]any); !filter && fmt.Sprint(want) == fmt.Sprint(have) {
+						hit = true
+					}
+				}
+			}
+			if !hit {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Check is lab.Options.CheckEnv: it holds the lab's functions to the

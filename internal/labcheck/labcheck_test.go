@@ -125,6 +125,10 @@ func TestScheduleDriftIsCaught(t *testing.T) {
 		{"      EvaluationPeriods: 3\n      DatapointsToAlarm: 3\n      Threshold: 1\n      ComparisonOperator: LessThanThreshold\n", "      EvaluationPeriods: 5\n      DatapointsToAlarm: 3\n      Threshold: 1\n      ComparisonOperator: LessThanThreshold\n", "PrimaryHealthAlarm.EvaluationPeriods: 3 in the lab, 5"},
 		{"      Period: !If [Fast, 10, 60]\n      EvaluationPeriods: 3", "      Period: !If [Fast, 30, 60]\n      EvaluationPeriods: 3", "PrimaryHealthAlarm.Period: 1s in the lab, 3s"},
 		{"      MetricName: RegionHealthy\n      Dimensions:\n        - { Name: Region, Value: !Ref AWS::Region }\n        - { Name: Target, Value: !Ref PrimaryRegion }\n      Statistic: Minimum", "      MetricName: RegionHealthy\n      Dimensions:\n        - { Name: Region, Value: !Ref AWS::Region }\n        - { Name: Target, Value: !Ref PrimaryRegion }\n      Statistic: Average", "PrimaryHealthAlarm.Statistic: Minimum in the lab, Average"},
+		// the rule that sends the alarm to the controller matches another state
+		{"          state:\n            value: [ALARM]", "          state:\n            value: [OK]", "no enabled EventBridge rule matches the ALARM event"},
+		// or targets another function
+		{"        - { Id: controller, Arn: !GetAtt FailoverControllerFunction.Arn }", "        - { Id: controller, Arn: !GetAtt DataValidatorFunction.Arn }", "targets the failover controller"},
 	} {
 		dr := bytes.Replace(Shipped.DR, []byte(tc.from), []byte(tc.to), 1)
 		if bytes.Equal(dr, Shipped.DR) {
