@@ -1,12 +1,11 @@
 package backup
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/event"
 )
 
 // Actions the backup-manager function takes.
@@ -45,27 +44,20 @@ func (r Request) Retention(keep int, maxAge time.Duration) Retention {
 // (create, then prune), or a Request. Unknown fields and actions are errors.
 func ParseRequest(b []byte) (Request, error) {
 	var r Request
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return r, fmt.Errorf(`backup request: empty: want {"action":"create"}, "prune", "verify", or a scheduled event`)
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return r, fmt.Errorf("backup request: not a JSON object: %w", err)
-	}
-	if _, ok := probe["detail-type"]; ok {
-		var ev struct {
-			DetailType string `json:"detail-type"`
-		}
-		if err := json.Unmarshal(b, &ev); err != nil || ev.DetailType != "Scheduled Event" {
-			return r, fmt.Errorf("backup request: an EventBridge event of type %q: only scheduled events take backups", ev.DetailType)
+	p, err := event.Decode(b)
+	switch {
+	case err != nil:
+		return r, fmt.Errorf("backup request: %w", err)
+	case p.Event != nil:
+		if p.Event.DetailType != event.Scheduled {
+			return r, fmt.Errorf("backup request: an EventBridge event of type %q: only scheduled events take backups", p.Event.DetailType)
 		}
 		r.Action = ActionScheduled
 		return r, nil
+	case p.Request == nil:
+		return r, fmt.Errorf(`backup request: empty: want {"action":"create"}, "prune", "verify", or a scheduled event`)
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&r); err != nil {
+	if err := event.Strict(p.Request, &r); err != nil {
 		return r, fmt.Errorf(`backup request: %w: want {"action":"create"}, {"action":"prune","keep":7,"max_age":"30d"} or {"action":"verify"}`, err)
 	}
 	switch r.Action {

@@ -24,7 +24,8 @@ func TestParseInvocation(t *testing.T) {
 		{"alarm", read("alarm.json"), InvokeAlarm, ""},
 		{"scheduled", read("scheduled.json"), InvokeSchedule, ""},
 		{"manual", []byte(`{"action":"Failover","force":true}`), InvokeManual, ""},
-		{"lab alarm event", AlarmEvent("a", "us-west-2", "ALARM", "r", "2026-11-26T09:00:00Z"), InvokeAlarm, ""},
+		{"empty", nil, "", "empty payload"},
+		{"manual with a typo", []byte(`{"action":"failover","froce":true}`), "", "unknown field"},
 		{"not json", []byte(`nope`), "", "not a JSON object"},
 		{"unknown action", []byte(`{"action":"explode"}`), "", "unknown action"},
 		{"bad state", []byte(`{"detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"a","state":{"value":"RED"}}}`), "", "not ALARM"},
@@ -53,7 +54,7 @@ func TestParseInvocation(t *testing.T) {
 
 func FuzzParseInvocation(f *testing.F) {
 	f.Add([]byte(`{"detail-type":"Scheduled Event"}`))
-	f.Add(AlarmEvent("a", "us-west-2", "ALARM", "r", "t"))
+	f.Add([]byte(`{"detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"a","state":{"value":"ALARM","reason":"r"}}}`))
 	f.Add([]byte(`{"action":"reconcile"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		inv, err := ParseInvocation(payload)

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 )
 
@@ -106,7 +105,7 @@ func (a *alarm) evaluate(ctx context.Context, now time.Time) {
 		return
 	}
 	reason := "Threshold Crossed: datapoints [RegionHealthy < 1] in the last " + time.Duration(a.periods*int(a.period)).String()
-	ev := failover.AlarmEvent(a.name, a.observer, "ALARM", reason, now.UTC().Format(time.RFC3339Nano))
+	ev := AlarmEvent(a.name, a.observer, "ALARM", reason, now.UTC().Format(time.RFC3339Nano))
 	go func() {
 		ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
@@ -149,7 +148,7 @@ func (l *Lab) schedule(ctx context.Context) {
 					defer func() { mu.Lock(); busy[key] = false; mu.Unlock() }()
 					ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 					defer cancel()
-					_, _ = l.Invoke(ictx, j[0], j[1], failover.ScheduledEvent(j[0], at))
+					_, _ = l.Invoke(ictx, j[0], j[1], ScheduledEvent(j[0], at))
 				}()
 			}
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
-	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
 )
@@ -404,7 +403,7 @@ func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
 		return nil, err
 	}
 	var ev map[string]any
-	_ = json.Unmarshal(failover.AlarmEvent(alarmName, c.DR, "ALARM", "lab", "2026-01-01T00:00:00Z"), &ev)
+	_ = json.Unmarshal(lab.AlarmEvent(alarmName, c.DR, "ALARM", "lab", "2026-01-01T00:00:00Z"), &ev)
 	if !ruleRoutes(r, ev, "FailoverControllerFunction") {
 		problems = append(problems, fmt.Sprintf("dr-region.yaml: no enabled EventBridge rule matches the ALARM event of %s and targets the failover controller: the lab's alarm invokes it, AWS would not", alarmName))
 	}

@@ -1,11 +1,11 @@
 package validate
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/event"
 )
 
 // Request is what the data-validator function is asked to do. The zero
@@ -41,28 +41,20 @@ func (r Request) Range() (Segments, bool) { return r.seg, r.SegmentRange != "" }
 // not silently become a full run.
 func ParseRequest(b []byte) (Request, error) {
 	var r Request
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" || string(b) == "{}" {
-		return r, nil
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return r, fmt.Errorf("validator request: not a JSON object: %w", err)
-	}
-	if _, ok := probe["detail-type"]; ok {
-		var ev struct {
-			DetailType string `json:"detail-type"`
-			Source     string `json:"source"`
-		}
-		if err := json.Unmarshal(b, &ev); err != nil || ev.DetailType != "Scheduled Event" {
-			return r, fmt.Errorf("validator request: an EventBridge event of type %q: only scheduled events start a validation", ev.DetailType)
+	p, err := event.Decode(b)
+	switch {
+	case err != nil:
+		return r, fmt.Errorf("validator request: %w", err)
+	case p.Event != nil:
+		if p.Event.DetailType != event.Scheduled {
+			return r, fmt.Errorf("validator request: an EventBridge event of type %q: only scheduled events start a validation", p.Event.DetailType)
 		}
 		r.Scheduled = true
 		return r, nil
+	case p.Request == nil:
+		return r, nil
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&r); err != nil {
+	if err := event.Strict(p.Request, &r); err != nil {
 		return r, fmt.Errorf(`validator request: %w: want {"segments":16,"segment_range":"0-7"}, {"partials":[...]} or {}`, err)
 	}
 	if r.Settle != "" {
