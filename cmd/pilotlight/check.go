@@ -76,7 +76,7 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 					cp.Functions[r] = lambda.NewFromConfig(t.aws.cfg, func(o *lambda.Options) { o.Region = r })
 				}
 				for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
-					cp.InBoth = append(cp.InBoth, p.Names.App+"-"+fn)
+					cp.InBoth = append(cp.InBoth, p.Names.Function(fn))
 				}
 				in.AWS = cp
 			}

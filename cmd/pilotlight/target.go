@@ -103,7 +103,7 @@ func (t *target) invoke(ctx context.Context, regionName, function string, payloa
 		return t.lab.Invoke(ctx, regionName, function, payload)
 	}
 	c := lambda.NewFromConfig(t.aws.cfg, func(o *lambda.Options) { o.Region = regionName })
-	name := t.names.App + "-" + function
+	name := t.names.Function(function)
 	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: payload})
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)

@@ -33,9 +33,10 @@ type Rules interface {
 // first, or new versions keep arriving while a bucket is emptied and the
 // stack's delete fails on a bucket that is not empty.
 func Schedules(p Plan, r string) []string {
-	names := []string{p.Names.App + "-healthcheck", p.Names.App + "-backupmanager"}
+	n := p.Names
+	names := []string{n.Rule("healthcheck"), n.Rule("backupmanager")}
 	if r == p.DR {
-		names = append(names, p.Names.App+"-datavalidator", p.Names.App+"-failovercontroller-reconcile", p.Names.App+"-alarm-to-controller")
+		names = append(names, n.Rule("datavalidator"), n.Rule("failovercontroller-reconcile"), n.Rule("alarm-to-controller"))
 	}
 	return names
 }

@@ -54,7 +54,7 @@ func (p Plan) DRParameters(keys map[string]string, primaryURL string) map[string
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
 		"FailoverMode": cmp.Or(p.FailoverMode, "auto"), "RPOObjectiveMs": fmt.Sprint(cmp.Or(p.RPOObjective, time.Minute).Milliseconds()),
 		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
-			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.App + "-primary-unhealthy",
+			"Region": p.DR, "PrimaryRegion": p.Primary, "Table": p.Names.Table(), "AccountId": p.Names.Account, "AlarmName": p.Names.PrimaryAlarm(),
 		})),
 	}
 	params["PrimaryAppUrl"] = primaryURL
@@ -103,7 +103,7 @@ func (p Plan) Check() error {
 // Alarms are the DR stack's alarms: the primary's health (it drives the
 // failover), replication lag and divergence (they notify).
 func (p Plan) Alarms() []string {
-	return []string{p.Names.App + "-primary-unhealthy", p.Names.App + "-replication-lag", p.Names.App + "-regions-diverge"}
+	return []string{p.Names.PrimaryAlarm(), p.Names.ReplicationLagAlarm(), p.Names.DivergenceAlarm()}
 }
 
 // HasWitness reports whether the plan deploys a witness region.

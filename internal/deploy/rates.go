@@ -59,7 +59,7 @@ func templateRates(p Plan, profile string) (rates, error) {
 		}
 		byID := map[string]string{}
 		for _, f := range fns {
-			key := st.role + "/" + strings.TrimPrefix(f.Name, p.Names.App+"-")
+			key := st.role + "/" + p.Names.Short(f.Name)
 			byID[f.LogicalID] = key
 			r.Env[key], r.Memory[key] = f.Env, f.MemoryMB
 		}

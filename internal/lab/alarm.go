@@ -31,7 +31,7 @@ type alarm struct {
 
 func newAlarm(l *Lab) *alarm {
 	fo := l.opts.Functions
-	return &alarm{l: l, name: l.opts.Names.App + "-primary-unhealthy", observer: l.opts.DR, target: l.opts.Primary,
+	return &alarm{l: l, name: l.opts.Names.PrimaryAlarm(), observer: l.opts.DR, target: l.opts.Primary,
 		period: fo.HealthInterval, periods: fo.AlarmPeriods, minimum: map[int64]float64{}, state: "INSUFFICIENT_DATA"}
 }
 

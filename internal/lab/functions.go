@@ -250,7 +250,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		labEnvs[sp.region+"/"+sp.name] = keepFor(sp.name, []string{
 			"AWS_REGION=" + sp.region, "AWS_DEFAULT_REGION=" + sp.region,
 			"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
-			"AWS_LAMBDA_FUNCTION_NAME=" + l.opts.Names.App + "-" + sp.name, "AWS_LAMBDA_FUNCTION_TIMEOUT=" + functionTimeout(sp.name),
+			"AWS_LAMBDA_FUNCTION_NAME=" + l.opts.Names.Function(sp.name), "AWS_LAMBDA_FUNCTION_TIMEOUT=" + functionTimeout(sp.name),
 			"PILOTLIGHT_PEER_REGION=" + peer, "PILOTLIGHT_PRIMARY_REGION=" + l.opts.Primary, "PILOTLIGHT_APP_NAME=" + l.opts.Names.App,
 			"PILOTLIGHT_ENDPOINTS=" + string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS=" + string(urlJSON),
 			"PILOTLIGHT_ROUTING_URL=" + l.frontDoorURL + "/_pilotlight/routing",

@@ -125,7 +125,7 @@ func resolver(c lab.EnvCheck, t Templates, regionName string) (*deploy.Resolver,
 			case id == "AppFunctionUrl" && attr == "FunctionUrl":
 				return c.AppURL(regionName), true
 			case id == "NotificationTopic" && attr == "":
-				return "arn:aws:sns:" + regionName + ":" + plan.Names.Account + ":" + plan.Names.App + "-failover", true
+				return "arn:aws:sns:" + regionName + ":" + plan.Names.Account + ":" + plan.Names.FailoverTopic(), true
 			}
 			return "", false
 		}}, nil
@@ -195,7 +195,7 @@ func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 				}
 				lr.Policies = append(lr.Policies, p)
 			}
-			out.Roles[regionName+"/"+strings.TrimPrefix(f.Name, c.Names.App+"-")] = lr
+			out.Roles[regionName+"/"+c.Names.Short(f.Name)] = lr
 		}
 		bps, err := r.BucketPolicies()
 		if err != nil {
@@ -506,7 +506,7 @@ func CheckAgainst(c lab.EnvCheck, t Templates) error {
 			}
 			byRegion[regionName] = fns
 		}
-		name := c.Names.App + "-" + fn
+		name := c.Names.Function(fn)
 		var tf *deploy.Function
 		for i := range fns {
 			if fns[i].Name == name {

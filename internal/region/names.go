@@ -1,6 +1,9 @@
 package region
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Names owns every resource and key name, so that the CLI, the functions, the
 // lab and the CloudFormation parameters agree. A name that is not here is a bug.
@@ -34,6 +37,37 @@ func (n Names) bucket(kind, region string) string {
 
 // Stack names a CloudFormation stack: kind is "primary", "dr" or "global".
 func (n Names) Stack(kind string) string { return n.App + "-" + kind }
+
+// Function names a Lambda function from its short name ("app",
+// "healthcheck", …); an EventBridge rule named after its function takes the
+// same name.
+func (n Names) Function(short string) string { return n.App + "-" + short }
+
+// Short is a function's short name from its full name ("" when it is not
+// one of this app's).
+func (n Names) Short(function string) string {
+	if s, ok := strings.CutPrefix(function, n.App+"-"); ok {
+		return s
+	}
+	return ""
+}
+
+// Rule names an EventBridge rule: a function's schedule ("healthcheck"),
+// or "failovercontroller-reconcile", "alarm-to-controller".
+func (n Names) Rule(name string) string { return n.App + "-" + name }
+
+// PrimaryAlarm is the DR region's alarm on the primary's health: the one
+// that drives failover.
+func (n Names) PrimaryAlarm() string { return n.App + "-primary-unhealthy" }
+
+// ReplicationLagAlarm and DivergenceAlarm only notify.
+func (n Names) ReplicationLagAlarm() string { return n.App + "-replication-lag" }
+
+// DivergenceAlarm fires when the data validator finds the regions differ.
+func (n Names) DivergenceAlarm() string { return n.App + "-regions-diverge" }
+
+// FailoverTopic is the DR region's SNS topic for failover notifications.
+func (n Names) FailoverTopic() string { return n.App + "-failover" }
 
 // MetricNamespace is the CloudWatch namespace of every metric.
 func (n Names) MetricNamespace() string { return "Pilotlight" }
