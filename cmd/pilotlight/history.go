@@ -65,7 +65,7 @@ lab runs, or on AWS). ` + "`pilotlight report ID`" + ` shows one drill.`,
 					}
 					when := "-"
 					if !e.At.IsZero() {
-						when = e.At.Local().Format("2006-01-02 15:04:05")
+						when = g.local(e.At).Format("2006-01-02 15:04:05")
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when, e.Kind, e.ID, res, rto, rpo, fb, e.Detail)
 				}

@@ -419,9 +419,6 @@ func golden(t *testing.T, name, got string) {
 // The history table, exactly: a passing drill, a failing one and an
 // unreadable report, oldest first.
 func TestHistoryGolden(t *testing.T) {
-	local := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = local })
 	dir := t.TempDir()
 	reports := filepath.Join(dir, "reports")
 	h := drill.History{Dir: reports}
@@ -438,7 +435,9 @@ func TestHistoryGolden(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(reports, "20261127T120000Z-no-fault"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, dir, []string{"PILOTLIGHT_REPORTS_DIR=" + reports}, "history")
+	// TZ in the command's environment, not time.Local: other tests'
+	// servers may still be calling time.Now.
+	r := runCLI(t, dir, []string{"PILOTLIGHT_REPORTS_DIR=" + reports, "TZ=UTC"}, "history")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -78,6 +79,20 @@ func (g *globals) sources(cmd *cobra.Command) (config.Sources, error) {
 	}
 	src.Home, _ = os.UserHomeDir()
 	return src, nil
+}
+
+// local is t in the time zone of the command's environment: its TZ when
+// set (so a test can fix it without changing time.Local under running
+// goroutines), else the process's.
+func (g *globals) local(t time.Time) time.Time {
+	for _, kv := range g.environ {
+		if tz, ok := strings.CutPrefix(kv, "TZ="); ok {
+			if loc, err := time.LoadLocation(tz); err == nil {
+				return t.In(loc)
+			}
+		}
+	}
+	return t.Local()
 }
 
 func (g *globals) logger() *slog.Logger {
