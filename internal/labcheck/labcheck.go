@@ -148,6 +148,24 @@ func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy
 	return r.Functions()
 }
 
+// bucketNames maps the lab's bucket names (no account ID) to the names the
+// templates give them on AWS, or (fromAWS) the other way round.
+func bucketNames(c lab.EnvCheck, fromAWS bool) map[string]string {
+	awsNames := c.Names
+	awsNames.Account = account(c)
+	out := map[string]string{}
+	for _, r := range []string{c.Primary, c.DR} {
+		for _, pair := range [][2]string{{c.Names.Bucket(r), awsNames.Bucket(r)}, {c.Names.BackupBucket(r), awsNames.BackupBucket(r)}} {
+			if fromAWS {
+				out[pair[1]] = pair[0]
+			} else {
+				out[pair[0]] = pair[1]
+			}
+		}
+	}
+	return out
+}
+
 // Access is lab.Options.Access: each function the templates deploy in the
 // lab's primary and DR regions gets its template role, resolved for the
 // region, and every bucket its bucket policy.
@@ -156,13 +174,7 @@ func Access(c lab.EnvCheck) (lab.Access, error) { return AccessFrom(c, Shipped) 
 // AccessFrom is Access from other templates (a test's copy).
 func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 	acct := account(c)
-	awsNames := c.Names
-	awsNames.Account = acct
-	buckets := map[string]string{}
-	for _, r := range []string{c.Primary, c.DR} {
-		buckets[c.Names.Bucket(r)] = awsNames.Bucket(r)
-		buckets[c.Names.BackupBucket(r)] = awsNames.BackupBucket(r)
-	}
+	buckets := bucketNames(c, false)
 	out := lab.Access{Account: acct, Roles: map[string]lab.Role{}, BucketPolicies: map[string][]iam.Policy{},
 		AWSBucket: func(b string) string {
 			if n, ok := buckets[b]; ok {
@@ -255,11 +267,7 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
 	out := lab.Resources{Tables: map[string][]lab.TableSpec{}, Buckets: map[string][]lab.BucketSpec{}}
 	awsNames := c.Names
 	awsNames.Account = account(c)
-	labBucket := map[string]string{}
-	for _, r := range []string{c.Primary, c.DR} {
-		labBucket[awsNames.Bucket(r)] = c.Names.Bucket(r)
-		labBucket[awsNames.BackupBucket(r)] = c.Names.BackupBucket(r)
-	}
+	labBucket := bucketNames(c, true)
 	add := func(r *deploy.Resolver) error {
 		tables, err := r.Tables()
 		if err != nil {
