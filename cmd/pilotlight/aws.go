@@ -13,8 +13,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // planFor builds the deploy plan from settings and flags. acct may be a
@@ -24,8 +24,8 @@ func planFor(s config.Settings, acct, profile, email, zone, record string, rtc b
 		Profile: profile, NotificationMail: email, HostedZoneID: zone, RecordName: record, RTC: rtc}
 }
 
-func (a *awsAccount) stacks(g *globals) *deploy.Stacks {
-	return &deploy.Stacks{Client: a.cloudFormation, Out: g.io.Out}
+func stacksOf(g *globals, a *target.Account) *deploy.Stacks {
+	return &deploy.Stacks{Client: a.CloudFormation, Out: g.io.Out}
 }
 
 func newDeployCmd(g *globals) *cobra.Command {
@@ -67,8 +67,8 @@ usual chain (SSO, instance roles).`,
 			ctx := cmd.Context()
 			if dryRun {
 				acct := "<account>"
-				if a, err := connectAWS(ctx, s); err == nil {
-					acct = a.account
+				if a, err := target.ConnectAccount(ctx, s); err == nil {
+					acct = a.ID
 				}
 				p := planFor(s, acct, profile, email, zone, record, rtc)
 				if err := p.Check(); err != nil {
@@ -77,11 +77,11 @@ usual chain (SSO, instance roles).`,
 				printPlan(g, p)
 				return nil
 			}
-			a, err := connectAWS(ctx, s)
+			a, err := target.ConnectAccount(ctx, s)
 			if err != nil {
 				return err
 			}
-			p := planFor(s, a.account, profile, email, zone, record, rtc)
+			p := planFor(s, a.ID, profile, email, zone, record, rtc)
 			if err := p.Check(); err != nil {
 				return err
 			}
@@ -89,14 +89,14 @@ usual chain (SSO, instance roles).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "account %s, primary %s, DR %s, detection profile %s\nbuilding the functions for linux/arm64...\n", a.account, p.Primary, p.DR, p.Profile)
+			fmt.Fprintf(g.io.Out, "account %s, primary %s, DR %s, detection profile %s\nbuilding the functions for linux/arm64...\n", a.ID, p.Primary, p.DR, p.Profile)
 			arts, err := deploy.Package(ctx, root, "arm64", filepath.Join(root, "dist"))
 			if err != nil {
 				return err
 			}
-			d := &deploy.Deployer{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out, Artifacts: arts, Read: os.ReadFile,
+			d := &deploy.Deployer{Stacks: stacksOf(g, a), S3: a.S3, Out: g.io.Out, Artifacts: arts, Read: os.ReadFile,
 				Control: func(r string) deploy.ControlInit {
-					c, err := region.New(a.spec(r, 3))
+					c, err := region.New(a.Spec(r, 3))
 					if err != nil {
 						return failedInit{err}
 					}
@@ -176,20 +176,20 @@ left. --dry-run shows the steps and what exists.`,
 			if err != nil {
 				return err
 			}
-			a, err := connectAWS(cmd.Context(), s)
+			a, err := target.ConnectAccount(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
-			p := planFor(s, a.account, "free", "", "", "", false)
+			p := planFor(s, a.ID, "free", "", "", "", false)
 			if p.Primary == p.DR {
 				return p.Check()
 			}
-			cl := &deploy.Cleaner{Stacks: a.stacks(g), S3: a.s3, Out: g.io.Out, Rules: a.rules}
+			cl := &deploy.Cleaner{Stacks: stacksOf(g, a), S3: a.S3, Out: g.io.Out, Rules: a.Rules}
 			steps, err := cl.Steps(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "cleanup of %s in account %s:\n", p.Names.App, a.account)
+			fmt.Fprintf(g.io.Out, "cleanup of %s in account %s:\n", p.Names.App, a.ID)
 			for i, st := range steps {
 				fmt.Fprintf(g.io.Out, "  %2d. %s\n", i+1, st)
 			}
@@ -221,37 +221,6 @@ left. --dry-run shows the steps and what exists.`,
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the steps; delete nothing")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return c
-}
-
-// awsDrillTarget reads the deployment's URLs and profile from its stacks.
-func awsDrillTarget(ctx context.Context, t *target) (*drill.AWS, error) {
-	st := &deploy.Stacks{Client: t.aws.cloudFormation}
-	urls := map[string]string{}
-	var profile string
-	for _, sk := range []deploy.Stack{{Region: t.dr, Name: t.names.Stack("dr")}, {Region: t.primary, Name: t.names.Stack("primary")}} {
-		out, err := st.Outputs(ctx, sk)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			return nil, fmt.Errorf("stack %s does not exist in %s: run `pilotlight deploy` first", sk.Name, sk.Region)
-		}
-		urls[sk.Region] = out["AppUrl"]
-	}
-	params, err := st.Parameters(ctx, deploy.Stack{Region: t.dr, Name: t.names.Stack("dr")})
-	if err != nil {
-		return nil, err
-	}
-	profile = params["DetectionProfile"]
-	fc, err := t.controller()
-	if err != nil {
-		return nil, err
-	}
-	return &drill.AWS{
-		PrimaryRegion: t.primary, DRRegion: t.dr, AppNames: t.names, AppURLs: urls,
-		Outage: deploy.Outage{IAM: t.aws.iam(), Names: t.names}, Stores: fc.Stores, Clients: t.clients,
-		Credentials: t.aws.cfg.Credentials, Profile: profile,
-	}, nil
 }
 
 // failedInit reports a client that could not be built when deploy writes

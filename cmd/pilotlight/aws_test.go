@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
-
-	"github.com/aws/smithy-go"
 )
 
 // awsOffline makes sure no AWS call can leave the machine: no credentials,
@@ -62,19 +59,6 @@ func TestAWSErrorsNameTheFix(t *testing.T) {
 		r := runCLI(t, dir, nil, c.args...)
 		if r.code == 0 || !strings.Contains(r.err, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.args, r.code, r.err, c.want)
-		}
-	}
-}
-
-func TestCredentialErrors(t *testing.T) {
-	cases := map[string]error{
-		"session token has expired": &smithy.GenericAPIError{Code: "ExpiredToken", Message: "The security token included in the request is expired"},
-		"rejected the credentials":  &smithy.GenericAPIError{Code: "InvalidClientTokenId", Message: "invalid"},
-		"no AWS credentials":        errors.New("failed to retrieve credentials: no providers"),
-	}
-	for want, err := range cases {
-		if got := credentialError(err); !strings.Contains(got.Error(), want) {
-			t.Errorf("%v → %q, want %q", err, got, want)
 		}
 	}
 }

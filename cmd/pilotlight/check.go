@@ -7,12 +7,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/target"
 
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/readiness"
@@ -39,46 +41,22 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 			if err != nil {
 				return err
 			}
-			fc, err := t.controller()
+			fc, err := t.Controller(cmd.Context())
 			if err != nil {
 				return err
 			}
-			in := readiness.Input{Primary: t.primary, DR: t.dr, Witness: fc.Witness, Names: t.names, Clients: t.clients,
-				Stores: fc.Stores, Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, RTOObjective: s.RTOObjective,
+			in := readiness.Input{Primary: t.Primary(), DR: t.DR(), Witness: fc.Witness(), Names: t.Names(), Clients: t.Clients(),
+				Stores: fc.Stores(), Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, RTOObjective: s.RTOObjective,
 				History: drill.History{Dir: s.ReportsDir}}
-			if t.lab != nil {
-				if st, err := t.lab.ReplicationStatus(cmd.Context()); err == nil && st.Functions != nil {
-					fo := st.Functions
-					in.DetectionFloor = time.Duration(fo.AlarmPeriods)*fo.HealthInterval + fo.RouteTTL
-				}
+			in.DetectionFloor, _ = t.DetectionFloor(cmd.Context())
+			if b, ok := t.(backlogger); ok {
 				in.Replication = func(ctx context.Context) (readiness.Replication, error) {
-					st, err := t.lab.ReplicationStatus(ctx)
-					if err != nil {
-						return readiness.Replication{}, err
-					}
-					r := readiness.Replication{Paused: st.Paused}
-					for _, d := range st.Replication {
-						if d.Kind == "table" && d.Enabled {
-							r.OldestPending = max(r.OldestPending, time.Duration(d.OldestPendingMs)*time.Millisecond)
-						}
-					}
-					return r, nil
+					oldest, paused, err := b.Backlog(ctx)
+					return readiness.Replication{OldestPending: oldest, Paused: paused}, err
 				}
 			}
-			if t.aws != nil {
-				p := planFor(s, t.aws.account, "free", "", "", "", false)
-				cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
-					Alarms: cloudwatch.NewFromConfig(t.aws.cfg, func(o *cloudwatch.Options) { o.Region = p.DR }), Credentials: t.aws.cfg.Credentials}
-				cp.Functions = map[string]readiness.FunctionReader{}
-				for _, r := range []string{p.Primary, p.DR} {
-					cp.Rules[r] = eventbridge.NewFromConfig(t.aws.cfg, func(o *eventbridge.Options) { o.Region = r })
-					cp.Schedules[r] = deploy.Schedules(p, r)
-					cp.Functions[r] = lambda.NewFromConfig(t.aws.cfg, func(o *lambda.Options) { o.Region = r })
-				}
-				for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
-					cp.InBoth = append(cp.InBoth, p.Names.Function(fn))
-				}
-				in.AWS = cp
+			if a, ok := t.(*target.AWS); ok && a.Account != nil {
+				in.AWS = controlPlane(planFor(s, a.Account.ID, "free", "", "", "", false), a.Account.Config())
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
@@ -116,4 +94,26 @@ func printCheck(out io.Writer, rep readiness.Report) {
 	} else {
 		fmt.Fprintln(out, "\nNOT READY")
 	}
+}
+
+// backlogger is a target that can say how far behind replication is (the
+// lab's replicators; on AWS the health check's lag metric says it).
+type backlogger interface {
+	Backlog(ctx context.Context) (oldest time.Duration, paused bool, err error)
+}
+
+// controlPlane is what check reads on AWS: the alarms and every schedule.
+func controlPlane(p deploy.Plan, cfg aws.Config) *readiness.ControlPlane {
+	cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
+		Alarms: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Region = p.DR }), Credentials: cfg.Credentials,
+		Functions: map[string]readiness.FunctionReader{}}
+	for _, r := range []string{p.Primary, p.DR} {
+		cp.Rules[r] = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.Region = r })
+		cp.Schedules[r] = deploy.Schedules(p, r)
+		cp.Functions[r] = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = r })
+	}
+	for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
+		cp.InBoth = append(cp.InBoth, p.Names.Function(fn))
+	}
+	return cp
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/dashboard"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 func newDashboardCmd(g *globals) *cobra.Command {
@@ -59,7 +60,7 @@ browser. The page needs no network beyond this machine.
 
 // cliSource feeds the dashboard from the command's target.
 type cliSource struct {
-	t       *target
+	t       target.Target
 	fc      *failover.Controller
 	history drill.History
 

@@ -18,17 +18,18 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// in returns the clients of a region named by --region, or of def.
-func (t *target) in(name, def string) (*region.Clients, error) {
+// regionIn returns the clients of a region named by --region, or of def.
+func regionIn(t target.Target, name, def string) (*region.Clients, error) {
 	if name == "" {
 		name = def
 	}
-	c, ok := t.clients[name]
+	c, ok := t.Clients()[name]
 	if !ok {
-		return nil, codedError{2, fmt.Errorf("--region %s: not one of this deployment's regions (%s, %s)", name, t.primary, t.dr)}
+		return nil, codedError{2, fmt.Errorf("--region %s: not one of this deployment's regions (%s, %s)", name, t.Primary(), t.DR())}
 	}
 	return c, nil
 }
@@ -84,8 +85,8 @@ and on AWS).`,
 		}
 		ctx := cmd.Context()
 		v := &validate.Validator{
-			Primary:  validate.SideFor(t.clients[t.primary], t.names, !noObjects),
-			DR:       validate.SideFor(t.clients[t.dr], t.names, !noObjects),
+			Primary:  validate.SideFor(t.Clients()[t.Primary()], t.Names(), !noObjects),
+			DR:       validate.SideFor(t.Clients()[t.DR()], t.Names(), !noObjects),
 			Segments: segments, Buckets: buckets, Settle: settle, Samples: samples,
 		}
 		if settle == 0 {
@@ -171,7 +172,7 @@ and on AWS).`,
 // data-validator function in the DR region (the lab's, or the deployed one
 // on AWS), each over a range of segments, then one more invocation to merge
 // and compare.
-func fanOutValidate(ctx context.Context, say func(string, ...any), t *target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
+func fanOutValidate(ctx context.Context, say func(string, ...any), t target.Target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
 	if n > segments {
 		return nil, fmt.Errorf("--fan-out %d is more than --segments %d: each invocation needs at least one segment", n, segments)
 	}
@@ -184,7 +185,7 @@ func fanOutValidate(ctx context.Context, say func(string, ...any), t *target, n,
 		first, last := i*segments/n, (i+1)*segments/n-1
 		wg.Go(func() {
 			req, _ := json.Marshal(map[string]any{"segments": segments, "segment_range": fmt.Sprintf("%d-%d", first, last), "buckets": buckets})
-			out, err := t.invoke(ctx, t.dr, lab.FnValidator, req)
+			out, err := t.Invoke(ctx, t.DR(), lab.FnValidator, req)
 			if err != nil {
 				errs[i] = fmt.Errorf("segments %d-%d: %w", first, last, err)
 				return
@@ -206,7 +207,7 @@ func fanOutValidate(ctx context.Context, say func(string, ...any), t *target, n,
 		return nil, err
 	}
 	req, _ := json.Marshal(map[string]any{"partials": parts, "settle": settle.String(), "no_objects": noObjects})
-	out, err := t.invoke(ctx, t.dr, lab.FnValidator, req)
+	out, err := t.Invoke(ctx, t.DR(), lab.FnValidator, req)
 	if err != nil {
 		return nil, err
 	}
@@ -246,17 +247,17 @@ and says so.`,
 	return c
 }
 
-func managerFor(g *globals, cmd *cobra.Command, in string) (*target, *backup.Manager, error) {
+func managerFor(g *globals, cmd *cobra.Command, in string) (target.Target, *backup.Manager, error) {
 	t, err := resolveTarget(g, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := t.in(in, t.primary)
+	c, err := regionIn(t, in, t.Primary())
 	if err != nil {
 		return nil, nil, err
 	}
-	m := backup.ForRegion(c, t.names)
-	store := control.New(c, t.names)
+	m := backup.ForRegion(c, t.Names())
+	store := control.New(c, t.Names())
 	m.Epoch = func(ctx context.Context) (int64, error) {
 		a, err := store.Active(ctx)
 		return a.Epoch, err

@@ -14,6 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -92,40 +93,19 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 				progress = io.Discard
 			}
 			o.RTOObjective, o.RPOObjective = s.RTOObjective, s.RPOObjective
-			var env drill.Env
+			var t target.Target
 			if s.Target == config.TargetAWS {
 				if !cmd.Flags().Changed("timeout") {
 					o.Timeout = 10 * time.Minute // a free-profile alarm takes minutes
 				}
-				t, err := resolveTarget(g, cmd)
-				if err != nil {
+				if t, err = resolveTarget(g, cmd); err != nil {
 					return err
 				}
-				aw, err := awsDrillTarget(cmd.Context(), t)
-				if err != nil {
-					return err
-				}
-				defer aw.Close()
-				fc, err := t.controller()
-				if err != nil {
-					return err
-				}
-				env = drill.Env{Target: aw, Clients: t.clients, Controller: fc, Progress: progress}
-			} else {
-				cl, err := labForDrill(cmd, g, s, progress)
-				if err != nil {
-					return err
-				}
-				clients, err := cl.State.Clients(0)
-				if err != nil {
-					return err
-				}
-				fc, err := cl.Controller()
-				if err != nil {
-					return err
-				}
-				env = drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}
+			} else if t, err = labForDrill(cmd, g, s, progress); err != nil {
+				return err
 			}
+			defer t.Close()
+			env := drill.Env{Target: t, Progress: progress}
 			if scenario == "all" {
 				var reps []*drill.Report
 				for _, sc := range drill.Scenarios {
@@ -203,10 +183,10 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 
 // labForDrill connects to the lab, starting it (and fetching what it
 // needs) when it is not running.
-func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*lab.Client, error) {
-	cl, err := lab.Connect(s.LabDir)
+func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*target.Lab, error) {
+	t, err := target.ConnectLab(s.LabDir)
 	if err == nil {
-		return cl, nil
+		return t, nil
 	}
 	if _, serr := lab.Stop(s.LabDir); serr == nil {
 		fmt.Fprintln(progress, "cleaned up a lab left behind")
@@ -220,5 +200,5 @@ func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.
 	if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
 		return nil, err
 	}
-	return lab.Connect(s.LabDir)
+	return target.ConnectLab(s.LabDir)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/readiness"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // The operator reads these at 3 a.m.: their layout is pinned.
@@ -37,7 +38,7 @@ func TestStatusGolden(t *testing.T) {
 	at := time.Date(2026, 11, 27, 2, 59, 0, 0, time.Local)
 	printStatusDoc(&b, statusDoc{Active: "us-east-1", Epoch: 1, Writable: []string{"us-east-1"}, Witness: "us-east-2",
 		Regions: []statusRegion{{Region: "us-east-1", Role: "primary", Record: &control.Active{Region: "us-east-1", Epoch: 1}, Lease: &control.Lease{Epoch: 1, Until: now.Add(12 * time.Second)}, Writes: true}},
-		Health:  &awsHealth{PrimaryHealthy: &metrics.Reading{Value: 1, At: at}}}, now)
+		Health:  &target.Health{PrimaryHealthy: &metrics.Reading{Value: 1, At: at}}}, now)
 	golden(t, "status", b.String())
 }
 

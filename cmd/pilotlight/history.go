@@ -88,7 +88,7 @@ func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]control.Entry, err
 	if err != nil {
 		return nil, err
 	}
-	fc, err := t.controller()
+	fc, err := t.Controller(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]control.Entry, err
 func readRuns(ctx context.Context, fc *failover.Controller) (map[int64][]control.Entry, error) {
 	runs := map[int64][]control.Entry{}
 	var firstErr error
-	for _, st := range fc.Stores {
+	for _, st := range fc.Stores() {
 		rs, err := st.Runs(ctx)
 		if err != nil {
 			if firstErr == nil {

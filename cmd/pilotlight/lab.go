@@ -457,7 +457,7 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 	serviceFlag := func(c *cobra.Command) {
 		c.Flags().StringVar(&service, "service", "all", "the service to act on: dynamodb, s3, lambda or all")
 	}
-	act := func(use, short string, needRegion bool, do func(cl *lab.Client) error) *cobra.Command {
+	act := func(use, short string, needRegion bool, do func(ctx context.Context, cl *lab.Client) error) *cobra.Command {
 		sc := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				if needRegion && g.region == "" {
@@ -473,7 +473,7 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 				if err := labRegion(g, cl.State); err != nil {
 					return err
 				}
-				if err := do(cl); err != nil {
+				if err := do(cmd.Context(), cl); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.io.Err, "%s done\n", use)
@@ -481,16 +481,16 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 			}}
 		return sc
 	}
-	cut := act("cut", "Cut a region (or one of its services) off the network", true, func(cl *lab.Client) error { return cl.Cut(g.region, service) })
+	cut := act("cut", "Cut a region (or one of its services) off the network", true, func(ctx context.Context, cl *lab.Client) error { return cl.Cut(ctx, g.region, service) })
 	serviceFlag(cut)
 	regionFlag(cut, g, "the region to cut (required)")
-	lat := act("latency", "Add latency to a region's (or one service's) answers", true, func(cl *lab.Client) error {
-		return cl.AddLatency(g.region, service, latency)
+	lat := act("latency", "Add latency to a region's (or one service's) answers", true, func(ctx context.Context, cl *lab.Client) error {
+		return cl.AddLatency(ctx, g.region, service, latency)
 	})
 	serviceFlag(lat)
 	regionFlag(lat, g, "the region to slow (required)")
 	lat.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "how much later every answer arrives, e.g. 250ms or 2s")
-	restore := act("restore", "Remove every fault (of one region with --region), partitions included", false, func(cl *lab.Client) error { return cl.Restore(g.region) })
+	restore := act("restore", "Remove every fault (of one region with --region), partitions included", false, func(ctx context.Context, cl *lab.Client) error { return cl.Restore(ctx, g.region) })
 	regionFlag(restore, g, "the region to restore (default: every region)")
 	c.AddCommand(cut, lat, restore)
 	return c
@@ -518,28 +518,28 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
 		RunE: groupRunE,
 	}
 	var lag time.Duration
-	act := func(use, short string, do func(cl *lab.Client) error) *cobra.Command {
+	act := func(use, short string, do func(ctx context.Context, cl *lab.Client) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				cl, err := connectLab(g, cmd)
 				if err != nil {
 					return err
 				}
-				if err := do(cl); err != nil {
+				if err := do(cmd.Context(), cl); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.io.Err, "replication %s done\n", use)
 				return nil
 			}}
 	}
-	lagCmd := act("lag", "Set the delay every replicated change waits", func(cl *lab.Client) error { return cl.SetReplicationLag(lag) })
+	lagCmd := act("lag", "Set the delay every replicated change waits", func(ctx context.Context, cl *lab.Client) error { return cl.SetReplicationLag(ctx, lag) })
 	lagCmd.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "the delay, e.g. 500ms (0 to 1h)")
 	c.AddCommand(
-		act("pause", "Pause replication both ways (reading goes on; resume catches up)", func(cl *lab.Client) error { return cl.PauseReplication() }),
-		act("resume", "Resume replication", func(cl *lab.Client) error { return cl.ResumeReplication() }),
+		act("pause", "Pause replication both ways (reading goes on; resume catches up)", func(ctx context.Context, cl *lab.Client) error { return cl.PauseReplication(ctx) }),
+		act("resume", "Resume replication", func(ctx context.Context, cl *lab.Client) error { return cl.ResumeReplication(ctx) }),
 		lagCmd,
-		act("failback-on", "Turn DR → primary object replication on", func(cl *lab.Client) error { return cl.SetFailbackReplication(true) }),
-		act("failback-off", "Turn DR → primary object replication off", func(cl *lab.Client) error { return cl.SetFailbackReplication(false) }),
+		act("failback-on", "Turn DR → primary object replication on", func(ctx context.Context, cl *lab.Client) error { return cl.SetFailbackReplication(ctx, true) }),
+		act("failback-off", "Turn DR → primary object replication off", func(ctx context.Context, cl *lab.Client) error { return cl.SetFailbackReplication(ctx, false) }),
 	)
 	return c
 }

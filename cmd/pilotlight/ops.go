@@ -10,24 +10,22 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // controllerFor resolves settings, connects to the lab or AWS and builds
 // the failover controller an operator's command drives.
-func controllerFor(g *globals, cmd *cobra.Command) (*target, *failover.Controller, error) {
+func controllerFor(g *globals, cmd *cobra.Command) (target.Target, *failover.Controller, error) {
 	t, err := resolveTarget(g, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	fc, err := t.controller()
+	fc, err := t.Controller(cmd.Context())
 	return t, fc, err
 }
 
@@ -71,22 +69,22 @@ Every phase is journaled in the target's control table; re-running resumes.`,
 			if err != nil {
 				return err
 			}
-			if toRegion != "" && toRegion != cl.primary && toRegion != cl.dr {
-				return fmt.Errorf("--to %s: not one of this deployment's regions (%s, %s)", toRegion, cl.primary, cl.dr)
+			if toRegion != "" && toRegion != cl.Primary() && toRegion != cl.DR() {
+				return fmt.Errorf("--to %s: not one of this deployment's regions (%s, %s)", toRegion, cl.Primary(), cl.DR())
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()
-			view, _ := fc.View(ctx, cl.primary, cl.dr)
+			view, _ := fc.View(ctx, cl.Primary(), cl.DR())
 			to := toRegion
 			if to == "" {
-				to = cl.dr
-				if view.Active.Region == cl.dr {
-					to = cl.primary
+				to = cl.DR()
+				if view.Active.Region == cl.DR() {
+					to = cl.Primary()
 				}
 			}
-			from := cl.primary
-			if to == cl.primary {
-				from = cl.dr
+			from := cl.Primary()
+			if to == cl.Primary() {
+				from = cl.DR()
 			}
 			return runFailover(ctx, g, cl, fc, failover.Request{From: from, To: to, Planned: planned, Operator: true, Force: force,
 				WithoutWitness: withoutWitness, DryRun: dryRun, Reason: "operator: pilotlight failover"}, yes, jsonOut)
@@ -120,12 +118,12 @@ primary, verify. Writes are refused (503) during the switch, never lost.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Minute)
 			defer cancel()
 			if !dryRun {
-				if err := cl.setFailbackReplication(true); err != nil {
+				if err := cl.FailbackReplication(ctx, true); err != nil {
 					return err
 				}
-				defer cl.setFailbackReplication(false)
+				defer cl.FailbackReplication(context.WithoutCancel(ctx), false)
 			}
-			return runFailover(ctx, g, cl, fc, failover.Request{From: cl.dr, To: cl.primary, Planned: true, DryRun: dryRun, Reason: "operator: pilotlight failback"}, yes, jsonOut)
+			return runFailover(ctx, g, cl, fc, failover.Request{From: cl.DR(), To: cl.Primary(), Planned: true, DryRun: dryRun, Reason: "operator: pilotlight failback"}, yes, jsonOut)
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan; change nothing")
@@ -134,7 +132,7 @@ primary, verify. Writes are refused (503) during the switch, never lost.`,
 	return c
 }
 
-func runFailover(ctx context.Context, g *globals, cl *target, fc *failover.Controller, req failover.Request, yes, jsonOut bool) error {
+func runFailover(ctx context.Context, g *globals, cl target.Target, fc *failover.Controller, req failover.Request, yes, jsonOut bool) error {
 	if !req.DryRun {
 		kind := "UNPLANNED"
 		if req.Planned {
@@ -213,9 +211,13 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return nil
 		}
 		printStatusDoc(g.io.Out, out, now)
-		if cl.lab != nil {
+		if l, ok := cl.(*target.Lab); ok { // the lab's own servers and faults
+			st, err := l.Client().Status(ctx)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(g.io.Out)
-			printStatus(g.io.Out, cl.lab.State, out.lab)
+			printStatus(g.io.Out, l.Client().State, st)
 		}
 		if unreadable > 0 || verr != nil {
 			return exitError(1)
@@ -345,54 +347,44 @@ type statusRegion struct {
 type statusDoc struct {
 	// Active is the holder of the highest epoch on a majority of the
 	// control records ("" when no epoch has one).
-	Active      string                `json:"active_region"`
-	Epoch       int64                 `json:"epoch"`
-	Writable    []string              `json:"writable_regions"`
-	Witness     string                `json:"witness,omitempty"`
-	Regions     []statusRegion        `json:"regions"`
-	Answer      string                `json:"routing_answer,omitempty"`
-	Replication []lab.DirectionStatus `json:"replication"`
+	Active      string             `json:"active_region"`
+	Epoch       int64              `json:"epoch"`
+	Writable    []string           `json:"writable_regions"`
+	Witness     string             `json:"witness,omitempty"`
+	Regions     []statusRegion     `json:"regions"`
+	Answer      string             `json:"routing_answer,omitempty"`
+	Replication []target.Direction `json:"replication"`
 	// Health is, on AWS, what the DR region's health check last reported to
 	// CloudWatch (the lab shows its replicators instead).
-	Health *awsHealth `json:"health,omitempty"`
-
-	lab lab.Status
+	Health *target.Health `json:"health,omitempty"`
 }
 
-// awsHealth is the newest datapoint of the DR region's view of the
-// primary and of replication lag (nil: none in the last 10 minutes).
-type awsHealth struct {
-	PrimaryHealthy   *metrics.Reading `json:"primary_healthy,omitempty"`
-	ReplicationLagMs *metrics.Reading `json:"replication_lag_ms,omitempty"`
-	Error            string           `json:"error,omitempty"`
-}
-
-// collectStatus reads the control records, leases and (in the lab) routing,
-// servers and replication. unreadable counts regions whose record could
-// not be read; verr is the quorum read's error.
-func collectStatus(ctx context.Context, cl *target, fc *failover.Controller) (out statusDoc, unreadable int, verr error, err error) {
-	if cl.lab != nil {
-		if out.lab, err = cl.lab.Status(ctx); err != nil {
-			return out, 0, nil, err
-		}
+// collectStatus reads the control records and leases, and what the target
+// observes besides (routing, servers, faults, replication, health
+// metrics). unreadable counts regions whose record could not be read;
+// verr is the quorum read's error.
+func collectStatus(ctx context.Context, cl target.Target, fc *failover.Controller) (out statusDoc, unreadable int, verr error, err error) {
+	obs, err := cl.Observe(ctx)
+	if err != nil {
+		return out, 0, nil, err
 	}
-	st := out.lab
-	view, verr := fc.View(ctx, cl.primary, cl.dr)
-	out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, fc.Witness
+	witness := fc.Witness()
+	view, verr := fc.View(ctx, cl.Primary(), cl.DR())
+	out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, witness
 	now := time.Now()
-	roles := []string{cl.primary, cl.dr}
-	if fc.Witness != "" {
-		roles = append(roles, fc.Witness)
+	roles := []string{cl.Primary(), cl.DR()}
+	if witness != "" {
+		roles = append(roles, witness)
 	}
 	for _, r := range roles {
-		rs := statusRegion{Region: r, Role: map[string]string{cl.primary: "primary", cl.dr: "dr", fc.Witness: "witness"}[r]}
+		rs := statusRegion{Region: r, Role: map[string]string{cl.Primary(): "primary", cl.DR(): "dr", witness: "witness"}[r]}
 		if a, ok := view.Records[r]; ok {
 			rs.Record = &a
 		} else if err := view.Errors[r]; err != nil {
 			rs.Error, unreadable = err.Error(), unreadable+1
 		}
-		if r != fc.Witness {
-			if ws, err := fc.Stores[r].WriteState(ctx); err == nil {
+		if r != witness {
+			if ws, err := fc.Stores()[r].WriteState(ctx); err == nil {
 				rs.Lease = &ws.Lease
 				if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
 					rs.Why = why.Error()
@@ -401,42 +393,15 @@ func collectStatus(ctx context.Context, cl *target, fc *failover.Controller) (ou
 					out.Writable = append(out.Writable, r)
 				}
 			}
-		}
-		if st.Routing != nil && r != fc.Witness {
-			h := st.Routing.Regions[r].Healthy
-			rs.Routing = &h
-		}
-		for _, lr := range st.Regions {
-			if lr.Name == r {
-				rs.Servers = lr.Up
-				for _, f := range lr.Faults {
-					rs.Faults = append(rs.Faults, f.String())
-				}
+			if h, ok := obs.Routing[r]; ok {
+				rs.Routing = &h
 			}
 		}
+		rs.Servers, rs.Faults = obs.Servers[r], obs.Faults[r]
 		out.Regions = append(out.Regions, rs)
 	}
-	if st.Routing != nil {
-		out.Answer = st.Routing.Answer
-	}
-	out.Replication = st.Replication
-	if cl.aws != nil {
-		cw := cloudwatch.NewFromConfig(cl.aws.cfg, func(o *cloudwatch.Options) { o.Region = cl.dr })
-		out.Health = readAWSHealth(ctx, cw, cl.primary, cl.dr, now)
-	}
+	out.Answer, out.Replication, out.Health = obs.Answer, obs.Replication, obs.Health
 	return out, unreadable, verr, nil
-}
-
-// readAWSHealth reads the DR region's health check metrics.
-func readAWSHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr string, now time.Time) *awsHealth {
-	h := &awsHealth{}
-	var err1, err2 error
-	h.PrimaryHealthy, err1 = metrics.Latest(ctx, cw, metrics.RegionHealthy, map[string]string{"Region": dr, "Target": primary}, cwtypes.StatisticMinimum, 10*time.Minute, now)
-	h.ReplicationLagMs, err2 = metrics.Latest(ctx, cw, metrics.ReplicationLagMs, map[string]string{"Region": dr, "Source": primary}, cwtypes.StatisticMaximum, 10*time.Minute, now)
-	if err := errors.Join(err1, err2); err != nil {
-		h.Error = err.Error()
-	}
-	return h
 }
 
 func leaseLeft(until, now time.Time) string {

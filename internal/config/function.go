@@ -35,6 +35,7 @@ type FunctionEnv struct {
 	AlarmName                   string                       // PILOTLIGHT_ALARM_NAME: the detection alarm, read with cloudwatch:DescribeAlarms (AWS)
 	NotifyFile                  string                       // PILOTLIGHT_NOTIFY_FILE: lab notifications log
 	MinDwell                    time.Duration                // PILOTLIGHT_MIN_DWELL
+	AgreementWait               time.Duration                // PILOTLIGHT_AGREEMENT_WAIT: how long the routing view may trail the alarm (default failover.DefaultAgreementWait)
 	Manual                      bool                         // PILOTLIGHT_FAILOVER_MODE=manual: alarms notify, a person fails over
 	Account                     string                       // PILOTLIGHT_ACCOUNT: AWS account ID in bucket names (AWS only)
 	NotifyTopic                 string                       // PILOTLIGHT_NOTIFY_TOPIC: SNS topic ARN for phase notifications (AWS)
@@ -113,7 +114,7 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery},
+	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_AGREEMENT_WAIT", &f.AgreementWait}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery},
 		{"PILOTLIGHT_LEASE_TERM", &f.Lease.Term}, {"PILOTLIGHT_CLOCK_EPSILON", &f.Lease.Epsilon}, {"PILOTLIGHT_WRITE_DEADLINE", &f.Lease.Delta},
 		{"PILOTLIGHT_RENEW_FOR", &f.RenewFor}} {
 		if s := getenv(d.name); s != "" {

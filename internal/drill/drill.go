@@ -13,6 +13,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // Scenario names a drill.
@@ -51,12 +52,11 @@ type Options struct {
 	LoadRate int
 }
 
-// Env is what a drill drives.
+// Env is what a drill drives: a target (the lab or AWS), and where its
+// progress lines go.
 type Env struct {
-	Target     Target
-	Clients    map[string]*region.Clients // with SDK retries, for checks
-	Controller *failover.Controller       // for the planned failback
-	Progress   io.Writer
+	Target   target.Target
+	Progress io.Writer
 }
 
 // Run runs a drill and returns its report. The error is for drills that
@@ -71,8 +71,12 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		opts.Rate = max(opts.Rate, cmp.Or(opts.LoadRate, LoadRate))
 		opts.Concurrency = max(opts.Concurrency, opts.Rate/6)
 	}
-	d := &run{env: env, opts: opts, t: t, names: t.Names(), primary: t.Primary(), dr: t.DR(),
-		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: t.Kind(), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
+	fc, err := t.Controller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &run{env: env, opts: opts, t: t, fc: fc, clients: t.Clients(), names: t.Names(), primary: t.Primary(), dr: t.DR(),
+		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -85,7 +89,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash
 	}
-	err := body(ctx)
+	err = body(ctx)
 	if err != nil {
 		d.fail(err.Error())
 		// A drill that stopped early must not leave the target broken.
@@ -100,7 +104,9 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 type run struct {
 	env              Env
 	opts             Options
-	t                Target
+	t                target.Target
+	fc               *failover.Controller       // the target's, for the planned failback and checks
+	clients          map[string]*region.Clients // the target's, with SDK retries
 	names            region.Names
 	primary, dr      string
 	rep              *Report
@@ -124,7 +130,7 @@ func (d *run) say(format string, args ...any) {
 
 func (d *run) fail(msg string) { d.rep.Failures = append(d.rep.Failures, msg) }
 
-func (d *run) store(r string) *control.Store { return d.env.Controller.Stores[r] }
+func (d *run) store(r string) *control.Store { return d.fc.Stores()[r] }
 
 // prepare brings the lab to its starting state: no faults, replication
 // running, the primary active, routing to the primary.
@@ -154,16 +160,16 @@ func (d *run) prepare(ctx context.Context) error {
 }
 
 func (d *run) failback(ctx context.Context, reason string) (failover.Result, error) {
-	if err := d.t.FailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(ctx, true); err != nil {
 		return failover.Result{}, err
 	}
-	defer d.t.FailbackReplication(false)
+	defer d.t.FailbackReplication(context.WithoutCancel(ctx), false)
 	req := failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason}
-	res, err := d.env.Controller.Run(ctx, req)
+	res, err := d.fc.Run(ctx, req)
 	if res.Outcome == failover.OutcomeRolledBack {
 		// The DR region got its writes back; an operator tries again.
 		d.say("failback rolled back (%v); trying again", err)
-		res, err = d.env.Controller.Run(ctx, req)
+		res, err = d.fc.Run(ctx, req)
 	}
 	return res, err
 }
@@ -270,7 +276,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 
 	var promoted control.Active
 	err = d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
-		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		v, err := d.fc.View(ctx, d.primary, d.dr)
 		promoted = v.Active
 		return err == nil && v.Active.Region == d.dr && v.Active.Hold == "", nil
 	})
@@ -304,16 +310,16 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 			primaryAcked = append(primaryAcked, w)
 		}
 	}
-	missing, err := missingItems(ctx, d.env.Clients[d.dr], d.names, ids(primaryAcked))
+	missing, err := missingItems(ctx, d.clients[d.dr], d.names, ids(primaryAcked))
 	if err != nil {
 		return err
 	}
 	d.rep.RPO = rpo(primaryAcked, missing)
-	if d.t.Kind() == "aws" {
+	if d.t.Kind() == target.KindAWS {
 		d.rep.RPO.Note = "0 by construction on AWS: the outage switch denies the functions' roles, while global-table and S3 replication keep running"
 	}
 	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
-	if d.t.Kind() == "lab" && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
+	if d.t.Kind() == target.KindLab && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
 		// The lab's budget: the detection floor plus 2 s.
 		if budget := fo.DetectionFloor + 2; fo.RTOSeconds > budget {
 			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + 2s)", fo.RTOSeconds, budget))
@@ -337,7 +343,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	// The returning region catches up on what the DR region took meanwhile:
 	// tables replicate both ways already; objects need the reverse rule.
-	if err := d.t.FailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
 	d.say("HEAL: %s back on the network; DR → primary object replication on", d.primary)
@@ -371,11 +377,11 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 			drAcked = append(drAcked, w)
 		}
 	}
-	mi, err := missingItems(ctx, d.env.Clients[d.primary], d.names, ids(drAcked))
+	mi, err := missingItems(ctx, d.clients[d.primary], d.names, ids(drAcked))
 	if err != nil {
 		return err
 	}
-	ma, err := missingAttachments(ctx, d.env.Clients[d.primary], d.names, ids(drAcked))
+	ma, err := missingAttachments(ctx, d.clients[d.primary], d.names, ids(drAcked))
 	if err != nil {
 		return err
 	}
@@ -447,11 +453,11 @@ func (d *run) finish(ctx context.Context) {
 	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
 		in = Integrity{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err := missingItems(ctx, d.env.Clients[r], d.names, ids(acked))
+			m, err := missingItems(ctx, d.clients[r], d.names, ids(acked))
 			if err != nil {
 				return false, err
 			}
-			a, err := missingAttachments(ctx, d.env.Clients[r], d.names, ids(acked))
+			a, err := missingAttachments(ctx, d.clients[r], d.names, ids(acked))
 			if err != nil {
 				return false, err
 			}

@@ -14,10 +14,12 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // startLab runs a lab with functions in this process, served like
@@ -58,11 +60,7 @@ func startLab(t *testing.T) *lab.Client {
 
 func env(t *testing.T, cl *lab.Client) drill.Env {
 	t.Helper()
-	clients, err := cl.State.Clients(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := cl.Controller()
+	lt, err := target.NewLab(cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +68,7 @@ func env(t *testing.T, cl *lab.Client) drill.Env {
 	if testing.Verbose() {
 		progress = os.Stderr
 	}
-	return drill.Env{Target: drill.Lab(cl), Clients: clients, Controller: fc, Progress: progress}
+	return drill.Env{Target: lt, Progress: progress}
 }
 
 func TestDrillsEndToEnd(t *testing.T) {
@@ -156,13 +154,18 @@ func TestDrillsEndToEnd(t *testing.T) {
 	// the lab region instead of denying IAM roles.
 	t.Run("aws target rehearsed on the lab", func(t *testing.T) {
 		sw := &labSwitch{cl: cl}
-		aw := &drill.AWS{
+		lt := e.Target.(*target.Lab)
+		fc, err := lt.Controller(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aw := &target.AWS{
 			PrimaryRegion: cl.State.Primary, DRRegion: cl.State.DR, AppNames: cl.State.Names(),
 			AppURLs: map[string]string{
 				cl.State.Primary: cl.State.FrontDoor + "/_region/" + cl.State.Primary,
 				cl.State.DR:      cl.State.FrontDoor + "/_region/" + cl.State.DR,
 			},
-			Outage: sw, Stores: e.Controller.Stores, Clients: e.Clients,
+			Outage: sw, DataClients: lt.Clients(), Stores: fc.Stores(),
 			// The operator's credentials: the lab's key (the front door
 			// refuses a key it did not issue, as AWS would).
 			Credentials: credentials.NewStaticCredentialsProvider(cl.State.Credentials.AccessKeyID, cl.State.Credentials.SecretAccessKey, ""),
@@ -170,7 +173,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 		}
 		defer aw.Close()
 		ae := e
-		ae.Target = rehearsal{AWS: aw, cl: cl}
+		ae.Target = rehearsal{AWS: aw, lab: lt}
 		rep, err := drill.Run(ctx, ae, drill.Options{Scenario: drill.RegionOutage, Rate: 30, Concurrency: 6, Steady: 3 * time.Second, After: 2 * time.Second, Timeout: 60 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -196,24 +199,31 @@ type labSwitch struct {
 	calls []string
 }
 
-func (s *labSwitch) On(_ context.Context, r string) ([]string, error) {
+func (s *labSwitch) On(ctx context.Context, r string) ([]string, error) {
 	s.calls = append(s.calls, "on "+r)
-	return []string{"lab:" + r}, s.cl.Cut(r, "")
+	return []string{"lab:" + r}, s.cl.Cut(ctx, r, "")
 }
 
-func (s *labSwitch) Off(_ context.Context, r string) error {
+func (s *labSwitch) Off(ctx context.Context, r string) error {
 	s.calls = append(s.calls, "off "+r)
-	return s.cl.Restore(r)
+	return s.cl.Restore(ctx, r)
 }
 
-// rehearsal is the AWS target, with the lab's failback object replication
+// rehearsal is the AWS target, with the lab's controller (its drainer
+// waits for the lab's object replication) and failback object replication
 // standing in for the DR stack's replication rule back to the primary.
 type rehearsal struct {
-	*drill.AWS
-	cl *lab.Client
+	*target.AWS
+	lab *target.Lab
 }
 
-func (r rehearsal) FailbackReplication(on bool) error { return r.cl.SetFailbackReplication(on) }
+func (r rehearsal) Controller(ctx context.Context) (*failover.Controller, error) {
+	return r.lab.Controller(ctx)
+}
+
+func (r rehearsal) FailbackReplication(ctx context.Context, on bool) error {
+	return r.lab.FailbackReplication(ctx, on)
+}
 
 // TestChaosScenarios runs every chaos scenario on one lab: each asserts its
 // expected outcome, and every drill checks the invariants (no overlapping

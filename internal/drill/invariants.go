@@ -58,7 +58,7 @@ func (d *run) invariants(ctx context.Context, writes []Write) {
 	}
 	found := map[string]order{}
 	for _, r := range []string{d.primary, d.dr} {
-		got, err := lookupOrders(ctx, d.env.Clients[r], d.names, all)
+		got, err := lookupOrders(ctx, d.clients[r], d.names, all)
 		if err != nil {
 			d.fail("look up attempted writes: " + err.Error())
 			return

@@ -75,25 +75,11 @@ func (d *run) load(ctx context.Context) error {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (d *run) alarmPeriod(ctx context.Context) (time.Duration, error) {
-	p, ok := d.t.(interface {
-		AlarmPeriod(context.Context) (time.Duration, error)
-	})
-	if !ok {
-		return 0, fmt.Errorf("scenario %s runs in the lab only", d.opts.Scenario)
-	}
-	return p.AlarmPeriod(ctx)
-}
-
-// AlarmPeriod is the lab alarm's period (its health-check interval).
-func (t *labTarget) AlarmPeriod(ctx context.Context) (time.Duration, error) {
-	st, err := t.c.ReplicationStatus(ctx)
+	f, err := d.faults()
 	if err != nil {
 		return 0, err
 	}
-	if st.Functions == nil {
-		return 0, fmt.Errorf("the lab runs without its functions: start it with them (pilotlight lab up)")
-	}
-	return st.Functions.HealthInterval, nil
+	return f.AlarmPeriod(ctx)
 }
 
 // lagSampler measures replication lag as a client sees it: from a write's
@@ -125,7 +111,7 @@ func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-cha
 		if len(pending) == 0 {
 			continue
 		}
-		missing, err := missingItems(ctx, d.env.Clients[d.dr], d.names, pending)
+		missing, err := missingItems(ctx, d.clients[d.dr], d.names, pending)
 		if err != nil {
 			continue
 		}

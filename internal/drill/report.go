@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
@@ -47,8 +47,8 @@ type Report struct {
 	// Validation is the data validator's comparison of the regions at the end.
 	Validation *validate.Report `json:"validation,omitempty"`
 	// Objectives are the RTO and RPO the drill was held to.
-	Objectives *Objectives `json:"objectives,omitempty"`
-	Events     []lab.Event `json:"events,omitempty"`
+	Objectives *Objectives    `json:"objectives,omitempty"`
+	Events     []target.Event `json:"events,omitempty"`
 }
 
 // Objectives are the recovery objectives a drill is held to, and whether

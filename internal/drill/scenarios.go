@@ -9,7 +9,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -82,34 +81,21 @@ var Expectations = map[Scenario]string{
 // LabFaults is what a target offers beyond cutting a region, for the chaos
 // scenarios. The lab has it; AWS does not.
 type LabFaults interface {
-	CutService(region, service string) error
-	Latency(region, service string, d time.Duration) error
-	PauseReplication(paused bool) error
-	SetLag(d time.Duration) error
+	CutService(ctx context.Context, region, service string) error
+	Latency(ctx context.Context, region, service string, d time.Duration) error
+	PauseReplication(ctx context.Context, paused bool) error
+	SetLag(ctx context.Context, d time.Duration) error
 	Lag(ctx context.Context) (time.Duration, error)
 	Witness() string
-	CrashControllerAfter(phase string) error
-	SetClockOffset(region string, d time.Duration) error
+	CrashControllerAfter(ctx context.Context, phase string) error
+	SetClockOffset(ctx context.Context, region string, d time.Duration) error
+	// CutLink partitions two regions from each other; Heal("") ends it.
+	CutLink(ctx context.Context, a, b string) error
+	// Behind is a client of the region's DynamoDB behind its fault proxy.
+	Behind(region string) (*region.Clients, error)
+	// AlarmPeriod is the lab alarm's period (its health-check interval).
+	AlarmPeriod(ctx context.Context) (time.Duration, error)
 }
-
-var _ LabFaults = (*labTarget)(nil)
-
-func (t *labTarget) CutService(r, svc string) error { return t.c.Cut(r, svc) }
-func (t *labTarget) Latency(r, svc string, d time.Duration) error {
-	return t.c.AddLatency(r, svc, d)
-}
-func (t *labTarget) PauseReplication(p bool) error {
-	if p {
-		return t.c.PauseReplication()
-	}
-	return t.c.ResumeReplication()
-}
-func (t *labTarget) SetLag(d time.Duration) error { return t.c.SetReplicationLag(d) }
-func (t *labTarget) Lag(ctx context.Context) (time.Duration, error) {
-	st, err := t.c.ReplicationStatus(ctx)
-	return st.Lag, err
-}
-func (t *labTarget) Witness() string { return t.c.State.Witness }
 
 func (d *run) faults() (LabFaults, error) {
 	f, ok := d.t.(LabFaults)
@@ -140,7 +126,7 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 	}
 	from := time.Now()
 	d.say("FAULT: %s cut off for %s", cut, d.faultFor())
-	if err := f.CutService(cut, ""); err != nil {
+	if err := f.CutService(ctx, cut, ""); err != nil {
 		return err
 	}
 	if err := wait(ctx, d.faultFor()); err != nil {
@@ -192,7 +178,7 @@ func (d *run) settle(ctx context.Context) (control.View, error) {
 		return control.View{}, err
 	}
 	d.stopWorkload()
-	return d.env.Controller.View(ctx, d.primary, d.dr)
+	return d.fc.View(ctx, d.primary, d.dr)
 }
 
 func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, d.minAckRatio()) }
@@ -225,7 +211,7 @@ func (d *run) returnBeforeFence(ctx context.Context) error {
 	return d.outage(ctx, outageHooks{
 		afterFailover: func(ctx context.Context) error {
 			d.say("DR DynamoDB answers 5s late (the fence cannot land); %s returns", d.primary)
-			if err := f.Latency(d.dr, "dynamodb", 5*time.Second); err != nil {
+			if err := f.Latency(ctx, d.dr, "dynamodb", 5*time.Second); err != nil {
 				return err
 			}
 			if err := d.t.Heal(ctx, d.primary); err != nil {
@@ -263,7 +249,7 @@ func (d *run) greyThenHard(ctx context.Context) error {
 		return err
 	}
 	d.faultHook = func(ctx context.Context) (string, error) {
-		if err := f.Latency(d.primary, "dynamodb", 700*time.Millisecond); err != nil {
+		if err := f.Latency(ctx, d.primary, "dynamodb", 700*time.Millisecond); err != nil {
 			return "", err
 		}
 		d.say("grey: %s DynamoDB +700ms for 5s", d.primary)
@@ -285,7 +271,7 @@ func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during fu
 		if err != nil {
 			return "", err
 		}
-		if err := f.Latency(d.dr, svc, latency); err != nil {
+		if err := f.Latency(ctx, d.dr, svc, latency); err != nil {
 			return "", err
 		}
 		how, err := d.t.Inject(ctx, d.primary)
@@ -311,7 +297,7 @@ func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during fu
 
 func (d *run) refusedThenHealed(ctx context.Context) error {
 	d.faultHook = d.drSlowWhilePrimaryCut("s3", 3*time.Second, func(ctx context.Context) error {
-		v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		v, err := d.fc.View(ctx, d.primary, d.dr)
 		if err == nil && v.Active.Region == d.dr {
 			return fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.dr)
 		}
@@ -326,24 +312,24 @@ func (d *run) failbackPaused(ctx context.Context) error {
 		return err
 	}
 	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
-		if err := f.PauseReplication(true); err != nil {
+		if err := f.PauseReplication(ctx, true); err != nil {
 			return err
 		}
-		before, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		before, err := d.fc.View(ctx, d.primary, d.dr)
 		if err != nil {
 			return err
 		}
 		_, ferr := d.failback(ctx, "failback with replication paused")
 		var ge *failover.GuardError
-		after, err := d.env.Controller.View(ctx, d.primary, d.dr)
+		after, err := d.fc.View(ctx, d.primary, d.dr)
 		if err != nil {
 			return err
 		}
-		ws, werr := d.env.Controller.Stores[d.dr].WriteState(ctx)
-		writable := werr == nil && ws.Writable(d.dr, time.Now(), d.env.Controller.LeaseConfig()) == nil
+		ws, werr := d.fc.Stores()[d.dr].WriteState(ctx)
+		writable := werr == nil && ws.Writable(d.dr, time.Now(), d.fc.LeaseConfig()) == nil
 		d.rep.Observed = fmt.Sprintf("failback: %v; %s still writable: %v", ferr, d.dr, writable)
 		d.say("paused failback: %v", ferr)
-		if err := f.PauseReplication(false); err != nil {
+		if err := f.PauseReplication(ctx, false); err != nil {
 			return err
 		}
 		switch {
@@ -367,10 +353,10 @@ func (d *run) failbackLag(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer f.SetLag(prev)
+	defer f.SetLag(context.WithoutCancel(ctx), prev)
 	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
 		d.say("replication lag 5s")
-		return f.SetLag(5 * time.Second)
+		return f.SetLag(ctx, 5*time.Second)
 	}})
 }
 
@@ -423,11 +409,11 @@ func (d *run) flapping(ctx context.Context) error {
 // failBackIfNeeded fails back when the DR region is active, so the regions
 // can be compared whole at the end.
 func (d *run) failBackIfNeeded(ctx context.Context, reason string) error {
-	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	v, err := d.fc.View(ctx, d.primary, d.dr)
 	if err != nil || v.Active.Region != d.dr {
 		return err
 	}
-	if err := d.t.FailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
 	if _, err := d.failback(ctx, reason); err != nil {
@@ -448,10 +434,10 @@ func (d *run) controllerCrash(ctx context.Context) error {
 		return err
 	}
 	phase := strings.TrimPrefix(string(d.opts.Scenario), "controller-crash-after-")
-	if err := f.CrashControllerAfter(phase); err != nil {
+	if err := f.CrashControllerAfter(ctx, phase); err != nil {
 		return err
 	}
-	defer f.CrashControllerAfter("")
+	defer f.CrashControllerAfter(context.WithoutCancel(ctx), "")
 	return d.outage(ctx, outageHooks{afterFailover: func(ctx context.Context) error {
 		fo := d.rep.Failover
 		d.rep.Observed = fmt.Sprintf("controller killed after %s; %s writable %.2fs after the fault at epoch %d", phase, d.dr, fo.RTOSeconds, fo.Epoch)
@@ -467,22 +453,17 @@ func (d *run) clockSkew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	skew := d.env.Controller.LeaseConfig().Epsilon / 2
-	if err := f.SetClockOffset(d.dr, skew); err != nil {
+	skew := d.fc.LeaseConfig().Epsilon / 2
+	if err := f.SetClockOffset(ctx, d.dr, skew); err != nil {
 		return err
 	}
-	defer f.SetClockOffset(d.dr, 0)
+	defer f.SetClockOffset(context.WithoutCancel(ctx), d.dr, 0)
 	d.say("%s's functions read the time %s ahead", d.dr, skew)
 	err = d.outage(ctx, outageHooks{})
 	if d.rep.Failover != nil {
 		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d with its clock %s ahead", d.dr, d.rep.Failover.Epoch, skew)
 	}
 	return err
-}
-
-func (t *labTarget) CrashControllerAfter(phase string) error { return t.c.CrashControllerAfter(phase) }
-func (t *labTarget) SetClockOffset(r string, d time.Duration) error {
-	return t.c.SetClockOffset(r, d)
 }
 
 // LWWSameKey writes the same keys in both regions, the primary first with
@@ -504,19 +485,13 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("lww%d-%d", time.Now().UnixMilli(), i)
 	}
-	if err := f.Latency(d.primary, "dynamodb", 3*time.Second); err != nil {
+	if err := f.Latency(ctx, d.primary, "dynamodb", 3*time.Second); err != nil {
 		return err
 	}
 	d.say("FAULT: %s DynamoDB answers 3s late; the same %d keys written there, then in %s 0.5s later", d.primary, len(keys), d.dr)
 	// The primary's writes commit at once (a client behind the fault proxy:
 	// only the region's stream reader is slowed), then the DR region's.
-	behind, ok := f.(interface {
-		Behind(r string) (*region.Clients, error)
-	})
-	if !ok {
-		return errors.New("this target has no client behind its fault proxies")
-	}
-	early, err := behind.Behind(d.primary)
+	early, err := f.Behind(d.primary)
 	if err != nil {
 		return err
 	}
@@ -526,7 +501,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	if err := wait(ctx, 500*time.Millisecond); err != nil {
 		return err
 	}
-	if err := putOrders(ctx, d.env.Clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
+	if err := putOrders(ctx, d.clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
 		return err
 	}
 	if err := d.t.Heal(ctx, d.primary); err != nil {
@@ -537,7 +512,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	err = d.poll(ctx, "both regions hold the later write", func() (bool, error) {
 		got = map[string]string{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err := orderNotes(ctx, d.env.Clients[r], d.names, keys)
+			m, err := orderNotes(ctx, d.clients[r], d.names, keys)
 			if err != nil {
 				return false, err
 			}
@@ -578,25 +553,10 @@ func init() {
 	Scenarios = append(Scenarios, InterRegionPartition)
 }
 
-func (t *labTarget) CutLink(a, b string) error { return t.c.CutLink(a, b) }
-
-// Behind returns a client of the region's DynamoDB behind its fault proxy.
-func (t *labTarget) Behind(r string) (*region.Clients, error) {
-	rs, ok := t.c.State.Regions[r]
-	if !ok || rs.Behind == "" {
-		return nil, fmt.Errorf("the lab state has no endpoint behind %s's fault proxy: restart the lab (pilotlight lab down; lab up)", r)
-	}
-	return region.New(lab.LabSpec(r, lab.Endpoints{DynamoDB: rs.Behind}, t.c.State.Credentials, 0))
-}
-
 func (d *run) partition(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
-	}
-	lf, ok := f.(interface{ CutLink(a, b string) error })
-	if !ok {
-		return errors.New("this target cannot cut the link between two regions")
 	}
 	d.startWorkload()
 	defer d.stopWorkload()
@@ -604,13 +564,13 @@ func (d *run) partition(ctx context.Context) error {
 		return err
 	}
 	d.say("FAULT: %s and %s cannot reach each other (replication stops); clients reach both", d.primary, d.dr)
-	if err := lf.CutLink(d.primary, d.dr); err != nil {
+	if err := f.CutLink(ctx, d.primary, d.dr); err != nil {
 		return err
 	}
 	if err := wait(ctx, d.faultFor()); err != nil {
 		return err
 	}
-	v, err := d.env.Controller.View(ctx, d.primary, d.dr)
+	v, err := d.fc.View(ctx, d.primary, d.dr)
 	if err != nil {
 		return err
 	}
@@ -619,7 +579,7 @@ func (d *run) partition(ctx context.Context) error {
 	}
 	d.say("no failover after %s; an operator forces one", d.faultFor())
 	forcedAt := time.Now()
-	res, err := d.env.Controller.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover during a partition"})
+	res, err := d.fc.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover during a partition"})
 	if err != nil {
 		return fmt.Errorf("forced failover: %w", err)
 	}
@@ -646,7 +606,7 @@ func (d *run) partition(ctx context.Context) error {
 	if err := d.t.Heal(ctx, ""); err != nil {
 		return err
 	}
-	if err := d.t.FailbackReplication(true); err != nil {
+	if err := d.t.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
 	d.say("HEAL: the link is back; failing back")

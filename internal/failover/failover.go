@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // Prober checks that a region's infrastructure answers (DynamoDB, S3).
@@ -37,7 +38,8 @@ type Notifier interface {
 	Notify(ctx context.Context, e control.Entry) error
 }
 
-// Controller runs failovers between two regions.
+// Controller runs failovers between two regions. New builds one; the zero
+// value is not usable.
 //
 // Invariants it keeps (each proved by a test or a drill scenario that
 // injects the fault that would break it):
@@ -51,6 +53,21 @@ type Notifier interface {
 //     own record moves in the handover claim) before it drains, and releases
 //     the target only after the drain.
 type Controller struct {
+	cfg Config
+}
+
+// Config is what a Controller is built from. Zero fields take the defaults
+// below, the same wherever a controller runs: the failover-controller
+// function, the CLI (an operator's failover or failback, a drill) and the
+// lab.
+type Config struct {
+	// Clients reach both regions and the witness, one attempt per call
+	// (probes and control writes must not hide behind retries). From them
+	// New builds the control Stores, the Probe and the Verifier that are
+	// not given.
+	Clients map[string]*region.Clients
+	Names   region.Names
+
 	Stores   map[string]*control.Store // the control tables: both regions and the witness
 	Witness  string                    // the witness region in Stores ("" in two-region mode)
 	Lease    control.LeaseConfig       // the write lease (zero: control.AWSLease)
@@ -66,24 +83,98 @@ type Controller struct {
 
 	// MinDwell refuses a failover sooner than this after the last one.
 	MinDwell time.Duration
-	// FenceTimeout bounds one attempt to fence the old region.
+	// FenceTimeout bounds one attempt to read or fence a control record.
 	FenceTimeout time.Duration
 	// VerifyTimeout bounds verification of the new region.
 	VerifyTimeout time.Duration
 	// AgreementWait is how long an unplanned failover waits for the routing
 	// layer to agree the source is down (its health checks may trail the
-	// alarm by a check interval) before refusing.
+	// alarm by their own detection time) before refusing.
 	AgreementWait time.Duration
 	// ClaimWait is how long an unplanned claim keeps trying while the old
 	// holder's grant runs out (default term + ε + 1 s).
 	ClaimWait time.Duration
 	// DecisionMaxAge: a decision older than this that was never acted on
-	// is checked against every guard again (default 30 s).
+	// is checked against every guard again.
 	DecisionMaxAge time.Duration
 	// HoldMaxAge: a planned handover held longer than this (its controller
-	// died while draining) is rolled back by Reconcile (default 2 min).
+	// died while draining) is rolled back by Reconcile.
 	HoldMaxAge time.Duration
 	Now        func() time.Time
+}
+
+// The defaults, one set for every controller.
+const (
+	// DefaultFenceTimeout: a control record is one small DynamoDB item a
+	// region or two away; 2 s covers a cold TLS connection from a laptop,
+	// and a dead region costs no more than that.
+	DefaultFenceTimeout = 2 * time.Second
+	// DefaultAgreementWait: Route 53's fast health checks (10 s, three
+	// failures) may trail the alarm by 30 s. The lab, whose front door
+	// checks every second, sets its own (PILOTLIGHT_AGREEMENT_WAIT).
+	DefaultAgreementWait = 30 * time.Second
+	// DefaultVerifyTimeout bounds the new region's first write.
+	DefaultVerifyTimeout = 10 * time.Second
+	// DefaultDecisionMaxAge: an older decision is checked again.
+	DefaultDecisionMaxAge = 30 * time.Second
+	// DefaultHoldMaxAge: a handover held longer is rolled back.
+	DefaultHoldMaxAge = 2 * time.Minute
+)
+
+// New builds a controller from cfg, filling what is not set: stores, probe
+// and verifier from Clients, the lease (control.AWSLease) and the timeouts
+// (the Default constants).
+func New(cfg Config) *Controller {
+	if cfg.Stores == nil {
+		cfg.Stores = map[string]*control.Store{}
+		for r, c := range cfg.Clients {
+			cfg.Stores[r] = control.New(c, cfg.Names)
+		}
+	}
+	apps := map[string]*region.Clients{}
+	for r, c := range cfg.Clients {
+		if r != cfg.Witness {
+			apps[r] = c
+		}
+	}
+	if cfg.Probe == nil && len(apps) > 0 {
+		cfg.Probe = RegionProber{Clients: apps, Names: cfg.Names}
+	}
+	if cfg.Verifier == nil && len(apps) > 0 {
+		cfg.Verifier = WriteVerifier(apps, cfg.Names)
+	}
+	if cfg.Lease.Term == 0 {
+		cfg.Lease = control.AWSLease
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.FenceTimeout, DefaultFenceTimeout}, {&cfg.AgreementWait, DefaultAgreementWait}, {&cfg.VerifyTimeout, DefaultVerifyTimeout},
+		{&cfg.DecisionMaxAge, DefaultDecisionMaxAge}, {&cfg.HoldMaxAge, DefaultHoldMaxAge}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.ClaimWait == 0 {
+		cfg.ClaimWait = cfg.Lease.Term + cfg.Lease.Epsilon + time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Controller{cfg: cfg}
+}
+
+// Stores are the control tables the controller reads and claims, by region.
+func (c *Controller) Stores() map[string]*control.Store { return c.cfg.Stores }
+
+// Witness is the witness region ("" in two-region mode).
+func (c *Controller) Witness() string { return c.cfg.Witness }
+
+// Notify announces e, when the controller has a notifier (best effort).
+func (c *Controller) Notify(ctx context.Context, e control.Entry) {
+	if c.cfg.Notify != nil {
+		_ = c.cfg.Notify.Notify(ctx, e)
+	}
 }
 
 // Request asks for a failover.
@@ -145,25 +236,15 @@ type GuardError struct {
 
 func (e *GuardError) Error() string { return e.Guard + ": " + e.Msg }
 
-func (c *Controller) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
-	}
-	return time.Now()
-}
+func (c *Controller) now() time.Time { return c.cfg.Now() }
 
 // LeaseConfig is the lease arithmetic the controller works with.
 func (c *Controller) LeaseConfig() control.LeaseConfig { return c.lease() }
 
-func (c *Controller) lease() control.LeaseConfig {
-	if c.Lease.Term == 0 {
-		return control.AWSLease
-	}
-	return c.Lease
-}
+func (c *Controller) lease() control.LeaseConfig { return c.cfg.Lease }
 
 func (c *Controller) store(region string) (*control.Store, error) {
-	s, ok := c.Stores[region]
+	s, ok := c.cfg.Stores[region]
 	if !ok {
 		return nil, fmt.Errorf("no control table configured for region %q", region)
 	}
@@ -172,14 +253,14 @@ func (c *Controller) store(region string) (*control.Store, error) {
 
 // Quorum is the lease protocol over the records of from, to and the witness.
 func (c *Controller) Quorum(from, to string, withoutWitness bool) *control.Quorum {
-	q := &control.Quorum{Lease: c.lease(), Now: c.Now}
+	q := &control.Quorum{Lease: c.lease(), Now: c.cfg.Now}
 	for _, r := range []string{from, to} {
-		if s, ok := c.Stores[r]; ok {
+		if s, ok := c.cfg.Stores[r]; ok {
 			q.Stores = append(q.Stores, s)
 		}
 	}
-	if w, ok := c.Stores[c.Witness]; ok && c.Witness != "" && !withoutWitness {
-		q.Stores, q.Witness = append(q.Stores, w), c.Witness
+	if w, ok := c.cfg.Stores[c.cfg.Witness]; ok && c.cfg.Witness != "" && !withoutWitness {
+		q.Stores, q.Witness = append(q.Stores, w), c.cfg.Witness
 	}
 	return q
 }
@@ -190,12 +271,7 @@ func (c *Controller) View(ctx context.Context, a, b string) (control.View, error
 	return c.Quorum(a, b, false).Read(ctx, c.fenceTimeout())
 }
 
-func (c *Controller) fenceTimeout() time.Duration {
-	if c.FenceTimeout == 0 {
-		return 2 * time.Second
-	}
-	return c.FenceTimeout
-}
+func (c *Controller) fenceTimeout() time.Duration { return c.cfg.FenceTimeout }
 
 // fenceFlag names the flag row remembering a fence that has not landed.
 const fenceFlag = "fence-pending"
@@ -207,8 +283,8 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if req.From == req.To || req.From == "" || req.To == "" {
 		return res, fmt.Errorf("failover needs two different regions, got %q and %q", req.From, req.To)
 	}
-	if req.From == c.Witness || req.To == c.Witness {
-		return res, fmt.Errorf("%s is the witness region: it holds a control record only and cannot be failed over to or from", c.Witness)
+	if req.From == c.cfg.Witness || req.To == c.cfg.Witness {
+		return res, fmt.Errorf("%s is the witness region: it holds a control record only and cannot be failed over to or from", c.cfg.Witness)
 	}
 	if _, err := c.store(req.From); err != nil {
 		return res, err
@@ -273,8 +349,8 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return err
 		}
-		if wrote && c.Notify != nil {
-			_ = c.Notify.Notify(ctx, e)
+		if wrote && c.cfg.Notify != nil {
+			_ = c.cfg.Notify.Notify(ctx, e)
 		}
 		return nil
 	}
@@ -285,8 +361,8 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				return res, errors.Join(err, ferr)
 			}
 		}
-		if c.Notify != nil {
-			_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
+		if c.cfg.Notify != nil {
+			_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
 		}
 		return res, err
 	}
@@ -311,8 +387,8 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		if req.Planned {
 			// Catch up while the source still takes writes, so the drain
 			// after the handover (when nobody may write) is short.
-			if c.Drain != nil {
-				if err := c.Drain.Drain(ctx, req.From, req.To); err != nil {
+			if c.cfg.Drain != nil {
+				if err := c.cfg.Drain.Drain(ctx, req.From, req.To); err != nil {
 					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
 				}
 			}
@@ -365,26 +441,16 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	return res, err
 }
 
-func (c *Controller) decisionMaxAge() time.Duration {
-	if c.DecisionMaxAge == 0 {
-		return 30 * time.Second
-	}
-	return c.DecisionMaxAge
-}
+func (c *Controller) decisionMaxAge() time.Duration { return c.cfg.DecisionMaxAge }
 
-func (c *Controller) holdMaxAge() time.Duration {
-	if c.HoldMaxAge == 0 {
-		return 2 * time.Minute
-	}
-	return c.HoldMaxAge
-}
+func (c *Controller) holdMaxAge() time.Duration { return c.cfg.HoldMaxAge }
 
 // claim makes req.To the holder at epoch on a majority (unplanned). The
 // records that still carry the old holder's grant refuse until it runs out,
 // so it retries for ClaimWait. The source's own record is the fence: when it
 // could not be reached, a flag remembers it and Reconcile retries.
 func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, dst *control.Store, epoch int64) (string, error) {
-	wait := c.ClaimWait
+	wait := c.cfg.ClaimWait
 	if wait == 0 {
 		l := c.lease()
 		wait = l.Term + l.Epsilon + time.Second
@@ -436,8 +502,8 @@ func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Reques
 // drainAndRelease waits for replication from → to, then lifts the hold and
 // grants the target its first lease.
 func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req Request, epoch int64) error {
-	if c.Drain != nil {
-		if err := c.Drain.Drain(ctx, req.From, req.To); err != nil {
+	if c.cfg.Drain != nil {
+		if err := c.cfg.Drain.Drain(ctx, req.From, req.To); err != nil {
 			return fmt.Errorf("wait for replication %s → %s: %w", req.From, req.To, err)
 		}
 	}
@@ -455,8 +521,8 @@ func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, why
 	if _, err := q.Claim(ctx, req.From, epoch+1, control.ClaimOptions{}); err != nil {
 		return fmt.Errorf("un-fence %s at epoch %d: %w", req.From, epoch+1, err)
 	}
-	if c.Notify != nil {
-		_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch + 1, Phase: control.Detected, At: c.now().UTC(), From: req.To, To: req.From,
+	if c.cfg.Notify != nil {
+		_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch + 1, Phase: control.Detected, At: c.now().UTC(), From: req.To, To: req.From,
 			Detail: fmt.Sprintf("planned failover %s → %s rolled back (%s): %s accepts writes at epoch %d", req.From, req.To, why, req.From, epoch+1)})
 	}
 	return nil
@@ -480,21 +546,21 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	if cur.Region != req.From && (req.Planned || cur.Region != "") {
 		return &GuardError{"source", fmt.Sprintf("%s is not the active region (%s is, at epoch %d)", req.From, orNone(cur.Region), cur.Epoch)}
 	}
-	if c.MinDwell > 0 && !cur.Since.IsZero() && c.now().Sub(cur.Since) < c.MinDwell {
-		return &GuardError{"dwell", fmt.Sprintf("last switch was %s ago; wait until %s have passed (against flapping)", c.now().Sub(cur.Since).Round(time.Second), c.MinDwell)}
+	if c.cfg.MinDwell > 0 && !cur.Since.IsZero() && c.now().Sub(cur.Since) < c.cfg.MinDwell {
+		return &GuardError{"dwell", fmt.Sprintf("last switch was %s ago; wait until %s have passed (against flapping)", c.now().Sub(cur.Since).Round(time.Second), c.cfg.MinDwell)}
 	}
-	if c.Probe != nil {
-		if err := c.Probe.Probe(ctx, req.To); err != nil {
+	if c.cfg.Probe != nil {
+		if err := c.cfg.Probe.Probe(ctx, req.To); err != nil {
 			return &GuardError{"target-health", fmt.Sprintf("%s is not healthy itself (%v): failing over there would not help", req.To, err)}
 		}
 	}
 	if req.Planned {
-		if c.Probe != nil {
-			if err := c.Probe.Probe(ctx, req.From); err != nil {
+		if c.cfg.Probe != nil {
+			if err := c.cfg.Probe.Probe(ctx, req.From); err != nil {
 				return &GuardError{"source-health", fmt.Sprintf("planned failover needs %s reachable to stop its writes (%v); use an unplanned failover", req.From, err)}
 			}
 		}
-		if r, ok := c.Drain.(Readier); ok {
+		if r, ok := c.cfg.Drain.(Readier); ok {
 			if err := r.Ready(ctx, req.From, req.To); err != nil {
 				return &GuardError{"replication", fmt.Sprintf("replication %s → %s cannot drain (%v): nothing was fenced", req.From, req.To, err)}
 			}
@@ -504,15 +570,15 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	if req.Force || req.Operator {
 		return nil
 	}
-	if c.Routing == nil {
-		if c.Witness != "" && !req.WithoutWitness {
+	if c.cfg.Routing == nil {
+		if c.cfg.Witness != "" && !req.WithoutWitness {
 			return nil // the claim is the second opinion: the witness grants only once the source stopped renewing
 		}
 		return &GuardError{"second-opinion", "no routing view and no witness: only a forced failover can proceed"}
 	}
-	deadline := c.now().Add(c.AgreementWait)
+	deadline := c.now().Add(c.cfg.AgreementWait)
 	for {
-		healthy, err := c.Routing.Healthy(ctx, req.From)
+		healthy, err := c.cfg.Routing.Healthy(ctx, req.From)
 		switch {
 		case err == nil && !healthy:
 			return nil
@@ -548,12 +614,12 @@ func (c *Controller) verify(ctx context.Context, q *control.Quorum, dst *control
 			}
 			return err
 		}
-		if c.Verifier != nil {
-			return c.Verifier(ctx, to, epoch)
+		if c.cfg.Verifier != nil {
+			return c.cfg.Verifier(ctx, to, epoch)
 		}
 		return nil
 	}
-	timeout := c.VerifyTimeout
+	timeout := c.cfg.VerifyTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
@@ -592,7 +658,7 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	timeout := c.FenceTimeout
+	timeout := c.cfg.FenceTimeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
@@ -605,8 +671,8 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 	if err := home.ClearFlag(ctx, fenceFlag); err != nil {
 		return true, err
 	}
-	if c.Notify != nil {
-		_ = c.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Fenced, At: c.now().UTC(), From: from, To: region, Detail: "fence landed in " + from + " after it returned"})
+	if c.cfg.Notify != nil {
+		_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Fenced, At: c.now().UTC(), From: from, To: region, Detail: "fence landed in " + from + " after it returned"})
 	}
 	return true, nil
 }
@@ -641,7 +707,7 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 	cur := view.Active
 	switch {
 	case cur.Hold != "" && c.now().Sub(cur.Since) > c.holdMaxAge():
-		journal, err := c.Stores[cur.Region].Run(ctx, cur.Epoch)
+		journal, err := c.cfg.Stores[cur.Region].Run(ctx, cur.Epoch)
 		if err != nil {
 			return tr, err
 		}
@@ -664,7 +730,7 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 		tr.Reason = "a planned handover is in progress"
 		return tr, nil
 	case cur.Region == home:
-		journal, err := c.Stores[home].Run(ctx, cur.Epoch)
+		journal, err := c.cfg.Stores[home].Run(ctx, cur.Epoch)
 		if err != nil || len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed {
 			return tr, err
 		}
@@ -673,10 +739,10 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 		tr.Result = &res
 		return tr, err
 	}
-	if c.AlarmState == nil {
+	if c.cfg.AlarmState == nil {
 		return tr, nil
 	}
-	state, err := c.AlarmState(ctx)
+	state, err := c.cfg.AlarmState(ctx)
 	if err != nil {
 		tr.Reason = "alarm state: " + err.Error()
 		return tr, nil
@@ -710,7 +776,7 @@ func (c *Controller) plan(ctx context.Context, req Request, cur control.Active, 
 		p = append(p, fmt.Sprintf("claim epoch %d for %s on a majority of control records (once %s's grant has run out)", epoch, req.To, req.From),
 			fmt.Sprintf("fence %s's own record (best effort, retried until it lands)", req.From))
 	}
-	if c.Witness == "" || req.WithoutWitness {
+	if c.cfg.Witness == "" || req.WithoutWitness {
 		p = append(p, "NOTE: no witness: split-brain protection is best effort")
 	}
 	p = append(p, "verify that "+req.To+" accepts writes")

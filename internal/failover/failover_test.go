@@ -60,7 +60,7 @@ func healthy(context.Context, string) error { return nil }
 func primaryDown(_ context.Context, r string) (bool, error) { return r != primary, nil }
 
 func (f fixture) controller() *Controller {
-	return &Controller{Stores: f.stores, Witness: witness, Lease: lease, Probe: probeFunc(healthy), Routing: routingFunc(primaryDown), FenceTimeout: 500 * time.Millisecond}
+	return New(Config{Stores: f.stores, Witness: witness, Lease: lease, Probe: probeFunc(healthy), Routing: routingFunc(primaryDown), FenceTimeout: 500 * time.Millisecond})
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -79,23 +79,23 @@ func TestGuards(t *testing.T) {
 	}{
 		{"completes", nil, Request{From: primary, To: dr}, "", OutcomeCompleted},
 		{"routing sees primary healthy", func(c *Controller) {
-			c.Routing = routingFunc(func(context.Context, string) (bool, error) { return true, nil })
+			c.Cfg().Routing = routingFunc(func(context.Context, string) (bool, error) { return true, nil })
 		}, Request{From: primary, To: dr}, "second-opinion", OutcomeRefused},
 		{"routing view down", func(c *Controller) {
-			c.Routing = routingFunc(func(context.Context, string) (bool, error) { return false, errors.New("no answer") })
+			c.Cfg().Routing = routingFunc(func(context.Context, string) (bool, error) { return false, errors.New("no answer") })
 		}, Request{From: primary, To: dr}, "second-opinion", OutcomeRefused},
 		{"forced ignores routing", func(c *Controller) {
-			c.Routing = routingFunc(func(context.Context, string) (bool, error) { return true, nil })
+			c.Cfg().Routing = routingFunc(func(context.Context, string) (bool, error) { return true, nil })
 		}, Request{From: primary, To: dr, Force: true}, "", OutcomeCompleted},
 		{"DR unhealthy", func(c *Controller) {
-			c.Probe = probeFunc(func(_ context.Context, r string) error {
+			c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
 				if r == dr {
 					return errors.New("dynamodb: connection reset")
 				}
 				return nil
 			})
 		}, Request{From: primary, To: dr}, "target-health", OutcomeRefused},
-		{"dwell", func(c *Controller) { c.MinDwell = time.Hour }, Request{From: primary, To: dr}, "dwell", OutcomeRefused},
+		{"dwell", func(c *Controller) { c.Cfg().MinDwell = time.Hour }, Request{From: primary, To: dr}, "dwell", OutcomeRefused},
 		{"target already active", nil, Request{From: dr, To: primary}, "", OutcomeAlreadyActive},
 	}
 	for _, tt := range tests {
@@ -183,7 +183,7 @@ func TestCrashAfterEachPhaseResumes(t *testing.T) {
 			c := f.controller()
 			ctx, crash := context.WithCancel(context.Background())
 			defer crash()
-			c.Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
+			c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
 				if e.Phase == crashAfter {
 					crash() // the process dies right after journaling this phase
 				}
@@ -267,7 +267,7 @@ func TestPlannedFailback(t *testing.T) {
 		t.Fatal(err)
 	}
 	var order []string
-	c.Drain = drainFunc(func(ctx context.Context, from, to string) error {
+	c.Cfg().Drain = drainFunc(func(ctx context.Context, from, to string) error {
 		// A catch-up while the source writes, then the drain proper: by
 		// then writes must be stopped at the source.
 		a, err := f.stores[from].Active(ctx)
@@ -350,7 +350,7 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	c := f.controller()
 	failedOver(t, f, c)
 	// The catch-up before the handover passes; the final drain fails.
-	c.Drain = whenHeld(c, func(context.Context) error { return errors.New("drain canary not in us-east-1 after 20s") })
+	c.Cfg().Drain = whenHeld(c, func(context.Context) error { return errors.New("drain canary not in us-east-1 after 20s") })
 	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true, Reason: "failback"})
 	if err == nil || res.Outcome != OutcomeRolledBack {
 		t.Fatalf("failback with a failing drain: %v %+v, want rolled back", err, res)
@@ -374,7 +374,7 @@ func TestPlannedRunRefusedBeforeFencingWhenReplicationCannotDrain(t *testing.T) 
 	c := f.controller()
 	failedOver(t, f, c)
 	before := view(t, c)
-	c.Drain = readyDrainer{
+	c.Cfg().Drain = readyDrainer{
 		ready: func(context.Context, string, string) error { return errors.New("replication is paused") },
 		drain: func(context.Context, string, string) error { t.Error("drain called"); return nil },
 	}
@@ -404,7 +404,7 @@ func TestFailbackWithFencePendingIsNotAlreadyActive(t *testing.T) {
 	if a, _ := f.stores[primary].Active(ctx); a.Region != primary {
 		t.Fatalf("this test needs the primary's own record unfenced, got %+v", a)
 	}
-	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil }, drain: func(context.Context, string, string) error { return nil }}
+	c.Cfg().Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil }, drain: func(context.Context, string, string) error { return nil }}
 	res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true})
 	if err != nil || res.Outcome != OutcomeCompleted {
 		t.Fatalf("failback with the fence pending: %v %+v; want completed, not already-active", err, res)
@@ -422,7 +422,7 @@ func TestStaleDecisionIsCheckedAgain(t *testing.T) {
 		}
 	}
 	c := f.controller()
-	c.Probe = probeFunc(func(_ context.Context, r string) error {
+	c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
 		if r == dr {
 			return errors.New("s3: timeout")
 		}
@@ -442,13 +442,13 @@ func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 	ctx := ctxT(t)
 	c := f.controller()
 	drHealthy := false
-	c.Probe = probeFunc(func(_ context.Context, r string) error {
+	c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
 		if r == dr && !drHealthy {
 			return errors.New("s3: slow")
 		}
 		return nil
 	})
-	c.AlarmState = func(context.Context) (string, error) { return "ALARM", nil }
+	c.Cfg().AlarmState = func(context.Context) (string, error) { return "ALARM", nil }
 	if _, err := c.Run(ctx, Request{From: primary, To: dr, Reason: "alarm"}); err == nil {
 		t.Fatal("the first run should be refused: DR unhealthy")
 	}
@@ -464,7 +464,7 @@ func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 	if a := view(t, c); a.Region != dr {
 		t.Fatalf("view after the tick: %+v", a)
 	}
-	c.AlarmState = func(context.Context) (string, error) { return "OK", nil }
+	c.Cfg().AlarmState = func(context.Context) (string, error) { return "OK", nil }
 	if tr, err := c.Tick(ctx, dr, primary); err != nil || tr.Action != "" {
 		t.Fatalf("a quiet tick acted: %v %+v", err, tr)
 	}
@@ -484,7 +484,7 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	// handover complete — the test was flaky.)
 	drains := 0
 	held, gone := make(chan struct{}), make(chan struct{})
-	c.Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
+	c.Cfg().Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
 		drain: func(ctx context.Context, _, _ string) error {
 			if drains++; drains == 1 {
 				return nil
@@ -505,7 +505,7 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 		t.Fatalf("while draining: %+v, want the handover to %s held", a, primary)
 	}
 	c2 := f.controller()
-	c2.HoldMaxAge = time.Nanosecond
+	c2.Cfg().HoldMaxAge = time.Nanosecond
 	tr, err := c2.Tick(ctx, dr, primary)
 	if err != nil || tr.Action != "rolled-back" {
 		t.Fatalf("tick: %v %+v", err, tr)
@@ -525,7 +525,7 @@ func TestClaimRefusedWhileThePrimaryHoldsItsLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.controller()
-	c.ClaimWait = 200 * time.Millisecond
+	c.Cfg().ClaimWait = 200 * time.Millisecond
 	res, err := c.Run(ctx, Request{From: primary, To: dr})
 	var ge *GuardError
 	if !errors.As(err, &ge) || ge.Guard != "majority" || res.Outcome != OutcomeRefused {
@@ -544,7 +544,7 @@ func TestUnplannedRunRefusedDuringAHandover(t *testing.T) {
 	c := f.controller()
 	failedOver(t, f, c)
 	alarm := f.controller()
-	c.Drain = whenHeld(c, func(ctx context.Context) error {
+	c.Cfg().Drain = whenHeld(c, func(ctx context.Context) error {
 		res, err := alarm.Run(ctx, Request{From: primary, To: dr, Reason: "alarm during the drain"})
 		var ge *GuardError
 		if !errors.As(err, &ge) || ge.Guard != "handover" {

@@ -8,63 +8,68 @@ import (
 	"time"
 )
 
-// Controller is what can be done to a running lab, in process (*Lab) or
-// through its control endpoint (*Client). Every method takes effect before
-// it returns.
-type Controller interface {
-	Cut(regionName string, svc string) error
-	AddLatency(regionName string, svc string, d time.Duration) error
-	Restore(regionName string) error
-	PauseReplication() error
-	ResumeReplication() error
-	SetReplicationLag(d time.Duration) error
-	SetFailbackReplication(on bool) error
+// Operator is what can be done to a running lab, in process (*Lab, through
+// Control) or through its control endpoint (*Client). Every method takes
+// effect before it returns.
+type Operator interface {
+	Cut(ctx context.Context, regionName string, svc string) error
+	AddLatency(ctx context.Context, regionName string, svc string, d time.Duration) error
+	Restore(ctx context.Context, regionName string) error
+	PauseReplication(ctx context.Context) error
+	ResumeReplication(ctx context.Context) error
+	SetReplicationLag(ctx context.Context, d time.Duration) error
+	SetFailbackReplication(ctx context.Context, on bool) error
 	// CrashControllerAfter arms a one-shot crash: the DR region's failover
 	// controller process is killed as its journal write of phase returns
 	// (the shipped binary has no such hook; the lab's write-time front
 	// sees the write). "" disarms.
-	CrashControllerAfter(phase string) error
+	CrashControllerAfter(ctx context.Context, phase string) error
 	// SetClockOffset makes a region's functions read the time d ahead (or
 	// behind): the clock-skew fault.
-	SetClockOffset(regionName string, d time.Duration) error
+	SetClockOffset(ctx context.Context, regionName string, d time.Duration) error
 	// CutLink partitions two regions from each other (clients reach both);
 	// Restore("") heals it.
-	CutLink(a, b string) error
+	CutLink(ctx context.Context, a, b string) error
 	// KickReplication starts an object replication pass now instead of at
 	// the next poll (a drain is waiting for one).
-	KickReplication() error
+	KickReplication(ctx context.Context) error
 	Status(ctx context.Context) (Status, error)
 	// ReplicationStatus is Status with replication only: no server is
 	// called, so it stays fast when the servers are loaded.
 	ReplicationStatus(ctx context.Context) (Status, error)
 }
 
-// labController adapts *Lab to Controller.
+// labController adapts *Lab to Operator.
 type labController struct{ l *Lab }
 
-var _ Controller = labController{}
+var _ Operator = labController{}
 
-// Control returns the lab as a Controller.
-func (l *Lab) Control() Controller { return labController{l} }
+// Control returns the lab as an Operator.
+func (l *Lab) Control() Operator { return labController{l} }
 
-func (c labController) Cut(r, svc string) error { return c.l.Cut(r, serviceOf(svc)) }
-func (c labController) AddLatency(r, svc string, d time.Duration) error {
+func (c labController) Cut(_ context.Context, r, svc string) error { return c.l.Cut(r, serviceOf(svc)) }
+func (c labController) AddLatency(_ context.Context, r, svc string, d time.Duration) error {
 	return c.l.AddLatency(r, serviceOf(svc), d)
 }
-func (c labController) Restore(r string) error                     { return c.l.Restore(r) }
-func (c labController) PauseReplication() error                    { c.l.SetPaused(true); return nil }
-func (c labController) ResumeReplication() error                   { c.l.SetPaused(false); return nil }
-func (c labController) SetReplicationLag(d time.Duration) error    { return c.l.SetLag(d) }
-func (c labController) SetFailbackReplication(on bool) error       { c.l.SetFailback(on); return nil }
+func (c labController) Restore(_ context.Context, r string) error { return c.l.Restore(r) }
+func (c labController) PauseReplication(_ context.Context) error  { c.l.SetPaused(true); return nil }
+func (c labController) ResumeReplication(_ context.Context) error { c.l.SetPaused(false); return nil }
+func (c labController) SetReplicationLag(_ context.Context, d time.Duration) error {
+	return c.l.SetLag(d)
+}
+func (c labController) SetFailbackReplication(_ context.Context, on bool) error {
+	c.l.SetFailback(on)
+	return nil
+}
 func (c labController) Status(ctx context.Context) (Status, error) { return c.l.Status(ctx), nil }
-func (c labController) CrashControllerAfter(phase string) error {
+func (c labController) CrashControllerAfter(_ context.Context, phase string) error {
 	return c.l.CrashControllerAfter(phase)
 }
-func (c labController) SetClockOffset(r string, d time.Duration) error {
+func (c labController) SetClockOffset(_ context.Context, r string, d time.Duration) error {
 	return c.l.SetClockOffset(r, d)
 }
-func (c labController) CutLink(a, b string) error { return c.l.CutLink(a, b) }
-func (c labController) KickReplication() error    { c.l.objects.poke(); return nil }
+func (c labController) CutLink(_ context.Context, a, b string) error { return c.l.CutLink(a, b) }
+func (c labController) KickReplication(_ context.Context) error      { c.l.objects.poke(); return nil }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming

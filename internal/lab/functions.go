@@ -60,6 +60,13 @@ type FunctionOptions struct {
 	Manual         bool          // alarm only notifies; a person runs `pilotlight failover`
 }
 
+// AgreementWait is how long a failover waits for the front door to agree
+// the primary is down: its own detection (threshold × interval) and 2 s.
+func (f FunctionOptions) AgreementWait() time.Duration {
+	f = f.withDefaults()
+	return time.Duration(f.RouteThreshold)*f.RouteInterval + 2*time.Second
+}
+
 func (f FunctionOptions) withDefaults() FunctionOptions {
 	if f.AppConcurrency == 0 {
 		f.AppConcurrency = 12
@@ -118,7 +125,7 @@ var functionSettings = map[string][]string{
 // alarm's and routing's state, notifications, the lab's lease arithmetic
 // and faults); every function gets them.
 var labOnlySettings = []string{"PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_ROUTING_URL", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_NOTIFY_FILE",
-	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RENEW_FOR"}
+	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RENEW_FOR", "PILOTLIGHT_AGREEMENT_WAIT"}
 
 // keepFor drops the PILOTLIGHT_* settings a function's template does not
 // give it.
@@ -256,7 +263,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_ROUTING_URL=" + l.frontDoorURL + "/_pilotlight/routing",
 			"PILOTLIGHT_ALARM_URL=" + l.frontDoorURL + "/_pilotlight/alarm",
 			"PILOTLIGHT_NOTIFY_FILE=" + filepath.Join(l.opts.Dir, "notifications.log"),
-			"PILOTLIGHT_MIN_DWELL=" + fo.MinDwell.String(), "PILOTLIGHT_FAILOVER_MODE=" + map[bool]string{false: "auto", true: "manual"}[fo.Manual],
+			"PILOTLIGHT_MIN_DWELL=" + fo.MinDwell.String(), "PILOTLIGHT_AGREEMENT_WAIT=" + fo.AgreementWait().String(), "PILOTLIGHT_FAILOVER_MODE=" + map[bool]string{false: "auto", true: "manual"}[fo.Manual],
 			// Read the S3 canary every second, write it every 30: a cut S3
 			// fails the read just the same, and versions do not pile up.
 			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",

@@ -414,7 +414,7 @@ func TestCutRegionFailsFastAndRecovers(t *testing.T) {
 	}
 	for _, svc := range []string{"", "dynamodb", "s3"} {
 		t.Run("service="+svc, func(t *testing.T) {
-			if err := l.Control().Cut(l.opts.Primary, svc); err != nil {
+			if err := l.Control().Cut(context.Background(), l.opts.Primary, svc); err != nil {
 				t.Fatal(err)
 			}
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -3,12 +3,8 @@ package lab
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"path/filepath"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -38,57 +34,16 @@ func (s State) WitnessClients(maxAttempts int) (*region.Clients, error) {
 // Names returns the lab's resource names.
 func (s State) Names() region.Names { return region.Names{App: s.App} }
 
-// Controller builds a failover controller for the lab an operator or a drill
-// drives from outside: probes and control writes with one attempt, the front
-// door as the routing view, the notifications log, and a drainer that waits
-// for the table canary and for the lab's object replication backlog to
-// empty.
-func (c *Client) Controller() (*failover.Controller, error) {
-	s := c.State
-	clients, err := s.Clients(1)
-	if err != nil {
-		return nil, err
-	}
-	full, err := s.Clients(0)
-	if err != nil {
-		return nil, err
-	}
-	names := s.Names()
-	stores := map[string]*control.Store{}
-	for r, cl := range clients {
-		stores[r] = control.New(cl, names)
-	}
-	w, err := s.WitnessClients(1)
-	if err != nil {
-		return nil, err
-	}
-	if w != nil {
-		stores[w.Name] = control.New(w, names)
-	}
-	fc := &failover.Controller{
-		Stores: stores, Witness: s.Witness, Lease: LeaseConfig,
-		Probe:        failover.RegionProber{Clients: clients, Names: names},
-		Verifier:     failover.WriteVerifier(clients, names),
-		Notify:       &failover.FileNotifier{Path: filepath.Join(c.Dir, "notifications.log")},
-		FenceTimeout: 2 * time.Second, AgreementWait: 5 * time.Second,
-		Drain: failover.TableDrainer{Clients: full, Names: names, Objects: c.drainObjects, Check: c.drainReady},
-	}
-	if s.FrontDoor != "" {
-		fc.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
-	}
-	return fc, nil
-}
-
-// drainObjects waits until everything written in from before the drain
+// DrainObjects waits until everything written in from before the drain
 // began has been copied to to: a pass of the lab's object replication that
 // began after the drain did listed every version without an error and left
 // nothing written before then pending. (A pending count alone is 0 before
 // the first pass and after a failed listing: it proves nothing; and while
 // writes go on it is never 0 with a lag.)
-func (c *Client) drainObjects(ctx context.Context, from, to string) error {
+func (c *Client) DrainObjects(ctx context.Context, from, to string) error {
 	since := time.Now().UTC()
 	// Do not wait out an idle poll interval: start a pass now.
-	if err := c.KickReplication(); err != nil {
+	if err := c.KickReplication(ctx); err != nil {
 		return err
 	}
 	for {
@@ -118,9 +73,9 @@ func (c *Client) drainObjects(ctx context.Context, from, to string) error {
 	}
 }
 
-// drainReady says whether a drain from → to can succeed: replication not
+// DrainReady says whether a drain from → to can succeed: replication not
 // paused and, for objects, the rule on.
-func (c *Client) drainReady(ctx context.Context, from, to string) error {
+func (c *Client) DrainReady(ctx context.Context, from, to string) error {
 	st, err := c.ReplicationStatus(ctx)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 	st := State{
 		Version: stateVersion, Pid: os.Getpid(), Started: time.Now().UTC(), Control: "http://" + ln.Addr().String(), Token: token,
 		App: l.opts.Names.App, Primary: l.opts.Primary, DR: l.opts.DR, Credentials: l.creds, Regions: map[string]RegionState{},
-		FrontDoor: l.frontDoorURL,
+		FrontDoor: l.frontDoorURL, AgreementWait: l.opts.Functions.AgreementWait(),
 	}
 	for _, r := range l.regions {
 		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}, Behind: "http://" + r.front.addr}
@@ -129,7 +129,7 @@ func controlHandler(l *Lab, token string) http.Handler {
 			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := apply(c, req); err != nil {
+		if err := apply(r.Context(), c, req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -138,7 +138,7 @@ func controlHandler(l *Lab, token string) http.Handler {
 	return mux
 }
 
-func apply(c Controller, req controlRequest) error {
+func apply(ctx context.Context, c Operator, req controlRequest) error {
 	d := time.Duration(0)
 	if req.Latency != "" {
 		var err error
@@ -148,31 +148,31 @@ func apply(c Controller, req controlRequest) error {
 	}
 	switch req.Action {
 	case "cut":
-		return c.Cut(req.Region, req.Service)
+		return c.Cut(ctx, req.Region, req.Service)
 	case "latency":
-		return c.AddLatency(req.Region, req.Service, d)
+		return c.AddLatency(ctx, req.Region, req.Service, d)
 	case "restore":
-		return c.Restore(req.Region)
+		return c.Restore(ctx, req.Region)
 	case "pause":
-		return c.PauseReplication()
+		return c.PauseReplication(ctx)
 	case "resume":
-		return c.ResumeReplication()
+		return c.ResumeReplication(ctx)
 	case "lag":
-		return c.SetReplicationLag(d)
+		return c.SetReplicationLag(ctx, d)
 	case "failback":
-		return c.SetFailbackReplication(req.On)
+		return c.SetFailbackReplication(ctx, req.On)
 	case "crash":
-		return c.CrashControllerAfter(req.Phase)
+		return c.CrashControllerAfter(ctx, req.Phase)
 	case "link":
-		return c.CutLink(req.Region, req.Service)
+		return c.CutLink(ctx, req.Region, req.Service)
 	case "kick":
-		return c.KickReplication()
+		return c.KickReplication(ctx)
 	case "clock":
 		off, err := time.ParseDuration(req.Offset)
 		if err != nil {
 			return fmt.Errorf("clock offset %q: write it like 125ms or -125ms", req.Offset)
 		}
-		return c.SetClockOffset(req.Region, off)
+		return c.SetClockOffset(ctx, req.Region, off)
 	}
 	return fmt.Errorf("unknown action %q", req.Action)
 }
@@ -185,7 +185,7 @@ type Client struct {
 	HTTP  *http.Client
 }
 
-var _ Controller = (*Client)(nil)
+var _ Operator = (*Client)(nil)
 
 // Connect reads the state in dir and returns a client for the running lab.
 func Connect(dir string) (*Client, error) {
@@ -199,9 +199,9 @@ func Connect(dir string) (*Client, error) {
 	return &Client{State: s, Dir: dir, HTTP: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
-func (c *Client) post(req controlRequest) error {
+func (c *Client) post(ctx context.Context, req controlRequest) error {
 	b, _ := json.Marshal(req)
-	hr, err := http.NewRequest(http.MethodPost, c.State.Control+"/control", bytesReader(b))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/control", bytesReader(b))
 	if err != nil {
 		return err
 	}
@@ -219,44 +219,52 @@ func (c *Client) post(req controlRequest) error {
 	return nil
 }
 
-func (c *Client) Cut(r, svc string) error {
-	return c.post(controlRequest{Action: "cut", Region: r, Service: svc})
+func (c *Client) Cut(ctx context.Context, r, svc string) error {
+	return c.post(ctx, controlRequest{Action: "cut", Region: r, Service: svc})
 }
-func (c *Client) AddLatency(r, svc string, d time.Duration) error {
-	return c.post(controlRequest{Action: "latency", Region: r, Service: svc, Latency: d.String()})
+func (c *Client) AddLatency(ctx context.Context, r, svc string, d time.Duration) error {
+	return c.post(ctx, controlRequest{Action: "latency", Region: r, Service: svc, Latency: d.String()})
 }
-func (c *Client) Restore(r string) error   { return c.post(controlRequest{Action: "restore", Region: r}) }
-func (c *Client) PauseReplication() error  { return c.post(controlRequest{Action: "pause"}) }
-func (c *Client) ResumeReplication() error { return c.post(controlRequest{Action: "resume"}) }
-func (c *Client) SetReplicationLag(d time.Duration) error {
-	return c.post(controlRequest{Action: "lag", Latency: d.String()})
+func (c *Client) Restore(ctx context.Context, r string) error {
+	return c.post(ctx, controlRequest{Action: "restore", Region: r})
 }
-func (c *Client) SetFailbackReplication(on bool) error {
-	return c.post(controlRequest{Action: "failback", On: on})
+func (c *Client) PauseReplication(ctx context.Context) error {
+	return c.post(ctx, controlRequest{Action: "pause"})
 }
-
-// CrashControllerAfter implements Controller.
-func (c *Client) CrashControllerAfter(phase string) error {
-	return c.post(controlRequest{Action: "crash", Phase: phase})
+func (c *Client) ResumeReplication(ctx context.Context) error {
+	return c.post(ctx, controlRequest{Action: "resume"})
 }
-
-// KickReplication implements Controller.
-func (c *Client) KickReplication() error { return c.post(controlRequest{Action: "kick"}) }
-
-// CutLink implements Controller.
-func (c *Client) CutLink(a, b string) error {
-	return c.post(controlRequest{Action: "link", Region: a, Service: b})
+func (c *Client) SetReplicationLag(ctx context.Context, d time.Duration) error {
+	return c.post(ctx, controlRequest{Action: "lag", Latency: d.String()})
+}
+func (c *Client) SetFailbackReplication(ctx context.Context, on bool) error {
+	return c.post(ctx, controlRequest{Action: "failback", On: on})
 }
 
-// SetClockOffset implements Controller.
-func (c *Client) SetClockOffset(r string, d time.Duration) error {
-	return c.post(controlRequest{Action: "clock", Region: r, Offset: d.String()})
+// CrashControllerAfter implements Operator.
+func (c *Client) CrashControllerAfter(ctx context.Context, phase string) error {
+	return c.post(ctx, controlRequest{Action: "crash", Phase: phase})
+}
+
+// KickReplication implements Operator.
+func (c *Client) KickReplication(ctx context.Context) error {
+	return c.post(ctx, controlRequest{Action: "kick"})
+}
+
+// CutLink implements Operator.
+func (c *Client) CutLink(ctx context.Context, a, b string) error {
+	return c.post(ctx, controlRequest{Action: "link", Region: a, Service: b})
+}
+
+// SetClockOffset implements Operator.
+func (c *Client) SetClockOffset(ctx context.Context, r string, d time.Duration) error {
+	return c.post(ctx, controlRequest{Action: "clock", Region: r, Offset: d.String()})
 }
 
 // Status fetches the lab's status.
 func (c *Client) Status(ctx context.Context) (Status, error) { return c.status(ctx, "") }
 
-// ReplicationStatus implements Controller.
+// ReplicationStatus implements Operator.
 func (c *Client) ReplicationStatus(ctx context.Context) (Status, error) {
 	return c.status(ctx, "?replication=only")
 }

@@ -24,6 +24,9 @@ type State struct {
 	Credentials Credentials            `json:"credentials"`
 	Regions     map[string]RegionState `json:"regions"`
 	FrontDoor   string                 `json:"front_door,omitempty"` // routed URL of the orders service
+	// AgreementWait is how long a failover waits for the front door to
+	// agree the primary is down (FunctionOptions.AgreementWait).
+	AgreementWait time.Duration `json:"agreement_wait,omitempty"`
 	// Witness is the witness region ("" without one): a control table
 	// only, behind its own proxy.
 	Witness       string       `json:"witness,omitempty"`

@@ -1,0 +1,302 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
+)
+
+// Switch is the AWS outage switch: a deny-everything policy on the primary
+// region's function roles, put on to inject the fault and taken off to heal
+// (also when a drill is interrupted).
+type Switch interface {
+	On(ctx context.Context, region string) ([]string, error)
+	Off(ctx context.Context, region string) error
+}
+
+// AWS is the target of a deployment on AWS (ConnectAWS), or, with no
+// Account, a rehearsal of one on the lab (the fields set by the test).
+type AWS struct {
+	PrimaryRegion, DRRegion string
+	AppNames                region.Names
+	// AppURLs are the orders service's function URLs by region (empty:
+	// Prepare reads the stacks' outputs).
+	AppURLs map[string]string
+	Outage  Switch
+	// Stores are the control records the clients' view of the active
+	// region reads (nil: the controller's).
+	Stores map[string]*control.Store
+	// DataClients reach both regions with the SDK's retries.
+	DataClients map[string]*region.Clients
+	// Credentials sign requests to the function URLs (AuthType AWS_IAM).
+	Credentials aws.CredentialsProvider
+	// Profile is the detection profile deployed: free or fast (empty:
+	// Prepare reads the DR stack's parameter).
+	Profile string
+	// Poll is how often clients look up the active region (their "TTL").
+	Poll time.Duration
+	// Account is the connection to AWS (nil in a rehearsal).
+	Account *Account
+
+	once   sync.Once
+	mu     sync.Mutex
+	active string
+	client *http.Client
+	stop   context.CancelFunc
+}
+
+var _ Target = (*AWS)(nil)
+
+func (t *AWS) Kind() Kind          { return KindAWS }
+func (t *AWS) Primary() string     { return t.PrimaryRegion }
+func (t *AWS) DR() string          { return t.DRRegion }
+func (t *AWS) Names() region.Names { return t.AppNames }
+
+// Clients reach both regions' data with the SDK's retries.
+func (t *AWS) Clients() map[string]*region.Clients { return t.DataClients }
+
+// Prepare reads the deployment's URLs and detection profile from its
+// stacks, takes off an outage switch an interrupted drill may have left
+// on, and starts the clients' view of the active region.
+func (t *AWS) Prepare(ctx context.Context) error {
+	if err := t.readStacks(ctx); err != nil {
+		return err
+	}
+	if t.AppURLs[t.PrimaryRegion] == "" || t.AppURLs[t.DRRegion] == "" {
+		return fmt.Errorf("no orders-service URLs for %s and %s: deploy first (pilotlight deploy)", t.PrimaryRegion, t.DRRegion)
+	}
+	if err := t.Outage.Off(ctx, t.PrimaryRegion); err != nil {
+		return err
+	}
+	if t.Stores == nil {
+		fc, err := t.Controller(ctx)
+		if err != nil {
+			return err
+		}
+		t.Stores = fc.Stores()
+	}
+	t.once.Do(func() {
+		t.client = &http.Client{Timeout: 10 * time.Second, Transport: &region.SigV4Transport{Credentials: t.Credentials, Service: "lambda"}}
+		if t.Poll == 0 {
+			t.Poll = time.Second
+		}
+		t.active = t.PrimaryRegion
+		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		t.stop = cancel
+		go t.watch(pctx)
+	})
+	return nil
+}
+
+// Close stops the active-region watcher.
+func (t *AWS) Close() {
+	if t.stop != nil {
+		t.stop()
+	}
+}
+
+// watch keeps the highest-epoch active record of the two control tables:
+// where a client that follows pilotlight's routing sends writes.
+func (t *AWS) watch(ctx context.Context) {
+	tick := time.NewTicker(t.Poll)
+	defer tick.Stop()
+	for {
+		var best control.Active
+		for _, s := range t.Stores {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			a, err := s.Active(rctx)
+			cancel()
+			if err == nil && a.Epoch > best.Epoch {
+				best = a
+			}
+		}
+		if best.Region != "" {
+			t.mu.Lock()
+			t.active = best.Region
+			t.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *AWS) Inject(ctx context.Context, r string) (string, error) {
+	roles, err := t.Outage.On(ctx, r)
+	return fmt.Sprintf("outage switch on in %s: deny-all policy on %s", r, strings.Join(roles, ", ")), err
+}
+
+func (t *AWS) Heal(ctx context.Context, r string) error {
+	if r == "" {
+		r = t.PrimaryRegion
+	}
+	return t.Outage.Off(ctx, r)
+}
+
+// FailbackReplication: on AWS the stacks own the replication rules.
+func (t *AWS) FailbackReplication(context.Context, bool) error { return nil }
+
+func (t *AWS) URL() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.AppURLs[t.active]
+}
+
+func (t *AWS) HTTP() *http.Client { return t.client }
+
+// RegionURL is the region's function URL.
+func (t *AWS) RegionURL(r string) string { return t.AppURLs[r] }
+
+func (t *AWS) Routed(context.Context) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.active, true
+}
+
+func (t *AWS) DetectionFloor(context.Context) (time.Duration, string) {
+	period := time.Minute
+	if t.Profile == "fast" {
+		period = 10 * time.Second
+	}
+	return 3*period + t.Poll, fmt.Sprintf("alarm 3 × %s (%s profile) + client lookup %s", period, t.Profile, t.Poll)
+}
+
+func (t *AWS) Events(context.Context, time.Time) []Event { return nil }
+
+// Validate compares the regions from here with the validator's code (the
+// deployed data-validator function runs the same on its schedule).
+func (t *AWS) Validate(ctx context.Context) (*validate.Report, error) {
+	v := &validate.Validator{
+		Primary: validate.SideFor(t.DataClients[t.PrimaryRegion], t.AppNames, true),
+		DR:      validate.SideFor(t.DataClients[t.DRRegion], t.AppNames, true),
+		Settle:  30 * time.Second,
+	}
+	return v.Run(ctx)
+}
+
+// readStacks fills AppURLs and Profile from the stacks when not set.
+func (t *AWS) readStacks(ctx context.Context) error {
+	if t.Account == nil || (len(t.AppURLs) > 0 && t.Profile != "") {
+		return nil
+	}
+	st := &deploy.Stacks{Client: t.Account.CloudFormation}
+	urls := map[string]string{}
+	dr := deploy.Stack{Region: t.DRRegion, Name: t.AppNames.Stack("dr")}
+	for _, sk := range []deploy.Stack{dr, {Region: t.PrimaryRegion, Name: t.AppNames.Stack("primary")}} {
+		out, err := st.Outputs(ctx, sk)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			return fmt.Errorf("stack %s does not exist in %s: run `pilotlight deploy` first", sk.Name, sk.Region)
+		}
+		urls[sk.Region] = out["AppUrl"]
+	}
+	params, err := st.Parameters(ctx, dr)
+	if err != nil {
+		return err
+	}
+	t.AppURLs, t.Profile = urls, params["DetectionProfile"]
+	return nil
+}
+
+// Controller builds the controller an operator's command drives on AWS:
+// probes and control writes with one attempt; on AWS the global table
+// replicates, and objects replicate by S3's own rules, which pilotlight
+// cannot see drain: the table canary is the drain's signal, and the
+// validator checks objects afterwards.
+func (t *AWS) Controller(context.Context) (*failover.Controller, error) {
+	if t.Account == nil {
+		return nil, errors.New("no AWS connection: build the target with ConnectAWS")
+	}
+	probes := map[string]*region.Clients{}
+	for _, r := range []string{t.PrimaryRegion, t.DRRegion} {
+		c, err := region.New(t.Account.Spec(r, 1))
+		if err != nil {
+			return nil, err
+		}
+		probes[r] = c
+	}
+	return failover.New(failover.Config{
+		Clients: probes, Names: t.AppNames,
+		Drain: failover.TableDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute},
+	}), nil
+}
+
+// Invoke calls one of the deployment's functions with Lambda.
+func (t *AWS) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
+	if t.Account == nil {
+		return nil, errors.New("no AWS connection: build the target with ConnectAWS")
+	}
+	c := lambda.NewFromConfig(t.Account.cfg, func(o *lambda.Options) { o.Region = regionName })
+	name := t.AppNames.Function(function)
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: payload})
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)
+	}
+	if out.FunctionError != nil {
+		return nil, fmt.Errorf("%s in %s failed (%s): %s", name, regionName, aws.ToString(out.FunctionError), out.Payload)
+	}
+	return out.Payload, nil
+}
+
+// Observe reads what the DR region's health check last reported to
+// CloudWatch: the primary's health and replication lag.
+func (t *AWS) Observe(ctx context.Context) (Observation, error) {
+	if t.Account == nil {
+		return Observation{}, nil
+	}
+	cw := cloudwatch.NewFromConfig(t.Account.cfg, func(o *cloudwatch.Options) { o.Region = t.DRRegion })
+	return Observation{Health: ReadHealth(ctx, cw, t.PrimaryRegion, t.DRRegion, time.Now())}, nil
+}
+
+// ReadHealth reads the DR region's health check metrics.
+func ReadHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr string, now time.Time) *Health {
+	h := &Health{}
+	var err1, err2 error
+	h.PrimaryHealthy, err1 = metrics.Latest(ctx, cw, metrics.RegionHealthy, map[string]string{"Region": dr, "Target": primary}, cwtypes.StatisticMinimum, 10*time.Minute, now)
+	h.ReplicationLagMs, err2 = metrics.Latest(ctx, cw, metrics.ReplicationLagMs, map[string]string{"Region": dr, "Source": primary}, cwtypes.StatisticMaximum, 10*time.Minute, now)
+	if err := errors.Join(err1, err2); err != nil {
+		h.Error = err.Error()
+	}
+	return h
+}
+
+// ConnectAWS connects to the account the settings' credentials belong to
+// and returns the target of the deployment there.
+func ConnectAWS(ctx context.Context, s config.Settings) (*AWS, error) {
+	a, err := ConnectAccount(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	names := a.Names(s.AppName)
+	t := &AWS{PrimaryRegion: s.PrimaryRegion, DRRegion: s.DRRegion, AppNames: names, Account: a,
+		DataClients: map[string]*region.Clients{}, Credentials: a.cfg.Credentials,
+		Outage: deploy.Outage{IAM: a.IAM(), Names: names}}
+	for _, r := range []string{t.PrimaryRegion, t.DRRegion} {
+		if t.DataClients[r], err = region.New(a.Spec(r, 0)); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,237 @@
+package target
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
+)
+
+// Lab is the target of a running lab, reached through its control API.
+// Besides Target it offers the chaos scenarios' faults (drill.LabFaults).
+type Lab struct {
+	c       *lab.Client
+	clients map[string]*region.Clients
+	http    *http.Client
+}
+
+var _ Target = (*Lab)(nil)
+
+// ConnectLab connects to the lab running from dir (lab.ErrNoLab: none).
+func ConnectLab(dir string) (*Lab, error) {
+	c, err := lab.Connect(dir)
+	if err != nil {
+		return nil, err
+	}
+	return NewLab(c)
+}
+
+// NewLab is the target of the lab c controls.
+func NewLab(c *lab.Client) (*Lab, error) {
+	clients, err := c.State.Clients(0)
+	if err != nil {
+		return nil, err
+	}
+	return &Lab{c: c, clients: clients, http: &http.Client{Timeout: 5 * time.Second}}, nil
+}
+
+// Client is the lab's control API client (lab-only commands).
+func (t *Lab) Client() *lab.Client { return t.c }
+
+func (t *Lab) Kind() Kind                          { return KindLab }
+func (t *Lab) Primary() string                     { return t.c.State.Primary }
+func (t *Lab) DR() string                          { return t.c.State.DR }
+func (t *Lab) Names() region.Names                 { return t.c.State.Names() }
+func (t *Lab) Clients() map[string]*region.Clients { return t.clients }
+func (t *Lab) URL() string                         { return t.c.State.FrontDoor }
+func (t *Lab) RegionURL(r string) string           { return t.c.State.FrontDoor + "/_region/" + r }
+func (t *Lab) HTTP() *http.Client                  { return t.http }
+func (t *Lab) Close()                              {}
+
+// Controller builds the controller an operator or a drill drives from
+// outside: probes and control writes with one attempt, the front door as
+// the routing view, the notifications log, and a drainer that waits for
+// the table canary and for the lab's object replication to catch up.
+func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
+	s := t.c.State
+	clients, err := s.Clients(1)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.WitnessClients(1)
+	if err != nil {
+		return nil, err
+	}
+	if w != nil {
+		clients[w.Name] = w
+	}
+	names := s.Names()
+	cfg := failover.Config{
+		Clients: clients, Names: names, Witness: s.Witness, Lease: lab.LeaseConfig, AgreementWait: s.AgreementWait,
+		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
+		Drain:  failover.TableDrainer{Clients: t.clients, Names: names, Objects: t.c.DrainObjects, Check: t.c.DrainReady},
+	}
+	if s.FrontDoor != "" {
+		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
+	}
+	return failover.New(cfg), nil
+}
+
+// Invoke calls a function through the lab's runtime interface emulators.
+func (t *Lab) Invoke(ctx context.Context, r, function string, payload []byte) ([]byte, error) {
+	return t.c.Invoke(ctx, r, function, payload)
+}
+
+func (t *Lab) Prepare(ctx context.Context) error {
+	if t.c.State.FrontDoor == "" {
+		return errors.New("the lab runs without functions: run `make build`, then `pilotlight lab down` and `pilotlight lab up`")
+	}
+	if err := t.c.Restore(ctx, ""); err != nil {
+		return err
+	}
+	return t.c.ResumeReplication(ctx)
+}
+
+func (t *Lab) Inject(ctx context.Context, r string) (string, error) {
+	return r + " cut off (DynamoDB, S3, Lambda)", t.c.Cut(ctx, r, "")
+}
+
+func (t *Lab) Heal(ctx context.Context, r string) error { return t.c.Restore(ctx, r) }
+func (t *Lab) FailbackReplication(ctx context.Context, on bool) error {
+	return t.c.SetFailbackReplication(ctx, on)
+}
+
+func (t *Lab) Events(ctx context.Context, since time.Time) []Event {
+	evs, _ := t.c.Events(ctx, since)
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		out[i] = Event(e)
+	}
+	return out
+}
+
+func (t *Lab) Routed(ctx context.Context) (string, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.c.State.FrontDoor+"/_pilotlight/routing", nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	var rs lab.RoutingStatus
+	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
+		return "", false
+	}
+	return rs.Answer, rs.Answer == rs.Pending
+}
+
+func (t *Lab) DetectionFloor(ctx context.Context) (time.Duration, string) {
+	st, err := t.c.ReplicationStatus(ctx)
+	if err != nil || st.Functions == nil {
+		return 0, ""
+	}
+	fo := st.Functions
+	return time.Duration(fo.AlarmPeriods)*fo.HealthInterval + fo.RouteTTL, fmt.Sprintf("alarm %d × %s + TTL %s", fo.AlarmPeriods, fo.HealthInterval, fo.RouteTTL)
+}
+
+// Validate has the lab's data-validator function (the real binary, in the
+// DR region) compare the regions.
+func (t *Lab) Validate(ctx context.Context) (*validate.Report, error) {
+	out, err := t.c.Invoke(ctx, t.DR(), lab.FnValidator, []byte(`{"settle":"5s"}`))
+	if err != nil {
+		return nil, err
+	}
+	var v validate.Report
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, fmt.Errorf("the function returned %q: %w", out, err)
+	}
+	return &v, nil
+}
+
+// Observe reads the lab's status: the front door's view, servers, faults
+// and both replicators.
+func (t *Lab) Observe(ctx context.Context) (Observation, error) {
+	st, err := t.c.Status(ctx)
+	if err != nil {
+		return Observation{}, err
+	}
+	o := Observation{Servers: map[string]map[string]bool{}, Faults: map[string][]string{}, Paused: st.Paused}
+	if st.Routing != nil {
+		o.Routing, o.Answer = map[string]bool{}, st.Routing.Answer
+		for r, h := range st.Routing.Regions {
+			o.Routing[r] = h.Healthy
+		}
+	}
+	for _, r := range st.Regions {
+		o.Servers[r.Name] = r.Up
+		for _, f := range r.Faults {
+			o.Faults[r.Name] = append(o.Faults[r.Name], f.String())
+		}
+	}
+	for _, d := range st.Replication {
+		o.Replication = append(o.Replication, Direction(d))
+	}
+	return o, nil
+}
+
+// The chaos scenarios' faults (drill.LabFaults).
+
+func (t *Lab) CutService(ctx context.Context, r, svc string) error { return t.c.Cut(ctx, r, svc) }
+func (t *Lab) Latency(ctx context.Context, r, svc string, d time.Duration) error {
+	return t.c.AddLatency(ctx, r, svc, d)
+}
+func (t *Lab) PauseReplication(ctx context.Context, p bool) error {
+	if p {
+		return t.c.PauseReplication(ctx)
+	}
+	return t.c.ResumeReplication(ctx)
+}
+func (t *Lab) SetLag(ctx context.Context, d time.Duration) error {
+	return t.c.SetReplicationLag(ctx, d)
+}
+func (t *Lab) Lag(ctx context.Context) (time.Duration, error) {
+	st, err := t.c.ReplicationStatus(ctx)
+	return st.Lag, err
+}
+func (t *Lab) Witness() string { return t.c.State.Witness }
+func (t *Lab) CrashControllerAfter(ctx context.Context, phase string) error {
+	return t.c.CrashControllerAfter(ctx, phase)
+}
+func (t *Lab) SetClockOffset(ctx context.Context, r string, d time.Duration) error {
+	return t.c.SetClockOffset(ctx, r, d)
+}
+func (t *Lab) CutLink(ctx context.Context, a, b string) error { return t.c.CutLink(ctx, a, b) }
+
+// Behind returns a client of the region's DynamoDB behind its fault proxy.
+func (t *Lab) Behind(r string) (*region.Clients, error) {
+	rs, ok := t.c.State.Regions[r]
+	if !ok || rs.Behind == "" {
+		return nil, fmt.Errorf("the lab state has no endpoint behind %s's fault proxy: restart the lab (pilotlight lab down; lab up)", r)
+	}
+	return region.New(lab.LabSpec(r, lab.Endpoints{DynamoDB: rs.Behind}, t.c.State.Credentials, 0))
+}
+
+// Backlog is the age of the oldest table change not yet replicated, and
+// whether replication is paused.
+func (t *Lab) Backlog(ctx context.Context) (oldest time.Duration, paused bool, err error) {
+	st, err := t.c.ReplicationStatus(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, d := range st.Replication {
+		if d.Kind == "table" && d.Enabled {
+			oldest = max(oldest, time.Duration(d.OldestPendingMs)*time.Millisecond)
+		}
+	}
+	return oldest, st.Paused, nil
+}

@@ -1,0 +1,139 @@
+package target
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
+)
+
+// Kind says which target a report or a status line is about.
+type Kind string
+
+const (
+	// KindLab: the local lab (pilotlight lab up).
+	KindLab Kind = "lab"
+	// KindAWS: a deployment in an AWS account (pilotlight deploy).
+	KindAWS Kind = "aws"
+)
+
+// Target is a deployment pilotlight acts on. Every call that may touch the
+// network takes a context first. Implementations: *Lab and *AWS.
+type Target interface {
+	Deployment
+	Faults
+	Traffic
+	// Close releases what the target started (watchers, connections).
+	Close()
+}
+
+// Deployment is where the application runs and how to reach its parts.
+type Deployment interface {
+	Kind() Kind
+	Primary() string
+	DR() string
+	Names() region.Names
+	// Clients reach both regions' data with the SDK's retries.
+	Clients() map[string]*region.Clients
+	// Controller builds the failover controller an operator's command or
+	// a drill drives (failover.New, with the target's routing view,
+	// drainer and notifier).
+	Controller(ctx context.Context) (*failover.Controller, error)
+	// Invoke calls one of the deployment's functions ("healthcheck", …)
+	// in a region and returns its response.
+	Invoke(ctx context.Context, region, function string, payload []byte) ([]byte, error)
+	// Validate compares the two regions' data.
+	Validate(ctx context.Context) (*validate.Report, error)
+	// Observe reports what the target sees beyond the control records:
+	// routing, servers, faults, replication, health metrics.
+	Observe(ctx context.Context) (Observation, error)
+}
+
+// Faults is how a drill takes a region down and back.
+type Faults interface {
+	// Prepare ends faults and pauses an earlier drill may have left, and
+	// readies the clients' view of the active region.
+	Prepare(ctx context.Context) error
+	// Inject takes a region down and says how.
+	Inject(ctx context.Context, region string) (string, error)
+	// Heal ends the faults of a region ("" for every region).
+	Heal(ctx context.Context, region string) error
+	// FailbackReplication turns DR → primary object replication on or off
+	// around a failback (on AWS the stacks own the rules: nothing to do).
+	FailbackReplication(ctx context.Context, on bool) error
+}
+
+// Traffic is how clients reach the service, and what the target knows of
+// its own detection.
+type Traffic interface {
+	// URL is where a client sends a write now; HTTP sends it.
+	URL() string
+	// RegionURL is where a client sends a write to one region.
+	RegionURL(region string) string
+	HTTP() *http.Client
+	// Routed names the region clients are sent to now ("" if unknown) and
+	// whether that answer is settled.
+	Routed(ctx context.Context) (string, bool)
+	// DetectionFloor is the least time detection and routing can take,
+	// and how it is made up (0: not known).
+	DetectionFloor(ctx context.Context) (time.Duration, string)
+	// Events are the target's own records of what happened since (the
+	// lab's event log; none on AWS).
+	Events(ctx context.Context, since time.Time) []Event
+}
+
+// Event is one entry of a target's own record of what happened.
+type Event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Region string    `json:"region,omitempty"`
+	Detail string    `json:"detail"`
+}
+
+// Observation is what a target sees beyond the control records. A field it
+// cannot see is empty.
+type Observation struct {
+	// Routing is the routing layer's health per region; Answer the region
+	// it sends clients to.
+	Routing map[string]bool
+	Answer  string
+	// Servers and Faults per region (the lab's).
+	Servers map[string]map[string]bool
+	Faults  map[string][]string
+	// Replication per direction and kind.
+	Replication []Direction
+	// Paused: replication is paused (a lab fault).
+	Paused bool
+	// Health is the DR region's health check's latest metrics (AWS).
+	Health *Health
+}
+
+// Direction is replication in one direction.
+type Direction struct {
+	Kind            string    `json:"kind"` // "table" or "objects"
+	From            string    `json:"from"`
+	To              string    `json:"to"`
+	Enabled         bool      `json:"enabled"`
+	Paused          bool      `json:"paused"`
+	Pending         int       `json:"pending"`           // changes read, not yet applied
+	OldestPendingMs int64     `json:"oldest_pending_ms"` // age of the oldest pending change
+	Applied         int64     `json:"applied"`
+	LastLagMs       int64     `json:"last_lag_ms"` // observed-to-applied time of the last change
+	LastApplied     time.Time `json:"last_applied,omitzero"`
+	LastError       string    `json:"last_error,omitempty"`
+	// PassAt and OldestPendingWritten: objects only (lab.DirectionStatus).
+	PassAt               time.Time `json:"pass_at,omitzero"`
+	OldestPendingWritten time.Time `json:"oldest_pending_written,omitzero"`
+}
+
+// Health is the newest datapoint of the DR region's view of the primary
+// and of replication lag (nil: none in the last 10 minutes).
+type Health struct {
+	PrimaryHealthy   *metrics.Reading `json:"primary_healthy,omitempty"`
+	ReplicationLagMs *metrics.Reading `json:"replication_lag_ms,omitempty"`
+	Error            string           `json:"error,omitempty"`
+}
