@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -57,8 +59,8 @@ func main() {
 		runChild(c)
 		return
 	}
-	cache := lab.DefaultCacheDir()
-	sv, err := lab.FindServers(cache)
+	cache := server.DefaultCacheDir()
+	sv, err := server.Find(cache)
 	if err != nil {
 		fail(err)
 	}

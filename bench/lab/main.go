@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -39,8 +41,8 @@ func main() {
 	rates := flag.String("rates", "200,1000", "write rates (writes/s) to measure lag at")
 	bin := flag.String("bin", "bin/pilotlight", "pilotlight binary to time `lab up` with")
 	flag.Parse()
-	cache := lab.DefaultCacheDir()
-	sv, err := lab.FindServers(cache)
+	cache := server.DefaultCacheDir()
+	sv, err := server.Find(cache)
 	if err != nil {
 		fail(err)
 	}
@@ -110,7 +112,7 @@ func timeLabUp(ctx context.Context, bin, cache string, runs int) ([]time.Duratio
 	return out, nil
 }
 
-func timeBareDynamoDB(ctx context.Context, sv lab.Servers, runs int) ([]time.Duration, error) {
+func timeBareDynamoDB(ctx context.Context, sv server.Paths, runs int) ([]time.Duration, error) {
 	var out []time.Duration
 	for i := 0; i < runs; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -154,7 +156,7 @@ type lagResult struct {
 
 // measureLag writes at rate for d into the primary and records, per item,
 // when the primary's own stream and the DR region's stream first show it.
-func measureLag(ctx context.Context, sv lab.Servers, rate int, d time.Duration) (lagResult, error) {
+func measureLag(ctx context.Context, sv server.Paths, rate int, d time.Duration) (lagResult, error) {
 	dir, err := os.MkdirTemp("", "pilotlight-bench-")
 	if err != nil {
 		return lagResult{}, err

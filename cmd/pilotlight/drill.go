@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
@@ -191,7 +193,7 @@ func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.
 	if _, serr := lab.Stop(s.LabDir); serr == nil {
 		fmt.Fprintln(progress, "cleaned up a lab left behind")
 	}
-	if _, err := lab.EnsureServers(cmd.Context(), s.CacheDir, progress); err != nil {
+	if _, err := server.Ensure(cmd.Context(), s.CacheDir, progress); err != nil {
 		return nil, err
 	}
 	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {

@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
@@ -41,7 +43,7 @@ and data live in .lab/ (PILOTLIGHT_LAB_DIR).`,
 	return c
 }
 
-func labOptions(s config.Settings, sv lab.Servers, g *globals) lab.Options {
+func labOptions(s config.Settings, sv server.Paths, g *globals) lab.Options {
 	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
@@ -64,11 +66,11 @@ func newLabFetchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sv, err := lab.EnsureServers(cmd.Context(), s.CacheDir, g.io.Err)
+			sv, err := server.Ensure(cmd.Context(), s.CacheDir, g.io.Err)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "DynamoDB Local %s: %s\nversitygw %s: %s\n", lab.DynamoDBLocalVersion, sv.DynamoDBDir, lab.VersitygwVersion, sv.Versitygw)
+			fmt.Fprintf(g.io.Out, "DynamoDB Local %s: %s\nversitygw %s: %s\n", server.DynamoDBLocalVersion, sv.DynamoDBDir, server.VersitygwVersion, sv.Versitygw)
 			return nil
 		},
 	}
@@ -100,7 +102,7 @@ A lab left behind by a crash is detected and cleaned up first.`,
 				old, _ := lab.Stop(s.LabDir)
 				fmt.Fprintf(g.io.Err, "cleaned up a lab left behind (pid %d no longer runs)\n", old.Pid)
 			}
-			sv, err := lab.EnsureServers(cmd.Context(), s.CacheDir, g.io.Err)
+			sv, err := server.Ensure(cmd.Context(), s.CacheDir, g.io.Err)
 			if err != nil {
 				return err
 			}
@@ -222,7 +224,7 @@ func newLabServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sv, err := lab.FindServers(s.CacheDir)
+			sv, err := server.Find(s.CacheDir)
 			if err != nil {
 				return err
 			}

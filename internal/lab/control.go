@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
 // Operator is what can be done to a running lab, in process (*Lab, through
@@ -111,14 +113,14 @@ func (l *Lab) Status(ctx context.Context) Status {
 	checks := make(chan check, 2*len(l.regions))
 	for _, r := range l.regions {
 		rs := RegionStatus{Name: r.name, Endpoints: r.ep, Servers: map[string]int{}, Up: map[string]bool{}}
-		for _, s := range []*server{r.ddb, r.s3} {
+		for _, s := range []*server.Process{r.ddb, r.s3} {
 			svc := "dynamodb"
 			if s == r.s3 {
 				svc = "s3"
 			}
-			rs.Servers[svc] = s.pid()
+			rs.Servers[svc] = s.Pid()
 			wg.Add(1)
-			go func() { defer wg.Done(); checks <- check{r.name, svc, backendUp(ctx, s.addr)} }()
+			go func() { defer wg.Done(); checks <- check{r.name, svc, backendUp(ctx, s.Addr())} }()
 		}
 		for _, f := range faults {
 			if f.Region == r.name {

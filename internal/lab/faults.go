@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -226,12 +228,10 @@ func (l *Lab) observeControlWrite(body []byte) {
 		return
 	}
 	p.mu.Lock()
-	all := append([]*server(nil), p.all...)
+	all := append([]*server.Process(nil), p.all...)
 	p.mu.Unlock()
 	for _, s := range all {
-		if s.cmd.Process != nil {
-			_ = s.cmd.Process.Kill()
-		}
+		s.Kill()
 	}
 	l.event("fault", l.opts.DR, "failover controller killed after journaling "+phase)
 }
@@ -262,7 +262,7 @@ func (l *Lab) linkProxy(from, to string, svc region.Service, target string) (str
 	if err != nil {
 		return "", err
 	}
-	port, err := freePort()
+	port, err := server.FreePort()
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -93,7 +95,7 @@ func (f FunctionOptions) withDefaults() FunctionOptions {
 func CheckFunctions(dir string) error {
 	for _, n := range FunctionNames {
 		if _, err := os.Stat(filepath.Join(dir, n, "bootstrap")); err != nil {
-			return &SetupError{"function " + n + " not built in " + dir, "run `make build` (builds bin/functions/<name>/bootstrap)"}
+			return &server.SetupError{What: "function " + n + " not built in " + dir, Hint: "run `make build` (builds bin/functions/<name>/bootstrap)"}
 		}
 	}
 	return nil
@@ -104,9 +106,9 @@ func CheckFunctions(dir string) error {
 type pool struct {
 	region, name string
 	env          []string
-	free         chan *server
+	free         chan *server.Process
 	mu           sync.Mutex
-	all          []*server
+	all          []*server.Process
 }
 
 // functionSettings are the PILOTLIGHT_* settings each function's template
@@ -290,7 +292,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	var errs []error
 	for _, sp := range specs {
 		env := append(os.Environ(), labEnvs[sp.region+"/"+sp.name]...)
-		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server, sp.n)}
+		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server.Process, sp.n)}
 		l.pools[sp.region+"/"+sp.name] = p
 		for i := 0; i < sp.n; i++ {
 			wg.Add(1)
@@ -312,16 +314,16 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (l *Lab) startRIE(ctx context.Context, regionName, name string, i int, env []string) (*server, error) {
-	return retryPorts(func() (*server, error) { return l.startRIEOnce(ctx, regionName, name, i, env) })
+func (l *Lab) startRIE(ctx context.Context, regionName, name string, i int, env []string) (*server.Process, error) {
+	return server.RetryPorts(func() (*server.Process, error) { return l.startRIEOnce(ctx, regionName, name, i, env) })
 }
 
-func (l *Lab) startRIEOnce(ctx context.Context, regionName, name string, i int, env []string) (*server, error) {
-	port, err := freePort()
+func (l *Lab) startRIEOnce(ctx context.Context, regionName, name string, i int, env []string) (*server.Process, error) {
+	port, err := server.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
+	apiPort, err := server.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +333,7 @@ func (l *Lab) startRIEOnce(ctx context.Context, regionName, name string, i int, 
 		out = &lineWriter{fn: func(line string) { l.functionLog(regionName, name, line) }}
 	}
 	log := filepath.Join(l.opts.Dir, "logs", fmt.Sprintf("fn-%s-%s-%d.log", regionName, name, i))
-	return startProcess(ctx, "function "+name+" "+regionName, log, filepath.Join(l.opts.Functions.Dir, name), addr, env, out,
+	return server.StartProcess(ctx, "function "+name+" "+regionName, log, filepath.Join(l.opts.Functions.Dir, name), addr, env, out,
 		l.opts.Servers.RIE, "--log-level", "error", "--runtime-interface-emulator-address", addr,
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), filepath.Join(l.opts.Functions.Dir, name, "bootstrap"))
 }
@@ -407,7 +409,7 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 	if !ok {
 		return nil, fmt.Errorf("no function %s in %s", name, regionName)
 	}
-	var s *server
+	var s *server.Process
 	select {
 	case s = <-p.free:
 	case <-ctx.Done():
@@ -422,7 +424,7 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 	}
 	done := make(chan result, 1)
 	go func() {
-		body, err := invokeOnce(s.addr, payload)
+		body, err := invokeOnce(s.Addr(), payload)
 		done <- result{body, err}
 		p.release(l, s)
 	}()
@@ -469,10 +471,9 @@ func invokeOnce(addr string, payload []byte) ([]byte, error) {
 }
 
 // release returns an instance to its pool, replacing it first if it died.
-func (p *pool) release(l *Lab, s *server) {
-	select {
-	case <-s.done:
-	default:
+func (p *pool) release(l *Lab, s *server.Process) {
+	exited, exitErr := s.Exited()
+	if !exited {
 		p.free <- s
 		return
 	}
@@ -482,7 +483,7 @@ func (p *pool) release(l *Lab, s *server) {
 	if closed {
 		return
 	}
-	l.log.Warn("function instance died; starting a new one", "region", p.region, "function", p.name, "err", s.err)
+	l.log.Warn("function instance died; starting a new one", "region", p.region, "function", p.name, "err", exitErr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	p.mu.Lock()
@@ -511,11 +512,11 @@ func (l *Lab) stopFunctions() {
 	var wg sync.WaitGroup
 	for _, p := range l.pools {
 		p.mu.Lock()
-		all := append([]*server(nil), p.all...)
+		all := append([]*server.Process(nil), p.all...)
 		p.mu.Unlock()
 		for _, s := range all {
 			wg.Add(1)
-			go func() { defer wg.Done(); s.stop() }()
+			go func() { defer wg.Done(); s.Stop() }()
 		}
 	}
 	wg.Wait()

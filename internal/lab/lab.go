@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/rs/zerolog"
@@ -45,7 +47,7 @@ type Options struct {
 	Witness  string
 	Names    region.Names  // resource names
 	Dir      string        // state, logs and data; created if missing
-	Servers  Servers       // from FindServers or EnsureServers
+	Servers  server.Paths  // from server.Find or server.Ensure
 	BasePort int           // 0: free ports; else primary dynamodb, primary s3, dr dynamodb, dr s3, control
 	Lag      time.Duration // replication lag added by the replicators
 	// DynamoDBHeapMB is each DynamoDB Local's Java heap (default 192, enough
@@ -161,7 +163,7 @@ type labRegion struct {
 	witness  bool         // a control table only: DynamoDB, no S3, no functions
 	front    *writeFront  // notes write times, between the fault proxy and DynamoDB Local
 	objFront *changeFront // notes new object versions, between the fault proxy and versitygw
-	ddb, s3  *server
+	ddb, s3  *server.Process
 	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
 	clients  *region.Clients // through the proxies, default retries
@@ -291,7 +293,7 @@ func (l *Lab) startServing(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return &PortInUseError{l.opts.BasePort + 5}
+		return &server.PortInUseError{Port: l.opts.BasePort + 5}
 	}
 	l.frontDoorURL = "http://" + ln.Addr().String()
 	l.startFrontDoor(ln)
@@ -354,12 +356,12 @@ func (l *Lab) pickPorts() ([]int, error) {
 			if i == 4 {
 				ports[i] = l.opts.BasePort + 6 // +4 control, +5 front door
 			}
-			if err := checkPortFree(ports[i]); err != nil {
+			if err := server.CheckPortFree(ports[i]); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		p, err := freePort()
+		p, err := server.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -379,8 +381,8 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	}
 	sv := l.opts.Servers
 	var err error
-	r.ddb, err = retryPorts(func() (*server, error) {
-		bd, err := freePort()
+	r.ddb, err = server.RetryPorts(func() (*server.Process, error) {
+		bd, err := server.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -389,7 +391,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		// a small machine spend their first seconds compiling with C2;
 		// without it `lab up` takes ~11-13 s here, with it ~8 s, and the
 		// replication lag at 1,000 writes/s is the same (bench/lab).
-		return startServer(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
+		return server.Start(ctx, "dynamodb-local "+r.name, filepath.Join(logs, "dynamodb-"+r.name+".log"), sv.DynamoDBDir, r.backends.DynamoDB,
 			sv.Java, "-Xmx"+strconv.Itoa(cmp.Or(l.opts.DynamoDBHeapMB, 192))+"m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
 			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(bd))
 	})
@@ -405,7 +407,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.addr)
 		if err := l.proxies.Collection.Add(p, true); err != nil {
 			if strings.Contains(err.Error(), "address already in use") {
-				return &PortInUseError{ddbPort}
+				return &server.PortInUseError{Port: ddbPort}
 			}
 			return fmt.Errorf("proxy %s: %w", p.Name, err)
 		}
@@ -414,13 +416,13 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		r.clients, err = region.New(l.Spec(r.name, r.ep, 0))
 		return err
 	}
-	r.s3, err = retryPorts(func() (*server, error) {
-		bs, err := freePort()
+	r.s3, err = server.RetryPorts(func() (*server.Process, error) {
+		bs, err := server.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		r.backends.S3 = "127.0.0.1:" + strconv.Itoa(bs)
-		return startServer(ctx, "versitygw "+r.name, filepath.Join(logs, "s3-"+r.name+".log"), r.dataDir, r.backends.S3,
+		return server.Start(ctx, "versitygw "+r.name, filepath.Join(logs, "s3-"+r.name+".log"), r.dataDir, r.backends.S3,
 			sv.Versitygw, "--access", l.creds.AccessKeyID, "--secret", l.creds.SecretAccessKey, "--region", r.name,
 			"--port", r.backends.S3, "posix", "--versioning-dir", filepath.Join(r.dataDir, "s3-versions"), filepath.Join(r.dataDir, "s3"))
 	})
@@ -451,7 +453,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		if err := l.proxies.Collection.Add(p, true); err != nil {
 			if strings.Contains(err.Error(), "address already in use") {
 				port, _ := strconv.Atoi(pair[0][strings.LastIndexByte(pair[0], ':')+1:])
-				return &PortInUseError{port}
+				return &server.PortInUseError{Port: port}
 			}
 			return fmt.Errorf("proxy %s: %w", p.Name, err)
 		}
@@ -585,10 +587,10 @@ func (l *Lab) Close() error {
 	for _, r := range l.allRegions() {
 		r.front.close()
 		r.objFront.close()
-		for _, s := range []*server{r.ddb, r.s3} {
+		for _, s := range []*server.Process{r.ddb, r.s3} {
 			if s != nil {
 				wg.Add(1)
-				go func(s *server) { defer wg.Done(); s.stop() }(s)
+				go func(s *server.Process) { defer wg.Done(); s.Stop() }(s)
 			}
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -36,9 +38,9 @@ var (
 
 // requireServers skips when the lab's servers are not installed, except in
 // CI, where a missing server is a failure.
-func requireServers(t testing.TB) Servers {
+func requireServers(t testing.TB) server.Paths {
 	t.Helper()
-	s, err := FindServers(DefaultCacheDir())
+	s, err := server.Find(server.DefaultCacheDir())
 	if err != nil {
 		testenv.Missing(t, fmt.Sprintf("lab servers missing in CI: %v", err), fmt.Sprintf("lab servers missing: %v", err))
 	}

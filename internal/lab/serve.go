@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
 // Serve runs a lab until ctx ends: it starts it, serves the control endpoint
@@ -36,7 +38,7 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return &PortInUseError{opts.BasePort + 4}
+		return &server.PortInUseError{Port: opts.BasePort + 4}
 	}
 	token := randomHex(16)
 	srv := &http.Server{Handler: controlHandler(l, token), ReadHeaderTimeout: 5 * time.Second}
@@ -48,11 +50,11 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 		FrontDoor: l.frontDoorURL, AgreementWait: l.opts.Functions.AgreementWait(),
 	}
 	for _, r := range l.regions {
-		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.pid(), "s3": r.s3.pid()}, Behind: "http://" + r.front.addr}
+		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.Pid(), "s3": r.s3.Pid()}, Behind: "http://" + r.front.addr}
 	}
 	if w := l.witness; w != nil {
 		st.Witness = w.name
-		st.WitnessRegion = &RegionState{Endpoints: w.ep, Pids: map[string]int{"dynamodb": w.ddb.pid()}}
+		st.WitnessRegion = &RegionState{Endpoints: w.ep, Pids: map[string]int{"dynamodb": w.ddb.Pid()}}
 	}
 	if err := writeState(opts.Dir, st); err != nil {
 		return err

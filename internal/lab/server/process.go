@@ -1,4 +1,4 @@
-package lab
+package server
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// server is one child process the lab started.
-type server struct {
+// Process is one child process the lab started.
+type Process struct {
 	name string
 	cmd  *exec.Cmd
 	addr string // 127.0.0.1:port it listens on
@@ -25,15 +25,15 @@ type server struct {
 	err  error // exit status, valid after done is closed
 }
 
-// startServer starts a child that dies with the lab (Pdeathsig), logging to
+// Start starts a child that dies with the lab (Pdeathsig), logging to
 // logPath, and waits until addr accepts connections.
-func startServer(ctx context.Context, name, logPath, dir, addr string, argv ...string) (*server, error) {
-	return startProcess(ctx, name, logPath, dir, addr, os.Environ(), nil, argv...)
+func Start(ctx context.Context, name, logPath, dir, addr string, argv ...string) (*Process, error) {
+	return StartProcess(ctx, name, logPath, dir, addr, os.Environ(), nil, argv...)
 }
 
-// startProcess is startServer with an environment and an optional extra
+// StartProcess is Start with an environment and an optional extra
 // writer that also receives the child's stdout (function logs).
-func startProcess(ctx context.Context, name, logPath, dir, addr string, env []string, stdout io.Writer, argv ...string) (*server, error) {
+func StartProcess(ctx context.Context, name, logPath, dir, addr string, env []string, stdout io.Writer, argv ...string) (*Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func startProcess(ctx context.Context, name, logPath, dir, addr string, env []st
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &server{name: name, cmd: cmd, addr: addr, done: make(chan struct{})}
+	s := &Process{name: name, cmd: cmd, addr: addr, done: make(chan struct{})}
 	go func() {
 		s.err = cmd.Wait()
 		logf.Close()
@@ -74,12 +74,12 @@ func startProcess(ctx context.Context, name, logPath, dir, addr string, env []st
 		case <-s.done:
 			return nil, &startError{name: name, addr: addr, err: s.err, log: logPath, tail: tail(logPath)}
 		case <-ctx.Done():
-			s.stop()
+			s.Stop()
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("%s did not listen on %s within 90s; see %s", name, addr, logPath)
 		}
 	}
@@ -101,9 +101,9 @@ func (e *startError) PortTaken() bool {
 	return strings.Contains(e.tail, "already in use") || strings.Contains(e.tail, "BindException")
 }
 
-// retryPorts runs start up to three times while it fails because its port
+// RetryPorts runs start up to three times while it fails because its port
 // was taken by another process.
-func retryPorts(start func() (*server, error)) (*server, error) {
+func RetryPorts(start func() (*Process, error)) (*Process, error) {
 	for attempt := 1; ; attempt++ {
 		s, err := start()
 		var se *startError
@@ -149,8 +149,8 @@ func ownsListener(pid, port int) bool {
 	return false
 }
 
-// stop terminates the server and waits for it.
-func (s *server) stop() {
+// Stop terminates the process and waits for it.
+func (s *Process) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
@@ -163,18 +163,39 @@ func (s *server) stop() {
 	}
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+// Pid is the process's ID.
+func (s *Process) Pid() int { return s.cmd.Process.Pid }
+
+// Kill ends the process at once (a crash, for the lab's faults).
+func (s *Process) Kill() {
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// Exited reports whether the process has ended, and how.
+func (s *Process) Exited() (bool, error) {
+	select {
+	case <-s.done:
+		return true, s.err
+	default:
+		return false, nil
+	}
+}
+
+// Addr is the 127.0.0.1:port the process listens on.
+func (s *Process) Addr() string { return s.addr }
 
 var (
 	portsMu sync.Mutex
-	ports   = map[int]bool{} // handed out by freePort in this process
+	ports   = map[int]bool{} // handed out by FreePort in this process
 )
 
-// freePort asks the kernel for an unused port on 127.0.0.1 that this process
+// FreePort asks the kernel for an unused port on 127.0.0.1 that this process
 // has not handed out before. The port is free when returned but not held, so
 // a port given to one server is never given to another one starting at the
 // same time (the kernel may offer a just-released port again).
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	var held []net.Listener
@@ -205,8 +226,8 @@ func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("port %d on 127.0.0.1 is in use: stop whatever holds it (ss -ltnp 'sport = :%d') or set PILOTLIGHT_LAB_BASE_PORT=0 for free ports", e.Port, e.Port)
 }
 
-// checkPortFree fails with a PortInUseError when port is taken.
-func checkPortFree(port int) error {
+// CheckPortFree fails with a PortInUseError when port is taken.
+func CheckPortFree(port int) error {
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return &PortInUseError{port}
@@ -226,9 +247,9 @@ func tail(path string) string {
 	return s
 }
 
-// processAlive reports whether pid runs and its command line contains want,
+// Alive reports whether pid runs and its command line contains want,
 // so a recycled pid is never mistaken for one of ours.
-func processAlive(pid int, want string) bool {
+func Alive(pid int, want string) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -245,15 +266,15 @@ func processAlive(pid int, want string) bool {
 	return strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), want)
 }
 
-// killProcess stops pid (and its process group) if it is still ours.
-func killProcess(pid int, want string, grace time.Duration) error {
-	if !processAlive(pid, want) {
+// Kill stops pid (and its process group) if it is still ours.
+func Kill(pid int, want string, grace time.Duration) error {
+	if !Alive(pid, want) {
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !processAlive(pid, want) {
+		if !Alive(pid, want) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
