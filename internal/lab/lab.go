@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -160,9 +162,9 @@ const DefaultWitness = "us-east-2"
 
 type labRegion struct {
 	name     string
-	witness  bool         // a control table only: DynamoDB, no S3, no functions
-	front    *writeFront  // notes write times, between the fault proxy and DynamoDB Local
-	objFront *changeFront // notes new object versions, between the fault proxy and versitygw
+	witness  bool               // a control table only: DynamoDB, no S3, no functions
+	front    *front.WriteFront  // notes write times, between the fault proxy and DynamoDB Local
+	objFront *front.ChangeFront // notes new object versions, between the fault proxy and versitygw
 	ddb, s3  *server.Process
 	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
@@ -400,11 +402,11 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	}
 	if r.witness {
 		// The witness holds no replicated table: its front only gates.
-		if r.front, err = startWriteFront(r.backends.DynamoDB, "", nil); err != nil {
+		if r.front, err = front.StartWriteFront(r.backends.DynamoDB, "", nil); err != nil {
 			return fmt.Errorf("front %s: %w", r.name, err)
 		}
-		r.front.gate = l.dynamoDBGate(r.name)
-		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.addr)
+		r.front.Gate = l.dynamoDBGate(r.name)
+		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.Addr)
 		if err := l.proxies.Collection.Add(p, true); err != nil {
 			if strings.Contains(err.Error(), "address already in use") {
 				return &server.PortInUseError{Port: ddbPort}
@@ -429,25 +431,25 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	if err != nil {
 		return err
 	}
-	r.front, err = startWriteFront(r.backends.DynamoDB, l.opts.Names.Table(), []string{region.TableHashKey})
+	r.front, err = front.StartWriteFront(r.backends.DynamoDB, l.opts.Names.Table(), []string{region.TableHashKey})
 	if err != nil {
 		return fmt.Errorf("write-time front %s: %w", r.name, err)
 	}
-	r.front.observe = l.observeControlWrite
-	r.front.gate = l.dynamoDBGate(r.name)
-	r.objFront, err = startChangeFront(r.backends.S3)
+	r.front.Observe = l.observeControlWrite
+	r.front.Gate = l.dynamoDBGate(r.name)
+	r.objFront, err = front.StartChangeFront(r.backends.S3)
 	if err != nil {
 		return fmt.Errorf("change front %s: %w", r.name, err)
 	}
-	r.objFront.gate = func(w http.ResponseWriter, req *http.Request) bool {
+	r.objFront.Gate = func(w http.ResponseWriter, req *http.Request) bool {
 		if a := l.auth.Load(); a != nil {
 			return a.s3(r.name, w, req)
 		}
 		return true
 	}
 	for svc, pair := range map[region.Service][2]string{
-		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.addr},
-		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.objFront.addr},
+		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.Addr},
+		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.objFront.Addr},
 	} {
 		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, svc), pair[0], pair[1])
 		if err := l.proxies.Collection.Add(p, true); err != nil {
@@ -585,8 +587,8 @@ func (l *Lab) Close() error {
 	_ = l.proxies.Collection.Clear()
 	var wg sync.WaitGroup
 	for _, r := range l.allRegions() {
-		r.front.close()
-		r.objFront.close()
+		r.front.Close()
+		r.objFront.Close()
 		for _, s := range []*server.Process{r.ddb, r.s3} {
 			if s != nil {
 				wg.Add(1)

@@ -582,7 +582,7 @@ func TestLaterWriteWinsWhateverTheReadOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct, err := region.New(l.Spec("us-east-1", Endpoints{DynamoDB: "http://" + east.front.addr, S3: east.ep.S3}, 0))
+	direct, err := region.New(l.Spec("us-east-1", Endpoints{DynamoDB: "http://" + east.front.Addr, S3: east.ep.S3}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -28,7 +30,7 @@ import (
 // the DR region's new versions back, like a reverse replication rule plus
 // S3 Batch Replication for what was written in the meantime.
 //
-// It works from each region's change feed (changeFront, between the fault
+// It works from each region's change feed (front.ChangeFront, between the fault
 // proxy and versitygw, notes every version a write creates), as S3
 // replication works from its own change log; it lists a bucket's versions
 // only once per direction after it starts, to catch up on what was written
@@ -61,7 +63,7 @@ type objectReplicator struct {
 	kick     chan struct{} // a pass now, not at the next interval
 
 	// Read and written by the run goroutine only.
-	feeds  map[string]*changeFeed   // direction "from>to" -> the source region's feed
+	feeds  map[string]*front.Feed   // direction "from>to" -> the source region's feed
 	queues map[string]*versionQueue // direction + "|" + kind
 }
 
@@ -115,7 +117,7 @@ func (o *objectReplicator) bucket(kind bucketKind, regionName string) string {
 func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
 	o := &objectReplicator{l: l, log: l.log.With("component", "object-replicator"), path: path, lag: l.opts.Lag,
 		stats: map[string]*DirectionStatus{}, kick: make(chan struct{}, 1),
-		feeds: map[string]*changeFeed{}, queues: map[string]*versionQueue{}}
+		feeds: map[string]*front.Feed{}, queues: map[string]*versionQueue{}}
 	pos, err := loadObjectPosition(path)
 	if err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.feeds[d[0]+">"+d[1]] = r.objFront.subscribe(o.kick)
+		o.feeds[d[0]+">"+d[1]] = r.objFront.Subscribe(o.kick)
 	}
 	return o, nil
 }
@@ -191,7 +193,7 @@ const (
 func (o *objectReplicator) run(ctx context.Context) {
 	defer func() {
 		for _, f := range o.feeds {
-			f.close()
+			f.Close()
 		}
 		if err := o.save(); err != nil {
 			o.log.Error("save object replication position", "err", err)
@@ -299,16 +301,16 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	// Read the feed before listing: what lands after is in the next take.
 	now := time.Now()
 	var learned []srcVersion
-	changes, overflowed := o.feeds[dirKey].take(bucket)
+	changes, overflowed := o.feeds[dirKey].Take(bucket)
 	if overflowed {
 		q.listed = false // the feed dropped changes: list the bucket again
 	}
 	for _, c := range changes {
-		if c.version == "" {
-			q.relist[c.key] = true
+		if c.Version == "" {
+			q.relist[c.Key] = true
 			continue
 		}
-		learned = append(learned, srcVersion{key: c.key, id: c.version, marker: c.marker, modified: c.at, seen: c.at, order: -len(learned)})
+		learned = append(learned, srcVersion{key: c.Key, id: c.Version, marker: c.Marker, modified: c.At, seen: c.At, order: -len(learned)})
 	}
 	var listErr error
 	if !q.listed {
@@ -414,7 +416,7 @@ func (o *objectReplicator) merge(q *versionQueue, dirKey, from, kind string, vs 
 	created := o.pos.createdSet(from, kind)
 	touched := map[string]bool{}
 	for _, v := range vs {
-		if skipKey(v.key) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) ||
+		if front.SkipKey(v.key) || slices.Contains(copied[v.key], v.id) || slices.Contains(created[v.key], v.id) ||
 			slices.ContainsFunc(q.known[v.key], func(k srcVersion) bool { return k.id == v.id }) {
 			continue
 		}

@@ -50,7 +50,7 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 		FrontDoor: l.frontDoorURL, AgreementWait: l.opts.Functions.AgreementWait(),
 	}
 	for _, r := range l.regions {
-		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.Pid(), "s3": r.s3.Pid()}, Behind: "http://" + r.front.addr}
+		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.Pid(), "s3": r.s3.Pid()}, Behind: "http://" + r.front.Addr}
 	}
 	if w := l.witness; w != nil {
 		st.Witness = w.name

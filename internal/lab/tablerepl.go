@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -154,7 +156,7 @@ func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplica
 		// The replicator's writes name themselves, so the region's
 		// write-time front does not take them for users' writes.
 		spec := l.Spec(r.name, r.ep, 1)
-		spec.UserAgent = replicatorAgent
+		spec.UserAgent = front.ReplicatorAgent
 		c, err := region.New(spec)
 		if err != nil {
 			return nil, err
@@ -450,7 +452,7 @@ func (t *tableReplicator) writeTime(regionName, key string) (int64, bool) {
 	if err != nil || lr.front == nil {
 		return 0, false
 	}
-	return lr.front.writeTime(key)
+	return lr.front.WriteTime(key)
 }
 
 // classify turns a stream record into a queued change, recording what the
@@ -460,7 +462,7 @@ func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes
 	sr := rec.Dynamodb
 	c := &change{shard: shard, seq: aws.ToString(sr.SequenceNumber), observed: now}
 	c.key = fromStreamItem(sr.Keys)
-	c.keyID = keyID(c.key)
+	c.keyID = front.KeyID(c.key)
 	newImg, oldImg := fromStreamItem(sr.NewImage), fromStreamItem(sr.OldImage)
 
 	v, deleted, own := replicatorWrite(rec.EventName, newImg, oldImg)
@@ -832,30 +834,6 @@ func (t *tableReplicator) status() []DirectionStatus {
 		out[i] = s
 	}
 	return out
-}
-
-// keyID is a canonical string for an item key.
-func keyID(key item) string {
-	names := make([]string, 0, len(key))
-	for k := range key {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, k := range names {
-		b.WriteString(k)
-		b.WriteByte('=')
-		switch v := key[k].(type) {
-		case *dbtypes.AttributeValueMemberS:
-			b.WriteString("S:" + v.Value)
-		case *dbtypes.AttributeValueMemberN:
-			b.WriteString("N:" + v.Value)
-		case *dbtypes.AttributeValueMemberB:
-			b.WriteString("B:" + fmt.Sprintf("%x", v.Value))
-		}
-		b.WriteByte(';')
-	}
-	return b.String()
 }
 
 func writeFileAtomic(path string, b []byte) error {

@@ -1,4 +1,4 @@
-package lab
+package front
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,11 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// writeFront stands between a region's fault proxy and its DynamoDB Local
+// ReplicatorAgent is the application name in the user agent of the table
+// replicator's calls.
+const ReplicatorAgent = "pilotlight-lab-replicator"
+
+// WriteFront stands between a region's fault proxy and its DynamoDB Local
 // and notes when each write to the replicated table succeeded, so the table
 // replicator can resolve conflicts by the time of the write, as global
 // tables do, not by when it happened to read the stream record (a latency
@@ -26,7 +31,7 @@ import (
 // write's time is when DynamoDB answered, not when a slowed client heard.
 //
 // Only users' writes are noted. The replicator's own writes (they carry
-// replicatorAgent in their user agent) are not: were a key's time taken
+// ReplicatorAgent in their user agent) are not: were a key's time taken
 // from a peer's change applied here, a user's earlier write whose stream
 // record is read after it would be stamped with the peer's later time and
 // win over the write that really came later.
@@ -34,23 +39,20 @@ import (
 // It reads the five write APIs (PutItem, UpdateItem, DeleteItem,
 // BatchWriteItem, TransactWriteItems) and never changes a request or an
 // item: everything passes through untouched.
-// replicatorAgent is the application name in the user agent of the table
-// replicator's calls.
-const replicatorAgent = "pilotlight-lab-replicator"
 
-type writeFront struct {
+type WriteFront struct {
 	table string
 	keys  []string // the table's key attribute names
 	proxy *httputil.ReverseProxy
 	srv   *http.Server
-	addr  string
+	Addr  string
 
-	// observe, when set, sees every successful PutItem after its answer
+	// Observe, when set, sees every successful PutItem after its answer
 	// has gone back (the lab's controller-crash fault uses it).
-	observe func(body []byte)
-	// gate, when set, sees every request (with its body) first and may
+	Observe func(body []byte)
+	// Gate, when set, sees every request (with its body) first and may
 	// refuse it: it writes the answer and returns false (the lab's IAM).
-	gate func(w http.ResponseWriter, r *http.Request, body []byte) bool
+	Gate func(w http.ResponseWriter, r *http.Request, body []byte) bool
 
 	mu       sync.Mutex
 	latest   map[string]int64 // key ID -> unix ms of the last successful write
@@ -59,13 +61,13 @@ type writeFront struct {
 	pruned   time.Time
 }
 
-// startWriteFront listens on a free local port and forwards to backend.
-func startWriteFront(backend, table string, keys []string) (*writeFront, error) {
+// StartWriteFront listens on a free local port and forwards to backend.
+func StartWriteFront(backend, table string, keys []string) (*WriteFront, error) {
 	proxy, ln, err := frontProxy(backend)
 	if err != nil {
 		return nil, err
 	}
-	f := &writeFront{table: table, keys: keys, addr: ln.Addr().String(), latest: map[string]int64{}, inflight: map[string]int{}, proxy: proxy}
+	f := &WriteFront{table: table, keys: keys, Addr: ln.Addr().String(), latest: map[string]int64{}, inflight: map[string]int{}, proxy: proxy}
 	f.done = sync.NewCond(&f.mu)
 	f.srv = serveFront(ln, f)
 	return f, nil
@@ -94,13 +96,13 @@ func serveFront(ln net.Listener, h http.Handler) *http.Server {
 	return srv
 }
 
-func (f *writeFront) close() {
+func (f *WriteFront) Close() {
 	if f != nil {
 		f.srv.Close()
 	}
 }
 
-func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *WriteFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	var keys []string
 	var body []byte
@@ -115,12 +117,12 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		return true
 	}
-	if f.gate != nil && !(read() && f.gate(w, r, body)) {
+	if f.Gate != nil && !(read() && f.Gate(w, r, body)) {
 		return
 	}
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
-		if strings.Contains(r.Header.Get("User-Agent"), "app/"+replicatorAgent) {
+		if strings.Contains(r.Header.Get("User-Agent"), "app/"+ReplicatorAgent) {
 			f.proxy.ServeHTTP(w, r)
 			return
 		}
@@ -130,14 +132,14 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		keys = f.writtenKeys(op, body)
 	}
 	if len(keys) == 0 {
-		if op != "PutItem" || f.observe == nil {
+		if op != "PutItem" || f.Observe == nil {
 			f.proxy.ServeHTTP(w, r)
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		f.proxy.ServeHTTP(rec, r)
 		if rec.status == http.StatusOK {
-			f.observe(body)
+			f.Observe(body)
 		}
 		return
 	}
@@ -165,7 +167,7 @@ func (f *writeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // prune forgets write times older than ten minutes (the replicator reads
 // records long before that); the caller holds f.mu.
-func (f *writeFront) prune() {
+func (f *WriteFront) prune() {
 	now := time.Now()
 	if now.Sub(f.pruned) < time.Minute {
 		return
@@ -179,11 +181,11 @@ func (f *writeFront) prune() {
 	}
 }
 
-// writeTime is when the last successful write of key (a keyID) was
+// writeTime is when the last successful write of key (a KeyID) was
 // answered; a write still in flight is waited for (its stream record can be
 // read a moment before its answer passes here). ok is false when the front
 // saw no write of the key (written before the lab started).
-func (f *writeFront) writeTime(key string) (int64, bool) {
+func (f *WriteFront) WriteTime(key string) (int64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	deadline := time.Now().Add(200 * time.Millisecond)
@@ -225,7 +227,7 @@ type wireItem map[string]map[string]json.RawMessage
 
 // writtenKeys returns the key IDs of the replicated table that a write
 // request touches (nil when it touches none, or cannot be read).
-func (f *writeFront) writtenKeys(op string, body []byte) []string {
+func (f *WriteFront) writtenKeys(op string, body []byte) []string {
 	var req struct {
 		TableName     string
 		Item, Key     wireItem
@@ -279,10 +281,10 @@ func (f *writeFront) writtenKeys(op string, body []byte) []string {
 	return out
 }
 
-// keyOf is the keyID (as the replicator computes it from stream records)
+// keyOf is the KeyID (as the replicator computes it from stream records)
 // of an item or key in wire format.
-func (f *writeFront) keyOf(it wireItem) (string, error) {
-	key := item{}
+func (f *WriteFront) keyOf(it wireItem) (string, error) {
+	key := map[string]dbtypes.AttributeValue{}
 	for _, name := range f.keys {
 		av, ok := it[name]
 		if !ok {
@@ -313,5 +315,30 @@ func (f *writeFront) keyOf(it wireItem) (string, error) {
 			return "", fmt.Errorf("key attribute %s is not S, N or B", name)
 		}
 	}
-	return keyID(key), nil
+	return KeyID(key), nil
+}
+
+// KeyID is a canonical string for an item key: the write-time front notes
+// writes by it, and the table replicator looks them up by it.
+func KeyID(key map[string]dbtypes.AttributeValue) string {
+	names := make([]string, 0, len(key))
+	for k := range key {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		b.WriteString(k)
+		b.WriteByte('=')
+		switch v := key[k].(type) {
+		case *dbtypes.AttributeValueMemberS:
+			b.WriteString("S:" + v.Value)
+		case *dbtypes.AttributeValueMemberN:
+			b.WriteString("N:" + v.Value)
+		case *dbtypes.AttributeValueMemberB:
+			b.WriteString("B:" + fmt.Sprintf("%x", v.Value))
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
 }

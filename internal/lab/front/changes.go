@@ -1,4 +1,4 @@
-package lab
+package front
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// changeFront stands between a region's S3 fault proxy and its versitygw
+// ChangeFront stands between a region's S3 fault proxy and its versitygw
 // and notes every object version a write creates — the key, the version ID
 // the server answered with, whether it is a delete marker, and when — in
 // the change feeds the object replicator reads. It is the lab's stand-in
@@ -31,35 +31,35 @@ import (
 // whose version it cannot tell (a multi-object delete, an answer lost
 // between here and the server) are noted by key, and the replicator lists
 // that key's versions.
-type changeFront struct {
+type ChangeFront struct {
 	proxy *httputil.ReverseProxy
 	srv   *http.Server
-	addr  string
+	Addr  string
 
-	// gate, when set, sees every request first and may refuse it: it
+	// Gate, when set, sees every request first and may refuse it: it
 	// writes the answer and returns false (the lab's IAM).
-	gate func(w http.ResponseWriter, r *http.Request) bool
+	Gate func(w http.ResponseWriter, r *http.Request) bool
 
 	mu    sync.Mutex
-	feeds map[*changeFeed]struct{}
+	feeds map[*Feed]struct{}
 	cap   int // feedCap, or less in tests
 }
 
-// objectChange is one new version, or (version "") a key to list.
-type objectChange struct {
-	key, version string
-	marker       bool
-	at           time.Time
+// Change is one new version, or (version "") a key to list.
+type Change struct {
+	Key, Version string
+	Marker       bool // a delete marker
+	At           time.Time
 }
 
-// changeFeed is one reader's queue of changes, per bucket.
-type changeFeed struct {
-	front *changeFront
+// Feed is one reader's queue of changes, per bucket.
+type Feed struct {
+	front *ChangeFront
 	wake  chan<- struct{} // signalled (without blocking) on every change
 
 	mu       sync.Mutex
-	changes  map[string][]objectChange // bucket -> changes, in the order answered
-	overflow map[string]bool           // bucket -> changes were dropped: list it whole
+	changes  map[string][]Change // bucket -> changes, in the order answered
+	overflow map[string]bool     // bucket -> changes were dropped: list it whole
 }
 
 // feedCap bounds a feed's queue per bucket (a direction left off for
@@ -70,13 +70,13 @@ const feedCap = 100_000
 
 type changeKeysCtx struct{}
 
-// startChangeFront listens on a free local port and forwards to backend.
-func startChangeFront(backend string) (*changeFront, error) {
+// StartChangeFront listens on a free local port and forwards to backend.
+func StartChangeFront(backend string) (*ChangeFront, error) {
 	proxy, ln, err := frontProxy(backend)
 	if err != nil {
 		return nil, err
 	}
-	f := &changeFront{addr: ln.Addr().String(), feeds: map[*changeFeed]struct{}{}, proxy: proxy, cap: feedCap}
+	f := &ChangeFront{Addr: ln.Addr().String(), feeds: map[*Feed]struct{}{}, proxy: proxy, cap: feedCap}
 	f.proxy.ModifyResponse = f.answered
 	f.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		// The write may have landed: have its key listed.
@@ -89,7 +89,7 @@ func startChangeFront(backend string) (*changeFront, error) {
 	return f, nil
 }
 
-func (f *changeFront) close() {
+func (f *ChangeFront) Close() {
 	if f != nil {
 		f.srv.Close()
 	}
@@ -102,18 +102,18 @@ type objectWrite struct {
 	multi  []string // the keys of a multi-object delete
 }
 
-func (w *objectWrite) listKeys() []objectChange {
-	var out []objectChange
+func (w *objectWrite) listKeys() []Change {
+	var out []Change
 	for _, k := range append([]string{w.key}, w.multi...) {
 		if k != "" {
-			out = append(out, objectChange{key: k})
+			out = append(out, Change{Key: k})
 		}
 	}
 	return out
 }
 
-func (f *changeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.gate != nil && !f.gate(w, r) {
+func (f *ChangeFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.Gate != nil && !f.Gate(w, r) {
 		return
 	}
 	if ow := classifyWrite(r); ow != nil {
@@ -157,7 +157,7 @@ func classifyWrite(r *http.Request) *objectWrite {
 		}
 		ow := &objectWrite{bucket: bucket}
 		for _, o := range req.Objects {
-			if o.VersionId == "" && !skipKey(o.Key) {
+			if o.VersionId == "" && !SkipKey(o.Key) {
 				ow.multi = append(ow.multi, o.Key)
 			}
 		}
@@ -165,7 +165,7 @@ func classifyWrite(r *http.Request) *objectWrite {
 			return nil
 		}
 		return ow
-	case key == "" || skipKey(key):
+	case key == "" || SkipKey(key):
 		return nil
 	}
 	// The SDK names its operation in an x-id parameter; any other parameter
@@ -180,30 +180,30 @@ func classifyWrite(r *http.Request) *objectWrite {
 	return nil
 }
 
-// skipKey: the health probes' canaries are never replicated.
-func skipKey(key string) bool { return strings.HasPrefix(key, region.CanaryPrefix) }
+// SkipKey: the health probes' canaries are never replicated.
+func SkipKey(key string) bool { return strings.HasPrefix(key, region.CanaryPrefix) }
 
 // answered notes a write's version before its answer goes back.
-func (f *changeFront) answered(resp *http.Response) error {
+func (f *ChangeFront) answered(resp *http.Response) error {
 	ow, ok := resp.Request.Context().Value(changeKeysCtx{}).(*objectWrite)
 	if !ok || resp.StatusCode >= 300 {
 		return nil
 	}
 	now := time.Now()
 	if v := resp.Header.Get("X-Amz-Version-Id"); ow.key != "" && v != "" {
-		f.note(ow.bucket, []objectChange{{key: ow.key, version: v, marker: resp.Header.Get("X-Amz-Delete-Marker") == "true", at: now}}, now)
+		f.note(ow.bucket, []Change{{Key: ow.key, Version: v, Marker: resp.Header.Get("X-Amz-Delete-Marker") == "true", At: now}}, now)
 		return nil
 	}
 	f.note(ow.bucket, ow.listKeys(), now)
 	return nil
 }
 
-func (f *changeFront) note(bucket string, changes []objectChange, at time.Time) {
+func (f *ChangeFront) note(bucket string, changes []Change, at time.Time) {
 	if len(changes) == 0 {
 		return
 	}
 	for i := range changes {
-		changes[i].at = at
+		changes[i].At = at
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -224,15 +224,15 @@ func (f *changeFront) note(bucket string, changes []objectChange, at time.Time) 
 }
 
 // subscribe returns a feed of every change from now on.
-func (f *changeFront) subscribe(wake chan<- struct{}) *changeFeed {
-	c := &changeFeed{front: f, wake: wake, changes: map[string][]objectChange{}, overflow: map[string]bool{}}
+func (f *ChangeFront) Subscribe(wake chan<- struct{}) *Feed {
+	c := &Feed{front: f, wake: wake, changes: map[string][]Change{}, overflow: map[string]bool{}}
 	f.mu.Lock()
 	f.feeds[c] = struct{}{}
 	f.mu.Unlock()
 	return c
 }
 
-func (c *changeFeed) close() {
+func (c *Feed) Close() {
 	c.front.mu.Lock()
 	delete(c.front.feeds, c)
 	c.front.mu.Unlock()
@@ -240,7 +240,7 @@ func (c *changeFeed) close() {
 
 // take returns the bucket's changes since the last take and forgets them;
 // overflowed means some were dropped (the bucket must be listed whole).
-func (c *changeFeed) take(bucket string) (changes []objectChange, overflowed bool) {
+func (c *Feed) Take(bucket string) (changes []Change, overflowed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	changes, overflowed = c.changes[bucket], c.overflow[bucket]

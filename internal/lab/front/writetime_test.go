@@ -1,4 +1,4 @@
-package lab
+package front
 
 import (
 	"context"
@@ -13,15 +13,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
+type item = map[string]dbtypes.AttributeValue
+
 func TestWrittenKeys(t *testing.T) {
-	f := &writeFront{table: "t", keys: []string{"pk"}}
-	id := func(v string) string { return keyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: v}}) }
+	f := &WriteFront{table: "t", keys: []string{"pk"}}
+	id := func(v string) string { return KeyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: v}}) }
 	tests := []struct {
 		name, op, body string
 		want           []string
@@ -32,8 +35,8 @@ func TestWrittenKeys(t *testing.T) {
 		{"delete", "DeleteItem", `{"TableName":"t","Key":{"pk":{"S":"c"}}}`, []string{id("c")}},
 		{"batch", "BatchWriteItem", `{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"d"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"e"}}}}],"u":[{"PutRequest":{"Item":{"pk":{"S":"z"}}}}]}}`, []string{id("d"), id("e")}},
 		{"transaction", "TransactWriteItems", `{"TransactItems":[{"ConditionCheck":{"TableName":"t","Key":{"pk":{"S":"no"}}}},{"Put":{"TableName":"t","Item":{"pk":{"S":"f"}}}},{"Update":{"TableName":"t","Key":{"pk":{"S":"g"}}}}]}`, []string{id("f"), id("g")}},
-		{"number key", "PutItem", `{"TableName":"t","Item":{"pk":{"N":"7"}}}`, []string{keyID(item{"pk": &dbtypes.AttributeValueMemberN{Value: "7"}})}},
-		{"binary key", "PutItem", `{"TableName":"t","Item":{"pk":{"B":"AQI="}}}`, []string{keyID(item{"pk": &dbtypes.AttributeValueMemberB{Value: []byte{1, 2}}})}},
+		{"number key", "PutItem", `{"TableName":"t","Item":{"pk":{"N":"7"}}}`, []string{KeyID(item{"pk": &dbtypes.AttributeValueMemberN{Value: "7"}})}},
+		{"binary key", "PutItem", `{"TableName":"t","Item":{"pk":{"B":"AQI="}}}`, []string{KeyID(item{"pk": &dbtypes.AttributeValueMemberB{Value: []byte{1, 2}}})}},
 		{"no key", "PutItem", `{"TableName":"t","Item":{"x":{"S":"a"}}}`, nil},
 		{"not json", "PutItem", `{`, nil},
 	}
@@ -58,7 +61,7 @@ func FuzzWrittenKeys(f *testing.F) {
 	f.Add("PutItem", `{"TableName":"t","Item":{"pk":{"S":"a"}}}`, "a")
 	f.Add("TransactWriteItems", `{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"B":"%%"}}}}]}`, "")
 	f.Add("BatchWriteItem", `{"RequestItems":{"t":[{"PutRequest":null}]}}`, "x")
-	front := &writeFront{table: "t", keys: []string{"pk"}}
+	front := &WriteFront{table: "t", keys: []string{"pk"}}
 	f.Fuzz(func(t *testing.T, op, body, key string) {
 		front.writtenKeys(op, []byte(body))
 		if !utf8.ValidString(key) {
@@ -66,7 +69,7 @@ func FuzzWrittenKeys(f *testing.F) {
 		}
 		b, _ := json.Marshal(map[string]any{"TableName": "t", "Item": map[string]any{"pk": map[string]string{"S": key}}})
 		got := front.writtenKeys("PutItem", b)
-		if want := keyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: key}}); len(got) != 1 || got[0] != want {
+		if want := KeyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: key}}); len(got) != 1 || got[0] != want {
 			t.Fatalf("PutItem of %q: keys %q", key, got)
 		}
 	})
@@ -82,15 +85,15 @@ func TestWriteFrontIgnoresTheReplicatorsWrites(t *testing.T) {
 		io.WriteString(w, "{}")
 	}))
 	defer backend.Close()
-	f, err := startWriteFront(strings.TrimPrefix(backend.URL, "http://"), "t", []string{"pk"})
+	f, err := StartWriteFront(strings.TrimPrefix(backend.URL, "http://"), "t", []string{"pk"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.close()
+	defer f.Close()
 	put := func(agent string) {
 		t.Helper()
-		spec := LabSpec("us-east-1", Endpoints{DynamoDB: "http://" + f.addr}, Credentials{AccessKeyID: "a", SecretAccessKey: "b"}, 1)
-		spec.UserAgent = agent
+		spec := region.Spec{Name: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+			Endpoints: map[region.Service]string{region.DynamoDB: "http://" + f.Addr}, MaxAttempts: 1, Local: true, UserAgent: agent}
 		c, err := region.New(spec)
 		if err != nil {
 			t.Fatal(err)
@@ -99,21 +102,21 @@ func TestWriteFrontIgnoresTheReplicatorsWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	id := keyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}})
+	id := KeyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: "k"}})
 	put("pilotlight-app")
-	user, ok := f.writeTime(id)
+	user, ok := f.WriteTime(id)
 	if !ok {
 		t.Fatal("the user's write was not noted")
 	}
 	for time.Now().UnixMilli() <= user {
 		runtime.Gosched() // the next write must fall in a later millisecond
 	}
-	put(replicatorAgent)
-	if got, _ := f.writeTime(id); got != user {
+	put(ReplicatorAgent)
+	if got, _ := f.WriteTime(id); got != user {
 		t.Fatalf("write time %d after the replicator's write, want the user's %d", got, user)
 	}
 	put("pilotlight-app")
-	if got, _ := f.writeTime(id); got <= user {
+	if got, _ := f.WriteTime(id); got <= user {
 		t.Fatalf("a second user write left the time at %d, want after %d", got, user)
 	}
 }

@@ -1,4 +1,4 @@
-package lab
+package front
 
 import (
 	"fmt"
@@ -64,7 +64,7 @@ func FuzzClassifyWrite(f *testing.F) {
 		if w.bucket == "" || (w.key == "") == (len(w.multi) == 0) {
 			t.Fatalf("malformed write %+v", w)
 		}
-		if skipKey(w.key) || slices.ContainsFunc(w.multi, skipKey) {
+		if SkipKey(w.key) || slices.ContainsFunc(w.multi, SkipKey) {
 			t.Fatalf("a canary key is noted: %+v", w)
 		}
 	})
@@ -73,21 +73,21 @@ func FuzzClassifyWrite(f *testing.F) {
 // A feed nobody reads for long (failback replication off for hours) stops
 // queueing at its cap and says so, and the reader lists the bucket whole.
 func TestFeedOverflowAsksForAListing(t *testing.T) {
-	f := &changeFront{feeds: map[*changeFeed]struct{}{}, cap: 3}
-	c := f.subscribe(make(chan struct{}, 1))
+	f := &ChangeFront{feeds: map[*Feed]struct{}{}, cap: 3}
+	c := f.Subscribe(make(chan struct{}, 1))
 	for i := range 2 {
-		f.note("b", []objectChange{{key: fmt.Sprint(i), version: "v"}}, time.Now())
+		f.note("b", []Change{{Key: fmt.Sprint(i), Version: "v"}}, time.Now())
 	}
-	if got, over := c.take("b"); len(got) != 2 || over {
+	if got, over := c.Take("b"); len(got) != 2 || over {
 		t.Fatalf("under the cap: %d changes, overflow %v", len(got), over)
 	}
 	for i := range 5 {
-		f.note("b", []objectChange{{key: fmt.Sprint(i), version: "v"}}, time.Now())
+		f.note("b", []Change{{Key: fmt.Sprint(i), Version: "v"}}, time.Now())
 	}
-	if got, over := c.take("b"); len(got) != 0 || !over {
+	if got, over := c.Take("b"); len(got) != 0 || !over {
 		t.Fatalf("past the cap: %d changes, overflow %v; want none and a listing", len(got), over)
 	}
-	if got, over := c.take("b"); len(got) != 0 || over {
+	if got, over := c.Take("b"); len(got) != 0 || over {
 		t.Fatalf("after the take: %d changes, overflow %v", len(got), over)
 	}
 }
