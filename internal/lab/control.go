@@ -162,7 +162,7 @@ func (l *Lab) replicationStatus() Status {
 		st.Routing = &rs
 	}
 	if a := l.auth.Load(); a != nil {
-		st.IAM = &IAMStatus{Roles: len(a.byKey), Denied: l.denials.Load()}
+		st.IAM = &IAMStatus{Roles: a.Sessions(), Denied: l.denials.Load()}
 		if d, ok := l.lastDenial.Load().(string); ok {
 			st.IAM.LastDenial = d
 		}

@@ -184,7 +184,7 @@ func (fd *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		target = fd.answer
 		fd.mu.Unlock()
 	}
-	if a := fd.l.auth.Load(); a != nil && !a.functionURL(target, fd.l.opts.Names.Function(FnApp), w, r) {
+	if a := fd.l.auth.Load(); a != nil && !a.FunctionURL(target, fd.l.opts.Names.Function(FnApp), w, r) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))

@@ -16,6 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -235,12 +238,12 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			AlarmPeriods: fo.AlarmPeriods, AlarmMissing: "breaching"}}
 	// Each function runs as its template role: a key of its own, which the
 	// fronts hold to the role's policies.
-	if access := l.opts.Access; access != nil {
-		acc, err := access(check)
+	if grants := l.opts.Access; grants != nil {
+		acc, err := grants(check)
 		if err != nil {
 			return fmt.Errorf("the templates' IAM: %w", err)
 		}
-		l.auth.Store(newAuthorizer(acc, l.creds, l.accessDenied))
+		l.auth.Store(access.New(acc, aws.Credentials{AccessKeyID: l.creds.AccessKeyID, SecretAccessKey: l.creds.SecretAccessKey}, l.accessDenied))
 	}
 	labEnvs := map[string][]string{}
 	for _, sp := range specs {
@@ -250,11 +253,11 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		}
 		creds := l.creds
 		if a := l.auth.Load(); a != nil {
-			c, ok := a.credentials(sp.region, sp.name)
+			c, ok := a.Credentials(sp.region, sp.name)
 			if !ok {
 				return fmt.Errorf("the templates give %s in %s no role", sp.name, sp.region)
 			}
-			creds = c
+			creds = Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 		}
 		labEnvs[sp.region+"/"+sp.name] = keepFor(sp.name, []string{
 			"AWS_REGION=" + sp.region, "AWS_DEFAULT_REGION=" + sp.region,

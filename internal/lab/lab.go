@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+
 	"github.com/pilotlight/pilotlight/internal/lab/front"
 
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -38,8 +40,8 @@ type Options struct {
 	// lab to the templates).
 	CheckEnv func(EnvCheck) error
 	// Access, when set, gives each function its template role (labcheck.
-	// Access): the lab then enforces the roles' policies (see access.go).
-	Access func(EnvCheck) (Access, error)
+	// Access): the lab then enforces the roles' policies (package access).
+	Access func(EnvCheck) (access.Access, error)
 	// Resources, when set, gives the tables and buckets to create, from the
 	// templates (labcheck.Resources); unset, the lab creates its own.
 	Resources func(EnvCheck) (Resources, error)
@@ -102,7 +104,7 @@ type Lab struct {
 	crashAfter string
 	links      map[string][]*toxiproxy.Proxy // "from>to" -> link proxies of from's functions
 	events     []Event
-	auth       atomic.Pointer[authorizer] // set when Options.Access is
+	auth       atomic.Pointer[access.Authorizer] // set when Options.Access is
 	denials    atomic.Int64
 	lastDenial atomic.Value // string
 	cancel     context.CancelFunc
@@ -131,7 +133,7 @@ func (l *Lab) event(kind, regionName, detail string) {
 }
 
 // accessDenied records a request the templates' IAM refused.
-func (l *Lab) accessDenied(d Denial) {
+func (l *Lab) accessDenied(d access.Denial) {
 	l.denials.Add(1)
 	l.lastDenial.Store(d.Region + ": " + d.String())
 	l.event("access-denied", d.Region, d.String())
@@ -443,7 +445,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 	}
 	r.objFront.Gate = func(w http.ResponseWriter, req *http.Request) bool {
 		if a := l.auth.Load(); a != nil {
-			return a.s3(r.name, w, req)
+			return a.S3(r.name, w, req)
 		}
 		return true
 	}
@@ -471,7 +473,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 func (l *Lab) dynamoDBGate(regionName string) func(http.ResponseWriter, *http.Request, []byte) bool {
 	return func(w http.ResponseWriter, req *http.Request, body []byte) bool {
 		if a := l.auth.Load(); a != nil {
-			return a.dynamoDB(regionName, w, req, body)
+			return a.DynamoDB(regionName, w, req, body)
 		}
 		return true
 	}

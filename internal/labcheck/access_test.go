@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -81,7 +83,7 @@ func TestTheLabRefusesWhatATemplateDoesNotGrant(t *testing.T) {
 	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
 		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
 		CheckEnv: func(c lab.EnvCheck) error { return CheckAgainst(c, broken) },
-		Access:   func(c lab.EnvCheck) (lab.Access, error) { return AccessFrom(c, broken) }})
+		Access:   func(c lab.EnvCheck) (access.Access, error) { return AccessFrom(c, broken) }})
 	if err != nil {
 		t.Fatal(err)
 	}

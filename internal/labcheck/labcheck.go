@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/iam"
@@ -169,13 +171,13 @@ func bucketNames(c lab.EnvCheck, fromAWS bool) map[string]string {
 // Access is lab.Options.Access: each function the templates deploy in the
 // lab's primary and DR regions gets its template role, resolved for the
 // region, and every bucket its bucket policy.
-func Access(c lab.EnvCheck) (lab.Access, error) { return AccessFrom(c, Shipped) }
+func Access(c lab.EnvCheck) (access.Access, error) { return AccessFrom(c, Shipped) }
 
 // AccessFrom is Access from other templates (a test's copy).
-func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
+func AccessFrom(c lab.EnvCheck, t Templates) (access.Access, error) {
 	acct := account(c)
 	buckets := bucketNames(c, false)
-	out := lab.Access{Account: acct, Roles: map[string]lab.Role{}, BucketPolicies: map[string][]iam.Policy{},
+	out := access.Access{Account: acct, Roles: map[string]access.Role{}, BucketPolicies: map[string][]iam.Policy{},
 		AWSBucket: func(b string) string {
 			if n, ok := buckets[b]; ok {
 				return n
@@ -185,25 +187,25 @@ func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 	for _, regionName := range []string{c.Primary, c.DR} {
 		r, err := resolver(c, t, regionName)
 		if err != nil {
-			return lab.Access{}, err
+			return access.Access{}, err
 		}
 		fns, err := r.Functions()
 		if err != nil {
-			return lab.Access{}, err
+			return access.Access{}, err
 		}
 		for _, f := range fns {
 			if f.Role == "" {
-				return lab.Access{}, fmt.Errorf("%s: %s: its Role is not a Fn::GetAtt of a role in the template", r.T.Name, f.LogicalID)
+				return access.Access{}, fmt.Errorf("%s: %s: its Role is not a Fn::GetAtt of a role in the template", r.T.Name, f.LogicalID)
 			}
 			role, err := r.Role(f.Role)
 			if err != nil {
-				return lab.Access{}, err
+				return access.Access{}, err
 			}
-			lr := lab.Role{Name: role.Name}
+			lr := access.Role{Name: role.Name}
 			for i, doc := range role.Policies {
 				p, err := iam.Parse(doc)
 				if err != nil {
-					return lab.Access{}, fmt.Errorf("%s: %s: policy %d: %w", r.T.Name, role.LogicalID, i+1, err)
+					return access.Access{}, fmt.Errorf("%s: %s: policy %d: %w", r.T.Name, role.LogicalID, i+1, err)
 				}
 				lr.Policies = append(lr.Policies, p)
 			}
@@ -211,12 +213,12 @@ func AccessFrom(c lab.EnvCheck, t Templates) (lab.Access, error) {
 		}
 		bps, err := r.BucketPolicies()
 		if err != nil {
-			return lab.Access{}, err
+			return access.Access{}, err
 		}
 		for bucket, doc := range bps {
 			p, err := iam.Parse(doc)
 			if err != nil {
-				return lab.Access{}, fmt.Errorf("%s: the policy of bucket %s: %w", r.T.Name, bucket, err)
+				return access.Access{}, fmt.Errorf("%s: the policy of bucket %s: %w", r.T.Name, bucket, err)
 			}
 			out.BucketPolicies[bucket] = append(out.BucketPolicies[bucket], iam.ForEveryone(p))
 		}

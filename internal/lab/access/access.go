@@ -1,4 +1,4 @@
-package lab
+package access
 
 import (
 	"crypto/rand"
@@ -16,27 +16,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/iam"
 )
-
-// The lab enforces the templates' IAM. Each function runs with its own
-// access key, standing for a session of its template role; the fronts
-// before each region's DynamoDB and S3, and the front door before the
-// function URLs, map the SigV4 key of every request to that role and
-// evaluate the role's identity policies (with the bucket's policy, for S3)
-// with package iam. A refusal gets the answer AWS gives — DynamoDB's
-// AccessDeniedException, S3's AccessDenied, a function URL's 403 — and is
-// an "access-denied" event: the drill fails on one.
-//
-// The lab's own calls (the replicators, the CLI, the drill's clients, the
-// tests) use the lab's key, which stands for an administrator: allowed
-// everything, as the service roles of DynamoDB global tables and S3
-// replication act outside the functions' roles on AWS. A request with no
-// signature is refused by DynamoDB and S3 fronts alike; the front door
-// takes an unsigned request as the operator's (curl works), a signed one is
-// evaluated as a function URL with AuthType AWS_IAM.
-//
-// Not emulated: signatures are not verified (the key names the role; every
-// key is the lab's own, handed to one process), nor session expiry;
-// aws:SecureTransport is always true.
 
 // Access is what the templates grant the lab's functions (Options.Access;
 // labcheck.Access resolves it from cloudformation/*.yaml).
@@ -81,8 +60,8 @@ func (p *principal) arn(account string) string {
 	return "arn:aws:sts::" + account + ":assumed-role/" + p.role.Name + "/" + p.function
 }
 
-// authorizer decides requests by their access key.
-type authorizer struct {
+// Authorizer decides requests by their access key (the lab's IAM).
+type Authorizer struct {
 	access Access
 	admin  aws.Credentials
 	byKey  map[string]*principal
@@ -92,9 +71,11 @@ type authorizer struct {
 	signer   *v4.Signer
 }
 
-// newAuthorizer gives each function in access.Roles a key of its own.
-func newAuthorizer(access Access, admin Credentials, denied func(Denial)) *authorizer {
-	a := &authorizer{access: access, admin: aws.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey, Source: "lab"},
+// New gives each function in access.Roles a key of its own; admin is the
+// lab's key (allowed everything); denied hears of every refusal.
+func New(access Access, admin aws.Credentials, denied func(Denial)) *Authorizer {
+	admin.Source = "lab"
+	a := &Authorizer{access: access, admin: admin,
 		byKey: map[string]*principal{}, denied: denied}
 	for k, role := range access.Roles {
 		regionName, fn, _ := strings.Cut(k, "/")
@@ -110,15 +91,18 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// credentials returns the key a function runs with; ok is false when the
+// Sessions is how many function sessions (region, function) hold a key.
+func (a *Authorizer) Sessions() int { return len(a.byKey) }
+
+// Credentials returns the key a function runs with; ok is false when the
 // templates give it no role.
-func (a *authorizer) credentials(regionName, fn string) (Credentials, bool) {
+func (a *Authorizer) Credentials(regionName, fn string) (aws.Credentials, bool) {
 	for _, p := range a.byKey {
 		if p.region == regionName && p.function == fn {
-			return Credentials{AccessKeyID: p.key, SecretAccessKey: p.secret}, true
+			return aws.Credentials{AccessKeyID: p.key, SecretAccessKey: p.secret}, true
 		}
 	}
-	return Credentials{}, false
+	return aws.Credentials{}, false
 }
 
 // verdict is the outcome for one request.
@@ -132,7 +116,7 @@ const (
 
 // decide evaluates reqs for the request's key in regionName; extra are
 // resource policies evaluated beside the role's.
-func (a *authorizer) decide(r *http.Request, regionName string, reqs []iam.Request, resourcePolicies func(iam.Request) []iam.Policy) (verdict, Denial) {
+func (a *Authorizer) decide(r *http.Request, regionName string, reqs []iam.Request, resourcePolicies func(iam.Request) []iam.Policy) (verdict, Denial) {
 	key, ok := iam.AccessKey(r)
 	if !ok {
 		return unknownKey, Denial{Region: regionName}
@@ -166,13 +150,13 @@ func (a *authorizer) decide(r *http.Request, regionName string, reqs []iam.Reque
 	return allowed, Denial{}
 }
 
-func (a *authorizer) where(regionName string) iam.Where {
+func (a *Authorizer) where(regionName string) iam.Where {
 	return iam.Where{Region: regionName, Account: a.access.Account}
 }
 
 // dynamoDB is a DynamoDB front's gate: it writes the refusal and returns
 // false, or returns true to forward the request.
-func (a *authorizer) dynamoDB(regionName string, w http.ResponseWriter, r *http.Request, body []byte) bool {
+func (a *Authorizer) DynamoDB(regionName string, w http.ResponseWriter, r *http.Request, body []byte) bool {
 	reqs, err := iam.DynamoDB(a.where(regionName), r.Header.Get("X-Amz-Target"), body)
 	if err != nil {
 		reqs = nil // unreadable: let DynamoDB Local answer it, but only for the lab's key
@@ -204,7 +188,7 @@ func writeDynamoDBError(w http.ResponseWriter, typ, msg string) {
 
 // s3 is an S3 front's gate. An allowed request with a role's key is signed
 // again with the lab's key, the only one versitygw knows.
-func (a *authorizer) s3(regionName string, w http.ResponseWriter, r *http.Request) bool {
+func (a *Authorizer) S3(regionName string, w http.ResponseWriter, r *http.Request) bool {
 	reqs := iam.S3(a.where(regionName), r.Method, r.URL, r.Header, a.access.AWSBucket)
 	v, d := a.decide(r, regionName, reqs, func(req iam.Request) []iam.Policy {
 		bucket, _, _ := strings.Cut(strings.TrimPrefix(req.Resource, "arn:aws:s3:::"), "/")
@@ -230,7 +214,7 @@ func (a *authorizer) s3(regionName string, w http.ResponseWriter, r *http.Reques
 // hopHeaders are not forwarded by the front's proxy, so must not be signed.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-func (a *authorizer) resign(r *http.Request, regionName string) error {
+func (a *Authorizer) resign(r *http.Request, regionName string) error {
 	a.signOnce.Do(func() { a.signer = v4.NewSigner() })
 	payload := r.Header.Get("X-Amz-Content-Sha256")
 	if payload == "" || strings.HasPrefix(payload, "STREAMING-AWS4-HMAC-SHA256") {
@@ -265,7 +249,7 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 
 // functionURL is the front door's gate before a region's orders service:
 // a signed request is a call to a function URL with AuthType AWS_IAM.
-func (a *authorizer) functionURL(regionName, function string, w http.ResponseWriter, r *http.Request) bool {
+func (a *Authorizer) FunctionURL(regionName, function string, w http.ResponseWriter, r *http.Request) bool {
 	if _, signed := iam.AccessKey(r); !signed {
 		return true // the operator's: curl, the drill's clients
 	}
