@@ -71,14 +71,14 @@ func (c labController) SetClockOffset(_ context.Context, r string, d time.Durati
 	return c.l.SetClockOffset(r, d)
 }
 func (c labController) CutLink(_ context.Context, a, b string) error { return c.l.CutLink(a, b) }
-func (c labController) KickReplication(_ context.Context) error      { c.l.objects.poke(); return nil }
+func (c labController) KickReplication(_ context.Context) error      { c.l.objects.Poke(); return nil }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming
 // catches up from where it stopped.
 func (l *Lab) SetPaused(p bool) {
-	l.tables.setPaused(p)
-	l.objects.setPaused(p)
+	l.tables.SetPaused(p)
+	l.objects.SetPaused(p)
 	l.log.Info("replication", "paused", p)
 }
 
@@ -87,8 +87,8 @@ func (l *Lab) SetLag(d time.Duration) error {
 	if d < 0 || d > time.Hour {
 		return fmt.Errorf("replication lag %s: use 0 to 1h", d)
 	}
-	l.tables.setLag(d)
-	l.objects.setLag(d)
+	l.tables.SetLag(d)
+	l.objects.SetLag(d)
 	l.log.Info("replication", "lag", d)
 	return nil
 }
@@ -96,7 +96,7 @@ func (l *Lab) SetLag(d time.Duration) error {
 // SetFailback turns object replication from the DR region back to the
 // primary on or off (tables always replicate both ways, as global tables do).
 func (l *Lab) SetFailback(on bool) {
-	l.objects.setFailback(on)
+	l.objects.SetFailback(on)
 	l.log.Info("replication", "failback", on)
 }
 
@@ -145,16 +145,12 @@ func (l *Lab) Status(ctx context.Context) Status {
 // with no call to any server.
 func (l *Lab) replicationStatus() Status {
 	st := Status{}
-	st.Replication = append(l.tables.status(), l.objects.status()...)
+	st.Replication = append(l.tables.Status(), l.objects.Status()...)
 	for i := range st.Replication[:2] {
 		st.Replication[i].Kind = "table"
 	}
-	l.tables.mu.Lock()
-	st.Lag, st.Paused = l.tables.lag, l.tables.paused
-	l.tables.mu.Unlock()
-	l.objects.mu.Lock()
-	st.Failback = l.objects.failback
-	l.objects.mu.Unlock()
+	st.Lag, st.Paused = l.tables.Settings()
+	st.Failback = l.objects.Failback()
 	if l.frontDoor != nil {
 		fo := l.opts.Functions
 		st.Functions = &fo

@@ -18,6 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
+
+	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
+
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 
 	"github.com/pilotlight/pilotlight/internal/lab/front"
@@ -86,8 +90,8 @@ type Lab struct {
 	regions []*labRegion // primary first
 	witness *labRegion   // nil without a witness
 
-	tables  *tableReplicator
-	objects *objectReplicator
+	tables  *tables.Replicator
+	objects *objects.Replicator
 
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*pool // "region/name"
@@ -271,19 +275,40 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 func (l *Lab) startReplication(ctx context.Context) error {
 	var err error
 	dir := filepath.Join(l.opts.Dir, "replication")
-	l.tables, err = newTableReplicator(ctx, l, filepath.Join(dir, "tables.json"))
+	var regs [2]tables.Region
+	for i, r := range l.regions {
+		// The replicator's writes name themselves, so the region's
+		// write-time front does not take them for users' writes.
+		spec := l.Spec(r.name, r.ep, 1)
+		spec.UserAgent = front.ReplicatorAgent
+		c, err := region.New(spec)
+		if err != nil {
+			return err
+		}
+		regs[i] = tables.Region{Name: r.name, Clients: c}
+		if r.front != nil {
+			regs[i].WriteTime = r.front.WriteTime
+		}
+	}
+	l.tables, err = tables.New(ctx, tables.Config{Regions: regs, Table: l.opts.Names.Table(), Lag: l.opts.Lag, Path: filepath.Join(dir, "tables.json"), Log: l.log,
+		Cut: func(r string) bool { return l.isCut(r, region.DynamoDB) }})
 	if err != nil {
 		return err
 	}
-	l.objects, err = newObjectReplicator(l, filepath.Join(dir, "objects.json"))
+	ocfg := objects.Config{Names: l.opts.Names, Lag: l.opts.Lag, Path: filepath.Join(dir, "objects.json"), Log: l.log,
+		Cut: func(r string) bool { return l.isCut(r, region.S3) }}
+	for i, r := range l.regions {
+		*[]*objects.Region{&ocfg.Primary, &ocfg.DR}[i] = objects.Region{Name: r.name, Clients: r.clients, Changes: r.objFront}
+	}
+	l.objects, err = objects.New(ocfg)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	l.wg.Add(2)
-	go func() { defer l.wg.Done(); l.tables.run(rctx) }()
-	go func() { defer l.wg.Done(); l.objects.run(rctx) }()
+	go func() { defer l.wg.Done(); l.tables.Run(rctx) }()
+	go func() { defer l.wg.Done(); l.objects.Run(rctx) }()
 	return nil
 }
 

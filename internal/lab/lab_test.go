@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
+
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -140,7 +144,10 @@ func getItem(ctx context.Context, c *region.Clients, table, pk string) (map[stri
 		return nil, err
 	}
 	m := map[string]string{}
-	for k, v := range stripRep(out.Item) {
+	for k, v := range out.Item {
+		if k == region.AttrRepVersion || k == region.AttrRepDeleting {
+			continue
+		}
 		if s, ok := v.(*dbtypes.AttributeValueMemberS); ok {
 			m[k] = s.Value
 		}
@@ -528,11 +535,11 @@ func TestRestartedObjectReplicatorCatchesUp(t *testing.T) {
 	// Forget that the first 30 were copied, as a crash before the log was
 	// written would.
 	path := filepath.Join(l.opts.Dir, "replication", "objects.json")
-	pos, err := loadObjectPosition(path)
+	pos, err := objects.LoadPosition(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, set := range []map[string][]string{pos.copiedSet(p.Name+">"+dr.Name, "data"), pos.createdSet(dr.Name, "data")} {
+	for _, set := range []map[string][]string{pos.Copied[p.Name+">"+dr.Name]["data"], pos.Created[dr.Name]["data"]} {
 		for k := range set {
 			if strings.HasPrefix(k, "resume/") {
 				delete(set, k)
@@ -543,7 +550,7 @@ func TestRestartedObjectReplicatorCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(path, b); err != nil {
+	if err := replication.WriteFile(path, b); err != nil {
 		t.Fatal(err)
 	}
 	put(30, 60) // while no replicator runs

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -203,7 +204,7 @@ func Connect(dir string) (*Client, error) {
 
 func (c *Client) post(ctx context.Context, req controlRequest) error {
 	b, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/control", bytesReader(b))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/control", bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
@@ -292,7 +293,7 @@ func (c *Client) status(ctx context.Context, query string) (Status, error) {
 // Invoke calls a function in a lab region and returns its response. A
 // function's own error comes back as a *FunctionError.
 func (c *Client) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/invoke/"+url.PathEscape(regionName)+"/"+url.PathEscape(function), bytesReader(payload))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/invoke/"+url.PathEscape(regionName)+"/"+url.PathEscape(function), bytes.NewReader(payload))
 	if err != nil {
 		return nil, err
 	}

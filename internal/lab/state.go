@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
@@ -85,7 +86,7 @@ func writeState(dir string, s State) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(statePath(dir), b)
+	return replication.WriteFile(statePath(dir), b)
 }
 
 // Alive reports whether the lab's supervisor still runs.

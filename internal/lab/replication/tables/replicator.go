@@ -1,4 +1,4 @@
-package lab
+package tables
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab/front"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,30 +24,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/region"
 )
-
-// The table replicator stands in for DynamoDB global tables. Each region's
-// stream is read continuously; a change written by a user (a "local write")
-// gets a version — the time of the write in unix milliseconds, as the
-// region's write-time front saw DynamoDB answer it (later than the region's
-// own previous write of the key), and the region's name — and is applied to
-// the peer no sooner than its lag. The version is the time of the write, not
-// of the reading: however late a stream record is read, the later write
-// wins, as in global tables.
-// Applied items carry their version in region.AttrRepVersion, so a reader can
-// tell the replicator's own writes from users' writes and never sends them
-// back (no ping-pong). Conflicts resolve last-writer-wins on the version,
-// ties broken by region name, identically on both sides.
-//
-// Deletes replicate in two steps, as in the first global tables: mark the
-// item (region.AttrRepDeleting plus the version), then delete it on the
-// condition that the mark is still there; the REMOVE record then carries the
-// mark and is recognised as the replicator's.
-//
-// Position: for each direction, the sequence number of the last record that
-// has been applied (or skipped) per shard is saved after every batch, with the
-// recent versions per key. A restarted replicator reads on from there, so it
-// neither loses nor repeats a change; re-applying the same version is
-// idempotent anyway.
 
 // version orders writes of the same key across regions.
 type version struct {
@@ -98,9 +75,10 @@ type change struct {
 
 // tableRegion is one region as the replicator sees it.
 type tableRegion struct {
-	name    string
-	c       *region.Clients
-	hashKey string
+	name      string
+	c         *region.Clients
+	hashKey   string
+	writeTime func(key string) (int64, bool)
 
 	mu     sync.Mutex
 	latest map[string]*entry
@@ -124,13 +102,14 @@ type tableDirection struct {
 	mu       sync.Mutex
 	queue    []*change
 	applied  map[string]string // shard -> last applied or skipped sequence number
-	stats    DirectionStatus
+	stats    replication.Status
 	lagSince time.Time
 	queued   chan struct{} // the reader queued changes: the applier need not wait out its poll
 }
 
-type tableReplicator struct {
-	l     *Lab
+// Replicator replicates the table both ways between two regions (New).
+type Replicator struct {
+	cfg   Config
 	log   *slog.Logger
 	path  string
 	table string
@@ -149,28 +128,46 @@ type tableCheckpoint struct {
 	Latest  map[string]map[string]json.RawMessage `json:"latest"`  // region -> key -> entry
 }
 
-func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplicator, error) {
-	t := &tableReplicator{l: l, log: l.log.With("component", "table-replicator"), path: path, table: l.opts.Names.Table(), lag: l.opts.Lag}
-	regs := make([]*tableRegion, len(l.regions))
-	for i, r := range l.regions {
-		// The replicator's writes name themselves, so the region's
-		// write-time front does not take them for users' writes.
-		spec := l.Spec(r.name, r.ep, 1)
-		spec.UserAgent = front.ReplicatorAgent
-		c, err := region.New(spec)
-		if err != nil {
-			return nil, err
-		}
+// Region is one of the two regions the replicator links.
+type Region struct {
+	Name string
+	// Clients are the replicator's own: their user agent is
+	// front.ReplicatorAgent, so the region's write-time front does not
+	// take its writes for users'.
+	Clients *region.Clients
+	// WriteTime says when the region's write-time front saw the last
+	// user's write of a key (front.KeyID) answered; nil: not known.
+	WriteTime func(key string) (int64, bool)
+}
+
+// Config is what a Replicator works with.
+type Config struct {
+	Regions [2]Region
+	Table   string
+	Lag     time.Duration // how long a change waits before it is applied
+	Path    string        // the position file (created if missing)
+	Log     *slog.Logger
+	// Cut reports whether a region's DynamoDB is cut off: nothing leaves
+	// it then.
+	Cut func(region string) bool
+}
+
+// New reads both regions' table descriptions and the saved position.
+func New(ctx context.Context, cfg Config) (*Replicator, error) {
+	t := &Replicator{cfg: cfg, log: cfg.Log.With("component", "table-replicator"), path: cfg.Path, table: cfg.Table, lag: cfg.Lag}
+	regs := make([]*tableRegion, len(cfg.Regions))
+	for i, r := range cfg.Regions {
+		c := r.Clients
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		out, err := c.DynamoDB.DescribeTable(dctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.table)})
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("describe %s in %s: %w", t.table, r.name, err)
+			return nil, fmt.Errorf("describe %s in %s: %w", t.table, r.Name, err)
 		}
 		if out.Table.LatestStreamArn == nil {
-			return nil, fmt.Errorf("table %s in %s has no stream: enable NEW_AND_OLD_IMAGES", t.table, r.name)
+			return nil, fmt.Errorf("table %s in %s has no stream: enable NEW_AND_OLD_IMAGES", t.table, r.Name)
 		}
-		tr := &tableRegion{name: r.name, c: c, latest: map[string]*entry{}, shards: map[string]*shardReader{}, streamArn: *out.Table.LatestStreamArn}
+		tr := &tableRegion{name: r.Name, c: c, latest: map[string]*entry{}, shards: map[string]*shardReader{}, streamArn: *out.Table.LatestStreamArn, writeTime: r.WriteTime}
 		for _, k := range out.Table.KeySchema {
 			if k.KeyType == dbtypes.KeyTypeHash {
 				tr.hashKey = *k.AttributeName
@@ -183,7 +180,7 @@ func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplica
 		{from: regs[1], to: regs[0], applied: map[string]string{}, queued: make(chan struct{}, 1)},
 	}
 	for _, d := range t.dirs {
-		d.stats = DirectionStatus{From: d.from.name, To: d.to.name, Enabled: true}
+		d.stats = replication.Status{From: d.from.name, To: d.to.name, Enabled: true}
 	}
 	if err := t.load(); err != nil {
 		return nil, err
@@ -193,7 +190,7 @@ func newTableReplicator(ctx context.Context, l *Lab, path string) (*tableReplica
 
 func dirKey(d *tableDirection) string { return d.from.name + ">" + d.to.name }
 
-func (t *tableReplicator) load() error {
+func (t *Replicator) load() error {
 	b, err := os.ReadFile(t.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -224,7 +221,7 @@ func (t *tableReplicator) load() error {
 }
 
 // save writes the position atomically.
-func (t *tableReplicator) save() error {
+func (t *Replicator) save() error {
 	cp := tableCheckpoint{Streams: map[string]string{}, Applied: map[string]map[string]string{}, Latest: map[string]map[string]json.RawMessage{}}
 	for _, d := range t.dirs {
 		cp.Streams[d.from.name] = d.from.streamArn
@@ -254,10 +251,10 @@ func (t *tableReplicator) save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(t.path, b)
+	return replication.WriteFile(t.path, b)
 }
 
-func (t *tableReplicator) run(ctx context.Context) {
+func (t *Replicator) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, d := range t.dirs {
 		wg.Add(1)
@@ -299,7 +296,7 @@ const (
 // runDirection reads the source stream and applies due changes, in two
 // loops, so a slow apply never delays reading (and the lag is measured from
 // when a change was written, not from when a busy applier got to it).
-func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
+func (t *Replicator) runDirection(ctx context.Context, d *tableDirection) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -322,7 +319,7 @@ func (t *tableReplicator) runDirection(ctx context.Context, d *tableDirection) {
 // loop runs step until ctx ends: again at once while it finds work, every
 // poll interval when idle (or at once when wake fires), backing off on
 // errors.
-func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, wake <-chan struct{}, step func() (int, error)) {
+func (t *Replicator) loop(ctx context.Context, d *tableDirection, wake <-chan struct{}, step func() (int, error)) {
 	backoff, idle := pollInterval, 0
 	for ctx.Err() == nil {
 		n, err := step()
@@ -352,12 +349,8 @@ func (t *tableReplicator) loop(ctx context.Context, d *tableDirection, wake <-ch
 	}
 }
 
-func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, 2*time.Second)
-}
-
 // read pulls new records from the source region's stream into the queue.
-func (t *tableReplicator) read(ctx context.Context, d *tableDirection) (int, error) {
+func (t *Replicator) read(ctx context.Context, d *tableDirection) (int, error) {
 	r := d.from
 	if time.Since(r.described) > time.Second || len(r.shards) == 0 {
 		if err := t.describe(ctx, d); err != nil {
@@ -380,7 +373,7 @@ func (t *tableReplicator) read(ctx context.Context, d *tableDirection) (int, err
 				return total, err
 			}
 		}
-		cctx, cancel := callCtx(ctx)
+		cctx, cancel := replication.CallContext(ctx)
 		out, err := r.c.Streams.GetRecords(cctx, &dynamodbstreams.GetRecordsInput{ShardIterator: sh.iterator, Limit: aws.Int32(1000)})
 		cancel()
 		if err != nil {
@@ -404,11 +397,11 @@ func (t *tableReplicator) read(ctx context.Context, d *tableDirection) (int, err
 	return total, nil
 }
 
-func (t *tableReplicator) describe(ctx context.Context, d *tableDirection) error {
+func (t *Replicator) describe(ctx context.Context, d *tableDirection) error {
 	r := d.from
 	var start *string
 	for {
-		cctx, cancel := callCtx(ctx)
+		cctx, cancel := replication.CallContext(ctx)
 		out, err := r.c.Streams.DescribeStream(cctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(r.streamArn), ExclusiveStartShardId: start})
 		cancel()
 		if err != nil {
@@ -428,7 +421,7 @@ func (t *tableReplicator) describe(ctx context.Context, d *tableDirection) error
 	return nil
 }
 
-func (t *tableReplicator) iterate(ctx context.Context, d *tableDirection, sh *shardReader) error {
+func (t *Replicator) iterate(ctx context.Context, d *tableDirection, sh *shardReader) error {
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(d.from.streamArn), ShardId: aws.String(sh.id), ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon}
 	d.mu.Lock()
 	if seq, ok := d.applied[sh.id]; ok {
@@ -436,7 +429,7 @@ func (t *tableReplicator) iterate(ctx context.Context, d *tableDirection, sh *sh
 		in.SequenceNumber = aws.String(seq)
 	}
 	d.mu.Unlock()
-	cctx, cancel := callCtx(ctx)
+	cctx, cancel := replication.CallContext(ctx)
 	defer cancel()
 	out, err := d.from.c.Streams.GetShardIterator(cctx, in)
 	if err != nil {
@@ -447,17 +440,18 @@ func (t *tableReplicator) iterate(ctx context.Context, d *tableDirection, sh *sh
 }
 
 // writeTime is when a local write of key was answered in regionName.
-func (t *tableReplicator) writeTime(regionName, key string) (int64, bool) {
-	lr, err := t.l.region(regionName)
-	if err != nil || lr.front == nil {
-		return 0, false
+func (t *Replicator) writeTime(regionName, key string) (int64, bool) {
+	for _, d := range t.dirs {
+		if r := d.from; r.name == regionName && r.writeTime != nil {
+			return r.writeTime(key)
+		}
 	}
-	return lr.front.WriteTime(key)
+	return 0, false
 }
 
 // classify turns a stream record into a queued change, recording what the
 // source region now holds for the key.
-func (t *tableReplicator) classify(d *tableDirection, shard string, rec *sttypes.Record, now time.Time) {
+func (t *Replicator) classify(d *tableDirection, shard string, rec *sttypes.Record, now time.Time) {
 	r := d.from
 	sr := rec.Dynamodb
 	c := &change{shard: shard, seq: aws.ToString(sr.SequenceNumber), observed: now}
@@ -562,11 +556,11 @@ func stripRep(it item) item {
 // returns how many it applied or skipped. Nothing leaves a cut source region:
 // changes waiting out their lag are in that region's replication pipeline,
 // as they would be on AWS, and arrive only once it is back.
-func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) (int, error) {
+func (t *Replicator) applyDue(ctx context.Context, d *tableDirection) (int, error) {
 	t.mu.Lock()
 	lag, paused := t.lag, t.paused
 	t.mu.Unlock()
-	if t.l.isCut(d.from.name, region.DynamoDB) {
+	if t.cfg.Cut != nil && t.cfg.Cut(d.from.name) {
 		return 0, nil
 	}
 	now := time.Now()
@@ -639,7 +633,7 @@ func (t *tableReplicator) applyDue(ctx context.Context, d *tableDirection) (int,
 
 // claim records that the destination is about to hold c, unless it already
 // holds a newer or equal version.
-func (t *tableReplicator) claim(to *tableRegion, c *change) bool {
+func (t *Replicator) claim(to *tableRegion, c *change) bool {
 	to.mu.Lock()
 	defer to.mu.Unlock()
 	if cur := to.latest[c.keyID]; cur != nil && !cur.V.less(c.v) {
@@ -649,7 +643,7 @@ func (t *tableReplicator) claim(to *tableRegion, c *change) bool {
 	return true
 }
 
-func (t *tableReplicator) unclaim(to *tableRegion, c *change) {
+func (t *Replicator) unclaim(to *tableRegion, c *change) {
 	to.mu.Lock()
 	defer to.mu.Unlock()
 	if cur := to.latest[c.keyID]; cur != nil && cur.V == c.v {
@@ -670,7 +664,7 @@ func stamped(c *change) item {
 // time: the keys of one call are distinct, so order among them does not
 // matter, and DynamoDB Local serves parallel requests far faster than
 // sequential ones.
-func (t *tableReplicator) applyPuts(ctx context.Context, to *tableRegion, puts []*change) error {
+func (t *Replicator) applyPuts(ctx context.Context, to *tableRegion, puts []*change) error {
 	const workers = 8
 	var chunks [][]*change
 	per := min(25, max(1, (len(puts)+workers-1)/workers))
@@ -694,9 +688,9 @@ func (t *tableReplicator) applyPuts(ctx context.Context, to *tableRegion, puts [
 	return errors.Join(errs...)
 }
 
-func (t *tableReplicator) batchPut(ctx context.Context, to *tableRegion, chunk []*change) error {
+func (t *Replicator) batchPut(ctx context.Context, to *tableRegion, chunk []*change) error {
 	if len(chunk) == 1 {
-		cctx, cancel := callCtx(ctx)
+		cctx, cancel := replication.CallContext(ctx)
 		defer cancel()
 		if _, err := to.c.DynamoDB.PutItem(cctx, &dynamodb.PutItemInput{TableName: aws.String(t.table), Item: stamped(chunk[0])}); err != nil {
 			return fmt.Errorf("put %s in %s: %w", chunk[0].keyID, to.name, err)
@@ -712,7 +706,7 @@ func (t *tableReplicator) batchPut(ctx context.Context, to *tableRegion, chunk [
 		if attempt > 5 {
 			return fmt.Errorf("batch write %s: unprocessed items after %d attempts", to.name, attempt)
 		}
-		cctx, cancel := callCtx(ctx)
+		cctx, cancel := replication.CallContext(ctx)
 		out, err := to.c.DynamoDB.BatchWriteItem(cctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 		cancel()
 		if err != nil {
@@ -723,9 +717,9 @@ func (t *tableReplicator) batchPut(ctx context.Context, to *tableRegion, chunk [
 	return nil
 }
 
-func (t *tableReplicator) applyDelete(ctx context.Context, to *tableRegion, c *change) error {
+func (t *Replicator) applyDelete(ctx context.Context, to *tableRegion, c *change) error {
 	v := &dbtypes.AttributeValueMemberS{Value: c.v.String()}
-	cctx, cancel := callCtx(ctx)
+	cctx, cancel := replication.CallContext(ctx)
 	_, err := to.c.DynamoDB.UpdateItem(cctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(t.table),
 		Key:                       c.key,
@@ -742,7 +736,7 @@ func (t *tableReplicator) applyDelete(ctx context.Context, to *tableRegion, c *c
 	if err != nil {
 		return fmt.Errorf("mark %s for delete in %s: %w", c.keyID, to.name, err)
 	}
-	cctx, cancel = callCtx(ctx)
+	cctx, cancel = replication.CallContext(ctx)
 	_, err = to.c.DynamoDB.DeleteItem(cctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(t.table),
 		Key:                       c.key,
@@ -761,7 +755,7 @@ func (t *tableReplicator) applyDelete(ctx context.Context, to *tableRegion, c *c
 }
 
 // repair rewrites a region's item with the version it should hold.
-func (t *tableReplicator) repair(d *tableDirection, c *change) {
+func (t *Replicator) repair(d *tableDirection, c *change) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var err error
@@ -777,7 +771,7 @@ func (t *tableReplicator) repair(d *tableDirection, c *change) {
 
 // prune forgets versions old enough that no queued change can conflict
 // with them.
-func (t *tableReplicator) prune() {
+func (t *Replicator) prune() {
 	cutoff := time.Now().Add(-5 * time.Second)
 	for _, d := range t.dirs {
 		d.mu.Lock()
@@ -802,23 +796,30 @@ func (t *tableReplicator) prune() {
 	}
 }
 
-func (t *tableReplicator) setLag(d time.Duration) {
+// Settings are the lag and whether replication is paused.
+func (t *Replicator) Settings() (lag time.Duration, paused bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lag, t.paused
+}
+
+func (t *Replicator) SetLag(d time.Duration) {
 	t.mu.Lock()
 	t.lag = d
 	t.mu.Unlock()
 }
 
-func (t *tableReplicator) setPaused(p bool) {
+func (t *Replicator) SetPaused(p bool) {
 	t.mu.Lock()
 	t.paused = p
 	t.mu.Unlock()
 }
 
-func (t *tableReplicator) status() []DirectionStatus {
+func (t *Replicator) Status() []replication.Status {
 	t.mu.Lock()
 	paused := t.paused
 	t.mu.Unlock()
-	out := make([]DirectionStatus, len(t.dirs))
+	out := make([]replication.Status, len(t.dirs))
 	now := time.Now()
 	for i, d := range t.dirs {
 		d.mu.Lock()
@@ -834,12 +835,4 @@ func (t *tableReplicator) status() []DirectionStatus {
 		out[i] = s
 	}
 	return out
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

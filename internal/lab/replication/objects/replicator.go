@@ -1,4 +1,4 @@
-package lab
+package objects
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab/front"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,30 +25,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// The object replicator stands in for S3 cross-region replication. It copies
-// every new object version (and delete marker) of the primary's data and
-// backup buckets to the DR region's, and — once failback replication is on —
-// the DR region's new versions back, like a reverse replication rule plus
-// S3 Batch Replication for what was written in the meantime.
-//
-// It works from each region's change feed (front.ChangeFront, between the fault
-// proxy and versitygw, notes every version a write creates), as S3
-// replication works from its own change log; it lists a bucket's versions
-// only once per direction after it starts, to catch up on what was written
-// while it was not running. A pass costs what was written since the last
-// one, not what the bucket holds.
-//
-// Position: per direction and bucket, the source version IDs already copied,
-// and the destination version IDs the replicator created (replicas are never
-// replicated again): a snapshot, and a log of the copies since, appended
-// after every pass and folded into the snapshot when the replicator starts.
-// A copy made just before a crash and not yet logged is found by the
-// catch-up listing; before copying a listed version the replicator checks
-// whether the destination already holds it, so a restart neither repeats
-// nor skips one.
-
-type objectReplicator struct {
-	l    *Lab
+// Replicator copies new object versions between two regions (New).
+type Replicator struct {
+	cfg  Config
 	log  *slog.Logger
 	path string
 
@@ -55,11 +35,11 @@ type objectReplicator struct {
 	lag      time.Duration
 	paused   bool
 	failback bool
-	pos      objectPosition
+	pos      Position
 	journal  []byte // position entries not yet appended to the log
 	logged   int    // entries in the log file
 	copies   int    // versions copied so far (busy detection)
-	stats    map[string]*DirectionStatus
+	stats    map[string]*replication.Status
 	kick     chan struct{} // a pass now, not at the next interval
 
 	// Read and written by the run goroutine only.
@@ -74,7 +54,8 @@ type versionQueue struct {
 	relist map[string]bool         // keys whose versions must be listed
 }
 
-type objectPosition struct {
+// Position is what a replicator has copied, saved in its position file.
+type Position struct {
 	// Copied: "from>to" -> bucket suffix kind -> key -> source version ids.
 	Copied map[string]map[string]map[string][]string `json:"copied"`
 	// Created: region -> kind -> key -> version ids the replicator made there.
@@ -91,7 +72,7 @@ type positionEntry struct {
 	Created string `json:"c,omitempty"`
 }
 
-func (p *objectPosition) apply(e positionEntry) {
+func (p *Position) apply(e positionEntry) {
 	cs := p.copiedSet(e.Dir, e.Kind)
 	cs[e.Key] = append(cs[e.Key], e.Source)
 	if e.Created != "" {
@@ -107,42 +88,69 @@ const (
 	kindBackup bucketKind = "backup"
 )
 
-func (o *objectReplicator) bucket(kind bucketKind, regionName string) string {
+func (o *Replicator) bucket(kind bucketKind, regionName string) string {
 	if kind == kindBackup {
-		return o.l.opts.Names.BackupBucket(regionName)
+		return o.cfg.Names.BackupBucket(regionName)
 	}
-	return o.l.opts.Names.Bucket(regionName)
+	return o.cfg.Names.Bucket(regionName)
 }
 
-func newObjectReplicator(l *Lab, path string) (*objectReplicator, error) {
-	o := &objectReplicator{l: l, log: l.log.With("component", "object-replicator"), path: path, lag: l.opts.Lag,
-		stats: map[string]*DirectionStatus{}, kick: make(chan struct{}, 1),
+// Region is one of the two regions the replicator links.
+type Region struct {
+	Name    string
+	Clients *region.Clients
+	// Changes is the region's change front: it feeds each new version.
+	Changes *front.ChangeFront
+}
+
+// Config is what a Replicator works with.
+type Config struct {
+	Primary, DR Region
+	Names       region.Names // the buckets' names
+	Lag         time.Duration
+	Path        string // the position file; its log is Path + ".log"
+	Log         *slog.Logger
+	// Cut reports whether a region's S3 is cut off: nothing leaves it then.
+	Cut func(region string) bool
+}
+
+// New reads the saved position and subscribes to both change feeds.
+func New(cfg Config) (*Replicator, error) {
+	o := &Replicator{cfg: cfg, log: cfg.Log.With("component", "object-replicator"), path: cfg.Path, lag: cfg.Lag,
+		stats: map[string]*replication.Status{}, kick: make(chan struct{}, 1),
 		feeds: map[string]*front.Feed{}, queues: map[string]*versionQueue{}}
-	pos, err := loadObjectPosition(path)
+	pos, err := LoadPosition(cfg.Path)
 	if err != nil {
 		return nil, err
 	}
 	o.pos = pos
-	p, dr := l.opts.Primary, l.opts.DR
-	o.stats[p+">"+dr] = &DirectionStatus{Kind: "objects", From: p, To: dr, Enabled: true}
-	o.stats[dr+">"+p] = &DirectionStatus{Kind: "objects", From: dr, To: p}
+	p, dr := cfg.Primary.Name, cfg.DR.Name
+	o.stats[p+">"+dr] = &replication.Status{Kind: "objects", From: p, To: dr, Enabled: true}
+	o.stats[dr+">"+p] = &replication.Status{Kind: "objects", From: dr, To: p}
 	// Subscribe before the catch-up listing: a version written between the
 	// two is in both, and merged once.
-	for _, d := range [][2]string{{p, dr}, {dr, p}} {
-		r, err := l.region(d[0])
-		if err != nil {
-			return nil, err
-		}
-		o.feeds[d[0]+">"+d[1]] = r.objFront.Subscribe(o.kick)
-	}
+	o.feeds[p+">"+dr] = cfg.Primary.Changes.Subscribe(o.kick)
+	o.feeds[dr+">"+p] = cfg.DR.Changes.Subscribe(o.kick)
 	return o, nil
 }
 
-// loadObjectPosition reads the snapshot and the log after it, and folds
+// region is one of the two regions by name.
+func (o *Replicator) region(name string) (*Region, error) {
+	switch name {
+	case o.cfg.Primary.Name:
+		return &o.cfg.Primary, nil
+	case o.cfg.DR.Name:
+		return &o.cfg.DR, nil
+	}
+	return nil, fmt.Errorf("no region %q: the object replicator links %s and %s", name, o.cfg.Primary.Name, o.cfg.DR.Name)
+}
+
+// LoadPosition reads the snapshot and the log after it, and folds
 // the log into a new snapshot. A last log line cut short by a crash is
 // dropped (its copy is found again by the catch-up listing).
-func loadObjectPosition(path string) (objectPosition, error) {
-	pos := objectPosition{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
+// LoadPosition reads the position saved at path, folding its log in.
+func LoadPosition(path string) (Position, error) {
+	pos := Position{Copied: map[string]map[string]map[string][]string{}, Created: map[string]map[string]map[string][]string{}}
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return pos, err
@@ -177,7 +185,7 @@ func loadObjectPosition(path string) (objectPosition, error) {
 	if err != nil {
 		return pos, err
 	}
-	if err := writeFileAtomic(path, sb); err != nil {
+	if err := replication.WriteFile(path, sb); err != nil {
 		return pos, err
 	}
 	return pos, os.Remove(path + ".log")
@@ -190,7 +198,7 @@ const (
 	objectIdlePoll = time.Second
 )
 
-func (o *objectReplicator) run(ctx context.Context) {
+func (o *Replicator) Run(ctx context.Context) {
 	defer func() {
 		for _, f := range o.feeds {
 			f.Close()
@@ -199,7 +207,7 @@ func (o *objectReplicator) run(ctx context.Context) {
 			o.log.Error("save object replication position", "err", err)
 		}
 	}()
-	p, dr := o.l.opts.Primary, o.l.opts.DR
+	p, dr := o.cfg.Primary.Name, o.cfg.DR.Name
 	interval := objectPoll
 	for {
 		select {
@@ -228,8 +236,8 @@ func (o *objectReplicator) run(ctx context.Context) {
 }
 
 // step replicates one direction once and reports whether it found work.
-func (o *objectReplicator) step(ctx context.Context, from, to string) bool {
-	if o.l.isCut(from, region.S3) {
+func (o *Replicator) step(ctx context.Context, from, to string) bool {
+	if o.cfg.Cut != nil && o.cfg.Cut(from) {
 		return false // its replication pipeline is down with it
 	}
 	started := time.Now().UTC()
@@ -282,12 +290,12 @@ type srcVersion struct {
 // replicateBucket copies due versions of one bucket; it returns how many
 // versions are still pending, when the oldest was first seen and the
 // oldest write time among them.
-func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, time.Time, error) {
-	src, err := o.l.region(from)
+func (o *Replicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, time.Time, error) {
+	src, err := o.region(from)
 	if err != nil {
 		return 0, time.Time{}, time.Time{}, err
 	}
-	dst, err := o.l.region(to)
+	dst, err := o.region(to)
 	if err != nil {
 		return 0, time.Time{}, time.Time{}, err
 	}
@@ -314,7 +322,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 	}
 	var listErr error
 	if !q.listed {
-		versions, err := o.list(ctx, src.clients, bucket, "")
+		versions, err := o.list(ctx, src.Clients, bucket, "")
 		if err != nil {
 			listErr = err
 		} else {
@@ -331,7 +339,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 		for k := range q.relist {
 			keys = append(keys, k)
 		}
-		got, failed, err := o.listKeys(ctx, src.clients, bucket, keys)
+		got, failed, err := o.listKeys(ctx, src.Clients, bucket, keys)
 		listErr = cmp.Or(listErr, err)
 		for _, k := range keys {
 			if !failed[k] {
@@ -407,7 +415,7 @@ func (o *objectReplicator) replicateBucket(ctx context.Context, kind bucketKind,
 
 // merge adds versions the queue does not hold and the position does not
 // mark copied or created, keeping each key's versions oldest first.
-func (o *objectReplicator) merge(q *versionQueue, dirKey, from, kind string, vs []srcVersion) {
+func (o *Replicator) merge(q *versionQueue, dirKey, from, kind string, vs []srcVersion) {
 	if len(vs) == 0 {
 		return
 	}
@@ -431,7 +439,7 @@ func (o *objectReplicator) merge(q *versionQueue, dirKey, from, kind string, vs 
 
 // listKeys lists the versions of the given keys, eight at a time; failed
 // names the keys whose listing failed.
-func (o *objectReplicator) listKeys(ctx context.Context, c *region.Clients, bucket string, keys []string) ([]srcVersion, map[string]bool, error) {
+func (o *Replicator) listKeys(ctx context.Context, c *region.Clients, bucket string, keys []string) ([]srcVersion, map[string]bool, error) {
 	var (
 		mu     sync.Mutex
 		out    []srcVersion
@@ -479,7 +487,7 @@ func eightAtOnce(n int, f func(i int)) {
 // with prefix, except under the canary prefix: without a prefix the top
 // level is listed with a "/" delimiter and each folder but the canaries' on
 // its own, so the probes' ever-growing canary history is never read.
-func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket, prefix string) ([]srcVersion, error) {
+func (o *Replicator) list(ctx context.Context, c *region.Clients, bucket, prefix string) ([]srcVersion, error) {
 	var out []srcVersion
 	if prefix != "" {
 		if _, err := o.listInto(ctx, c, bucket, prefix, "", &out); err != nil {
@@ -506,7 +514,7 @@ func (o *objectReplicator) list(ctx context.Context, c *region.Clients, bucket, 
 	return out, nil
 }
 
-func (o *objectReplicator) listInto(ctx context.Context, c *region.Clients, bucket, prefix, delimiter string, out *[]srcVersion) ([]string, error) {
+func (o *Replicator) listInto(ctx context.Context, c *region.Clients, bucket, prefix, delimiter string, out *[]srcVersion) ([]string, error) {
 	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
@@ -516,7 +524,7 @@ func (o *objectReplicator) listInto(ctx context.Context, c *region.Clients, buck
 	}
 	var folders []string
 	for {
-		cctx, cancel := callCtx(ctx)
+		cctx, cancel := replication.CallContext(ctx)
 		page, err := c.S3.ListObjectVersions(cctx, in)
 		cancel()
 		if err != nil {
@@ -538,15 +546,15 @@ func (o *objectReplicator) listInto(ctx context.Context, c *region.Clients, buck
 	}
 }
 
-func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src, dst *labRegion, v srcVersion) error {
-	dbucket := o.bucket(kind, dst.name)
+func (o *Replicator) copyVersion(ctx context.Context, kind bucketKind, src, dst *Region, v srcVersion) error {
+	dbucket := o.bucket(kind, dst.Name)
 	var newID string
 	if v.marker {
-		cctx, cancel := callCtx(ctx)
-		out, err := dst.clients.S3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(dbucket), Key: aws.String(v.key)})
+		cctx, cancel := replication.CallContext(ctx)
+		out, err := dst.Clients.S3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(dbucket), Key: aws.String(v.key)})
 		cancel()
 		if err != nil {
-			return fmt.Errorf("replicate delete marker %s to %s: %w", v.key, dst.name, err)
+			return fmt.Errorf("replicate delete marker %s to %s: %w", v.key, dst.Name, err)
 		}
 		newID = aws.ToString(out.VersionId)
 	} else {
@@ -568,8 +576,8 @@ func (o *objectReplicator) copyVersion(ctx context.Context, kind bucketKind, src
 		newID = id
 	}
 	o.mu.Lock()
-	dirKey := src.name + ">" + dst.name
-	e := positionEntry{Dir: dirKey, Kind: string(kind), Key: v.key, Source: v.id, To: dst.name, Created: newID}
+	dirKey := src.Name + ">" + dst.Name
+	e := positionEntry{Dir: dirKey, Kind: string(kind), Key: v.key, Source: v.id, To: dst.Name, Created: newID}
 	o.pos.apply(e)
 	if line, err := json.Marshal(e); err == nil {
 		o.journal = append(append(o.journal, line...), '\n')
@@ -588,7 +596,7 @@ const compactAfter = 100_000
 
 // save appends the copies made since the last save to the position log
 // (after every pass), and now and then folds the log into the snapshot.
-func (o *objectReplicator) save() error {
+func (o *Replicator) save() error {
 	o.mu.Lock()
 	journal := o.journal
 	o.journal = nil
@@ -606,7 +614,7 @@ func (o *objectReplicator) save() error {
 	o.mu.Unlock()
 	if snapshot != nil {
 		// The snapshot holds everything logged: write it, then drop the log.
-		if err := writeFileAtomic(o.path, snapshot); err != nil {
+		if err := replication.WriteFile(o.path, snapshot); err != nil {
 			return err
 		}
 		err := os.Remove(o.path + ".log")
@@ -631,17 +639,17 @@ func (o *objectReplicator) save() error {
 
 // alreadyCopied reports whether the destination's latest version of the key
 // is a replica of v (a copy made just before a restart).
-func (o *objectReplicator) alreadyCopied(ctx context.Context, dst *labRegion, bucket string, v srcVersion) (bool, string, error) {
-	cctx, cancel := callCtx(ctx)
+func (o *Replicator) alreadyCopied(ctx context.Context, dst *Region, bucket string, v srcVersion) (bool, string, error) {
+	cctx, cancel := replication.CallContext(ctx)
 	defer cancel()
-	h, err := dst.clients.S3.HeadObject(cctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(v.key)})
+	h, err := dst.Clients.S3.HeadObject(cctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(v.key)})
 	if err != nil {
 		var nf *s3types.NotFound
 		var nk *s3types.NoSuchKey
 		if errors.As(err, &nf) || errors.As(err, &nk) || isStatus(err, 404) || isStatus(err, 405) {
 			return false, "", nil
 		}
-		return false, "", fmt.Errorf("head %s in %s: %w", v.key, dst.name, err)
+		return false, "", fmt.Errorf("head %s in %s: %w", v.key, dst.Name, err)
 	}
 	if h.Metadata[region.MetaSourceVersion] == v.id {
 		return true, aws.ToString(h.VersionId), nil
@@ -649,39 +657,39 @@ func (o *objectReplicator) alreadyCopied(ctx context.Context, dst *labRegion, bu
 	return false, "", nil
 }
 
-func (o *objectReplicator) copyObject(ctx context.Context, kind bucketKind, src, dst *labRegion, dbucket string, v srcVersion) (string, error) {
+func (o *Replicator) copyObject(ctx context.Context, kind bucketKind, src, dst *Region, dbucket string, v srcVersion) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	get, err := src.clients.S3.GetObject(cctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket(kind, src.name)), Key: aws.String(v.key), VersionId: aws.String(v.id)})
+	get, err := src.Clients.S3.GetObject(cctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket(kind, src.Name)), Key: aws.String(v.key), VersionId: aws.String(v.id)})
 	if err != nil {
-		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.name, err)
+		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.Name, err)
 	}
 	body, err := io.ReadAll(get.Body)
 	get.Body.Close()
 	if err != nil {
-		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.name, err)
+		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.Name, err)
 	}
 	meta := map[string]string{}
 	for k, val := range get.Metadata {
 		meta[k] = val
 	}
-	meta[region.MetaSourceRegion] = src.name
+	meta[region.MetaSourceRegion] = src.Name
 	meta[region.MetaSourceVersion] = v.id
-	put, err := dst.clients.S3.PutObject(cctx, &s3.PutObjectInput{
+	put, err := dst.Clients.S3.PutObject(cctx, &s3.PutObjectInput{
 		Bucket:        aws.String(dbucket),
 		Key:           aws.String(v.key),
-		Body:          bytesReader(body),
+		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   get.ContentType,
 		Metadata:      meta,
 	})
 	if err != nil {
-		return "", fmt.Errorf("write %s to %s: %w", v.key, dst.name, err)
+		return "", fmt.Errorf("write %s to %s: %w", v.key, dst.Name, err)
 	}
 	return aws.ToString(put.VersionId), nil
 }
 
-func (p *objectPosition) copiedSet(dir, kind string) map[string][]string {
+func (p *Position) copiedSet(dir, kind string) map[string][]string {
 	if p.Copied[dir] == nil {
 		p.Copied[dir] = map[string]map[string][]string{}
 	}
@@ -691,7 +699,7 @@ func (p *objectPosition) copiedSet(dir, kind string) map[string][]string {
 	return p.Copied[dir][kind]
 }
 
-func (p *objectPosition) createdSet(regionName, kind string) map[string][]string {
+func (p *Position) createdSet(regionName, kind string) map[string][]string {
 	if p.Created[regionName] == nil {
 		p.Created[regionName] = map[string]map[string][]string{}
 	}
@@ -701,7 +709,7 @@ func (p *objectPosition) createdSet(regionName, kind string) map[string][]string
 	return p.Created[regionName][kind]
 }
 
-func (o *objectReplicator) setLag(d time.Duration) {
+func (o *Replicator) SetLag(d time.Duration) {
 	o.mu.Lock()
 	o.lag = d
 	o.mu.Unlock()
@@ -709,31 +717,38 @@ func (o *objectReplicator) setLag(d time.Duration) {
 
 // poke starts a pass at once (a drain is waiting for one) and keeps
 // polling at the busy rate.
-func (o *objectReplicator) poke() {
+func (o *Replicator) Poke() {
 	select {
 	case o.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (o *objectReplicator) setPaused(p bool) {
+func (o *Replicator) SetPaused(p bool) {
 	o.mu.Lock()
 	o.paused = p
 	o.mu.Unlock()
 }
 
-func (o *objectReplicator) setFailback(on bool) {
+// Failback says whether DR → primary replication is on.
+func (o *Replicator) Failback() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failback
+}
+
+func (o *Replicator) SetFailback(on bool) {
 	o.mu.Lock()
 	o.failback = on
-	o.stats[o.l.opts.DR+">"+o.l.opts.Primary].Enabled = on
+	o.stats[o.cfg.DR.Name+">"+o.cfg.Primary.Name].Enabled = on
 	o.mu.Unlock()
 }
 
-func (o *objectReplicator) status() []DirectionStatus {
+func (o *Replicator) Status() []replication.Status {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	p, dr := o.l.opts.Primary, o.l.opts.DR
-	out := []DirectionStatus{*o.stats[p+">"+dr], *o.stats[dr+">"+p]}
+	p, dr := o.cfg.Primary.Name, o.cfg.DR.Name
+	out := []replication.Status{*o.stats[p+">"+dr], *o.stats[dr+">"+p]}
 	for i := range out {
 		out[i].Paused = o.paused
 	}

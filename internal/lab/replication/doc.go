@@ -1,0 +1,8 @@
+// Package replication holds what the lab's two replicators share: their
+// status per direction and the atomic writes of their positions. The
+// replicators are its subpackages: tables (the stand-in for DynamoDB
+// global tables) and objects (the stand-in for S3 replication).
+//
+// It must not know regions, faults or the lab: a replicator is given its
+// regions' clients and a way to ask whether a region is cut off.
+package replication
