@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
+
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
@@ -48,7 +50,7 @@ type Options struct {
 	Access func(EnvCheck) (access.Access, error)
 	// Resources, when set, gives the tables and buckets to create, from the
 	// templates (labcheck.Resources); unset, the lab creates its own.
-	Resources func(EnvCheck) (Resources, error)
+	Resources func(EnvCheck) (provision.Resources, error)
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).

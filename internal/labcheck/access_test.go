@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
+
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 
 	"github.com/pilotlight/pilotlight/internal/iam"
@@ -126,13 +128,13 @@ func TestResourcesComeFromTheTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
-		var orders *lab.TableSpec
+		var orders *provision.TableSpec
 		for i, tb := range res.Tables[r] {
 			if tb.Name == "pilotlight-orders" {
 				orders = &res.Tables[r][i]
 			}
 		}
-		if orders == nil || orders.Stream != "NEW_AND_OLD_IMAGES" || orders.TTL != "expires_at" || len(orders.Keys) != 1 || orders.Keys[0] != (lab.KeySpec{Name: "pk", Type: "S"}) {
+		if orders == nil || orders.Stream != "NEW_AND_OLD_IMAGES" || orders.TTL != "expires_at" || len(orders.Keys) != 1 || orders.Keys[0] != (provision.KeySpec{Name: "pk", Type: "S"}) {
 			t.Errorf("%s: orders table %+v", r, orders)
 		}
 		if got := fmt.Sprint(res.Buckets[r]); !strings.Contains(got, "{pilotlight-data-"+r+" true}") || !strings.Contains(got, "{pilotlight-backup-"+r+" true}") {
@@ -165,7 +167,7 @@ func TestLabRefusesTemplatesItCannotRun(t *testing.T) {
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
 		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler),
-		Resources: func(c lab.EnvCheck) (lab.Resources, error) { return ResourcesFrom(c, broken) }})
+		Resources: func(c lab.EnvCheck) (provision.Resources, error) { return ResourcesFrom(c, broken) }})
 	if err == nil {
 		l.Close()
 		t.Fatal("the lab started on a template whose table streams keys only")

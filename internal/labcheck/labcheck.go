@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
+
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
@@ -261,12 +263,12 @@ func NotEmulated() []string {
 
 // Resources is lab.Options.Resources: the tables and buckets the shipped
 // templates deploy in the lab's regions, resolved as deploy would.
-func Resources(c lab.EnvCheck) (lab.Resources, error) { return ResourcesFrom(c, Shipped) }
+func Resources(c lab.EnvCheck) (provision.Resources, error) { return ResourcesFrom(c, Shipped) }
 
 // ResourcesFrom is Resources from other templates (a test's copy). Bucket
 // names become the lab's (which carry no account ID).
-func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
-	out := lab.Resources{Tables: map[string][]lab.TableSpec{}, Buckets: map[string][]lab.BucketSpec{}}
+func ResourcesFrom(c lab.EnvCheck, t Templates) (provision.Resources, error) {
+	out := provision.Resources{Tables: map[string][]provision.TableSpec{}, Buckets: map[string][]provision.BucketSpec{}}
 	awsNames := c.Names
 	awsNames.Account = account(c)
 	labBucket := bucketNames(c, true)
@@ -276,9 +278,9 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
 			return err
 		}
 		for _, tb := range tables {
-			spec := lab.TableSpec{Name: tb.Name, Stream: tb.StreamView, TTL: tb.TTL}
+			spec := provision.TableSpec{Name: tb.Name, Stream: tb.StreamView, TTL: tb.TTL}
 			for _, k := range tb.Keys {
-				spec.Keys = append(spec.Keys, lab.KeySpec{Name: k.Name, Type: k.Type})
+				spec.Keys = append(spec.Keys, provision.KeySpec{Name: k.Name, Type: k.Type})
 			}
 			out.Tables[tb.Region] = append(out.Tables[tb.Region], spec)
 		}
@@ -291,17 +293,17 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
 			if n, ok := labBucket[name]; ok {
 				name = n
 			}
-			out.Buckets[r.Region] = append(out.Buckets[r.Region], lab.BucketSpec{Name: name, Versioned: b.Versioned})
+			out.Buckets[r.Region] = append(out.Buckets[r.Region], provision.BucketSpec{Name: name, Versioned: b.Versioned})
 		}
 		return nil
 	}
 	for _, regionName := range []string{c.Primary, c.DR} {
 		r, err := resolver(c, t, regionName)
 		if err != nil {
-			return lab.Resources{}, err
+			return provision.Resources{}, err
 		}
 		if err := add(r); err != nil {
-			return lab.Resources{}, err
+			return provision.Resources{}, err
 		}
 	}
 	if c.Witness != "" {
@@ -311,10 +313,10 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (lab.Resources, error) {
 		}
 		tpl, err := deploy.ParseTemplate("witness-region.yaml", body)
 		if err != nil {
-			return lab.Resources{}, err
+			return provision.Resources{}, err
 		}
 		if err := add(&deploy.Resolver{T: tpl, Params: map[string]string{"AppName": c.Names.App}, Region: c.Witness, Account: awsNames.Account}); err != nil {
-			return lab.Resources{}, err
+			return provision.Resources{}, err
 		}
 	}
 	return out, nil
