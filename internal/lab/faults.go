@@ -227,12 +227,7 @@ func (l *Lab) observeControlWrite(body []byte) {
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	all := append([]*server.Process(nil), p.all...)
-	p.mu.Unlock()
-	for _, s := range all {
-		s.Kill()
-	}
+	p.Kill()
 	l.event("fault", l.opts.DR, "failover controller killed after journaling "+phase)
 }
 

@@ -1,20 +1,18 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab/functions"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
@@ -104,16 +102,6 @@ func CheckFunctions(dir string) error {
 	return nil
 }
 
-// pool is one function in one region: a few emulator instances, each
-// serving one invocation at a time, as Lambda execution environments do.
-type pool struct {
-	region, name string
-	env          []string
-	free         chan *server.Process
-	mu           sync.Mutex
-	all          []*server.Process
-}
-
 // functionSettings are the PILOTLIGHT_* settings each function's template
 // gives it; the lab gives a function those, and the lab-only settings of
 // labOnlySettings, nothing else (labcheck holds both lists to the
@@ -175,7 +163,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	if err := CheckFunctions(fo.Dir); err != nil {
 		return err
 	}
-	l.pools = map[string]*pool{}
+	l.pools = map[string]*functions.Pool{}
 	ts := l.timeServer
 	endpoints := map[string]map[string]string{}
 	appURLs := map[string]string{}
@@ -294,86 +282,30 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	var mu sync.Mutex
 	var errs []error
 	for _, sp := range specs {
-		env := append(os.Environ(), labEnvs[sp.region+"/"+sp.name]...)
-		p := &pool{region: sp.region, name: sp.name, env: env, free: make(chan *server.Process, sp.n)}
-		l.pools[sp.region+"/"+sp.name] = p
-		for i := 0; i < sp.n; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := l.startRIE(ctx, sp.region, sp.name, i, env)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				p.all = append(p.all, s)
-				p.free <- s
-			}()
+		spec := functions.Spec{Region: sp.region, Name: sp.name, N: sp.n, Env: append(os.Environ(), labEnvs[sp.region+"/"+sp.name]...),
+			Dir: filepath.Join(l.opts.Functions.Dir, sp.name), RIE: l.opts.Servers.RIE, Log: l.log,
+			LogPath: func(i int) string {
+				return filepath.Join(l.opts.Dir, "logs", fmt.Sprintf("fn-%s-%s-%d.log", sp.region, sp.name, i))
+			}}
+		if sp.name == FnHealth {
+			spec.Line = l.functionLog
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := functions.Start(ctx, spec)
+			mu.Lock()
+			defer mu.Unlock()
+			l.pools[sp.region+"/"+sp.name] = p
+			errs = append(errs, err)
+		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (l *Lab) startRIE(ctx context.Context, regionName, name string, i int, env []string) (*server.Process, error) {
-	return server.RetryPorts(func() (*server.Process, error) { return l.startRIEOnce(ctx, regionName, name, i, env) })
-}
-
-func (l *Lab) startRIEOnce(ctx context.Context, regionName, name string, i int, env []string) (*server.Process, error) {
-	port, err := server.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	apiPort, err := server.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	var out io.Writer
-	if name == FnHealth {
-		out = &lineWriter{fn: func(line string) { l.functionLog(regionName, name, line) }}
-	}
-	log := filepath.Join(l.opts.Dir, "logs", fmt.Sprintf("fn-%s-%s-%d.log", regionName, name, i))
-	return server.StartProcess(ctx, "function "+name+" "+regionName, log, filepath.Join(l.opts.Functions.Dir, name), addr, env, out,
-		l.opts.Servers.RIE, "--log-level", "error", "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), filepath.Join(l.opts.Functions.Dir, name, "bootstrap"))
-}
-
-// lineWriter calls fn with each complete line written to it.
-type lineWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	fn  func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		i := bytes.IndexByte(w.buf.Bytes(), '\n')
-		if i < 0 {
-			break
-		}
-		line := string(w.buf.Next(i + 1))
-		w.fn(strings.TrimRight(line, "\r\n"))
-	}
-	return len(p), nil
-}
-
 // FunctionError is an error a function returned (not a transport failure).
-type FunctionError struct {
-	Type    string `json:"errorType"`
-	Message string `json:"errorMessage"`
-}
-
-func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
-
-// invokeClient outlasts the longest function timeout: the emulator ends
-// an invocation that runs past its function's.
-var invokeClient = &http.Client{Timeout: 905 * time.Second}
+type FunctionError = functions.Error
 
 // functionTimeout is a function's timeout in seconds, as the templates set
 // it (labcheck holds the two alike).
@@ -412,100 +344,12 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 	if !ok {
 		return nil, fmt.Errorf("no function %s in %s", name, regionName)
 	}
-	var s *server.Process
-	select {
-	case s = <-p.free:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("invoke %s in %s: no free instance: %w", name, regionName, ctx.Err())
-	}
-	// An emulator serves one invocation at a time and crashes on a second:
-	// the instance goes back to the pool only when its invocation is over,
-	// even if the caller stops waiting, and is replaced if it died.
-	type result struct {
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		body, err := invokeOnce(s.Addr(), payload)
-		done <- result{body, err}
-		p.release(l, s)
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, ctx.Err())
-	}
-	if res.err != nil {
-		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, res.err)
-	}
-	body := res.body
-	var fe struct {
-		Type    string `json:"errorType"`
-		Message string `json:"errorMessage"`
-	}
-	if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &fe) == nil && fe.Type != "" {
-		return body, &FunctionError{fe.Type, fe.Message}
-	}
-	return body, nil
-}
-
-func invokeOnce(addr string, payload []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := invokeClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, body)
-	}
-	return body, nil
-}
-
-// release returns an instance to its pool, replacing it first if it died.
-func (p *pool) release(l *Lab, s *server.Process) {
-	exited, exitErr := s.Exited()
-	if !exited {
-		p.free <- s
-		return
-	}
-	l.mu.Lock()
-	closed := l.closed
-	l.mu.Unlock()
-	if closed {
-		return
-	}
-	l.log.Warn("function instance died; starting a new one", "region", p.region, "function", p.name, "err", exitErr)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	p.mu.Lock()
-	i := len(p.all)
-	p.mu.Unlock()
-	ns, err := l.startRIE(ctx, p.region, p.name, i, p.env)
-	if err != nil {
-		l.log.Error("restart function instance", "region", p.region, "function", p.name, "err", err)
-		return
-	}
-	p.mu.Lock()
-	p.all = append(p.all, ns)
-	p.mu.Unlock()
-	p.free <- ns
+	return p.Invoke(ctx, payload)
 }
 
 // functionLog receives each line a function writes to stdout (its log):
 // EMF lines feed the alarm evaluator, as CloudWatch Logs feeds CloudWatch.
-func (l *Lab) functionLog(regionName, name, line string) {
+func (l *Lab) functionLog(line string) {
 	if l.alarm != nil {
 		l.alarm.consume([]byte(line))
 	}
@@ -514,12 +358,9 @@ func (l *Lab) functionLog(regionName, name, line string) {
 func (l *Lab) stopFunctions() {
 	var wg sync.WaitGroup
 	for _, p := range l.pools {
-		p.mu.Lock()
-		all := append([]*server.Process(nil), p.all...)
-		p.mu.Unlock()
-		for _, s := range all {
+		if p != nil {
 			wg.Add(1)
-			go func() { defer wg.Done(); s.Stop() }()
+			go func() { defer wg.Done(); p.Stop() }()
 		}
 	}
 	wg.Wait()

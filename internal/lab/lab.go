@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/functions"
+
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
@@ -96,8 +98,8 @@ type Lab struct {
 	objects *objects.Replicator
 
 	// functions, front door, alarm, scheduler (when enabled)
-	pools        map[string]*pool // "region/name"
-	timeServer   net.PacketConn   // SNTP on the true clock: the lab's time.aws.com
+	pools        map[string]*functions.Pool // "region/name"
+	timeServer   net.PacketConn             // SNTP on the true clock: the lab's time.aws.com
 	frontDoor    *frontDoor
 	frontDoorURL string
 	alarm        *alarm
