@@ -167,9 +167,7 @@ func (fd *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the controller's scheduled tick reads it.
 		state, name := "INSUFFICIENT_DATA", ""
 		if a := fd.l.alarm; a != nil {
-			a.mu.Lock()
-			state, name = a.state, a.name
-			a.mu.Unlock()
+			name, state = a.State()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"alarm": name, "state": state})

@@ -220,7 +220,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	}
 	check := EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
 		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r },
-		// schedule() and newAlarm: one interval for probes, ticks and
+		// the schedules and the alarm (package alarm): one interval for probes, ticks and
 		// alarm periods; missing data breaches.
 		Schedule: Schedule{HealthInterval: fo.HealthInterval, ReconcileEvery: fo.HealthInterval, AlarmPeriod: fo.HealthInterval,
 			AlarmPeriods: fo.AlarmPeriods, AlarmMissing: "breaching"}}
@@ -351,7 +351,7 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 // EMF lines feed the alarm evaluator, as CloudWatch Logs feeds CloudWatch.
 func (l *Lab) functionLog(line string) {
 	if l.alarm != nil {
-		l.alarm.consume([]byte(line))
+		l.alarm.Consume([]byte(line))
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
@@ -102,7 +104,7 @@ type Lab struct {
 	timeServer   net.PacketConn             // SNTP on the true clock: the lab's time.aws.com
 	frontDoor    *frontDoor
 	frontDoorURL string
-	alarm        *alarm
+	alarm        *alarm.Alarm
 	fnCancel     context.CancelFunc
 	fnWG         sync.WaitGroup
 
@@ -362,13 +364,15 @@ func (l *Lab) startServing(ctx context.Context) error {
 	if err := l.firstLease(ctx); err != nil {
 		return err
 	}
-	l.alarm = newAlarm(l)
+	fo := l.opts.Functions
+	l.alarm = alarm.New(alarm.Config{Name: l.opts.Names.PrimaryAlarm(), Primary: l.opts.Primary, DR: l.opts.DR,
+		Period: fo.HealthInterval, Periods: fo.AlarmPeriods, Controller: FnController, Invoke: l.Invoke, Event: l.event})
 	fctx, cancel := context.WithCancel(context.Background())
 	l.fnCancel = cancel
 	l.fnWG.Add(3)
 	go func() { defer l.fnWG.Done(); l.frontDoor.run(fctx) }()
-	go func() { defer l.fnWG.Done(); l.alarm.run(fctx) }()
-	go func() { defer l.fnWG.Done(); l.schedule(fctx) }()
+	go func() { defer l.fnWG.Done(); l.alarm.Run(fctx) }()
+	go func() { defer l.fnWG.Done(); alarm.Schedule(fctx, fo.HealthInterval, l.scheduled(), l.Invoke) }()
 	return nil
 }
 
@@ -637,4 +641,11 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// scheduled are the schedules' jobs: the health check in both regions every
+// interval, and the controller's tick every interval too (it resumes a run
+// whose controller died, so a crash costs at most one interval).
+func (l *Lab) scheduled() []alarm.Job {
+	return []alarm.Job{{Region: l.opts.Primary, Function: FnHealth}, {Region: l.opts.DR, Function: FnHealth}, {Region: l.opts.DR, Function: FnController}}
 }

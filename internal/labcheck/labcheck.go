@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 
 	"github.com/pilotlight/pilotlight/internal/lab/access"
@@ -415,7 +417,7 @@ func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
 		return nil, err
 	}
 	var ev map[string]any
-	_ = json.Unmarshal(lab.AlarmEvent(alarmName, c.DR, "ALARM", "lab", "2026-01-01T00:00:00Z"), &ev)
+	_ = json.Unmarshal(alarm.AlarmEvent(alarmName, c.DR, "ALARM", "lab", "2026-01-01T00:00:00Z"), &ev)
 	if !ruleRoutes(r, ev, "FailoverControllerFunction") {
 		problems = append(problems, fmt.Sprintf("dr-region.yaml: no enabled EventBridge rule matches the ALARM event of %s and targets the failover controller: the lab's alarm invokes it, AWS would not", alarmName))
 	}

@@ -1,11 +1,6 @@
-package lab
+package alarm
 
 import "encoding/json"
-
-// The events the lab's alarm and scheduler send the functions, shaped as
-// EventBridge delivers them on AWS (account 000000000000). They live here,
-// not beside the functions' parsers, so the Lambda binaries do not carry
-// them.
 
 // AlarmEvent builds the EventBridge event CloudWatch sends when an alarm
 // changes state; the lab's alarm evaluator sends exactly this.
