@@ -154,7 +154,7 @@ func (l *Lab) replicationStatus() Status {
 	if l.frontDoor != nil {
 		fo := l.opts.Functions
 		st.Functions = &fo
-		rs := l.frontDoor.status()
+		rs := l.frontDoor.Status()
 		st.Routing = &rs
 	}
 	if a := l.auth.Load(); a != nil {

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
 
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
@@ -102,7 +104,7 @@ type Lab struct {
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*functions.Pool // "region/name"
 	timeServer   net.PacketConn             // SNTP on the true clock: the lab's time.aws.com
-	frontDoor    *frontDoor
+	frontDoor    *frontdoor.FrontDoor
 	frontDoorURL string
 	alarm        *alarm.Alarm
 	fnCancel     context.CancelFunc
@@ -331,7 +333,20 @@ func (l *Lab) startServing(ctx context.Context) error {
 		return &server.PortInUseError{Port: l.opts.BasePort + 5}
 	}
 	l.frontDoorURL = "http://" + ln.Addr().String()
-	l.startFrontDoor(ln)
+	fo := l.opts.Functions
+	l.frontDoor = frontdoor.Start(ln, frontdoor.Config{Primary: l.opts.Primary, DR: l.opts.DR,
+		Interval: fo.RouteInterval, Threshold: fo.RouteThreshold, TTL: fo.RouteTTL,
+		App: l.opts.Names.Function(FnApp), AppFunction: FnApp, Invoke: l.Invoke, Event: l.event,
+		Gate: func(r, fn string, w http.ResponseWriter, req *http.Request) bool {
+			a := l.auth.Load()
+			return a == nil || a.FunctionURL(r, fn, w, req)
+		},
+		Alarm: func() (string, string) {
+			if a := l.alarm; a != nil {
+				return a.State()
+			}
+			return "", "INSUFFICIENT_DATA"
+		}})
 	if err := l.startFunctions(ctx); err != nil {
 		return err
 	}
@@ -346,7 +361,7 @@ func (l *Lab) startServing(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := l.invokeHTTP(wctx, r, "GET", "/health", nil); err != nil {
+				if _, err := frontdoor.InvokeHTTP(wctx, l.Invoke, FnApp, r, "GET", "/health", nil); err != nil {
 					errs <- fmt.Errorf("warm app in %s: %w", r, err)
 				}
 			}()
@@ -364,13 +379,12 @@ func (l *Lab) startServing(ctx context.Context) error {
 	if err := l.firstLease(ctx); err != nil {
 		return err
 	}
-	fo := l.opts.Functions
 	l.alarm = alarm.New(alarm.Config{Name: l.opts.Names.PrimaryAlarm(), Primary: l.opts.Primary, DR: l.opts.DR,
 		Period: fo.HealthInterval, Periods: fo.AlarmPeriods, Controller: FnController, Invoke: l.Invoke, Event: l.event})
 	fctx, cancel := context.WithCancel(context.Background())
 	l.fnCancel = cancel
 	l.fnWG.Add(3)
-	go func() { defer l.fnWG.Done(); l.frontDoor.run(fctx) }()
+	go func() { defer l.fnWG.Done(); l.frontDoor.Run(fctx) }()
 	go func() { defer l.fnWG.Done(); l.alarm.Run(fctx) }()
 	go func() { defer l.fnWG.Done(); alarm.Schedule(fctx, fo.HealthInterval, l.scheduled(), l.Invoke) }()
 	return nil
@@ -612,7 +626,7 @@ func (l *Lab) Close() error {
 		l.fnWG.Wait()
 	}
 	if l.frontDoor != nil {
-		l.frontDoor.srv.Close()
+		l.frontDoor.Close()
 	}
 	l.stopFunctions()
 	if l.timeServer != nil {

@@ -3,8 +3,13 @@ package lab
 import (
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 )
+
+// RoutingStatus is the front door's view, served at /_pilotlight/routing.
+type RoutingStatus = frontdoor.RoutingStatus
 
 // DirectionStatus describes replication in one direction.
 type DirectionStatus = replication.Status
