@@ -35,10 +35,6 @@ const (
 // FunctionNames lists the functions the lab runs.
 var FunctionNames = []string{FnApp, FnHealth, FnController, FnValidator, FnBackup}
 
-// Lambda is the lab's name for a region's function-invoke endpoint, so a
-// region cut takes its functions off the network too.
-const Lambda region.Service = "lambda"
-
 // LeaseConfig is the lab's write lease: term + ε + δ = 3 s, the lab's
 // detection window (3 one-second alarm periods).
 var LeaseConfig = control.LabLease
@@ -192,7 +188,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			}
 			linked := map[string]string{}
 			for svc, u := range ep {
-				lu, err := l.linkProxy(r.name, name, region.Service(svc), u)
+				lu, err := l.inj.Link(r.name, name, region.Service(svc), u)
 				if err != nil {
 					return err
 				}
@@ -325,9 +321,7 @@ func functionTimeout(name string) string {
 // for a free instance. A cut region's functions fail fast; a latency fault
 // delays the call.
 func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byte) ([]byte, error) {
-	l.mu.Lock()
-	f, faulted := l.faults[regionName+"/"+string(Lambda)]
-	l.mu.Unlock()
+	f, faulted := l.inj.Fault(regionName, Lambda)
 	if faulted {
 		switch f.Kind {
 		case FaultCut:

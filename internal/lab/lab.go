@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
@@ -36,9 +37,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/rs/zerolog"
 
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -94,9 +93,9 @@ type Lab struct {
 	opts    Options
 	creds   Credentials
 	log     *slog.Logger
-	proxies *toxiproxy.ApiServer
-	regions []*labRegion // primary first
-	witness *labRegion   // nil without a witness
+	inj     *faults.Injector // the fault proxies and the faults on them
+	regions []*labRegion     // primary first
+	witness *labRegion       // nil without a witness
 
 	tables  *tables.Replicator
 	objects *objects.Replicator
@@ -110,11 +109,9 @@ type Lab struct {
 	fnCancel     context.CancelFunc
 	fnWG         sync.WaitGroup
 
-	mu     sync.Mutex
-	faults map[string]Fault // by "region/service"
+	mu sync.Mutex
 	// crashAfter is the armed controller crash's phase ("" when none).
 	crashAfter string
-	links      map[string][]*toxiproxy.Proxy // "from>to" -> link proxies of from's functions
 	events     []Event
 	auth       atomic.Pointer[access.Authorizer] // set when Options.Access is
 	denials    atomic.Int64
@@ -180,7 +177,6 @@ type labRegion struct {
 	front    *front.WriteFront  // notes write times, between the fault proxy and DynamoDB Local
 	objFront *front.ChangeFront // notes new object versions, between the fault proxy and versitygw
 	ddb, s3  *server.Process
-	proxy    map[region.Service]*toxiproxy.Proxy
 	ep       Endpoints
 	clients  *region.Clients // through the proxies, default retries
 	dataDir  string
@@ -220,11 +216,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		}
 	}
 	self := &Lab{
-		opts:    opts,
-		creds:   Credentials{AccessKeyID: "LAB" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20)},
-		log:     opts.Logger.With("component", "lab"),
-		proxies: toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
-		faults:  make(map[string]Fault),
+		opts:  opts,
+		creds: Credentials{AccessKeyID: "LAB" + strings.ToUpper(randomHex(8)), SecretAccessKey: randomHex(20)},
+		log:   opts.Logger.With("component", "lab"),
+		inj:   faults.New(opts.Logger.With("component", "faults")),
 	}
 	l = self
 	defer func() {
@@ -240,7 +235,8 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	errs := make([]error, 3)
 	l.regions = make([]*labRegion, 2)
 	for i, name := range []string{opts.Primary, opts.DR} {
-		l.regions[i] = &labRegion{name: name, proxy: map[region.Service]*toxiproxy.Proxy{}}
+		l.regions[i] = &labRegion{name: name}
+		l.inj.Region(name, false)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -248,7 +244,8 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		}(i)
 	}
 	if opts.Witness != "" {
-		l.witness = &labRegion{name: opts.Witness, proxy: map[region.Service]*toxiproxy.Proxy{}, witness: true}
+		l.witness = &labRegion{name: opts.Witness, witness: true}
+		l.inj.Region(opts.Witness, true)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -455,14 +452,9 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 			return fmt.Errorf("front %s: %w", r.name, err)
 		}
 		r.front.Gate = l.dynamoDBGate(r.name)
-		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, region.DynamoDB), "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.Addr)
-		if err := l.proxies.Collection.Add(p, true); err != nil {
-			if strings.Contains(err.Error(), "address already in use") {
-				return &server.PortInUseError{Port: ddbPort}
-			}
-			return fmt.Errorf("proxy %s: %w", p.Name, err)
+		if err := l.inj.Proxy(r.name, region.DynamoDB, "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.Addr); err != nil {
+			return err
 		}
-		r.proxy[region.DynamoDB] = p
 		r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort)}
 		r.clients, err = region.New(l.Spec(r.name, r.ep, 0))
 		return err
@@ -500,15 +492,9 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.Addr},
 		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.objFront.Addr},
 	} {
-		p := toxiproxy.NewProxy(l.proxies, proxyName(r.name, svc), pair[0], pair[1])
-		if err := l.proxies.Collection.Add(p, true); err != nil {
-			if strings.Contains(err.Error(), "address already in use") {
-				port, _ := strconv.Atoi(pair[0][strings.LastIndexByte(pair[0], ':')+1:])
-				return &server.PortInUseError{Port: port}
-			}
-			return fmt.Errorf("proxy %s: %w", p.Name, err)
+		if err := l.inj.Proxy(r.name, svc, pair[0], pair[1]); err != nil {
+			return err
 		}
-		r.proxy[svc] = p
 	}
 	r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort), S3: "http://127.0.0.1:" + strconv.Itoa(s3Port)}
 	r.clients, err = l.Clients(r.name, 0)
@@ -525,8 +511,6 @@ func (l *Lab) dynamoDBGate(regionName string) func(http.ResponseWriter, *http.Re
 		return true
 	}
 }
-
-func proxyName(regionName string, svc region.Service) string { return regionName + "/" + string(svc) }
 
 // Clients returns new SDK clients for a lab region, through its proxies.
 // maxAttempts 1 is for probes; 0 keeps the SDK's retries.
@@ -633,7 +617,7 @@ func (l *Lab) Close() error {
 		l.timeServer.Close()
 	}
 	l.stopReplication()
-	_ = l.proxies.Collection.Clear()
+	l.inj.Close()
 	var wg sync.WaitGroup
 	for _, r := range l.allRegions() {
 		r.front.Close()
