@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -24,7 +26,7 @@ func TestDataCommands(t *testing.T) {
 	requireServers(t)
 	dir := t.TempDir()
 	labDir := filepath.Join(dir, ".lab")
-	t.Cleanup(func() { lab.Stop(labDir) })
+	t.Cleanup(func() { remote.Stop(labDir) })
 
 	if r := runCLI(t, dir, nil, "validate"); r.code != 2 || !strings.Contains(r.err, "lab up") {
 		t.Fatalf("validate without a lab: exit %d, %q", r.code, r.err)
@@ -32,7 +34,7 @@ func TestDataCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "lab", "up"); r.code != 0 {
 		t.Fatalf("lab up: %s", r.err)
 	}
-	st, err := lab.ReadState(labDir)
+	st, err := remote.ReadState(labDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +152,12 @@ func TestValidateFanOut(t *testing.T) {
 	}
 	dir := t.TempDir()
 	labDir := filepath.Join(dir, ".lab")
-	t.Cleanup(func() { lab.Stop(labDir) })
+	t.Cleanup(func() { remote.Stop(labDir) })
 	env := []string{"PILOTLIGHT_FUNCTIONS_DIR=" + fns}
 	if r := runCLI(t, dir, env, "lab", "up"); r.code != 0 {
 		t.Fatalf("lab up: %s", r.err)
 	}
-	st, err := lab.ReadState(labDir)
+	st, err := remote.ReadState(labDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
 	"github.com/spf13/cobra"
@@ -190,7 +192,7 @@ func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.
 	if err == nil {
 		return t, nil
 	}
-	if _, serr := lab.Stop(s.LabDir); serr == nil {
+	if _, serr := remote.Stop(s.LabDir); serr == nil {
 		fmt.Fprintln(progress, "cleaned up a lab left behind")
 	}
 	if _, err := server.Ensure(cmd.Context(), s.CacheDir, progress); err != nil {

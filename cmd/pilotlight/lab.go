@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 
 	"github.com/spf13/cobra"
@@ -91,15 +93,15 @@ A lab left behind by a crash is detected and cleaned up first.`,
 			if err != nil {
 				return err
 			}
-			st, err := lab.ReadState(s.LabDir)
+			st, err := remote.ReadState(s.LabDir)
 			switch {
 			case err == nil && st.Alive():
 				if !jsonOut {
 					fmt.Fprintf(g.io.Err, "lab already running (pid %d, since %s)\n", st.Pid, st.Started.Local().Format(time.TimeOnly))
 				}
 				return printUp(g, st, jsonOut)
-			case err == nil || !errors.Is(err, lab.ErrNoLab):
-				old, _ := lab.Stop(s.LabDir)
+			case err == nil || !errors.Is(err, remote.ErrNoLab):
+				old, _ := remote.Stop(s.LabDir)
 				fmt.Fprintf(g.io.Err, "cleaned up a lab left behind (pid %d no longer runs)\n", old.Pid)
 			}
 			sv, err := server.Ensure(cmd.Context(), s.CacheDir, g.io.Err)
@@ -107,7 +109,7 @@ A lab left behind by a crash is detected and cleaned up first.`,
 				return err
 			}
 			if foreground {
-				return lab.Serve(cmd.Context(), labOptions(s, sv, g), func(st lab.State) { printUp(g, st, jsonOut) })
+				return remote.Serve(cmd.Context(), labOptions(s, sv, g), func(st remote.State) { printUp(g, st, jsonOut) })
 			}
 			st, err = spawnSupervisor(cmd.Context(), g, s)
 			if err != nil {
@@ -123,18 +125,18 @@ A lab left behind by a crash is detected and cleaned up first.`,
 
 // spawnSupervisor starts `pilotlight lab serve` detached from this terminal
 // and waits until it has written its state.
-func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.State, error) {
+func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (remote.State, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return lab.State{}, err
+		return remote.State{}, err
 	}
 	if err := os.MkdirAll(filepath.Join(s.LabDir, "logs"), 0o700); err != nil {
-		return lab.State{}, err
+		return remote.State{}, err
 	}
 	logPath := filepath.Join(s.LabDir, "logs", "supervisor.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return lab.State{}, err
+		return remote.State{}, err
 	}
 	defer logf.Close()
 	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
@@ -151,7 +153,7 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.St
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return lab.State{}, fmt.Errorf("start lab supervisor: %w", err)
+		return remote.State{}, fmt.Errorf("start lab supervisor: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -164,16 +166,16 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (lab.St
 		case err := <-exited:
 			fmt.Fprintln(g.io.Err)
 			b, _ := os.ReadFile(logPath)
-			return lab.State{}, fmt.Errorf("lab failed to start (%v): %s", err, strings.TrimSpace(lastLines(string(b), 5)))
+			return remote.State{}, fmt.Errorf("lab failed to start (%v): %s", err, strings.TrimSpace(lastLines(string(b), 5)))
 		case <-deadline:
 			_ = cmd.Process.Kill()
 			fmt.Fprintln(g.io.Err)
-			return lab.State{}, fmt.Errorf("lab not ready after 90s; see %s", logPath)
+			return remote.State{}, fmt.Errorf("lab not ready after 90s; see %s", logPath)
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			return lab.State{}, ctx.Err()
+			return remote.State{}, ctx.Err()
 		case <-tick.C:
-			st, err := lab.ReadState(s.LabDir)
+			st, err := remote.ReadState(s.LabDir)
 			if err == nil && st.Pid == cmd.Process.Pid {
 				fmt.Fprintf(g.io.Err, " ready in %.1fs\n", time.Since(start).Seconds())
 				_ = cmd.Process.Release()
@@ -192,7 +194,7 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func printUp(g *globals, st lab.State, jsonOut bool) error {
+func printUp(g *globals, st remote.State, jsonOut bool) error {
 	if jsonOut {
 		return writeJSON(g.io.Out, envJSON(st, ""))
 	}
@@ -228,7 +230,7 @@ func newLabServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return lab.Serve(cmd.Context(), labOptions(s, sv, g), func(st lab.State) {
+			return remote.Serve(cmd.Context(), labOptions(s, sv, g), func(st remote.State) {
 				fmt.Fprintf(g.io.Out, "lab ready: pid %d, control %s\n", st.Pid, st.Control)
 			})
 		},
@@ -247,8 +249,8 @@ func newLabDownCmd(g *globals) *cobra.Command {
 			if err != nil && s.LabDir == "" {
 				return err
 			}
-			st, err := lab.Stop(s.LabDir)
-			if errors.Is(err, lab.ErrNoLab) {
+			st, err := remote.Stop(s.LabDir)
+			if errors.Is(err, remote.ErrNoLab) {
 				fmt.Fprintln(g.io.Err, "no lab running")
 				return nil
 			}
@@ -289,7 +291,7 @@ func newLabStatusCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func printStatus(out io.Writer, state lab.State, st lab.Status) {
+func printStatus(out io.Writer, state remote.State, st lab.Status) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "REGION\tROLE\tDYNAMODB\tS3\tFAULTS")
 	for _, r := range st.Regions {
@@ -361,7 +363,7 @@ func regionFlag(c *cobra.Command, g *globals, help string) {
 }
 
 // labRegion checks --region against the running lab's regions.
-func labRegion(g *globals, st lab.State) error {
+func labRegion(g *globals, st remote.State) error {
 	if g.region == "" {
 		return nil
 	}
@@ -395,7 +397,7 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := lab.ReadState(s.LabDir)
+			st, err := remote.ReadState(s.LabDir)
 			if err != nil {
 				return err
 			}
@@ -425,7 +427,7 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func envJSON(st lab.State, only string) any {
+func envJSON(st remote.State, only string) any {
 	regions := map[string]map[string]string{}
 	for name, r := range st.Regions {
 		if only != "" && name != only {
@@ -459,7 +461,7 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 	serviceFlag := func(c *cobra.Command) {
 		c.Flags().StringVar(&service, "service", "all", "the service to act on: dynamodb, s3, lambda or all")
 	}
-	act := func(use, short string, needRegion bool, do func(ctx context.Context, cl *lab.Client) error) *cobra.Command {
+	act := func(use, short string, needRegion bool, do func(ctx context.Context, cl *remote.Client) error) *cobra.Command {
 		sc := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				if needRegion && g.region == "" {
@@ -483,16 +485,16 @@ A cut resets every connection at once, so calls fail fast rather than hang.`,
 			}}
 		return sc
 	}
-	cut := act("cut", "Cut a region (or one of its services) off the network", true, func(ctx context.Context, cl *lab.Client) error { return cl.Cut(ctx, g.region, service) })
+	cut := act("cut", "Cut a region (or one of its services) off the network", true, func(ctx context.Context, cl *remote.Client) error { return cl.Cut(ctx, g.region, service) })
 	serviceFlag(cut)
 	regionFlag(cut, g, "the region to cut (required)")
-	lat := act("latency", "Add latency to a region's (or one service's) answers", true, func(ctx context.Context, cl *lab.Client) error {
+	lat := act("latency", "Add latency to a region's (or one service's) answers", true, func(ctx context.Context, cl *remote.Client) error {
 		return cl.AddLatency(ctx, g.region, service, latency)
 	})
 	serviceFlag(lat)
 	regionFlag(lat, g, "the region to slow (required)")
 	lat.Flags().DurationVar(&latency, "latency", 200*time.Millisecond, "how much later every answer arrives, e.g. 250ms or 2s")
-	restore := act("restore", "Remove every fault (of one region with --region), partitions included", false, func(ctx context.Context, cl *lab.Client) error { return cl.Restore(ctx, g.region) })
+	restore := act("restore", "Remove every fault (of one region with --region), partitions included", false, func(ctx context.Context, cl *remote.Client) error { return cl.Restore(ctx, g.region) })
 	regionFlag(restore, g, "the region to restore (default: every region)")
 	c.AddCommand(cut, lat, restore)
 	return c
@@ -520,7 +522,7 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
 		RunE: groupRunE,
 	}
 	var lag time.Duration
-	act := func(use, short string, do func(ctx context.Context, cl *lab.Client) error) *cobra.Command {
+	act := func(use, short string, do func(ctx context.Context, cl *remote.Client) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				cl, err := connectLab(g, cmd)
@@ -534,25 +536,25 @@ func newLabReplicationCmd(g *globals) *cobra.Command {
 				return nil
 			}}
 	}
-	lagCmd := act("lag", "Set the delay every replicated change waits", func(ctx context.Context, cl *lab.Client) error { return cl.SetReplicationLag(ctx, lag) })
+	lagCmd := act("lag", "Set the delay every replicated change waits", func(ctx context.Context, cl *remote.Client) error { return cl.SetReplicationLag(ctx, lag) })
 	lagCmd.Flags().DurationVar(&lag, "lag", 100*time.Millisecond, "the delay, e.g. 500ms (0 to 1h)")
 	c.AddCommand(
-		act("pause", "Pause replication both ways (reading goes on; resume catches up)", func(ctx context.Context, cl *lab.Client) error { return cl.PauseReplication(ctx) }),
-		act("resume", "Resume replication", func(ctx context.Context, cl *lab.Client) error { return cl.ResumeReplication(ctx) }),
+		act("pause", "Pause replication both ways (reading goes on; resume catches up)", func(ctx context.Context, cl *remote.Client) error { return cl.PauseReplication(ctx) }),
+		act("resume", "Resume replication", func(ctx context.Context, cl *remote.Client) error { return cl.ResumeReplication(ctx) }),
 		lagCmd,
-		act("failback-on", "Turn DR → primary object replication on", func(ctx context.Context, cl *lab.Client) error { return cl.SetFailbackReplication(ctx, true) }),
-		act("failback-off", "Turn DR → primary object replication off", func(ctx context.Context, cl *lab.Client) error { return cl.SetFailbackReplication(ctx, false) }),
+		act("failback-on", "Turn DR → primary object replication on", func(ctx context.Context, cl *remote.Client) error { return cl.SetFailbackReplication(ctx, true) }),
+		act("failback-off", "Turn DR → primary object replication off", func(ctx context.Context, cl *remote.Client) error { return cl.SetFailbackReplication(ctx, false) }),
 	)
 	return c
 }
 
 // connectLab resolves settings and connects to the running lab.
-func connectLab(g *globals, cmd *cobra.Command) (*lab.Client, error) {
+func connectLab(g *globals, cmd *cobra.Command) (*remote.Client, error) {
 	s, err := g.settings(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return lab.Connect(s.LabDir)
+	return remote.Connect(s.LabDir)
 }
 
 func writeJSON(w io.Writer, v any) error {

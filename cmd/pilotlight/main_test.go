@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -176,13 +178,13 @@ func TestLabLifecycle(t *testing.T) {
 	requireServers(t)
 	dir := t.TempDir()
 	labDir := filepath.Join(dir, ".lab")
-	t.Cleanup(func() { lab.Stop(labDir) })
+	t.Cleanup(func() { remote.Stop(labDir) })
 
 	r := runCLI(t, dir, nil, "lab", "up")
 	if r.code != 0 || !strings.Contains(r.out, "us-east-1  primary") || !strings.Contains(r.out, "us-west-2  dr") {
 		t.Fatalf("lab up: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
-	st, err := lab.ReadState(labDir)
+	st, err := remote.ReadState(labDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +240,7 @@ func TestLabLifecycle(t *testing.T) {
 	if r := runCLI(t, dir, nil, "lab", "up"); r.code != 0 || !strings.Contains(r.err, "cleaned up a lab left behind") {
 		t.Fatalf("lab up after crash: exit %d, %q", r.code, r.err)
 	}
-	st2, err := lab.ReadState(labDir)
+	st2, err := remote.ReadState(labDir)
 	if err != nil || st2.Pid == st.Pid {
 		t.Fatalf("new lab state: %+v %v", st2, err)
 	}

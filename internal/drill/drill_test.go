@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -24,7 +26,7 @@ import (
 
 // startLab runs a lab with functions in this process, served like
 // `pilotlight lab up` serves it, and connects to it as the CLI does.
-func startLab(t *testing.T) *lab.Client {
+func startLab(t *testing.T) *remote.Client {
 	t.Helper()
 	sv := labtest.Servers(t)
 	fns := labtest.Functions(t)
@@ -33,10 +35,10 @@ func startLab(t *testing.T) *lab.Client {
 	served := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		served <- lab.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
+		served <- remote.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
 			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
 			CheckEnv: labcheck.Check, Access: labcheck.Access, Resources: labcheck.Resources},
-			func(lab.State) { close(ready) })
+			func(remote.State) { close(ready) })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -51,14 +53,14 @@ func startLab(t *testing.T) *lab.Client {
 	case <-time.After(120 * time.Second):
 		t.Fatal("lab not ready in 120s")
 	}
-	cl, err := lab.Connect(dir)
+	cl, err := remote.Connect(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cl
 }
 
-func env(t *testing.T, cl *lab.Client) drill.Env {
+func env(t *testing.T, cl *remote.Client) drill.Env {
 	t.Helper()
 	lt, err := target.NewLab(cl)
 	if err != nil {
@@ -195,7 +197,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 
 // labSwitch is the outage switch of the rehearsal: a lab region cut.
 type labSwitch struct {
-	cl    *lab.Client
+	cl    *remote.Client
 	calls []string
 }
 

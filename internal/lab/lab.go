@@ -595,6 +595,30 @@ func (l *Lab) Endpoints(name string) (Endpoints, error) {
 	return r.ep, nil
 }
 
+// RegionInfo is what another process needs of a running region.
+type RegionInfo struct {
+	Name      string
+	Witness   bool // a control table only
+	Endpoints Endpoints
+	Pids      map[string]int // service -> server pid
+	// Behind is the DynamoDB endpoint behind the region's fault proxy
+	// (the write-time front); "" for the witness.
+	Behind string
+}
+
+// Layout describes every region, the witness last.
+func (l *Lab) Layout() []RegionInfo {
+	var out []RegionInfo
+	for _, r := range l.allRegions() {
+		ri := RegionInfo{Name: r.name, Witness: r.witness, Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.Pid()}}
+		if !r.witness {
+			ri.Pids["s3"], ri.Behind = r.s3.Pid(), "http://"+r.front.Addr
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
 // Close stops the replicators (saving their positions), the proxies and the
 // servers. It is safe to call more than once.
 func (l *Lab) Close() error {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -18,16 +20,16 @@ import (
 // Lab is the target of a running lab, reached through its control API.
 // Besides Target it offers the chaos scenarios' faults (drill.LabFaults).
 type Lab struct {
-	c       *lab.Client
+	c       *remote.Client
 	clients map[string]*region.Clients
 	http    *http.Client
 }
 
 var _ Target = (*Lab)(nil)
 
-// ConnectLab connects to the lab running from dir (lab.ErrNoLab: none).
+// ConnectLab connects to the lab running from dir (remote.ErrNoLab: none).
 func ConnectLab(dir string) (*Lab, error) {
-	c, err := lab.Connect(dir)
+	c, err := remote.Connect(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func ConnectLab(dir string) (*Lab, error) {
 }
 
 // NewLab is the target of the lab c controls.
-func NewLab(c *lab.Client) (*Lab, error) {
+func NewLab(c *remote.Client) (*Lab, error) {
 	clients, err := c.State.Clients(0)
 	if err != nil {
 		return nil, err
@@ -44,7 +46,7 @@ func NewLab(c *lab.Client) (*Lab, error) {
 }
 
 // Client is the lab's control API client (lab-only commands).
-func (t *Lab) Client() *lab.Client { return t.c }
+func (t *Lab) Client() *remote.Client { return t.c }
 
 func (t *Lab) Kind() Kind                          { return KindLab }
 func (t *Lab) Primary() string                     { return t.c.State.Primary }

@@ -1,8 +1,9 @@
-package lab
+package remote
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,20 +16,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab"
+
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
 // Serve runs a lab until ctx ends: it starts it, serves the control endpoint
 // on 127.0.0.1, writes the state file, and on return stops everything and
 // removes the state. It is what `pilotlight lab up` runs in the background.
-func Serve(ctx context.Context, opts Options, ready func(State)) error {
+func Serve(ctx context.Context, opts lab.Options, ready func(State)) error {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("lab dir: %w", err)
 	}
 	if s, err := ReadState(opts.Dir); err == nil && s.Alive() && s.Pid != os.Getpid() {
 		return fmt.Errorf("a lab already runs from %s (pid %d): use it, or stop it with `pilotlight lab down`", opts.Dir, s.Pid)
 	}
-	l, err := Start(ctx, opts)
+	l, err := lab.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -41,21 +44,22 @@ func Serve(ctx context.Context, opts Options, ready func(State)) error {
 	if err != nil {
 		return &server.PortInUseError{Port: opts.BasePort + 4}
 	}
-	token := randomHex(16)
+	token := rand.Text()
 	srv := &http.Server{Handler: controlHandler(l, token), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	st := State{
 		Version: stateVersion, Pid: os.Getpid(), Started: time.Now().UTC(), Control: "http://" + ln.Addr().String(), Token: token,
-		App: l.opts.Names.App, Primary: l.opts.Primary, DR: l.opts.DR, Credentials: l.creds, Regions: map[string]RegionState{},
-		FrontDoor: l.frontDoorURL, AgreementWait: l.opts.Functions.AgreementWait(),
+		App: l.Names().App, Primary: opts.Primary, DR: opts.DR, Credentials: l.Credentials(), Regions: map[string]RegionState{},
+		FrontDoor: l.FrontDoorURL(), AgreementWait: opts.Functions.AgreementWait(),
 	}
-	for _, r := range l.regions {
-		st.Regions[r.name] = RegionState{Endpoints: r.ep, Pids: map[string]int{"dynamodb": r.ddb.Pid(), "s3": r.s3.Pid()}, Behind: "http://" + r.front.Addr}
-	}
-	if w := l.witness; w != nil {
-		st.Witness = w.name
-		st.WitnessRegion = &RegionState{Endpoints: w.ep, Pids: map[string]int{"dynamodb": w.ddb.Pid()}}
+	for _, r := range l.Layout() {
+		rs := RegionState{Endpoints: r.Endpoints, Pids: r.Pids, Behind: r.Behind}
+		if r.Witness {
+			st.Witness, st.WitnessRegion = r.Name, &RegionState{Endpoints: r.Endpoints, Pids: r.Pids}
+			continue
+		}
+		st.Regions[r.Name] = rs
 	}
 	if err := writeState(opts.Dir, st); err != nil {
 		return err
@@ -79,7 +83,7 @@ type controlRequest struct {
 	Offset  string `json:"offset,omitempty"` // clock: a Go duration, may be negative
 }
 
-func controlHandler(l *Lab, token string) http.Handler {
+func controlHandler(l *lab.Lab, token string) http.Handler {
 	c := l.Control()
 	mux := http.NewServeMux()
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
@@ -92,7 +96,7 @@ func controlHandler(l *Lab, token string) http.Handler {
 		}
 	}
 	mux.HandleFunc("GET /status", auth(func(w http.ResponseWriter, r *http.Request) {
-		var st Status
+		var st lab.Status
 		if r.URL.Query().Get("replication") == "only" {
 			st, _ = c.ReplicationStatus(r.Context())
 		} else {
@@ -113,7 +117,7 @@ func controlHandler(l *Lab, token string) http.Handler {
 			return
 		}
 		out, err := l.Invoke(r.Context(), r.PathValue("region"), r.PathValue("function"), payload)
-		var fe *FunctionError
+		var fe *lab.FunctionError
 		switch {
 		case errors.As(err, &fe):
 			w.Header().Set("Content-Type", "application/json")
@@ -141,7 +145,7 @@ func controlHandler(l *Lab, token string) http.Handler {
 	return mux
 }
 
-func apply(ctx context.Context, c Operator, req controlRequest) error {
+func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
 	d := time.Duration(0)
 	if req.Latency != "" {
 		var err error
@@ -188,7 +192,7 @@ type Client struct {
 	HTTP  *http.Client
 }
 
-var _ Operator = (*Client)(nil)
+var _ lab.Operator = (*Client)(nil)
 
 // Connect reads the state in dir and returns a client for the running lab.
 func Connect(dir string) (*Client, error) {
@@ -265,15 +269,15 @@ func (c *Client) SetClockOffset(ctx context.Context, r string, d time.Duration) 
 }
 
 // Status fetches the lab's status.
-func (c *Client) Status(ctx context.Context) (Status, error) { return c.status(ctx, "") }
+func (c *Client) Status(ctx context.Context) (lab.Status, error) { return c.status(ctx, "") }
 
 // ReplicationStatus implements Operator.
-func (c *Client) ReplicationStatus(ctx context.Context) (Status, error) {
+func (c *Client) ReplicationStatus(ctx context.Context) (lab.Status, error) {
 	return c.status(ctx, "?replication=only")
 }
 
-func (c *Client) status(ctx context.Context, query string) (Status, error) {
-	var st Status
+func (c *Client) status(ctx context.Context, query string) (lab.Status, error) {
+	var st lab.Status
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/status"+query, nil)
 	if err != nil {
 		return st, err
@@ -313,7 +317,7 @@ func (c *Client) Invoke(ctx context.Context, regionName, function string, payloa
 	case http.StatusOK:
 		return body, nil
 	case http.StatusUnprocessableEntity:
-		var fe FunctionError
+		var fe lab.FunctionError
 		if json.Unmarshal(body, &fe) == nil {
 			return nil, &fe
 		}
@@ -322,8 +326,8 @@ func (c *Client) Invoke(ctx context.Context, regionName, function string, payloa
 }
 
 // Events fetches the lab's events since t.
-func (c *Client) Events(ctx context.Context, since time.Time) ([]Event, error) {
-	var evs []Event
+func (c *Client) Events(ctx context.Context, since time.Time) ([]lab.Event, error) {
+	var evs []lab.Event
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/events?since="+since.UTC().Format(time.RFC3339Nano), nil)
 	if err != nil {
 		return nil, err

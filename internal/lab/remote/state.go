@@ -1,4 +1,4 @@
-package lab
+package remote
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab"
 
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -24,7 +26,7 @@ type State struct {
 	App         string                 `json:"app"`
 	Primary     string                 `json:"primary"`
 	DR          string                 `json:"dr"`
-	Credentials Credentials            `json:"credentials"`
+	Credentials lab.Credentials        `json:"credentials"`
 	Regions     map[string]RegionState `json:"regions"`
 	FrontDoor   string                 `json:"front_door,omitempty"` // routed URL of the orders service
 	// AgreementWait is how long a failover waits for the front door to
@@ -38,7 +40,7 @@ type State struct {
 
 // RegionState is one region's endpoints and server pids.
 type RegionState struct {
-	Endpoints Endpoints      `json:"endpoints"`
+	Endpoints lab.Endpoints  `json:"endpoints"`
 	Pids      map[string]int `json:"pids"`
 	// Behind is the region's DynamoDB endpoint behind its fault proxy (the
 	// write-time front): a client there is not slowed or cut by the

@@ -1,9 +1,11 @@
-package lab
+package remote
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/lab"
 
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -13,7 +15,7 @@ import (
 func (s State) Clients(maxAttempts int) (map[string]*region.Clients, error) {
 	out := map[string]*region.Clients{}
 	for name, r := range s.Regions {
-		c, err := region.New(LabSpec(name, r.Endpoints, s.Credentials, maxAttempts))
+		c, err := region.New(lab.LabSpec(name, r.Endpoints, s.Credentials, maxAttempts))
 		if err != nil {
 			return nil, err
 		}
@@ -28,7 +30,7 @@ func (s State) WitnessClients(maxAttempts int) (*region.Clients, error) {
 	if s.WitnessRegion == nil {
 		return nil, nil
 	}
-	return region.New(LabSpec(s.Witness, s.WitnessRegion.Endpoints, s.Credentials, maxAttempts))
+	return region.New(lab.LabSpec(s.Witness, s.WitnessRegion.Endpoints, s.Credentials, maxAttempts))
 }
 
 // Names returns the lab's resource names.
@@ -51,7 +53,7 @@ func (c *Client) DrainObjects(ctx context.Context, from, to string) error {
 		if err != nil {
 			return err
 		}
-		var d *DirectionStatus
+		var d *lab.DirectionStatus
 		for i := range st.Replication {
 			if r := st.Replication[i]; r.Kind == "objects" && r.From == from && r.To == to {
 				d = &st.Replication[i]
