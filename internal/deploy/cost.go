@@ -3,11 +3,13 @@ package deploy
 import (
 	"cmp"
 	"fmt"
-	"github.com/pilotlight/pilotlight/cloudformation"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 )
 
 // Unit prices (USD, us-east-1, list prices) and monthly free-tier
@@ -125,7 +127,7 @@ const route53Checkers = 15
 // transactional read of two control items and a HeadBucket each. The
 // interval is read from global-resources.yaml.
 func route53Cost() (float64, string, error) {
-	tpl, err := ParseTemplate("global-resources.yaml", cloudformation.Global)
+	tpl, err := cfn.Parse("global-resources.yaml", cloudformation.Global)
 	if err != nil {
 		return 0, "", err
 	}

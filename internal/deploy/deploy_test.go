@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -94,7 +96,7 @@ func TestDeployOrderAndOutputs(t *testing.T) {
 	// Every parameter deploy passes is declared by its template, and every
 	// parameter without a default is passed.
 	for _, st := range r.plan.Stacks() {
-		tpl, err := ParseTemplate(st.Name, st.Template)
+		tpl, err := cfn.Parse(st.Name, st.Template)
 		if err != nil {
 			t.Fatal(err)
 		}

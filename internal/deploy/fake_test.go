@@ -3,14 +3,15 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfnapi "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
 )
@@ -78,7 +79,7 @@ func (r *fakeRegion) event(s *fakeStack, id, typ string, status cfntypes.Resourc
 		ResourceType: aws.String(typ), ResourceStatus: status, ResourceStatusReason: aws.String(reason), Timestamp: aws.Time(r.f.clock)})
 }
 
-func (r *fakeRegion) DescribeStacks(_ context.Context, in *cfn.DescribeStacksInput, _ ...func(*cfn.Options)) (*cfn.DescribeStacksOutput, error) {
+func (r *fakeRegion) DescribeStacks(_ context.Context, in *cfnapi.DescribeStacksInput, _ ...func(*cfnapi.Options)) (*cfnapi.DescribeStacksOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
@@ -102,7 +103,7 @@ func (r *fakeRegion) DescribeStacks(_ context.Context, in *cfn.DescribeStacksInp
 			out.Outputs = append(out.Outputs, cfntypes.Output{OutputKey: aws.String("HealthUrl"), OutputValue: aws.String("https://" + s.name + "-health." + r.region + ".example/")})
 		}
 	}
-	return &cfn.DescribeStacksOutput{Stacks: []cfntypes.Stack{out}}, nil
+	return &cfnapi.DescribeStacksOutput{Stacks: []cfntypes.Stack{out}}, nil
 }
 
 // settle finishes the operation in progress.
@@ -119,7 +120,7 @@ func (r *fakeRegion) settle(s *fakeStack) {
 	s.status = s.next
 }
 
-func (r *fakeRegion) CreateChangeSet(_ context.Context, in *cfn.CreateChangeSetInput, _ ...func(*cfn.Options)) (*cfn.CreateChangeSetOutput, error) {
+func (r *fakeRegion) CreateChangeSet(_ context.Context, in *cfnapi.CreateChangeSetInput, _ ...func(*cfnapi.Options)) (*cfnapi.CreateChangeSetOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	name := aws.ToString(in.StackName)
@@ -143,10 +144,10 @@ func (r *fakeRegion) CreateChangeSet(_ context.Context, in *cfn.CreateChangeSetI
 		cs.status, cs.reason = cfntypes.ChangeSetStatusFailed, "The submitted information didn't contain changes. Submit different information to create a change set."
 	}
 	s.pending[aws.ToString(in.ChangeSetName)] = cs
-	return &cfn.CreateChangeSetOutput{}, nil
+	return &cfnapi.CreateChangeSetOutput{}, nil
 }
 
-func (r *fakeRegion) DescribeChangeSet(_ context.Context, in *cfn.DescribeChangeSetInput, _ ...func(*cfn.Options)) (*cfn.DescribeChangeSetOutput, error) {
+func (r *fakeRegion) DescribeChangeSet(_ context.Context, in *cfnapi.DescribeChangeSetInput, _ ...func(*cfnapi.Options)) (*cfnapi.DescribeChangeSetOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
@@ -154,10 +155,10 @@ func (r *fakeRegion) DescribeChangeSet(_ context.Context, in *cfn.DescribeChange
 		return nil, &smithy.GenericAPIError{Code: "ChangeSetNotFound", Message: "no change set"}
 	}
 	cs := s.pending[aws.ToString(in.ChangeSetName)]
-	return &cfn.DescribeChangeSetOutput{Status: cs.status, StatusReason: aws.String(cs.reason), Changes: make([]cfntypes.Change, 3)}, nil
+	return &cfnapi.DescribeChangeSetOutput{Status: cs.status, StatusReason: aws.String(cs.reason), Changes: make([]cfntypes.Change, 3)}, nil
 }
 
-func (r *fakeRegion) ExecuteChangeSet(_ context.Context, in *cfn.ExecuteChangeSetInput, _ ...func(*cfn.Options)) (*cfn.ExecuteChangeSetOutput, error) {
+func (r *fakeRegion) ExecuteChangeSet(_ context.Context, in *cfnapi.ExecuteChangeSetInput, _ ...func(*cfnapi.Options)) (*cfnapi.ExecuteChangeSetOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
@@ -178,56 +179,56 @@ func (r *fakeRegion) ExecuteChangeSet(_ context.Context, in *cfn.ExecuteChangeSe
 		}
 	}
 	r.event(s, s.name, "AWS::CloudFormation::Stack", cfntypes.ResourceStatus(s.status), "User Initiated")
-	return &cfn.ExecuteChangeSetOutput{}, nil
+	return &cfnapi.ExecuteChangeSetOutput{}, nil
 }
 
-func (r *fakeRegion) DeleteChangeSet(_ context.Context, in *cfn.DeleteChangeSetInput, _ ...func(*cfn.Options)) (*cfn.DeleteChangeSetOutput, error) {
+func (r *fakeRegion) DeleteChangeSet(_ context.Context, in *cfnapi.DeleteChangeSetInput, _ ...func(*cfnapi.Options)) (*cfnapi.DeleteChangeSetOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
 	r.f.calls = append(r.f.calls, fmt.Sprintf("delete-change-set %s %s", r.region, s.name))
 	delete(s.pending, aws.ToString(in.ChangeSetName))
-	return &cfn.DeleteChangeSetOutput{}, nil
+	return &cfnapi.DeleteChangeSetOutput{}, nil
 }
 
-func (r *fakeRegion) DescribeStackEvents(_ context.Context, in *cfn.DescribeStackEventsInput, _ ...func(*cfn.Options)) (*cfn.DescribeStackEventsOutput, error) {
+func (r *fakeRegion) DescribeStackEvents(_ context.Context, in *cfnapi.DescribeStackEventsInput, _ ...func(*cfnapi.Options)) (*cfnapi.DescribeStackEventsOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
 	if s == nil {
 		return nil, notFound(aws.ToString(in.StackName))
 	}
-	out := &cfn.DescribeStackEventsOutput{}
+	out := &cfnapi.DescribeStackEventsOutput{}
 	for i := len(s.events) - 1; i >= 0; i-- {
 		out.StackEvents = append(out.StackEvents, s.events[i])
 	}
 	return out, nil
 }
 
-func (r *fakeRegion) DeleteStack(_ context.Context, in *cfn.DeleteStackInput, _ ...func(*cfn.Options)) (*cfn.DeleteStackOutput, error) {
+func (r *fakeRegion) DeleteStack(_ context.Context, in *cfnapi.DeleteStackInput, _ ...func(*cfnapi.Options)) (*cfnapi.DeleteStackOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
 	r.f.calls = append(r.f.calls, fmt.Sprintf("delete-stack %s %s", r.region, aws.ToString(in.StackName)))
 	if s == nil {
-		return &cfn.DeleteStackOutput{}, nil
+		return &cfnapi.DeleteStackOutput{}, nil
 	}
 	s.status, s.next, s.polls = cfntypes.StackStatusDeleteInProgress, cfntypes.StackStatusDeleteComplete, 2
 	if id := r.f.failDelete[s.name]; id != "" {
 		s.next, s.failed = cfntypes.StackStatusDeleteFailed, id
 	}
 	r.event(s, s.name, "AWS::CloudFormation::Stack", cfntypes.ResourceStatusDeleteInProgress, "User Initiated")
-	return &cfn.DeleteStackOutput{}, nil
+	return &cfnapi.DeleteStackOutput{}, nil
 }
 
-func (r *fakeRegion) ListStackResources(_ context.Context, in *cfn.ListStackResourcesInput, _ ...func(*cfn.Options)) (*cfn.ListStackResourcesOutput, error) {
+func (r *fakeRegion) ListStackResources(_ context.Context, in *cfnapi.ListStackResourcesInput, _ ...func(*cfnapi.Options)) (*cfnapi.ListStackResourcesOutput, error) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	s := r.get(aws.ToString(in.StackName))
 	if s == nil {
 		return nil, notFound(aws.ToString(in.StackName))
 	}
-	out := &cfn.ListStackResourcesOutput{}
+	out := &cfnapi.ListStackResourcesOutput{}
 	if s.failed != "" && s.status == cfntypes.StackStatusDeleteFailed {
 		out.StackResourceSummaries = append(out.StackResourceSummaries, cfntypes.StackResourceSummary{LogicalResourceId: aws.String(s.failed),
 			ResourceType: aws.String("AWS::S3::Bucket"), ResourceStatus: cfntypes.ResourceStatusDeleteFailed, ResourceStatusReason: aws.String("The bucket you tried to delete is not empty")})

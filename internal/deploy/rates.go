@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+
 	"github.com/pilotlight/pilotlight/cloudformation"
 )
 
@@ -42,11 +44,11 @@ func templateRates(p Plan, profile string) (rates, error) {
 		{"primary", "primary-region.yaml", cloudformation.Primary, p.PrimaryParameters(nil, "https://dr.invalid/")},
 		{"dr", "dr-region.yaml", cloudformation.DR, p.DRParameters(nil, "https://primary.invalid/")},
 	} {
-		tpl, err := ParseTemplate(st.name, st.body)
+		tpl, err := cfn.Parse(st.name, st.body)
 		if err != nil {
 			return r, err
 		}
-		res := &Resolver{T: tpl, Params: st.params, Region: "us-east-1", Account: p.Names.Account,
+		res := &cfn.Resolver{T: tpl, Params: st.params, Region: "us-east-1", Account: p.Names.Account,
 			Attr: func(id, attr string) (string, bool) {
 				if attr == "FunctionUrl" {
 					return "https://" + strings.ToLower(id) + ".invalid/", true // a URL, for Fn::Split

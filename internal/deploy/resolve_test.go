@@ -4,17 +4,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 func TestResolverResolvesTheDRTemplatesFunctions(t *testing.T) {
-	tpl, err := ParseTemplate("dr-region.yaml", cloudformation.DR)
+	tpl, err := cfn.Parse("dr-region.yaml", cloudformation.DR)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := Plan{Names: region.Names{App: "shop", Account: "123456789012"}, Primary: "us-east-1", DR: "us-west-2", Witness: "us-east-2", Profile: "fast", FailoverMode: "manual"}
-	r := &Resolver{T: tpl, Params: p.DRParameters(nil, "https://primary.example/"), Region: "us-west-2", Account: "123456789012",
+	r := &cfn.Resolver{T: tpl, Params: p.DRParameters(nil, "https://primary.example/"), Region: "us-west-2", Account: "123456789012",
 		Attr: func(id, attr string) (string, bool) {
 			switch id + "." + attr {
 			case "AppFunctionUrl.FunctionUrl":
@@ -28,7 +30,7 @@ func TestResolverResolvesTheDRTemplatesFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]Function{}
+	byName := map[string]cfn.Function{}
 	for _, f := range fns {
 		byName[f.Name] = f
 	}
@@ -64,11 +66,11 @@ func TestResolverResolvesTheDRTemplatesFunctions(t *testing.T) {
 }
 
 func TestResolverNamesWhatItCannotResolve(t *testing.T) {
-	tpl, err := ParseTemplate("dr-region.yaml", cloudformation.DR)
+	tpl, err := cfn.Parse("dr-region.yaml", cloudformation.DR)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Resolver{T: tpl, Params: map[string]string{"PrimaryRegion": "us-east-1"}, Region: "us-west-2", Account: "123456789012"}
+	r := &cfn.Resolver{T: tpl, Params: map[string]string{"PrimaryRegion": "us-east-1"}, Region: "us-west-2", Account: "123456789012"}
 	_, err = r.Functions()
 	if err == nil || !strings.Contains(err.Error(), "AppFunctionUrl.FunctionUrl") && !strings.Contains(err.Error(), "Ref NotificationTopic") {
 		t.Fatalf("err = %v, want one naming the unresolved attribute", err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfnapi "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
 )
@@ -19,14 +19,14 @@ import (
 // CloudFormation is the part of the CloudFormation API that deploy and
 // cleanup use: the SDK client satisfies it, and tests use a fake.
 type CloudFormation interface {
-	DescribeStacks(context.Context, *cfn.DescribeStacksInput, ...func(*cfn.Options)) (*cfn.DescribeStacksOutput, error)
-	CreateChangeSet(context.Context, *cfn.CreateChangeSetInput, ...func(*cfn.Options)) (*cfn.CreateChangeSetOutput, error)
-	DescribeChangeSet(context.Context, *cfn.DescribeChangeSetInput, ...func(*cfn.Options)) (*cfn.DescribeChangeSetOutput, error)
-	ExecuteChangeSet(context.Context, *cfn.ExecuteChangeSetInput, ...func(*cfn.Options)) (*cfn.ExecuteChangeSetOutput, error)
-	DeleteChangeSet(context.Context, *cfn.DeleteChangeSetInput, ...func(*cfn.Options)) (*cfn.DeleteChangeSetOutput, error)
-	DescribeStackEvents(context.Context, *cfn.DescribeStackEventsInput, ...func(*cfn.Options)) (*cfn.DescribeStackEventsOutput, error)
-	DeleteStack(context.Context, *cfn.DeleteStackInput, ...func(*cfn.Options)) (*cfn.DeleteStackOutput, error)
-	ListStackResources(context.Context, *cfn.ListStackResourcesInput, ...func(*cfn.Options)) (*cfn.ListStackResourcesOutput, error)
+	DescribeStacks(context.Context, *cfnapi.DescribeStacksInput, ...func(*cfnapi.Options)) (*cfnapi.DescribeStacksOutput, error)
+	CreateChangeSet(context.Context, *cfnapi.CreateChangeSetInput, ...func(*cfnapi.Options)) (*cfnapi.CreateChangeSetOutput, error)
+	DescribeChangeSet(context.Context, *cfnapi.DescribeChangeSetInput, ...func(*cfnapi.Options)) (*cfnapi.DescribeChangeSetOutput, error)
+	ExecuteChangeSet(context.Context, *cfnapi.ExecuteChangeSetInput, ...func(*cfnapi.Options)) (*cfnapi.ExecuteChangeSetOutput, error)
+	DeleteChangeSet(context.Context, *cfnapi.DeleteChangeSetInput, ...func(*cfnapi.Options)) (*cfnapi.DeleteChangeSetOutput, error)
+	DescribeStackEvents(context.Context, *cfnapi.DescribeStackEventsInput, ...func(*cfnapi.Options)) (*cfnapi.DescribeStackEventsOutput, error)
+	DeleteStack(context.Context, *cfnapi.DeleteStackInput, ...func(*cfnapi.Options)) (*cfnapi.DeleteStackOutput, error)
+	ListStackResources(context.Context, *cfnapi.ListStackResourcesInput, ...func(*cfnapi.Options)) (*cfnapi.ListStackResourcesOutput, error)
 }
 
 // Stack is one stack to deploy.
@@ -110,7 +110,7 @@ func isNotFound(err error) bool {
 
 // describe returns the stack, or nil when it does not exist.
 func (s *Stacks) describe(ctx context.Context, c CloudFormation, name string) (*cfntypes.Stack, error) {
-	out, err := c.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(name)})
+	out, err := c.DescribeStacks(ctx, &cfnapi.DescribeStacksInput{StackName: aws.String(name)})
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -169,7 +169,7 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 		params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(st.Parameters[k])})
 	}
 	csName := s.ChangeSetName()
-	_, err = c.CreateChangeSet(ctx, &cfn.CreateChangeSetInput{
+	_, err = c.CreateChangeSet(ctx, &cfnapi.CreateChangeSetInput{
 		StackName: aws.String(st.Name), ChangeSetName: aws.String(csName), ChangeSetType: kind,
 		TemplateBody: aws.String(string(st.Template)), Parameters: params,
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
@@ -179,7 +179,7 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 		return nil, fmt.Errorf("create change set for %s in %s: %w", st.Name, st.Region, err)
 	}
 	for {
-		cs, err := c.DescribeChangeSet(ctx, &cfn.DescribeChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
+		cs, err := c.DescribeChangeSet(ctx, &cfnapi.DescribeChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
 		if err != nil {
 			return nil, fmt.Errorf("describe change set %s: %w", csName, err)
 		}
@@ -190,7 +190,7 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 		if cs.Status == cfntypes.ChangeSetStatusFailed {
 			reason := aws.ToString(cs.StatusReason)
 			if strings.Contains(reason, "didn't contain changes") || strings.Contains(reason, "No updates are to be performed") {
-				_, _ = c.DeleteChangeSet(ctx, &cfn.DeleteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
+				_, _ = c.DeleteChangeSet(ctx, &cfnapi.DeleteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
 				fmt.Fprintf(s.Out, "%s (%s): no changes\n", st.Name, st.Region)
 				// Nothing ran: the stack is as described before the change set.
 				res.NoChanges, res.Outputs = true, outputs(cur)
@@ -204,7 +204,7 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 	}
 	started := s.Now()
 	seen := s.seenEvents(ctx, c, st.Name)
-	if _, err := c.ExecuteChangeSet(ctx, &cfn.ExecuteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)}); err != nil {
+	if _, err := c.ExecuteChangeSet(ctx, &cfnapi.ExecuteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)}); err != nil {
 		return nil, fmt.Errorf("execute change set for %s in %s: %w", st.Name, st.Region, err)
 	}
 	final, err := s.wait(ctx, c, st, started.Add(-time.Hour), seen)
@@ -255,7 +255,7 @@ func (s *Stacks) wait(ctx context.Context, c CloudFormation, st Stack, since tim
 // events prints the stack's events since a time, oldest first, once each.
 func (s *Stacks) events(ctx context.Context, c CloudFormation, st Stack, since time.Time, seen map[string]bool, live bool) error {
 	var fresh []cfntypes.StackEvent
-	in := &cfn.DescribeStackEventsInput{StackName: aws.String(st.Name)}
+	in := &cfnapi.DescribeStackEventsInput{StackName: aws.String(st.Name)}
 	for page := 0; page < 5; page++ {
 		out, err := c.DescribeStackEvents(ctx, in)
 		if isNotFound(err) {
@@ -295,7 +295,7 @@ func (s *Stacks) events(ctx context.Context, c CloudFormation, st Stack, since t
 // failure finds the first resource that failed since the change set ran.
 func (s *Stacks) failure(ctx context.Context, c CloudFormation, st Stack, status cfntypes.StackStatus, since time.Time) error {
 	se := &StackError{Stack: st.Name, Region: st.Region, Status: string(status)}
-	out, err := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String(st.Name)})
+	out, err := c.DescribeStackEvents(ctx, &cfnapi.DescribeStackEventsInput{StackName: aws.String(st.Name)})
 	if err != nil {
 		return se
 	}
@@ -337,7 +337,7 @@ func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
 		return err
 	}
 	seen := s.seenEvents(ctx, c, st.Name)
-	if _, err := c.DeleteStack(ctx, &cfn.DeleteStackInput{StackName: aws.String(st.Name)}); err != nil {
+	if _, err := c.DeleteStack(ctx, &cfnapi.DeleteStackInput{StackName: aws.String(st.Name)}); err != nil {
 		return fmt.Errorf("delete stack %s in %s: %w", st.Name, st.Region, err)
 	}
 	final, err := s.wait(ctx, c, st, s.Now().Add(-time.Hour), seen)
@@ -348,7 +348,7 @@ func (s *Stacks) delete(ctx context.Context, c CloudFormation, st Stack) error {
 		return nil
 	}
 	se := &StackError{Stack: st.Name, Region: st.Region, Status: string(final.StackStatus)}
-	if out, err := c.ListStackResources(ctx, &cfn.ListStackResourcesInput{StackName: aws.String(st.Name)}); err == nil {
+	if out, err := c.ListStackResources(ctx, &cfnapi.ListStackResourcesInput{StackName: aws.String(st.Name)}); err == nil {
 		for _, r := range out.StackResourceSummaries {
 			if r.ResourceStatus == cfntypes.ResourceStatusDeleteFailed {
 				se.Resource, se.Type, se.Reason = aws.ToString(r.LogicalResourceId), aws.ToString(r.ResourceType), aws.ToString(r.ResourceStatusReason)
@@ -388,7 +388,7 @@ func (s *Stacks) Outputs(ctx context.Context, st Stack) (map[string]string, erro
 // events after them are shown.
 func (s *Stacks) seenEvents(ctx context.Context, c CloudFormation, name string) map[string]bool {
 	seen := map[string]bool{}
-	out, err := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String(name)})
+	out, err := c.DescribeStackEvents(ctx, &cfnapi.DescribeStackEventsInput{StackName: aws.String(name)})
 	if err != nil {
 		return seen
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
 
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
@@ -106,7 +108,7 @@ var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR, 
 
 // resolver resolves the region's template (the primary's or the DR
 // region's) as deploy would for this lab.
-func resolver(c lab.EnvCheck, t Templates, regionName string) (*deploy.Resolver, error) {
+func resolver(c lab.EnvCheck, t Templates, regionName string) (*cfn.Resolver, error) {
 	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast"}
 	if c.Witness != "" {
 		plan.Witness = c.Witness
@@ -121,11 +123,11 @@ func resolver(c lab.EnvCheck, t Templates, regionName string) (*deploy.Resolver,
 		body, name = t.DR, "dr-region.yaml"
 		params = plan.DRParameters(nil, c.AppURL(c.Primary))
 	}
-	tpl, err := deploy.ParseTemplate(name, body)
+	tpl, err := cfn.Parse(name, body)
 	if err != nil {
 		return nil, err
 	}
-	return &deploy.Resolver{T: tpl, Params: params, Region: regionName, Account: plan.Names.Account,
+	return &cfn.Resolver{T: tpl, Params: params, Region: regionName, Account: plan.Names.Account,
 		Attr: func(id, attr string) (string, bool) {
 			switch {
 			case id == "AppFunctionUrl" && attr == "FunctionUrl":
@@ -146,7 +148,7 @@ func account(c lab.EnvCheck) string {
 }
 
 // templateFunctions resolves the region's template's functions.
-func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]deploy.Function, error) {
+func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]cfn.Function, error) {
 	r, err := resolver(c, t, regionName)
 	if err != nil {
 		return nil, err
@@ -245,7 +247,7 @@ var emulated = map[string]bool{
 func NotEmulated() []string {
 	count := map[string]int{}
 	for _, body := range [][]byte{Shipped.Primary, Shipped.DR, Shipped.Witness, cloudformation.Global} {
-		tpl, err := deploy.ParseTemplate("template", body)
+		tpl, err := cfn.Parse("template", body)
 		if err != nil {
 			continue // the template tests report it
 		}
@@ -274,7 +276,7 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (provision.Resources, error) {
 	awsNames := c.Names
 	awsNames.Account = account(c)
 	labBucket := bucketNames(c, true)
-	add := func(r *deploy.Resolver) error {
+	add := func(r *cfn.Resolver) error {
 		tables, err := r.Tables()
 		if err != nil {
 			return err
@@ -313,11 +315,11 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (provision.Resources, error) {
 		if body == nil {
 			body = Shipped.Witness
 		}
-		tpl, err := deploy.ParseTemplate("witness-region.yaml", body)
+		tpl, err := cfn.Parse("witness-region.yaml", body)
 		if err != nil {
 			return provision.Resources{}, err
 		}
-		if err := add(&deploy.Resolver{T: tpl, Params: map[string]string{"AppName": c.Names.App}, Region: c.Witness, Account: awsNames.Account}); err != nil {
+		if err := add(&cfn.Resolver{T: tpl, Params: map[string]string{"AppName": c.Names.App}, Region: c.Witness, Account: awsNames.Account}); err != nil {
 			return provision.Resources{}, err
 		}
 	}
@@ -426,7 +428,7 @@ func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
 
 // ruleRoutes reports whether an enabled Events::Rule of the template
 // matches ev and targets the resource target.
-func ruleRoutes(r *deploy.Resolver, ev map[string]any, target string) bool {
+func ruleRoutes(r *cfn.Resolver, ev map[string]any, target string) bool {
 	for _, res := range r.T.Resources {
 		if res["Type"] != "AWS::Events::Rule" {
 			continue
@@ -503,7 +505,7 @@ func Check(c lab.EnvCheck) error { return CheckAgainst(c, Shipped) }
 // the template's and returns every difference not in LabOverrides.
 func CheckAgainst(c lab.EnvCheck, t Templates) error {
 	envs := c.Envs
-	byRegion := map[string][]deploy.Function{}
+	byRegion := map[string][]cfn.Function{}
 	var problems []string
 	keys := make([]string, 0, len(envs))
 	for k := range envs {
@@ -521,7 +523,7 @@ func CheckAgainst(c lab.EnvCheck, t Templates) error {
 			byRegion[regionName] = fns
 		}
 		name := c.Names.Function(fn)
-		var tf *deploy.Function
+		var tf *cfn.Function
 		for i := range fns {
 			if fns[i].Name == name {
 				tf = &fns[i]

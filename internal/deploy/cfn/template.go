@@ -1,4 +1,4 @@
-package deploy
+package cfn
 
 import (
 	"encoding/json"
@@ -48,8 +48,8 @@ type Template struct {
 	Outputs    map[string]any
 }
 
-// ParseTemplate reads a YAML or JSON template.
-func ParseTemplate(name string, body []byte) (*Template, error) {
+// Parse reads a YAML or JSON template.
+func Parse(name string, body []byte) (*Template, error) {
 	js, err := intrinsics.ProcessYAML(body, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
