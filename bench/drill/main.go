@@ -18,7 +18,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 		down.Env = env
 		down.Run()
 	}()
-	var reps []*drill.Report
+	var reps []*report.Report
 	var walls []time.Duration
 	for i := 1; i <= *runs; i++ {
 		path := filepath.Join(dir, fmt.Sprintf("report-%d.json", i))
@@ -50,7 +50,7 @@ func main() {
 		if rerr != nil {
 			fail(fmt.Errorf("drill %d: %v: %s", i, err, out))
 		}
-		var r drill.Report
+		var r report.Report
 		if err := json.Unmarshal(b, &r); err != nil {
 			fail(err)
 		}

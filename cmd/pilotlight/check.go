@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -16,7 +18,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/target"
 
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 )
 
@@ -47,7 +48,7 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 			}
 			in := readiness.Input{Primary: t.Primary(), DR: t.DR(), Witness: fc.Witness(), Names: t.Names(), Clients: t.Clients(),
 				Stores: fc.Stores(), Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, RTOObjective: s.RTOObjective,
-				History: drill.History{Dir: s.ReportsDir}}
+				History: report.History{Dir: s.ReportsDir}}
 			in.DetectionFloor, _ = t.DetectionFloor(cmd.Context())
 			if b, ok := t.(backlogger); ok {
 				in.Replication = func(ctx context.Context) (readiness.Replication, error) {

@@ -10,11 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/dashboard"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
@@ -47,7 +48,7 @@ browser. The page needs no network beyond this machine.
 			if err != nil {
 				return err
 			}
-			srv := &dashboard.Server{Source: &cliSource{t: t, fc: fc, history: drill.History{Dir: s.ReportsDir}}, Every: every}
+			srv := &dashboard.Server{Source: &cliSource{t: t, fc: fc, history: report.History{Dir: s.ReportsDir}}, Every: every}
 			return srv.Serve(cmd.Context(), addr, func(url string) {
 				fmt.Fprintf(g.io.Out, "dashboard: %s (Ctrl-C stops)\n", url)
 			})
@@ -62,14 +63,14 @@ browser. The page needs no network beyond this machine.
 type cliSource struct {
 	t       target.Target
 	fc      *failover.Controller
-	history drill.History
+	history report.History
 
 	// The kept reports, read again only when the reports directory changes
 	// (a new drill): the page polls every second, and listing reads every
 	// report.json.
 	mu     sync.Mutex
 	listed time.Time
-	list   []drill.Entry
+	list   []report.Entry
 }
 
 func (c *cliSource) Status(ctx context.Context) (json.RawMessage, error) {
@@ -84,7 +85,7 @@ func (c *cliSource) Journal(ctx context.Context) (map[int64][]control.Entry, err
 	return readRuns(ctx, c.fc)
 }
 
-func (c *cliSource) History() ([]drill.Entry, error) {
+func (c *cliSource) History() ([]report.Entry, error) {
 	fi, err := os.Stat(c.history.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -112,7 +113,7 @@ func (c *cliSource) History() ([]drill.Entry, error) {
 	return c.list, nil
 }
 
-func (c *cliSource) LastReport() (*drill.Report, error) {
+func (c *cliSource) LastReport() (*report.Report, error) {
 	entries, err := c.History()
 	if err != nil || len(entries) == 0 {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -111,7 +113,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			defer t.Close()
 			env := drill.Env{Target: t, Progress: progress}
 			if scenario == "all" {
-				var reps []*drill.Report
+				var reps []*report.Report
 				for _, sc := range drill.Scenarios {
 					o.Scenario = sc
 					rep, err := drill.Run(cmd.Context(), env, o)
@@ -119,7 +121,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 						return fmt.Errorf("%s: %w", sc, err)
 					}
 					reps = append(reps, rep)
-					saved, err := drill.History{Dir: s.ReportsDir}.Save(rep)
+					saved, err := report.History{Dir: s.ReportsDir}.Save(rep)
 					if err != nil {
 						return err
 					}
@@ -131,7 +133,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 					b, _ := json.MarshalIndent(reps, "", "  ")
 					g.io.Out.Write(append(b, '\n'))
 				} else {
-					drill.PrintChaosTable(g.io.Out, reps)
+					report.PrintChaosTable(g.io.Out, reps)
 				}
 				for _, r := range reps {
 					if !r.Pass {
@@ -144,12 +146,12 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err != nil {
 				return err
 			}
-			saved, err := drill.History{Dir: s.ReportsDir}.Save(rep)
+			saved, err := report.History{Dir: s.ReportsDir}.Save(rep)
 			if err != nil {
 				return err
 			}
 			if reportPath != "" {
-				if err := drill.WriteFiles(rep, reportPath, strings.TrimSuffix(reportPath, filepath.Ext(reportPath))+".html"); err != nil {
+				if err := report.WriteFiles(rep, reportPath, strings.TrimSuffix(reportPath, filepath.Ext(reportPath))+".html"); err != nil {
 					return err
 				}
 			}
@@ -160,7 +162,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 				}
 				g.io.Out.Write(append(b, '\n'))
 			} else {
-				drill.PrintSummary(g.io.Out, rep)
+				report.PrintSummary(g.io.Out, rep)
 				fmt.Fprintf(g.io.Out, "\nreport: %s (and report.html beside it); `pilotlight history` lists every drill\n", saved.JSON)
 				if s.Target != config.TargetAWS {
 					fmt.Fprintln(g.io.Out, "the lab is still running: `pilotlight lab status` to look at it, `pilotlight lab down` to stop it")

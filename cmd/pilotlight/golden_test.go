@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -60,9 +62,9 @@ func TestCheckGolden(t *testing.T) {
 // caught half-saved (its directory, no report yet) is not kept as
 // unreadable.
 func TestDashboardHistoryFollowsNewDrills(t *testing.T) {
-	h := drill.History{Dir: t.TempDir()}
+	h := report.History{Dir: t.TempDir()}
 	src := &cliSource{history: h}
-	if _, err := h.Save(&drill.Report{Scenario: drill.RegionOutage, Started: time.Now()}); err != nil {
+	if _, err := h.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := src.History(); err != nil || len(got) != 1 {

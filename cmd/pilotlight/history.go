@@ -7,10 +7,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/failover"
 )
 
@@ -28,15 +29,15 @@ lab runs, or on AWS). ` + "`pilotlight report ID`" + ` shows one drill.`,
 			if err != nil {
 				return err
 			}
-			entries, err := drill.History{Dir: s.ReportsDir}.List()
+			entries, err := report.History{Dir: s.ReportsDir}.List()
 			if err != nil {
 				return err
 			}
 			runs, jerr := journalRuns(cmd, g)
-			entries = append(entries, drill.FailoverEntries(runs)...)
+			entries = append(entries, report.FailoverEntries(runs)...)
 			out := struct {
-				Entries      []drill.Entry `json:"entries"`
-				JournalError string        `json:"journal_error,omitempty"`
+				Entries      []report.Entry `json:"entries"`
+				JournalError string         `json:"journal_error,omitempty"`
 			}{Entries: entries}
 			if jerr != nil {
 				out.JournalError = jerr.Error()
@@ -140,7 +141,7 @@ what ` + "`pilotlight history`" + ` lists.`,
 			if len(args) == 1 {
 				id = args[0]
 			}
-			r, saved, err := drill.History{Dir: s.ReportsDir}.Load(id)
+			r, saved, err := report.History{Dir: s.ReportsDir}.Load(id)
 			if err != nil {
 				return err
 			}
@@ -152,7 +153,7 @@ what ` + "`pilotlight history`" + ` lists.`,
 				_, err = g.io.Out.Write(append(b, '\n'))
 				return err
 			}
-			drill.PrintSummary(g.io.Out, r)
+			report.PrintSummary(g.io.Out, r)
 			fmt.Fprintf(g.io.Out, "\nreport %s: %s, page %s\n", saved.ID, saved.JSON, saved.HTML)
 			return nil
 		},

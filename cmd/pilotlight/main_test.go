@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 
 	"github.com/pilotlight/pilotlight/internal/drill"
@@ -367,9 +369,9 @@ func TestHistoryAndReport(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "no drills in "+reports) || !strings.Contains(r.err, "control journal was not read") {
 		t.Fatalf("empty history: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	rep := &drill.Report{Scenario: drill.RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: time.Now().UTC(), Pass: true,
-		Failover: &drill.FailoverReport{RTOSeconds: 3.25}, RPO: &drill.RPO{Missing: 7}}
-	saved, err := drill.History{Dir: reports}.Save(rep)
+	rep := &report.Report{Scenario: drill.RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: time.Now().UTC(), Pass: true,
+		Failover: &report.FailoverReport{RTOSeconds: 3.25}, RPO: &report.RPO{Missing: 7}}
+	saved, err := report.History{Dir: reports}.Save(rep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +381,7 @@ func TestHistoryAndReport(t *testing.T) {
 	}
 	r = runCLI(t, dir, env, "history", "--json")
 	var h struct {
-		Entries []drill.Entry `json:"entries"`
+		Entries []report.Entry `json:"entries"`
 	}
 	if err := json.Unmarshal([]byte(r.out), &h); err != nil || len(h.Entries) != 1 || h.Entries[0].ID != saved.ID {
 		t.Fatalf("history --json: %v\n%s", err, r.out)
@@ -423,11 +425,11 @@ func golden(t *testing.T, name, got string) {
 func TestHistoryGolden(t *testing.T) {
 	dir := t.TempDir()
 	reports := filepath.Join(dir, "reports")
-	h := drill.History{Dir: reports}
+	h := report.History{Dir: reports}
 	t0 := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-	for _, r := range []*drill.Report{
-		{Scenario: drill.RegionOutage, Target: "lab", Started: t0, Pass: true, Failover: &drill.FailoverReport{RTOSeconds: 3.24},
-			RPO: &drill.RPO{Missing: 7}, Failback: &drill.FailbackReport{Lost: 0}},
+	for _, r := range []*report.Report{
+		{Scenario: drill.RegionOutage, Target: "lab", Started: t0, Pass: true, Failover: &report.FailoverReport{RTOSeconds: 3.24},
+			RPO: &report.RPO{Missing: 7}, Failback: &report.FailbackReport{Lost: 0}},
 		{Scenario: drill.DROutage, Target: "lab", Started: t0.Add(time.Hour), Failures: []string{"a new epoch began while only us-west-2 was cut"}},
 	} {
 		if _, err := h.Save(r); err != nil {

@@ -23,8 +23,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/drill"
 )
 
 // Source is where the page's figures come from.
@@ -34,9 +35,9 @@ type Source interface {
 	// Journal returns every failover run's journal, by epoch.
 	Journal(ctx context.Context) (map[int64][]control.Entry, error)
 	// History lists kept drill reports, oldest first.
-	History() ([]drill.Entry, error)
+	History() ([]report.Entry, error)
 	// LastReport is the newest kept drill report (nil when none).
-	LastReport() (*drill.Report, error)
+	LastReport() (*report.Report, error)
 }
 
 // Snapshot is one refresh of the page: everything it shows but the chart.
@@ -46,7 +47,7 @@ type Snapshot struct {
 	StatusError  string          `json:"status_error,omitempty"`
 	Journal      []control.Entry `json:"journal"`
 	JournalError string          `json:"journal_error,omitempty"`
-	History      []drill.Entry   `json:"history"`
+	History      []report.Entry  `json:"history"`
 	HistoryError string          `json:"history_error,omitempty"`
 	// Plot names the last drill whose chart /plot.svg serves ("" when none).
 	Plot string `json:"plot,omitempty"`
@@ -91,7 +92,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		var b bytes.Buffer
-		if err := drill.WritePlot(&b, rep); err != nil {
+		if err := report.WritePlot(&b, rep); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -198,7 +199,7 @@ func (s *Server) snapshot(ctx context.Context) []byte {
 func (s *Server) read(ctx context.Context) []byte {
 	ctx, cancel := context.WithTimeout(ctx, max(2*s.every(), 5*time.Second))
 	defer cancel()
-	snap := Snapshot{At: time.Now().UTC(), Journal: []control.Entry{}, History: []drill.Entry{}}
+	snap := Snapshot{At: time.Now().UTC(), Journal: []control.Entry{}, History: []report.Entry{}}
 	if st, err := s.Source.Status(ctx); err != nil {
 		snap.StatusError = err.Error()
 	} else {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -28,7 +30,7 @@ type source struct {
 	active  string
 	epoch   int64
 	journal []control.Entry
-	report  *drill.Report
+	report  *report.Report
 }
 
 func (s *source) failover(at time.Time) {
@@ -69,18 +71,18 @@ func (s *source) Journal(context.Context) (map[int64][]control.Entry, error) {
 	return map[int64][]control.Entry{2: append([]control.Entry(nil), s.journal...)}, nil
 }
 
-func (s *source) History() ([]drill.Entry, error) {
+func (s *source) History() ([]report.Entry, error) {
 	pass := true
-	return []drill.Entry{{ID: "20261127T090000Z-region-outage", Kind: "drill", Scenario: "region-outage", At: time.Now().Add(-time.Hour), Pass: &pass, RTOSeconds: 3.2}}, nil
+	return []report.Entry{{ID: "20261127T090000Z-region-outage", Kind: "drill", Scenario: "region-outage", At: time.Now().Add(-time.Hour), Pass: &pass, RTOSeconds: 3.2}}, nil
 }
 
-func (s *source) LastReport() (*drill.Report, error) { return s.report, nil }
+func (s *source) LastReport() (*report.Report, error) { return s.report, nil }
 
-func testReport() *drill.Report {
+func testReport() *report.Report {
 	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	var tl []drill.Second
+	var tl []report.Second
 	for i := range 12 {
-		s := drill.Second{T: i, Acked: map[string]int{}}
+		s := report.Second{T: i, Acked: map[string]int{}}
 		switch {
 		case i < 4:
 			s.Acked["us-east-1"] = 20
@@ -91,9 +93,9 @@ func testReport() *drill.Report {
 		}
 		tl = append(tl, s)
 	}
-	return &drill.Report{Scenario: drill.RegionOutage, Primary: "us-east-1", DR: "us-west-2", Started: start,
-		Writes:   drill.WriteSummary{Started: start, Timeline: tl},
-		Failover: &drill.FailoverReport{FaultAt: start.Add(4 * time.Second), FirstAckDR: start.Add(7 * time.Second)}}
+	return &report.Report{Scenario: drill.RegionOutage, Primary: "us-east-1", DR: "us-west-2", Started: start,
+		Writes:   report.WriteSummary{Started: start, Timeline: tl},
+		Failover: &report.FailoverReport{FaultAt: start.Add(4 * time.Second), FirstAckDR: start.Add(7 * time.Second)}}
 }
 
 // chromium returns the headless browser, or skips (fails under CI=true).

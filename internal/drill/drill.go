@@ -10,6 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
+
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -17,7 +21,7 @@ import (
 )
 
 // Scenario names a drill.
-type Scenario string
+type Scenario = report.Scenario
 
 const (
 	// RegionOutage cuts the primary region off entirely, lets detection and
@@ -62,7 +66,7 @@ type Env struct {
 // Run runs a drill and returns its report. The error is for drills that
 // could not run; a drill that ran and failed its checks returns a report
 // with Pass false.
-func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
+func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	t := env.Target
 	if _, ok := Expectations[opts.Scenario]; !ok {
 		return nil, fmt.Errorf("unknown scenario %q: use one of %v", opts.Scenario, Scenarios)
@@ -76,7 +80,7 @@ func Run(ctx context.Context, env Env, opts Options) (*Report, error) {
 		return nil, err
 	}
 	d := &run{env: env, opts: opts, t: t, fc: fc, clients: t.Clients(), names: t.Names(), primary: t.Primary(), dr: t.DR(),
-		rep: &Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
+		rep: &report.Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -109,13 +113,13 @@ type run struct {
 	clients          map[string]*region.Clients // the target's, with SDK retries
 	names            region.Names
 	primary, dr      string
-	rep              *Report
-	wl               *Workload
+	rep              *report.Report
+	wl               *workload.Workload
 	stopWL           context.CancelFunc
 	wlDone           chan struct{}
 	startedAt        time.Time
 	primaryEpochBase int64
-	extra            []*Workload // other clients (their writes are audited too)
+	extra            []*workload.Workload // other clients (their writes are audited too)
 	// faultHook, when set, injects the outage instead of a plain cut.
 	faultHook func(ctx context.Context) (string, error)
 	// onWorkloadStart, when set, runs as the workload starts.
@@ -204,7 +208,7 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 }
 
 func (d *run) startWorkload() {
-	d.wl = &Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency, RegionURL: d.t.RegionURL,
+	d.wl = &workload.Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency, RegionURL: d.t.RegionURL,
 		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.t.HTTP()}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
@@ -261,7 +265,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	if err := wait(ctx, d.opts.Steady); err != nil {
 		return err
 	}
-	fo := &FailoverReport{}
+	fo := &report.FailoverReport{}
 	d.rep.Failover = fo
 	fo.FaultAt = time.Now().UTC()
 	inject := func(ctx context.Context) (string, error) { return d.t.Inject(ctx, d.primary) }
@@ -284,9 +288,9 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 		return fmt.Errorf("failover did not happen: %w", err)
 	}
 	fo.Epoch = promoted.Epoch
-	var first Write
+	var first workload.Write
 	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
-		w, ok := FirstAck(d.wl.Writes(), d.dr, fo.FaultAt)
+		w, ok := workload.FirstAck(d.wl.Writes(), d.dr, fo.FaultAt)
 		first = w
 		return ok, nil
 	}); err != nil {
@@ -300,17 +304,17 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	fo.Journal = journal
 	floor, why := d.t.DetectionFloor(ctx)
-	fo.breakdown(floor, why)
+	fo.Measure(floor, why)
 
 	// RPO: writes the primary acknowledged that the DR region does not have
 	// now that it has taken over.
-	var primaryAcked []Write
+	var primaryAcked []workload.Write
 	for _, w := range d.wl.Writes() {
 		if w.Acked() && w.Region == d.primary {
 			primaryAcked = append(primaryAcked, w)
 		}
 	}
-	missing, err := missingItems(ctx, d.clients[d.dr], d.names, ids(primaryAcked))
+	missing, err := workload.MissingItems(ctx, d.clients[d.dr], d.names, ids(primaryAcked))
 	if err != nil {
 		return err
 	}
@@ -361,7 +365,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 			return err
 		}
 	}
-	fb := &FailbackReport{StartedAt: time.Now().UTC()}
+	fb := &report.FailbackReport{StartedAt: time.Now().UTC()}
 	d.rep.Failback = fb
 	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
 	res, err := d.failback(ctx, "drill failback")
@@ -371,17 +375,17 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	fb.Epoch, fb.Journal = res.Epoch, res.Journal
 	// Loss is counted at the promotion instant: every write the DR region
 	// acknowledged must be in the primary now, not after things settle.
-	var drAcked []Write
+	var drAcked []workload.Write
 	for _, w := range d.wl.Writes() {
 		if w.Acked() && w.Region == d.dr {
 			drAcked = append(drAcked, w)
 		}
 	}
-	mi, err := missingItems(ctx, d.clients[d.primary], d.names, ids(drAcked))
+	mi, err := workload.MissingItems(ctx, d.clients[d.primary], d.names, ids(drAcked))
 	if err != nil {
 		return err
 	}
-	ma, err := missingAttachments(ctx, d.clients[d.primary], d.names, ids(drAcked))
+	ma, err := workload.MissingAttachments(ctx, d.clients[d.primary], d.names, ids(drAcked))
 	if err != nil {
 		return err
 	}
@@ -393,9 +397,9 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
 		fo.Journal = j // with the phases journaled after the first write
 	}
-	var back Write
+	var back workload.Write
 	if err := d.poll(ctx, "first write acknowledged by "+d.primary+" after failback", func() (bool, error) {
-		w, ok := FirstAck(d.wl.Writes(), d.primary, fb.StartedAt)
+		w, ok := workload.FirstAck(d.wl.Writes(), d.primary, fb.StartedAt)
 		back = w
 		return ok, nil
 	}); err != nil {
@@ -416,7 +420,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	return wait(ctx, time.Second)
 }
 
-func ids(ws []Write) []string {
+func ids(ws []workload.Write) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
 		out[i] = w.ID
@@ -440,7 +444,7 @@ func (d *run) finish(ctx context.Context) {
 		writes = append(writes, x.Writes()...)
 	}
 	sort.Slice(writes, func(i, j int) bool { return writes[i].Sent.Before(writes[j].Sent) })
-	var acked []Write
+	var acked []workload.Write
 	for _, w := range writes {
 		if w.Acked() {
 			acked = append(acked, w)
@@ -449,21 +453,21 @@ func (d *run) finish(ctx context.Context) {
 	rep.Writes = summarize(writes, d.startedAt)
 	rep.FencedAcks, rep.FencedSamples = d.fencedAcks(ctx, acked)
 	d.say("checking %d acknowledged writes in both regions", len(acked))
-	var in Integrity
+	var in report.Integrity
 	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
-		in = Integrity{}
+		in = report.Integrity{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err := missingItems(ctx, d.clients[r], d.names, ids(acked))
+			m, err := workload.MissingItems(ctx, d.clients[r], d.names, ids(acked))
 			if err != nil {
 				return false, err
 			}
-			a, err := missingAttachments(ctx, d.clients[r], d.names, ids(acked))
+			a, err := workload.MissingAttachments(ctx, d.clients[r], d.names, ids(acked))
 			if err != nil {
 				return false, err
 			}
-			in.add(r, d.primary, m, a)
+			in.Add(r, d.primary, m, a)
 		}
-		return in.total() == 0, nil
+		return in.Total() == 0, nil
 	})
 	rep.Integrity = in
 	if err != nil {
@@ -512,7 +516,7 @@ func (d *run) validate(ctx context.Context) {
 // fencedAcks counts acknowledged writes committed by a region after another
 // region had been promoted at a higher epoch: split-brain writes. The orders
 // service's transaction makes them impossible; the drill proves it.
-func (d *run) fencedAcks(ctx context.Context, acked []Write) (int, []string) {
+func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []string) {
 	promotedAt := map[int64]time.Time{}
 	for _, r := range []string{d.primary, d.dr} {
 		a, err := d.store(r).Active(ctx)

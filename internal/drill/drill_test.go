@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -106,7 +108,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 			t.Errorf("detection %.2fs is faster than the alarm can be", fo.Breakdown["detection"])
 		}
 		sum := 0.0
-		for _, k := range drill.BreakdownOrder {
+		for _, k := range report.BreakdownOrder {
 			if fo.Breakdown[k] < 0 {
 				t.Errorf("%s = %.3fs: components are never negative", k, fo.Breakdown[k])
 			}
@@ -132,7 +134,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 			t.Errorf("writes by region: %v", rep.Writes.ByRegion)
 		}
 		var sb strings.Builder
-		drill.PrintSummary(&sb, rep)
+		report.PrintSummary(&sb, rep)
 		for _, want := range []string{"region-outage drill (us-east-1 → us-west-2): PASS", "RTO", "RPO", "failback", "fenced acks"} {
 			if !strings.Contains(sb.String(), want) {
 				t.Errorf("summary lacks %q:\n%s", want, sb.String())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
+
 	"github.com/pilotlight/pilotlight/internal/control"
 )
 
@@ -19,7 +21,7 @@ import (
 //
 // In the lab one clock serves every region, so the times compare exactly;
 // on AWS the comparison carries the clock bound ε.
-func (d *run) invariants(ctx context.Context, writes []Write) {
+func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 	rep := d.rep
 	var ivs []control.Interval
 	for _, r := range []string{d.primary, d.dr} {
@@ -56,9 +58,9 @@ func (d *run) invariants(ctx context.Context, writes []Write) {
 			acked[w.ID] = true
 		}
 	}
-	found := map[string]order{}
+	found := map[string]workload.Order{}
 	for _, r := range []string{d.primary, d.dr} {
-		got, err := lookupOrders(ctx, d.clients[r], d.names, all)
+		got, err := workload.LookupOrders(ctx, d.clients[r], d.names, all)
 		if err != nil {
 			d.fail("look up attempted writes: " + err.Error())
 			return

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
+
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
 // Load runs the region outage at 200 writes/s (or the drill's rate, when
@@ -17,17 +21,8 @@ const Load Scenario = "load"
 const LoadRate = 200
 
 func init() {
-	Expectations[Load] = fmt.Sprintf("%d writes/s through failover and failback: RPO ≤ rate × (p99 lag + one alarm period); failback 0", LoadRate)
+	Expectations[Load] = fmt.Sprintf("%d writes/s through failover and failback: report.RPO ≤ rate × (p99 lag + one alarm period); failback 0", LoadRate)
 	Scenarios = append(Scenarios, Load)
-}
-
-// RPOBound is the load scenario's bound, with what it is made of.
-type RPOBound struct {
-	Rate          int     `json:"rate"`
-	LagP99Ms      float64 `json:"lag_p99_ms"`
-	LagSamples    int     `json:"lag_samples"`
-	AlarmPeriodMs float64 `json:"alarm_period_ms"`
-	Writes        int     `json:"writes"` // the bound, in acknowledged writes
 }
 
 func (d *run) load(ctx context.Context) error {
@@ -59,10 +54,10 @@ func (d *run) load(ctx context.Context) error {
 		if n == 0 {
 			return fmt.Errorf("no write replicated to %s during the steady state: cannot bound the RPO", d.dr)
 		}
-		b := &RPOBound{Rate: d.opts.Rate, LagP99Ms: ms(p99), LagSamples: n, AlarmPeriodMs: ms(period)}
+		b := &report.RPOBound{Rate: d.opts.Rate, LagP99Ms: ms(p99), LagSamples: n, AlarmPeriodMs: ms(period)}
 		b.Writes = int(float64(d.opts.Rate) * (p99 + period).Seconds())
 		d.rep.RPO.Bound = b
-		d.rep.Observed = fmt.Sprintf("%d writes/s: RPO %d writes, bound %d = %d/s × (p99 lag %.0fms + alarm period %.0fms)",
+		d.rep.Observed = fmt.Sprintf("%d writes/s: report.RPO %d writes, bound %d = %d/s × (p99 lag %.0fms + alarm period %.0fms)",
 			d.opts.Rate, d.rep.RPO.Missing, b.Writes, b.Rate, b.LagP99Ms, b.AlarmPeriodMs)
 		d.say("%s", d.rep.Observed)
 		if d.rep.RPO.Missing > b.Writes {
@@ -111,7 +106,7 @@ func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-cha
 		if len(pending) == 0 {
 			continue
 		}
-		missing, err := missingItems(ctx, d.clients[d.dr], d.names, pending)
+		missing, err := workload.MissingItems(ctx, d.clients[d.dr], d.names, pending)
 		if err != nil {
 			continue
 		}

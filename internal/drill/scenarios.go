@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
+
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -207,7 +209,7 @@ func (d *run) returnBeforeFence(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var prober *Workload
+	var prober *workload.Workload
 	return d.outage(ctx, outageHooks{
 		afterFailover: func(ctx context.Context) error {
 			d.say("DR DynamoDB answers 5s late (the fence cannot land); %s returns", d.primary)
@@ -218,7 +220,7 @@ func (d *run) returnBeforeFence(ctx context.Context) error {
 				return err
 			}
 			// A client that still sends to the old primary directly.
-			prober = &Workload{Route: func() string { return d.t.RegionURL(d.primary) }, Rate: 10, Concurrency: 2,
+			prober = &workload.Workload{Route: func() string { return d.t.RegionURL(d.primary) }, Rate: 10, Concurrency: 2,
 				RunID: d.wl.RunID + "-direct", HTTP: d.t.HTTP()}
 			pctx, cancel := context.WithTimeout(ctx, 6*time.Second)
 			prober.Run(pctx)
@@ -495,13 +497,13 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := putOrders(ctx, early, d.names, keys, "earlier-"+d.primary); err != nil {
+	if err := workload.PutOrders(ctx, early, d.names, keys, "earlier-"+d.primary); err != nil {
 		return err
 	}
 	if err := wait(ctx, 500*time.Millisecond); err != nil {
 		return err
 	}
-	if err := putOrders(ctx, d.clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
+	if err := workload.PutOrders(ctx, d.clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
 		return err
 	}
 	if err := d.t.Heal(ctx, d.primary); err != nil {
@@ -512,7 +514,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	err = d.poll(ctx, "both regions hold the later write", func() (bool, error) {
 		got = map[string]string{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err := orderNotes(ctx, d.clients[r], d.names, keys)
+			m, err := workload.OrderNotes(ctx, d.clients[r], d.names, keys)
 			if err != nil {
 				return false, err
 			}
@@ -583,15 +585,15 @@ func (d *run) partition(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("forced failover: %w", err)
 	}
-	var first Write
+	var first workload.Write
 	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
-		w, ok := FirstAck(d.wl.Writes(), d.dr, forcedAt)
+		w, ok := workload.FirstAck(d.wl.Writes(), d.dr, forcedAt)
 		first = w
 		return ok, nil
 	}); err != nil {
 		return err
 	}
-	var last Write
+	var last workload.Write
 	for _, w := range d.wl.Writes() {
 		if w.Acked() && w.Region == d.primary && w.CreatedAt.After(last.CreatedAt) {
 			last = w

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -26,7 +28,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -74,7 +75,7 @@ type Input struct {
 	// alarm periods × datapoints, plus routing's TTL): a floor the
 	// objective cannot hold warns. Zero floor: not known, not checked.
 	RTOObjective, DetectionFloor time.Duration
-	History                      drill.History
+	History                      report.History
 	Now                          func() time.Time
 	// DrillMaxAge and BackupMaxAge: older than this warns (0: 30 days and 2 days).
 	DrillMaxAge, BackupMaxAge time.Duration

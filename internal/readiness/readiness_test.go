@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -45,12 +47,12 @@ func ready(t *testing.T) readiness.Input {
 	in := readiness.Input{Primary: east, DR: west, Witness: witness, Names: names,
 		Clients: map[string]*region.Clients{east: p, west: d},
 		Stores:  map[string]*control.Store{east: control.New(p, names), west: control.New(d, names), witness: control.New(w, names)},
-		Lease:   lease, RPOObjective: time.Second, History: drill.History{Dir: t.TempDir()},
+		Lease:   lease, RPOObjective: time.Second, History: report.History{Dir: t.TempDir()},
 		Replication: func(context.Context) (readiness.Replication, error) {
 			return readiness.Replication{OldestPending: 100 * time.Millisecond}, nil
 		}}
 	ctx := context.Background()
-	if _, err := in.History.Save(&drill.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-time.Hour), Pass: true}); err != nil {
+	if _, err := in.History.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-time.Hour), Pass: true}); err != nil {
 		t.Fatal(err)
 	}
 	m := &backup.Manager{DB: p.DynamoDB, S3: p.S3, Region: east, Table: names.Table(), Bucket: names.BackupBucket(east)}
@@ -112,14 +114,14 @@ func TestEachCheckCatchesItsMisconfiguration(t *testing.T) {
 	})
 	t.Run("drill", func(t *testing.T) {
 		in := in
-		in.History = drill.History{Dir: t.TempDir()}
+		in.History = report.History{Dir: t.TempDir()}
 		want(t, readiness.Run(ctx, in), "last drill", readiness.Warn, "pilotlight drill")
-		if _, err := in.History.Save(&drill.Report{Scenario: drill.RegionOutage, Started: time.Now(), Failures: []string{"RTO missed"}}); err != nil {
+		if _, err := in.History.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now(), Failures: []string{"RTO missed"}}); err != nil {
 			t.Fatal(err)
 		}
 		want(t, readiness.Run(ctx, in), "last drill", readiness.Fail, "RTO missed")
-		old := drill.History{Dir: t.TempDir()}
-		if _, err := old.Save(&drill.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-60 * 24 * time.Hour), Pass: true}); err != nil {
+		old := report.History{Dir: t.TempDir()}
+		if _, err := old.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-60 * 24 * time.Hour), Pass: true}); err != nil {
 			t.Fatal(err)
 		}
 		in.History = old
@@ -185,6 +187,6 @@ func TestTableSchemaDiffers(t *testing.T) {
 	}
 	create(p, true)
 	create(d, false)
-	r := readiness.Run(ctx, readiness.Input{Primary: east, DR: west, Names: names, Clients: map[string]*region.Clients{east: p, west: d}, History: drill.History{Dir: t.TempDir()}})
+	r := readiness.Run(ctx, readiness.Input{Primary: east, DR: west, Names: names, Clients: map[string]*region.Clients{east: p, west: d}, History: report.History{Dir: t.TempDir()}})
 	want(t, r, "table", readiness.Fail, west+": stream off")
 }

@@ -1,4 +1,4 @@
-package drill
+package report
 
 import (
 	"fmt"
@@ -82,29 +82,6 @@ func objectiveNote(met *bool, obj float64) string {
 	return fmt.Sprintf(" (objective %s: MISSED)", time.Duration(obj*float64(time.Second)))
 }
 
-// objectives holds the measured RTO and RPO to the configured objectives.
-func (d *run) objectives() {
-	if d.opts.RTOObjective <= 0 && d.opts.RPOObjective <= 0 {
-		return
-	}
-	o := &Objectives{RTOSeconds: d.opts.RTOObjective.Seconds(), RPOSeconds: d.opts.RPOObjective.Seconds()}
-	d.rep.Objectives = o
-	if f := d.rep.Failover; f != nil && f.RTOSeconds > 0 && d.opts.RTOObjective > 0 {
-		met := f.RTOSeconds <= o.RTOSeconds
-		o.RTOMet = &met
-		if !met {
-			d.fail(fmt.Sprintf("RTO %.2fs missed the objective %s (PILOTLIGHT_RTO_OBJECTIVE)", f.RTOSeconds, d.opts.RTOObjective))
-		}
-	}
-	if r := d.rep.RPO; r != nil && d.opts.RPOObjective > 0 {
-		met := r.SpanSeconds <= o.RPOSeconds
-		o.RPOMet = &met
-		if !met {
-			d.fail(fmt.Sprintf("RPO %.3fs of writes missed the objective %s (PILOTLIGHT_RPO_OBJECTIVE)", r.SpanSeconds, d.opts.RPOObjective))
-		}
-	}
-}
-
 // FailoverReport is the unplanned failover, measured.
 type FailoverReport struct {
 	FaultAt       time.Time       `json:"fault_at"`
@@ -126,7 +103,9 @@ type FailoverReport struct {
 // BreakdownOrder is the order the RTO components are shown in.
 var BreakdownOrder = []string{"detection", "decision", "fencing", "promotion", "verification", "routing"}
 
-func (f *FailoverReport) breakdown(floor time.Duration, why string) {
+// Measure fills the RTO breakdown from the journal, with the detection
+// floor and how it is made up.
+func (f *FailoverReport) Measure(floor time.Duration, why string) {
 	at := map[control.Phase]time.Time{}
 	for _, e := range f.Journal {
 		at[e.Phase] = e.At
@@ -165,29 +144,6 @@ type RPO struct {
 	Bound *RPOBound `json:"bound,omitempty"`
 }
 
-func rpo(primaryAcked []Write, missing []string) *RPO {
-	r := &RPO{Missing: len(missing)}
-	if len(missing) == 0 {
-		return r
-	}
-	miss := map[string]bool{}
-	for _, id := range missing {
-		miss[id] = true
-	}
-	var first, last time.Time
-	for _, w := range primaryAcked {
-		if last.IsZero() || w.Done.After(last) {
-			last = w.Done
-		}
-		if miss[w.ID] && (first.IsZero() || w.Done.Before(first)) {
-			first = w.Done
-		}
-	}
-	r.SpanSeconds = last.Sub(first).Seconds()
-	r.Samples = missing[:min(5, len(missing))]
-	return r
-}
-
 // FailbackReport is the planned failback.
 type FailbackReport struct {
 	StartedAt          time.Time       `json:"started_at"`
@@ -213,7 +169,7 @@ type Integrity struct {
 	AttachmentsMissingDR      []string `json:"attachments_missing_dr,omitempty"`
 }
 
-func (in *Integrity) add(r, primary string, items, attachments []string) {
+func (in *Integrity) Add(r, primary string, items, attachments []string) {
 	if r == primary {
 		in.ItemsMissingPrimary, in.AttachmentsMissingPrimary = items, attachments
 	} else {
@@ -221,7 +177,7 @@ func (in *Integrity) add(r, primary string, items, attachments []string) {
 	}
 }
 
-func (in Integrity) total() int {
+func (in Integrity) Total() int {
 	return len(in.ItemsMissingPrimary) + len(in.AttachmentsMissingPrimary) + len(in.ItemsMissingDR) + len(in.AttachmentsMissingDR)
 }
 
@@ -244,38 +200,6 @@ type Second struct {
 	T      int            `json:"t"` // seconds since the workload started
 	Acked  map[string]int `json:"acked"`
 	Errors int            `json:"errors"`
-}
-
-func summarize(writes []Write, start time.Time) WriteSummary {
-	s := WriteSummary{Started: start.UTC(), ByRegion: map[string]int{}}
-	var tl []Second
-	for _, w := range writes {
-		s.Attempted++
-		sec := int(w.Sent.Sub(start) / time.Second)
-		for len(tl) <= sec {
-			tl = append(tl, Second{T: len(tl), Acked: map[string]int{}})
-		}
-		switch {
-		case w.Acked():
-			s.Acked++
-			s.ByRegion[w.Region]++
-			tl[sec].Acked[w.Region]++
-		case w.Status == 503:
-			s.Refused++
-			tl[sec].Errors++
-		default:
-			s.Failed++
-			tl[sec].Errors++
-		}
-		if !w.Acked() {
-			if s.Reasons == nil {
-				s.Reasons = map[string]int{}
-			}
-			s.Reasons[reason(w)]++
-		}
-	}
-	s.Timeline = tl
-	return s
 }
 
 // PrintSummary writes the human summary of a report.
@@ -331,7 +255,7 @@ func PrintSummary(w io.Writer, r *Report) {
 		by = append(by, fmt.Sprintf("%s %d", k, r.Writes.ByRegion[k]))
 	}
 	fmt.Fprintf(tw, "writes\t%d acked\tof %d attempted (%s); %d refused (503), %d failed\n", r.Writes.Acked, r.Writes.Attempted, strings.Join(by, ", "), r.Writes.Refused, r.Writes.Failed)
-	fmt.Fprintf(tw, "integrity\t%d missing\tacknowledged writes absent from either region after settling\n", r.Integrity.total())
+	fmt.Fprintf(tw, "integrity\t%d missing\tacknowledged writes absent from either region after settling\n", r.Integrity.Total())
 	if v := r.Validation; v != nil {
 		verdict, detail := "clean", fmt.Sprintf("data validator: same %d items in both regions (digest %s)", v.Items[r.Primary], shortDigest(v.Digest[r.Primary]))
 		if v.Objects != nil {
@@ -374,19 +298,14 @@ func PrintChaosTable(w io.Writer, reps []*Report) {
 	tw.Flush()
 }
 
-// reason is a short, stable description of why a write failed: the status
-// and the error with ids and numbers dropped, so alike failures group.
-func reason(w Write) string {
-	msg := w.Error
-	var b strings.Builder
-	for _, r := range msg {
-		if r >= '0' && r <= '9' {
-			continue
-		}
-		b.WriteRune(r)
-		if b.Len() >= 90 {
-			break
-		}
-	}
-	return fmt.Sprintf("%d %s", w.Status, b.String())
+// RPOBound is the load scenario's bound, with what it is made of.
+type RPOBound struct {
+	Rate          int     `json:"rate"`
+	LagP99Ms      float64 `json:"lag_p99_ms"`
+	LagSamples    int     `json:"lag_samples"`
+	AlarmPeriodMs float64 `json:"alarm_period_ms"`
+	Writes        int     `json:"writes"` // the bound, in acknowledged writes
 }
+
+// Scenario names a drill (the drill package's constants).
+type Scenario string

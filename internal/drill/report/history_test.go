@@ -1,4 +1,4 @@
-package drill
+package report
 
 import (
 	"os"
@@ -22,9 +22,9 @@ func TestHistoryKeepsEveryDrill(t *testing.T) {
 		t.Fatalf("latest of none: %v", err)
 	}
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	a := &Report{Scenario: RegionOutage, Target: "lab", Started: t0, Pass: true,
+	a := &Report{Scenario: Scenario("region-outage"), Target: "lab", Started: t0, Pass: true,
 		Failover: &FailoverReport{RTOSeconds: 3.2}, RPO: &RPO{Missing: 4}, Failback: &FailbackReport{Lost: 0}}
-	b := &Report{Scenario: DROutage, Target: "lab", Started: t0.Add(time.Minute), Pass: false, Failures: []string{"a new epoch began"}}
+	b := &Report{Scenario: Scenario("dr-outage"), Target: "lab", Started: t0.Add(time.Minute), Pass: false, Failures: []string{"a new epoch began"}}
 	sa, err := h.Save(a)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestHistoryKeepsEveryDrill(t *testing.T) {
 		t.Errorf("broken report %+v: want it listed as unreadable", es[2])
 	}
 	r, s, err := h.Load(sa.ID)
-	if err != nil || r.Scenario != RegionOutage || s.ID != sa.ID {
+	if err != nil || r.Scenario != Scenario("region-outage") || s.ID != sa.ID {
 		t.Fatalf("load %s: %+v %v", sa.ID, r, err)
 	}
 	for _, bad := range []string{"../etc", "nope"} {

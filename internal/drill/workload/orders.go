@@ -1,4 +1,4 @@
-package drill
+package workload
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// missingItems returns the ids whose order item the region does not hold.
-func missingItems(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
+// MissingItems returns the ids whose Order item the region does not hold.
+func MissingItems(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
 	have := map[string]bool{}
 	for start := 0; start < len(ids); start += 100 {
 		batch := ids[start:min(start+100, len(ids))]
@@ -53,9 +53,9 @@ func missingItems(ctx context.Context, c *region.Clients, names region.Names, id
 	return missing, nil
 }
 
-// missingAttachments returns the ids whose attachment object the region's
+// MissingAttachments returns the ids whose attachment object the region's
 // bucket does not hold.
-func missingAttachments(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
+func MissingAttachments(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
 	var (
 		mu       sync.Mutex
 		missing  []string
@@ -94,16 +94,18 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
 
-// order is what the drill reads back of an order item.
-type order struct {
+// Order is what the drill reads back of an Order item.
+// Order is what a region holds of one order: where and at which epoch
+// it was written.
+type Order struct {
 	Region    string
 	Epoch     int64
 	CreatedAt time.Time
 }
 
-// lookupOrders reads the orders of ids that a region holds.
-func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]order, error) {
-	out := map[string]order{}
+// LookupOrders reads the orders of ids that a region holds.
+func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]Order, error) {
+	out := map[string]Order{}
 	for start := 0; start < len(ids); start += 100 {
 		batch := ids[start:min(start+100, len(ids))]
 		keys := make([]map[string]types.AttributeValue, len(batch))
@@ -125,7 +127,7 @@ func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 				if pk == nil {
 					continue
 				}
-				var o order
+				var o Order
 				if v, ok := it["region"].(*types.AttributeValueMemberS); ok {
 					o.Region = v.Value
 				}
@@ -135,7 +137,7 @@ func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 				if v, ok := it["created_at"].(*types.AttributeValueMemberS); ok {
 					o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
 				}
-				out[strings.TrimPrefix(pk.Value, "order#")] = o
+				out[strings.TrimPrefix(pk.Value, "Order#")] = o
 			}
 			req = res.UnprocessedKeys
 		}
@@ -143,9 +145,9 @@ func lookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 	return out, nil
 }
 
-// putOrders writes order items directly to a region's table (as another
+// PutOrders writes Order items directly to a region's table (as another
 // client of the table would), each with note set.
-func putOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string, note string) error {
+func PutOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string, note string) error {
 	for _, id := range ids {
 		_, err := c.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(names.Table()), Item: map[string]types.AttributeValue{
 			region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)},
@@ -159,8 +161,8 @@ func putOrders(ctx context.Context, c *region.Clients, names region.Names, ids [
 	return nil
 }
 
-// orderNotes reads the note of each order a region holds.
-func orderNotes(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]string, error) {
+// OrderNotes reads the note of each Order a region holds.
+func OrderNotes(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, id := range ids {
 		res, err := c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(names.Table()), ConsistentRead: aws.Bool(true),

@@ -1,4 +1,4 @@
-package drill
+package report
 
 import (
 	"bytes"
@@ -13,17 +13,18 @@ import (
 
 func TestWriteHTML(t *testing.T) {
 	start := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	writes := []Write{
-		{ID: "a", Sent: start, Done: start.Add(50 * time.Millisecond), Status: 201, Region: "us-east-1"},
-		{ID: "b", Sent: start.Add(2 * time.Second), Done: start.Add(2 * time.Second), Status: 503},
-		{ID: "c", Sent: start.Add(4 * time.Second), Done: start.Add(4 * time.Second), Status: 201, Region: "us-west-2"},
-	}
-	r := &Report{Scenario: RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: start, Pass: false,
+	// Three writes: acknowledged by the primary at second 0, refused at
+	// second 2, acknowledged by the DR region at second 4.
+	none := map[string]int{}
+	writes := WriteSummary{Started: start, Attempted: 3, Acked: 2, Refused: 1, ByRegion: map[string]int{"us-east-1": 1, "us-west-2": 1},
+		Timeline: []Second{{T: 0, Acked: map[string]int{"us-east-1": 1}}, {T: 1, Acked: none}, {T: 2, Acked: none, Errors: 1}, {T: 3, Acked: none}, {T: 4, Acked: map[string]int{"us-west-2": 1}}},
+		Reasons:  map[string]int{"503 ": 1}}
+	r := &Report{Scenario: Scenario("region-outage"), Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: start, Pass: false,
 		Failures: []string{"failback lost 1 acknowledged writes <script>"},
 		Failover: &FailoverReport{FaultAt: start.Add(time.Second), FirstAckDR: start.Add(4 * time.Second), RTOSeconds: 3,
 			Breakdown: map[string]float64{"detection": 2.9, "routing": 0.1}},
 		RPO:        &RPO{Missing: 2, SpanSeconds: 0.1},
-		Writes:     summarize(writes, start),
+		Writes:     writes,
 		Validation: &validate.Report{Items: map[string]int64{"us-east-1": 2, "us-west-2": 1}, MissingInDR: validate.Finding{Count: 1}},
 	}
 	var b bytes.Buffer

@@ -1,0 +1,7 @@
+// Package workload is the drill's client side: a workload that writes
+// orders through the routed entry point (or one region's own) at a set
+// rate and logs every write with its answer, and the look-ups that check
+// what a region's table and bucket hold of those orders.
+//
+// It must not inject faults or judge a drill: package drill does.
+package workload
