@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/region"
+
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,7 +115,7 @@ func controlPlane(p deploy.Plan, cfg aws.Config) *readiness.ControlPlane {
 		cp.Schedules[r] = deploy.Schedules(p, r)
 		cp.Functions[r] = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = r })
 	}
-	for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
+	for _, fn := range []string{region.FnApp, region.FnHealth, region.FnBackup} {
 		cp.InBoth = append(cp.InBoth, p.Names.Function(fn))
 	}
 	return cp

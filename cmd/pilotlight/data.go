@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/validate"
@@ -128,7 +126,10 @@ and on AWS).`,
 			}
 		case fanOut > 0:
 			pr := startProgress(g, jsonOut, fmt.Sprintf("validating in %d invocations", fanOut))
-			rep, err = fanOutValidate(ctx, pr.Say, t, fanOut, segments, buckets, settle, noObjects)
+			rep, err = validate.FanOut(ctx, func(ctx context.Context, req []byte) ([]byte, error) {
+				return t.Invoke(ctx, t.DR(), region.FnValidator, req)
+			},
+				fanOut, segments, buckets, settle, noObjects, func(done, total int) { pr.Say("%d of %d segments scanned", done, total) })
 			pr.Done()
 			if err != nil {
 				return err
@@ -166,56 +167,6 @@ and on AWS).`,
 	f.IntVar(&fanOut, "fan-out", 0, "split the scan across this many invocations of the data-validator function in the DR region")
 	c.MarkFlagsMutuallyExclusive("segment-range", "merge", "fan-out")
 	return c
-}
-
-// fanOutValidate runs the digest pass as n invocations of the
-// data-validator function in the DR region (the lab's, or the deployed one
-// on AWS), each over a range of segments, then one more invocation to merge
-// and compare.
-func fanOutValidate(ctx context.Context, say func(string, ...any), t target.Target, n, segments, buckets int, settle time.Duration, noObjects bool) (*validate.Report, error) {
-	if n > segments {
-		return nil, fmt.Errorf("--fan-out %d is more than --segments %d: each invocation needs at least one segment", n, segments)
-	}
-	parts := make([]*validate.Partial, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	var scanned sync.Mutex
-	done := 0
-	for i := range n {
-		first, last := i*segments/n, (i+1)*segments/n-1
-		wg.Go(func() {
-			req, _ := json.Marshal(map[string]any{"segments": segments, "segment_range": fmt.Sprintf("%d-%d", first, last), "buckets": buckets})
-			out, err := t.Invoke(ctx, t.DR(), lab.FnValidator, req)
-			if err != nil {
-				errs[i] = fmt.Errorf("segments %d-%d: %w", first, last, err)
-				return
-			}
-			var p validate.Partial
-			if err := json.Unmarshal(out, &p); err != nil {
-				errs[i] = fmt.Errorf("segments %d-%d: the function returned %q: %w", first, last, out, err)
-				return
-			}
-			parts[i] = &p
-			scanned.Lock()
-			done += last - first + 1
-			say("%d of %d segments scanned", done, segments)
-			scanned.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	req, _ := json.Marshal(map[string]any{"partials": parts, "settle": settle.String(), "no_objects": noObjects})
-	out, err := t.Invoke(ctx, t.DR(), lab.FnValidator, req)
-	if err != nil {
-		return nil, err
-	}
-	var rep validate.Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, fmt.Errorf("the function returned %q: %w", out, err)
-	}
-	return &rep, nil
 }
 
 func writeJSONFile(g *globals, path string, v any) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -84,11 +83,15 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Scenario = drill.Scenario(scenario)
-			if _, known := drill.Expectations[o.Scenario]; !known && scenario != "all" {
-				return fmt.Errorf("unknown scenario %q: use one of %v, or all", scenario, drill.Scenarios)
+			check := o
+			if scenario == "all" {
+				check.Scenario = drill.RegionOutage
 			}
-			if o.Rate < 1 || o.Rate > 2000 || o.Concurrency < 1 || o.Concurrency > 256 {
-				return errors.New("--rate must be 1-2000 and --concurrency 1-256")
+			if err := check.Check(); err != nil {
+				if errors.Is(err, drill.ErrUnknownScenario) {
+					return fmt.Errorf("%w, or all", err)
+				}
+				return err
 			}
 			s, err := g.settings(cmd)
 			if err != nil {

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -130,15 +128,6 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (remote
 	if err != nil {
 		return remote.State{}, err
 	}
-	if err := os.MkdirAll(filepath.Join(s.LabDir, "logs"), 0o700); err != nil {
-		return remote.State{}, err
-	}
-	logPath := filepath.Join(s.LabDir, "logs", "supervisor.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return remote.State{}, err
-	}
-	defer logf.Close()
 	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
 		fmt.Fprintf(g.io.Err, "note: %v — the lab runs without functions, front door or failover\n", err)
 	}
@@ -147,51 +136,8 @@ func spawnSupervisor(ctx context.Context, g *globals, s config.Settings) (remote
 	if _, err := os.Stat(g.envFile); err == nil {
 		args = append(args, "--env-file", g.envFile)
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(g.environ, "PILOTLIGHT_LAB_DIR="+s.LabDir, "PILOTLIGHT_CACHE_DIR="+s.CacheDir, "PILOTLIGHT_FUNCTIONS_DIR="+fdir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return remote.State{}, fmt.Errorf("start lab supervisor: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	fmt.Fprint(g.io.Err, "starting lab")
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(90 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			fmt.Fprintln(g.io.Err)
-			b, _ := os.ReadFile(logPath)
-			return remote.State{}, fmt.Errorf("lab failed to start (%v): %s", err, strings.TrimSpace(lastLines(string(b), 5)))
-		case <-deadline:
-			_ = cmd.Process.Kill()
-			fmt.Fprintln(g.io.Err)
-			return remote.State{}, fmt.Errorf("lab not ready after 90s; see %s", logPath)
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			return remote.State{}, ctx.Err()
-		case <-tick.C:
-			st, err := remote.ReadState(s.LabDir)
-			if err == nil && st.Pid == cmd.Process.Pid {
-				fmt.Fprintf(g.io.Err, " ready in %.1fs\n", time.Since(start).Seconds())
-				_ = cmd.Process.Release()
-				return st, nil
-			}
-			fmt.Fprint(g.io.Err, ".")
-		}
-	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return remote.Spawn{Program: self, Args: args, Dir: s.LabDir, Progress: g.io.Err,
+		Env: append(g.environ, "PILOTLIGHT_LAB_DIR="+s.LabDir, "PILOTLIGHT_CACHE_DIR="+s.CacheDir, "PILOTLIGHT_FUNCTIONS_DIR="+fdir)}.Start(ctx)
 }
 
 func printUp(g *globals, st remote.State, jsonOut bool) error {

@@ -327,16 +327,11 @@ func printStatusDoc(out io.Writer, doc statusDoc, now time.Time) {
 	}
 }
 
-// statusRegion is one region's line of `status`.
+// statusRegion is one region's line of `status`: its control record, and
+// what the target observes of it.
 type statusRegion struct {
-	Region  string          `json:"region"`
-	Role    string          `json:"role"`
-	Record  *control.Active `json:"record,omitempty"`
-	Lease   *control.Lease  `json:"lease,omitempty"`
-	Writes  bool            `json:"accepts_writes"`
-	Why     string          `json:"why_not,omitempty"`
-	Error   string          `json:"error,omitempty"`
-	Routing *bool           `json:"routing_healthy,omitempty"`
+	failover.RecordView
+	Routing *bool `json:"routing_healthy,omitempty"`
 	// Servers and Faults: the lab's servers behind the region (service ->
 	// answers) and the faults injected into it.
 	Servers map[string]bool `json:"servers,omitempty"`
@@ -368,40 +363,17 @@ func collectStatus(ctx context.Context, cl target.Target, fc *failover.Controlle
 	if err != nil {
 		return out, 0, nil, err
 	}
-	witness := fc.Witness()
-	view, verr := fc.View(ctx, cl.Primary(), cl.DR())
-	out.Active, out.Epoch, out.Witness = view.Active.Region, view.Active.Epoch, witness
-	now := time.Now()
-	roles := []string{cl.Primary(), cl.DR()}
-	if witness != "" {
-		roles = append(roles, witness)
-	}
-	for _, r := range roles {
-		rs := statusRegion{Region: r, Role: map[string]string{cl.Primary(): "primary", cl.DR(): "dr", witness: "witness"}[r]}
-		if a, ok := view.Records[r]; ok {
-			rs.Record = &a
-		} else if err := view.Errors[r]; err != nil {
-			rs.Error, unreadable = err.Error(), unreadable+1
+	ov := fc.Overview(ctx, cl.Primary(), cl.DR())
+	out.Active, out.Epoch, out.Witness, out.Writable = ov.Active, ov.Epoch, ov.Witness, ov.Writable
+	for _, rv := range ov.Records {
+		rs := statusRegion{RecordView: rv, Servers: obs.Servers[rv.Region], Faults: obs.Faults[rv.Region]}
+		if h, ok := obs.Routing[rv.Region]; ok && rv.Region != ov.Witness {
+			rs.Routing = &h
 		}
-		if r != witness {
-			if ws, err := fc.Stores()[r].WriteState(ctx); err == nil {
-				rs.Lease = &ws.Lease
-				if why := ws.Writable(r, now, fc.LeaseConfig()); why != nil {
-					rs.Why = why.Error()
-				} else {
-					rs.Writes = true
-					out.Writable = append(out.Writable, r)
-				}
-			}
-			if h, ok := obs.Routing[r]; ok {
-				rs.Routing = &h
-			}
-		}
-		rs.Servers, rs.Faults = obs.Servers[r], obs.Faults[r]
 		out.Regions = append(out.Regions, rs)
 	}
 	out.Answer, out.Replication, out.Health = obs.Answer, obs.Replication, obs.Health
-	return out, unreadable, verr, nil
+	return out, ov.Unreadable, ov.Err, nil
 }
 
 func leaseLeft(until, now time.Time) string {

@@ -34,9 +34,9 @@ type Rules interface {
 // stack's delete fails on a bucket that is not empty.
 func Schedules(p Plan, r string) []string {
 	n := p.Names
-	names := []string{n.Rule("healthcheck"), n.Rule("backupmanager")}
+	names := []string{n.Rule(region.FnHealth), n.Rule(region.FnBackup)}
 	if r == p.DR {
-		names = append(names, n.Rule("datavalidator"), n.Rule("failovercontroller-reconcile"), n.Rule("alarm-to-controller"))
+		names = append(names, n.Rule(region.FnValidator), n.Rule("failovercontroller-reconcile"), n.Rule("alarm-to-controller"))
 	}
 	return names
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // Unit prices (USD, us-east-1, list prices) and monthly free-tier
@@ -153,7 +154,7 @@ type figures struct {
 
 // Assumed run durations (seconds): a health check that probes once, the
 // controller's reconcile, a validation and a backup of a small table.
-var runSeconds = map[string]float64{"healthcheck": 1, "failovercontroller": 0.2, "datavalidator": 30, "backupmanager": 60}
+var runSeconds = map[string]float64{region.FnHealth: 1, region.FnController: 0.2, region.FnValidator: 30, region.FnBackup: 60}
 
 func estimateFigures(p Plan, profile string) (figures, error) {
 	r, err := templateRates(p, profile)
@@ -175,7 +176,7 @@ func estimateFigures(p Plan, profile string) (figures, error) {
 		_, fn, _ := strings.Cut(key, "/")
 		f.requests += n
 		secs := runSeconds[fn]
-		if fn == "healthcheck" {
+		if fn == region.FnHealth {
 			k, iv := perRun(key)
 			f.probes += n * k
 			if k > 1 {

@@ -49,8 +49,8 @@ type Plan struct {
 func (p Plan) DRParameters(keys map[string]string, primaryURL string) map[string]string {
 	params := map[string]string{
 		"AppName": p.Names.App, "PrimaryRegion": p.Primary, "ArtifactBucket": p.ArtifactBucket(p.DR),
-		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "FailoverControllerCodeKey": keys["failovercontroller"],
-		"DataValidatorCodeKey": keys["datavalidator"], "BackupManagerCodeKey": keys["backupmanager"],
+		"AppCodeKey": keys[region.FnApp], "HealthCheckCodeKey": keys[region.FnHealth], "FailoverControllerCodeKey": keys[region.FnController],
+		"DataValidatorCodeKey": keys[region.FnValidator], "BackupManagerCodeKey": keys[region.FnBackup],
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail, "WitnessRegion": p.witnessParam(),
 		"FailoverMode": cmp.Or(p.FailoverMode, "auto"), "RPOObjectiveMs": fmt.Sprint(cmp.Or(p.RPOObjective, time.Minute).Milliseconds()),
 		"DashboardBody": compactJSON(monitoring.Dashboard(map[string]string{
@@ -71,7 +71,7 @@ func (p Plan) DRParameters(keys map[string]string, primaryURL string) map[string
 func (p Plan) PrimaryParameters(keys map[string]string, drURL string) map[string]string {
 	return map[string]string{
 		"AppName": p.Names.App, "DRRegion": p.DR, "ArtifactBucket": p.ArtifactBucket(p.Primary),
-		"AppCodeKey": keys["app"], "HealthCheckCodeKey": keys["healthcheck"], "BackupManagerCodeKey": keys["backupmanager"],
+		"AppCodeKey": keys[region.FnApp], "HealthCheckCodeKey": keys[region.FnHealth], "BackupManagerCodeKey": keys[region.FnBackup],
 		"DRAppUrl": drURL, "ReplicationTimeControl": fmt.Sprint(p.RTC), "WitnessRegion": p.witnessParam(),
 		"DetectionProfile": p.Profile, "NotificationEmail": p.NotificationMail,
 		// Route 53's checkers probe a health-only URL of the primary's.

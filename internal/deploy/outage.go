@@ -38,7 +38,7 @@ type Outage struct {
 // orders service, the health check, the backup manager).
 func (o Outage) Roles(r string) []string {
 	out := []string{}
-	for _, fn := range []string{"app", "healthcheck", "backupmanager"} {
+	for _, fn := range []string{region.FnApp, region.FnHealth, region.FnBackup} {
 		out = append(out, fmt.Sprintf("%s-%s-%s", o.Names.App, fn, r))
 	}
 	return out

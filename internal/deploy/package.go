@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // Functions are the Lambda functions pilotlight ships, by directory under
 // lambda/.
-var Functions = []string{"app", "healthcheck", "failovercontroller", "datavalidator", "backupmanager"}
+var Functions = region.Functions
 
 // zipEpoch is the modification time of every zip entry: a fixed time makes
 // the archive depend only on the binary's bytes.

@@ -3,6 +3,7 @@ package drill
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -63,13 +64,28 @@ type Env struct {
 	Progress io.Writer
 }
 
+// ErrUnknownScenario is a scenario that is not one of Scenarios.
+var ErrUnknownScenario = errors.New("unknown scenario")
+
+// Check says what is wrong with the options, naming the fix: an unknown
+// scenario, a rate or a client count out of range.
+func (o Options) Check() error {
+	if _, ok := Expectations[o.Scenario]; !ok {
+		return fmt.Errorf("%w %q: use one of %v", ErrUnknownScenario, o.Scenario, Scenarios)
+	}
+	if o.Rate < 1 || o.Rate > 2000 || o.Concurrency < 1 || o.Concurrency > 256 {
+		return errors.New("--rate must be 1-2000 and --concurrency 1-256")
+	}
+	return nil
+}
+
 // Run runs a drill and returns its report. The error is for drills that
 // could not run; a drill that ran and failed its checks returns a report
 // with Pass false.
 func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	t := env.Target
-	if _, ok := Expectations[opts.Scenario]; !ok {
-		return nil, fmt.Errorf("unknown scenario %q: use one of %v", opts.Scenario, Scenarios)
+	if err := opts.Check(); err != nil {
+		return nil, err
 	}
 	if opts.Scenario == Load {
 		opts.Rate = max(opts.Rate, cmp.Or(opts.LoadRate, LoadRate))

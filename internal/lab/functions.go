@@ -23,17 +23,17 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// Function names, as built under lambda/<name>.
+// The functions' short names (package region owns them).
 const (
-	FnApp        = "app"
-	FnHealth     = "healthcheck"
-	FnController = "failovercontroller"
-	FnValidator  = "datavalidator"
-	FnBackup     = "backupmanager"
+	FnApp        = region.FnApp
+	FnHealth     = region.FnHealth
+	FnController = region.FnController
+	FnValidator  = region.FnValidator
+	FnBackup     = region.FnBackup
 )
 
-// FunctionNames lists the functions the lab runs.
-var FunctionNames = []string{FnApp, FnHealth, FnController, FnValidator, FnBackup}
+// FunctionNames lists the functions the lab runs: all of them.
+var FunctionNames = region.Functions
 
 // LeaseConfig is the lab's write lease: term + ε + δ = 3 s, the lab's
 // detection window (3 one-second alarm periods).

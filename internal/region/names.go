@@ -38,6 +38,19 @@ func (n Names) bucket(kind, region string) string {
 // Stack names a CloudFormation stack: kind is "primary", "dr" or "global".
 func (n Names) Stack(kind string) string { return n.App + "-" + kind }
 
+// The functions' short names, as built under lambda/<name>; Function
+// gives a function's full name.
+const (
+	FnApp        = "app"
+	FnHealth     = "healthcheck"
+	FnController = "failovercontroller"
+	FnValidator  = "datavalidator"
+	FnBackup     = "backupmanager"
+)
+
+// Functions are every function's short name.
+var Functions = []string{FnApp, FnHealth, FnController, FnValidator, FnBackup}
+
 // Function names a Lambda function from its short name ("app",
 // "healthcheck", …); an EventBridge rule named after its function takes the
 // same name.

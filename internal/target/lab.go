@@ -149,7 +149,7 @@ func (t *Lab) DetectionFloor(ctx context.Context) (time.Duration, string) {
 // Validate has the lab's data-validator function (the real binary, in the
 // DR region) compare the regions.
 func (t *Lab) Validate(ctx context.Context) (*validate.Report, error) {
-	out, err := t.c.Invoke(ctx, t.DR(), lab.FnValidator, []byte(`{"settle":"5s"}`))
+	out, err := t.c.Invoke(ctx, t.DR(), region.FnValidator, []byte(`{"settle":"5s"}`))
 	if err != nil {
 		return nil, err
 	}
