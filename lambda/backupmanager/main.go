@@ -1,21 +1,18 @@
 // Command backupmanager takes snapshots of the protected table into the
 // region's backup bucket, applies retention and runs restore tests.
-// Wiring only.
+// Wiring only: the logic is internal/backup.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -38,42 +35,6 @@ func main() {
 		return a.Epoch, err
 	}
 	m.Progress = func(format string, args ...any) { log.Info("progress", "msg", format, "args", args) }
-	dims := map[string]string{"Region": env.Region, "Table": m.Table}
-	handler := func(ctx context.Context, payload json.RawMessage) (any, error) {
-		req, err := backup.ParseRequest(payload)
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]any{}
-		if req.Action == backup.ActionCreate || req.Action == backup.ActionScheduled {
-			man, err := m.Create(ctx)
-			if err != nil {
-				return nil, err
-			}
-			out["snapshot"] = man
-			_ = metrics.Write(os.Stdout, metrics.Namespace, time.Now(), dims,
-				metrics.Datapoint{Name: metrics.BackupItems, Unit: "Count", Value: float64(man.ItemCount)})
-		}
-		if req.Action == backup.ActionPrune || req.Action == backup.ActionScheduled {
-			res, err := m.Prune(ctx, req.Retention(env.BackupKeep, env.BackupMaxAge))
-			if err != nil {
-				return nil, err
-			}
-			out["prune"] = res
-		}
-		if req.Action == backup.ActionVerify {
-			v, err := m.Verify(ctx, req.Snapshot)
-			if err != nil {
-				return nil, err
-			}
-			ok := 0.0
-			if v.Passed {
-				ok = 1
-			}
-			_ = metrics.Write(os.Stdout, metrics.Namespace, time.Now(), dims, metrics.Datapoint{Name: metrics.RestoreTestOK, Value: ok})
-			out["verify"] = v
-		}
-		return out, nil
-	}
-	lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
+	fn := backup.Function{Manager: m, Region: env.Region, Keep: env.BackupKeep, MaxAge: env.BackupMaxAge, Out: os.Stdout}
+	lambda.StartWithOptions(fn.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
 }

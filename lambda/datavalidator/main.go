@@ -5,8 +5,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 
@@ -37,39 +35,6 @@ func main() {
 		dr = env.Region
 	}
 	pc, dc := clients(primary), clients(dr)
-	handler := func(ctx context.Context, payload json.RawMessage) (any, error) {
-		req, err := validate.ParseRequest(payload)
-		if err != nil {
-			return nil, err
-		}
-		v := &validate.Validator{
-			Primary: validate.SideFor(pc, env.Names(), !req.NoObjects), DR: validate.SideFor(dc, env.Names(), !req.NoObjects),
-			Segments: req.Segments, Buckets: req.Buckets, Settle: req.SettleWindow(),
-		}
-		if seg, ok := req.Range(); ok {
-			v.Primary.Objects, v.DR.Objects = nil, nil
-			return v.Digest(ctx, seg)
-		}
-		var rep *validate.Report
-		if len(req.Partials) > 0 {
-			p, err := validate.MergePartials(req.Partials)
-			if err != nil {
-				return nil, err
-			}
-			rep, err = v.Compare(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-		} else if rep, err = v.Run(ctx); err != nil {
-			return nil, err
-		}
-		if err := rep.Emit(os.Stdout); err != nil {
-			log.Error("emit metrics", "err", err)
-		}
-		if !rep.Clean() {
-			log.Warn("regions diverge", "missing_in_dr", rep.MissingInDR.Count, "missing_in_primary", rep.MissingInPrimary.Count, "divergent", rep.Divergent.Count)
-		}
-		return rep, nil
-	}
-	lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
+	fn := validate.Function{Primary: pc, DR: dc, Names: env.Names(), Out: os.Stdout, Log: log}
+	lambda.StartWithOptions(fn.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
 }
