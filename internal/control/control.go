@@ -57,7 +57,8 @@ func key(pk, sk string) map[string]types.AttributeValue {
 	}
 }
 
-var activeKey = key("active", "active")
+// activeKey is the active record's key (region.Names owns it).
+var activeKey = key(region.Names{}.ActiveRecordKey())
 
 // Active reads the active record with a strongly consistent read.
 func (s *Store) Active(ctx context.Context) (Active, error) {
@@ -98,7 +99,7 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 }
 
 func activeItem(a Active) map[string]types.AttributeValue {
-	it := key("active", "active")
+	it := key(region.Names{}.ActiveRecordKey())
 	it["active_region"] = &types.AttributeValueMemberS{Value: a.Region}
 	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Epoch, 10)}
 	it["since"] = &types.AttributeValueMemberS{Value: a.Since.UTC().Format(time.RFC3339Nano)}

@@ -32,8 +32,12 @@ const (
 	// Verified: the new region accepts writes.
 	Verified Phase = "verified"
 	// Completed: the run is over; the new region is active.
-	Completed Phase = "active"
+	Completed Phase = "completed"
 )
+
+// legacyCompleted is what journals written before Completed had its own
+// name call it; decodeEntry reads it as Completed.
+const legacyCompleted = "active"
 
 // Phases in order.
 var Phases = []Phase{Detected, Decided, Fenced, Promoted, Verified, Completed}
@@ -59,7 +63,7 @@ type Entry struct {
 }
 
 // RunKey is the partition of a run's journal.
-func RunKey(epoch int64) string { return "run#" + strconv.FormatInt(epoch, 10) }
+func RunKey(epoch int64) string { return region.Names{}.JournalKey(epoch) }
 
 // Record journals a phase once: a phase already recorded is left as it was,
 // so a resumed run keeps the original timestamps. It reports whether this
@@ -139,6 +143,9 @@ func decodeEntry(it map[string]types.AttributeValue) Entry {
 	}
 	if v, ok := it["phase"].(*types.AttributeValueMemberS); ok {
 		e.Phase = Phase(v.Value)
+		if v.Value == legacyCompleted {
+			e.Phase = Completed
+		}
 	}
 	if v, ok := it["at"].(*types.AttributeValueMemberS); ok {
 		e.At, _ = time.Parse(time.RFC3339Nano, v.Value)
