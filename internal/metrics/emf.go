@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // Metric names.
@@ -37,7 +39,7 @@ const (
 )
 
 // Namespace is the CloudWatch namespace of every pilotlight metric.
-const Namespace = "Pilotlight"
+const Namespace = region.MetricNamespace
 
 // Datapoint is one metric value with its dimensions.
 type Datapoint struct {

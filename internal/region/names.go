@@ -83,7 +83,10 @@ func (n Names) DivergenceAlarm() string { return n.App + "-regions-diverge" }
 func (n Names) FailoverTopic() string { return n.App + "-failover" }
 
 // MetricNamespace is the CloudWatch namespace of every metric.
-func (n Names) MetricNamespace() string { return "Pilotlight" }
+const MetricNamespace = "Pilotlight"
+
+// MetricNamespace is the CloudWatch namespace of every metric.
+func (n Names) MetricNamespace() string { return MetricNamespace }
 
 // Key attributes of the application table and the control table.
 const (
