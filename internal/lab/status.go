@@ -3,16 +3,16 @@ package lab
 import (
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+	"github.com/pilotlight/pilotlight/internal/region"
 
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
+	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 )
 
 // RoutingStatus is the front door's view, served at /_pilotlight/routing.
 type RoutingStatus = frontdoor.RoutingStatus
 
 // DirectionStatus describes replication in one direction.
-type DirectionStatus = replication.Status
+type DirectionStatus = region.ReplicationStatus
 
 // RegionStatus describes one lab region.
 type RegionStatus struct {

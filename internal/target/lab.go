@@ -181,7 +181,7 @@ func (t *Lab) Observe(ctx context.Context) (Observation, error) {
 		}
 	}
 	for _, d := range st.Replication {
-		o.Replication = append(o.Replication, Direction(d))
+		o.Replication = append(o.Replication, d)
 	}
 	return o, nil
 }

@@ -112,23 +112,9 @@ type Observation struct {
 	Health *Health
 }
 
-// Direction is replication in one direction.
-type Direction struct {
-	Kind            string    `json:"kind"` // "table" or "objects"
-	From            string    `json:"from"`
-	To              string    `json:"to"`
-	Enabled         bool      `json:"enabled"`
-	Paused          bool      `json:"paused"`
-	Pending         int       `json:"pending"`           // changes read, not yet applied
-	OldestPendingMs int64     `json:"oldest_pending_ms"` // age of the oldest pending change
-	Applied         int64     `json:"applied"`
-	LastLagMs       int64     `json:"last_lag_ms"` // observed-to-applied time of the last change
-	LastApplied     time.Time `json:"last_applied,omitzero"`
-	LastError       string    `json:"last_error,omitempty"`
-	// PassAt and OldestPendingWritten: objects only (lab.DirectionStatus).
-	PassAt               time.Time `json:"pass_at,omitzero"`
-	OldestPendingWritten time.Time `json:"oldest_pending_written,omitzero"`
-}
+// Direction is replication in one direction (the lab's replicators'
+// report; package region owns the type).
+type Direction = region.ReplicationStatus
 
 // Health is the newest datapoint of the DR region's view of the primary
 // and of replication lag (nil: none in the last 10 minutes).

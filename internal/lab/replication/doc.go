@@ -1,5 +1,6 @@
-// Package replication holds what the lab's two replicators share: their
-// status per direction and the atomic writes of their positions. The
+// Package replication holds what the lab's two replicators share: the
+// atomic writes of their positions and the bound on one call to a region
+// (their status per direction is region.ReplicationStatus). The
 // replicators are its subpackages: tables (the stand-in for DynamoDB
 // global tables) and objects (the stand-in for S3 replication).
 //

@@ -39,7 +39,7 @@ type Replicator struct {
 	journal  []byte // position entries not yet appended to the log
 	logged   int    // entries in the log file
 	copies   int    // versions copied so far (busy detection)
-	stats    map[string]*replication.Status
+	stats    map[string]*region.ReplicationStatus
 	kick     chan struct{} // a pass now, not at the next interval
 
 	// Read and written by the run goroutine only.
@@ -117,7 +117,7 @@ type Config struct {
 // New reads the saved position and subscribes to both change feeds.
 func New(cfg Config) (*Replicator, error) {
 	o := &Replicator{cfg: cfg, log: cfg.Log.With("component", "object-replicator"), path: cfg.Path, lag: cfg.Lag,
-		stats: map[string]*replication.Status{}, kick: make(chan struct{}, 1),
+		stats: map[string]*region.ReplicationStatus{}, kick: make(chan struct{}, 1),
 		feeds: map[string]*front.Feed{}, queues: map[string]*versionQueue{}}
 	pos, err := LoadPosition(cfg.Path)
 	if err != nil {
@@ -125,8 +125,8 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	o.pos = pos
 	p, dr := cfg.Primary.Name, cfg.DR.Name
-	o.stats[p+">"+dr] = &replication.Status{Kind: "objects", From: p, To: dr, Enabled: true}
-	o.stats[dr+">"+p] = &replication.Status{Kind: "objects", From: dr, To: p}
+	o.stats[p+">"+dr] = &region.ReplicationStatus{Kind: "objects", From: p, To: dr, Enabled: true}
+	o.stats[dr+">"+p] = &region.ReplicationStatus{Kind: "objects", From: dr, To: p}
 	// Subscribe before the catch-up listing: a version written between the
 	// two is in both, and merged once.
 	o.feeds[p+">"+dr] = cfg.Primary.Changes.Subscribe(o.kick)
@@ -744,11 +744,11 @@ func (o *Replicator) SetFailback(on bool) {
 	o.mu.Unlock()
 }
 
-func (o *Replicator) Status() []replication.Status {
+func (o *Replicator) Status() []region.ReplicationStatus {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p, dr := o.cfg.Primary.Name, o.cfg.DR.Name
-	out := []replication.Status{*o.stats[p+">"+dr], *o.stats[dr+">"+p]}
+	out := []region.ReplicationStatus{*o.stats[p+">"+dr], *o.stats[dr+">"+p]}
 	for i := range out {
 		out[i].Paused = o.paused
 	}

@@ -102,7 +102,7 @@ type tableDirection struct {
 	mu       sync.Mutex
 	queue    []*change
 	applied  map[string]string // shard -> last applied or skipped sequence number
-	stats    replication.Status
+	stats    region.ReplicationStatus
 	lagSince time.Time
 	queued   chan struct{} // the reader queued changes: the applier need not wait out its poll
 }
@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 		{from: regs[1], to: regs[0], applied: map[string]string{}, queued: make(chan struct{}, 1)},
 	}
 	for _, d := range t.dirs {
-		d.stats = replication.Status{From: d.from.name, To: d.to.name, Enabled: true}
+		d.stats = region.ReplicationStatus{From: d.from.name, To: d.to.name, Enabled: true}
 	}
 	if err := t.load(); err != nil {
 		return nil, err
@@ -815,11 +815,11 @@ func (t *Replicator) SetPaused(p bool) {
 	t.mu.Unlock()
 }
 
-func (t *Replicator) Status() []replication.Status {
+func (t *Replicator) Status() []region.ReplicationStatus {
 	t.mu.Lock()
 	paused := t.paused
 	t.mu.Unlock()
-	out := make([]replication.Status, len(t.dirs))
+	out := make([]region.ReplicationStatus, len(t.dirs))
 	now := time.Now()
 	for i, d := range t.dirs {
 		d.mu.Lock()
