@@ -82,7 +82,7 @@ func (c *cliSource) Status(ctx context.Context) (json.RawMessage, error) {
 }
 
 func (c *cliSource) Journal(ctx context.Context) (map[int64][]control.Entry, error) {
-	return readRuns(ctx, c.fc)
+	return c.fc.Runs(ctx)
 }
 
 func (c *cliSource) History() ([]report.Entry, error) {

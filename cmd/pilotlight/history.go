@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/failover"
 )
 
 func newHistoryCmd(g *globals) *cobra.Command {
@@ -95,32 +94,7 @@ func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]control.Entry, err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 	defer cancel()
-	return readRuns(ctx, fc)
-}
-
-// readRuns reads every run from the controller's control journals, the
-// longest journal of each epoch.
-func readRuns(ctx context.Context, fc *failover.Controller) (map[int64][]control.Entry, error) {
-	runs := map[int64][]control.Entry{}
-	var firstErr error
-	for _, st := range fc.Stores() {
-		rs, err := st.Runs(ctx)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		for e, es := range rs {
-			if len(es) > len(runs[e]) {
-				runs[e] = es
-			}
-		}
-	}
-	if len(runs) == 0 {
-		return nil, firstErr
-	}
-	return runs, nil
+	return fc.Runs(ctx)
 }
 
 func newReportCmd(g *globals) *cobra.Command {

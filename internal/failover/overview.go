@@ -68,3 +68,29 @@ func (c *Controller) Overview(ctx context.Context, primary, dr string) Overview 
 	}
 	return o
 }
+
+// Runs reads every failover run from the control journals, keeping for
+// each epoch the longest journal any region holds (a region cut during a
+// run journals less). It fails only when no journal can be read.
+func (c *Controller) Runs(ctx context.Context) (map[int64][]control.Entry, error) {
+	runs := map[int64][]control.Entry{}
+	var firstErr error
+	for _, st := range c.cfg.Stores {
+		rs, err := st.Runs(ctx)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for e, es := range rs {
+			if len(es) > len(runs[e]) {
+				runs[e] = es
+			}
+		}
+	}
+	if len(runs) == 0 {
+		return nil, firstErr
+	}
+	return runs, nil
+}
