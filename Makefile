@@ -77,7 +77,8 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/validate
 	$(GO) test -run XXX -fuzz '^FuzzReadFile$$' -fuzztime 30s ./internal/backup
 	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/backup
-	$(GO) test -run XXX -fuzz '^FuzzWrittenKeys$$' -fuzztime 30s ./internal/lab
+	$(GO) test -run XXX -fuzz '^FuzzWrittenKeys$$' -fuzztime 30s ./internal/lab/front
+	$(GO) test -run XXX -fuzz '^FuzzClassifyWrite$$' -fuzztime 30s ./internal/lab/front
 
 clean:
 	rm -rf bin
