@@ -38,7 +38,7 @@ func (s *source) failover(at time.Time) {
 	defer s.mu.Unlock()
 	s.active, s.epoch = "us-west-2", 2
 	s.journal = append(s.journal, control.Entry{Epoch: 2, Phase: "decided", At: at, From: "us-east-1", To: "us-west-2", Detail: "primary unhealthy"},
-		control.Entry{Epoch: 2, Phase: "active", At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
+		control.Entry{Epoch: 2, Phase: control.Completed, At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
 }
 
 func (s *source) Status(context.Context) (json.RawMessage, error) {

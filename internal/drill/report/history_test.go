@@ -80,7 +80,7 @@ func TestFailoverEntries(t *testing.T) {
 	if len(es) != 2 || es[0].ID != "epoch-2" || es[1].ID != "epoch-3" {
 		t.Fatalf("entries %+v", es)
 	}
-	if es[0].Detail != "us-east-1 → us-west-2, active after 1.50s (alarm)" || es[1].Detail != "us-west-2 → us-east-1, fenced" {
+	if es[0].Detail != "us-east-1 → us-west-2, completed after 1.50s (alarm)" || es[1].Detail != "us-west-2 → us-east-1, fenced" {
 		t.Fatalf("details %q, %q", es[0].Detail, es[1].Detail)
 	}
 }
