@@ -9,17 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
-	"github.com/pilotlight/pilotlight/internal/lab/remote"
-
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 

@@ -13,14 +13,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/remote"
-
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/region"
 )

@@ -16,13 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
-	"github.com/pilotlight/pilotlight/internal/lab/remote"
-
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
 )
 
 // The test binary doubles as pilotlight, so `lab up` can start its

@@ -12,14 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/functions"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/lab/functions"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 

@@ -18,28 +18,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/faults"
-	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
-
-	"github.com/pilotlight/pilotlight/internal/lab/alarm"
-
-	"github.com/pilotlight/pilotlight/internal/lab/functions"
-
-	"github.com/pilotlight/pilotlight/internal/lab/provision"
-
-	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
-
-	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
-
-	"github.com/pilotlight/pilotlight/internal/lab/access"
-
-	"github.com/pilotlight/pilotlight/internal/lab/front"
-
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/pilotlight/pilotlight/internal/health"
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+	"github.com/pilotlight/pilotlight/internal/lab/functions"
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
+	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
+	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 

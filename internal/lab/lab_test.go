@@ -16,12 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
-
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
-
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -29,6 +23,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/health"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
+	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )

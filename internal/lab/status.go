@@ -3,9 +3,8 @@ package lab
 import (
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/region"
-
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // RoutingStatus is the front door's view, served at /_pilotlight/routing.

@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/provision"
-
-	"github.com/pilotlight/pilotlight/internal/lab/access"
-
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/access"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 

@@ -13,18 +13,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
-
-	"github.com/pilotlight/pilotlight/internal/lab/alarm"
-
-	"github.com/pilotlight/pilotlight/internal/lab/provision"
-
-	"github.com/pilotlight/pilotlight/internal/lab/access"
-
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/access"
+	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+	"github.com/pilotlight/pilotlight/internal/lab/provision"
 )
 
 // The lab runs the real function binaries with an environment it builds

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/server"
-
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 

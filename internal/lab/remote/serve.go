@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
-
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
-
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )

@@ -15,13 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/front"
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 

@@ -13,15 +13,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/front"
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/pilotlight/pilotlight/internal/lab/front"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
