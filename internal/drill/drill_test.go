@@ -24,6 +24,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
+// The lab target offers the chaos scenarios' faults.
+var _ drill.LabFaults = (*target.Lab)(nil)
+
 // startLab runs a lab with functions in this process, served like
 // `pilotlight lab up` serves it, and connects to it as the CLI does.
 func startLab(t *testing.T) *remote.Client {

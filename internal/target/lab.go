@@ -222,6 +222,18 @@ func (t *Lab) Behind(r string) (*region.Clients, error) {
 	return region.New(lab.LabSpec(r, lab.Endpoints{DynamoDB: rs.Behind}, t.c.State.Credentials, 0))
 }
 
+// AlarmPeriod is the lab alarm's period (its health-check interval).
+func (t *Lab) AlarmPeriod(ctx context.Context) (time.Duration, error) {
+	st, err := t.c.ReplicationStatus(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if st.Functions == nil {
+		return 0, errors.New("the lab runs without its functions: start it with them (pilotlight lab up)")
+	}
+	return st.Functions.HealthInterval, nil
+}
+
 // Backlog is the age of the oldest table change not yet replicated, and
 // whether replication is paused.
 func (t *Lab) Backlog(ctx context.Context) (oldest time.Duration, paused bool, err error) {
