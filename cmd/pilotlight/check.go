@@ -105,6 +105,8 @@ type backlogger interface {
 	Backlog(ctx context.Context) (oldest time.Duration, paused bool, err error)
 }
 
+var _ backlogger = (*target.Lab)(nil)
+
 // controlPlane is what check reads on AWS: the alarms and every schedule.
 func controlPlane(p deploy.Plan, cfg aws.Config) *readiness.ControlPlane {
 	cp := &readiness.ControlPlane{AlarmList: p.Alarms(), Rules: map[string]readiness.RuleDescriber{}, Schedules: map[string][]string{},
