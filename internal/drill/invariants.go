@@ -87,4 +87,10 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 	if rep.SplitBrain > 0 {
 		d.fail(fmt.Sprintf("%d split-brain commits: %v", rep.SplitBrain, rep.SplitBrainSamples))
 	}
+	// A commit its client did not see acknowledged is one of the writes
+	// not acknowledged: more means the look-up does not match the log, and
+	// the split-brain count above is not to be trusted either.
+	if unacked := len(all) - len(acked); rep.UnackedCommits > unacked {
+		d.fail(fmt.Sprintf("%d commits counted as unacknowledged of %d unacknowledged writes: the data look-up does not match the workload's log", rep.UnackedCommits, unacked))
+	}
 }

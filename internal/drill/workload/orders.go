@@ -18,7 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// MissingItems returns the ids whose Order item the region does not hold.
+// MissingItems returns the ids whose order item the region does not hold.
 func MissingItems(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
 	have := map[string]bool{}
 	for start := 0; start < len(ids); start += 100 {
@@ -94,9 +94,8 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
 
-// Order is what the drill reads back of an Order item.
-// Order is what a region holds of one order: where and at which epoch
-// it was written.
+// Order is what the drill reads back of an order item: where and at which
+// epoch it was written.
 type Order struct {
 	Region    string
 	Epoch     int64
@@ -137,7 +136,7 @@ func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 				if v, ok := it["created_at"].(*types.AttributeValueMemberS); ok {
 					o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
 				}
-				out[strings.TrimPrefix(pk.Value, "Order#")] = o
+				out[strings.TrimPrefix(pk.Value, app.ItemKey(""))] = o
 			}
 			req = res.UnprocessedKeys
 		}
@@ -145,7 +144,7 @@ func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 	return out, nil
 }
 
-// PutOrders writes Order items directly to a region's table (as another
+// PutOrders writes order items directly to a region's table (as another
 // client of the table would), each with note set.
 func PutOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string, note string) error {
 	for _, id := range ids {
@@ -161,7 +160,7 @@ func PutOrders(ctx context.Context, c *region.Clients, names region.Names, ids [
 	return nil
 }
 
-// OrderNotes reads the note of each Order a region holds.
+// OrderNotes reads the note of each order a region holds.
 func OrderNotes(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, id := range ids {
