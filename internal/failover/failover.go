@@ -450,12 +450,7 @@ func (c *Controller) holdMaxAge() time.Duration { return c.cfg.HoldMaxAge }
 // so it retries for ClaimWait. The source's own record is the fence: when it
 // could not be reached, a flag remembers it and Reconcile retries.
 func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, dst *control.Store, epoch int64) (string, error) {
-	wait := c.cfg.ClaimWait
-	if wait == 0 {
-		l := c.lease()
-		wait = l.Term + l.Epsilon + time.Second
-	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(c.cfg.ClaimWait)
 	for {
 		cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Force: req.Force})
 		if err == nil {
@@ -619,11 +614,7 @@ func (c *Controller) verify(ctx context.Context, q *control.Quorum, dst *control
 		}
 		return nil
 	}
-	timeout := c.cfg.VerifyTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.VerifyTimeout)
 	defer cancel()
 	var err error
 	for {
@@ -658,11 +649,7 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	timeout := c.cfg.FenceTimeout
-	if timeout == 0 {
-		timeout = 2 * time.Second
-	}
-	fctx, cancel := context.WithTimeout(ctx, timeout)
+	fctx, cancel := context.WithTimeout(ctx, c.cfg.FenceTimeout)
 	err = src.Raise(fctx, control.Active{Region: region, Epoch: epoch, Since: c.now().UTC()})
 	cancel()
 	if err != nil {
