@@ -54,6 +54,19 @@ type FunctionEnv struct {
 
 // LoadFunctionEnv reads and checks a function's environment.
 func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
+	return readFunctionEnv(getenv, true)
+}
+
+// ReadFunctionEnv reads and checks a deployed function's environment as
+// another program sees it (the CLI reading the failover controller's
+// configuration, the lab reading what it gave a function): the same
+// settings and checks as LoadFunctionEnv, but no credentials, which belong
+// to the function's role and are never read back.
+func ReadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
+	return readFunctionEnv(getenv, false)
+}
+
+func readFunctionEnv(getenv func(string) string, credentials bool) (FunctionEnv, error) {
 	f := FunctionEnv{
 		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
 		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"),
@@ -158,7 +171,7 @@ func LoadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 		}
 		f.BackupMaxAge = d
 	}
-	if f.accessKey == "" || f.secretKey == "" {
+	if credentials && (f.accessKey == "" || f.secretKey == "") {
 		errs = append(errs, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: unset (Lambda sets them from the function's role; the lab sets lab credentials)")
 	}
 	if len(errs) > 0 {

@@ -2,6 +2,7 @@ package drill_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -15,7 +16,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
-	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
@@ -160,9 +160,19 @@ func TestDrillsEndToEnd(t *testing.T) {
 	t.Run("aws target rehearsed on the lab", func(t *testing.T) {
 		sw := &labSwitch{cl: cl}
 		lt := e.Target.(*target.Lab)
-		fc, err := lt.Controller(ctx)
+		// The AWS target builds its own controller, from the deployed
+		// failover controller's environment (here: the one the lab gave
+		// its function) and control clients with one attempt.
+		ctlClients, err := cl.State.Clients(1)
 		if err != nil {
 			t.Fatal(err)
+		}
+		w, err := cl.State.WitnessClients(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w != nil {
+			ctlClients[w.Name] = w
 		}
 		aw := &target.AWS{
 			PrimaryRegion: cl.State.Primary, DRRegion: cl.State.DR, AppNames: cl.State.Names(),
@@ -170,7 +180,19 @@ func TestDrillsEndToEnd(t *testing.T) {
 				cl.State.Primary: cl.State.FrontDoor + "/_region/" + cl.State.Primary,
 				cl.State.DR:      cl.State.FrontDoor + "/_region/" + cl.State.DR,
 			},
-			Outage: sw, DataClients: lt.Clients(), Stores: fc.Stores(),
+			Outage: sw, DataClients: lt.Clients(),
+			FunctionEnv: func(_ context.Context, r, fn string) (map[string]string, error) {
+				if r != cl.State.DR || fn != cl.State.Names().Function(region.FnController) {
+					return nil, fmt.Errorf("read %s in %s: the deployment is read from the DR region's controller", fn, r)
+				}
+				return cl.State.ControllerEnv, nil
+			},
+			ControlClients: func(r string) (*region.Clients, error) {
+				if c, ok := ctlClients[r]; ok {
+					return c, nil
+				}
+				return nil, fmt.Errorf("no lab region %s", r)
+			},
 			// The operator's credentials: the lab's key (the front door
 			// refuses a key it did not issue, as AWS would).
 			Credentials: credentials.NewStaticCredentialsProvider(cl.State.Credentials.AccessKeyID, cl.State.Credentials.SecretAccessKey, ""),
@@ -214,16 +236,12 @@ func (s *labSwitch) Off(ctx context.Context, r string) error {
 	return s.cl.Restore(ctx, r)
 }
 
-// rehearsal is the AWS target, with the lab's controller (its drainer
-// waits for the lab's object replication) and failback object replication
-// standing in for the DR stack's replication rule back to the primary.
+// rehearsal is the AWS target, its own controller included, with the lab's
+// failback object replication standing in for the DR stack's replication
+// rule back to the primary.
 type rehearsal struct {
 	*target.AWS
 	lab *target.Lab
-}
-
-func (r rehearsal) Controller(ctx context.Context) (*failover.Controller, error) {
-	return r.lab.Controller(ctx)
 }
 
 func (r rehearsal) FailbackReplication(ctx context.Context, on bool) error {

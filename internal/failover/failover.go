@@ -67,10 +67,11 @@ type Config struct {
 	// not given.
 	Clients map[string]*region.Clients
 	Names   region.Names
+	// Deployment is the deployment's one description (regions, witness,
+	// lease, agreement wait, min dwell); a zero Lease is control.AWSLease.
+	Deployment
 
 	Stores   map[string]*control.Store // the control tables: both regions and the witness
-	Witness  string                    // the witness region in Stores ("" in two-region mode)
-	Lease    control.LeaseConfig       // the write lease (zero: control.AWSLease)
 	Probe    Prober
 	Routing  RoutingView // nil: the witness is the second opinion (or, without one, forced runs only)
 	Drain    Drainer
@@ -81,16 +82,10 @@ type Config struct {
 	// Reconcile does not re-evaluate.
 	AlarmState func(ctx context.Context) (string, error)
 
-	// MinDwell refuses a failover sooner than this after the last one.
-	MinDwell time.Duration
 	// FenceTimeout bounds one attempt to read or fence a control record.
 	FenceTimeout time.Duration
 	// VerifyTimeout bounds verification of the new region.
 	VerifyTimeout time.Duration
-	// AgreementWait is how long an unplanned failover waits for the routing
-	// layer to agree the source is down (its health checks may trail the
-	// alarm by their own detection time) before refusing.
-	AgreementWait time.Duration
 	// ClaimWait is how long an unplanned claim keeps trying while the old
 	// holder's grant runs out (default term + ε + 1 s).
 	ClaimWait time.Duration
@@ -169,6 +164,9 @@ func (c *Controller) Stores() map[string]*control.Store { return c.cfg.Stores }
 
 // Witness is the witness region ("" in two-region mode).
 func (c *Controller) Witness() string { return c.cfg.Witness }
+
+// Deployment is the description the controller was built from.
+func (c *Controller) Deployment() Deployment { return c.cfg.Deployment }
 
 // Notify announces e, when the controller has a notifier (best effort).
 func (c *Controller) Notify(ctx context.Context, e control.Entry) {

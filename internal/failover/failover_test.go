@@ -60,7 +60,7 @@ func healthy(context.Context, string) error { return nil }
 func primaryDown(_ context.Context, r string) (bool, error) { return r != primary, nil }
 
 func (f fixture) controller() *Controller {
-	return New(Config{Stores: f.stores, Witness: witness, Lease: lease, Probe: probeFunc(healthy), Routing: routingFunc(primaryDown), FenceTimeout: 500 * time.Millisecond})
+	return New(Config{Stores: f.stores, Deployment: Deployment{Primary: primary, DR: dr, Witness: witness, Lease: lease}, Probe: probeFunc(healthy), Routing: routingFunc(primaryDown), FenceTimeout: 500 * time.Millisecond})
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -264,6 +264,12 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_TIME_SERVER=" + ts.LocalAddr().String(),
 		})
 	}
+	l.controllerEnv = map[string]string{}
+	for _, kv := range labEnvs[l.opts.DR+"/"+FnController] {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PILOTLIGHT_") || k == "AWS_REGION" {
+			l.controllerEnv[k] = v
+		}
+	}
 	// What the lab runs must be what the templates deploy, but for the
 	// listed overrides.
 	if hold := l.opts.CheckEnv; hold != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -99,6 +100,9 @@ type Lab struct {
 	alarm        *alarm.Alarm
 	fnCancel     context.CancelFunc
 	fnWG         sync.WaitGroup
+	// controllerEnv is the PILOTLIGHT_* environment the lab gave the DR
+	// region's failover controller: the deployment's one description.
+	controllerEnv map[string]string
 
 	mu sync.Mutex
 	// crashAfter is the armed controller crash's phase ("" when none).
@@ -158,6 +162,12 @@ func (l *Lab) Events(since time.Time) []Event {
 // FrontDoorURL is the lab's routed entry point for clients ("" when
 // functions are off).
 func (l *Lab) FrontDoorURL() string { return l.frontDoorURL }
+
+// ControllerEnv is the PILOTLIGHT_* environment of the DR region's failover
+// controller (nil when the lab runs no functions): every controller of this
+// lab — the function's, the CLI's, a drill's — is built from it, so none
+// can run with another lease or witness than the function.
+func (l *Lab) ControllerEnv() map[string]string { return maps.Clone(l.controllerEnv) }
 
 // DefaultWitness is the lab's witness region when none is named.
 const DefaultWitness = "us-east-2"

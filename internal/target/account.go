@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -49,7 +51,19 @@ func ConnectAccount(ctx context.Context, s config.Settings) (*Account, error) {
 	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
 		return nil, credentialError(err)
 	}
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(cctx, &sts.GetCallerIdentityInput{})
+	// Recovery must need nothing from the failed primary region: ask the
+	// DR region's STS first, and the primary's only when the DR region's
+	// does not answer.
+	var id *sts.GetCallerIdentityOutput
+	for _, r := range []string{s.DRRegion, s.PrimaryRegion} {
+		if r == "" {
+			continue
+		}
+		id, err = sts.NewFromConfig(cfg, func(o *sts.Options) { o.Region = r }).GetCallerIdentity(cctx, &sts.GetCallerIdentityInput{})
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, credentialError(err)
 	}
@@ -98,4 +112,24 @@ func (a *Account) IAM() *iam.Client { return iam.NewFromConfig(a.cfg) }
 // Rules is the EventBridge client of region r.
 func (a *Account) Rules(r string) deploy.Rules {
 	return eventbridge.NewFromConfig(a.cfg, func(o *eventbridge.Options) { o.Region = r })
+}
+
+// FunctionEnv reads a deployed function's environment variables with
+// Lambda's GetFunctionConfiguration in regionName.
+func (a *Account) FunctionEnv(ctx context.Context, regionName, function string) (map[string]string, error) {
+	c := lambda.NewFromConfig(a.cfg, func(o *lambda.Options) { o.Region = regionName })
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := c.GetFunctionConfiguration(cctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(function)})
+	var nf *lambdatypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return nil, fmt.Errorf("%s does not exist in %s: run `pilotlight deploy` first", function, regionName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s's configuration in %s: %w", function, regionName, err)
+	}
+	if out.Environment == nil {
+		return map[string]string{}, nil
+	}
+	return out.Environment.Variables, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -54,6 +55,17 @@ type AWS struct {
 	Poll time.Duration
 	// Account is the connection to AWS (nil in a rehearsal).
 	Account *Account
+	// FunctionEnv reads a deployed function's environment variables (nil:
+	// Lambda's GetFunctionConfiguration through Account). The controller's
+	// description of the deployment comes from the DR region's failover
+	// controller, so the CLI's controller is the function's.
+	FunctionEnv func(ctx context.Context, region, function string) (map[string]string, error)
+	// ControlClients reach a region's control table with one attempt per
+	// call (nil: through Account).
+	ControlClients func(region string) (*region.Clients, error)
+	// Drain is the failback's drain (nil: failover.TableDrainer over
+	// DataClients).
+	Drain failover.Drainer
 
 	once   sync.Once
 	mu     sync.Mutex
@@ -219,27 +231,71 @@ func (t *AWS) readStacks(ctx context.Context) error {
 	return nil
 }
 
-// Controller builds the controller an operator's command drives on AWS:
-// probes and control writes with one attempt; on AWS the global table
-// replicates, and objects replicate by S3's own rules, which pilotlight
-// cannot see drain: the table canary is the drain's signal, and the
-// validator checks objects afterwards.
-func (t *AWS) Controller(context.Context) (*failover.Controller, error) {
-	if t.Account == nil {
-		return nil, errors.New("no AWS connection: build the target with ConnectAWS")
+// Deployment reads the description of the deployment from the DR region's
+// failover-controller function, exactly as that function reads it: the
+// regions, the witness, the lease, the agreement wait, the dwell. It needs
+// nothing from the primary region.
+func (t *AWS) Deployment(ctx context.Context) (failover.Deployment, config.FunctionEnv, error) {
+	read := t.FunctionEnv
+	if read == nil {
+		if t.Account == nil {
+			return failover.Deployment{}, config.FunctionEnv{}, errors.New("no AWS connection: build the target with ConnectAWS")
+		}
+		read = t.Account.FunctionEnv
 	}
-	probes := map[string]*region.Clients{}
-	for _, r := range []string{t.PrimaryRegion, t.DRRegion} {
-		c, err := region.New(t.Account.Spec(r, 1))
-		if err != nil {
+	vars, err := read(ctx, t.DRRegion, t.AppNames.Function(region.FnController))
+	if err != nil {
+		return failover.Deployment{}, config.FunctionEnv{}, fmt.Errorf("read the deployment from the failover controller in %s: %w", t.DRRegion, err)
+	}
+	env, err := config.ReadFunctionEnv(func(k string) string {
+		if k == "AWS_REGION" {
+			return t.DRRegion
+		}
+		return vars[k]
+	})
+	if err != nil {
+		return failover.Deployment{}, env, fmt.Errorf("the failover controller in %s: %w (redeploy with `pilotlight deploy`)", t.DRRegion, err)
+	}
+	d := failover.DeploymentOf(env)
+	if d.Primary != t.PrimaryRegion || d.DR != t.DRRegion {
+		return d, env, fmt.Errorf("the failover controller in %s protects %s → %s, but the settings say %s → %s: set AWS_DEFAULT_REGION and AWS_DR_REGION to the deployed regions",
+			t.DRRegion, d.Primary, d.DR, t.PrimaryRegion, t.DRRegion)
+	}
+	return d, env, nil
+}
+
+// Controller builds the controller an operator's command drives on AWS,
+// from the deployment's one description (Deployment): the witness, the lease
+// and the dwell the deployed function uses, control writes with one attempt,
+// notices to the function's topic. Global tables replicate by themselves:
+// the drain waits for the table canary (objects are checked by the
+// validator afterwards).
+func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
+	d, env, err := t.Deployment(ctx)
+	if err != nil {
+		return nil, err
+	}
+	connect := t.ControlClients
+	if connect == nil {
+		connect = func(r string) (*region.Clients, error) { return region.New(t.Account.Spec(r, 1)) }
+	}
+	clients := map[string]*region.Clients{}
+	for _, r := range []string{d.Primary, d.DR, d.Witness} {
+		if r == "" {
+			continue
+		}
+		if clients[r], err = connect(r); err != nil {
 			return nil, err
 		}
-		probes[r] = c
 	}
-	return failover.New(failover.Config{
-		Clients: probes, Names: t.AppNames,
-		Drain: failover.TableDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute},
-	}), nil
+	cfg := failover.Config{Clients: clients, Names: t.AppNames, Deployment: d, Drain: t.Drain}
+	if cfg.Drain == nil {
+		cfg.Drain = failover.TableDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute}
+	}
+	if env.NotifyTopic != "" && t.Account != nil {
+		cfg.Notify = failover.SNSNotifier{SNS: sns.NewFromConfig(t.Account.cfg, func(o *sns.Options) { o.Region = t.DRRegion }), Topic: env.NotifyTopic}
+	}
+	return failover.New(cfg), nil
 }
 
 // Invoke calls one of the deployment's functions with Lambda.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
@@ -75,8 +76,12 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 		clients[w.Name] = w
 	}
 	names := s.Names()
+	d, err := t.Deployment()
+	if err != nil {
+		return nil, err
+	}
 	cfg := failover.Config{
-		Clients: clients, Names: names, Witness: s.Witness, Lease: lab.LeaseConfig, AgreementWait: s.AgreementWait,
+		Clients: clients, Names: names, Deployment: d,
 		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
 		Drain:  failover.TableDrainer{Clients: t.clients, Names: names, Objects: t.c.DrainObjects, Check: t.c.DrainReady},
 	}
@@ -84,6 +89,22 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
 	}
 	return failover.New(cfg), nil
+}
+
+// Deployment is the lab's description of its deployment: read from the
+// environment the lab gave its failover-controller function (itself resolved
+// from the templates), as the function reads it. A lab that runs no
+// functions is described by its own settings.
+func (t *Lab) Deployment() (failover.Deployment, error) {
+	s := t.c.State
+	if s.ControllerEnv == nil {
+		return failover.Deployment{Primary: s.Primary, DR: s.DR, Witness: s.Witness, Lease: lab.LeaseConfig, AgreementWait: s.AgreementWait}, nil
+	}
+	env, err := config.ReadFunctionEnv(func(k string) string { return s.ControllerEnv[k] })
+	if err != nil {
+		return failover.Deployment{}, fmt.Errorf("the lab's failover controller: %w", err)
+	}
+	return failover.DeploymentOf(env), nil
 }
 
 // Invoke calls a function through the lab's runtime interface emulators.

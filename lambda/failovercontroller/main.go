@@ -25,10 +25,7 @@ func main() {
 		log.Error("bad environment", "err", err)
 		os.Exit(1)
 	}
-	cfg := failover.Config{
-		Clients: map[string]*region.Clients{}, Names: env.Names(), Witness: env.Witness, Lease: env.Lease, Now: env.Now(),
-		MinDwell: env.MinDwell, AgreementWait: env.AgreementWait,
-	}
+	cfg := failover.Config{Clients: map[string]*region.Clients{}, Names: env.Names(), Deployment: failover.DeploymentOf(env), Now: env.Now()}
 	for _, r := range []string{env.Region, env.Peer, env.Witness} {
 		if r == "" {
 			continue

@@ -50,7 +50,7 @@ func Serve(ctx context.Context, opts lab.Options, ready func(State)) error {
 	st := State{
 		Version: stateVersion, Pid: os.Getpid(), Started: time.Now().UTC(), Control: "http://" + ln.Addr().String(), Token: token,
 		App: l.Names().App, Primary: opts.Primary, DR: opts.DR, Credentials: l.Credentials(), Regions: map[string]RegionState{},
-		FrontDoor: l.FrontDoorURL(), AgreementWait: opts.Functions.AgreementWait(),
+		FrontDoor: l.FrontDoorURL(), AgreementWait: opts.Functions.AgreementWait(), ControllerEnv: l.ControllerEnv(),
 	}
 	for _, r := range l.Layout() {
 		rs := RegionState{Endpoints: r.Endpoints, Pids: r.Pids, Behind: r.Behind}

@@ -35,6 +35,10 @@ type State struct {
 	// only, behind its own proxy.
 	Witness       string       `json:"witness,omitempty"`
 	WitnessRegion *RegionState `json:"witness_region,omitempty"`
+	// ControllerEnv is the PILOTLIGHT_* environment of the DR region's
+	// failover controller (lab.Lab.ControllerEnv): what every controller of
+	// this lab is built from.
+	ControllerEnv map[string]string `json:"controller_env,omitempty"`
 }
 
 // RegionState is one region's endpoints and server pids.
