@@ -27,8 +27,40 @@ type Active struct {
 	// zero when it grants nothing (a fence, or a record from before leases).
 	GrantedUntil time.Time `json:"granted_until,omitzero"`
 	// Hold, when set, stops renewals at this epoch: a planned handover
-	// holds the new holder back until replication has drained.
+	// holds the new holder back until replication has drained; a forced
+	// claim holds it until the old holder's lease has surely run out.
 	Hold string `json:"hold,omitempty"`
+	// HoldKind says which (HoldHandover or HoldForced; "" on records
+	// written before kinds were kept, read as a handover): a run that
+	// resumes a held epoch finishes it the way it began.
+	HoldKind HoldKind `json:"hold_kind,omitempty"`
+	// HoldUntil, for a forced hold, is when the claimer's wait ends by its
+	// clock: a resumer waits until then plus ε by its own.
+	HoldUntil time.Time `json:"hold_until,omitzero"`
+}
+
+// HoldKind is why a record is held.
+type HoldKind string
+
+const (
+	// HoldHandover: a planned failover stopped writes at its source and
+	// waits for replication to drain before Release.
+	HoldHandover HoldKind = "handover"
+	// HoldForced: a forced claim waits out whatever lease the old holder
+	// may still have before Release.
+	HoldForced HoldKind = "forced"
+)
+
+// Kind is the record's hold kind ("" when not held; a hold of unknown kind
+// is a handover, the only kind older records had).
+func (a Active) Kind() HoldKind {
+	switch {
+	case a.Hold == "":
+		return ""
+	case a.HoldKind == "":
+		return HoldHandover
+	}
+	return a.HoldKind
 }
 
 // ErrConflict means a compare-and-set lost: the record is not at the
@@ -95,6 +127,14 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 	if h, ok := it["held_for"].(*types.AttributeValueMemberS); ok {
 		a.Hold = h.Value
 	}
+	if k, ok := it["hold_kind"].(*types.AttributeValueMemberS); ok {
+		a.HoldKind = HoldKind(k.Value)
+	}
+	if u, ok := it["hold_until"].(*types.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(u.Value, 10, 64); err == nil && ms > 0 {
+			a.HoldUntil = time.UnixMilli(ms).UTC()
+		}
+	}
 	return a, nil
 }
 
@@ -106,6 +146,12 @@ func activeItem(a Active) map[string]types.AttributeValue {
 	it["granted_until"] = msValue(a.GrantedUntil)
 	if a.Hold != "" {
 		it["held_for"] = &types.AttributeValueMemberS{Value: a.Hold}
+		if a.HoldKind != "" {
+			it["hold_kind"] = &types.AttributeValueMemberS{Value: string(a.HoldKind)}
+		}
+		if !a.HoldUntil.IsZero() {
+			it["hold_until"] = msValue(a.HoldUntil)
+		}
 	}
 	return it
 }

@@ -36,7 +36,7 @@
 // Claim. A claimer c for epoch e′ updates each record with the condition
 // `epoch < e′ AND (active_region = c OR granted_until < now − ε)` and wins
 // with two records. A partial claim is not rolled back: a retry uses a
-// higher epoch. The active region is the holder of the highest epoch present
+// higher epoch, and the holder's renewal repairs the stray record (rule 3). The active region is the holder of the highest epoch present
 // on two records (View). A forced claim drops the granted_until test and then
 // waits term + ε + δ on a monotonic clock — counted from when its writes had
 // landed, since the old holder may renew until then — before the new
@@ -47,6 +47,38 @@
 // it sets a hold until replication has drained; Release lifts the hold. The
 // old holder's journaled lease ends when the handover lands on its record
 // (its writes' epoch check fails from then on), not at its lease_until.
+//
+// # Rules that make one missed step harmless
+//
+// The protocol is judged by schedules, not only by faults: a second run
+// during a first, a crash after any step, one record that missed one step.
+// Each rule below is an invariant, with the test that breaks it if it goes.
+//
+//  1. A claim never turns a held record into an unheld one. A claim that
+//     finds its epoch already won for its claimer (a resumed run) takes the
+//     record as it stands; an unheld one has its grant extended, never
+//     replaced (TestUnforcedClaimKeepsAForcedHold).
+//  2. A forced claim's state is on the records: hold kind "forced" and
+//     HoldUntil = t0 + term/2 (its writes' deadline) + term + ε + δ by the
+//     claimer's clock. Whoever resumes the epoch — an unforced re-run, the
+//     tick — waits until HoldUntil + ε by its own clock before releasing
+//     (TestForcedHoldSurvivesAResume, failover's
+//     TestTickResumesAnInterruptedForcedFailover).
+//  3. Anti-entropy: each successful renewal brings every other reachable
+//     record to the quorum's (epoch, holder, no hold) — it releases a
+//     record the release missed, raises one a claim or fence missed, and
+//     takes back one a partial claim moved, by a claim at a higher epoch
+//     over that record exactly as read (Quorum.repair says why that is
+//     safe). One missed step is then never the seed of a later outage
+//     (TestRenewalRepairsAPartialClaim, TestRenewalLiftsAMissedRelease).
+//  4. View is deterministic: the holder of the highest epoch on a majority,
+//     with the hold and grant of the holder's own record when it agrees
+//     (TestViewReadsTheHoldDeterministically).
+//  5. A held epoch is finished the way it began: a handover is resumed
+//     (drained, released) by the failover controller's tick once it is a
+//     term old, and rolled back only when it cannot be resumed; a forced
+//     hold is resumed, never rolled back onto the side it fenced
+//     (internal/failover's Tick).
 //
 // # Why it holds (no two regions acknowledge writes at once)
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -181,7 +183,7 @@ func (s *Store) grant(ctx context.Context, holder string, epoch int64, until tim
 	monotonic := " AND (attribute_not_exists(granted_until) OR granted_until <= :g)"
 	update, cond := "SET granted_until = :g", "epoch = :e AND active_region = :h AND attribute_not_exists(held_for)"+monotonic
 	if release {
-		update, cond = "SET granted_until = :g REMOVE held_for", "epoch = :e AND active_region = :h"+monotonic
+		update, cond = "SET granted_until = :g REMOVE held_for, hold_kind, hold_until", "epoch = :e AND active_region = :h"+monotonic
 	}
 	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: activeKey,
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
@@ -204,31 +206,70 @@ const (
 	claimNormal   claimKind = iota // the holder's grant ran out, or the claimer holds it
 	claimForced                    // no grant test (operator's --force)
 	claimHandover                  // the current holder hands over (planned)
+	claimRepair                    // the holder re-establishes itself over a stray record (anti-entropy)
 )
 
-// claim moves the record to next if the conditions of kind allow it.
-func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time.Time, from string, fromEpoch int64) error {
+// claimed is one record's answer to a claim.
+type claimed struct {
+	rec   Active // the record as the claim left it
+	wrote bool   // this call wrote it (false: it already stood at the epoch for the claimer)
+}
+
+// claim moves the record to next if the conditions of kind allow it. A
+// record already at next for the claimer counts as won, as it stands: a
+// resumed claim at the same epoch is idempotent, and never turns a held
+// record into an unheld one (a second, unforced run during a forced wait
+// once did, and got a lease while the old holder's still ran). An unheld
+// record won that way has its grant extended to next's, so the lease the
+// claim confirms is never longer than the records grant.
+func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time.Time, from string, fromEpoch int64, stray *Active) (claimed, error) {
 	vals := map[string]types.AttributeValue{":e2": numValue(next.Epoch), ":me": &types.AttributeValueMemberS{Value: next.Region}}
-	// A record already at next held by the claimer counts as won, so a
-	// resumed claim at the same epoch is idempotent.
-	const again = " OR (epoch = :e2 AND active_region = :me)"
 	var cond string
 	switch kind {
 	case claimNormal:
-		cond = "attribute_not_exists(epoch) OR (epoch < :e2 AND (active_region = :me OR attribute_not_exists(granted_until) OR granted_until < :cut))" + again
+		cond = "attribute_not_exists(epoch) OR (epoch < :e2 AND (active_region = :me OR attribute_not_exists(granted_until) OR granted_until < :cut))"
 		vals[":cut"] = msValue(cut)
 	case claimForced:
-		cond = "attribute_not_exists(epoch) OR epoch < :e2" + again
+		cond = "attribute_not_exists(epoch) OR epoch < :e2"
+		delete(vals, ":me")
 	case claimHandover:
 		// The target's own stale record (a fence that never landed on it)
 		// moves too: its lease there is long over.
-		cond = "(epoch = :e AND active_region = :from AND epoch < :e2) OR (epoch < :e2 AND active_region = :me)" + again
+		cond = "(epoch = :e AND active_region = :from AND epoch < :e2) OR (epoch < :e2 AND active_region = :me)"
 		vals[":e"] = numValue(fromEpoch)
 		vals[":from"] = &types.AttributeValueMemberS{Value: from}
+	case claimRepair:
+		// The claimer's own records move up unless held (a hold is someone
+		// else's decision in flight); the stray record only exactly as read.
+		cond = "(epoch < :e2 AND active_region = :me AND attribute_not_exists(held_for))"
+		if stray != nil {
+			cond += " OR (epoch = :se AND active_region = :sr AND epoch < :e2)"
+			vals[":se"] = numValue(stray.Epoch)
+			vals[":sr"] = &types.AttributeValueMemberS{Value: stray.Region}
+		}
 	}
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
 		ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals})
-	return conflictOr(err, fmt.Sprintf("claim epoch %d in %s", next.Epoch, s.Region))
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		if err != nil {
+			return claimed{}, fmt.Errorf("claim epoch %d in %s: %w", next.Epoch, s.Region, err)
+		}
+		return claimed{rec: next, wrote: true}, nil
+	}
+	cur, rerr := s.Active(ctx)
+	if rerr != nil || cur.Epoch != next.Epoch || cur.Region != next.Region {
+		return claimed{}, ErrConflict
+	}
+	if cur.Hold == "" && next.Hold == "" && !next.GrantedUntil.IsZero() {
+		if err := s.grant(ctx, next.Region, next.Epoch, next.GrantedUntil, false); err != nil {
+			return claimed{}, err
+		}
+		if cur.GrantedUntil.Before(next.GrantedUntil) {
+			cur.GrantedUntil = next.GrantedUntil.Truncate(time.Millisecond)
+		}
+	}
+	return claimed{rec: cur}, nil
 }
 
 func conflictOr(err error, what string) error {
@@ -357,6 +398,9 @@ type RenewResult struct {
 	Granted []string         // records that granted
 	Failed  map[string]error // records that did not, and why
 	Lease   Lease            // the lease written (zero when not confirmed)
+	// Repaired are the records the renewal's anti-entropy brought to the
+	// quorum's (epoch, holder, hold) (see repair).
+	Repaired []string
 }
 
 // ErrNotHolder means the region does not hold the lease: there is nothing to
@@ -390,7 +434,76 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 	if a.Region != self || (a.Hold != "" && !release) {
 		return RenewResult{}, ErrNotHolder
 	}
-	return q.grantAll(ctx, self, a.Epoch, release)
+	res, err := q.grantAll(ctx, self, a.Epoch, release)
+	if err != nil || release {
+		return res, err
+	}
+	res.Repaired = q.repair(ctx, self, a.Epoch, res.Lease.Until)
+	return res, nil
+}
+
+// repair is the renewal's anti-entropy: with a lease just confirmed at
+// epoch by a majority, it brings every other reachable record to the
+// quorum's (epoch, holder, no hold), so that a step one record missed (a
+// claim refused after landing on it, a release or a fence that never
+// reached it) is never the seed of a later outage: left alone, such a
+// record stops renewals the moment another record becomes unreachable.
+//
+// Why it is safe: self's lease was granted by two records at epoch, and
+// they refuse any claim until that grant has run out (+ε). So while the
+// lease is valid — repair ends δ + ε before it, like a write — no other
+// region holds or can win a majority at any epoch, and a record off the
+// majority holds nothing anyone may write by:
+//   - a record at epoch held by self is released (the drain that held it
+//     is over: self's own record was released);
+//   - a record at a lower epoch is raised to epoch (it is the fence);
+//   - a record at a higher epoch (a partial claim) is taken back by a claim
+//     of self's at a higher epoch still, over the stray record exactly as
+//     read; a held one only once it is a term old (a handover or forced
+//     claim still landing gets the time to finish or fail).
+//
+// It returns the regions whose records it changed.
+func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until time.Time) []string {
+	ctx, cancel := context.WithDeadline(ctx, until.Add(-q.Lease.Delta-q.Lease.Epsilon))
+	defer cancel()
+	var mu sync.Mutex
+	var fixed []string
+	var strays []Active
+	q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
+		cur, err := s.Active(ctx)
+		if err != nil {
+			return err
+		}
+		var done bool
+		switch {
+		case cur.Epoch == epoch && cur.Region == self && cur.Hold != "":
+			done = s.grant(ctx, self, epoch, until, true) == nil
+		case cur.Epoch < epoch:
+			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: q.now().UTC(), GrantedUntil: until}) == nil
+		case cur.Epoch > epoch && (cur.Hold == "" || q.now().Sub(cur.Since) >= q.Lease.Term):
+			mu.Lock()
+			strays = append(strays, cur)
+			mu.Unlock()
+		}
+		if done {
+			mu.Lock()
+			fixed = append(fixed, s.Region)
+			mu.Unlock()
+		}
+		return nil
+	})
+	for _, st := range strays {
+		next := st.Epoch + 1
+		for _, o := range strays {
+			next = max(next, o.Epoch+1)
+		}
+		if r, err := q.claimOver(ctx, self, next, ClaimOptions{}, &st); err == nil {
+			fixed = append(fixed, r.Won...)
+			break
+		}
+	}
+	sort.Strings(fixed)
+	return slices.Compact(fixed)
 }
 
 func (q *Quorum) grantAll(ctx context.Context, self string, epoch int64, release bool) (RenewResult, error) {
@@ -463,33 +576,63 @@ type ClaimResult struct {
 	Lease  Lease            // the claimer's first lease (zero for a handover)
 }
 
+// ErrHeld means a claim found its epoch held by a planned handover: the
+// handover's run finishes it (or the tick resumes it), not a claim.
+var ErrHeld = errors.New("held by a planned handover")
+
 // Claim tries to make self the holder at epoch next. It wins with a majority
 // of records; otherwise it returns ErrConflict wrapped with the records'
-// answers, and leaves the records it did win (a retry uses a higher epoch).
+// answers, and leaves the records it did win (a retry uses a higher epoch,
+// and the holder's renewal repairs them).
+//
+// A claim that finds its epoch already won and held on the records (it
+// resumes an earlier run) finishes that run's way: a forced hold is waited
+// out until its HoldUntil plus ε and then released, whatever this run was
+// asked; a handover's hold returns ErrHeld unless this is the handover.
 func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOptions) (ClaimResult, error) {
+	return q.claimOver(ctx, self, next, o, nil)
+}
+
+func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o ClaimOptions, stray *Active) (ClaimResult, error) {
+	if q.beforeClaimWrites != nil {
+		q.beforeClaimWrites()
+	}
+	// The claim's times are taken after any stall, just before its writes.
 	t0 := q.now()
 	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC()}
 	kind := claimNormal
+	// Each call is capped at half a term: claims are rarer than renewals,
+	// and a lost one costs a retry at a higher epoch.
+	limit := q.Lease.Term / 2
 	switch {
 	case o.Handover:
-		kind, rec.GrantedUntil, rec.Hold = claimHandover, time.Time{}, o.Hold
+		kind, rec.GrantedUntil, rec.Hold, rec.HoldKind = claimHandover, time.Time{}, o.Hold, HoldHandover
 		if rec.Hold == "" {
 			rec.Hold = "handover"
 		}
 	case o.Force:
 		// Held, so the new holder's own health check cannot renew before
-		// the old lease has surely run out.
-		kind, rec.GrantedUntil = claimForced, time.Time{}
-		rec.Hold = "forced: waiting out the old lease, at least until " + t0.Add(q.Lease.Term+q.Lease.Epsilon+q.Lease.Delta).UTC().Format(time.RFC3339Nano)
+		// the old lease has surely run out. Every write of this claim lands
+		// by t0 + limit or never, and the old holder cannot renew past a
+		// majority of them: HoldUntil bounds its lease (+ε, +δ) for anyone
+		// who resumes this run without this process's monotonic clock.
+		kind, rec.GrantedUntil, rec.HoldKind = claimForced, time.Time{}, HoldForced
+		rec.HoldUntil = t0.Add(limit + q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta).UTC()
+		rec.Hold = "forced: waiting out the old lease, until " + rec.HoldUntil.Format(time.RFC3339Nano)
+	case stray != nil:
+		kind = claimRepair
 	}
 	cut := t0.Add(-q.Lease.Epsilon)
-	// Claims are rarer than renewals and a lost one costs a retry at a
-	// higher epoch: give each call half a term.
-	if q.beforeClaimWrites != nil {
-		q.beforeClaimWrites()
-	}
-	ok, errs := q.each(ctx, q.Lease.Term/2, func(ctx context.Context, s *Store) error {
-		return s.claim(ctx, rec, kind, cut, o.From, o.FromEpoch)
+	var mu sync.Mutex
+	got := map[string]claimed{}
+	ok, errs := q.each(ctx, limit, func(ctx context.Context, s *Store) error {
+		c, err := s.claim(ctx, rec, kind, cut, o.From, o.FromEpoch, stray)
+		if err == nil {
+			mu.Lock()
+			got[s.Region] = c
+			mu.Unlock()
+		}
+		return err
 	})
 	// Every write that won has landed by now (monotonic clock): the forced
 	// wait counts from here.
@@ -498,7 +641,23 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 	if !q.enough(ok, self) {
 		return res, fmt.Errorf("claim epoch %d for %s: %d of %d records (need %d): %w (%s)", next, self, len(ok), len(q.Stores), q.Need(), ErrConflict, joinErrs(errs))
 	}
-	if o.Handover {
+	// What the won records say decides how the claim ends: a record found
+	// held (an earlier run's) keeps its hold and its kind.
+	var forced, handover bool
+	var holdUntil time.Time
+	for _, c := range got {
+		switch c.rec.Kind() {
+		case HoldForced:
+			forced = true
+			if !c.wrote && c.rec.HoldUntil.After(holdUntil) {
+				holdUntil = c.rec.HoldUntil
+			}
+		case HoldHandover:
+			handover = true
+		}
+	}
+	switch {
+	case o.Handover:
 		if !contains(ok, o.From) {
 			return res, fmt.Errorf("handover from %s: its own record did not take epoch %d, so it may still write: %w", o.From, next, ErrConflict)
 		}
@@ -507,18 +666,30 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 		// its lease item says. Its journaled lease ends here.
 		_ = q.store(o.From).revoke(ctx, o.From, o.FromEpoch, q.now())
 		return res, nil
-	}
-	if o.Force {
+	case handover:
+		return res, fmt.Errorf("claim epoch %d for %s: %w", next, self, ErrHeld)
+	case forced || o.Force:
 		// Until the claim stands on a majority the old holder may still
 		// renew — and a starved or slow claimer's writes can land seconds
 		// after it decided — so the wait counts from when they had all
 		// landed, not from when the claim began: the old holder's last
 		// grant came before that, and runs out within a term of it. Allow
-		// ε for its clock and δ for its last write to land.
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(landed)):
+		// ε for its clock and δ for its last write to land. A hold found
+		// from an earlier run is waited out by its HoldUntil (its claimer's
+		// clock) plus ε for the difference from this one's.
+		wait := q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta - time.Since(landed)
+		if !o.Force {
+			wait = 0
+		}
+		if !holdUntil.IsZero() {
+			wait = max(wait, holdUntil.Add(q.Lease.Epsilon).Sub(q.now()))
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(wait):
+			}
 		}
 		r, err := q.Release(ctx, self, next)
 		res.Lease = r.Lease
@@ -545,6 +716,44 @@ type View struct {
 	Active  Active
 	Records map[string]Active // per region; missing when unreadable
 	Errors  map[string]error
+}
+
+// agreed picks, among the records at a's (holder, epoch), the one whose
+// hold and grant the view reports, the same whichever order the records
+// were read in: the holder's own record when it agrees (its write path
+// reads that one), else a held one (a hold not yet lifted everywhere
+// still stops renewals there), else the latest grant.
+func (v View) agreed(a Active) Active {
+	if a.Region == "" {
+		return a
+	}
+	if own, ok := v.Records[a.Region]; ok && own.Epoch == a.Epoch && own.Region == a.Region {
+		return own
+	}
+	regions := make([]string, 0, len(v.Records))
+	for r := range v.Records {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	var best Active
+	found := false
+	for _, r := range regions {
+		x := v.Records[r]
+		if x.Epoch != a.Epoch || x.Region != a.Region {
+			continue
+		}
+		switch {
+		case !found:
+			best, found = x, true
+		case (x.Hold != "") != (best.Hold != ""):
+			if x.Hold != "" {
+				best = x
+			}
+		case x.GrantedUntil.After(best.GrantedUntil):
+			best = x
+		}
+	}
+	return best
 }
 
 // HighestEpoch is the highest epoch on any readable record.
@@ -588,6 +797,7 @@ func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
 			v.Active = a
 		}
 	}
+	v.Active = v.agreed(v.Active)
 	if len(v.Records) < need {
 		return v, fmt.Errorf("read control records: %d of %d readable (need %d): %s", len(v.Records), len(q.Stores), need, joinErrs(errs))
 	}

@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -453,5 +454,213 @@ func TestOverlaps(t *testing.T) {
 	same := []control.Interval{{Holder: west, Epoch: 2, Start: at(0), Until: at(5)}, {Holder: west, Epoch: 4, Start: at(4), Until: at(6)}}
 	if o := control.Overlaps(same); len(o) != 0 {
 		t.Fatalf("one holder's epochs reported overlapping: %+v", o)
+	}
+}
+
+// waitFor polls cond (a condition on the records, not a duration) until it
+// holds or the test's context ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Schedule: a forced claim is waiting out the old holder's lease, and a
+// second, unforced run for the same epoch comes (a re-run after Ctrl-C, a
+// second operator, EventBridge retrying the function). It must not strip
+// the forced claim's hold: no lease for the claimer before the old one has
+// run out. (Failed at aa72caa: the second claim re-put the records unheld
+// and granted, and confirmed a lease at once.)
+func TestUnforcedClaimKeepsAForcedHold(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	old, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forced := make(chan error, 1)
+	go func() {
+		_, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Force: true})
+		forced <- err
+	}()
+	waitFor(t, ctx, "the forced claim to land", func() bool {
+		v, err := f.quorum(nil).Read(ctx, time.Second)
+		return err == nil && v.Active.Region == west && v.Active.Epoch == 2 && v.Active.Hold != ""
+	})
+	second, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{})
+	if err == nil && !second.Lease.Until.Add(-cfg.Term).After(old.Lease.Until) {
+		t.Fatalf("the unforced claim got a lease from %s, while the old holder's ran until %s",
+			second.Lease.Until.Add(-cfg.Term).Format(time.RFC3339Nano), old.Lease.Until.Format(time.RFC3339Nano))
+	}
+	if err := <-forced; err != nil {
+		t.Fatalf("the forced claim: %v", err)
+	}
+	if err := writable(t, ctx, f.stores[west], time.Now()); err != nil {
+		t.Fatalf("after the wait the new holder may write: %v", err)
+	}
+	if o := control.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
+		t.Fatalf("lease intervals overlap: %+v", o)
+	}
+}
+
+// Schedule: a forced claim is interrupted during its wait (Ctrl-C, the
+// function's timeout). Whoever resumes it — here an unforced claim at the
+// same epoch, from a process without the first one's monotonic clock —
+// keeps the wait: the hold's end is on the records.
+func TestForcedHoldSurvivesAResume(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	old, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, interrupt := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.quorum(nil).Claim(cctx, west, 2, control.ClaimOptions{Force: true})
+		done <- err
+	}()
+	var held control.Active
+	waitFor(t, ctx, "the forced claim to land", func() bool {
+		v, err := f.quorum(nil).Read(ctx, time.Second)
+		held = v.Active
+		return err == nil && v.Active.Region == west && v.Active.Hold != ""
+	})
+	interrupt()
+	if err := <-done; err == nil {
+		t.Fatal("the interrupted claim reported success")
+	}
+	if held.Kind() != control.HoldForced || held.HoldUntil.Before(old.Lease.Until.Add(cfg.Epsilon+cfg.Delta)) {
+		t.Fatalf("the forced hold %+v does not keep the old lease's end (%s) + ε + δ", held, old.Lease.Until.Format(time.RFC3339Nano))
+	}
+	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{})
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if start := res.Lease.Until.Add(-cfg.Term); start.Before(held.HoldUntil.Add(cfg.Epsilon)) {
+		t.Fatalf("the resumed claim's lease starts %s, before the hold's end %s + ε", start.Format(time.RFC3339Nano), held.HoldUntil.Format(time.RFC3339Nano))
+	}
+}
+
+// Schedule: a claim lands on one record and is refused by the others (the
+// holder still renews there); later the witness goes down. The holder's
+// renewals must have repaired the stray record, or with the witness gone no
+// region could write. (Failed at aa72caa: the stray record refused every
+// grant until the end of time.)
+func TestRenewalRepairsAPartialClaim(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	r1, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// West claims with a clock past east's grant while it cannot reach
+	// east's record or the witness: only its own record takes epoch 2.
+	for _, r := range []string{east, witness} {
+		if err := f.l.Cut(r, region.DynamoDB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := func() time.Time { return r1.Lease.Until.Add(cfg.Epsilon + time.Millisecond) }
+	if _, err := f.quorum(late).Claim(ctx, west, 2, control.ClaimOptions{}); err == nil {
+		t.Fatal("a claim on one record of three won")
+	}
+	for _, r := range []string{east, witness} {
+		f.l.Restore(r)
+	}
+	if a, err := f.stores[west].Active(ctx); err != nil || a.Epoch != 2 || a.Region != west {
+		t.Fatalf("this test needs west's record at epoch 2 for west: %+v, %v", a, err)
+	}
+	res, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatalf("east still holds a majority: %v", err)
+	}
+	if !slices.Contains(res.Repaired, west) {
+		t.Fatalf("the renewal repaired %v, want west's stray record", res.Repaired)
+	}
+	if err := f.l.Cut(witness, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	defer f.l.Restore(witness)
+	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
+		t.Fatalf("with the witness down, east and west's records must keep east's lease: %v", err)
+	}
+	if err := writable(t, ctx, f.stores[east], time.Now()); err != nil {
+		t.Fatalf("east may not write: %v", err)
+	}
+}
+
+// Schedule: a failback's release reaches two records and misses the
+// witness; later the DR region goes down. The new holder's renewals must
+// have lifted the witness's hold. (Failed at aa72caa: the held witness
+// refused every grant, so the DR outage stopped all writes.)
+func TestRenewalLiftsAMissedRelease(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Handover: true, From: east, FromEpoch: 1, Hold: "draining"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.Cut(witness, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.quorum(nil).Release(ctx, west, 2); err != nil {
+		t.Fatalf("release on two records: %v", err)
+	}
+	f.l.Restore(witness)
+	if a, err := f.stores[witness].Active(ctx); err != nil || a.Hold == "" {
+		t.Fatalf("this test needs the witness still held: %+v, %v", a, err)
+	}
+	res, err := f.quorum(nil).Renew(ctx, west)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Repaired, witness) {
+		t.Fatalf("the renewal repaired %v, want the witness", res.Repaired)
+	}
+	if err := f.l.Cut(east, region.DynamoDB); err != nil {
+		t.Fatal(err)
+	}
+	defer f.l.Restore(east)
+	if _, err := f.quorum(nil).Renew(ctx, west); err != nil {
+		t.Fatalf("with east down, west's and the witness's records must keep west's lease: %v", err)
+	}
+}
+
+// The view reports the hold the same way whatever order the records are
+// read in: the holder's own record's. (At aa72caa it took the hold of
+// whichever agreeing record came last out of a map.)
+func TestViewReadsTheHoldDeterministically(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{Handover: true, From: east, FromEpoch: 1, Hold: "draining"}); err != nil {
+		t.Fatal(err)
+	}
+	// West's own record released, the others still held.
+	for _, r := range []string{east, witness} {
+		if err := f.l.Cut(r, region.DynamoDB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := &control.Quorum{Stores: []*control.Store{f.stores[west]}, Lease: cfg}
+	if _, err := q.Release(ctx, west, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{east, witness} {
+		f.l.Restore(r)
+	}
+	for i := range 20 {
+		v, err := f.quorum(nil).Read(ctx, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Active.Region != west || v.Active.Hold != "" {
+			t.Fatalf("read %d: %+v; want west, unheld, as its own record says", i, v.Active)
+		}
 	}
 }

@@ -92,8 +92,13 @@ type Config struct {
 	// DecisionMaxAge: a decision older than this that was never acted on
 	// is checked against every guard again.
 	DecisionMaxAge time.Duration
+	// ResumeAfter: a planned handover held this long is taken for
+	// interrupted and resumed by the tick (default: one lease term; a live
+	// run drains well inside it).
+	ResumeAfter time.Duration
 	// HoldMaxAge: a planned handover held longer than this (its controller
-	// died while draining) is rolled back by Reconcile.
+	// died while draining) that the tick cannot resume (it has no drainer)
+	// is rolled back by the tick.
 	HoldMaxAge time.Duration
 	Now        func() time.Time
 }
@@ -149,6 +154,9 @@ func New(cfg Config) *Controller {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if cfg.ResumeAfter == 0 {
+		cfg.ResumeAfter = cfg.Lease.Term
 	}
 	if cfg.ClaimWait == 0 {
 		cfg.ClaimWait = cfg.Lease.Term + cfg.Lease.Epsilon + time.Second
@@ -315,6 +323,15 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				req.Planned = strings.HasPrefix(e.Detail, "planned")
 			}
 		}
+		// A held epoch is finished the way it began, whatever this run
+		// was asked: a handover drains and releases; a forced claim's
+		// wait is kept (the claim waits out the hold's HoldUntil).
+		switch cur.Kind() {
+		case control.HoldHandover:
+			req.Planned = true
+		case control.HoldForced:
+			req.Planned = false
+		}
 	}
 	res.Epoch = epoch
 	journal, err := dst.Run(ctx, epoch)
@@ -325,7 +342,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	for _, e := range journal {
 		done[e.Phase] = e
 	}
-	if d, ok := done[control.Decided]; ok && done[control.Fenced].Phase == "" && c.now().Sub(d.At) > c.decisionMaxAge() {
+	if d, ok := done[control.Decided]; ok && done[control.Fenced].Phase == "" && cur.Region != req.To && c.now().Sub(d.At) > c.decisionMaxAge() {
 		// A decision never acted on, and old: the world may have changed
 		// since. Check every guard again, as a new run.
 		for _, p := range []control.Phase{control.Decided, control.Detected} {
@@ -691,29 +708,8 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 	}
 	cur := view.Active
 	switch {
-	case cur.Hold != "" && c.now().Sub(cur.Since) > c.holdMaxAge():
-		journal, err := c.cfg.Stores[cur.Region].Run(ctx, cur.Epoch)
-		if err != nil {
-			return tr, err
-		}
-		from := ""
-		for _, e := range journal {
-			if e.Phase == control.Detected {
-				from = e.From
-			}
-		}
-		if from == "" {
-			from = home
-			if cur.Region == home {
-				from = peer
-			}
-		}
-		why := fmt.Sprintf("handover to %s held since %s, longer than %s", cur.Region, cur.Since.Format(time.RFC3339), c.holdMaxAge())
-		tr.Action, tr.Reason = "rolled-back", why
-		return tr, c.rollback(ctx, Request{From: from, To: cur.Region}, cur.Epoch, why)
 	case cur.Hold != "":
-		tr.Reason = "a planned handover is in progress"
-		return tr, nil
+		return c.tickHeld(ctx, home, peer, cur)
 	case cur.Region == home:
 		journal, err := c.cfg.Stores[home].Run(ctx, cur.Epoch)
 		if err != nil || len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed {
@@ -742,6 +738,67 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 	if errors.As(err, &ge) {
 		tr.Reason = err.Error()
 		return tr, nil // journaled and notified; the next tick tries again
+	}
+	return tr, err
+}
+
+// tickHeld finishes a held epoch whose run stopped (its controller died or
+// was interrupted): never by rolling back onto the side it fenced when it
+// can go on.
+//   - A forced claim's hold is resumed once its HoldUntil (+ε) has passed:
+//     the old lease has run out, so the claim is released and verified.
+//     Rolling it back would hand the writes to the region it was forced
+//     away from, which is fenced or down.
+//   - A handover's hold is resumed once it is ResumeAfter old (a lease
+//     term: a live run drains well inside it) by a controller that can drain:
+//     drain, release, verify, within one tick of the interruption. It is
+//     rolled back only when it cannot be resumed (no drainer, or the
+//     resumed drain failed) and has been held longer than HoldMaxAge.
+func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur control.Active) (TickResult, error) {
+	var tr TickResult
+	from := home
+	if cur.Region == home {
+		from = peer
+	}
+	if s, ok := c.cfg.Stores[cur.Region]; ok {
+		if journal, err := s.Run(ctx, cur.Epoch); err == nil {
+			for _, e := range journal {
+				if e.Phase == control.Detected && e.From != "" {
+					from = e.From
+				}
+			}
+		}
+	}
+	now := c.now()
+	age := now.Sub(cur.Since)
+	switch kind := cur.Kind(); {
+	case kind == control.HoldForced:
+		until := cur.HoldUntil
+		if until.IsZero() {
+			l := c.lease()
+			until = cur.Since.Add(l.Term/2 + l.Term + l.Epsilon + l.Delta)
+		}
+		if now.Before(until.Add(c.lease().Epsilon)) {
+			tr.Reason = "a forced failover is waiting out the old lease"
+			return tr, nil
+		}
+	case c.cfg.Drain == nil:
+		if age <= c.holdMaxAge() {
+			tr.Reason = "a planned handover is in progress (this controller cannot drain: it waits, then rolls back)"
+			return tr, nil
+		}
+		why := fmt.Sprintf("handover to %s held since %s, longer than %s, and this controller cannot drain", cur.Region, cur.Since.Format(time.RFC3339), c.holdMaxAge())
+		tr.Action, tr.Reason = "rolled-back", why
+		return tr, c.rollback(ctx, Request{From: from, To: cur.Region}, cur.Epoch, why)
+	case age < c.cfg.ResumeAfter:
+		tr.Reason = "a planned handover is in progress"
+		return tr, nil
+	}
+	tr.Action = "resumed"
+	res, err := c.Run(ctx, Request{From: from, To: cur.Region, Planned: cur.Kind() == control.HoldHandover, Reason: "resumed by the scheduled tick"})
+	tr.Result = &res
+	if err != nil {
+		tr.Reason = err.Error()
 	}
 	return tr, err
 }

@@ -470,18 +470,14 @@ func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 	}
 }
 
-// A planned handover whose controller died while draining is rolled back
-// by the tick once it has been held too long.
-func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
-	f := newFixture(t)
+// abandonHandover starts a failback whose controller dies while draining
+// (the drain after the handover never returns, and no rollback runs in it).
+func abandonHandover(t *testing.T, f fixture, c *Controller) {
+	t.Helper()
 	ctx := ctxT(t)
-	c := f.controller()
-	failedOver(t, f, c)
 	// The catch-up before the handover passes; the drain after it (the
-	// records held) never returns: the controller's process is gone, and no
-	// rollback runs in it. (Counted, not read from the records: a view read
-	// while the hold was still landing saw none, let the drain pass and the
-	// handover complete — the test was flaky.)
+	// records held) never returns. (Counted, not read from the records: a
+	// view read while the hold was still landing saw none.)
 	drains := 0
 	held, gone := make(chan struct{}), make(chan struct{})
 	c.Cfg().Drain = readyDrainer{ready: func(context.Context, string, string) error { return nil },
@@ -504,6 +500,50 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	if a := view(t, c); a.Hold == "" || a.Region != primary {
 		t.Fatalf("while draining: %+v, want the handover to %s held", a, primary)
 	}
+}
+
+// Schedule: a failback is interrupted after its handover (the operator's
+// process dies while draining). The tick resumes it — drains, releases,
+// verifies — instead of holding every write for HoldMaxAge and then
+// rolling it back. (Failed at aa72caa: the tick only waited.)
+func TestTickResumesAnInterruptedFailback(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	abandonHandover(t, f, c)
+	held := view(t, c)
+	c2 := f.controller()
+	c2.Cfg().ResumeAfter = time.Nanosecond
+	drained := 0
+	c2.Cfg().Drain = drainFunc(func(context.Context, string, string) error { drained++; return nil })
+	tr, err := c2.Tick(ctx, dr, primary)
+	if err != nil || tr.Action != "resumed" || tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
+		t.Fatalf("tick: %v %+v", err, tr)
+	}
+	if drained == 0 {
+		t.Fatal("the resumed failback released without draining")
+	}
+	if a := view(t, c2); a.Region != primary || a.Hold != "" || a.Epoch != held.Epoch {
+		t.Fatalf("after the resume: %+v, want %s active, unheld, at the handover's epoch %d", a, primary, held.Epoch)
+	}
+	ws, err := f.stores[primary].WriteState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Writable(primary, time.Now(), lease); err != nil {
+		t.Fatalf("the failback's target may not write: %v", err)
+	}
+}
+
+// A handover the tick cannot resume (its controller has no drainer) is
+// rolled back once held longer than HoldMaxAge: some region always writes.
+func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	abandonHandover(t, f, c)
 	c2 := f.controller()
 	c2.Cfg().HoldMaxAge = time.Nanosecond
 	tr, err := c2.Tick(ctx, dr, primary)
@@ -512,6 +552,75 @@ func TestTickRollsBackAnAbandonedHandover(t *testing.T) {
 	}
 	if a := view(t, c2); a.Region != dr || a.Hold != "" {
 		t.Fatalf("after the rollback: %+v, want %s active and unheld", a, dr)
+	}
+}
+
+// Schedule: a forced failover is interrupted while it waits out the old
+// lease. The tick resumes it once the hold's end has passed, and never
+// rolls it back onto the region it was forced away from (fenced, or
+// down). (Failed at aa72caa: the tick rolled it back to the primary.)
+func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	q := c.Quorum(primary, dr, false)
+	if _, err := q.Renew(ctx, primary); err != nil {
+		t.Fatal(err)
+	}
+	cctx, interrupt := context.WithCancel(ctx)
+	c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
+		if e.Phase == control.Decided {
+			// The claim goes out next; interrupt the run once it landed.
+			go func() {
+				for {
+					if a, err := f.stores[witness].Active(ctx); err == nil && a.Hold != "" {
+						interrupt()
+						return
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
+		}
+		return nil
+	})
+	if _, err := c.Run(cctx, Request{From: primary, To: dr, Force: true, Reason: "operator"}); err == nil {
+		t.Fatal("the interrupted forced run reported success")
+	}
+	held := view(t, c)
+	if held.Region != dr || held.Kind() != control.HoldForced {
+		t.Fatalf("after the interruption: %+v, want %s held by a forced claim", held, dr)
+	}
+	c2 := f.controller()
+	c2.Cfg().HoldMaxAge = time.Nanosecond
+	for {
+		tr, err := c2.Tick(ctx, dr, primary)
+		if err != nil {
+			t.Fatalf("tick: %v %+v", err, tr)
+		}
+		if tr.Action == "rolled-back" {
+			t.Fatalf("the tick rolled a forced failover back onto %s: %+v", primary, tr)
+		}
+		if tr.Action == "resumed" {
+			if tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
+				t.Fatalf("resumed: %+v", tr.Result)
+			}
+			if time.Now().Before(held.HoldUntil) {
+				t.Fatalf("resumed at %s, before the hold's end %s", time.Now().Format(time.RFC3339Nano), held.HoldUntil.Format(time.RFC3339Nano))
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the tick never resumed the forced failover")
+		case <-time.After(50 * time.Millisecond): // the schedule's next tick
+		}
+	}
+	if a := view(t, c2); a.Region != dr || a.Hold != "" || a.Epoch != held.Epoch {
+		t.Fatalf("after the resume: %+v, want %s active at epoch %d", a, dr, held.Epoch)
 	}
 }
 
