@@ -79,6 +79,12 @@
 //     term old, and rolled back only when it cannot be resumed; a forced
 //     hold is resumed, never rolled back onto the side it fenced
 //     (internal/failover's Tick).
+//  6. A claim trusts only a clock within ε. Lambda hosts are (the Amazon
+//     Time Sync Service); any other caller — the CLI on an operator's
+//     machine — sets Quorum.ClockBound, measured against the deployment's
+//     time server: the cut-off moves earlier and a forced hold's end later
+//     by the bound, and an unmeasurable clock, or one off by more than a
+//     term, refuses to claim (TestClaimTrustsAMeasuredClockOnly).
 //
 // # Why it holds (no two regions acknowledge writes at once)
 //

@@ -293,6 +293,14 @@ type Quorum struct {
 	// Now is the clock (time.Now when nil); the lab's clock-skew fault
 	// offsets it.
 	Now func() time.Time
+	// ClockBound, when set, measures how far Now may be from true time
+	// (|offset| + the measurement's round trip). A claim then trusts its
+	// clock only that far: its grant cut-off moves earlier and a forced
+	// hold's end later by the bound, and it refuses to claim when the clock
+	// cannot be measured or is off by more than a term. Nil: the clock is
+	// within ε (a Lambda host, kept by the Amazon Time Sync Service); an
+	// operator's laptop is not, so the CLI sets it.
+	ClockBound func(ctx context.Context) (time.Duration, error)
 
 	mu       sync.Mutex
 	interval leaseInterval // the confirmed lease interval being extended
@@ -576,6 +584,10 @@ type ClaimResult struct {
 	Lease  Lease            // the claimer's first lease (zero for a handover)
 }
 
+// ErrClock means a claim refused to trust its caller's clock: it could not
+// be measured, or is off by more than a lease term.
+var ErrClock = errors.New("the clock cannot be trusted for a claim")
+
 // ErrHeld means a claim found its epoch held by a planned handover: the
 // handover's run finishes it (or the tick resumes it), not a claim.
 var ErrHeld = errors.New("held by a planned handover")
@@ -597,6 +609,19 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	if q.beforeClaimWrites != nil {
 		q.beforeClaimWrites()
 	}
+	// A claim from a clock that may be off trusts it only as far as it
+	// was measured.
+	var bound time.Duration
+	if q.ClockBound != nil && !o.Handover {
+		b, err := q.ClockBound(ctx)
+		switch {
+		case err != nil:
+			return ClaimResult{Epoch: next}, fmt.Errorf("claim epoch %d for %s: %w: %v", next, self, ErrClock, err)
+		case b > q.Lease.Term:
+			return ClaimResult{Epoch: next}, fmt.Errorf("claim epoch %d for %s: %w: this clock may be %s off, more than the lease term %s: fix its time sync", next, self, ErrClock, b.Round(time.Millisecond), q.Lease.Term)
+		}
+		bound = b
+	}
 	// The claim's times are taken after any stall, just before its writes.
 	t0 := q.now()
 	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC()}
@@ -617,12 +642,12 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 		// majority of them: HoldUntil bounds its lease (+ε, +δ) for anyone
 		// who resumes this run without this process's monotonic clock.
 		kind, rec.GrantedUntil, rec.HoldKind = claimForced, time.Time{}, HoldForced
-		rec.HoldUntil = t0.Add(limit + q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta).UTC()
+		rec.HoldUntil = t0.Add(limit + q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta + bound).UTC()
 		rec.Hold = "forced: waiting out the old lease, until " + rec.HoldUntil.Format(time.RFC3339Nano)
 	case stray != nil:
 		kind = claimRepair
 	}
-	cut := t0.Add(-q.Lease.Epsilon)
+	cut := t0.Add(-q.Lease.Epsilon - bound)
 	var mu sync.Mutex
 	got := map[string]claimed{}
 	ok, errs := q.each(ctx, limit, func(ctx context.Context, s *Store) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -662,5 +663,42 @@ func TestViewReadsTheHoldDeterministically(t *testing.T) {
 		if v.Active.Region != west || v.Active.Hold != "" {
 			t.Fatalf("read %d: %+v; want west, unheld, as its own record says", i, v.Active)
 		}
+	}
+}
+
+// Schedule: a claim from a machine whose clock runs ahead (an operator's
+// laptop) while the holder's lease still runs. Its cut-off for "the grant
+// ran out" must not come from that clock alone: with the clock measured,
+// the claim is refused until the grant has run out in true time; with it
+// unmeasurable, the claim is refused outright. (Failed at aa72caa: a clock
+// ahead by more than the lease's remainder won the records at once.)
+func TestClaimTrustsAMeasuredClockOnly(t *testing.T) {
+	f, ctx := newFixture(t), ctxT(t)
+	r1, err := f.quorum(nil).Renew(ctx, east)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// West's clock reads just past east's grant + ε; true time is inside it.
+	ahead := time.Until(r1.Lease.Until.Add(cfg.Epsilon + 10*time.Millisecond))
+	skewed := func() time.Time { return time.Now().Add(ahead) }
+	q := f.quorum(skewed)
+	q.ClockBound = func(context.Context) (time.Duration, error) { return ahead + 5*time.Millisecond, nil }
+	if res, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrConflict) || len(res.Won) != 0 {
+		t.Fatalf("a claim from a clock measured %s ahead: won %v, err %v; want refused while east's grant runs", ahead, res.Won, err)
+	}
+	q.ClockBound = func(context.Context) (time.Duration, error) { return 0, errors.New("time server: no answer") }
+	if _, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrClock) {
+		t.Fatalf("a claim from an unmeasured clock: %v, want ErrClock", err)
+	}
+	q.ClockBound = func(context.Context) (time.Duration, error) { return 2 * cfg.Term, nil }
+	if _, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrClock) || !strings.Contains(err.Error(), "time sync") {
+		t.Fatalf("a claim from a clock off by more than a term: %v, want ErrClock naming the fix", err)
+	}
+	if err := writable(t, ctx, f.stores[east], time.Now()); err != nil {
+		t.Fatalf("east's lease must be untouched: %v", err)
+	}
+	v, err := f.quorum(nil).Read(ctx, time.Second)
+	if err != nil || v.Active.Region != east || v.HighestEpoch() != 1 {
+		t.Fatalf("view %+v (highest %d), %v; want east at epoch 1 everywhere", v.Active, v.HighestEpoch(), err)
 	}
 }

@@ -101,6 +101,10 @@ type Config struct {
 	// is rolled back by the tick.
 	HoldMaxAge time.Duration
 	Now        func() time.Time
+	// ClockBound measures how far Now may be off true time, for claims
+	// made from a machine whose clock is not within ε (the CLI on AWS; see
+	// control.Quorum.ClockBound). Nil: trusted.
+	ClockBound func(ctx context.Context) (time.Duration, error)
 }
 
 // The defaults, one set for every controller.
@@ -259,7 +263,7 @@ func (c *Controller) store(region string) (*control.Store, error) {
 
 // Quorum is the lease protocol over the records of from, to and the witness.
 func (c *Controller) Quorum(from, to string, withoutWitness bool) *control.Quorum {
-	q := &control.Quorum{Lease: c.lease(), Now: c.cfg.Now}
+	q := &control.Quorum{Lease: c.lease(), Now: c.cfg.Now, ClockBound: c.cfg.ClockBound}
 	for _, r := range []string{from, to} {
 		if s, ok := c.cfg.Stores[r]; ok {
 			q.Stores = append(q.Stores, s)
@@ -477,6 +481,9 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 				return fmt.Sprintf("pending: %s's own record unreachable (%v), retried until it lands; %s", req.From, cr.Failed[req.From], detail), nil
 			}
 			return "fenced " + req.From + "; " + detail, nil
+		}
+		if errors.Is(err, control.ErrClock) {
+			return "", &GuardError{"clock", err.Error()}
 		}
 		if !errors.Is(err, control.ErrConflict) || time.Now().After(deadline) {
 			if errors.Is(err, control.ErrConflict) {

@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
@@ -66,6 +67,9 @@ type AWS struct {
 	// Drain is the failback's drain (nil: failover.TableDrainer over
 	// DataClients).
 	Drain failover.Drainer
+	// ClockBound measures this machine's clock for claims (nil: against the
+	// deployment's time server, PILOTLIGHT_TIME_SERVER).
+	ClockBound func(ctx context.Context) (time.Duration, error)
 
 	once   sync.Once
 	mu     sync.Mutex
@@ -288,7 +292,20 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 			return nil, err
 		}
 	}
-	cfg := failover.Config{Clients: clients, Names: t.AppNames, Deployment: d, Drain: t.Drain}
+	cfg := failover.Config{Clients: clients, Names: t.AppNames, Deployment: d, Drain: t.Drain, ClockBound: t.ClockBound}
+	if cfg.ClockBound == nil && env.TimeServer != "" {
+		// This machine is not a Lambda host: its claims trust its clock only
+		// as far as the deployment's time server vouches for it.
+		cfg.ClockBound = func(ctx context.Context) (time.Duration, error) {
+			mctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			off, rtt, err := health.MeasureClockOffset(mctx, env.TimeServer, time.Now)
+			if err != nil {
+				return 0, fmt.Errorf("%w (a claim from this machine needs its clock measured: allow UDP to %s, or let the failover-controller function in %s fail over)", err, env.TimeServer, t.DRRegion)
+			}
+			return max(off, -off) + rtt, nil
+		}
+	}
 	if cfg.Drain == nil {
 		cfg.Drain = failover.TableDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute}
 	}
