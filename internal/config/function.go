@@ -46,7 +46,7 @@ type FunctionEnv struct {
 	BackupMaxAge                time.Duration                // PILOTLIGHT_BACKUP_MAX_AGE: drop older (default 30d)
 	Witness                     string                       // PILOTLIGHT_WITNESS_REGION: the third control record ("" or "none": two-region mode)
 	Lease                       control.LeaseConfig          // PILOTLIGHT_LEASE_TERM, PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE (default control.AWSLease)
-	RenewFor                    time.Duration                // PILOTLIGHT_RENEW_FOR: how long one health-check invocation keeps renewing (default 1m, the schedule)
+	RenewFor                    time.Duration                // PILOTLIGHT_RENEW_FOR: how long one health-check invocation keeps renewing (default 2m: two schedule periods, so one late or dropped run costs no writes)
 	ClockOffsetFile             string                       // PILOTLIGHT_CLOCK_OFFSET_FILE: lab only, the clock-skew fault's offset
 	TimeServer                  string                       // PILOTLIGHT_TIME_SERVER: SNTP server (host:port) the health check measures the clock against ("": not measured)
 	accessKey, secretKey, token string
@@ -77,7 +77,7 @@ func readFunctionEnv(getenv func(string) string, credentials bool) (FunctionEnv,
 	if f.App == "" {
 		f.App = "pilotlight"
 	}
-	f.Lease, f.RenewFor = control.AWSLease, time.Minute
+	f.Lease, f.RenewFor = control.AWSLease, 2*time.Minute
 	f.ClockOffsetFile = getenv("PILOTLIGHT_CLOCK_OFFSET_FILE")
 	f.TimeServer = getenv("PILOTLIGHT_TIME_SERVER")
 	var errs []string

@@ -467,8 +467,9 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 //   - a record at a lower epoch is raised to epoch (it is the fence);
 //   - a record at a higher epoch (a partial claim) is taken back by a claim
 //     of self's at a higher epoch still, over the stray record exactly as
-//     read; a held one only once it is a term old (a handover or forced
-//     claim still landing gets the time to finish or fail).
+//     read; a held one, or one self holds (a concurrent renewal's repair),
+//     only once it is a term old (what is still landing gets the time to
+//     finish or fail).
 //
 // It returns the regions whose records it changed.
 func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until time.Time) []string {
@@ -488,7 +489,10 @@ func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until tim
 			done = s.grant(ctx, self, epoch, until, true) == nil
 		case cur.Epoch < epoch:
 			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: q.now().UTC(), GrantedUntil: until}) == nil
-		case cur.Epoch > epoch && (cur.Hold == "" || q.now().Sub(cur.Since) >= q.Lease.Term):
+		case cur.Epoch > epoch && ((cur.Hold == "" && cur.Region != self) || q.now().Sub(cur.Since) >= q.Lease.Term):
+			// A record self holds at a higher epoch is a concurrent
+			// renewal's repair still landing (two health-check runs
+			// overlap): chasing it would raise the epoch in turns.
 			mu.Lock()
 			strays = append(strays, cur)
 			mu.Unlock()

@@ -682,6 +682,9 @@ func TestClaimTrustsAMeasuredClockOnly(t *testing.T) {
 	ahead := time.Until(r1.Lease.Until.Add(cfg.Epsilon + 10*time.Millisecond))
 	skewed := func() time.Time { return time.Now().Add(ahead) }
 	q := f.quorum(skewed)
+	// The bound check refuses a clock off by more than a term; this one
+	// is off by nearly the holder's whole term, so the claimer's is longer.
+	q.Lease.Term = 2 * cfg.Term
 	q.ClockBound = func(context.Context) (time.Duration, error) { return ahead + 5*time.Millisecond, nil }
 	if res, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrConflict) || len(res.Won) != 0 {
 		t.Fatalf("a claim from a clock measured %s ahead: won %v, err %v; want refused while east's grant runs", ahead, res.Won, err)
@@ -690,7 +693,7 @@ func TestClaimTrustsAMeasuredClockOnly(t *testing.T) {
 	if _, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrClock) {
 		t.Fatalf("a claim from an unmeasured clock: %v, want ErrClock", err)
 	}
-	q.ClockBound = func(context.Context) (time.Duration, error) { return 2 * cfg.Term, nil }
+	q.ClockBound = func(context.Context) (time.Duration, error) { return 2*q.Lease.Term + time.Millisecond, nil }
 	if _, err := q.Claim(ctx, west, 2, control.ClaimOptions{}); !errors.Is(err, control.ErrClock) || !strings.Contains(err.Error(), "time sync") {
 		t.Fatalf("a claim from a clock off by more than a term: %v, want ErrClock naming the fix", err)
 	}

@@ -26,7 +26,7 @@ const (
 	highResAlarm             = 0.30
 	freeStandardAlarms       = 10
 	ddbPerMillionWrites      = 0.625 // on-demand write request units
-	ddbPerMillionReplicated  = 0.9375
+	ddbPerMillionReplicated  = 0.625 // since November 2024 a replicated write costs what a write costs
 	ddbPerMillionReads       = 0.125
 	s3PerThousandPuts        = 0.005
 	s3PerThousandGets        = 0.0004
@@ -152,7 +152,8 @@ type figures struct {
 	term, canary                          time.Duration
 }
 
-// Assumed run durations (seconds): a health check that probes once, the
+// Assumed run durations (seconds): a health check that probes once (it
+// also stays for its renewal window, read from the template), the
 // controller's reconcile, a validation and a backup of a small table.
 var runSeconds = map[string]float64{region.FnHealth: 1, region.FnController: 0.2, region.FnValidator: 30, region.FnBackup: 60}
 
@@ -182,6 +183,10 @@ func estimateFigures(p Plan, profile string) (figures, error) {
 			if k > 1 {
 				secs = (k-1)*iv.Seconds() + 1 // it stays to probe again
 			}
+			// Every run stays to renew (or, in the region that does not
+			// hold the lease, to look) for PILOTLIGHT_RENEW_FOR: two
+			// schedule periods, overlapping the next run.
+			secs = max(secs, r.duration(key, "PILOTLIGHT_RENEW_FOR", 2*time.Minute).Seconds())
 		}
 		f.gbs += n * secs * float64(cmp.Or(r.Memory[key], 128)) / 1024
 	}

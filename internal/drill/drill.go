@@ -105,6 +105,8 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
 		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition, Load: d.load,
+		ForcedThenUnforced: d.forcedThenUnforced, ForcedInterrupted: d.forcedInterrupted, FailbackInterrupted: d.failbackInterrupted,
+		PartialClaimThenWitnessOutage: d.partialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage: d.failbackMissedWitnessThenDROutage,
 	}[opts.Scenario]
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash
@@ -384,7 +386,11 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	fb := &report.FailbackReport{StartedAt: time.Now().UTC()}
 	d.rep.Failback = fb
 	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
-	res, err := d.failback(ctx, "drill failback")
+	fail := hooks.failback
+	if fail == nil {
+		fail = func(ctx context.Context) (failover.Result, error) { return d.failback(ctx, "drill failback") }
+	}
+	res, err := fail(ctx)
 	if err != nil {
 		return fmt.Errorf("failback: %w", err)
 	}

@@ -202,6 +202,9 @@ func (d *run) witnessOutage(ctx context.Context) error {
 type outageHooks struct {
 	afterFailover  func(ctx context.Context) error
 	beforeFailback func(ctx context.Context) error
+	// failback, when set, runs the failback in place of the planned run
+	// (a scenario that interrupts it); it returns how it ended.
+	failback func(ctx context.Context) (failover.Result, error)
 }
 
 func (d *run) returnBeforeFence(ctx context.Context) error {

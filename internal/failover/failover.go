@@ -433,6 +433,14 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if _, ok := done[control.Promoted]; !ok {
 		if req.Planned {
 			if err := c.drainAndRelease(ctx, q, req, epoch); err != nil {
+				if ctx.Err() != nil {
+					// Interrupted (Ctrl-C, a timeout), not failed: like a
+					// crash, it leaves the handover held for a resume — a
+					// re-run, or the tick within ResumeAfter — which drains
+					// and releases. Rolling back would undo a failback that
+					// only needed finishing.
+					return res, fmt.Errorf("%w: interrupted after the handover; %s stays held at epoch %d until the run is resumed (re-run it, or the failover controller's tick resumes it)", err, req.To, epoch)
+				}
 				if rerr := c.rollback(ctx, req, epoch, err.Error()); rerr != nil {
 					return res, errors.Join(err, rerr)
 				}

@@ -102,7 +102,7 @@ func CheckFunctions(dir string) error {
 // templates).
 var functionSettings = map[string][]string{
 	FnApp:        {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
-	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_TIME_SERVER"},
+	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_TIME_SERVER", "PILOTLIGHT_RENEW_FOR"},
 	FnController: {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_FAILOVER_MODE", "PILOTLIGHT_MIN_DWELL"},
 	FnValidator:  {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
 	FnBackup:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
@@ -112,7 +112,7 @@ var functionSettings = map[string][]string{
 // alarm's and routing's state, notifications, the lab's lease arithmetic
 // and faults); every function gets them.
 var labOnlySettings = []string{"PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_ROUTING_URL", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_NOTIFY_FILE",
-	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_RENEW_FOR", "PILOTLIGHT_AGREEMENT_WAIT"}
+	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_AGREEMENT_WAIT"}
 
 // keepFor drops the PILOTLIGHT_* settings a function's template does not
 // give it.
@@ -203,7 +203,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	}
 	var specs []spec
 	for _, r := range l.regions {
-		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 1}, spec{r.name, FnBackup, 1})
+		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 2}, spec{r.name, FnBackup, 1})
 	}
 	// The controller and the validator run in the DR region: neither may
 	// depend on the region it judges.
@@ -259,7 +259,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_WITNESS_REGION=" + witness,
 			"PILOTLIGHT_LEASE_TERM=" + LeaseConfig.Term.String(), "PILOTLIGHT_CLOCK_EPSILON=" + LeaseConfig.Epsilon.String(),
 			"PILOTLIGHT_WRITE_DEADLINE=" + LeaseConfig.Delta.String(),
-			"PILOTLIGHT_RENEW_FOR=" + (fo.HealthInterval - fo.HealthInterval/10).String(),
+			"PILOTLIGHT_RENEW_FOR=" + (2 * fo.HealthInterval).String(),
 			"PILOTLIGHT_CLOCK_OFFSET_FILE=" + l.clockFile(sp.region),
 			"PILOTLIGHT_TIME_SERVER=" + ts.LocalAddr().String(),
 		})
@@ -316,7 +316,7 @@ func functionTimeout(name string) string {
 	case FnController:
 		return "120"
 	case FnHealth:
-		return "60"
+		return "150"
 	}
 	return "30"
 }

@@ -670,5 +670,5 @@ func randomHex(n int) string {
 // interval, and the controller's tick every interval too (it resumes a run
 // whose controller died, so a crash costs at most one interval).
 func (l *Lab) scheduled() []alarm.Job {
-	return []alarm.Job{{Region: l.opts.Primary, Function: FnHealth}, {Region: l.opts.DR, Function: FnHealth}, {Region: l.opts.DR, Function: FnController}}
+	return []alarm.Job{{Region: l.opts.Primary, Function: FnHealth, Overlap: 2}, {Region: l.opts.DR, Function: FnHealth, Overlap: 2}, {Region: l.opts.DR, Function: FnController}}
 }

@@ -59,7 +59,7 @@ var LabOverrides = []LabOverride{
 	{"PILOTLIGHT_ACCOUNT", "AWS only", "bucket names carry the account ID on AWS; the lab's do not"},
 	{"PILOTLIGHT_CLOCK_OFFSET_FILE", "lab only", "the clock-skew fault's offset for the region's functions"},
 	{"PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE", "lab only", "the lease arithmetic's ε and δ: 250 ms and 750 ms (one machine's clocks, local calls); on AWS the code's defaults, 500 ms and 5 s"},
-	{"PILOTLIGHT_RENEW_FOR", "lab only", "one health-check run renews for its share of the lab's 1 s schedule; on AWS the default, 1 min (the schedule)"},
+	{"PILOTLIGHT_RENEW_FOR", "value", "two of the lab's 1 s schedule periods, as on AWS two of its 1 min ones: each run renews across the next, so one late or dropped run costs no writes"},
 	{"PILOTLIGHT_AGREEMENT_WAIT", "lab only", "how long a failover waits for the routing view to agree the primary is down: the front door's own detection (3 × 1 s) + 2 s; on AWS the default, 30 s (Route 53's fast checks)"},
 	{"PILOTLIGHT_PROBE_INTERVAL", "AWS only", "on AWS one health-check run probes every 10 s within its 1-minute schedule; the lab schedules a run every second"},
 	{"PILOTLIGHT_METRICS", "AWS only", "which CloudWatch metrics to emit (cost); the lab's alarm reads every metric"},

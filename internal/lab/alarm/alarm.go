@@ -140,15 +140,21 @@ func (a *Alarm) evaluate(ctx context.Context, now time.Time) {
 }
 
 // Job is a function a schedule invokes in a region.
-type Job struct{ Region, Function string }
+type Job struct {
+	Region, Function string
+	// Overlap is how many runs of the job may go at once (0: one). A job
+	// whose runs are all still going is skipped: EventBridge would overlap
+	// without a bound, the lab's instances are few. The health check's
+	// runs last two periods, so it overlaps by two.
+	Overlap int
+}
 
 // Schedule stands in for EventBridge schedules: each job every interval
-// with a scheduled event. A job whose previous run is still going is
-// skipped (EventBridge would overlap; the lab's instances are few).
+// with a scheduled event.
 func Schedule(ctx context.Context, interval time.Duration, jobs []Job, invoke Invoker) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	busy := map[Job]bool{}
+	busy := map[Job]int{}
 	var mu sync.Mutex
 	for {
 		select {
@@ -158,14 +164,14 @@ func Schedule(ctx context.Context, interval time.Duration, jobs []Job, invoke In
 			at := now.UTC().Format(time.RFC3339Nano)
 			for _, j := range jobs {
 				mu.Lock()
-				if busy[j] {
+				if busy[j] >= max(j.Overlap, 1) {
 					mu.Unlock()
 					continue
 				}
-				busy[j] = true
+				busy[j]++
 				mu.Unlock()
 				go func() {
-					defer func() { mu.Lock(); busy[j] = false; mu.Unlock() }()
+					defer func() { mu.Lock(); busy[j]--; mu.Unlock() }()
 					ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 					defer cancel()
 					_, _ = invoke(ictx, j.Region, j.Function, ScheduledEvent(j.Region, at))

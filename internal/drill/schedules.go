@@ -1,0 +1,323 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
+	"github.com/pilotlight/pilotlight/internal/failover"
+)
+
+// The schedule scenarios (lab only): not a fault of a region but an order of
+// events the lease protocol must survive — a second run during a first, a
+// run interrupted after any step, one record that missed one step. Each is
+// the drill form of a regression test in internal/control or
+// internal/failover.
+const (
+	// ForcedThenUnforced: during a partition an operator forces a failover
+	// and, while it waits out the old lease, a second, unforced run for the
+	// same target comes: the new region starts only after the old one
+	// stopped acknowledging.
+	ForcedThenUnforced Scenario = "forced-then-unforced"
+	// ForcedInterrupted: the forced failover is interrupted during its wait;
+	// the failover controller's tick resumes it, never rolling it back onto
+	// the region it was forced away from.
+	ForcedInterrupted Scenario = "forced-interrupted"
+	// FailbackInterrupted: the failback is interrupted after its handover;
+	// the tick resumes it (drain, release) within a lease term and a tick.
+	FailbackInterrupted Scenario = "failback-interrupted"
+	// PartialClaimThenWitnessOutage: a claim lands on the DR region's record
+	// only, then the witness goes down: the primary's renewals repaired the
+	// stray record, so it keeps writing.
+	PartialClaimThenWitnessOutage Scenario = "partial-claim-then-witness-outage"
+	// FailbackMissedWitnessThenDROutage: the failback's handover and release
+	// miss the witness, then the DR region goes down: the primary's renewals
+	// brought the witness up to date, so it keeps writing.
+	FailbackMissedWitnessThenDROutage Scenario = "failback-missed-witness-then-dr-outage"
+)
+
+func init() {
+	for sc, want := range map[Scenario]string{
+		ForcedThenUnforced:                "a second run during a forced wait grants nothing early: the old primary's last ack precedes the new one's first",
+		ForcedInterrupted:                 "the tick resumes the interrupted forced failover; never rolled back",
+		FailbackInterrupted:               "the tick resumes the interrupted failback within a term and a tick; failback loses 0",
+		PartialClaimThenWitnessOutage:     "the stray record is repaired; no new holder; the primary keeps writing with the witness down",
+		FailbackMissedWitnessThenDROutage: "the witness is brought up to date; the primary keeps writing with the DR region down",
+	} {
+		Expectations[sc] = want
+	}
+	Scenarios = append(Scenarios, ForcedThenUnforced, ForcedInterrupted, FailbackInterrupted, PartialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage)
+}
+
+// forcedDuringPartition partitions the two regions and forces a failover to
+// the DR region; during runs while the forced run is under way, with a
+// context that interrupt cancels. It returns the forced run's outcome.
+func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context.Context, interrupt func()) error) (failover.Result, time.Time, error) {
+	f, err := d.faults()
+	if err != nil {
+		return failover.Result{}, time.Time{}, err
+	}
+	d.startWorkload()
+	if err := wait(ctx, d.opts.Steady); err != nil {
+		return failover.Result{}, time.Time{}, err
+	}
+	d.say("FAULT: %s and %s cannot reach each other; an operator forces a failover", d.primary, d.dr)
+	if err := f.CutLink(ctx, d.primary, d.dr); err != nil {
+		return failover.Result{}, time.Time{}, err
+	}
+	forcedAt := time.Now()
+	rctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	type outcome struct {
+		res failover.Result
+		err error
+	}
+	ran := make(chan outcome, 1)
+	go func() {
+		res, err := d.fc.Run(rctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover"})
+		ran <- outcome{res, err}
+	}()
+	if err := d.poll(ctx, "the forced claim held on the records", func() (bool, error) {
+		v, err := d.fc.View(ctx, d.primary, d.dr)
+		return err == nil && v.Active.Region == d.dr && v.Active.Kind() == control.HoldForced, nil
+	}); err != nil {
+		return failover.Result{}, forcedAt, err
+	}
+	derr := during(ctx, interrupt)
+	o := <-ran
+	if derr != nil {
+		return o.res, forcedAt, derr
+	}
+	return o.res, forcedAt, o.err
+}
+
+// handedOver checks the forced failover's promise from the data: the old
+// primary's last acknowledged write came before the new one's first.
+func (d *run) handedOver(ctx context.Context, since time.Time) (time.Duration, error) {
+	var first workload.Write
+	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
+		w, ok := workload.FirstAck(d.wl.Writes(), d.dr, since)
+		first = w
+		return ok, nil
+	}); err != nil {
+		return 0, err
+	}
+	var last workload.Write
+	for _, w := range d.wl.Writes() {
+		if w.Acked() && w.Region == d.primary && w.CreatedAt.After(last.CreatedAt) {
+			last = w
+		}
+	}
+	if !last.CreatedAt.Before(first.CreatedAt) {
+		return 0, fmt.Errorf("the old primary acknowledged at %s, after the new one's first write at %s", last.CreatedAt.Format(time.RFC3339Nano), first.CreatedAt.Format(time.RFC3339Nano))
+	}
+	return first.CreatedAt.Sub(last.CreatedAt), nil
+}
+
+// healAndFailBack ends a partition scenario: the link back, a failback.
+func (d *run) healAndFailBack(ctx context.Context) error {
+	if err := d.t.Heal(ctx, ""); err != nil {
+		return err
+	}
+	d.say("HEAL: the link is back; failing back")
+	if _, err := d.failback(ctx, "after the partition"); err != nil {
+		return fmt.Errorf("failback: %w", err)
+	}
+	return nil
+}
+
+func (d *run) forcedThenUnforced(ctx context.Context) error {
+	defer d.stopWorkload()
+	var second failover.Result
+	res, forcedAt, err := d.forcedDuringPartition(ctx, func(ctx context.Context, _ func()) error {
+		d.say("a second, unforced run for %s comes during the forced wait", d.dr)
+		var err error
+		second, err = d.fc.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Reason: "drill: a second operator"})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forced failover: %w", err)
+	}
+	gap, err := d.handedOver(ctx, forcedAt)
+	if err != nil {
+		return err
+	}
+	d.rep.Observed = fmt.Sprintf("forced to epoch %d, the second run ended %s at epoch %d; %s's last write %.2fs before %s's first", res.Epoch, second.Outcome, second.Epoch, d.primary, gap.Seconds(), d.dr)
+	d.say("%s", d.rep.Observed)
+	if second.Epoch != res.Epoch {
+		return fmt.Errorf("the second run ended at epoch %d, the forced one at %d: the runs did not converge", second.Epoch, res.Epoch)
+	}
+	return d.healAndFailBack(ctx)
+}
+
+func (d *run) forcedInterrupted(ctx context.Context) error {
+	defer d.stopWorkload()
+	_, forcedAt, err := d.forcedDuringPartition(ctx, func(_ context.Context, interrupt func()) error {
+		d.say("the forced run is interrupted while it waits out the old lease")
+		interrupt()
+		return nil
+	})
+	if err == nil {
+		return errors.New("the interrupted forced run reported success")
+	}
+	var resumed control.View
+	if err := d.poll(ctx, d.dr+" active and released by the tick", func() (bool, error) {
+		v, err := d.fc.View(ctx, d.primary, d.dr)
+		if err != nil {
+			return false, nil
+		}
+		if v.Active.Region == d.primary && v.Active.Epoch > d.primaryEpochBase {
+			return false, fmt.Errorf("the forced failover was rolled back onto %s (epoch %d)", d.primary, v.Active.Epoch)
+		}
+		resumed = v
+		return v.Active.Region == d.dr && v.Active.Hold == "", nil
+	}); err != nil {
+		return err
+	}
+	gap, err := d.handedOver(ctx, forcedAt)
+	if err != nil {
+		return err
+	}
+	d.rep.Observed = fmt.Sprintf("interrupted during the wait; resumed by the tick: %s active at epoch %d; %s's last write %.2fs before %s's first", d.dr, resumed.Active.Epoch, d.primary, gap.Seconds(), d.dr)
+	d.say("%s", d.rep.Observed)
+	return d.healAndFailBack(ctx)
+}
+
+func (d *run) failbackInterrupted(ctx context.Context) error {
+	var handover, resumed time.Time
+	var held control.Active
+	err := d.outage(ctx, outageHooks{failback: func(ctx context.Context) (failover.Result, error) {
+		if err := d.t.FailbackReplication(ctx, true); err != nil {
+			return failover.Result{}, err
+		}
+		defer d.t.FailbackReplication(context.WithoutCancel(ctx), false)
+		rctx, interrupt := context.WithCancel(ctx)
+		defer interrupt()
+		ran := make(chan error, 1)
+		go func() {
+			_, err := d.fc.Run(rctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: "drill failback, to be interrupted"})
+			ran <- err
+		}()
+		if err := d.poll(ctx, "the failback's handover", func() (bool, error) {
+			v, err := d.fc.View(ctx, d.primary, d.dr)
+			held = v.Active
+			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == control.HoldHandover, nil
+		}); err != nil {
+			return failover.Result{}, err
+		}
+		handover = time.Now()
+		d.say("the failback is interrupted after its handover (epoch %d held)", held.Epoch)
+		interrupt()
+		if err := <-ran; err == nil {
+			d.say("the failback finished before the interruption reached it")
+		}
+		var v control.View
+		if err := d.poll(ctx, d.primary+" released by the tick", func() (bool, error) {
+			var err error
+			v, err = d.fc.View(ctx, d.primary, d.dr)
+			if err == nil && v.Active.Region == d.dr {
+				return false, fmt.Errorf("the interrupted failback was rolled back (%s active at epoch %d)", d.dr, v.Active.Epoch)
+			}
+			return err == nil && v.Active.Region == d.primary && v.Active.Hold == "", nil
+		}); err != nil {
+			return failover.Result{}, err
+		}
+		resumed = time.Now()
+		journal, _ := d.store(d.primary).Run(ctx, v.Active.Epoch)
+		return failover.Result{Outcome: failover.OutcomeCompleted, From: d.dr, To: d.primary, Epoch: v.Active.Epoch, Journal: journal}, nil
+	}})
+	if err != nil {
+		return err
+	}
+	heldFor := resumed.Sub(handover)
+	d.rep.Observed = fmt.Sprintf("failback interrupted after its handover at epoch %d; the tick released %s %.2fs later", held.Epoch, d.primary, heldFor.Seconds())
+	if limit := d.fc.LeaseConfig().Term + 10*time.Second; heldFor > limit {
+		return fmt.Errorf("the interrupted failback held every write for %s, more than a lease term and the tick's schedule (%s)", heldFor.Round(time.Millisecond), limit)
+	}
+	return nil
+}
+
+// repairedThenCut waits until every control record agrees with the quorum
+// (the holder's renewals repaired the one that missed a step), then cuts
+// region for the fault window: the primary must keep writing.
+func (d *run) repairedThenCut(ctx context.Context, missed, cut string, since time.Time) error {
+	var v control.View
+	if err := d.poll(ctx, missed+"'s record repaired", func() (bool, error) {
+		var err error
+		v, err = d.fc.View(ctx, d.primary, d.dr)
+		if err != nil || v.Active.Region != d.primary {
+			return false, nil
+		}
+		r, ok := v.Records[missed]
+		return ok && r.Region == v.Active.Region && r.Epoch == v.Active.Epoch && r.Hold == "", nil
+	}); err != nil {
+		return err
+	}
+	repaired := fmt.Sprintf("%s's record repaired %.2fs after it missed a step (epoch %d)", missed, time.Since(since).Seconds(), v.Active.Epoch)
+	d.say("%s", repaired)
+	started := time.Time{}
+	if d.wl != nil {
+		d.stopWorkload()
+		d.extra = append(d.extra, d.wl)
+		started = d.startedAt
+	}
+	d.primaryEpochBase = v.Active.Epoch
+	err := d.noNewEpoch(ctx, cut, d.minAckRatio())
+	if !started.IsZero() {
+		d.startedAt = started // the report's timeline starts with the first workload
+	}
+	d.rep.Observed = repaired + "; " + d.rep.Observed
+	return err
+}
+
+func (d *run) partialClaimThenWitnessOutage(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	if f.Witness() == "" {
+		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
+	}
+	v, err := d.fc.View(ctx, d.primary, d.dr)
+	if err != nil {
+		return err
+	}
+	// What a claim refused by the primary's and the witness's records
+	// leaves behind: the DR region's own record at a higher epoch, granted
+	// to it, and no lease.
+	now, l := time.Now().UTC(), d.fc.LeaseConfig()
+	stray := control.Active{Region: d.dr, Epoch: v.HighestEpoch() + 1, Since: now, GrantedUntil: now.Add(l.Term)}
+	d.say("FAULT: a claim for %s lands on its own record only (epoch %d) and is refused by the others", d.dr, stray.Epoch)
+	if err := d.store(d.dr).Raise(ctx, stray); err != nil {
+		return fmt.Errorf("plant the partial claim: %w", err)
+	}
+	return d.repairedThenCut(ctx, d.dr, f.Witness(), now)
+}
+
+func (d *run) failbackMissedWitnessThenDROutage(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	w := f.Witness()
+	if w == "" {
+		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
+	}
+	var missedAt time.Time
+	err = d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
+		d.say("FAULT: %s cut: the failback's handover and release miss its record", w)
+		missedAt = time.Now()
+		return f.CutService(ctx, w, "")
+	}})
+	if herr := d.t.Heal(ctx, w); herr != nil {
+		return errors.Join(err, herr)
+	}
+	if err != nil {
+		return err
+	}
+	d.say("HEAL: %s back", w)
+	return d.repairedThenCut(ctx, w, d.dr, missedAt)
+}
