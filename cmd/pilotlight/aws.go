@@ -115,7 +115,7 @@ usual chain (SSO, instance roles).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&profile, "detection", "free", "detection profile: free (1-minute alarms, free tier) or fast (10-second, cents a month)")
+	f.StringVar(&profile, "detection", "free", "detection profile: free (1-minute alarms, standard metrics) or fast (10-second, high-resolution alarm: about $1.70 a month more)")
 	f.StringVar(&email, "email", "", "e-mail address for failover notifications (SNS; confirm the subscription)")
 	f.StringVar(&zone, "hosted-zone", "", "Route 53 hosted zone ID for failover records (optional)")
 	f.StringVar(&record, "record", "", "record name in that zone, e.g. orders.example.com")

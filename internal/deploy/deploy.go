@@ -93,7 +93,7 @@ func (p Plan) Check() error {
 	case p.HasWitness() && (p.Witness == p.Primary || p.Witness == p.DR):
 		return fmt.Errorf("deploy: the witness region %s is one of the two application regions: name a third region (--witness), or none", p.Witness)
 	case p.Profile != "free" && p.Profile != "fast":
-		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms, free tier) or fast (10-second alarms, cents a month)", p.Profile)
+		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms) or fast (10-second alarms, about $1.70 a month more)", p.Profile)
 	case p.HostedZoneID != "" && p.RecordName == "":
 		return errors.New("deploy: a hosted zone needs a record name (--record orders.example.com)")
 	}
