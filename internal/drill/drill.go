@@ -107,6 +107,7 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition, Load: d.load,
 		ForcedThenUnforced: d.forcedThenUnforced, ForcedInterrupted: d.forcedInterrupted, FailbackInterrupted: d.failbackInterrupted,
 		PartialClaimThenWitnessOutage: d.partialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage: d.failbackMissedWitnessThenDROutage,
+		LateHealthCheck: d.lateHealthCheck,
 	}[opts.Scenario]
 	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
 		body = d.controllerCrash

@@ -91,6 +91,9 @@ type LabFaults interface {
 	Witness() string
 	CrashControllerAfter(ctx context.Context, phase string) error
 	SetClockOffset(ctx context.Context, region string, d time.Duration) error
+	// LateHealthChecks drops one in three of a region's scheduled
+	// health-check runs for d.
+	LateHealthChecks(ctx context.Context, region string, d time.Duration) error
 	// CutLink partitions two regions from each other; Heal("") ends it.
 	CutLink(ctx context.Context, a, b string) error
 	// Behind is a client of the region's DynamoDB behind its fault proxy.
@@ -121,24 +124,34 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 	if err != nil {
 		return err
 	}
+	return d.noNewEpochUnder(ctx, cut+" cut off", minRatio,
+		func(ctx context.Context) error { return f.CutService(ctx, cut, "") },
+		func(ctx context.Context) error { return d.t.Heal(ctx, cut) })
+}
+
+// noNewEpochUnder is noNewEpoch with any fault: inject starts it, heal (nil:
+// it ends by itself) ends it after the fault window.
+func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float64, inject, heal func(ctx context.Context) error) error {
 	d.startWorkload()
 	defer d.stopWorkload()
 	if err := wait(ctx, d.opts.Steady); err != nil {
 		return err
 	}
 	from := time.Now()
-	d.say("FAULT: %s cut off for %s", cut, d.faultFor())
-	if err := f.CutService(ctx, cut, ""); err != nil {
+	d.say("FAULT: %s for %s", fault, d.faultFor())
+	if err := inject(ctx); err != nil {
 		return err
 	}
 	if err := wait(ctx, d.faultFor()); err != nil {
 		return err
 	}
 	to := time.Now()
-	if err := d.t.Heal(ctx, cut); err != nil {
-		return err
+	if heal != nil {
+		if err := heal(ctx); err != nil {
+			return err
+		}
 	}
-	d.say("HEAL: %s back", cut)
+	d.say("HEAL: %s over", fault)
 	v, err := d.settle(ctx)
 	if err != nil {
 		return err
@@ -158,10 +171,10 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 	}
 	d.rep.Observed = fmt.Sprintf("epoch %d held by %s; primary acknowledged %.1f%% of %d writes during the fault", v.Active.Epoch, v.Active.Region, 100*ratio, sent)
 	if v.Active.Region != d.primary || v.Active.Epoch != d.primaryEpochBase {
-		return fmt.Errorf("a new epoch began while only %s was cut: %s at epoch %d", cut, v.Active.Region, v.Active.Epoch)
+		return fmt.Errorf("a new epoch began under %s alone: %s at epoch %d", fault, v.Active.Region, v.Active.Epoch)
 	}
 	if ratio < minRatio {
-		return fmt.Errorf("the primary acknowledged %.1f%% of writes while %s was cut, want ≥ %.0f%% (why not: %v)", 100*ratio, cut, 100*minRatio, summarize(d.wl.Writes(), d.startedAt).Reasons)
+		return fmt.Errorf("the primary acknowledged %.1f%% of writes under %s, want ≥ %.0f%% (why not: %v)", 100*ratio, fault, 100*minRatio, summarize(d.wl.Writes(), d.startedAt).Reasons)
 	}
 	return nil
 }

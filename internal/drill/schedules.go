@@ -37,6 +37,11 @@ const (
 	// miss the witness, then the DR region goes down: the primary's renewals
 	// brought the witness up to date, so it keeps writing.
 	FailbackMissedWitnessThenDROutage Scenario = "failback-missed-witness-then-dr-outage"
+	// LateHealthCheck drops one in three of the primary's scheduled
+	// health-check runs (EventBridge delivering late, or not at all): each
+	// run renews across the next, so no write is refused and no failover
+	// happens.
+	LateHealthCheck Scenario = "late-health-check"
 )
 
 func init() {
@@ -46,10 +51,11 @@ func init() {
 		FailbackInterrupted:               "the tick resumes the interrupted failback within a term and a tick; failback loses 0",
 		PartialClaimThenWitnessOutage:     "the stray record is repaired; no new holder; the primary keeps writing with the witness down",
 		FailbackMissedWitnessThenDROutage: "the witness is brought up to date; the primary keeps writing with the DR region down",
+		LateHealthCheck:                   "no failover; the primary acknowledges ≥ 95% of writes while its health-check runs come late",
 	} {
 		Expectations[sc] = want
 	}
-	Scenarios = append(Scenarios, ForcedThenUnforced, ForcedInterrupted, FailbackInterrupted, PartialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage)
+	Scenarios = append(Scenarios, ForcedThenUnforced, ForcedInterrupted, FailbackInterrupted, PartialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage, LateHealthCheck)
 }
 
 // forcedDuringPartition partitions the two regions and forces a failover to
@@ -320,4 +326,13 @@ func (d *run) failbackMissedWitnessThenDROutage(ctx context.Context) error {
 	}
 	d.say("HEAL: %s back", w)
 	return d.repairedThenCut(ctx, w, d.dr, missedAt)
+}
+
+func (d *run) lateHealthCheck(ctx context.Context) error {
+	f, err := d.faults()
+	if err != nil {
+		return err
+	}
+	return d.noNewEpochUnder(ctx, "one in three of "+d.primary+"'s health-check runs dropped", d.minAckRatio(),
+		func(ctx context.Context) error { return f.LateHealthChecks(ctx, d.primary, d.faultFor()) }, nil)
 }

@@ -29,6 +29,9 @@ type Operator interface {
 	// SetClockOffset makes a region's functions read the time d ahead (or
 	// behind): the clock-skew fault.
 	SetClockOffset(ctx context.Context, regionName string, d time.Duration) error
+	// LateHealthChecks drops one in three of a region's scheduled
+	// health-check runs for d (a late or lost schedule delivery).
+	LateHealthChecks(ctx context.Context, regionName string, d time.Duration) error
 	// CutLink partitions two regions from each other (clients reach both);
 	// Restore("") heals it.
 	CutLink(ctx context.Context, a, b string) error
@@ -71,6 +74,9 @@ func (c labController) SetClockOffset(_ context.Context, r string, d time.Durati
 	return c.l.SetClockOffset(r, d)
 }
 func (c labController) CutLink(_ context.Context, a, b string) error { return c.l.CutLink(a, b) }
+func (c labController) LateHealthChecks(_ context.Context, r string, d time.Duration) error {
+	return c.l.LateHealthChecks(r, d)
+}
 func (c labController) KickReplication(_ context.Context) error      { c.l.objects.Poke(); return nil }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS

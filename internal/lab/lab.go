@@ -107,6 +107,10 @@ type Lab struct {
 	mu sync.Mutex
 	// crashAfter is the armed controller crash's phase ("" when none).
 	crashAfter string
+	// lateHealth: until when a region's health-check runs are dropped one
+	// in three (the late-health-check fault); lateRuns counts its runs.
+	lateHealth map[string]time.Time
+	lateRuns   map[string]int
 	events     []Event
 	auth       atomic.Pointer[access.Authorizer] // set when Options.Access is
 	denials    atomic.Int64
@@ -384,7 +388,47 @@ func (l *Lab) startServing(ctx context.Context) error {
 	l.fnWG.Add(3)
 	go func() { defer l.fnWG.Done(); l.frontDoor.Run(fctx) }()
 	go func() { defer l.fnWG.Done(); l.alarm.Run(fctx) }()
-	go func() { defer l.fnWG.Done(); alarm.Schedule(fctx, fo.HealthInterval, l.scheduled(), l.Invoke) }()
+	go func() { defer l.fnWG.Done(); alarm.Schedule(fctx, fo.HealthInterval, l.scheduled(), l.scheduledInvoke) }()
+	return nil
+}
+
+// scheduledInvoke is the schedules' invoke: the late-health-check fault
+// drops one in three of a region's health-check runs while it lasts (a
+// late or lost EventBridge delivery).
+func (l *Lab) scheduledInvoke(ctx context.Context, regionName, name string, payload []byte) ([]byte, error) {
+	if name == FnHealth {
+		l.mu.Lock()
+		until, late := l.lateHealth[regionName]
+		drop := false
+		if late && time.Now().Before(until) {
+			l.lateRuns[regionName]++
+			drop = l.lateRuns[regionName]%3 == 1
+		}
+		l.mu.Unlock()
+		if drop {
+			return nil, nil
+		}
+	}
+	return l.Invoke(ctx, regionName, name, payload)
+}
+
+// LateHealthChecks drops one in three of a region's scheduled health-check
+// runs for d: a run that EventBridge delivers late, or not at all.
+func (l *Lab) LateHealthChecks(regionName string, d time.Duration) error {
+	r, err := l.region(regionName)
+	if err != nil {
+		return err
+	}
+	if d <= 0 || d > 10*time.Minute {
+		return fmt.Errorf("late health checks for %s: give a duration between 0 and 10m", d)
+	}
+	l.mu.Lock()
+	if l.lateHealth == nil {
+		l.lateHealth, l.lateRuns = map[string]time.Time{}, map[string]int{}
+	}
+	l.lateHealth[r.name], l.lateRuns[r.name] = time.Now().Add(d), 0
+	l.mu.Unlock()
+	l.event("fault", r.name, fmt.Sprintf("one in three scheduled health-check runs dropped for %s", d))
 	return nil
 }
 

@@ -229,6 +229,12 @@ func (t *Lab) Witness() string { return t.c.State.Witness }
 func (t *Lab) CrashControllerAfter(ctx context.Context, phase string) error {
 	return t.c.CrashControllerAfter(ctx, phase)
 }
+// LateHealthChecks drops one in three of a region's scheduled health-check
+// runs for d.
+func (t *Lab) LateHealthChecks(ctx context.Context, r string, d time.Duration) error {
+	return t.c.LateHealthChecks(ctx, r, d)
+}
+
 func (t *Lab) SetClockOffset(ctx context.Context, r string, d time.Duration) error {
 	return t.c.SetClockOffset(ctx, r, d)
 }

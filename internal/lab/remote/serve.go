@@ -173,6 +173,8 @@ func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
 		return c.CutLink(ctx, req.Region, req.Service)
 	case "kick":
 		return c.KickReplication(ctx)
+	case "late-health":
+		return c.LateHealthChecks(ctx, req.Region, d)
 	case "clock":
 		off, err := time.ParseDuration(req.Offset)
 		if err != nil {
@@ -260,6 +262,11 @@ func (c *Client) KickReplication(ctx context.Context) error {
 // CutLink implements Operator.
 func (c *Client) CutLink(ctx context.Context, a, b string) error {
 	return c.post(ctx, controlRequest{Action: "link", Region: a, Service: b})
+}
+
+// LateHealthChecks implements Operator.
+func (c *Client) LateHealthChecks(ctx context.Context, r string, d time.Duration) error {
+	return c.post(ctx, controlRequest{Action: "late-health", Region: r, Latency: d.String()})
 }
 
 // SetClockOffset implements Operator.
