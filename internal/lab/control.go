@@ -77,7 +77,7 @@ func (c labController) CutLink(_ context.Context, a, b string) error { return c.
 func (c labController) LateHealthChecks(_ context.Context, r string, d time.Duration) error {
 	return c.l.LateHealthChecks(r, d)
 }
-func (c labController) KickReplication(_ context.Context) error      { c.l.objects.Poke(); return nil }
+func (c labController) KickReplication(_ context.Context) error { c.l.objects.Poke(); return nil }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming

@@ -229,6 +229,7 @@ func (t *Lab) Witness() string { return t.c.State.Witness }
 func (t *Lab) CrashControllerAfter(ctx context.Context, phase string) error {
 	return t.c.CrashControllerAfter(ctx, phase)
 }
+
 // LateHealthChecks drops one in three of a region's scheduled health-check
 // runs for d.
 func (t *Lab) LateHealthChecks(ctx context.Context, r string, d time.Duration) error {
