@@ -66,6 +66,19 @@ validator clean at the end):
   controller-crash-after-PHASE   (PHASE: detected, decided, fenced, promoted,
                        verified) the controller dies as it journals PHASE:
                        writable within the RTO budget, no operator
+Schedules (an order of events the lease protocol must survive):
+  forced-then-unforced   a second, unforced run during a forced failover's
+                       wait: nothing is granted early
+  forced-interrupted   a forced failover interrupted in its wait: the tick
+                       resumes it, never rolls it back
+  failback-interrupted a failback interrupted after its handover: the tick
+                       resumes it within a lease term and a tick
+  partial-claim-then-witness-outage   a claim lands on one record, then the
+                       witness goes down: the primary keeps writing
+  failback-missed-witness-then-dr-outage   the failback misses the witness,
+                       then the DR region goes down: the primary keeps writing
+  late-health-check    one in three of the primary's health-check runs
+                       dropped: no failover, no refused writes
   all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
