@@ -189,9 +189,10 @@ func (s *Store) grant(ctx context.Context, holder string, epoch int64, until tim
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":g": msValue(until), ":e": numValue(epoch), ":h": &types.AttributeValueMemberS{Value: holder}}})
 	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) && !release {
-		// A racing renewal of the same holder already granted longer: the
-		// grant is at least this one.
+	if errors.As(err, &ccf) {
+		// A racing renewal (or release: a resumed run racing the one it
+		// resumes) of the same holder already granted longer, and no hold
+		// is left: the grant is at least this one.
 		if a, rerr := s.Active(ctx); rerr == nil && a.Region == holder && a.Epoch == epoch && a.Hold == "" && !a.GrantedUntil.Before(until.Truncate(time.Millisecond)) {
 			return nil
 		}

@@ -176,68 +176,6 @@ func WriteVerifier(clients map[string]*region.Clients, names region.Names) func(
 	}
 }
 
-// TableDrainer waits until table replication from → to has caught up: it
-// writes a canary item in from (after writes there stopped) and waits until
-// to holds it. Then, if set, Objects waits for object replication.
-type TableDrainer struct {
-	Clients map[string]*region.Clients
-	Names   region.Names
-	Timeout time.Duration
-	Objects func(ctx context.Context, from, to string) error
-	// Check, when set, tells before anything is fenced whether a drain can
-	// succeed (see Readier).
-	Check func(ctx context.Context, from, to string) error
-}
-
-var (
-	_ Drainer = TableDrainer{}
-	_ Readier = TableDrainer{}
-)
-
-// Ready implements Readier.
-func (d TableDrainer) Ready(ctx context.Context, from, to string) error {
-	if d.Check == nil {
-		return nil
-	}
-	return d.Check(ctx, from, to)
-}
-
-// Drain implements Drainer.
-func (d TableDrainer) Drain(ctx context.Context, from, to string) error {
-	timeout := d.Timeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	token := strconv.FormatInt(time.Now().UnixNano(), 10)
-	key := map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#drain#" + from}}
-	item := map[string]types.AttributeValue{"token": &types.AttributeValueMemberS{Value: token}}
-	for k, v := range key {
-		item[k] = v
-	}
-	if _, err := d.Clients[from].DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.Names.Table()), Item: item}); err != nil {
-		return fmt.Errorf("write drain canary in %s: %w", from, err)
-	}
-	for {
-		out, err := d.Clients[to].DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Names.Table()), Key: key, ConsistentRead: aws.Bool(true)})
-		if err == nil {
-			if v, ok := out.Item["token"].(*types.AttributeValueMemberS); ok && v.Value == token {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("drain canary from %s not in %s after %s", from, to, timeout)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if d.Objects != nil {
-		return d.Objects(ctx, from, to)
-	}
-	return nil
-}
-
 // Publisher is the part of the SNS API SNSNotifier uses.
 type Publisher interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)

@@ -407,7 +407,11 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 			// Catch up while the source still takes writes, so the drain
 			// after the handover (when nobody may write) is short.
 			if c.cfg.Drain != nil {
-				if err := c.cfg.Drain.Drain(ctx, req.From, req.To); err != nil {
+				catchUp := c.cfg.Drain.Drain
+				if cu, ok := c.cfg.Drain.(CatchUpper); ok {
+					catchUp = cu.CatchUp
+				}
+				if err := catchUp(ctx, req.From, req.To); err != nil {
 					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
 				}
 			}
@@ -845,6 +849,14 @@ func orNone(r string) string {
 		return "no region"
 	}
 	return r
+}
+
+// CatchUpper is a Drainer with a catch-up of its own: run before the
+// handover, while the source still takes writes (so it can never be fully
+// drained), it proves what it can and returns; the Drain after the handover
+// then has only the rest to prove.
+type CatchUpper interface {
+	CatchUp(ctx context.Context, from, to string) error
 }
 
 // Readier is a Drainer that can tell, before anything is fenced, that a

@@ -59,12 +59,19 @@ func DynamoDB(w Where, target string, body []byte) ([]Request, error) {
 		out = append(out, Request{Action: action, Resource: resource, Context: w.context()})
 	}
 	if strings.HasPrefix(svc, "DynamoDBStreams") {
-		switch {
-		case req.StreamArn != "":
-			add("dynamodb:"+op, req.StreamArn)
+		// DynamoDB Local names a stream arn:aws:dynamodb:ddblocal:…:table/
+		// T/stream/L, and its iterators start with that name: the request
+		// is for stream L of table T in this region.
+		stream := req.StreamArn
+		if stream == "" {
+			stream, _, _ = strings.Cut(req.ShardIterator, "|")
+		}
+		switch _, rest, ok := strings.Cut(stream, ":table/"); {
+		case ok:
+			add("dynamodb:"+op, w.tableARN(rest))
 		case req.ShardIterator != "":
-			// An iterator names no stream the lab can read: any stream of
-			// the region's tables.
+			// An iterator that names no stream: any stream of the region's
+			// tables.
 			add("dynamodb:"+op, w.tableARN("*")+"/stream/*")
 		default:
 			add("dynamodb:"+op, "*")

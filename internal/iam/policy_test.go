@@ -167,6 +167,11 @@ func TestDynamoDBActions(t *testing.T) {
 		{"DynamoDB_20120810.TransactGetItems", `{"TransactItems":[{"Get":{"TableName":"c"}}]}`, []string{"dynamodb:GetItem " + tbl("c")}},
 		{"DynamoDB_20120810.ListTables", `{}`, []string{"dynamodb:ListTables *"}},
 		{"DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"x"}`, []string{"dynamodb:GetRecords " + tbl("*") + "/stream/*"}},
+		// DynamoDB Local's stream names and iterators name the table.
+		{"DynamoDBStreams_20120810.DescribeStream", `{"StreamArn":"arn:aws:dynamodb:ddblocal:000000000000:table/o/stream/2026-12-03T05:57:42.695"}`,
+			[]string{"dynamodb:DescribeStream " + tbl("o") + "/stream/2026-12-03T05:57:42.695"}},
+		{"DynamoDBStreams_20120810.GetRecords", `{"ShardIterator":"arn:aws:dynamodb:ddblocal:000000000000:table/o/stream/2026-12-03T05:57:42.695|001|c2hh"}`,
+			[]string{"dynamodb:GetRecords " + tbl("o") + "/stream/2026-12-03T05:57:42.695"}},
 	}
 	for _, tc := range tests {
 		reqs, err := DynamoDB(w, tc.target, []byte(tc.body))

@@ -64,7 +64,7 @@ type AWS struct {
 	// ControlClients reach a region's control table with one attempt per
 	// call (nil: through Account).
 	ControlClients func(region string) (*region.Clients, error)
-	// Drain is the failback's drain (nil: failover.TableDrainer over
+	// Drain is the failback's drain (nil: failover.ArrivalDrainer over
 	// DataClients).
 	Drain failover.Drainer
 	// ClockBound measures this machine's clock for claims (nil: against the
@@ -271,9 +271,8 @@ func (t *AWS) Deployment(ctx context.Context) (failover.Deployment, config.Funct
 // Controller builds the controller an operator's command drives on AWS,
 // from the deployment's one description (Deployment): the witness, the lease
 // and the dwell the deployed function uses, control writes with one attempt,
-// notices to the function's topic. Global tables replicate by themselves:
-// the drain waits for the table canary (objects are checked by the
-// validator afterwards).
+// notices to the function's topic. The failback's drain proves arrival item
+// by item and object by object (failover.ArrivalDrainer).
 func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 	d, env, err := t.Deployment(ctx)
 	if err != nil {
@@ -307,7 +306,7 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 		}
 	}
 	if cfg.Drain == nil {
-		cfg.Drain = failover.TableDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute}
+		cfg.Drain = &failover.ArrivalDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute, Settle: failover.StreamSettle, Objects: true}
 	}
 	if env.NotifyTopic != "" && t.Account != nil {
 		cfg.Notify = failover.SNSNotifier{SNS: sns.NewFromConfig(t.Account.cfg, func(o *sns.Options) { o.Region = t.DRRegion }), Topic: env.NotifyTopic}

@@ -60,8 +60,9 @@ func (t *Lab) Close()                              {}
 
 // Controller builds the controller an operator or a drill drives from
 // outside: probes and control writes with one attempt, the front door as
-// the routing view, the notifications log, and a drainer that waits for
-// the table canary and for the lab's object replication to catch up.
+// the routing view, the notifications log, and a drainer that proves
+// arrival item by item and object by object (after kicking the lab's object
+// replication).
 func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	s := t.c.State
 	clients, err := s.Clients(1)
@@ -83,7 +84,7 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	cfg := failover.Config{
 		Clients: clients, Names: names, Deployment: d,
 		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
-		Drain:  failover.TableDrainer{Clients: t.clients, Names: names, Objects: t.c.DrainObjects, Check: t.c.DrainReady},
+		Drain:  &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Replicated: t.c.DrainObjects, Check: t.c.DrainReady},
 	}
 	if s.FrontDoor != "" {
 		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}

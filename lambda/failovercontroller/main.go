@@ -35,9 +35,9 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	// The tick resumes an interrupted failback: it drains the table as the
-	// operator's controller does (the validator checks objects after).
-	cfg.Drain = failover.TableDrainer{Clients: cfg.Clients, Names: cfg.Names}
+	// The tick resumes an interrupted failback: it proves arrival as the
+	// operator's controller does.
+	cfg.Drain = &failover.ArrivalDrainer{Clients: cfg.Clients, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
 	switch { // manual mode: a person decides, the tick never does
 	case env.Manual:
 	case env.AlarmURL != "": // the lab's front door

@@ -22,6 +22,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/front"
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
 // version orders writes of the same key across regions.
@@ -454,9 +455,9 @@ func (t *Replicator) classify(d *tableDirection, shard string, rec *sttypes.Reco
 	r := d.from
 	sr := rec.Dynamodb
 	c := &change{shard: shard, seq: aws.ToString(sr.SequenceNumber), observed: now}
-	c.key = fromStreamItem(sr.Keys)
+	c.key = validate.FromStream(sr.Keys)
 	c.keyID = front.KeyID(c.key)
-	newImg, oldImg := fromStreamItem(sr.NewImage), fromStreamItem(sr.OldImage)
+	newImg, oldImg := validate.FromStream(sr.NewImage), validate.FromStream(sr.OldImage)
 
 	v, deleted, own := replicatorWrite(rec.EventName, newImg, oldImg)
 	var wt int64

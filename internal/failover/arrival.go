@@ -1,0 +1,421 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate"
+)
+
+// ArrivalDrainer proves arrival, item by item: every item the source
+// region's table changed — read from the source table's stream, which holds
+// every write the region acknowledged, in order per item — is shown in the
+// target as the source's last image says (a removed item: absent), and
+// every latest object version of the source's data bucket is in the target
+// with the same ETag. Global tables replicate items independently, with no
+// order across items: one canary that arrived says nothing about the rest.
+//
+// A Drain before the handover (the catch-up, while the source still
+// writes) reads the stream from its start and proves what is there; the
+// Drain after it — when nothing more is written — reads on from where the
+// first stopped and proves the rest, so the time writes are refused is what
+// was written since the catch-up, not the table. It must be used through a
+// pointer (it keeps those positions).
+//
+// Limits, stated: a stream record is readable a moment after its write
+// was acknowledged, so a drain reads on for Settle; a stream keeps 24 hours; an item changed earlier and not
+// since is not re-proved (the validator compares whole tables). Deleted
+// objects are not followed.
+type ArrivalDrainer struct {
+	// Clients reach both regions' data (with the SDK's retries).
+	Clients map[string]*region.Clients
+	Names   region.Names
+	// Timeout bounds one Drain (0: 60 s).
+	Timeout time.Duration
+	// Settle is how long a Drain keeps reading the stream before it may
+	// pass: a write is acknowledged a moment before its stream record can
+	// be read (DynamoDB Streams: near real time, about a second; DynamoDB
+	// Local: at once).
+	Settle time.Duration
+	// Objects also proves the data bucket's objects.
+	Objects bool
+	// Replicated, when set, is waited for before the objects are proved
+	// (the lab kicks its object replicator rather than wait for its poll).
+	Replicated func(ctx context.Context, from, to string) error
+	// Check, when set, tells before anything is fenced whether a drain can
+	// succeed (see Readier).
+	Check func(ctx context.Context, from, to string) error
+
+	mu  sync.Mutex
+	dir map[string]*arrival // per direction "from>to"
+}
+
+// StreamSettle is ArrivalDrainer.Settle on AWS: DynamoDB Streams makes a
+// record readable in near real time, well within two seconds.
+const StreamSettle = 2 * time.Second
+
+var (
+	_ CatchUpper = (*ArrivalDrainer)(nil)
+	_ Drainer    = (*ArrivalDrainer)(nil)
+	_ Readier    = (*ArrivalDrainer)(nil)
+)
+
+// arrival is what one direction's drains have read and proved so far.
+type arrival struct {
+	stream  string
+	after   map[string]string // shard → last sequence number read
+	ended   map[string]bool   // closed shards read to their end
+	pending map[string]change // canonical key → the source's last image of it
+	objects map[string]string // object key → ETag proved in the target
+}
+
+type change struct {
+	key   map[string]types.AttributeValue
+	image map[string]types.AttributeValue // nil: removed
+	why   string                          // what the target showed last
+}
+
+// Ready implements Readier.
+func (d *ArrivalDrainer) Ready(ctx context.Context, from, to string) error {
+	if d.Check == nil {
+		return nil
+	}
+	return d.Check(ctx, from, to)
+}
+
+// CatchUp implements CatchUpper: it reads the stream and proves what has
+// arrived until the pending items stop shrinking (the source still
+// writes), and returns; it fails only when the stream cannot be read.
+func (d *ArrivalDrainer) CatchUp(ctx context.Context, from, to string) error {
+	return d.drain(ctx, from, to, true)
+}
+
+// Drain implements Drainer.
+func (d *ArrivalDrainer) Drain(ctx context.Context, from, to string) error {
+	return d.drain(ctx, from, to, false)
+}
+
+func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, catchUp bool) error {
+	src, dst := d.Clients[from], d.Clients[to]
+	if src == nil || dst == nil {
+		return fmt.Errorf("drain %s → %s: no data clients for both regions", from, to)
+	}
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dir == nil {
+		d.dir = map[string]*arrival{}
+	}
+	a := d.dir[from+">"+to]
+	if a == nil {
+		a = &arrival{after: map[string]string{}, ended: map[string]bool{}, pending: map[string]change{}, objects: map[string]string{}}
+		d.dir[from+">"+to] = a
+	}
+	settled := time.Now().Add(d.Settle)
+	best := -1
+	for {
+		if err := d.read(ctx, src, a); err != nil {
+			if ctx.Err() != nil && len(a.pending) > 0 {
+				return fmt.Errorf("drain %s → %s: %d items written in %s not in %s after %s, e.g. %s", from, to, len(a.pending), from, to, timeout, sample(a.pending))
+			}
+			return fmt.Errorf("drain %s → %s: read %s's stream: %w", from, to, from, err)
+		}
+		err := d.prove(ctx, dst, a)
+		if err != nil && ctx.Err() != nil {
+			err = nil // the deadline: report what is pending
+		}
+		if err == nil && len(a.pending) == 0 && !time.Now().Before(settled) {
+			break
+		}
+		if catchUp && err == nil {
+			// Caught up as far as a source that still writes allows: the
+			// pending items no longer shrink.
+			if best >= 0 && len(a.pending) >= best {
+				break
+			}
+			best = len(a.pending)
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%d items written in %s not in %s after %s, e.g. %s", len(a.pending), from, to, timeout, sample(a.pending))
+			}
+			return fmt.Errorf("drain %s → %s: %w", from, to, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !d.Objects {
+		return nil
+	}
+	if d.Replicated != nil {
+		if err := d.Replicated(ctx, from, to); err != nil {
+			return err
+		}
+	}
+	for {
+		missing, err := d.proveObjects(ctx, src, dst, from, to, a)
+		if err == nil && (len(missing) == 0 || catchUp) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%d objects in %s not in %s after %s, e.g. %s", len(missing), d.Names.Bucket(from), d.Names.Bucket(to), timeout, strings.Join(missing[:min(3, len(missing))], ", "))
+			}
+			return fmt.Errorf("drain %s → %s: %w", from, to, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// read reads the source table's stream on from the positions in a, keeping
+// each key's last image as pending.
+func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arrival) error {
+	if a.stream == "" {
+		out, err := src.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(d.Names.Table())})
+		if err != nil {
+			return err
+		}
+		if out.Table.LatestStreamArn == nil {
+			return fmt.Errorf("table %s has no stream: a global table replica always does", d.Names.Table())
+		}
+		a.stream = *out.Table.LatestStreamArn
+	}
+	var shards []sttypes.Shard
+	var start *string
+	for {
+		out, err := src.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(a.stream), ExclusiveStartShardId: start})
+		if err != nil {
+			return err
+		}
+		shards = append(shards, out.StreamDescription.Shards...)
+		if start = out.StreamDescription.LastEvaluatedShardId; start == nil {
+			break
+		}
+	}
+	for _, sh := range shards {
+		id := aws.ToString(sh.ShardId)
+		if a.ended[id] {
+			continue
+		}
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(a.stream), ShardId: sh.ShardId, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon}
+		if seq := a.after[id]; seq != "" {
+			in.ShardIteratorType, in.SequenceNumber = sttypes.ShardIteratorTypeAfterSequenceNumber, aws.String(seq)
+		}
+		it, err := src.Streams.GetShardIterator(ctx, in)
+		if err != nil {
+			return fmt.Errorf("shard %s: %w", id, err)
+		}
+		iter := it.ShardIterator
+		// An open shard has no end: it is read until it answers empty (its
+		// tip; the drain reads again until Settle has passed).
+		for empty := 0; iter != nil && empty < 1; {
+			out, err := src.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
+			if err != nil {
+				return fmt.Errorf("shard %s: %w", id, err)
+			}
+			if len(out.Records) == 0 {
+				empty++
+			} else {
+				empty = 0
+			}
+			for _, r := range out.Records {
+				if r.Dynamodb == nil {
+					continue
+				}
+				key := validate.FromStream(r.Dynamodb.Keys)
+				if canary(key) {
+					continue
+				}
+				c := change{key: key}
+				if r.EventName != sttypes.OperationTypeRemove {
+					c.image = validate.FromStream(r.Dynamodb.NewImage)
+				}
+				a.pending[string(validate.AppendCanonical(nil, key))] = c
+				a.after[id] = aws.ToString(r.Dynamodb.SequenceNumber)
+			}
+			iter = out.NextShardIterator
+			if iter == nil {
+				a.ended[id] = true
+			}
+		}
+	}
+	return nil
+}
+
+// prove looks the pending items up in the target (strongly consistent, 100
+// at a time) and drops those that hold the source's last image.
+func (d *ArrivalDrainer) prove(ctx context.Context, dst *region.Clients, a *arrival) error {
+	keys := make([]string, 0, len(a.pending))
+	for k := range a.pending {
+		keys = append(keys, k)
+	}
+	for len(keys) > 0 {
+		n := min(100, len(keys))
+		batch := keys[:n]
+		keys = keys[n:]
+		req := map[string]types.KeysAndAttributes{d.Names.Table(): {ConsistentRead: aws.Bool(true)}}
+		ka := req[d.Names.Table()]
+		for _, k := range batch {
+			ka.Keys = append(ka.Keys, a.pending[k].key)
+		}
+		req[d.Names.Table()] = ka
+		found := map[string]map[string]types.AttributeValue{}
+		for len(req) > 0 {
+			out, err := dst.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return err
+			}
+			for _, it := range out.Responses[d.Names.Table()] {
+				found[keyOf(it, a.pending[batch[0]].key)] = it
+			}
+			req = out.UnprocessedKeys
+		}
+		for _, k := range batch {
+			c := a.pending[k]
+			got, ok := found[keyOf(c.key, c.key)]
+			switch {
+			case c.image == nil && !ok:
+			case c.image != nil && ok && string(validate.AppendCanonical(nil, got)) == string(validate.AppendCanonical(nil, c.image)):
+			default:
+				switch {
+				case c.image == nil:
+					c.why = "removed in the source, present in the target"
+				case !ok:
+					c.why = "missing in the target"
+				default:
+					c.why = "differs in " + strings.Join(differing(c.image, got), ", ")
+				}
+				a.pending[k] = c
+				continue
+			}
+			delete(a.pending, k)
+		}
+	}
+	return nil
+}
+
+// canary reports whether key is one of pilotlight's own canary items: the
+// health checks write them in every region whatever the lease says, so the
+// target's is always newer than the source's last image; they are not the
+// application's acknowledged writes.
+func canary(key map[string]types.AttributeValue) bool {
+	pk, ok := key[region.TableHashKey].(*types.AttributeValueMemberS)
+	return ok && strings.HasPrefix(pk.Value, region.CanaryPrefix)
+}
+
+// keyOf is the canonical key of item, taking the key attributes' names from
+// like (an item's key map).
+func keyOf(item, like map[string]types.AttributeValue) string {
+	key := make(map[string]types.AttributeValue, len(like))
+	for k := range like {
+		key[k] = item[k]
+	}
+	return string(validate.AppendCanonical(nil, key))
+}
+
+// proveObjects lists both buckets and checks each source object not proved
+// yet (new, or with another ETag) against the target's listing: two
+// listings, not a call per object. It returns the keys still missing.
+func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, from, to string, a *arrival) ([]string, error) {
+	list := func(c *region.Clients, bucket string, f func(key, etag string)) error {
+		p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list %s: %w", bucket, err)
+			}
+			for _, o := range page.Contents {
+				f(aws.ToString(o.Key), aws.ToString(o.ETag))
+			}
+		}
+		return nil
+	}
+	want := map[string]string{}
+	if err := list(src, d.Names.Bucket(from), func(k, etag string) {
+		if !strings.HasPrefix(k, "_canary/") && a.objects[k] != etag {
+			want[k] = etag
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	if err := list(dst, d.Names.Bucket(to), func(k, etag string) {
+		if w, ok := want[k]; ok && w == etag {
+			a.objects[k] = etag
+			delete(want, k)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	missing := make([]string, 0, len(want))
+	for k := range want {
+		missing = append(missing, k)
+	}
+	sort.Strings(missing)
+	return missing, nil
+}
+
+func sample(pending map[string]change) string {
+	var out []string
+	for _, c := range pending {
+		var parts []string
+		for k, v := range c.key {
+			switch x := v.(type) {
+			case *types.AttributeValueMemberS:
+				parts = append(parts, k+"="+x.Value)
+			case *types.AttributeValueMemberN:
+				parts = append(parts, k+"="+x.Value)
+			default:
+				parts = append(parts, k+"=…")
+			}
+		}
+		sort.Strings(parts)
+		out = append(out, "{"+strings.Join(parts, ", ")+"} ("+c.why+")")
+		if len(out) == 3 {
+			break
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// differing names the attributes in which two items differ (replication
+// bookkeeping aside).
+func differing(a, b map[string]types.AttributeValue) []string {
+	var out []string
+	for k, v := range a {
+		if validate.Ignored(k) {
+			continue
+		}
+		if w, ok := b[k]; !ok || string(validate.AppendCanonical(nil, map[string]types.AttributeValue{k: v})) != string(validate.AppendCanonical(nil, map[string]types.AttributeValue{k: w})) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok && !validate.Ignored(k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
