@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,12 +93,27 @@ func (p Plan) Check() error {
 		return fmt.Errorf("deploy: the primary and DR regions are both %s: the DR region must be a different region", p.Primary)
 	case p.HasWitness() && (p.Witness == p.Primary || p.Witness == p.DR):
 		return fmt.Errorf("deploy: the witness region %s is one of the two application regions: name a third region (--witness), or none", p.Witness)
+	case slices.Contains(NoFunctionURLs, p.Primary) || slices.Contains(NoFunctionURLs, p.DR):
+		r := p.Primary
+		if !slices.Contains(NoFunctionURLs, r) {
+			r = p.DR
+		}
+		return fmt.Errorf("deploy: %s has no Lambda function URLs (AWS::Lambda::Url), which the orders service and the health checks are reached by: choose another primary or DR region (the witness may be any region)", r)
 	case p.Profile != "free" && p.Profile != "fast":
 		return fmt.Errorf("deploy: detection profile %q: use free (1-minute alarms) or fast (10-second alarms, about $1.70 a month more)", p.Profile)
 	case p.HostedZoneID != "" && p.RecordName == "":
 		return errors.New("deploy: a hosted zone needs a record name (--record orders.example.com)")
 	}
 	return nil
+}
+
+// NoFunctionURLs are the regions without Lambda function URLs
+// (AWS::Lambda::Url), as cfn-lint 1.51's resource schemas know them (rule
+// E3006): deploy refuses them for the primary and the DR region.
+// TestTemplatesLintInEveryAcceptedRegion holds the list to cfn-lint's.
+var NoFunctionURLs = []string{
+	"ap-east-2", "ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+	"ca-west-1", "eu-central-2", "eu-south-2", "il-central-1", "me-central-1", "mx-central-1",
 }
 
 // Alarms are the DR stack's alarms: the primary's health (it drives the
