@@ -834,6 +834,10 @@ func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
 	return v, nil
 }
 
+// ExpireAttr is the control tables' TTL attribute (the templates enable
+// TTL on it): the journaled lease intervals and revocations carry it.
+const ExpireAttr = "expire_at"
+
 // Interval is one confirmed lease interval, journaled by its holder.
 type Interval struct {
 	Holder string    `json:"holder"`
@@ -848,8 +852,8 @@ func (s *Store) journalLease(ctx context.Context, iv leaseInterval) error {
 	it["epoch"] = numValue(iv.epoch)
 	it["start"] = msValue(iv.start)
 	it["until"] = msValue(iv.until)
-	// Kept for a week (TTL attribute on AWS).
-	it["expire_at"] = numValue(iv.until.Add(7 * 24 * time.Hour).Unix())
+	// Kept for a week: the control tables' TTL attribute.
+	it[ExpireAttr] = numValue(iv.until.Add(7 * 24 * time.Hour).Unix())
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
 	return err
 }
@@ -864,7 +868,7 @@ func (s *Store) revoke(ctx context.Context, holder string, epoch int64, t time.T
 	it["holder"] = &types.AttributeValueMemberS{Value: holder}
 	it["epoch"] = numValue(epoch)
 	it["revoked"] = msValue(t)
-	it["expire_at"] = numValue(t.Add(7 * 24 * time.Hour).Unix())
+	it[ExpireAttr] = numValue(t.Add(7 * 24 * time.Hour).Unix())
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
 	if err != nil {
 		return fmt.Errorf("journal the revocation of %s@%d in %s: %w", holder, epoch, s.Region, err)

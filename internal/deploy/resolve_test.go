@@ -7,6 +7,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -80,5 +81,42 @@ func TestResolverNamesWhatItCannotResolve(t *testing.T) {
 	}
 	if _, err := r.Value(map[string]any{"Fn::If": []any{"NoCondition", "a", "b"}}); err == nil || !strings.Contains(err.Error(), "NoCondition") {
 		t.Errorf("Fn::If on an unknown condition: %v", err)
+	}
+}
+
+// Every control table expires what the code gives an expiry: the journaled
+// lease intervals. (At aa72caa no template enabled TTL on a control table.)
+func TestControlTablesExpireTheJournal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		params map[string]string
+	}{
+		{"primary-region.yaml", cloudformation.Primary, map[string]string{"DRRegion": "us-west-2"}},
+		{"dr-region.yaml", cloudformation.DR, map[string]string{"PrimaryRegion": "us-east-1"}},
+		{"witness-region.yaml", cloudformation.Witness, nil},
+	} {
+		tpl, err := cfn.Parse(tc.name, tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &cfn.Resolver{T: tpl, Params: tc.params, Region: "us-east-2", Account: "123456789012",
+			Attr: func(string, string) (string, bool) { return "x", true }}
+		tables, err := r.Tables()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		found := false
+		for _, tb := range tables {
+			if strings.HasSuffix(tb.Name, "-control") {
+				found = true
+				if tb.TTL != control.ExpireAttr {
+					t.Errorf("%s: control table TTL on %q, want %q", tc.name, tb.TTL, control.ExpireAttr)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no control table", tc.name)
+		}
 	}
 }
