@@ -309,3 +309,28 @@ func idsOf(s []backup.Snapshot) []string {
 	}
 	return out
 }
+
+// The schedule's run snapshots, prunes and tests the restore of the new
+// snapshot, and emits both datapoints the backup alarms watch: BackupItems
+// and RestoreTestOK. (At aa72caa nothing on AWS ran a restore test, so the
+// restore-test alarm could never fire.)
+func TestScheduledRunTestsTheRestore(t *testing.T) {
+	e := newEnv(t, region.Names{})
+	e.fill(e.primary, e.names.Table(), 50)
+	var out bytes.Buffer
+	f := backup.Function{Manager: e.manager(e.primary), Region: e.primary.Name, Keep: 7, MaxAge: 24 * time.Hour, Out: &out}
+	res, err := f.Handle(e.ctx, []byte(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"000000000000","time":"2026-12-03T00:00:00Z","region":"us-east-1","resources":[],"detail":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.(map[string]any)
+	v, ok := r["verify"].(*backup.VerifyResult)
+	if !ok || !v.Passed || v.Snapshot != r["snapshot"].(*backup.Manifest).ID {
+		t.Fatalf("scheduled run: %+v", r)
+	}
+	for _, metric := range []string{`"BackupItems"`, `"RestoreTestOK"`} {
+		if !strings.Contains(out.String(), metric) {
+			t.Errorf("the scheduled run emitted no %s:\n%s", metric, out.String())
+		}
+	}
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // Function is what the backup-manager function does with each invocation
-// (a Request, or its schedule's event: create, then prune): snapshots,
+// (a Request, or its schedule's event: create, prune, then a restore test
+// of the new snapshot): snapshots,
 // retention and restore tests, each create and restore test also an EMF
 // datapoint on Out (the alarms on backups watch them).
 type Function struct {
@@ -46,8 +47,14 @@ func (f Function) Handle(ctx context.Context, payload json.RawMessage) (any, err
 		}
 		out["prune"] = res
 	}
-	if req.Action == ActionVerify {
-		v, err := f.Manager.Verify(ctx, req.Snapshot)
+	if req.Action == ActionVerify || req.Action == ActionScheduled {
+		// The schedule tests the snapshot it just took: the restore-test
+		// alarm watches RestoreTestOK, which only a restore test emits.
+		id := req.Snapshot
+		if m, ok := out["snapshot"].(*Manifest); ok && req.Action == ActionScheduled {
+			id = m.ID
+		}
+		v, err := f.Manager.Verify(ctx, id)
 		if err != nil {
 			return nil, err
 		}

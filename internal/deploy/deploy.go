@@ -178,6 +178,11 @@ type Deployer struct {
 	// Control returns the control table of a region, to write the first
 	// active record once its stack exists (nil: not written, tests only).
 	Control func(region string) ControlInit
+	// FirstBackup starts the backup manager's scheduled run (snapshot,
+	// prune, restore test) in region once the primary stack exists, so the
+	// backups-missing alarm has its first datapoint on day one instead of
+	// firing on a fresh deploy (nil: not started, tests only).
+	FirstBackup func(ctx context.Context, region string) error
 }
 
 // ControlInit writes a region's first active record unless it has one
@@ -286,6 +291,12 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	healthURL := res.Outputs["HealthUrl"]
 	if err := d.initControl(ctx, p, p.Primary); err != nil {
 		return nil, err
+	}
+	if d.FirstBackup != nil {
+		if err := d.FirstBackup(ctx, p.Primary); err != nil {
+			return nil, fmt.Errorf("deploy: start the first backup in %s: %w", p.Primary, err)
+		}
+		fmt.Fprintf(d.Out, "   first backup started in %s (snapshot, prune, restore test)\n", p.Primary)
 	}
 
 	drParams["PrimaryAppUrl"] = out.AppURLs[p.Primary]

@@ -63,9 +63,23 @@ func TestDeployOrderAndOutputs(t *testing.T) {
 	r := newRig(t)
 	r.plan.HostedZoneID, r.plan.RecordName = "Z123", "orders.example.com"
 	ctx := context.Background()
-	out, err := r.deployer().Deploy(ctx, r.plan)
+	dep := r.deployer()
+	var backups []string
+	dep.FirstBackup = func(_ context.Context, reg string) error {
+		// The primary stack (and so the backup manager) exists by then.
+		if _, ok := r.cloud.stacks[reg+"/"+r.plan.Names.App+"-primary"]; !ok {
+			t.Errorf("first backup started in %s before the primary stack exists", reg)
+		}
+		backups = append(backups, reg)
+		return nil
+	}
+	out, err := dep.Deploy(ctx, r.plan)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r.out)
+	}
+	// The backups-missing alarm has a datapoint on day one.
+	if strings.Join(backups, ",") != "us-east-1" {
+		t.Fatalf("first backups started in %v, want the primary once", backups)
 	}
 	app := r.plan.Names.App
 	want := []string{

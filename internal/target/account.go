@@ -133,3 +133,14 @@ func (a *Account) FunctionEnv(ctx context.Context, regionName, function string) 
 	}
 	return out.Environment.Variables, nil
 }
+
+// StartBackup returns what starts the backup manager's scheduled run in a
+// region: an asynchronous Lambda invocation with the schedule's request.
+func (a *Account) StartBackup(names region.Names) func(ctx context.Context, regionName string) error {
+	return func(ctx context.Context, regionName string) error {
+		c := lambda.NewFromConfig(a.cfg, func(o *lambda.Options) { o.Region = regionName })
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(names.Function(region.FnBackup)),
+			InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{"action":"scheduled"}`)})
+		return err
+	}
+}
