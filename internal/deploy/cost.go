@@ -69,6 +69,10 @@ func Estimate(p Plan) ([]CostLine, error) {
 	if err != nil {
 		return nil, err
 	}
+	alarms, err := templateAlarms()
+	if err != nil {
+		return nil, fmt.Errorf("cost estimate: %w", err)
+	}
 	lambda := func(f figures) float64 {
 		return max(0, f.requests-lambdaFreeRequests)/1e6*lambdaPerMillionRequests + max(0, f.gbs-lambdaFreeGBSeconds)*lambdaPerGBSecondArm
 	}
@@ -95,7 +99,7 @@ func Estimate(p Plan) ([]CostLine, error) {
 	}
 	lines := []CostLine{
 		{"Lambda (5 functions, arm64)", lambda(free), lambda(fast), fmt.Sprintf("%.0fk / %.0fk requests (the templates' schedules; health checks call both orders services per probe), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", free.requests/1000, fast.requests/1000, free.gbs/1000, fast.gbs/1000), false},
-		{"CloudWatch alarms", 0, highResAlarm, "8 alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals, backups, restore tests, clock offset in each region (10 standard free)", false},
+		{"CloudWatch alarms", alarmCost(alarms, false), alarmCost(alarms, true), fmt.Sprintf("%d alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals in each region, the DR health check stopping, backups, restore tests, clock offset in each region (10 standard free)", alarms), false},
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
 		{"CloudWatch dashboard and logs", 0, 0, "1 dashboard (3 free); well under 5 GB of logs (5 GB free)", false},
 		{"DynamoDB on-demand canaries", ddb(free), ddb(fast), fmt.Sprintf("%.0fk / %.0fk probes a month (health-check runs × probes per run): canary writes and reads; storage within 25 GB free", free.probes/1000, fast.probes/1000), false},
@@ -197,6 +201,33 @@ func estimateFigures(p Plan, profile string) (figures, error) {
 	f.canary = r.duration("dr/healthcheck", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", 10*time.Minute)
 	f.puts = 4 * month / float64(f.canary)
 	return f, nil
+}
+
+// templateAlarms counts the alarms the primary and DR templates create.
+func templateAlarms() (int, error) {
+	n := 0
+	for name, body := range map[string][]byte{"primary-region.yaml": cloudformation.Primary, "dr-region.yaml": cloudformation.DR} {
+		tpl, err := cfn.Parse(name, body)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range tpl.Resources {
+			if r["Type"] == "AWS::CloudWatch::Alarm" {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// alarmCost is the alarms' monthly cost: the fast profile's detection alarm
+// is high resolution, the rest standard, the first ten standard ones free.
+func alarmCost(n int, fast bool) float64 {
+	var c float64
+	if fast {
+		c, n = highResAlarm, n-1
+	}
+	return c + float64(max(0, n-freeStandardAlarms))*standardAlarm
 }
 
 // PrintEstimate writes the estimate as a table.
