@@ -305,6 +305,12 @@ func (l *Lab) startReplication(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range l.regions {
+		if r.front != nil {
+			name, tb := r.name, l.tables
+			r.front.SetReadThrough(func() time.Time { return tb.ReadThrough(name) })
+		}
+	}
 	ocfg := objects.Config{Names: l.opts.Names, Lag: l.opts.Lag, Path: filepath.Join(dir, "objects.json"), Log: l.log,
 		Cut: func(r string) bool { return l.isCut(r, region.S3) }}
 	for i, r := range l.regions {

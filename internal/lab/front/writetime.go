@@ -59,6 +59,18 @@ type WriteFront struct {
 	inflight map[string]int   // key ID -> writes sent, not yet answered
 	done     *sync.Cond
 	pruned   time.Time
+	// readThrough, when set (SetReadThrough), is the time before which the
+	// replicator has read every record of this region's stream.
+	readThrough func() time.Time
+}
+
+// SetReadThrough tells the front how far the replicator has read this
+// region's stream: a write time is kept at least until then, however late
+// its record is read.
+func (f *WriteFront) SetReadThrough(fn func() time.Time) {
+	f.mu.Lock()
+	f.readThrough = fn
+	f.mu.Unlock()
 }
 
 // StartWriteFront listens on a free local port and forwards to backend.
@@ -165,15 +177,23 @@ func (f *WriteFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 }
 
-// prune forgets write times older than ten minutes (the replicator reads
-// records long before that); the caller holds f.mu.
+// prune forgets write times older than ten minutes and older than what the
+// replicator has read through (a record read later than that, its region
+// cut off for longer, must still find its write time, or it would be
+// stamped with its read time and beat newer writes); the caller holds f.mu.
 func (f *WriteFront) prune() {
 	now := time.Now()
 	if now.Sub(f.pruned) < time.Minute {
 		return
 	}
 	f.pruned = now
-	cut := now.Add(-10 * time.Minute).UnixMilli()
+	keep := now.Add(-10 * time.Minute)
+	if f.readThrough != nil {
+		if rt := f.readThrough().Add(-time.Minute); rt.Before(keep) {
+			keep = rt
+		}
+	}
+	cut := keep.UnixMilli()
 	for k, t := range f.latest {
 		if t < cut {
 			delete(f.latest, k)

@@ -105,6 +105,10 @@ type tableDirection struct {
 	stats    region.ReplicationStatus
 	lagSince time.Time
 	queued   chan struct{} // the reader queued changes: the applier need not wait out its poll
+	// readThrough: every record of the source's stream written before
+	// this time has been read (a read pass that began then reached the tip
+	// of every shard). Zero until the first such pass.
+	readThrough time.Time
 }
 
 // Replicator replicates the table both ways between two regions (New).
@@ -352,6 +356,17 @@ func (t *Replicator) loop(ctx context.Context, d *tableDirection, wake <-chan st
 // read pulls new records from the source region's stream into the queue.
 func (t *Replicator) read(ctx context.Context, d *tableDirection) (int, error) {
 	r := d.from
+	began, atTip := time.Now(), true
+	if time.Since(r.described) > time.Second || len(r.shards) == 0 {
+		atTip = false // a describe may find shards not read yet
+	}
+	defer func() {
+		if atTip {
+			d.mu.Lock()
+			d.readThrough = began
+			d.mu.Unlock()
+		}
+	}()
 	if time.Since(r.described) > time.Second || len(r.shards) == 0 {
 		if err := t.describe(ctx, d); err != nil {
 			return 0, err
@@ -370,6 +385,7 @@ func (t *Replicator) read(ctx context.Context, d *tableDirection) (int, error) {
 		}
 		if sh.iterator == nil {
 			if err := t.iterate(ctx, d, sh); err != nil {
+				atTip = false
 				return total, err
 			}
 		}
@@ -382,7 +398,11 @@ func (t *Replicator) read(ctx context.Context, d *tableDirection) (int, error) {
 			if errors.As(err, &expired) || errors.As(err, &trimmed) {
 				sh.iterator = nil
 			}
+			atTip = false
 			return total, fmt.Errorf("get records %s: %w", r.name, err)
+		}
+		if len(out.Records) == 1000 {
+			atTip = false // more waits behind this page
 		}
 		now := time.Now()
 		for i := range out.Records {
@@ -769,12 +789,18 @@ func (t *Replicator) repair(d *tableDirection, c *change) {
 	}
 }
 
-// prune forgets versions old enough that no queued change can conflict
-// with them.
+// prune forgets versions old enough that no change can conflict with them:
+// none queued, and none still unread — a record can be read long after its
+// write (its region cut off, its stream slow), and a version forgotten
+// before then would let that older record win. So the cut-off is also the
+// oldest point every direction has read through (ReadThrough).
 func (t *Replicator) prune() {
 	cutoff := time.Now().Add(-5 * time.Second)
 	for _, d := range t.dirs {
 		d.mu.Lock()
+		if d.readThrough.Before(cutoff) {
+			cutoff = d.readThrough
+		}
 		for _, c := range d.queue {
 			if !c.skip && c.observed.Before(cutoff) {
 				cutoff = c.observed
@@ -794,6 +820,20 @@ func (t *Replicator) prune() {
 		}
 		r.mu.Unlock()
 	}
+}
+
+// ReadThrough is the time before which every record of region's stream
+// has been read (zero until one read pass reached the tip): the lab's
+// write-time fronts keep a key's write time at least until then.
+func (t *Replicator) ReadThrough(region string) time.Time {
+	for _, d := range t.dirs {
+		if d.from.name == region {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.readThrough
+		}
+	}
+	return time.Time{}
 }
 
 // Settings are the lag and whether replication is paused.
