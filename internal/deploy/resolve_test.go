@@ -1,12 +1,14 @@
 package deploy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -118,5 +120,30 @@ func TestControlTablesExpireTheJournal(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no control table", tc.name)
 		}
+	}
+}
+
+// The DR region prunes its own copies of the snapshots (version deletes do
+// not replicate): a daily rule asks its backup manager to prune, with a
+// request the function parses. (At aa72caa nothing pruned the DR bucket.)
+func TestDRPrunesItsSnapshots(t *testing.T) {
+	tpl, err := cfn.Parse("dr-region.yaml", cloudformation.DR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props, _ := tpl.Resources["BackupPruneSchedule"]["Properties"].(map[string]any)
+	targets, _ := props["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("BackupPruneSchedule targets: %v", props)
+	}
+	tg, _ := targets[0].(map[string]any)
+	arn, _ := tg["Arn"].(map[string]any)
+	input, _ := tg["Input"].(string)
+	if ga := fmt.Sprint(arn["Fn::GetAtt"]); !strings.Contains(ga, "BackupManagerFunction") {
+		t.Fatalf("the prune rule invokes %v, want the backup manager", arn)
+	}
+	req, err := backup.ParseRequest([]byte(input))
+	if err != nil || req.Action != backup.ActionPrune {
+		t.Fatalf("the prune rule's input %q parses to %+v, %v", input, req, err)
 	}
 }

@@ -70,7 +70,7 @@ var LabOverrides = []LabOverride{
 	{"PILOTLIGHT_TIME_SERVER", "value", "the lab's SNTP server on the true clock (the clock-skew fault shifts the functions' clock) stands for time.aws.com"},
 	{"ReconcileSchedule", "value", "the controller's tick runs every health interval (1 s), not every minute scaled (6 s): it resumes a run whose controller died, and the chaos scenarios kill it mid-run"},
 	{"PrimaryHealthAlarm.TreatMissingData", "value", "breaching in the lab (a health check the lab starved counts as failing, so a drill cannot stall), missing on AWS (no data is no reason to fail over)"},
-	{"ValidatorSchedule, BackupSchedule", "AWS only", "the lab runs the validator and backups on demand (the drill, pilotlight validate and backup), not every 6 hours / day scaled"},
+	{"ValidatorSchedule, BackupSchedule, BackupPruneSchedule", "AWS only", "the lab runs the validator, backups and retention on demand (the drill, pilotlight validate and backup), not every 6 hours / day scaled"},
 	{"PILOTLIGHT_BACKUP_KEEP, PILOTLIGHT_BACKUP_MAX_AGE", "AWS only", "retention; the lab keeps the code's defaults (7 snapshots, 30 days), which are the templates' values"},
 }
 
