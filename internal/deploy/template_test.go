@@ -132,37 +132,58 @@ func TestDashboard(t *testing.T) {
 func TestAlarmsWatchEmittedMetrics(t *testing.T) {
 	emitted := map[string][]string{
 		metrics.RegionHealthy: {"Region", "Target"}, metrics.ReplicationLagMs: {"Region", "Source"},
-		metrics.ValidatorDivergent: {"DR", "Primary", "Table"}, metrics.LeaseRenewed: {"Region"},
-		metrics.BackupItems: {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"}, metrics.ClockOffsetMs: {"Region"},
+		metrics.ValidatorDivergent: {"DR", "Primary", "Table"}, metrics.ValidatorMissingInDR: {"DR", "Primary", "Table"},
+		metrics.ValidatorMissingInPrimary: {"DR", "Primary", "Table"}, metrics.ValidatorObjectsDiffering: {"DR", "Primary", "Table"},
+		metrics.LeaseRenewed: {"Region"},
+		metrics.BackupItems:  {"Region", "Table"}, metrics.RestoreTestOK: {"Region", "Table"}, metrics.ClockOffsetMs: {"Region"},
 	}
 	seen := map[string]bool{}
 	for _, tpl := range shippedTemplates(t) {
 		for id, r := range tpl.Resources {
 			props, _ := r["Properties"].(map[string]any)
-			if r["Type"] != "AWS::CloudWatch::Alarm" || props["Namespace"] != metrics.Namespace {
+			if r["Type"] != "AWS::CloudWatch::Alarm" {
 				continue
 			}
-			name, _ := props["MetricName"].(string)
-			want, ok := emitted[name]
-			if !ok {
-				t.Errorf("%s: %s watches %q, which no function emits", tpl.Name, id, name)
-				continue
-			}
-			seen[name] = true
-			var got []string
-			dims, _ := props["Dimensions"].([]any)
-			for _, d := range dims {
-				if m, ok := d.(map[string]any); ok {
-					got = append(got, fmt.Sprint(m["Name"]))
+			// A metric-math alarm watches each of its MetricStats.
+			watched := []map[string]any{props}
+			if ms, ok := props["Metrics"].([]any); ok {
+				watched = nil
+				for _, m := range ms {
+					stat, _ := m.(map[string]any)["MetricStat"].(map[string]any)
+					if metric, ok := stat["Metric"].(map[string]any); ok {
+						watched = append(watched, metric)
+					}
 				}
 			}
-			sort.Strings(got)
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("%s: %s: dimensions %v, but %s is emitted with %v", tpl.Name, id, got, name, want)
+			for _, props := range watched {
+				if props["Namespace"] != metrics.Namespace {
+					continue
+				}
+				name, _ := props["MetricName"].(string)
+				want, ok := emitted[name]
+				if !ok {
+					t.Errorf("%s: %s watches %q, which no function emits", tpl.Name, id, name)
+					continue
+				}
+				seen[name] = true
+				var got []string
+				dims, _ := props["Dimensions"].([]any)
+				for _, d := range dims {
+					if m, ok := d.(map[string]any); ok {
+						got = append(got, fmt.Sprint(m["Name"]))
+					}
+				}
+				sort.Strings(got)
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("%s: %s: dimensions %v, but %s is emitted with %v", tpl.Name, id, got, name, want)
+				}
 			}
 		}
 	}
-	for _, m := range []string{metrics.LeaseRenewed, metrics.BackupItems, metrics.RestoreTestOK, metrics.ReplicationLagMs, metrics.ValidatorDivergent, metrics.ClockOffsetMs} {
+	// Every finding is alarmed on, not only some: a missing item is lost
+	// data too. (At aa72caa only ValidatorDivergent was.)
+	for _, m := range []string{metrics.LeaseRenewed, metrics.BackupItems, metrics.RestoreTestOK, metrics.ReplicationLagMs, metrics.ValidatorDivergent,
+		metrics.ValidatorMissingInDR, metrics.ValidatorMissingInPrimary, metrics.ValidatorObjectsDiffering, metrics.ClockOffsetMs} {
 		if !seen[m] {
 			t.Errorf("no alarm watches %s", m)
 		}
