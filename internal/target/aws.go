@@ -209,29 +209,29 @@ func (t *AWS) Validate(ctx context.Context) (*validate.Report, error) {
 	return v.Run(ctx)
 }
 
-// readStacks fills AppURLs and Profile from the stacks when not set.
+// readStacks fills AppURLs and Profile from the DR stack when not set.
 func (t *AWS) readStacks(ctx context.Context) error {
 	if t.Account == nil || (len(t.AppURLs) > 0 && t.Profile != "") {
 		return nil
 	}
+	// Everything comes from the DR stack — its own URL, the primary's (a
+	// parameter deploy passes it), the profile — so a drill or a recovery
+	// needs nothing from the primary region's CloudFormation.
 	st := &deploy.Stacks{Client: t.Account.CloudFormation}
-	urls := map[string]string{}
 	dr := deploy.Stack{Region: t.DRRegion, Name: t.AppNames.Stack("dr")}
-	for _, sk := range []deploy.Stack{dr, {Region: t.PrimaryRegion, Name: t.AppNames.Stack("primary")}} {
-		out, err := st.Outputs(ctx, sk)
-		if err != nil {
-			return err
-		}
-		if out == nil {
-			return fmt.Errorf("stack %s does not exist in %s: run `pilotlight deploy` first", sk.Name, sk.Region)
-		}
-		urls[sk.Region] = out["AppUrl"]
+	out, err := st.Outputs(ctx, dr)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return fmt.Errorf("stack %s does not exist in %s: run `pilotlight deploy` first", dr.Name, dr.Region)
 	}
 	params, err := st.Parameters(ctx, dr)
 	if err != nil {
 		return err
 	}
-	t.AppURLs, t.Profile = urls, params["DetectionProfile"]
+	t.AppURLs = map[string]string{t.DRRegion: out["AppUrl"], t.PrimaryRegion: params["PrimaryAppUrl"]}
+	t.Profile = params["DetectionProfile"]
 	return nil
 }
 
