@@ -490,10 +490,12 @@ func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until tim
 			done = s.grant(ctx, self, epoch, until, true) == nil
 		case cur.Epoch < epoch:
 			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: q.now().UTC(), GrantedUntil: until}) == nil
-		case cur.Epoch > epoch && ((cur.Hold == "" && cur.Region != self) || q.now().Sub(cur.Since) >= q.Lease.Term):
-			// A record self holds at a higher epoch is a concurrent
-			// renewal's repair still landing (two health-check runs
-			// overlap): chasing it would raise the epoch in turns.
+		case cur.Epoch > epoch && q.Need() == 2 && ((cur.Hold == "" && cur.Region != self) || q.now().Sub(cur.Since) >= q.Lease.Term):
+			// Only with a witness: in two-region mode a record at a higher
+			// epoch is the peer's own claim (best effort), not a stray. A
+			// held record, or one self holds (a concurrent renewal's repair
+			// still landing: two health-check runs overlap, and chasing it
+			// would raise the epoch in turns), waits a term.
 			mu.Lock()
 			strays = append(strays, cur)
 			mu.Unlock()
