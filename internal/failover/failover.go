@@ -392,12 +392,17 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if err := record(control.Detected, kind+": "+req.Reason); err != nil {
 		return res, err
 	}
-	if _, ok := done[control.Decided]; !ok {
+	// Until its claim has landed, a decision is checked again on every run:
+	// a refused run forgets its decision, but a forget that failed (its
+	// region slow) must not let the next run skip the guards.
+	if _, decided := done[control.Decided]; !decided || (done[control.Fenced].Phase == "" && cur.Region != req.To) {
 		if err := c.guards(ctx, req, cur); err != nil {
 			return refuse(err)
 		}
-		if err := record(control.Decided, "guards passed"); err != nil {
-			return res, err
+		if !decided {
+			if err := record(control.Decided, "guards passed"); err != nil {
+				return res, err
+			}
 		}
 	}
 	if _, ok := done[control.Fenced]; !ok {
