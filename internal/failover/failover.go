@@ -513,6 +513,11 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 			return "", ctx.Err()
 		case <-time.After(q.Lease.Term / 8):
 		}
+		// The wait for the old grant lasts up to a term: the target must
+		// still be healthy when the claim that lands is made.
+		if err := c.probeTarget(ctx, req); err != nil {
+			return "", err
+		}
 	}
 }
 
@@ -571,6 +576,12 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// guards checks whether the run may claim. The target's health is checked
+// last, after any wait for the routing layer's agreement (up to
+// AgreementWait, 30 s on AWS), and again before each retry of the claim:
+// a probe taken before a wait says nothing of the target at the claim (a
+// run started while the target was healthy must not claim after its S3
+// turned slow during the wait).
 func (c *Controller) guards(ctx context.Context, req Request, cur control.Active) error {
 	if cur.Hold != "" {
 		// A planned handover holds the records until its drain is over;
@@ -583,12 +594,10 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	if c.cfg.MinDwell > 0 && !cur.Since.IsZero() && c.now().Sub(cur.Since) < c.cfg.MinDwell {
 		return &GuardError{"dwell", fmt.Sprintf("last switch was %s ago; wait until %s have passed (against flapping)", c.now().Sub(cur.Since).Round(time.Second), c.cfg.MinDwell)}
 	}
-	if c.cfg.Probe != nil {
-		if err := c.cfg.Probe.Probe(ctx, req.To); err != nil {
-			return &GuardError{"target-health", fmt.Sprintf("%s is not healthy itself (%v): failing over there would not help", req.To, err)}
-		}
-	}
 	if req.Planned {
+		if err := c.probeTarget(ctx, req); err != nil {
+			return err
+		}
 		if c.cfg.Probe != nil {
 			if err := c.cfg.Probe.Probe(ctx, req.From); err != nil {
 				return &GuardError{"source-health", fmt.Sprintf("planned failover needs %s reachable to stop its writes (%v); use an unplanned failover", req.From, err)}
@@ -601,12 +610,35 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 		}
 		return nil
 	}
+	if err := c.secondOpinion(ctx, req); err != nil {
+		return err
+	}
+	return c.probeTarget(ctx, req)
+}
+
+// probeTarget is the target-health guard: failing over to a region that is
+// not healthy itself would not help.
+func (c *Controller) probeTarget(ctx context.Context, req Request) error {
+	if c.cfg.Probe == nil {
+		return nil
+	}
+	if err := c.cfg.Probe.Probe(ctx, req.To); err != nil {
+		return &GuardError{"target-health", fmt.Sprintf("%s is not healthy itself (%v): failing over there would not help", req.To, err)}
+	}
+	return nil
+}
+
+// secondOpinion is an unplanned run's check that the source is down and
+// not merely cut off from the DR region: the routing layer must agree
+// within AgreementWait, or the witness is the second opinion (it grants
+// only once the source stopped renewing). Forced and operator runs skip it.
+func (c *Controller) secondOpinion(ctx context.Context, req Request) error {
 	if req.Force || req.Operator {
 		return nil
 	}
 	if c.cfg.Routing == nil {
 		if c.cfg.Witness != "" && !req.WithoutWitness {
-			return nil // the claim is the second opinion: the witness grants only once the source stopped renewing
+			return nil
 		}
 		return &GuardError{"second-opinion", "no routing view and no witness: only a forced failover can proceed"}
 	}

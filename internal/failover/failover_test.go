@@ -666,3 +666,73 @@ func TestUnplannedRunRefusedDuringAHandover(t *testing.T) {
 		t.Fatalf("the handover: %v %+v", err, res)
 	}
 }
+
+// The target's health is checked at the claim, not before the waits that
+// precede it: a run that started while the DR region was healthy must not
+// claim after the DR region turned unhealthy during the wait for the
+// routing layer's agreement, or during the wait for the old grant to run
+// out (a refused-then-healed failure under the race detector: the probe
+// came first, the agreement wait next).
+func TestTargetHealthCheckedAtTheClaim(t *testing.T) {
+	for _, during := range []string{"agreement wait", "grant wait"} {
+		t.Run(during, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := ctxT(t)
+			c := f.controller()
+			var mu sync.Mutex
+			sick, probes := false, 0
+			c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if r == dr {
+					probes++
+					if sick {
+						return errors.New("s3: answers 3s late")
+					}
+				}
+				return nil
+			})
+			turnSick := func() { mu.Lock(); sick = true; mu.Unlock() }
+			switch during {
+			case "agreement wait":
+				calls := 0
+				c.Cfg().Routing = routingFunc(func(ctx context.Context, r string) (bool, error) {
+					calls++
+					if calls == 1 {
+						turnSick()
+						return true, nil // not yet agreed: the run waits
+					}
+					return primaryDown(ctx, r)
+				})
+			case "grant wait":
+				q := &control.Quorum{Stores: []*control.Store{f.stores[primary], f.stores[dr], f.stores[witness]}, Witness: witness, Lease: lease}
+				if _, err := q.Renew(ctx, primary); err != nil {
+					t.Fatal(err)
+				}
+				c.Cfg().ClaimWait = 10 * lease.Term
+				// Healthy at the guards' probe, sick from the next one on:
+				// the first claim is refused (the primary's grant runs), so
+				// only a probe in the claim's retry loop sees it.
+				c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if r == dr {
+						probes++
+						if probes > 1 {
+							return errors.New("s3: answers 3s late")
+						}
+					}
+					return nil
+				})
+			}
+			res, err := c.Run(ctx, Request{From: primary, To: dr})
+			var ge *GuardError
+			if !errors.As(err, &ge) || ge.Guard != "target-health" || res.Outcome != OutcomeRefused {
+				t.Fatalf("DR turned unhealthy during the %s: %v %+v (DR probed %d times)", during, err, res, probes)
+			}
+			if a := view(t, c); a.Region != primary || a.Epoch != 1 {
+				t.Fatalf("the run claimed for an unhealthy target: %+v", a)
+			}
+		})
+	}
+}
