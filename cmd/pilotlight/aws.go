@@ -102,7 +102,7 @@ usual chain (SSO, instance roles).`,
 					}
 					return control.New(c, p.Names)
 				},
-				FirstBackup: a.StartBackup(p.Names)}
+				FirstBackup: a.StartBackup(p.Names), TableExists: a.TableExists}
 			out, err := d.Deploy(ctx, p)
 			if errors.Is(err, context.Canceled) {
 				return errors.New("interrupted: CloudFormation goes on with the stack operation in progress; run `pilotlight deploy` again to wait for it and continue")

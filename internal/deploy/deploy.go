@@ -183,6 +183,11 @@ type Deployer struct {
 	// backups-missing alarm has its first datapoint on day one instead of
 	// firing on a fresh deploy (nil: not started, tests only).
 	FirstBackup func(ctx context.Context, region string) error
+	// TableExists reports whether a DynamoDB table exists in a region. The
+	// witness stack keeps its control table when deleted (epochs must never
+	// go back): a deploy after cleanup imports it instead of failing on its
+	// name (nil: never imported, tests only).
+	TableExists func(ctx context.Context, region, table string) (bool, error)
 }
 
 // ControlInit writes a region's first active record unless it has one
@@ -248,6 +253,11 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 		w := stacks[0]
 		stacks = stacks[1:]
 		w.Parameters = map[string]string{"AppName": p.Names.App}
+		if d.TableExists != nil {
+			table := p.Names.ControlTable()
+			w.Adopt = []Adoption{{LogicalID: "ControlTable", Type: "AWS::DynamoDB::Table", Identifier: map[string]string{"TableName": table},
+				Exists: func(ctx context.Context) (bool, error) { return d.TableExists(ctx, p.Witness, table) }}}
+		}
 		fmt.Fprintf(d.Out, "\n== %s in %s (witness region: the third control record)\n", w.Name, w.Region)
 		res, err := d.Stacks.Deploy(ctx, w)
 		if err != nil {

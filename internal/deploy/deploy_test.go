@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -432,5 +434,81 @@ func TestDeployWithWitnessWritesTheFirstControlRecords(t *testing.T) {
 	}
 	if w := r2.cloud.stacks["us-west-2/"+r2.plan.Names.App+"-dr"].params["WitnessRegion"]; w != "none" {
 		t.Fatalf("without a witness: WitnessRegion %q, want none", w)
+	}
+}
+
+// The witness stack keeps its control table when cleanup deletes it
+// (epochs must never go back), under a fixed name: a deploy after cleanup
+// must import the table, not fail creating it. The table is real (the
+// lab's witness DynamoDB); CloudFormation is the fake, which fails a create
+// on a taken name and enforces an import's rules (no outputs added).
+func TestDeployAfterCleanupImportsTheKeptWitnessTable(t *testing.T) {
+	r := newRig(t)
+	names := labtest.Provision(t, "kept")
+	w := labtest.Witness(t, 0)
+	ctx := context.Background()
+	r.plan.Names.App, r.plan.Witness = names.App, "us-east-2"
+	exists := func(ctx context.Context, reg, table string) (bool, error) {
+		if reg != "us-east-2" {
+			return false, fmt.Errorf("asked %s for the witness table", reg)
+		}
+		_, err := w.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		var nf *ddbtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	r.cloud.tableExists = func(reg, table string) bool { ok, _ := exists(ctx, reg, table); return ok }
+
+	// Without adoption (as before): the create fails on the kept table.
+	_, err := r.deployer().Deploy(ctx, r.plan)
+	var se *StackError
+	if !errors.As(err, &se) || se.Resource != "ControlTable" {
+		t.Fatalf("deploy over a kept witness table without import: %v; want the ControlTable failure", err)
+	}
+	d := r.deployer()
+	d.TableExists = exists
+	if _, err := d.Deploy(ctx, r.plan); err != nil {
+		t.Fatalf("deploy after cleanup: %v\n%s", err, r.out)
+	}
+	app := names.App
+	// The failed first attempt's CREATE; the re-run's IMPORT change set
+	// naming the table; the UPDATE to the whole template.
+	want := []string{"change-set us-east-2 " + app + "-witness CREATE", "change-set us-east-2 " + app + "-witness IMPORT",
+		"import us-east-2 " + app + "-witness ControlTable=" + names.ControlTable(), "change-set us-east-2 " + app + "-witness UPDATE"}
+	var got []string
+	for _, c := range r.cloud.calls {
+		if strings.Contains(c, app+"-witness") && (strings.HasPrefix(c, "import") || strings.HasPrefix(c, "change-set")) {
+			got = append(got, c)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("witness change sets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	st := r.cloud.stacks["us-east-2/"+app+"-witness"]
+	if st.status != cfntypes.StackStatusUpdateComplete || !strings.Contains(st.template, "\nOutputs:") {
+		t.Fatalf("witness stack %s; its template has its outputs: %v", st.status, strings.Contains(st.template, "\nOutputs:"))
+	}
+	// A fresh account (no kept table) still creates.
+	r2 := newRig(t)
+	r2.plan.Witness = "us-east-2"
+	d2 := r2.deployer()
+	d2.TableExists = exists
+	if _, err := d2.Deploy(ctx, r2.plan); err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.cloud.callsMatching("change-set us-east-2"); len(got) != 1 || !strings.HasSuffix(got[0], "CREATE") {
+		t.Fatalf("fresh witness: %v, want one CREATE", got)
+	}
+}
+
+func TestWithoutOutputs(t *testing.T) {
+	body := string(withoutOutputs(cloudformation.Witness))
+	if strings.Contains(body, "Outputs:") || !strings.Contains(body, "ControlTable:") || !strings.Contains(body, "DeletionPolicy: Retain") {
+		t.Fatalf("import template:\n%s", body)
+	}
+	if _, err := cfn.Parse("witness-import", []byte(body)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -27,6 +27,10 @@ type fakeCloud struct {
 	// scripted behaviour
 	failCreate map[string]string // stack name -> logical ID that fails
 	failDelete map[string]string
+	// tableExists, when set, is DynamoDB: creating a stack whose template
+	// makes a kept control table (DeletionPolicy Retain) fails when the
+	// table is there, as CloudFormation fails on a taken name.
+	tableExists func(region, table string) bool
 }
 
 type fakeStack struct {
@@ -47,6 +51,7 @@ type fakeChangeSet struct {
 	params   map[string]string
 	status   cfntypes.ChangeSetStatus
 	reason   string
+	imports  int
 }
 
 func newFakeCloud() *fakeCloud {
@@ -131,7 +136,7 @@ func (r *fakeRegion) CreateChangeSet(_ context.Context, in *cfnapi.CreateChangeS
 	}
 	s := r.get(name)
 	switch {
-	case s == nil && in.ChangeSetType == cfntypes.ChangeSetTypeCreate:
+	case s == nil && (in.ChangeSetType == cfntypes.ChangeSetTypeCreate || in.ChangeSetType == cfntypes.ChangeSetTypeImport):
 		s = &fakeStack{name: name, region: r.region, status: cfntypes.StackStatusReviewInProgress, pending: map[string]*fakeChangeSet{}}
 		r.f.stacks[r.region+"/"+name] = s
 	case s == nil:
@@ -142,6 +147,20 @@ func (r *fakeRegion) CreateChangeSet(_ context.Context, in *cfnapi.CreateChangeS
 	cs := &fakeChangeSet{kind: in.ChangeSetType, template: aws.ToString(in.TemplateBody), params: params, status: cfntypes.ChangeSetStatusCreateComplete}
 	if s.template == cs.template && fmt.Sprint(s.params) == fmt.Sprint(params) {
 		cs.status, cs.reason = cfntypes.ChangeSetStatusFailed, "The submitted information didn't contain changes. Submit different information to create a change set."
+	}
+	if in.ChangeSetType == cfntypes.ChangeSetTypeImport {
+		// CloudFormation's rules for an import: resources named, each
+		// kept on delete, and no outputs added.
+		switch {
+		case len(in.ResourcesToImport) == 0:
+			cs.status, cs.reason = cfntypes.ChangeSetStatusFailed, "ResourcesToImport must not be empty"
+		case strings.Contains(cs.template, "\nOutputs:"):
+			cs.status, cs.reason = cfntypes.ChangeSetStatusFailed, "As part of the import operation, you cannot modify or add [Outputs]"
+		case !strings.Contains(cs.template, "DeletionPolicy: Retain"):
+			cs.status, cs.reason = cfntypes.ChangeSetStatusFailed, "The following resource types must have a DeletionPolicy attribute"
+		}
+		cs.imports = len(in.ResourcesToImport)
+		r.f.calls = append(r.f.calls, fmt.Sprintf("import %s %s %s=%s", r.region, name, aws.ToString(in.ResourcesToImport[0].LogicalResourceId), in.ResourcesToImport[0].ResourceIdentifier["TableName"]))
 	}
 	s.pending[aws.ToString(in.ChangeSetName)] = cs
 	return &cfnapi.CreateChangeSetOutput{}, nil
@@ -167,12 +186,18 @@ func (r *fakeRegion) ExecuteChangeSet(_ context.Context, in *cfnapi.ExecuteChang
 	delete(s.pending, aws.ToString(in.ChangeSetName))
 	s.template, s.params = cs.template, cs.params
 	s.polls = 2
-	if cs.kind == cfntypes.ChangeSetTypeCreate {
+	switch cs.kind {
+	case cfntypes.ChangeSetTypeImport:
+		s.status, s.next = cfntypes.StackStatusImportInProgress, cfntypes.StackStatusImportComplete
+	case cfntypes.ChangeSetTypeCreate:
 		s.status, s.next = cfntypes.StackStatusCreateInProgress, cfntypes.StackStatusCreateComplete
 		if id := r.f.failCreate[s.name]; id != "" {
 			s.next, s.failed = cfntypes.StackStatusRollbackComplete, id
 		}
-	} else {
+		if r.f.tableExists != nil && strings.Contains(cs.template, "DeletionPolicy: Retain") && r.f.tableExists(r.region, cs.params["AppName"]+"-control") {
+			s.next, s.failed = cfntypes.StackStatusRollbackComplete, "ControlTable"
+		}
+	default:
 		s.status, s.next = cfntypes.StackStatusUpdateInProgress, cfntypes.StackStatusUpdateComplete
 		if id := r.f.failCreate[s.name]; id != "" {
 			s.next, s.failed = cfntypes.StackStatusUpdateRollbackComplete, id

@@ -36,6 +36,18 @@ type Stack struct {
 	Name       string
 	Template   []byte
 	Parameters map[string]string
+	// Adopt lists resources the template keeps when its stack is deleted
+	// (DeletionPolicy Retain) under a fixed name: when the stack is
+	// created and one exists, it is imported instead of created.
+	Adopt []Adoption
+}
+
+// Adoption is a kept resource a new stack imports when it exists.
+type Adoption struct {
+	LogicalID  string            // the template's logical ID
+	Type       string            // e.g. AWS::DynamoDB::Table
+	Identifier map[string]string // e.g. TableName → pilotlight-control
+	Exists     func(ctx context.Context) (bool, error)
 }
 
 // StackResult is what a deploy of one stack did.
@@ -158,7 +170,61 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 	kind := cfntypes.ChangeSetTypeUpdate
 	if cur == nil || cur.StackStatus == cfntypes.StackStatusReviewInProgress {
 		kind, res.Created = cfntypes.ChangeSetTypeCreate, true
+		imports, err := s.adoptable(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if len(imports) > 0 {
+			// A create would fail on the kept resource's name: import it
+			// into a new stack first (an import may add no outputs), then
+			// update the stack to the whole template.
+			fmt.Fprintf(s.Out, "%s (%s): importing %d kept resource(s) left by an earlier cleanup\n", st.Name, st.Region, len(imports))
+			imported, since, _, err := s.apply(ctx, c, st, cfntypes.ChangeSetTypeImport, withoutOutputs(st.Template), imports)
+			if err != nil {
+				return nil, err
+			}
+			if imported.StackStatus != cfntypes.StackStatusImportComplete {
+				return nil, s.failure(ctx, c, st, imported.StackStatus, since)
+			}
+			kind, cur = cfntypes.ChangeSetTypeUpdate, imported
+		}
 	}
+	final, since, noChanges, err := s.apply(ctx, c, st, kind, st.Template, nil)
+	if err != nil {
+		return nil, err
+	}
+	if noChanges {
+		// Nothing ran: the stack is as described before the change set.
+		res.NoChanges, res.Outputs = true, outputs(cur)
+		return res, nil
+	}
+	switch final.StackStatus {
+	case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete:
+		res.Outputs = outputs(final)
+		return res, nil
+	}
+	return nil, s.failure(ctx, c, st, final.StackStatus, since)
+}
+
+// adoptable returns the imports for the stack's kept resources that exist.
+func (s *Stacks) adoptable(ctx context.Context, st Stack) ([]cfntypes.ResourceToImport, error) {
+	var out []cfntypes.ResourceToImport
+	for _, a := range st.Adopt {
+		ok, err := a.Exists(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("deploy %s in %s: is %s (%s) already there? %w", st.Name, st.Region, a.LogicalID, a.Type, err)
+		}
+		if ok {
+			out = append(out, cfntypes.ResourceToImport{LogicalResourceId: aws.String(a.LogicalID), ResourceType: aws.String(a.Type), ResourceIdentifier: a.Identifier})
+		}
+	}
+	return out, nil
+}
+
+// apply runs one change set of kind with template and waits for the stack
+// to settle (started: when it was executed); noChanges reports a change set that had nothing to do (deleted,
+// not executed).
+func (s *Stacks) apply(ctx context.Context, c CloudFormation, st Stack, kind cfntypes.ChangeSetType, template []byte, imports []cfntypes.ResourceToImport) (final *cfntypes.Stack, started time.Time, noChanges bool, err error) {
 	params := make([]cfntypes.Parameter, 0, len(st.Parameters))
 	keys := make([]string, 0, len(st.Parameters))
 	for k := range st.Parameters {
@@ -171,17 +237,17 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 	csName := s.ChangeSetName()
 	_, err = c.CreateChangeSet(ctx, &cfnapi.CreateChangeSetInput{
 		StackName: aws.String(st.Name), ChangeSetName: aws.String(csName), ChangeSetType: kind,
-		TemplateBody: aws.String(string(st.Template)), Parameters: params,
+		TemplateBody: aws.String(string(template)), Parameters: params, ResourcesToImport: imports,
 		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
 		Tags:         []cfntypes.Tag{{Key: aws.String("pilotlight:stack"), Value: aws.String(st.Kind)}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create change set for %s in %s: %w", st.Name, st.Region, err)
+		return nil, started, false, fmt.Errorf("create change set for %s in %s: %w", st.Name, st.Region, err)
 	}
 	for {
 		cs, err := c.DescribeChangeSet(ctx, &cfnapi.DescribeChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
 		if err != nil {
-			return nil, fmt.Errorf("describe change set %s: %w", csName, err)
+			return nil, started, false, fmt.Errorf("describe change set %s: %w", csName, err)
 		}
 		if cs.Status == cfntypes.ChangeSetStatusCreateComplete {
 			fmt.Fprintf(s.Out, "%s (%s): %d changes\n", st.Name, st.Region, len(cs.Changes))
@@ -192,31 +258,39 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 			if strings.Contains(reason, "didn't contain changes") || strings.Contains(reason, "No updates are to be performed") {
 				_, _ = c.DeleteChangeSet(ctx, &cfnapi.DeleteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)})
 				fmt.Fprintf(s.Out, "%s (%s): no changes\n", st.Name, st.Region)
-				// Nothing ran: the stack is as described before the change set.
-				res.NoChanges, res.Outputs = true, outputs(cur)
-				return res, nil
+				return nil, started, true, nil
 			}
-			return nil, fmt.Errorf("change set for %s in %s failed: %s", st.Name, st.Region, reason)
+			return nil, started, false, fmt.Errorf("change set for %s in %s failed: %s", st.Name, st.Region, reason)
 		}
 		if err := s.Sleep(ctx, s.Poll); err != nil {
-			return nil, err
+			return nil, started, false, err
 		}
 	}
-	started := s.Now()
+	started = s.Now()
 	seen := s.seenEvents(ctx, c, st.Name)
 	if _, err := c.ExecuteChangeSet(ctx, &cfnapi.ExecuteChangeSetInput{StackName: aws.String(st.Name), ChangeSetName: aws.String(csName)}); err != nil {
-		return nil, fmt.Errorf("execute change set for %s in %s: %w", st.Name, st.Region, err)
+		return nil, started, false, fmt.Errorf("execute change set for %s in %s: %w", st.Name, st.Region, err)
 	}
-	final, err := s.wait(ctx, c, st, started.Add(-time.Hour), seen)
-	if err != nil {
-		return nil, err
+	final, err = s.wait(ctx, c, st, started.Add(-time.Hour), seen)
+	return final, started, false, err
+}
+
+// withoutOutputs is a template with its top-level Outputs section removed
+// (an import change set may not add outputs). The templates are YAML whose
+// top-level keys start at column 0.
+func withoutOutputs(template []byte) []byte {
+	var out []string
+	skip := false
+	for _, line := range strings.SplitAfter(string(template), "\n") {
+		top := line != "" && line[0] != ' ' && line[0] != '\t' && line[0] != '#' && line[0] != '\n'
+		if top {
+			skip = strings.HasPrefix(line, "Outputs:")
+		}
+		if !skip {
+			out = append(out, line)
+		}
 	}
-	switch final.StackStatus {
-	case cfntypes.StackStatusCreateComplete, cfntypes.StackStatusUpdateComplete:
-		res.Outputs = outputs(final)
-		return res, nil
-	}
-	return nil, s.failure(ctx, c, st, final.StackStatus, started)
+	return []byte(strings.Join(out, ""))
 }
 
 // wait polls until the stack leaves *_IN_PROGRESS, printing its new events.

@@ -11,6 +11,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -132,6 +134,23 @@ func (a *Account) FunctionEnv(ctx context.Context, regionName, function string) 
 		return map[string]string{}, nil
 	}
 	return out.Environment.Variables, nil
+}
+
+// TableExists reports whether a DynamoDB table exists in regionName
+// (DescribeTable; ResourceNotFoundException is "no").
+func (a *Account) TableExists(ctx context.Context, regionName, table string) (bool, error) {
+	c := dynamodb.NewFromConfig(a.cfg, func(o *dynamodb.Options) { o.Region = regionName })
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err := c.DescribeTable(cctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var nf *ddbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("describe table %s in %s: %w", table, regionName, err)
+	}
+	return true, nil
 }
 
 // StartBackup returns what starts the backup manager's scheduled run in a
