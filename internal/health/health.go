@@ -178,10 +178,26 @@ func (p *Prober) probeDynamoDB(ctx context.Context, t Target) error {
 	if err != nil {
 		return fmt.Errorf("canary read: %w", err)
 	}
-	if v, ok := out.Item["at"].(*types.AttributeValueMemberS); !ok || v.Value != stamp {
-		return errors.New("canary read returned another value than written")
+	if v, ok := out.Item["at"].(*types.AttributeValueMemberS); !ok || !sameOrLater(v.Value, stamp) {
+		return errors.New("canary read returned an older value than written")
 	}
 	return nil
+}
+
+// sameOrLater reports whether the canary read back (got) is the one this
+// probe wrote (want) or a later one. Every instance of a region's health
+// check shares the canary's key — two run at once whenever one invocation
+// renews into the next schedule period — so another instance's write may
+// land between this probe's write and its read: that is a healthy region,
+// not a failed probe. A stamp older than this probe's by more than a
+// second (more than two instances' clocks differ) is a stale read.
+func sameOrLater(got, want string) bool {
+	if got == want {
+		return true
+	}
+	g, err1 := strconv.ParseInt(got, 10, 64)
+	w, err2 := strconv.ParseInt(want, 10, 64)
+	return err1 == nil && err2 == nil && g >= w-int64(time.Second)
 }
 
 func (p *Prober) probeS3(ctx context.Context, t Target) error {
@@ -212,8 +228,8 @@ func (p *Prober) probeS3(ctx context.Context, t Target) error {
 	if err != nil {
 		return fmt.Errorf("canary get: %w", err)
 	}
-	if !bytes.Equal(got, body) {
-		return errors.New("canary get returned another body than put")
+	if !sameOrLater(string(got), string(body)) {
+		return errors.New("canary get returned an older body than put")
 	}
 	return nil
 }

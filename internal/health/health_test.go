@@ -137,3 +137,36 @@ func TestS3CanaryWrittenSparingly(t *testing.T) {
 		t.Fatal("a cut S3 passed the read-only probe")
 	}
 }
+
+// Two instances of one region's health check run at once whenever an
+// invocation renews into the next schedule period, and they share the
+// canaries' keys: each must find the region healthy although the other
+// wrote last. (Before, the S3 probe compared the body with the one its own
+// instance last put: every other run reported both regions unhealthy, and
+// on AWS a 60 s Minimum alarm would have failed over a healthy primary.)
+func TestConcurrentInstancesShareTheCanaries(t *testing.T) {
+	labtest.Lab(t)
+	names := labtest.Provision(t, "hc")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	peer, self := labtest.Clients(t, 1)
+	instance := func() *health.Prober {
+		return &health.Prober{Self: health.Target{Clients: self}, Peer: health.Target{Clients: peer}, Names: names,
+			HTTP: &http.Client{Timeout: time.Second}, Timeout: 500 * time.Millisecond, S3WriteEvery: time.Hour}
+	}
+	// Each instance puts the S3 canary on its first run and reads it on
+	// the next ones: a's reads find b's later body.
+	a, b := instance(), instance()
+	for i := range 3 {
+		for j, p := range []*health.Prober{a, b} {
+			r := p.Run(ctx)
+			for _, v := range r.Verdicts {
+				for _, pr := range v.Probes {
+					if (pr.Probe == health.ProbeS3 || pr.Probe == health.ProbeDynamoDB) && !pr.OK {
+						t.Fatalf("run %d of instance %d: %s probe of %s failed on a healthy lab: %s", i, j, pr.Probe, v.Region, pr.Error)
+					}
+				}
+			}
+		}
+	}
+}
