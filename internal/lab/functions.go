@@ -18,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
+	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -287,7 +288,8 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			LogPath: func(i int) string {
 				return filepath.Join(l.opts.Dir, "logs", fmt.Sprintf("fn-%s-%s-%d.log", sp.region, sp.name, i))
 			}}
-		if sp.name == FnHealth {
+		if sp.name != FnApp {
+			// The orders service logs no metrics (and a line per request).
 			spec.Line = l.functionLog
 		}
 		wg.Add(1)
@@ -351,6 +353,34 @@ func (l *Lab) functionLog(line string) {
 	if l.alarm != nil {
 		l.alarm.Consume([]byte(line))
 	}
+	points, err := metrics.Parse([]byte(line), metrics.Namespace)
+	if err != nil || len(points) == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.points = append(l.points, points...)
+	if n := len(l.points); n > maxPoints {
+		l.points = append(l.points[:0:0], l.points[n-maxPoints/2:]...)
+	}
+	l.mu.Unlock()
+}
+
+// maxPoints bounds the datapoints the lab keeps (about an hour of a running
+// lab's metrics).
+const maxPoints = 50000
+
+// Datapoints returns the metric datapoints the lab's functions logged at or
+// after since (by their timestamps), oldest logged first.
+func (l *Lab) Datapoints(since time.Time) []metrics.Datapoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []metrics.Datapoint
+	for _, p := range l.points {
+		if !p.Time.Before(since) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (l *Lab) stopFunctions() {

@@ -32,6 +32,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
+	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -112,6 +113,9 @@ type Lab struct {
 	lateHealth map[string]time.Time
 	lateRuns   map[string]int
 	events     []Event
+	// points are the EMF datapoints the functions logged (the newest
+	// maxPoints): the lab's CloudWatch metrics, for alarm.Rule.
+	points     []metrics.Datapoint
 	auth       atomic.Pointer[access.Authorizer] // set when Options.Access is
 	denials    atomic.Int64
 	lastDenial atomic.Value // string

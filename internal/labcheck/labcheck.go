@@ -106,7 +106,12 @@ var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR, 
 // resolver resolves the region's template (the primary's or the DR
 // region's) as deploy would for this lab.
 func resolver(c lab.EnvCheck, t Templates, regionName string) (*cfn.Resolver, error) {
-	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast"}
+	return resolverFor(c, t, regionName, 0)
+}
+
+// resolverFor is resolver with the RPO objective a user set (0: the default).
+func resolverFor(c lab.EnvCheck, t Templates, regionName string, rpoObjective time.Duration) (*cfn.Resolver, error) {
+	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast", RPOObjective: rpoObjective}
 	if c.Witness != "" {
 		plan.Witness = c.Witness
 	}
@@ -588,4 +593,21 @@ func union(a, b map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Alarms resolves the CloudWatch alarms of the primary's and the DR
+// region's templates as deploy would for this lab with the given RPO
+// objective (0: the default), by region.
+func Alarms(c lab.EnvCheck, t Templates, rpoObjective time.Duration) (map[string][]cfn.Alarm, error) {
+	out := map[string][]cfn.Alarm{}
+	for _, r := range []string{c.Primary, c.DR} {
+		res, err := resolverFor(c, t, r, rpoObjective)
+		if err != nil {
+			return nil, err
+		}
+		if out[r], err = res.Alarms(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -6,5 +6,9 @@
 // shaped as EventBridge delivers them (account 000000000000), kept here so
 // the Lambda binaries do not carry them.
 //
+// Rule evaluates any alarm of the templates (cfn.Alarm) over datapoints as
+// CloudWatch would; the lab keeps its functions' datapoints (Lab.Datapoints)
+// so a test can raise each alarm.
+//
 // It must not know how functions run: it is given an Invoker.
 package alarm
