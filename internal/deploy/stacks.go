@@ -222,8 +222,8 @@ func (s *Stacks) adoptable(ctx context.Context, st Stack) ([]cfntypes.ResourceTo
 }
 
 // apply runs one change set of kind with template and waits for the stack
-// to settle (started: when it was executed); noChanges reports a change set that had nothing to do (deleted,
-// not executed).
+// to settle (started: when it was executed); noChanges reports a change
+// set that had nothing to do (deleted, not executed).
 func (s *Stacks) apply(ctx context.Context, c CloudFormation, st Stack, kind cfntypes.ChangeSetType, template []byte, imports []cfntypes.ResourceToImport) (final *cfntypes.Stack, started time.Time, noChanges bool, err error) {
 	params := make([]cfntypes.Parameter, 0, len(st.Parameters))
 	keys := make([]string, 0, len(st.Parameters))
