@@ -507,18 +507,24 @@ func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until tim
 		}
 		return nil
 	})
-	for _, st := range strays {
+	// A ctx that ends returns before every call is back; the late ones
+	// still append: read under the lock, once, into variables of our own.
+	mu.Lock()
+	found := slices.Clone(strays)
+	repaired := slices.Clone(fixed)
+	mu.Unlock()
+	for _, st := range found {
 		next := st.Epoch + 1
-		for _, o := range strays {
+		for _, o := range found {
 			next = max(next, o.Epoch+1)
 		}
 		if r, err := q.claimOver(ctx, self, next, ClaimOptions{}, &st); err == nil {
-			fixed = append(fixed, r.Won...)
+			repaired = append(repaired, r.Won...)
 			break
 		}
 	}
-	sort.Strings(fixed)
-	return slices.Compact(fixed)
+	sort.Strings(repaired)
+	return slices.Compact(repaired)
 }
 
 func (q *Quorum) grantAll(ctx context.Context, self string, epoch int64, release bool) (RenewResult, error) {
@@ -669,6 +675,14 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	// Every write that won has landed by now (monotonic clock): the forced
 	// wait counts from here.
 	landed := time.Now()
+	// A canceled ctx returns before every call is back: the ones still out
+	// write got later, so read it under the lock, once.
+	mu.Lock()
+	won := make(map[string]claimed, len(got))
+	for r, c := range got {
+		won[r] = c
+	}
+	mu.Unlock()
 	res := ClaimResult{Epoch: next, Won: ok, Failed: errs}
 	if !q.enough(ok, self) {
 		return res, fmt.Errorf("claim epoch %d for %s: %d of %d records (need %d): %w (%s)", next, self, len(ok), len(q.Stores), q.Need(), ErrConflict, joinErrs(errs))
@@ -677,7 +691,7 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	// held (an earlier run's) keeps its hold and its kind.
 	var forced, handover bool
 	var holdUntil time.Time
-	for _, c := range got {
+	for _, c := range won {
 		switch c.rec.Kind() {
 		case HoldForced:
 			forced = true
@@ -801,16 +815,23 @@ func (v View) HighestEpoch() int64 {
 // active region: the holder of the highest epoch present on a majority.
 func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
 	var mu sync.Mutex
-	v := View{Records: map[string]Active{}}
+	read := map[string]Active{}
 	_, errs := q.each(ctx, limit, func(ctx context.Context, s *Store) error {
 		a, err := s.Active(ctx)
 		if err == nil {
 			mu.Lock()
-			v.Records[s.Region] = a
+			read[s.Region] = a
 			mu.Unlock()
 		}
 		return err
 	})
+	// Calls still out when ctx ended write later: copy under the lock.
+	v := View{Records: map[string]Active{}}
+	mu.Lock()
+	for r, a := range read {
+		v.Records[r] = a
+	}
+	mu.Unlock()
 	v.Errors = errs
 	need := q.Need()
 	if need == 1 {
