@@ -394,8 +394,20 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	// Until its claim has landed, a decision is checked again on every run:
 	// a refused run forgets its decision, but a forget that failed (its
-	// region slow) must not let the next run skip the guards.
-	if _, decided := done[control.Decided]; !decided || (done[control.Fenced].Phase == "" && cur.Region != req.To) {
+	// region slow) must not let the next run skip the guards. Once the
+	// claim holds a majority (cur is the target's epoch) the run is a
+	// resume: the guards are not asked again — the hold guard would refuse
+	// the run's own held epoch for ever once its decision was forgotten (a
+	// resumed claim refused while a late record write was still landing).
+	_, decided := done[control.Decided]
+	switch {
+	case cur.Region == req.To && cur.Epoch == epoch:
+		if !decided {
+			if err := record(control.Decided, "resumed: the claim holds a majority"); err != nil {
+				return res, err
+			}
+		}
+	case !decided || done[control.Fenced].Phase == "":
 		if err := c.guards(ctx, req, cur); err != nil {
 			return refuse(err)
 		}
@@ -586,7 +598,11 @@ func (c *Controller) guards(ctx context.Context, req Request, cur control.Active
 	if cur.Hold != "" {
 		// A planned handover holds the records until its drain is over;
 		// the tick rolls it back if its controller died.
-		return &GuardError{"handover", fmt.Sprintf("a planned failover to %s is in progress at epoch %d (%s): wait for it", cur.Region, cur.Epoch, cur.Hold)}
+		what := "a planned failover"
+		if cur.Kind() == control.HoldForced {
+			what = "a forced failover"
+		}
+		return &GuardError{"handover", fmt.Sprintf("%s to %s is in progress at epoch %d (%s): wait for it", what, cur.Region, cur.Epoch, cur.Hold)}
 	}
 	if cur.Region != req.From && (req.Planned || cur.Region != "") {
 		return &GuardError{"source", fmt.Sprintf("%s is not the active region (%s is, at epoch %d)", req.From, orNone(cur.Region), cur.Epoch)}

@@ -736,3 +736,71 @@ func TestTargetHealthCheckedAtTheClaim(t *testing.T) {
 		})
 	}
 }
+
+// A resumed forced failover whose decision was forgotten (a resume refused
+// while a late record write was still landing forgets Detected and
+// Decided, like any refused run) is still a resume: the claim holds a
+// majority. Before, the next run asked the guards again and the hold guard
+// refused the run's own held epoch on every tick: the writes stayed held
+// for good (fresh-clone CI, forced-interrupted: "not within 1m0s").
+func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	q := c.Quorum(primary, dr, false)
+	if _, err := q.Renew(ctx, primary); err != nil {
+		t.Fatal(err)
+	}
+	cctx, interrupt := context.WithCancel(ctx)
+	c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
+		if e.Phase == control.Decided {
+			go func() {
+				for {
+					if a, err := f.stores[witness].Active(ctx); err == nil && a.Hold != "" {
+						interrupt()
+						return
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
+		}
+		return nil
+	})
+	if _, err := c.Run(cctx, Request{From: primary, To: dr, Force: true, Reason: "operator"}); err == nil {
+		t.Fatal("the interrupted forced run reported success")
+	}
+	held := view(t, c)
+	if held.Region != dr || held.Kind() != control.HoldForced {
+		t.Fatalf("after the interruption: %+v, want %s held by a forced claim", held, dr)
+	}
+	for _, p := range []control.Phase{control.Decided, control.Detected} {
+		if err := f.stores[dr].Forget(ctx, held.Epoch, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2 := f.controller()
+	for {
+		tr, err := c2.Tick(ctx, dr, primary)
+		if err != nil {
+			t.Fatalf("tick: %v %+v", err, tr)
+		}
+		if tr.Action == "resumed" {
+			if tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
+				t.Fatalf("resumed: %+v", tr.Result)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the tick never resumed the forced failover")
+		case <-time.After(50 * time.Millisecond): // the schedule's next tick
+		}
+	}
+	if a := view(t, c2); a.Region != dr || a.Hold != "" || a.Epoch != held.Epoch {
+		t.Fatalf("after the resume: %+v, want %s active at epoch %d", a, dr, held.Epoch)
+	}
+}
