@@ -555,12 +555,11 @@ func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
 	}
 }
 
-// Schedule: a forced failover is interrupted while it waits out the old
-// lease. The tick resumes it once the hold's end has passed, and never
-// rolls it back onto the region it was forced away from (fenced, or
-// down). (Failed at aa72caa: the tick rolled it back to the primary.)
-func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
-	f := newFixture(t)
+// interruptedForcedRun forces a failover to the DR region and interrupts
+// the run once its claim is held on the witness's record, as Ctrl-C during
+// the forced wait does; it returns the held view.
+func interruptedForcedRun(t *testing.T, f fixture) control.Active {
+	t.Helper()
 	ctx := ctxT(t)
 	c := f.controller()
 	q := c.Quorum(primary, dr, false)
@@ -594,10 +593,15 @@ func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
 	if held.Region != dr || held.Kind() != control.HoldForced {
 		t.Fatalf("after the interruption: %+v, want %s held by a forced claim", held, dr)
 	}
-	c2 := f.controller()
-	c2.Cfg().HoldMaxAge = time.Nanosecond
+	return held
+}
+
+// tickUntilResumed runs c's tick until it resumes the held epoch, which
+// must complete, and never rolls it back.
+func tickUntilResumed(ctx context.Context, t *testing.T, c *Controller) {
+	t.Helper()
 	for {
-		tr, err := c2.Tick(ctx, dr, primary)
+		tr, err := c.Tick(ctx, dr, primary)
 		if err != nil {
 			t.Fatalf("tick: %v %+v", err, tr)
 		}
@@ -608,16 +612,29 @@ func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
 			if tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
 				t.Fatalf("resumed: %+v", tr.Result)
 			}
-			if time.Now().Before(held.HoldUntil) {
-				t.Fatalf("resumed at %s, before the hold's end %s", time.Now().Format(time.RFC3339Nano), held.HoldUntil.Format(time.RFC3339Nano))
-			}
-			break
+			return
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatal("the tick never resumed the forced failover")
 		case <-time.After(50 * time.Millisecond): // the schedule's next tick
 		}
+	}
+}
+
+// Schedule: a forced failover is interrupted while it waits out the old
+// lease. The tick resumes it once the hold's end has passed, and never
+// rolls it back onto the region it was forced away from (fenced, or
+// down). (Failed at aa72caa: the tick rolled it back to the primary.)
+func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	held := interruptedForcedRun(t, f)
+	c2 := f.controller()
+	c2.Cfg().HoldMaxAge = time.Nanosecond
+	tickUntilResumed(ctx, t, c2)
+	if time.Now().Before(held.HoldUntil) {
+		t.Fatalf("resumed at %s, before the hold's end %s", time.Now().Format(time.RFC3339Nano), held.HoldUntil.Format(time.RFC3339Nano))
 	}
 	if a := view(t, c2); a.Region != dr || a.Hold != "" || a.Epoch != held.Epoch {
 		t.Fatalf("after the resume: %+v, want %s active at epoch %d", a, dr, held.Epoch)
@@ -746,60 +763,14 @@ func TestTargetHealthCheckedAtTheClaim(t *testing.T) {
 func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	c := f.controller()
-	q := c.Quorum(primary, dr, false)
-	if _, err := q.Renew(ctx, primary); err != nil {
-		t.Fatal(err)
-	}
-	cctx, interrupt := context.WithCancel(ctx)
-	c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
-		if e.Phase == control.Decided {
-			go func() {
-				for {
-					if a, err := f.stores[witness].Active(ctx); err == nil && a.Hold != "" {
-						interrupt()
-						return
-					}
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
-			}()
-		}
-		return nil
-	})
-	if _, err := c.Run(cctx, Request{From: primary, To: dr, Force: true, Reason: "operator"}); err == nil {
-		t.Fatal("the interrupted forced run reported success")
-	}
-	held := view(t, c)
-	if held.Region != dr || held.Kind() != control.HoldForced {
-		t.Fatalf("after the interruption: %+v, want %s held by a forced claim", held, dr)
-	}
+	held := interruptedForcedRun(t, f)
 	for _, p := range []control.Phase{control.Decided, control.Detected} {
 		if err := f.stores[dr].Forget(ctx, held.Epoch, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c2 := f.controller()
-	for {
-		tr, err := c2.Tick(ctx, dr, primary)
-		if err != nil {
-			t.Fatalf("tick: %v %+v", err, tr)
-		}
-		if tr.Action == "resumed" {
-			if tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
-				t.Fatalf("resumed: %+v", tr.Result)
-			}
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the tick never resumed the forced failover")
-		case <-time.After(50 * time.Millisecond): // the schedule's next tick
-		}
-	}
+	tickUntilResumed(ctx, t, c2)
 	if a := view(t, c2); a.Region != dr || a.Hold != "" || a.Epoch != held.Epoch {
 		t.Fatalf("after the resume: %+v, want %s active at epoch %d", a, dr, held.Epoch)
 	}
