@@ -350,12 +350,12 @@ func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byt
 // functionLog receives each line a function writes to stdout (its log):
 // EMF lines feed the alarm evaluator, as CloudWatch Logs feeds CloudWatch.
 func (l *Lab) functionLog(line string) {
-	if l.alarm != nil {
-		l.alarm.Consume([]byte(line))
-	}
 	points, err := metrics.Parse([]byte(line), metrics.Namespace)
 	if err != nil || len(points) == 0 {
 		return
+	}
+	if l.alarm != nil {
+		l.alarm.Consume(points)
 	}
 	l.mu.Lock()
 	l.points = append(l.points, points...)

@@ -53,13 +53,10 @@ func (a *Alarm) State() (name, state string) {
 	return a.cfg.Name, a.state
 }
 
-// Consume reads one log line of the health check: its EMF datapoints feed
-// the alarm, as CloudWatch Logs feeds CloudWatch.
-func (a *Alarm) Consume(line []byte) {
-	points, err := metrics.Parse(line, metrics.Namespace)
-	if err != nil {
-		return
-	}
+// Consume takes the datapoints of one function log line (metrics.Parse of
+// its EMF): the health check's feed the alarm, as CloudWatch Logs feeds
+// CloudWatch.
+func (a *Alarm) Consume(points []metrics.Datapoint) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range points {
