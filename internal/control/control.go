@@ -37,6 +37,13 @@ type Active struct {
 	// HoldUntil, for a forced hold, is when the claimer's wait ends by its
 	// clock: a resumer waits until then plus ε by its own.
 	HoldUntil time.Time `json:"hold_until,omitzero"`
+	// FromSince, for a handover hold, is when the source's tenure began
+	// (the Since of the epoch it handed over): the drain proves every write
+	// the source acknowledged from then on, and a resumed drain — which has
+	// no memory of the source's record — reads it here. Zero: unknown (a
+	// record from before it was kept); the drain then proves the whole
+	// stream.
+	FromSince time.Time `json:"from_since,omitzero"`
 }
 
 // HoldKind is why a record is held.
@@ -135,6 +142,11 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 			a.HoldUntil = time.UnixMilli(ms).UTC()
 		}
 	}
+	if f, ok := it["from_since"].(*types.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(f.Value, 10, 64); err == nil && ms > 0 {
+			a.FromSince = time.UnixMilli(ms).UTC()
+		}
+	}
 	return a, nil
 }
 
@@ -151,6 +163,9 @@ func activeItem(a Active) map[string]types.AttributeValue {
 		}
 		if !a.HoldUntil.IsZero() {
 			it["hold_until"] = msValue(a.HoldUntil)
+		}
+		if !a.FromSince.IsZero() {
+			it["from_since"] = msValue(a.FromSince)
 		}
 	}
 	return it

@@ -183,7 +183,7 @@ func (s *Store) grant(ctx context.Context, holder string, epoch int64, until tim
 	monotonic := " AND (attribute_not_exists(granted_until) OR granted_until <= :g)"
 	update, cond := "SET granted_until = :g", "epoch = :e AND active_region = :h AND attribute_not_exists(held_for)"+monotonic
 	if release {
-		update, cond = "SET granted_until = :g REMOVE held_for, hold_kind, hold_until", "epoch = :e AND active_region = :h"+monotonic
+		update, cond = "SET granted_until = :g REMOVE held_for, hold_kind, hold_until, from_since", "epoch = :e AND active_region = :h"+monotonic
 	}
 	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: activeKey,
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
@@ -587,6 +587,9 @@ type ClaimOptions struct {
 	From      string
 	FromEpoch int64
 	Hold      string
+	// FromSince is the source's tenure start, kept on the held records
+	// (Active.FromSince) for the drain of a resumed handover.
+	FromSince time.Time
 }
 
 // ClaimResult reports a claim.
@@ -624,8 +627,12 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	}
 	// A claim from a clock that may be off trusts it only as far as it
 	// was measured.
+	// A handover's clock is measured too, though the source's own record
+	// is what makes it safe: its Since is the new holder's tenure start,
+	// from which a later failback's drain proves writes (Active.FromSince),
+	// so every claim's Since is within a term (+ε) of true time.
 	var bound time.Duration
-	if q.ClockBound != nil && !o.Handover {
+	if q.ClockBound != nil {
 		b, err := q.ClockBound(ctx)
 		switch {
 		case err != nil:
@@ -644,7 +651,7 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	limit := q.Lease.Term / 2
 	switch {
 	case o.Handover:
-		kind, rec.GrantedUntil, rec.Hold, rec.HoldKind = claimHandover, time.Time{}, o.Hold, HoldHandover
+		kind, rec.GrantedUntil, rec.Hold, rec.HoldKind, rec.FromSince = claimHandover, time.Time{}, o.Hold, HoldHandover, o.FromSince.UTC()
 		if rec.Hold == "" {
 			rec.Hold = "handover"
 		}

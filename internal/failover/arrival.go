@@ -20,11 +20,11 @@ import (
 )
 
 // ArrivalDrainer proves arrival, item by item: every item the source
-// region's table changed — read from the source table's stream, which holds
-// every write the region acknowledged, in order per item — is shown in the
-// target as the source's last image says (a removed item: absent), and
-// every latest object version of the source's data bucket is in the target
-// with the same ETag. Global tables replicate items independently, with no
+// region's table changed in its tenure — read from the source table's
+// stream, which holds every write the region acknowledged, in order per
+// item — is shown in the target as the source's last image says (a removed
+// item: absent), and every latest object version the source's data bucket
+// got in its tenure is in the target with the same ETag. Global tables replicate items independently, with no
 // order across items: one canary that arrived says nothing about the rest.
 //
 // A Drain before the handover (the catch-up, while the source still
@@ -34,10 +34,14 @@ import (
 // was written since the catch-up, not the table. It must be used through a
 // pointer (it keeps those positions).
 //
+// The tenure bounds the work, not the promise: a stream record or an
+// object older than the drain's since (less Rounding) is skipped; a resumed failback (a new process, no
+// positions) proves the source's tenure, not the stream's 24 hours.
+//
 // Limits, stated: a stream record is readable a moment after its write
-// was acknowledged, so a drain reads on for Settle; a stream keeps 24 hours; an item changed earlier and not
-// since is not re-proved (the validator compares whole tables). Deleted
-// objects are not followed.
+// was acknowledged, so a drain reads on for Settle; a stream keeps 24
+// hours; an item changed earlier and not since is not re-proved (the
+// validator compares whole tables). Deleted objects are not followed.
 type ArrivalDrainer struct {
 	// Clients reach both regions' data (with the SDK's retries).
 	Clients map[string]*region.Clients
@@ -51,6 +55,10 @@ type ArrivalDrainer struct {
 	Settle time.Duration
 	// Objects also proves the data bucket's objects.
 	Objects bool
+	// Rounding is how far before its write a stream record's time may lie
+	// (0: a second, as DynamoDB Streams rounds; DynamoDB Local rounds down
+	// to the minute). An object's (S3's LastModified) is a second.
+	Rounding time.Duration
 	// Replicated, when set, is waited for before the objects are proved
 	// (the lab kicks its object replicator rather than wait for its poll).
 	Replicated func(ctx context.Context, from, to string) error
@@ -65,6 +73,11 @@ type ArrivalDrainer struct {
 // StreamSettle is ArrivalDrainer.Settle on AWS: DynamoDB Streams makes a
 // record readable in near real time, well within two seconds.
 const StreamSettle = 2 * time.Second
+
+// LocalStreamRounding is ArrivalDrainer.Rounding against DynamoDB Local,
+// which rounds a stream record's time down to the minute (measured:
+// TestArrivalDrainProvesTheTenureOnly fails with a second).
+const LocalStreamRounding = time.Minute
 
 var (
 	_ CatchUpper = (*ArrivalDrainer)(nil)
@@ -82,6 +95,7 @@ type arrival struct {
 }
 
 type change struct {
+	at    time.Time // the stream record's time (zero: not given)
 	key   map[string]types.AttributeValue
 	image map[string]types.AttributeValue // nil: removed
 	why   string                          // what the target showed last
@@ -98,16 +112,16 @@ func (d *ArrivalDrainer) Ready(ctx context.Context, from, to string) error {
 // CatchUp implements CatchUpper: it reads the stream and proves what has
 // arrived until the pending items stop shrinking (the source still
 // writes), and returns; it fails only when the stream cannot be read.
-func (d *ArrivalDrainer) CatchUp(ctx context.Context, from, to string) error {
-	return d.drain(ctx, from, to, true)
+func (d *ArrivalDrainer) CatchUp(ctx context.Context, from, to string, since time.Time) error {
+	return d.drain(ctx, from, to, since, true)
 }
 
 // Drain implements Drainer.
-func (d *ArrivalDrainer) Drain(ctx context.Context, from, to string) error {
-	return d.drain(ctx, from, to, false)
+func (d *ArrivalDrainer) Drain(ctx context.Context, from, to string, since time.Time) error {
+	return d.drain(ctx, from, to, since, false)
 }
 
-func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, catchUp bool) error {
+func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.Time, catchUp bool) error {
 	src, dst := d.Clients[from], d.Clients[to]
 	if src == nil || dst == nil {
 		return fmt.Errorf("drain %s → %s: no data clients for both regions", from, to)
@@ -128,10 +142,23 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, catchUp boo
 		a = &arrival{after: map[string]string{}, ended: map[string]bool{}, pending: map[string]change{}, objects: map[string]string{}}
 		d.dir[from+">"+to] = a
 	}
+	var cut, objectCut time.Time
+	if !since.IsZero() {
+		r := d.Rounding
+		if r == 0 {
+			r = time.Second
+		}
+		cut, objectCut = since.Add(-r), since.Add(-time.Second)
+	}
+	for k, c := range a.pending {
+		if c.at.Before(cut) && !c.at.IsZero() {
+			delete(a.pending, k) // kept by an earlier drain, before this tenure
+		}
+	}
 	settled := time.Now().Add(d.Settle)
 	best := -1
 	for {
-		if err := d.read(ctx, src, a); err != nil {
+		if err := d.read(ctx, src, a, cut); err != nil {
 			if ctx.Err() != nil && len(a.pending) > 0 {
 				return fmt.Errorf("drain %s → %s: %d items written in %s not in %s after %s, e.g. %s", from, to, len(a.pending), from, to, timeout, sample(a.pending))
 			}
@@ -170,7 +197,7 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, catchUp boo
 		}
 	}
 	for {
-		missing, err := d.proveObjects(ctx, src, dst, from, to, a)
+		missing, err := d.proveObjects(ctx, src, dst, from, to, objectCut, a)
 		if err == nil && (len(missing) == 0 || catchUp) {
 			return nil
 		}
@@ -186,8 +213,8 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, catchUp boo
 }
 
 // read reads the source table's stream on from the positions in a, keeping
-// each key's last image as pending.
-func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arrival) error {
+// each key's last image as pending (unless its record is before cut).
+func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arrival, cut time.Time) error {
 	if a.stream == "" {
 		out, err := src.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(d.Names.Table())})
 		if err != nil {
@@ -244,12 +271,19 @@ func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arriv
 				if canary(key) {
 					continue
 				}
-				c := change{key: key}
+				a.after[id] = aws.ToString(r.Dynamodb.SequenceNumber)
+				c := change{key: key, at: aws.ToTime(r.Dynamodb.ApproximateCreationDateTime)}
+				if c.at.Before(cut) && !c.at.IsZero() {
+					// Before the tenure; a later write of the key in the
+					// tenure replaces its image (and an earlier one kept
+					// would be deleted above).
+					delete(a.pending, string(validate.AppendCanonical(nil, key)))
+					continue
+				}
 				if r.EventName != sttypes.OperationTypeRemove {
 					c.image = validate.FromStream(r.Dynamodb.NewImage)
 				}
 				a.pending[string(validate.AppendCanonical(nil, key))] = c
-				a.after[id] = aws.ToString(r.Dynamodb.SequenceNumber)
 			}
 			iter = out.NextShardIterator
 			if iter == nil {
@@ -334,8 +368,8 @@ func keyOf(item, like map[string]types.AttributeValue) string {
 // proveObjects lists both buckets and checks each source object not proved
 // yet (new, or with another ETag) against the target's listing: two
 // listings, not a call per object. It returns the keys still missing.
-func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, from, to string, a *arrival) ([]string, error) {
-	list := func(c *region.Clients, bucket string, f func(key, etag string)) error {
+func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, from, to string, cut time.Time, a *arrival) ([]string, error) {
+	list := func(c *region.Clients, bucket string, f func(key, etag string, at time.Time)) error {
 		p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -343,14 +377,14 @@ func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clie
 				return fmt.Errorf("list %s: %w", bucket, err)
 			}
 			for _, o := range page.Contents {
-				f(aws.ToString(o.Key), aws.ToString(o.ETag))
+				f(aws.ToString(o.Key), aws.ToString(o.ETag), aws.ToTime(o.LastModified))
 			}
 		}
 		return nil
 	}
 	want := map[string]string{}
-	if err := list(src, d.Names.Bucket(from), func(k, etag string) {
-		if !strings.HasPrefix(k, "_canary/") && a.objects[k] != etag {
+	if err := list(src, d.Names.Bucket(from), func(k, etag string, at time.Time) {
+		if !strings.HasPrefix(k, "_canary/") && a.objects[k] != etag && !at.Before(cut) {
 			want[k] = etag
 		}
 	}); err != nil {
@@ -359,7 +393,7 @@ func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clie
 	if len(want) == 0 {
 		return nil, nil
 	}
-	if err := list(dst, d.Names.Bucket(to), func(k, etag string) {
+	if err := list(dst, d.Names.Bucket(to), func(k, etag string, _ time.Time) {
 		if w, ok := want[k]; ok && w == etag {
 			a.objects[k] = etag
 			delete(want, k)

@@ -25,11 +25,14 @@ type RoutingView interface {
 	Healthy(ctx context.Context, region string) (bool, error)
 }
 
-// Drainer waits until everything written in from before now has reached to
-// (a canary written after the fence has replicated). It is used by planned
-// failover only.
+// Drainer waits until every write from acknowledged since its tenure began
+// (since: the Since of the epoch it hands over; zero when unknown, then
+// everything it holds) has reached to. It is used by planned failover only.
+// Writes before the tenure are not from's to prove: they were another
+// region's, proved by the failback that ended that region's tenure, or
+// counted as lost (RPO) by the failover that ended it.
 type Drainer interface {
-	Drain(ctx context.Context, from, to string) error
+	Drain(ctx context.Context, from, to string, since time.Time) error
 }
 
 // Notifier announces phase changes (SNS on AWS, a notifications log in the
@@ -428,7 +431,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				if cu, ok := c.cfg.Drain.(CatchUpper); ok {
 					catchUp = cu.CatchUp
 				}
-				if err := catchUp(ctx, req.From, req.To); err != nil {
+				if err := catchUp(ctx, req.From, req.To, c.earliest(cur.Since)); err != nil {
 					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
 				}
 			}
@@ -453,7 +456,13 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if _, ok := done[control.Promoted]; !ok {
 		if req.Planned {
-			if err := c.drainAndRelease(ctx, q, req, epoch); err != nil {
+			// The source's tenure: its record's Since on this run, or the
+			// held records' FromSince on a resume.
+			tenure := cur.Since
+			if cur.Region == req.To {
+				tenure = cur.FromSince
+			}
+			if err := c.drainAndRelease(ctx, q, req, epoch, tenure); err != nil {
 				if ctx.Err() != nil {
 					// Interrupted (Ctrl-C, a timeout), not failed: like a
 					// crash, it leaves the handover held for a resume — a
@@ -537,7 +546,7 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 // epoch, held until the drain is over. The source's own record must take it:
 // that is what stops the source's writes.
 func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur control.Active, epoch int64) (string, error) {
-	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, Hold: "draining " + req.From + " → " + req.To})
+	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: cur.Since, Hold: "draining " + req.From + " → " + req.To})
 	if err != nil {
 		if len(cr.Won) > 0 {
 			// Part of the handover landed: give the source its writes back.
@@ -552,9 +561,9 @@ func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Reques
 
 // drainAndRelease waits for replication from → to, then lifts the hold and
 // grants the target its first lease.
-func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req Request, epoch int64) error {
+func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req Request, epoch int64, tenure time.Time) error {
 	if c.cfg.Drain != nil {
-		if err := c.cfg.Drain.Drain(ctx, req.From, req.To); err != nil {
+		if err := c.cfg.Drain.Drain(ctx, req.From, req.To, c.earliest(tenure)); err != nil {
 			return fmt.Errorf("wait for replication %s → %s: %w", req.From, req.To, err)
 		}
 	}
@@ -562,6 +571,19 @@ func (c *Controller) drainAndRelease(ctx context.Context, q *control.Quorum, req
 		return fmt.Errorf("release %s at epoch %d: %w", req.To, epoch, err)
 	}
 	return nil
+}
+
+// earliest is the earliest true time at which a holder whose tenure began
+// at since (by its claimer's clock) can have acknowledged a write: a
+// claim's clock is trusted within a term (a claim whose clock was measured
+// further off is refused, control.ErrClock) and a Lambda host's within ε.
+// Zero stays zero (unknown: the drain proves everything).
+func (c *Controller) earliest(since time.Time) time.Time {
+	if since.IsZero() {
+		return since
+	}
+	l := c.lease()
+	return since.Add(-l.Term - l.Epsilon)
 }
 
 // rollback un-fences a planned run's source: it claims epoch+1 for it (the
@@ -909,7 +931,7 @@ func orNone(r string) string {
 // drained), it proves what it can and returns; the Drain after the handover
 // then has only the rest to prove.
 type CatchUpper interface {
-	CatchUp(ctx context.Context, from, to string) error
+	CatchUp(ctx context.Context, from, to string, since time.Time) error
 }
 
 // Readier is a Drainer that can tell, before anything is fenced, that a

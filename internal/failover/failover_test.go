@@ -255,9 +255,11 @@ func TestFenceRetriedUntilItLands(t *testing.T) {
 	}
 }
 
-type drainFunc func(ctx context.Context, from, to string) error
+type drainFunc func(ctx context.Context, from, to string, since time.Time) error
 
-func (f drainFunc) Drain(ctx context.Context, from, to string) error { return f(ctx, from, to) }
+func (f drainFunc) Drain(ctx context.Context, from, to string, since time.Time) error {
+	return f(ctx, from, to, since)
+}
 
 func TestPlannedFailback(t *testing.T) {
 	f := newFixture(t)
@@ -267,7 +269,7 @@ func TestPlannedFailback(t *testing.T) {
 		t.Fatal(err)
 	}
 	var order []string
-	c.Cfg().Drain = drainFunc(func(ctx context.Context, from, to string) error {
+	c.Cfg().Drain = drainFunc(func(ctx context.Context, from, to string, _ time.Time) error {
 		// A catch-up while the source writes, then the drain proper: by
 		// then writes must be stopped at the source.
 		a, err := f.stores[from].Active(ctx)
@@ -310,7 +312,7 @@ type readyDrainer struct {
 func (d readyDrainer) Ready(ctx context.Context, from, to string) error {
 	return d.ready(ctx, from, to)
 }
-func (d readyDrainer) Drain(ctx context.Context, from, to string) error {
+func (d readyDrainer) Drain(ctx context.Context, from, to string, _ time.Time) error {
 	return d.drain(ctx, from, to)
 }
 
@@ -505,18 +507,31 @@ func abandonHandover(t *testing.T, f fixture, c *Controller) {
 // Schedule: a failback is interrupted after its handover (the operator's
 // process dies while draining). The tick resumes it — drains, releases,
 // verifies — instead of holding every write for HoldMaxAge and then
-// rolling it back. (Failed at aa72caa: the tick only waited.)
+// rolling it back. (Failed at aa72caa: the tick only waited.) The resumed
+// drain proves the source's tenure — from the DR region's Since, less
+// the term and ε a claimer's clock may be off — which the held records
+// keep: the resuming process never saw the source's record.
 func TestTickResumesAnInterruptedFailback(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	c := f.controller()
 	failedOver(t, f, c)
+	tenure := view(t, c).Since
 	abandonHandover(t, f, c)
 	held := view(t, c)
+	if !held.FromSince.Equal(tenure.Truncate(time.Millisecond)) {
+		t.Fatalf("held records keep the source's tenure %s, want %s", held.FromSince, tenure)
+	}
 	c2 := f.controller()
 	c2.Cfg().ResumeAfter = time.Nanosecond
 	drained := 0
-	c2.Cfg().Drain = drainFunc(func(context.Context, string, string) error { drained++; return nil })
+	c2.Cfg().Drain = drainFunc(func(_ context.Context, _, _ string, since time.Time) error {
+		drained++
+		if want := tenure.Truncate(time.Millisecond).Add(-lease.Term - lease.Epsilon); !since.Equal(want) {
+			t.Errorf("the resumed drain proves from %s, want the tenure less term and ε, %s", since, want)
+		}
+		return nil
+	})
 	tr, err := c2.Tick(ctx, dr, primary)
 	if err != nil || tr.Action != "resumed" || tr.Result == nil || tr.Result.Outcome != OutcomeCompleted {
 		t.Fatalf("tick: %v %+v", err, tr)

@@ -84,7 +84,7 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	cfg := failover.Config{
 		Clients: clients, Names: names, Deployment: d,
 		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
-		Drain:  &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Replicated: t.c.DrainObjects, Check: t.c.DrainReady},
+		Drain:  &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Rounding: failover.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady},
 	}
 	if s.FrontDoor != "" {
 		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}

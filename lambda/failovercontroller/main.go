@@ -37,7 +37,11 @@ func main() {
 	}
 	// The tick resumes an interrupted failback: it proves arrival as the
 	// operator's controller does.
-	cfg.Drain = &failover.ArrivalDrainer{Clients: cfg.Clients, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
+	drain := &failover.ArrivalDrainer{Clients: cfg.Clients, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
+	if len(env.Endpoints) > 0 { // the lab's DynamoDB Local
+		drain.Rounding = failover.LocalStreamRounding
+	}
+	cfg.Drain = drain
 	switch { // manual mode: a person decides, the tick never does
 	case env.Manual:
 	case env.AlarmURL != "": // the lab's front door
