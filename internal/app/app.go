@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pilotlight/pilotlight/guard"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -68,9 +69,10 @@ type Config struct {
 // transaction still checks the record's epoch. It reads nothing in another
 // region, so a partition cannot make it fail open.
 type Service struct {
-	cfg Config
-	own *region.Clients
-	ctl *control.Store
+	cfg   Config
+	own   *region.Clients
+	ctl   *control.Store
+	guard *guard.Guard
 }
 
 // New builds the service for the region own.
@@ -81,7 +83,11 @@ func New(cfg Config, own *region.Clients) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, own: own, ctl: control.New(own, cfg.Names)}
+	g, err := guard.New(guard.Config{Region: own.Name, ControlTable: cfg.Names.ControlTable(), DynamoDB: own.DynamoDB, Lease: guard.Lease(cfg.Lease), Now: cfg.Now})
+	if err != nil {
+		panic(err) // every field is set above
+	}
+	return &Service{cfg: cfg, own: own, ctl: control.New(own, cfg.Names), guard: g}
 }
 
 // Order is what POST /orders accepts and GET /orders/{id} returns.
@@ -174,41 +180,22 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// writable reads the region's write state and says whether it may
-// acknowledge a write now: the epoch to write at, or 0 with the region
-// clients should go to (the holder its record names) and why not.
-func (s *Service) writable(ctx context.Context) (epoch int64, active string, why error, err error) {
-	ws, err := s.ctl.WriteState(ctx)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	if why := ws.Writable(s.own.Name, s.cfg.Now(), s.cfg.Lease); why != nil {
-		return 0, ws.Active.Region, why, nil
-	}
-	return ws.Active.Epoch, ws.Active.Region, nil, nil
-}
-
 func (s *Service) create(ctx context.Context, body string) events.LambdaFunctionURLResponse {
 	o, err := ParseOrder(body)
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
-	checked := s.cfg.Now()
-	epoch, active, why, err := s.writable(ctx)
+	// The orders service writes through the guard package, as an
+	// application protected at the epoch-guard tier does.
+	p, err := s.guard.Check(ctx)
 	if err != nil {
-		return problem(http.StatusServiceUnavailable, "control table unreachable: "+err.Error())
-	}
-	if epoch == 0 {
-		// The 503 names the region the record says holds the lease, so a
-		// client can go there at once instead of waiting for routing.
-		return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " does not accept writes: " + why.Error(), "active_region": active},
-			map[string]string{HeaderActiveRegion: active, HeaderRegion: s.own.Name})
+		return s.fenced(err)
 	}
 	// The write is applied within δ of the lease check or never: the lease
 	// arithmetic counts on it.
-	ctx, cancel := context.WithDeadline(ctx, checked.Add(s.cfg.Lease.Delta))
+	ctx, cancel := p.WithDeadline(ctx)
 	defer cancel()
-	o.Region, o.Epoch, o.CreatedAt = s.own.Name, epoch, checked.UTC()
+	o.Region, o.Epoch, o.CreatedAt = s.own.Name, p.Epoch, p.Checked.UTC()
 	attachment, _ := json.Marshal(o)
 	// The attachment first: the order item is the commit point, so an
 	// acknowledged order always has its attachment.
@@ -223,31 +210,41 @@ func (s *Service) create(ctx context.Context, body string) events.LambdaFunction
 		"customer":          &types.AttributeValueMemberS{Value: o.Customer},
 		"amount":            &types.AttributeValueMemberN{Value: strconv.FormatFloat(o.Amount, 'f', -1, 64)},
 		"region":            &types.AttributeValueMemberS{Value: o.Region},
-		"epoch":             &types.AttributeValueMemberN{Value: strconv.FormatInt(epoch, 10)},
+		"epoch":             &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Epoch, 10)},
 		"created_at":        &types.AttributeValueMemberS{Value: o.CreatedAt.Format(time.RFC3339Nano)},
 	}
 	if o.Note != "" {
 		item["note"] = &types.AttributeValueMemberS{Value: o.Note}
 	}
-	_, err = s.own.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		s.ctl.ActiveCondition(epoch),
-		{Put: &types.Put{TableName: aws.String(s.cfg.Names.Table()), Item: item}},
-	}})
+	err = s.guard.Write(ctx, p, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.cfg.Names.Table()), Item: item}})
+	var f *guard.Fenced
+	if errors.As(err, &f) {
+		// Refused for certain: the attachment is an orphan. (After a
+		// timeout the order may have committed; its attachment stays.)
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_, _ = s.own.S3.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Names.Bucket(s.own.Name)), Key: aws.String(AttachmentKey(o.ID))})
+		dcancel()
+		return s.fenced(err)
+	}
 	if err != nil {
-		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			// Refused for certain: the attachment is an orphan. (After a
-			// timeout the order may have committed; its attachment stays.)
-			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_, _ = s.own.S3.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Names.Bucket(s.own.Name)), Key: aws.String(AttachmentKey(o.ID))})
-			a, _ := s.ctl.Active(dctx)
-			dcancel()
-			return reply(http.StatusServiceUnavailable, map[string]string{"error": "region " + s.own.Name + " was fenced", "active_region": a.Region},
-				map[string]string{HeaderActiveRegion: a.Region, HeaderRegion: s.own.Name})
-		}
 		return problem(http.StatusServiceUnavailable, "store order: "+err.Error())
 	}
-	return reply(http.StatusCreated, o, map[string]string{HeaderRegion: o.Region, HeaderEpoch: strconv.FormatInt(epoch, 10)})
+	return reply(http.StatusCreated, o, map[string]string{HeaderRegion: o.Region, HeaderEpoch: strconv.FormatInt(p.Epoch, 10)})
+}
+
+// fenced answers a write the guard refused: 503 naming the region the
+// control record says holds the lease, so a client can go there at once
+// instead of waiting for routing.
+func (s *Service) fenced(err error) events.LambdaFunctionURLResponse {
+	var f *guard.Fenced
+	if !errors.As(err, &f) {
+		return problem(http.StatusServiceUnavailable, err.Error())
+	}
+	if f.Unreachable {
+		return problem(http.StatusServiceUnavailable, f.Reason)
+	}
+	return reply(http.StatusServiceUnavailable, map[string]string{"error": f.Error(), "active_region": f.Active},
+		map[string]string{HeaderActiveRegion: f.Active, HeaderRegion: s.own.Name})
 }
 
 // ItemKey is the table key of an order.

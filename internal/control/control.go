@@ -89,6 +89,13 @@ func New(c *region.Clients, names region.Names) *Store {
 	return &Store{Region: c.Name, c: c.DynamoDB, table: names.ControlTable()}
 }
 
+// Open returns a Store for the control table named table in region,
+// through a client of that region: how an application that is not
+// pilotlight's (the guard package) reaches it.
+func Open(regionName string, c *dynamodb.Client, table string) *Store {
+	return &Store{Region: regionName, c: c, table: table}
+}
+
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		region.ControlHashKey: &types.AttributeValueMemberS{Value: pk},

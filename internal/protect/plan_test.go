@@ -1,0 +1,259 @@
+package protect
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pilotlight/pilotlight/internal/testenv"
+)
+
+// shop is an application that is not the orders service: a composite-key
+// table with a GSI, a second table, a bucket, and two functions.
+func shop() Inventory {
+	carts := Table{Name: "shop-carts", ARN: "arn:aws:dynamodb:us-east-1:111122223333:table/shop-carts", Billing: "PAY_PER_REQUEST", Encryption: "owned", Stream: "NEW_AND_OLD_IMAGES", PITR: true,
+		Keys:       []Key{{"user", "S", "HASH"}, {"line", "N", "RANGE"}},
+		Attributes: []Key{{"user", "S", ""}, {"line", "N", ""}, {"sku", "S", ""}},
+		Indexes:    []Index{{Name: "by-sku", Keys: []Key{{"sku", "S", "HASH"}}, Projection: "KEYS_ONLY"}}}
+	users := Table{Name: "shop-users", Billing: "PAY_PER_REQUEST", Encryption: "owned", Keys: []Key{{"id", "S", "HASH"}}, Attributes: []Key{{"id", "S", ""}}, TTL: "expires"}
+	media := Bucket{Name: "shop-media"}
+	inv := Inventory{Primary: "us-east-1", DR: "us-west-2", Selector: Selector{Prefix: "shop-"},
+		Tables: []Table{carts, users}, Buckets: []Bucket{media},
+		Functions: []Function{
+			{Name: "shop-api", Runtime: "provided.al2023", Handler: "bootstrap", Architecture: "arm64", PackageType: "Zip", Memory: 256, Timeout: 10, Role: "arn:aws:iam::111122223333:role/shop-api", URL: "https://x.lambda-url.us-east-1.on.aws/", URLAuth: "NONE"},
+			{Name: "shop-mailer", Runtime: "nodejs24.x", Handler: "index.handler", Architecture: "x86_64", PackageType: "Zip", Memory: 128, Timeout: 30, Role: "arn:aws:iam::111122223333:role/shop-mailer"},
+		}}
+	for i := range inv.Tables {
+		inv.Tables[i].Findings = preflightTable(inv.Tables[i], inv.DR)
+	}
+	for i := range inv.Buckets {
+		inv.Buckets[i].Findings = preflightBucket(inv.Buckets[i])
+	}
+	for i := range inv.Functions {
+		inv.Functions[i].Findings = preflightFunction(inv.Functions[i], inv.Primary, inv.DR, today)
+	}
+	return inv
+}
+
+var today = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+
+var opts = Options{App: "shop", ControlTable: "pilotlight-control"}
+
+// The plan names the tier the application gets and never claims more: an
+// application with a function that does not use the guard package cannot
+// be planned at the epoch-guard tier, and a plan without functions gets
+// routing only, with its weaker promise printed.
+func TestTierNeverClaimsMore(t *testing.T) {
+	inv := shop()
+	p, err := MakePlan(inv, opts)
+	if err != nil || p.Tier != KillSwitch {
+		t.Fatalf("unguarded functions: tier %s (%v), want kill-switch", p.Tier, err)
+	}
+	o := opts
+	o.Tier = EpochGuard
+	if _, err := MakePlan(inv, o); err == nil || !strings.Contains(err.Error(), "shop-api") {
+		t.Fatalf("epoch guard with unguarded functions: %v, want a refusal naming them", err)
+	}
+	o.Guarded = []string{"shop-api", "shop-mailer"}
+	if p, err = MakePlan(inv, o); err != nil || p.Tier != EpochGuard || p.Stated == "" {
+		t.Fatalf("every function guarded: %s %q %v", p.Tier, p.Stated, err)
+	}
+	if !strings.Contains(string(p.Templates["shop-protect-us-west-2"]), "PILOTLIGHT_CONTROL_TABLE") {
+		t.Fatal("a guarded function's DR copy is not given the control table")
+	}
+	o.Guarded = []string{"nope"}
+	if _, err := MakePlan(inv, o); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("--guarded naming no function: %v", err)
+	}
+	inv.Functions = nil
+	if p, err = MakePlan(inv, opts); err != nil || p.Tier != RoutingOnly || !strings.Contains(p.Promise, "not bounded") {
+		t.Fatalf("no functions: tier %s, promise %q (%v)", p.Tier, p.Promise, err)
+	}
+	var out strings.Builder
+	p.WriteText(&out)
+	if !strings.Contains(out.String(), "routing-only") || !strings.Contains(out.String(), "may lose writes") {
+		t.Fatalf("the plan's text hides the routing-only promise:\n%s", out.String())
+	}
+}
+
+// Every preflight blocker stops the plan and is named with its fix; a
+// replica key resolves the KMS ones.
+func TestPlanRefusesBlockers(t *testing.T) {
+	cases := []struct {
+		name, want string
+		mutate     func(*Inventory)
+		key        string
+	}{
+		{"stream view type", "NEW_AND_OLD_IMAGES", func(i *Inventory) { i.Tables[0].Stream = "KEYS_ONLY" }, ""},
+		{"old global table", "2019.11.21", func(i *Inventory) { i.Tables[0].Version = "2017.11.29" }, ""},
+		{"table with a customer key", "--replica-key", func(i *Inventory) { i.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k" }, "shop-carts"},
+		{"provisioned without auto scaling", "on-demand", func(i *Inventory) { i.Tables[1].Billing = "PROVISIONED" }, ""},
+		{"bucket with SSE-KMS", "--replica-key", func(i *Inventory) { i.Buckets[0].Encryption = "aws:kms" }, "shop-media"},
+		{"deprecated runtime", "deprecated", func(i *Inventory) { i.Functions[1].Runtime = "nodejs14.x" }, ""},
+		{"container image", "ECR", func(i *Inventory) { i.Functions[0].PackageType = "Image" }, ""},
+		{"DR region without function URLs", "function URLs", func(i *Inventory) { i.DR = "il-central-1" }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := shop()
+			tc.mutate(&inv)
+			for i := range inv.Tables {
+				inv.Tables[i].Findings = preflightTable(inv.Tables[i], inv.DR)
+			}
+			for i := range inv.Buckets {
+				inv.Buckets[i].Findings = preflightBucket(inv.Buckets[i])
+			}
+			for i := range inv.Functions {
+				inv.Functions[i].Findings = preflightFunction(inv.Functions[i], inv.Primary, inv.DR, today)
+			}
+			if inv.Blockers() != 1 {
+				t.Fatalf("%d blockers, want 1", inv.Blockers())
+			}
+			_, err := MakePlan(inv, opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "fix") && !strings.Contains(err.Error(), "—") {
+				t.Fatalf("plan: %v, want a blocker naming %q and its fix", err, tc.want)
+			}
+			if tc.key != "" {
+				o := opts
+				o.ReplicaKeys = map[string]string{tc.key: "arn:aws:kms:us-west-2:111122223333:key/r"}
+				if _, err := MakePlan(inv, o); err != nil {
+					t.Fatalf("with a replica key: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// apply takes a plan only by its hash, and a plan edited after review no
+// longer matches it.
+func TestPlanHashBindsTheReviewedPlan(t *testing.T) {
+	p, err := MakePlan(shop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(p)
+	var back Plan
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Verify(p.Hash); err != nil {
+		t.Fatalf("the plan read back: %v", err)
+	}
+	if err := back.Verify("0123456789abcdef"); err == nil {
+		t.Fatal("another hash was accepted")
+	}
+	back.Steps[0].Action = "delete everything"
+	if err := back.Verify(p.Hash); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("an edited plan: %v", err)
+	}
+}
+
+// Steps that change the user's own resources are marked, and none deletes
+// their data: the table is imported with DeletionPolicy Retain, never
+// replaced by a type change.
+func TestPlanMarksChangesAndRetains(t *testing.T) {
+	p, err := MakePlan(shop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yours []string
+	for _, s := range p.Steps {
+		if s.Yours {
+			yours = append(yours, s.Resource+": "+s.Action)
+		}
+	}
+	joined := strings.Join(yours, "\n")
+	for _, want := range []string{"table shop-users: enable its stream", "table shop-carts: add a replica", "bucket shop-media: enable versioning", "bucket shop-media: add replication rule"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no marked step %q in:\n%s", want, joined)
+		}
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type           string
+			DeletionPolicy string
+		}
+	}
+	if err := json.Unmarshal(p.Templates["shop-protect-us-east-1"], &tpl); err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::DynamoDB::GlobalTable" && r.DeletionPolicy != "Retain" {
+			t.Errorf("%s is imported without DeletionPolicy Retain", id)
+		}
+	}
+	if _, ok := tpl.Resources["TableShopCarts"]; !ok {
+		t.Errorf("no global table for shop-carts in %v", tpl.Resources)
+	}
+}
+
+// The CloudFormation a plan applies passes cfn-lint, in both regions.
+func TestPlanTemplatesPassCfnLint(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		testenv.Missing(t, "cfn-lint not found: CI must lint protect's templates (the machine image provides cfn-lint 1.51)", "cfn-lint not found: install it to lint protect's templates")
+	}
+	inv := shop()
+	inv.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k"
+	inv.Tables[0].Findings = preflightTable(inv.Tables[0], inv.DR)
+	inv.Buckets[0].ObjectLock = true
+	o := opts
+	o.ReplicaKeys = map[string]string{"shop-carts": "arn:aws:kms:us-west-2:111122223333:key/r"}
+	o.Guarded = []string{"shop-api", "shop-mailer"}
+	p, err := MakePlan(inv, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var files []string
+	for name, tpl := range p.Templates {
+		f := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(f, tpl, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if len(files) != 2 {
+		t.Fatalf("%d templates, want one per region", len(files))
+	}
+	out, err := exec.Command(bin, append([]string{"--non-zero-exit-code", "warning", "--regions", "us-east-1", "us-west-2", "--"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint: %v\n%s", err, out)
+	}
+}
+
+// The runtime table is cfn-lint's (rule E2533), so a runtime Lambda will
+// not create is a blocker here before CloudFormation refuses it.
+func TestRuntimesMatchCfnLint(t *testing.T) {
+	out, err := exec.Command("python3", "-c", "import cfnlint,os;print(os.path.dirname(cfnlint.__file__))").Output()
+	if err != nil {
+		testenv.Missing(t, "cfn-lint's package not found: CI must check the runtime table (the machine image provides cfn-lint 1.51)", "cfn-lint's package not found: skipping the runtime table check")
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "data", "AdditionalSpecs", "LmbdRuntimeLifecycle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]struct {
+		Deprecated string `json:"deprecated"`
+		Blocked    string `json:"create-block"`
+	}
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]runtime{}
+	for _, r := range runtimes {
+		ours[r.Name] = r
+	}
+	for name, d := range data {
+		if d.Blocked < "2021" {
+			continue
+		}
+		if r, ok := ours[name]; !ok || r.Blocked != d.Blocked || r.Deprecated != d.Deprecated {
+			t.Errorf("runtime %s: cfn-lint says deprecated %s, blocked %s; ours %+v", name, d.Deprecated, d.Blocked, r)
+		}
+	}
+}
