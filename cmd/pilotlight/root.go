@@ -151,7 +151,7 @@ run (bad flags or settings, unknown command, target unreachable). With
 	pf.StringVar(&g.witness, "witness", "us-east-2", "witness region, holding the third control record, or none (PILOTLIGHT_WITNESS_REGION)")
 	pf.StringVar(&g.awsProfile, "aws-profile", "", "named AWS profile for --target aws (AWS_PROFILE)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g), newHistoryCmd(g), newReportCmd(g), newCheckCmd(g), newDashboardCmd(g))
+	root.AddCommand(newDrillCmd(g), newFailoverCmd(g), newFailbackCmd(g), newStatusCmd(g), newValidateCmd(g), newBackupCmd(g), newDeployCmd(g), newCleanupCmd(g), newPackageCmd(g), newLabCmd(g), newVersionCmd(g), newHistoryCmd(g), newReportCmd(g), newCheckCmd(g), newDashboardCmd(g), newProtectCmd(g))
 	guardGroups(root)
 	return root
 }

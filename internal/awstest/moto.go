@@ -5,6 +5,8 @@
 package awstest
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -55,3 +57,19 @@ func Moto(t testing.TB) string {
 
 // Credentials are what moto accepts: anything.
 var Credentials aws.CredentialsProvider = credentials.NewStaticCredentialsProvider("testing", "testing", "")
+
+// Zip is a function's code package holding one file, bootstrap, with body.
+func Zip(t testing.TB, body string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	w, err := z.Create("bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(body))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}

@@ -386,7 +386,7 @@ func absent(err error) bool {
 		return false
 	}
 	c := ae.ErrorCode()
-	return strings.HasPrefix(c, "NoSuch") || strings.HasSuffix(c, "NotFoundError") || strings.HasSuffix(c, "NotFound") || c == "NotImplemented" || c == "ObjectLockConfigurationNotFoundError"
+	return strings.HasPrefix(c, "NoSuch") || strings.HasSuffix(c, "NotFoundError") || strings.HasSuffix(c, "NotFound") || c == "NotImplemented" || c == "ResourceNotFoundException"
 }
 
 func describeBucket(ctx context.Context, src Source, name string) (Bucket, error) {

@@ -1,8 +1,6 @@
 package readiness
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -96,21 +94,6 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-func zipOf(t *testing.T, body string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	z := zip.NewWriter(&b)
-	w, err := z.Create("bootstrap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte(body))
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // The same function in both regions runs the same code and configuration,
 // per-region keys aside; another build in one region, or another
 // environment value, fails (against moto_server's Lambda).
@@ -130,7 +113,7 @@ func TestFunctionsAlikeInBothRegions(t *testing.T) {
 		t.Helper()
 		if _, err := lc[r].CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Role: role.Role.Arn,
 			Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), MemorySize: aws.Int32(128), Timeout: aws.Int32(30),
-			Code: &lambdatypes.FunctionCode{ZipFile: zipOf(t, code)}, Environment: &lambdatypes.Environment{Variables: env}}); err != nil {
+			Code: &lambdatypes.FunctionCode{ZipFile: awstest.Zip(t, code)}, Environment: &lambdatypes.Environment{Variables: env}}); err != nil {
 			t.Fatal(err)
 		}
 	}

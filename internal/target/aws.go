@@ -315,6 +315,15 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 }
 
 // Invoke calls one of the deployment's functions with Lambda.
+// Lambda is a Lambda control-plane client of a region (protect scans the
+// user's functions with it); nil without an AWS connection.
+func (t *AWS) Lambda(regionName string) *lambda.Client {
+	if t.Account == nil {
+		return nil
+	}
+	return lambda.NewFromConfig(t.Account.cfg, func(o *lambda.Options) { o.Region = regionName })
+}
+
 func (t *AWS) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
 	if t.Account == nil {
 		return nil, errors.New("no AWS connection: build the target with ConnectAWS")

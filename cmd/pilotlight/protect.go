@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/spf13/cobra"
+
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/target"
+)
+
+// lambdaLister is a target with a Lambda control plane (AWS; the lab has
+// none): checked here, once.
+type lambdaLister interface {
+	Lambda(region string) *lambda.Client
+}
+
+// protectSource is what protect scans on t: the primary region's data
+// planes, its Lambda control plane if the target has one, and never
+// pilotlight's own resources.
+func protectSource(t target.Target) protect.Source {
+	c := t.Clients()[t.Primary()]
+	src := protect.Source{Primary: t.Primary(), DR: t.DR(), DynamoDB: c.DynamoDB, S3: c.S3}
+	if l, ok := t.(lambdaLister); ok {
+		src.Lambda = l.Lambda(t.Primary())
+	}
+	app := t.Names().App
+	src.Exclude = func(name string) bool { return name == app || strings.HasPrefix(name, app+"-") }
+	return src
+}
+
+type selectorFlags struct {
+	prefix string
+	tags   []string
+	names  []string
+}
+
+func (s *selectorFlags) add(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&s.prefix, "prefix", "", "the application's resources are those whose names start with this")
+	f.StringArrayVar(&s.tags, "tag", nil, "and carry this tag (KEY=VALUE; repeatable)")
+	f.StringArrayVar(&s.names, "name", nil, "and are named so (repeatable)")
+}
+
+func (s *selectorFlags) selector() (protect.Selector, error) {
+	sel := protect.Selector{Prefix: s.prefix, Names: s.names}
+	for _, t := range s.tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || k == "" {
+			return sel, codedError{2, fmt.Errorf("--tag %q: write KEY=VALUE", t)}
+		}
+		if sel.Tags == nil {
+			sel.Tags = map[string]string{}
+		}
+		sel.Tags[k] = v
+	}
+	return sel, nil
+}
+
+func newProtectCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "protect",
+		Short: "Adopt your own tables, buckets and functions for DR (scan, plan)",
+		Long: `Protect an application of your own — not the orders service — with the
+same pilot light: its tables become global tables with a replica in the DR
+region, its buckets replicate there, its functions get DR copies at the
+pilot-light minimum (reserved concurrency 0 until a failover).
+
+  scan   inventory of the primary region, filtered to your application, and
+         a preflight per resource: what blocks DR, and the fix
+  plan   a reviewable plan — steps, the fencing tier your application gets
+         and exactly what it promises, the CloudFormation — that changes
+         nothing, identified by a hash
+
+Fencing tiers, weakest first (docs/protect.md):
+  routing-only  traffic moves; RPO is not bounded and a failback may lose
+                writes the old region acknowledged
+  kill-switch   the fenced side's functions are stopped (reserved
+                concurrency 0, event-source mappings off)
+  epoch-guard   every write goes through the guard package
+                (github.com/pilotlight/pilotlight/guard): no split brain,
+                no acknowledged write lost on failback
+
+In the lab, create your resources in the primary region with any SDK or the
+AWS CLI (eval "$(pilotlight lab env)"); the lab has no Lambda control plane,
+so functions are scanned on AWS only.`,
+		Example: `  pilotlight protect scan --prefix shop-
+  pilotlight protect plan --prefix shop- --app shop --out shop-plan.json
+  pilotlight protect plan --tag app=shop --app shop --guarded shop-api --output json`,
+	}
+	c.AddCommand(newProtectScanCmd(g), newProtectPlanCmd(g))
+	return c
+}
+
+func newProtectScanCmd(g *globals) *cobra.Command {
+	var sel selectorFlags
+	var jsonOut bool
+	c := &cobra.Command{
+		Use:   "scan",
+		Short: "Inventory your application in the primary region and check what blocks DR",
+		Long: `Inventory the resources the filter picks in the primary region — tables (key
+schema, indexes, stream, billing, encryption, TTL, PITR), buckets
+(versioning, encryption, lifecycle, replication), functions (runtime,
+architecture, URL, event sources, environment names, role) — and run the
+preflight on each: a blocker stops a plan until you fix it (the fix is
+printed); a change is something the plan will do to your resource; a note
+is worth knowing. It changes nothing.
+
+Exit status: 0 no blockers, 1 blockers found, 2 could not scan.`,
+		Example: `  pilotlight protect scan --prefix shop-
+  pilotlight protect scan --tag app=shop --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := sel.selector()
+			if err != nil {
+				return err
+			}
+			t, err := resolveTarget(g, cmd)
+			if err != nil {
+				return withCode(2, err)
+			}
+			defer t.Close()
+			inv, err := protect.Scan(cmd.Context(), protectSource(t), s)
+			if err != nil {
+				return withCode(2, err)
+			}
+			if jsonOut {
+				if err := writeJSON(g.io.Out, inv); err != nil {
+					return err
+				}
+			} else {
+				protect.WriteInventory(g.io.Out, inv)
+			}
+			if inv.Blockers() > 0 {
+				return exitError(1)
+			}
+			return nil
+		},
+	}
+	sel.add(c)
+	c.Flags().BoolVar(&jsonOut, "json", false, "print the inventory as JSON")
+	return c
+}
+
+func newProtectPlanCmd(g *globals) *cobra.Command {
+	var (
+		sel        selectorFlags
+		app, tier  string
+		out, asFmt string
+		guarded    []string
+		allGuarded bool
+		keys       []string
+	)
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Write a reviewable plan to protect your application (changes nothing)",
+		Long: `Scan, then write the plan: every step in order (those that change a
+resource of yours are marked), what protect remove would undo, the fencing
+tier your application gets and what it promises — never more than it can
+keep — and the CloudFormation of the stacks it adds. Nothing is changed.
+
+The tier is the strongest your application allows unless --tier asks for a
+weaker one: epoch-guard needs every function found to write through the
+guard package (name them with --guarded; where functions cannot be listed,
+--all-guarded states it, and the plan says it rests on your word);
+kill-switch needs functions to stop; routing-only is left otherwise.
+
+The plan is written to --out (default .pilotlight/protect/<app>-<hash>.json)
+with its hash, which apply will require.`,
+		Example: `  pilotlight protect plan --prefix shop- --app shop
+  pilotlight protect plan --prefix shop- --app shop --tier routing-only
+  pilotlight protect plan --tag app=shop --app shop --guarded shop-api --guarded shop-worker
+  pilotlight protect plan --prefix shop- --app shop --replica-key shop-carts=arn:aws:kms:us-west-2:111122223333:key/…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := sel.selector()
+			if err != nil {
+				return err
+			}
+			o := protect.Options{App: app, Guarded: guarded, AllGuarded: allGuarded, ReplicaKeys: map[string]string{}}
+			if tier != "" {
+				if o.Tier, err = protect.ParseTier(tier); err != nil {
+					return codedError{2, err}
+				}
+			}
+			for _, k := range keys {
+				name, arn, ok := strings.Cut(k, "=")
+				if !ok || name == "" || !strings.HasPrefix(arn, "arn:") {
+					return codedError{2, fmt.Errorf("--replica-key %q: write NAME=ARN (the KMS key in the DR region for that table or bucket)", k)}
+				}
+				o.ReplicaKeys[name] = arn
+			}
+			if asFmt != "text" && asFmt != "json" {
+				return codedError{2, fmt.Errorf("--output %q: use text or json", asFmt)}
+			}
+			t, err := resolveTarget(g, cmd)
+			if err != nil {
+				return withCode(2, err)
+			}
+			defer t.Close()
+			o.ControlTable = t.Names().ControlTable()
+			inv, err := protect.Scan(cmd.Context(), protectSource(t), s)
+			if err != nil {
+				return withCode(2, err)
+			}
+			p, err := protect.MakePlan(inv, o)
+			if err != nil {
+				return codedError{1, err}
+			}
+			if out == "" {
+				out = filepath.Join(".pilotlight", "protect", app+"-"+p.Hash+".json")
+			}
+			b, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+			if asFmt == "json" {
+				return writeJSON(g.io.Out, p)
+			}
+			p.WriteText(g.io.Out)
+			fmt.Fprintf(g.io.Out, "\nWritten to %s\n", out)
+			return nil
+		},
+	}
+	sel.add(c)
+	f := c.Flags()
+	f.StringVar(&app, "app", "", "your application's name: it names the stacks the plan adds (required)")
+	f.StringVar(&tier, "tier", "", "fencing tier: routing-only, kill-switch or epoch-guard (default: the strongest allowed)")
+	f.StringArrayVar(&guarded, "guarded", nil, "a function that writes through the guard package (repeatable)")
+	f.BoolVar(&allGuarded, "all-guarded", false, "every writer of the tables uses the guard package (where functions cannot be listed)")
+	f.StringArrayVar(&keys, "replica-key", nil, "NAME=ARN: the DR region's KMS key for a table or bucket with a customer managed key")
+	f.StringVar(&out, "out", "", "where the plan is written (default .pilotlight/protect/<app>-<hash>.json)")
+	f.StringVar(&asFmt, "output", "text", "what is printed: text or json")
+	_ = c.MarkFlagRequired("app")
+	return c
+}
