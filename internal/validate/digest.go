@@ -69,14 +69,28 @@ type Hasher struct {
 // Item returns the item's hash and its bucket, chosen from its key alone so
 // that the same key lands in the same bucket in both regions.
 func (h *Hasher) Item(item Item) (Hash, int) {
+	hash, bucket, _ := h.item(item, nil, false)
+	return hash, bucket
+}
+
+// ItemKey is Item that also appends the item's canonical key to into (the
+// one-pass diff keeps it) and returns it.
+func (h *Hasher) ItemKey(item Item, into []byte) (Hash, int, []byte) {
+	return h.item(item, into, true)
+}
+
+func (h *Hasher) item(item Item, into []byte, keep bool) (Hash, int, []byte) {
 	h.buf = AppendKey(h.buf[:0], item, h.Keys)
+	if keep {
+		into = append(into, h.buf...)
+	}
 	kh := sha256.Sum256(h.buf)
 	bucket := 0
 	if h.Buckets > 1 {
 		bucket = int(binary.BigEndian.Uint64(kh[:8]) % uint64(h.Buckets))
 	}
 	h.buf = AppendCanonical(h.buf[:0], item)
-	return sha256.Sum256(h.buf), bucket
+	return sha256.Sum256(h.buf), bucket, into
 }
 
 // Digests are the per-bucket sums of one table.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,9 +40,11 @@ type Validator struct {
 	Settle time.Duration
 	// Samples is how many keys each finding lists (default 10).
 	Samples int
-	// MaxDiffItems bounds the items a diff pass holds, per region: buckets
-	// whose digests differ are diffed in passes of at most this many items
-	// (default 500,000).
+	// MaxDiffItems bounds the items a diff holds (default 500,000). While
+	// both tables together fit it, Run's digest pass keeps every item's key
+	// and hash (about 40 bytes an item) and differences cost no second
+	// scan; beyond it, buckets whose digests differ are diffed by scanning
+	// again, in passes of at most this many items per region.
 	MaxDiffItems int64
 	// MaxRecheck bounds the differences read again after the settle window
 	// (default 10,000); beyond it, differences are reported as scanned.
@@ -124,26 +127,49 @@ func (p *Partial) Merge(o *Partial) error {
 // Digest scans the given segments of both tables at once and returns their
 // per-bucket digests. Memory is proportional to the bucket count.
 func (v *Validator) Digest(ctx context.Context, seg Segments) (*Partial, error) {
+	p, _, err := v.digest(ctx, seg, false)
+	return p, err
+}
+
+// digest is Digest; with keep, it also keeps each side's items for the
+// one-pass diff while both sides together fit MaxDiffItems (nil records
+// when they did not).
+func (v *Validator) digest(ctx context.Context, seg Segments, keep bool) (*Partial, [2][]*records, error) {
 	v.defaults()
+	var recs [2][]*records
 	keys, err := v.keys(ctx)
 	if err != nil {
-		return nil, err
+		return nil, recs, err
 	}
 	p := &Partial{Table: v.Primary.Table, Keys: keys, Segments: seg, Buckets: v.Buckets, Started: v.Now().UTC(), Digests: map[string]Digests{}}
+	var k keeper
+	if keep {
+		k = keeper{left: &atomic.Int64{}, dropped: &atomic.Bool{}}
+		k.left.Store(v.MaxDiffItems)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, side := range []Side{v.Primary, v.DR} {
 		d := make(Digests, v.Buckets)
 		p.Digests[side.Region] = d
-		wg.Go(func() { errs[i] = v.digestSide(ctx, side, keys, seg, d) })
+		if keep {
+			recs[i] = make([]*records, seg.Last-seg.First+1)
+			for s := range recs[i] {
+				recs[i][s] = &records{}
+			}
+		}
+		wg.Go(func() { errs[i] = v.digestSide(ctx, side, keys, seg, d, recs[i], k) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, recs, err
 		}
 	}
-	return p, nil
+	if keep && k.dropped.Load() {
+		recs = [2][]*records{}
+	}
+	return p, recs, nil
 }
 
 func (v *Validator) keys(ctx context.Context) ([]string, error) {
@@ -161,7 +187,7 @@ func (v *Validator) keys(ctx context.Context) ([]string, error) {
 	return pk, nil
 }
 
-func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, seg Segments, into Digests) error {
+func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, seg Segments, into Digests, recs []*records, k keeper) error {
 	per := make([]Digests, seg.Last-seg.First+1)
 	hashers := make([]Hasher, len(per))
 	for i := range per {
@@ -170,11 +196,26 @@ func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, se
 	}
 	err := Scan(ctx, side.DB, side.Table, seg, false, func(s int, page []Item) error {
 		d, h := per[s-seg.First], &hashers[s-seg.First]
+		var r *records
+		if recs != nil {
+			r = recs[s-seg.First]
+			if !k.take(len(page)) {
+				*r, r = records{}, nil // over budget: the diff scans again
+			}
+		}
 		for _, it := range page {
 			if IsCanary(it, keys[0]) {
 				continue
 			}
-			ih, b := h.Item(it)
+			if r == nil {
+				ih, b := h.Item(it)
+				d[b].AddItem(ih)
+				continue
+			}
+			var ih Hash
+			var b int
+			ih, b, r.arena = h.ItemKey(it, r.arena)
+			r.add(b, ih)
 			d[b].AddItem(ih)
 		}
 		return nil
@@ -238,17 +279,23 @@ func (r *Report) Clean() bool {
 // digest pass, the diff of differing buckets, the settle recheck.
 func (v *Validator) Run(ctx context.Context) (*Report, error) {
 	v.defaults()
-	p, err := v.Digest(ctx, AllSegments(v.Segments))
+	p, recs, err := v.digest(ctx, AllSegments(v.Segments), true)
 	if err != nil {
 		return nil, err
 	}
-	return v.Compare(ctx, p)
+	return v.compare(ctx, p, recs)
 }
 
 // Compare finishes a validation from a (merged) digest pass: it diffs the
 // buckets whose digests differ and rechecks differences after the settle
 // window.
 func (v *Validator) Compare(ctx context.Context, p *Partial) (*Report, error) {
+	return v.compare(ctx, p, [2][]*records{})
+}
+
+// compare is Compare; with both sides' records kept by the digest pass,
+// the differing buckets are diffed from them, with no second scan.
+func (v *Validator) compare(ctx context.Context, p *Partial, recs [2][]*records) (*Report, error) {
 	v.defaults()
 	if p.Segments.First != 0 || p.Segments.Last != p.Segments.Total-1 {
 		return nil, fmt.Errorf("digests cover segments %d-%d of %d: merge the partials of every range first", p.Segments.First, p.Segments.Last, p.Segments.Total)
@@ -271,6 +318,13 @@ func (v *Validator) Compare(ctx context.Context, p *Partial) (*Report, error) {
 	}
 	r.DifferingBuckets = len(differing)
 	var cands []candidate
+	if recs[0] != nil && recs[1] != nil && len(differing) > 0 {
+		got, err := diffRecords(p.Keys, differing, recs[0], recs[1])
+		if err != nil {
+			return nil, err
+		}
+		cands, differing = got, nil
+	}
 	for len(differing) > 0 {
 		// A pass takes buckets while their items fit the budget (at least one).
 		var n int64

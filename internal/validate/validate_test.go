@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -296,5 +299,88 @@ func TestErrorsNameTheProblem(t *testing.T) {
 	}
 	if s, err := validate.ParseSegmentRange("2-3", 4); err != nil || s.First != 2 || s.Last != 3 {
 		t.Fatalf("range: %v %v", s, err)
+	}
+}
+
+// An application's table with a composite key — string partition, number
+// sort key — and one with a binary key: every difference is found in one
+// pass, with no second scan of either table (scans counted at the SDK),
+// and the same differences with the second scan when the items do not fit
+// the diff budget.
+func TestCompositeKeysInOnePass(t *testing.T) {
+	e := newEnv(t)
+	table := e.names.App + "-lines"
+	scans := atomic.Int64{}
+	count := func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("count-scans", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if _, ok := in.Parameters.(*dynamodb.ScanInput); ok {
+					scans.Add(1)
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+		})
+	}
+	var dbs []*dynamodb.Client
+	for _, c := range []*region.Clients{e.primary, e.dr} {
+		if _, err := c.DynamoDB.CreateTable(e.ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("user"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("line"), AttributeType: types.ScalarAttributeTypeN}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("user"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("line"), KeyType: types.KeyTypeRange}}}); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, dynamodb.New(c.DynamoDB.Options(), count))
+	}
+	line := func(user string, n int, qty string) validate.Item {
+		return validate.Item{"user": S(user), "line": N(fmt.Sprint(n)), "qty": N(qty), "sku": S("sku-" + user)}
+	}
+	var items []validate.Item
+	for u := range 40 {
+		for n := range 5 {
+			items = append(items, line(fmt.Sprintf("u%02d", u), n, "1"))
+		}
+	}
+	labtest.PutItems(t, e.ctx, e.primary, table, items...)
+	labtest.PutItems(t, e.ctx, e.dr, table, items...)
+	// Same partition, another sort key: missing in DR; a line of u01 only
+	// in DR; a line whose quantity differs. The number 2 is spelled 2.0 in
+	// DR: the same key.
+	labtest.PutItems(t, e.ctx, e.primary, table, line("u00", 9, "1"))
+	labtest.PutItems(t, e.ctx, e.dr, table, line("u01", 9, "1"))
+	labtest.PutItems(t, e.ctx, e.dr, table, validate.Item{"user": S("u02"), "line": N("2.0"), "qty": N("7"), "sku": S("sku-u02")})
+
+	v := &validate.Validator{Primary: validate.Side{Region: e.primary.Name, DB: dbs[0], Table: table}, DR: validate.Side{Region: e.dr.Name, DB: dbs[1], Table: table},
+		Segments: 4, Buckets: 64, Settle: -1}
+	check := func(r *validate.Report) {
+		t.Helper()
+		want := map[string]validate.Finding{
+			"missing in DR":      {Count: 1, Samples: []string{"user=u00,line=9"}},
+			"missing in primary": {Count: 1, Samples: []string{"user=u01,line=9"}},
+			"divergent":          {Count: 1, Samples: []string{"user=u02,line=2"}},
+		}
+		got := map[string]validate.Finding{"missing in DR": r.MissingInDR, "missing in primary": r.MissingInPrimary, "divergent": r.Divergent}
+		for k, w := range want {
+			if g := got[k]; g.Count != w.Count || strings.Join(g.Samples, ";") != strings.Join(w.Samples, ";") {
+				t.Errorf("%s: %d %v, want %d %v", k, g.Count, g.Samples, w.Count, w.Samples)
+			}
+		}
+	}
+	scans.Store(0)
+	r, err := v.Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	onePass := scans.Load()
+	if onePass != 8 {
+		t.Errorf("one pass made %d Scan calls, want 8 (4 segments × 2 tables, one page each)", onePass)
+	}
+	v.MaxDiffItems = 10 // the items do not fit: the diff scans again
+	scans.Store(0)
+	if r, err = v.Run(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	if twoPass := scans.Load(); twoPass <= onePass {
+		t.Errorf("over the diff budget: %d Scan calls, want a second scan (> %d)", twoPass, onePass)
 	}
 }
