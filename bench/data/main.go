@@ -86,9 +86,11 @@ func main() {
 		if cl[r], err = l.Clients(r, 0); err != nil {
 			fail(err)
 		}
+		// A composite key, as applications have: a string partition (the
+		// customer) and a number sort key (the order's number).
 		if _, err := cl[r].DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(names.Table()), BillingMode: dbtypes.BillingModePayPerRequest,
-			AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: dbtypes.ScalarAttributeTypeS}},
-			KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: dbtypes.KeyTypeHash}}}); err != nil {
+			AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: dbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: dbtypes.ScalarAttributeTypeN}},
+			KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: dbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: dbtypes.KeyTypeRange}}}); err != nil {
 			fail(err)
 		}
 		if _, err := cl[r].S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(names.BackupBucket(r))}); err != nil {
@@ -212,7 +214,8 @@ func main() {
 
 func item(i int) map[string]dbtypes.AttributeValue {
 	return map[string]dbtypes.AttributeValue{
-		"pk":         &dbtypes.AttributeValueMemberS{Value: fmt.Sprintf("order#%08d", i)},
+		"pk":         &dbtypes.AttributeValueMemberS{Value: fmt.Sprintf("customer#%05d", i%977)},
+		"sk":         &dbtypes.AttributeValueMemberN{Value: fmt.Sprint(i)},
 		"customer":   &dbtypes.AttributeValueMemberS{Value: fmt.Sprintf("customer-%d", i%977)},
 		"amount":     &dbtypes.AttributeValueMemberN{Value: fmt.Sprintf("%d.%02d", i%1000, i%100)},
 		"region":     &dbtypes.AttributeValueMemberS{Value: "us-east-1"},
@@ -286,11 +289,10 @@ func rawScan(ctx context.Context, cl map[string]*region.Clients, table string, s
 func divergence(ctx context.Context, cl map[string]*region.Clients, table string) error {
 	p, d := cl["us-east-1"].DynamoDB, cl["us-west-2"].DynamoDB
 	extra := item(1e9)
-	extra["pk"] = &dbtypes.AttributeValueMemberS{Value: "order#extra"}
 	if _, err := p.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: extra}); err != nil {
 		return err
 	}
-	extra["pk"] = &dbtypes.AttributeValueMemberS{Value: "order#dr-only"}
+	extra = item(1e9 + 1)
 	if _, err := d.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: extra}); err != nil {
 		return err
 	}
