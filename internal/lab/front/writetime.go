@@ -62,6 +62,15 @@ type WriteFront struct {
 	// readThrough, when set (SetReadThrough), is the time before which the
 	// replicator has read every record of this region's stream.
 	readThrough func() time.Time
+	// now is the clock (nil: time.Now; tests move it by minutes).
+	now func() time.Time
+}
+
+func (f *WriteFront) clock() time.Time {
+	if f.now == nil {
+		return time.Now()
+	}
+	return f.now()
 }
 
 // SetReadThrough tells the front how far the replicator has read this
@@ -162,7 +171,7 @@ func (f *WriteFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	rec := &statusRecorder{ResponseWriter: w}
 	f.proxy.ServeHTTP(rec, r)
-	at := time.Now().UnixMilli()
+	at := f.clock().UnixMilli()
 	f.mu.Lock()
 	for _, k := range keys {
 		if f.inflight[k]--; f.inflight[k] <= 0 {
@@ -182,7 +191,7 @@ func (f *WriteFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // cut off for longer, must still find its write time, or it would be
 // stamped with its read time and beat newer writes); the caller holds f.mu.
 func (f *WriteFront) prune() {
-	now := time.Now()
+	now := f.clock()
 	if now.Sub(f.pruned) < time.Minute {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -118,5 +119,66 @@ func TestWriteFrontIgnoresTheReplicatorsWrites(t *testing.T) {
 	put("pilotlight-app")
 	if got, _ := f.WriteTime(id); got <= user {
 		t.Fatalf("a second user write left the time at %d, want after %d", got, user)
+	}
+}
+
+// Schedule (issue 18, item 6): a region cut off for more than ten minutes
+// returns, and the replicator reads its records late. The front must still
+// know when the other region's newer write of the same key was made, or the
+// replicator stamps that write with a read time and the older record wins.
+// The front forgot every write time after ten minutes (562b95e^: the
+// "kept" case fails with that prune); now it keeps them until the
+// replicator has read through them.
+func TestWriteTimeKeptUntilTheReplicatorReadsThroughIt(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		io.WriteString(w, "{}")
+	}))
+	defer backend.Close()
+	for _, tc := range []struct {
+		name        string
+		readThrough func(start time.Time) func() time.Time
+		kept        bool
+	}{
+		{"no reader: forgotten after ten minutes", nil, false},
+		{"the replicator is behind the write: kept", func(start time.Time) func() time.Time { return func() time.Time { return start.Add(-time.Second) } }, true},
+		{"the replicator read past it: forgotten", func(start time.Time) func() time.Time { return func() time.Time { return start.Add(5 * time.Minute) } }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := StartWriteFront(strings.TrimPrefix(backend.URL, "http://"), "t", []string{"pk"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			start := time.Now()
+			var offset atomic.Int64
+			f.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			if tc.readThrough != nil {
+				f.SetReadThrough(tc.readThrough(start))
+			}
+			c, err := region.New(region.Spec{Name: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+				Endpoints: map[region.Service]string{region.DynamoDB: "http://" + f.Addr}, MaxAttempts: 1, Local: true, UserAgent: "pilotlight-app"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			put := func(key string) {
+				t.Helper()
+				if _, err := c.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: item{"pk": &dbtypes.AttributeValueMemberS{Value: key}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put("newer")
+			id := KeyID(item{"pk": &dbtypes.AttributeValueMemberS{Value: "newer"}})
+			if _, ok := f.WriteTime(id); !ok {
+				t.Fatal("the write was not noted")
+			}
+			// Eleven minutes on (the region cut off), another write makes
+			// the front prune.
+			offset.Store(int64(11 * time.Minute))
+			put("other")
+			if _, ok := f.WriteTime(id); ok != tc.kept {
+				t.Fatalf("write time known after 11 minutes: %v, want %v", ok, tc.kept)
+			}
+		})
 	}
 }
