@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
@@ -152,6 +153,8 @@ func newProtectPlanCmd(g *globals) *cobra.Command {
 		sel        selectorFlags
 		app, tier  string
 		out, asFmt string
+		arcOut     string
+		zone, rec  string
 		guarded    []string
 		allGuarded bool
 		keys       []string
@@ -171,7 +174,13 @@ guard package (name them with --guarded; where functions cannot be listed,
 kill-switch needs functions to stop; routing-only is left otherwise.
 
 The plan is written to --out (default .pilotlight/protect/<app>-<hash>.json)
-with its hash, which apply will require.`,
+with its hash, which apply will require.
+
+--arc FILE also writes it as an ARC Region switch plan (CloudFormation,
+AWS::ARCRegionSwitch::Plan) for teams already on ARC: per region, a
+custom-Lambda step that runs pilotlight's planned failover (skipped by ARC
+in an ungraceful run: pilotlight's own detection and lease fence without
+it), then the Route 53 routing step (--hosted-zone, --record).`,
 		Example: `  pilotlight protect plan --prefix shop- --app shop
   pilotlight protect plan --prefix shop- --app shop --tier routing-only
   pilotlight protect plan --tag app=shop --app shop --guarded shop-api --guarded shop-worker
@@ -225,11 +234,23 @@ with its hash, which apply will require.`,
 			if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 				return err
 			}
+			if arcOut != "" {
+				b, err := protect.ARCTemplate(p, protect.ARC{Controller: t.Names().Function(region.FnController), HostedZoneID: zone, RecordName: rec})
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(arcOut, append(b, '\n'), 0o644); err != nil {
+					return err
+				}
+			}
 			if asFmt == "json" {
 				return writeJSON(g.io.Out, p)
 			}
 			p.WriteText(g.io.Out)
 			fmt.Fprintf(g.io.Out, "\nWritten to %s\n", out)
+			if arcOut != "" {
+				fmt.Fprintf(g.io.Out, "ARC Region switch plan (CloudFormation) written to %s\n", arcOut)
+			}
 			return nil
 		},
 	}
@@ -242,6 +263,9 @@ with its hash, which apply will require.`,
 	f.StringArrayVar(&keys, "replica-key", nil, "NAME=ARN: the DR region's KMS key for a table or bucket with a customer managed key")
 	f.StringVar(&out, "out", "", "where the plan is written (default .pilotlight/protect/<app>-<hash>.json)")
 	f.StringVar(&asFmt, "output", "text", "what is printed: text or json")
+	f.StringVar(&arcOut, "arc", "", "also write the plan as an ARC Region switch plan (AWS::ARCRegionSwitch::Plan) to this file")
+	f.StringVar(&zone, "hosted-zone", "", "with --arc: the Route 53 hosted zone of the routing step")
+	f.StringVar(&rec, "record", "", "with --arc: the record name of the routing step")
 	_ = c.MarkFlagRequired("app")
 	return c
 }

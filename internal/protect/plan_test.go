@@ -257,3 +257,60 @@ func TestRuntimesMatchCfnLint(t *testing.T) {
 		}
 	}
 }
+
+// The ARC export passes cfn-lint, and keeps pilotlight's fencing out of the
+// custom-Lambda block ARC skips in an ungraceful run: that block is marked
+// skip, and a routing step follows it in both workflows.
+func TestARCExport(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		testenv.Missing(t, "cfn-lint not found: CI must lint the ARC export (the machine image provides cfn-lint 1.51)", "cfn-lint not found: install it to lint the ARC export")
+	}
+	p, err := MakePlan(shop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ARCTemplate(p, ARC{}); err == nil {
+		t.Fatal("an export without the controller's name was accepted")
+	}
+	b, err := ARCTemplate(p, ARC{Controller: "pilotlight-failovercontroller", HostedZoneID: "Z123", RecordName: "shop.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Properties struct {
+				Workflows []struct {
+					WorkflowTargetRegion string
+					Steps                []struct {
+						ExecutionBlockType          string
+						ExecutionBlockConfiguration map[string]map[string]any
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	wf := tpl.Resources["RegionSwitchPlan"].Properties.Workflows
+	if len(wf) != 2 {
+		t.Fatalf("%d workflows, want one per region", len(wf))
+	}
+	for _, w := range wf {
+		if len(w.Steps) != 2 || w.Steps[0].ExecutionBlockType != "CustomActionLambda" || w.Steps[1].ExecutionBlockType != "Route53HealthCheck" {
+			t.Fatalf("workflow to %s: %+v", w.WorkflowTargetRegion, w.Steps)
+		}
+		if u, _ := w.Steps[0].ExecutionBlockConfiguration["CustomActionLambdaConfig"]["Ungraceful"].(map[string]any); u["Behavior"] != "skip" {
+			t.Errorf("the custom-Lambda step to %s does not say it is skipped in an ungraceful run: %v", w.WorkflowTargetRegion, u)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "arc.json")
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--non-zero-exit-code", "warning", "--regions", "us-east-1", "--", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint: %v\n%s", err, out)
+	}
+}

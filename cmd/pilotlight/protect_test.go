@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
+	"github.com/pilotlight/pilotlight/internal/protect"
+)
+
+// protect scan and plan on the lab, as a user runs them: their own table
+// and bucket, created with the SDK in the primary region, are found (and
+// pilotlight's own are not), a blocker sets the exit status, the plan is
+// written with its hash, and the ARC export beside it.
+func TestProtectCommands(t *testing.T) {
+	requireServers(t)
+	dir := t.TempDir()
+	labDir := filepath.Join(dir, ".lab")
+	t.Cleanup(func() { remote.Stop(labDir) })
+	if r := runCLI(t, dir, nil, "lab", "up"); r.code != 0 {
+		t.Fatalf("lab up: %s", r.err)
+	}
+	st, err := remote.ReadState(labDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := st.Clients(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := clients["us-east-1"]
+	create := func(name string, view types.StreamViewType) {
+		t.Helper()
+		if _, err := p.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("user"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("line"), AttributeType: types.ScalarAttributeTypeN}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("user"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("line"), KeyType: types.KeyTypeRange}},
+			StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: view}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("shop-carts", types.StreamViewTypeNewAndOldImages)
+	if _, err := p.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shop-media")}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCLI(t, dir, nil, "protect", "scan", "--prefix", "shop-", "--json")
+	var inv protect.Inventory
+	if err := json.Unmarshal([]byte(r.out), &inv); err != nil || r.code != 0 {
+		t.Fatalf("scan: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
+	}
+	if len(inv.Tables) != 1 || inv.Tables[0].Name != "shop-carts" || len(inv.Buckets) != 1 || inv.Buckets[0].Name != "shop-media" {
+		t.Fatalf("scan found %+v", inv)
+	}
+	if r := runCLI(t, dir, nil, "protect", "scan", "--prefix", st.Names().App); r.code != 0 || strings.Contains(r.out, "table    "+st.Names().Table()) {
+		t.Errorf("pilotlight's own resources were scanned: exit %d\n%s", r.code, r.out)
+	}
+	if r := runCLI(t, dir, nil, "protect", "scan", "--tag", "app"); r.code != 2 || !strings.Contains(r.err, "KEY=VALUE") {
+		t.Errorf("--tag without a value: exit %d, %q", r.code, r.err)
+	}
+
+	out := filepath.Join(dir, "plan.json")
+	arc := filepath.Join(dir, "arc.json")
+	r = runCLI(t, dir, nil, "protect", "plan", "--prefix", "shop-", "--app", "shop", "--out", out, "--arc", arc)
+	if r.code != 0 || !strings.Contains(r.out, "Fencing tier: routing-only") || !strings.Contains(r.out, "--approve ") {
+		t.Fatalf("plan: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan protect.Plan
+	if err := json.Unmarshal(b, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Verify(plan.Hash); err != nil || !strings.Contains(r.out, plan.Hash) {
+		t.Fatalf("the written plan: %v (hash %s not printed?)", err, plan.Hash)
+	}
+	if a, err := os.ReadFile(arc); err != nil || !strings.Contains(string(a), "AWS::ARCRegionSwitch::Plan") {
+		t.Fatalf("ARC export: %v", err)
+	}
+	if r := runCLI(t, dir, nil, "protect", "plan", "--prefix", "shop-", "--app", "shop", "--tier", "epoch-guard"); r.code != 1 || !strings.Contains(r.err, "allows routing-only at most") {
+		t.Errorf("epoch guard without guarded writers: exit %d, %q", r.code, r.err)
+	}
+
+	// A table whose stream has the wrong view type blocks: exit 1, and the
+	// plan refuses, naming the fix.
+	create("shop-users", types.StreamViewTypeKeysOnly)
+	if r := runCLI(t, dir, nil, "protect", "scan", "--prefix", "shop-"); r.code != 1 || !strings.Contains(r.out, "blocker") || !strings.Contains(r.out, "NEW_AND_OLD_IMAGES") {
+		t.Errorf("scan with a blocker: exit %d\n%s", r.code, r.out)
+	}
+	if r := runCLI(t, dir, nil, "protect", "plan", "--prefix", "shop-", "--app", "shop"); r.code != 1 || !strings.Contains(r.err, "shop-users") {
+		t.Errorf("plan with a blocker: exit %d, %q", r.code, r.err)
+	}
+}
