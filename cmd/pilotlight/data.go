@@ -39,6 +39,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 		samples, fanOut    int
 		settle             time.Duration
 		segRange, out      string
+		table              string
 		merge              []string
 	)
 	var runValidate func(*cobra.Command) error
@@ -70,7 +71,8 @@ and on AWS).`,
   pilotlight validate --segments 16 --segment-range 0-7 --out a.json
   pilotlight validate --segments 16 --segment-range 8-15 --out b.json
   pilotlight validate --merge a.json,b.json
-  pilotlight validate --fan-out 4`,
+  pilotlight validate --fan-out 4
+  pilotlight validate --table shop-carts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withCode(2, runValidate(cmd))
@@ -86,6 +88,13 @@ and on AWS).`,
 			Primary:  validate.SideFor(t.Clients()[t.Primary()], t.Names(), !noObjects),
 			DR:       validate.SideFor(t.Clients()[t.DR()], t.Names(), !noObjects),
 			Segments: segments, Buckets: buckets, Settle: settle, Samples: samples,
+		}
+		if table != "" {
+			// A table of the user's (protect apply): any key schema; no
+			// bucket is compared.
+			cl := t.Clients()
+			v.Primary = validate.Side{Region: t.Primary(), DB: cl[t.Primary()].DynamoDB, Table: table}
+			v.DR = validate.Side{Region: t.DR(), DB: cl[t.DR()].DynamoDB, Table: table}
 		}
 		if settle == 0 {
 			v.Settle = -1
@@ -164,8 +173,10 @@ and on AWS).`,
 	f.StringVar(&segRange, "segment-range", "", "scan only segments first-last of --segments and write partial digests (see --out, --merge)")
 	f.StringVar(&out, "out", "-", "where --segment-range writes its partial digests (- for stdout)")
 	f.StringSliceVar(&merge, "merge", nil, "merge partial digest files (comma separated) and compare")
+	f.StringVar(&table, "table", "", "compare this table of yours instead of the orders table (any key schema; no bucket)")
 	f.IntVar(&fanOut, "fan-out", 0, "split the scan across this many invocations of the data-validator function in the DR region")
 	c.MarkFlagsMutuallyExclusive("segment-range", "merge", "fan-out")
+	c.MarkFlagsMutuallyExclusive("table", "fan-out")
 	return c
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,6 +20,12 @@ import (
 // none): checked here, once.
 type lambdaLister interface {
 	Lambda(region string) *lambda.Client
+}
+
+// tableReplicator is a target that can replicate a user's table itself
+// (the lab): what protect apply needs there, checked here, once.
+type tableReplicator interface {
+	ReplicateTable(ctx context.Context, table string) error
 }
 
 // protectSource is what protect scans on t: the primary region's data
@@ -77,6 +84,8 @@ pilot-light minimum (reserved concurrency 0 until a failover).
   plan   a reviewable plan — steps, the fencing tier your application gets
          and exactly what it promises, the CloudFormation — that changes
          nothing, identified by a hash
+  apply  applies an approved plan (its hash); in the lab, tables only so
+         far; on AWS not yet
 
 Fencing tiers, weakest first (docs/protect.md):
   routing-only  traffic moves; RPO is not bounded and a failback may lose
@@ -94,7 +103,7 @@ so functions are scanned on AWS only.`,
   pilotlight protect plan --prefix shop- --app shop --out shop-plan.json
   pilotlight protect plan --tag app=shop --app shop --guarded shop-api --output json`,
 	}
-	c.AddCommand(newProtectScanCmd(g), newProtectPlanCmd(g))
+	c.AddCommand(newProtectScanCmd(g), newProtectPlanCmd(g), newProtectApplyCmd(g))
 	return c
 }
 
@@ -267,5 +276,60 @@ it), then the Route 53 routing step (--hosted-zone, --record).`,
 	f.StringVar(&zone, "hosted-zone", "", "with --arc: the Route 53 hosted zone of the routing step")
 	f.StringVar(&rec, "record", "", "with --arc: the record name of the routing step")
 	_ = c.MarkFlagRequired("app")
+	return c
+}
+
+func newProtectApplyCmd(g *globals) *cobra.Command {
+	var planFile, approve string
+	c := &cobra.Command{
+		Use:   "apply",
+		Short: "Apply an approved plan (lab: tables)",
+		Long: `Apply a plan written by protect plan, approved by its hash.
+
+In the lab, each table of the plan gets its stream (NEW_AND_OLD_IMAGES), a
+replica in the DR region with the same keys and indexes, the lab's
+replicator serving it both ways (as a global table), and the items already
+there copied to the replica (none overwritten). Every step is idempotent:
+running apply again resumes an interrupted one. Buckets and functions are
+scanned and planned but not adopted yet, and applying on AWS is not built
+yet: both are refused before anything changes.
+
+Check the result with: pilotlight validate --table NAME`,
+		Example: `  pilotlight protect plan --name shop-carts --app shop --out plan.json
+  pilotlight protect apply --plan plan.json --approve 3f2a…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := os.ReadFile(planFile)
+			if err != nil {
+				return codedError{2, fmt.Errorf("--plan: %w", err)}
+			}
+			var p protect.Plan
+			if err := json.Unmarshal(b, &p); err != nil {
+				return codedError{2, fmt.Errorf("%s is not a plan written by protect plan: %w", planFile, err)}
+			}
+			t, err := resolveTarget(g, cmd)
+			if err != nil {
+				return withCode(2, err)
+			}
+			defer t.Close()
+			r, ok := t.(tableReplicator)
+			if !ok {
+				return codedError{2, fmt.Errorf("protect apply on this target is not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables", planFile)}
+			}
+			cl := t.Clients()
+			err = protect.ApplyLab(cmd.Context(), p, approve, protect.LabTarget{Primary: t.Primary(), DR: t.DR(),
+				PrimaryDB: cl[t.Primary()].DynamoDB, DRDB: cl[t.DR()].DynamoDB, ReplicateTable: r.ReplicateTable,
+				Say: func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }})
+			if err != nil {
+				return codedError{1, err}
+			}
+			fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) replicated %s ↔ %s. Check with: pilotlight validate --table NAME\n", p.Hash, len(p.Inventory.Tables), p.Primary, p.DR)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&planFile, "plan", "", "the plan file protect plan wrote (required)")
+	c.Flags().StringVar(&approve, "approve", "", "the plan's hash, as protect plan printed it: your approval (required)")
+	_ = c.MarkFlagRequired("plan")
+	_ = c.MarkFlagRequired("approve")
 	return c
 }

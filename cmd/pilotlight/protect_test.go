@@ -94,6 +94,38 @@ func TestProtectCommands(t *testing.T) {
 		t.Errorf("epoch guard without guarded writers: exit %d, %q", r.code, r.err)
 	}
 
+	// apply: refused with the bucket (not adopted in the lab yet) or a
+	// wrong hash; the table alone is adopted, and validate --table says
+	// both regions hold it.
+	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", out, "--approve", plan.Hash); r.code != 1 || !strings.Contains(r.err, "tables only") {
+		t.Errorf("apply of a plan with a bucket: exit %d, %q", r.code, r.err)
+	}
+	if _, err := p.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("shop-carts"), Item: map[string]types.AttributeValue{
+		"user": &types.AttributeValueMemberS{Value: "ann"}, "line": &types.AttributeValueMemberN{Value: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tables := filepath.Join(dir, "tables.json")
+	if r := runCLI(t, dir, nil, "protect", "plan", "--name", "shop-carts", "--app", "shop", "--out", tables); r.code != 0 {
+		t.Fatalf("plan of the table: exit %d, %s", r.code, r.err)
+	}
+	var tp protect.Plan
+	if b, err := os.ReadFile(tables); err != nil || json.Unmarshal(b, &tp) != nil {
+		t.Fatalf("read the table's plan: %v", err)
+	}
+	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", tables, "--approve", plan.Hash); r.code != 1 || !strings.Contains(r.err, "is not this plan's") {
+		t.Errorf("apply with another plan's hash: exit %d, %q", r.code, r.err)
+	}
+	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", tables, "--approve", tp.Hash); r.code != 0 || !strings.Contains(r.err, "1 items already there copied") {
+		t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	r = runCLI(t, dir, nil, "validate", "--table", "shop-carts", "--settle", "5s", "--json")
+	var rep struct {
+		Items map[string]int64 `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || rep.Items["us-east-1"] != 1 || rep.Items["us-west-2"] != 1 {
+		t.Fatalf("validate --table after apply: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
+	}
+
 	// A table whose stream has the wrong view type blocks: exit 1, and the
 	// plan refuses, naming the fix.
 	create("shop-users", types.StreamViewTypeKeysOnly)

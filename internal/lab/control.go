@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
@@ -38,6 +39,9 @@ type Operator interface {
 	// KickReplication starts an object replication pass now instead of at
 	// the next poll (a drain is waiting for one).
 	KickReplication(ctx context.Context) error
+	// ReplicateTable replicates a user's table both ways from now on, and
+	// after restarts (protect apply).
+	ReplicateTable(ctx context.Context, table string) error
 	Status(ctx context.Context) (Status, error)
 	// ReplicationStatus is Status with replication only: no server is
 	// called, so it stays fast when the servers are loaded.
@@ -78,12 +82,15 @@ func (c labController) LateHealthChecks(_ context.Context, r string, d time.Dura
 	return c.l.LateHealthChecks(r, d)
 }
 func (c labController) KickReplication(_ context.Context) error { c.l.objects.Poke(); return nil }
+func (c labController) ReplicateTable(ctx context.Context, table string) error {
+	return c.l.ReplicateTable(ctx, table)
+}
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
 // action that pauses global table replication. Reading goes on, so resuming
 // catches up from where it stopped.
 func (l *Lab) SetPaused(p bool) {
-	l.tables.SetPaused(p)
+	l.eachTableReplicator(func(t *tables.Replicator) { t.SetPaused(p) })
 	l.objects.SetPaused(p)
 	l.log.Info("replication", "paused", p)
 }
@@ -93,7 +100,7 @@ func (l *Lab) SetLag(d time.Duration) error {
 	if d < 0 || d > time.Hour {
 		return fmt.Errorf("replication lag %s: use 0 to 1h", d)
 	}
-	l.tables.SetLag(d)
+	l.eachTableReplicator(func(t *tables.Replicator) { t.SetLag(d) })
 	l.objects.SetLag(d)
 	l.log.Info("replication", "lag", d)
 	return nil
@@ -151,7 +158,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 // with no call to any server.
 func (l *Lab) replicationStatus() Status {
 	st := Status{}
-	st.Replication = append(l.tables.Status(), l.objects.Status()...)
+	st.Replication = append(append(l.tables.Status(), l.objects.Status()...), l.adoptedStatus()...)
 	for i := range st.Replication[:2] {
 		st.Replication[i].Kind = "table"
 	}

@@ -92,6 +92,12 @@ type Lab struct {
 
 	tables  *tables.Replicator
 	objects *objects.Replicator
+	// adopted replicate users' tables (protect apply), with the same
+	// regions' clients as tables, under replCtx.
+	adoptMu     sync.Mutex
+	adopted     map[string]*tables.Replicator
+	replRegions [2]tables.Region
+	replCtx     context.Context
 
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*functions.Pool // "region/name"
@@ -326,10 +332,11 @@ func (l *Lab) startReplication(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
+	l.replRegions, l.replCtx = regs, rctx
 	l.wg.Add(2)
 	go func() { defer l.wg.Done(); l.tables.Run(rctx) }()
 	go func() { defer l.wg.Done(); l.objects.Run(rctx) }()
-	return nil
+	return l.resumeAdopted(ctx)
 }
 
 // startServing starts the front door, the functions, the alarm and the

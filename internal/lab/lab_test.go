@@ -687,3 +687,54 @@ func TestClockSkewIsMeasuredAgainstTheLabsTimeServer(t *testing.T) {
 		}
 	}
 }
+
+// A user's table adopted by protect apply is replicated both ways, and
+// again after the replicators restart (the adoption is kept on disk).
+func TestAdoptedTableReplicatesAcrossRestarts(t *testing.T) {
+	l := testLab(t)
+	ctx := ctxT(t)
+	p, dr := clients(t, l)
+	table := "adopted-carts"
+	for _, c := range []*region.Clients{p, dr} {
+		if _, err := c.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: dbtypes.BillingModePayPerRequest,
+			AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: dbtypes.ScalarAttributeTypeS}},
+			KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: dbtypes.KeyTypeHash}},
+			StreamSpecification:  &dbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dbtypes.StreamViewTypeNewAndOldImages}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.ReplicateTable(ctx, l.Names().Table()); err == nil {
+		t.Error("pilotlight's own table was adopted twice")
+	}
+	if err := l.ReplicateTable(ctx, table); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ReplicateTable(ctx, table); err != nil {
+		t.Fatalf("adopting again: %v", err)
+	}
+	if err := putItem(ctx, p, table, "cart#1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := putItem(ctx, dr, table, "cart#2", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "both ways", func() (bool, string) {
+		a, _ := countPrefix(ctx, dr, table, "cart#")
+		b, _ := countPrefix(ctx, p, table, "cart#")
+		return a == 2 && b == 2, fmt.Sprintf("dr %d, primary %d", a, b)
+	})
+	l.stopReplication()
+	l.adoptMu.Lock()
+	l.adopted = nil // as a new lab process starts
+	l.adoptMu.Unlock()
+	if err := putItem(ctx, p, table, "cart#3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.startReplication(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "written while stopped, after the restart", func() (bool, string) {
+		n, err := countPrefix(ctx, dr, table, "cart#")
+		return n == 3, fmt.Sprintf("%d %v", n, err)
+	})
+}

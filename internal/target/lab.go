@@ -48,6 +48,12 @@ func NewLab(c *remote.Client) (*Lab, error) {
 // Client is the lab's control API client (lab-only commands).
 func (t *Lab) Client() *remote.Client { return t.c }
 
+// ReplicateTable has the lab replicate a user's table both ways (protect
+// apply): the lab's stand-in for adding a global table replica.
+func (t *Lab) ReplicateTable(ctx context.Context, table string) error {
+	return t.c.ReplicateTable(ctx, table)
+}
+
 func (t *Lab) Kind() Kind                          { return KindLab }
 func (t *Lab) Primary() string                     { return t.c.State.Primary }
 func (t *Lab) DR() string                          { return t.c.State.DR }

@@ -80,6 +80,7 @@ type controlRequest struct {
 	On      bool   `json:"on,omitempty"`
 	Phase   string `json:"phase,omitempty"`  // crash
 	Offset  string `json:"offset,omitempty"` // clock: a Go duration, may be negative
+	Table   string `json:"table,omitempty"`  // replicate-table
 }
 
 func controlHandler(l *lab.Lab, token string) http.Handler {
@@ -173,6 +174,8 @@ func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
 		return c.CutLink(ctx, req.Region, req.Service)
 	case "kick":
 		return c.KickReplication(ctx)
+	case "replicate-table":
+		return c.ReplicateTable(ctx, req.Table)
 	case "late-health":
 		return c.LateHealthChecks(ctx, req.Region, d)
 	case "clock":
@@ -257,6 +260,11 @@ func (c *Client) CrashControllerAfter(ctx context.Context, phase string) error {
 // KickReplication implements Operator.
 func (c *Client) KickReplication(ctx context.Context) error {
 	return c.post(ctx, controlRequest{Action: "kick"})
+}
+
+// ReplicateTable implements Operator.
+func (c *Client) ReplicateTable(ctx context.Context, table string) error {
+	return c.post(ctx, controlRequest{Action: "replicate-table", Table: table})
 }
 
 // CutLink implements Operator.

@@ -1,0 +1,172 @@
+package protect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// LabTarget is what applying a plan in the lab works with: both regions'
+// DynamoDB, and the lab's table replicator (global tables' stand-in).
+type LabTarget struct {
+	Primary, DR         string
+	PrimaryDB, DRDB     *dynamodb.Client
+	ReplicateTable      func(ctx context.Context, table string) error
+	Say                 func(format string, args ...any) // progress (nil: quiet)
+	BackfillConcurrency int                              // 0: 8
+}
+
+// ApplyLab applies an approved plan's table steps in the lab: the table's
+// stream on, its replica in the DR region (same keys and indexes), the
+// lab's replicator serving it both ways, and the items already there
+// copied. Every step is idempotent, so a second run resumes an interrupted
+// one. Buckets and functions are not adopted in the lab yet: a plan with
+// them is refused before anything changes.
+func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
+	if err := p.Verify(approved); err != nil {
+		return err
+	}
+	if p.Primary != t.Primary || p.DR != t.DR {
+		return fmt.Errorf("the plan is for %s → %s, this lab is %s → %s: make the plan on this target", p.Primary, p.DR, t.Primary, t.DR)
+	}
+	if n := len(p.Inventory.Buckets) + len(p.Inventory.Functions); n > 0 {
+		return fmt.Errorf("the lab adopts tables only in this version; the plan has %d bucket(s) and function(s): plan with --name for the tables (buckets and functions are scanned and planned, not applied yet)", n)
+	}
+	say := t.Say
+	if say == nil {
+		say = func(string, ...any) {}
+	}
+	for _, tb := range p.Inventory.Tables {
+		if err := applyTable(ctx, tb, t, say); err != nil {
+			return fmt.Errorf("table %s: %w (applying again resumes)", tb.Name, err)
+		}
+	}
+	return nil
+}
+
+func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...any)) error {
+	cur, err := t.PrimaryDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
+	if err != nil {
+		return err
+	}
+	if s := cur.Table.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) {
+		say("%s: enabling its stream (NEW_AND_OLD_IMAGES) in %s", tb.Name, t.Primary)
+		if _, err := t.PrimaryDB.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(tb.Name),
+			StreamSpecification: &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}}); err != nil {
+			return fmt.Errorf("enable its stream: %w", err)
+		}
+	} else if s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
+		return fmt.Errorf("its stream's view type is %s now: scan again", s.StreamViewType)
+	}
+	if err := replica(ctx, tb, cur.Table, t, say); err != nil {
+		return err
+	}
+	say("%s: replicating %s ↔ %s", tb.Name, t.Primary, t.DR)
+	if err := t.ReplicateTable(ctx, tb.Name); err != nil {
+		return err
+	}
+	n, err := backfill(ctx, tb, t)
+	if err != nil {
+		return fmt.Errorf("copy the items already there: %w", err)
+	}
+	say("%s: %d items already there copied to %s (none overwritten)", tb.Name, n, t.DR)
+	return nil
+}
+
+// replica creates the table in the DR region as the primary's is (keys,
+// indexes, on demand, a stream), or checks the one there has its keys.
+func replica(ctx context.Context, tb Table, src *ddbtypes.TableDescription, t LabTarget, say func(string, ...any)) error {
+	out, err := t.DRDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
+	var nf *ddbtypes.ResourceNotFoundException
+	switch {
+	case err == nil:
+		if fmt.Sprint(keyNames(out.Table.KeySchema)) != fmt.Sprint(keyNames(src.KeySchema)) {
+			return fmt.Errorf("a table %s in %s has another key schema (%v, not %v): it is not this table's replica", tb.Name, t.DR, keyNames(out.Table.KeySchema), keyNames(src.KeySchema))
+		}
+		return nil
+	case !errors.As(err, &nf):
+		return err
+	}
+	say("%s: creating its replica in %s", tb.Name, t.DR)
+	in := &dynamodb.CreateTableInput{TableName: aws.String(tb.Name), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: src.AttributeDefinitions, KeySchema: src.KeySchema,
+		StreamSpecification: &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}}
+	for _, g := range src.GlobalSecondaryIndexes {
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection})
+	}
+	for _, l := range src.LocalSecondaryIndexes {
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{IndexName: l.IndexName, KeySchema: l.KeySchema, Projection: l.Projection})
+	}
+	if _, err := t.DRDB.CreateTable(ctx, in); err != nil {
+		return fmt.Errorf("create its replica in %s: %w", t.DR, err)
+	}
+	return dynamodb.NewTableExistsWaiter(t.DRDB).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)}, 2*time.Minute)
+}
+
+func keyNames(ks []ddbtypes.KeySchemaElement) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, aws.ToString(k.AttributeName)+"/"+string(k.KeyType))
+	}
+	return out
+}
+
+// backfill copies every item of the primary's table that the replica lacks
+// (a condition on the hash key: a newer replicated version is never
+// overwritten), as DynamoDB does when a replica is added.
+func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
+	hash := ""
+	for _, k := range tb.Keys {
+		if k.Role == "HASH" {
+			hash = k.Name
+		}
+	}
+	p := dynamodb.NewScanPaginator(t.PrimaryDB, &dynamodb.ScanInput{TableName: aws.String(tb.Name), ConsistentRead: aws.Bool(true)})
+	workers := t.BackfillConcurrency
+	if workers <= 0 {
+		workers = 8
+	}
+	var (
+		copied atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		first  error
+	)
+	sem := make(chan struct{}, workers)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			wg.Wait()
+			return int(copied.Load()), err
+		}
+		for _, it := range page.Items {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				_, err := t.DRDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tb.Name), Item: it,
+					ConditionExpression: aws.String("attribute_not_exists(#h)"), ExpressionAttributeNames: map[string]string{"#h": hash}})
+				var ccf *ddbtypes.ConditionalCheckFailedException
+				switch {
+				case err == nil:
+					copied.Add(1)
+				case errors.As(err, &ccf): // the replica has it (replicated, or copied by an earlier run)
+				default:
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return int(copied.Load()), first
+}

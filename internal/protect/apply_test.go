@@ -1,0 +1,103 @@
+package protect_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/validate"
+)
+
+// A user's table adopted in the lab by scan → plan → apply: its replica
+// in the DR region holds every item (the validator says so, composite key
+// and all), new writes replicate both ways, and applying again changes
+// nothing. A plan edited after review, or with what the lab cannot adopt
+// yet, changes nothing.
+func TestApplyAdoptsATableInTheLab(t *testing.T) {
+	ctx := ctxT(t)
+	l := labtest.Lab(t)
+	names := labtest.Provision(t, "apl")
+	p, dr := labtest.Clients(t, 0)
+	table := names.App + "shop-carts"
+	if _, err := p.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN), attr("sku", types.ScalarAttributeTypeS)},
+		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{key("sku", types.KeyTypeHash)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}}}); err != nil {
+		t.Fatal(err)
+	}
+	line := func(user string, n int) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"user": &types.AttributeValueMemberS{Value: user}, "line": &types.AttributeValueMemberN{Value: fmt.Sprint(n)}, "sku": &types.AttributeValueMemberS{Value: "sku-" + user}}
+	}
+	var items []map[string]types.AttributeValue
+	for i := range 60 {
+		items = append(items, line(fmt.Sprintf("u%02d", i%12), i))
+	}
+	labtest.PutItems(t, ctx, p, table, items...)
+
+	src := protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}
+	inv, err := protect.Scan(ctx, src, protect.Selector{Names: []string{table}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := protect.MakePlan(inv, protect.Options{App: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, ReplicateTable: l.ReplicateTable,
+		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
+
+	// Refusals first: nothing may change.
+	if err := protect.ApplyLab(ctx, plan, "0000000000000000", target); err == nil {
+		t.Fatal("a plan was applied without its approved hash")
+	}
+	withBucket := plan
+	withBucket.Inventory.Buckets = []protect.Bucket{{Name: "shop-media"}}
+	if err := protect.ApplyLab(ctx, withBucket, withBucket.Hash, target); err == nil {
+		t.Fatal("an edited plan was applied")
+	}
+	if _, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil {
+		t.Fatal("a refused apply created the replica")
+	}
+
+	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(said, "\n")
+	for _, want := range []string{"enabling its stream", "creating its replica in " + dr.Name, "60 items already there copied"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("apply did not say %q:\n%s", want, joined)
+		}
+	}
+	d, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil || len(d.Table.GlobalSecondaryIndexes) != 1 || len(d.Table.KeySchema) != 2 {
+		t.Fatalf("the replica: %v %+v", err, d)
+	}
+	// New writes replicate both ways.
+	labtest.PutItems(t, ctx, p, table, line("new-in-primary", 1))
+	labtest.PutItems(t, ctx, dr, table, line("new-in-dr", 1))
+	v := &validate.Validator{Primary: validate.Side{Region: p.Name, DB: p.DynamoDB, Table: table}, DR: validate.Side{Region: dr.Name, DB: dr.DynamoDB, Table: table}, Settle: 10 * time.Second}
+	rep, err := v.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Clean() || rep.Items[p.Name] != 62 || rep.Items[dr.Name] != 62 {
+		t.Fatalf("after apply: clean %v, items %v, missing in DR %+v, missing in primary %+v", rep.Clean(), rep.Items, rep.MissingInDR, rep.MissingInPrimary)
+	}
+	// Applying again resumes: nothing to do, nothing overwritten.
+	said = nil
+	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+		t.Fatal(err)
+	}
+	if joined := strings.Join(said, "\n"); !strings.Contains(joined, "0 items already there copied") || strings.Contains(joined, "creating") {
+		t.Errorf("a second apply:\n%s", joined)
+	}
+}
