@@ -26,6 +26,7 @@ type lambdaLister interface {
 // (the lab): what protect apply needs there, checked here, once.
 type tableReplicator interface {
 	ReplicateTable(ctx context.Context, table string) error
+	StopReplicatingTable(ctx context.Context, table string) error
 }
 
 // protectSource is what protect scans on t: the primary region's data
@@ -86,6 +87,7 @@ pilot-light minimum (reserved concurrency 0 until a failover).
          nothing, identified by a hash
   apply  applies an approved plan (its hash); in the lab, tables only so
          far; on AWS not yet
+  remove undoes apply; your tables and their data are never touched
 
 Fencing tiers, weakest first (docs/protect.md):
   routing-only  traffic moves; RPO is not bounded and a failback may lose
@@ -103,7 +105,7 @@ so functions are scanned on AWS only.`,
   pilotlight protect plan --prefix shop- --app shop --out shop-plan.json
   pilotlight protect plan --tag app=shop --app shop --guarded shop-api --output json`,
 	}
-	c.AddCommand(newProtectScanCmd(g), newProtectPlanCmd(g), newProtectApplyCmd(g))
+	c.AddCommand(newProtectScanCmd(g), newProtectPlanCmd(g), newProtectApplyCmd(g), newProtectRemoveCmd(g))
 	return c
 }
 
@@ -299,27 +301,20 @@ Check the result with: pilotlight validate --table NAME`,
   pilotlight protect apply --plan plan.json --approve 3f2a…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := os.ReadFile(planFile)
+			p, err := readPlan(planFile)
 			if err != nil {
-				return codedError{2, fmt.Errorf("--plan: %w", err)}
-			}
-			var p protect.Plan
-			if err := json.Unmarshal(b, &p); err != nil {
-				return codedError{2, fmt.Errorf("%s is not a plan written by protect plan: %w", planFile, err)}
+				return err
 			}
 			t, err := resolveTarget(g, cmd)
 			if err != nil {
 				return withCode(2, err)
 			}
 			defer t.Close()
-			r, ok := t.(tableReplicator)
-			if !ok {
-				return codedError{2, fmt.Errorf("protect apply on this target is not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables", planFile)}
+			lt, err := labTarget(g, t, planFile)
+			if err != nil {
+				return err
 			}
-			cl := t.Clients()
-			err = protect.ApplyLab(cmd.Context(), p, approve, protect.LabTarget{Primary: t.Primary(), DR: t.DR(),
-				PrimaryDB: cl[t.Primary()].DynamoDB, DRDB: cl[t.DR()].DynamoDB, ReplicateTable: r.ReplicateTable,
-				Say: func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }})
+			err = protect.ApplyLab(cmd.Context(), p, approve, lt)
 			if err != nil {
 				return codedError{1, err}
 			}
@@ -329,6 +324,75 @@ Check the result with: pilotlight validate --table NAME`,
 	}
 	c.Flags().StringVar(&planFile, "plan", "", "the plan file protect plan wrote (required)")
 	c.Flags().StringVar(&approve, "approve", "", "the plan's hash, as protect plan printed it: your approval (required)")
+	_ = c.MarkFlagRequired("plan")
+	_ = c.MarkFlagRequired("approve")
+	return c
+}
+
+// readPlan reads a plan file protect plan wrote.
+func readPlan(path string) (protect.Plan, error) {
+	var p protect.Plan
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, codedError{2, fmt.Errorf("--plan: %w", err)}
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, codedError{2, fmt.Errorf("%s is not a plan written by protect plan: %w", path, err)}
+	}
+	return p, nil
+}
+
+// labTarget is what apply and remove change in the lab; a target that
+// cannot replicate tables itself (AWS, for now) is refused, naming what to
+// do instead.
+func labTarget(g *globals, t target.Target, planFile string) (protect.LabTarget, error) {
+	r, ok := t.(tableReplicator)
+	if !ok {
+		return protect.LabTarget{}, codedError{2, fmt.Errorf("protect apply and remove on this target are not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables", planFile)}
+	}
+	cl := t.Clients()
+	return protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: cl[t.Primary()].DynamoDB, DRDB: cl[t.DR()].DynamoDB,
+		ReplicateTable: r.ReplicateTable, StopReplicatingTable: r.StopReplicatingTable,
+		Say: func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }}, nil
+}
+
+func newProtectRemoveCmd(g *globals) *cobra.Command {
+	var planFile, approve string
+	var deleteReplicas bool
+	c := &cobra.Command{
+		Use:   "remove",
+		Short: "Undo protect apply (your tables and their data are never touched)",
+		Long: `Undo what protect apply added for a plan (approved by its hash again): in
+the lab, each table stops being replicated. Its copy in the DR region is
+kept unless --delete-replicas; the table in the primary region, yours, and
+its data are never touched (its stream stays on). Idempotent.`,
+		Example: `  pilotlight protect remove --plan plan.json --approve 3f2a…
+  pilotlight protect remove --plan plan.json --approve 3f2a… --delete-replicas`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := readPlan(planFile)
+			if err != nil {
+				return err
+			}
+			t, err := resolveTarget(g, cmd)
+			if err != nil {
+				return withCode(2, err)
+			}
+			defer t.Close()
+			lt, err := labTarget(g, t, planFile)
+			if err != nil {
+				return err
+			}
+			if err := protect.RemoveLab(cmd.Context(), p, approve, lt, deleteReplicas); err != nil {
+				return codedError{1, err}
+			}
+			fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&planFile, "plan", "", "the plan file apply applied (required)")
+	c.Flags().StringVar(&approve, "approve", "", "the plan's hash (required)")
+	c.Flags().BoolVar(&deleteReplicas, "delete-replicas", false, "also delete the replicas in the DR region (copies apply made)")
 	_ = c.MarkFlagRequired("plan")
 	_ = c.MarkFlagRequired("approve")
 	return c

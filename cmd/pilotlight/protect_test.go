@@ -125,6 +125,15 @@ func TestProtectCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || rep.Items["us-east-1"] != 1 || rep.Items["us-west-2"] != 1 {
 		t.Fatalf("validate --table after apply: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}
+	if r := runCLI(t, dir, nil, "protect", "remove", "--plan", tables, "--approve", tp.Hash, "--delete-replicas"); r.code != 0 || !strings.Contains(r.err, "replica in us-west-2 deleted") {
+		t.Fatalf("remove: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if _, err := clients["us-west-2"].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-carts")}); err == nil {
+		t.Error("the replica survived remove --delete-replicas")
+	}
+	if _, err := p.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-carts")}); err != nil {
+		t.Errorf("remove touched the user's own table: %v", err)
+	}
 
 	// A table whose stream has the wrong view type blocks: exit 1, and the
 	// plan refuses, naming the fix.

@@ -35,17 +35,50 @@ func (l *Lab) ReplicateTable(ctx context.Context, table string) error {
 	if err := l.startAdopted(ctx, table); err != nil {
 		return err
 	}
+	if err := l.saveAdopted(); err != nil {
+		return err
+	}
+	l.event("replication", "", "the lab now replicates table "+table+" both ways")
+	return nil
+}
+
+// StopReplicatingTable undoes ReplicateTable: the table's replicator stops
+// (its changes in flight are applied or dropped with it) and is forgotten.
+// Neither region's table is touched. Idempotent.
+func (l *Lab) StopReplicatingTable(_ context.Context, table string) error {
+	l.adoptMu.Lock()
+	defer l.adoptMu.Unlock()
+	a, ok := l.adopted[table]
+	if !ok {
+		return nil
+	}
+	a.cancel()
+	<-a.done
+	delete(l.adopted, table)
+	_ = os.Remove(filepath.Join(l.opts.Dir, "replication", "table-"+table+".json"))
+	if err := l.saveAdopted(); err != nil {
+		return err
+	}
+	l.event("replication", "", "the lab no longer replicates table "+table)
+	return nil
+}
+
+// saveAdopted writes the adopted tables' names; the caller holds adoptMu.
+func (l *Lab) saveAdopted() error {
 	names := make([]string, 0, len(l.adopted))
 	for n := range l.adopted {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	b, _ := json.Marshal(names)
-	if err := os.WriteFile(l.adoptedPath(), b, 0o644); err != nil {
-		return err
-	}
-	l.event("replication", "", "the lab now replicates table "+table+" both ways")
-	return nil
+	return os.WriteFile(l.adoptedPath(), b, 0o644)
+}
+
+// adoptedTable is one adopted table's replicator and how to stop it.
+type adoptedTable struct {
+	r      *tables.Replicator
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // startAdopted starts one adopted table's replicator; the caller holds
@@ -62,11 +95,13 @@ func (l *Lab) startAdopted(ctx context.Context, table string) error {
 	}
 	t.SetPaused(paused)
 	if l.adopted == nil {
-		l.adopted = map[string]*tables.Replicator{}
+		l.adopted = map[string]*adoptedTable{}
 	}
-	l.adopted[table] = t
+	rctx, cancel := context.WithCancel(l.replCtx)
+	a := &adoptedTable{r: t, cancel: cancel, done: make(chan struct{})}
+	l.adopted[table] = a
 	l.wg.Add(1)
-	go func() { defer l.wg.Done(); t.Run(l.replCtx) }()
+	go func() { defer l.wg.Done(); defer close(a.done); t.Run(rctx) }()
 	return nil
 }
 
@@ -103,18 +138,18 @@ func (l *Lab) eachTableReplicator(f func(*tables.Replicator)) {
 	f(l.tables)
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()
-	for _, t := range l.adopted {
-		f(t)
+	for _, a := range l.adopted {
+		f(a.r)
 	}
 }
 
-// AdoptedStatus is the replication status of the adopted tables.
+// adoptedStatus is the replication status of the adopted tables.
 func (l *Lab) adoptedStatus() []region.ReplicationStatus {
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()
 	var out []region.ReplicationStatus
-	for _, t := range l.adopted {
-		out = append(out, t.Status()...)
+	for _, a := range l.adopted {
+		out = append(out, a.r.Status()...)
 	}
 	return out
 }

@@ -42,6 +42,8 @@ type Operator interface {
 	// ReplicateTable replicates a user's table both ways from now on, and
 	// after restarts (protect apply).
 	ReplicateTable(ctx context.Context, table string) error
+	// StopReplicatingTable undoes ReplicateTable (protect remove).
+	StopReplicatingTable(ctx context.Context, table string) error
 	Status(ctx context.Context) (Status, error)
 	// ReplicationStatus is Status with replication only: no server is
 	// called, so it stays fast when the servers are loaded.
@@ -84,6 +86,9 @@ func (c labController) LateHealthChecks(_ context.Context, r string, d time.Dura
 func (c labController) KickReplication(_ context.Context) error { c.l.objects.Poke(); return nil }
 func (c labController) ReplicateTable(ctx context.Context, table string) error {
 	return c.l.ReplicateTable(ctx, table)
+}
+func (c labController) StopReplicatingTable(ctx context.Context, table string) error {
+	return c.l.StopReplicatingTable(ctx, table)
 }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS

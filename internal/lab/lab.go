@@ -95,7 +95,7 @@ type Lab struct {
 	// adopted replicate users' tables (protect apply), with the same
 	// regions' clients as tables, under replCtx.
 	adoptMu     sync.Mutex
-	adopted     map[string]*tables.Replicator
+	adopted     map[string]*adoptedTable
 	replRegions [2]tables.Region
 	replCtx     context.Context
 

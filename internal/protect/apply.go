@@ -16,11 +16,12 @@ import (
 // LabTarget is what applying a plan in the lab works with: both regions'
 // DynamoDB, and the lab's table replicator (global tables' stand-in).
 type LabTarget struct {
-	Primary, DR         string
-	PrimaryDB, DRDB     *dynamodb.Client
-	ReplicateTable      func(ctx context.Context, table string) error
-	Say                 func(format string, args ...any) // progress (nil: quiet)
-	BackfillConcurrency int                              // 0: 8
+	Primary, DR          string
+	PrimaryDB, DRDB      *dynamodb.Client
+	ReplicateTable       func(ctx context.Context, table string) error
+	StopReplicatingTable func(ctx context.Context, table string) error
+	Say                  func(format string, args ...any) // progress (nil: quiet)
+	BackfillConcurrency  int                              // 0: 8
 }
 
 // ApplyLab applies an approved plan's table steps in the lab: the table's
@@ -169,4 +170,43 @@ func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
 	}
 	wg.Wait()
 	return int(copied.Load()), first
+}
+
+// RemoveLab undoes ApplyLab for the plan's tables: the lab stops
+// replicating them, and with deleteReplicas their replicas in the DR
+// region (the copies apply made) are deleted. The tables in the primary
+// region — the user's, and their data — are never touched; their streams
+// stay on. Idempotent. Without deleteReplicas the DR copies are kept (and
+// said so).
+func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, deleteReplicas bool) error {
+	if err := p.Verify(approved); err != nil {
+		return err
+	}
+	if p.Primary != t.Primary || p.DR != t.DR {
+		return fmt.Errorf("the plan is for %s → %s, this lab is %s → %s", p.Primary, p.DR, t.Primary, t.DR)
+	}
+	say := t.Say
+	if say == nil {
+		say = func(string, ...any) {}
+	}
+	for _, tb := range p.Inventory.Tables {
+		if err := t.StopReplicatingTable(ctx, tb.Name); err != nil {
+			return fmt.Errorf("table %s: %w", tb.Name, err)
+		}
+		say("%s: no longer replicated", tb.Name)
+		if !deleteReplicas {
+			say("%s: its copy in %s is kept (--delete-replicas deletes it)", tb.Name, t.DR)
+			continue
+		}
+		_, err := t.DRDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb.Name)})
+		var nf *ddbtypes.ResourceNotFoundException
+		switch {
+		case errors.As(err, &nf):
+		case err != nil:
+			return fmt.Errorf("table %s: delete its replica in %s: %w", tb.Name, t.DR, err)
+		default:
+			say("%s: its replica in %s deleted", tb.Name, t.DR)
+		}
+	}
+	return nil
 }

@@ -52,7 +52,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	var said []string
-	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, ReplicateTable: l.ReplicateTable,
+	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, ReplicateTable: l.ReplicateTable, StopReplicatingTable: l.StopReplicatingTable,
 		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
 	// Refusals first: nothing may change.
@@ -85,8 +85,16 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	labtest.PutItems(t, ctx, p, table, line("new-in-primary", 1))
 	labtest.PutItems(t, ctx, dr, table, line("new-in-dr", 1))
 	v := &validate.Validator{Primary: validate.Side{Region: p.Name, DB: p.DynamoDB, Table: table}, DR: validate.Side{Region: dr.Name, DB: dr.DynamoDB, Table: table}, Settle: 10 * time.Second}
+	// The first run's differences settle (replication in flight) and it is
+	// clean; the second, after them, counts every item in both.
 	rep, err := v.Run(ctx)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Clean() {
+		t.Fatalf("after apply: missing in DR %+v, missing in primary %+v, divergent %+v", rep.MissingInDR, rep.MissingInPrimary, rep.Divergent)
+	}
+	if rep, err = v.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !rep.Clean() || rep.Items[p.Name] != 62 || rep.Items[dr.Name] != 62 {
@@ -99,5 +107,30 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	}
 	if joined := strings.Join(said, "\n"); !strings.Contains(joined, "0 items already there copied") || strings.Contains(joined, "creating") {
 		t.Errorf("a second apply:\n%s", joined)
+	}
+
+	// remove: replication stops (a new write stays in the primary), the
+	// primary's table and items are untouched, and with --delete-replicas
+	// the DR copy goes.
+	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, false); err != nil {
+		t.Fatal(err)
+	}
+	labtest.PutItems(t, ctx, p, table, line("after-remove", 1))
+	v.Settle = 2 * time.Second // more than the lab's replication takes: it would have arrived
+	rep, err = v.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Items[p.Name] != 63 || rep.Items[dr.Name] != 62 || rep.MissingInDR.Count != 1 {
+		t.Fatalf("after remove: items %v, missing in DR %+v: replication should have stopped", rep.Items, rep.MissingInDR)
+	}
+	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil {
+		t.Error("the DR replica is still there after remove --delete-replicas")
+	}
+	if out, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount}); err != nil || out.Count != 63 {
+		t.Fatalf("the user's table after remove: %v items, %v", out, err)
 	}
 }

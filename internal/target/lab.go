@@ -54,6 +54,11 @@ func (t *Lab) ReplicateTable(ctx context.Context, table string) error {
 	return t.c.ReplicateTable(ctx, table)
 }
 
+// StopReplicatingTable undoes ReplicateTable (protect remove).
+func (t *Lab) StopReplicatingTable(ctx context.Context, table string) error {
+	return t.c.StopReplicatingTable(ctx, table)
+}
+
 func (t *Lab) Kind() Kind                          { return KindLab }
 func (t *Lab) Primary() string                     { return t.c.State.Primary }
 func (t *Lab) DR() string                          { return t.c.State.DR }

@@ -176,6 +176,8 @@ func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
 		return c.KickReplication(ctx)
 	case "replicate-table":
 		return c.ReplicateTable(ctx, req.Table)
+	case "unreplicate-table":
+		return c.StopReplicatingTable(ctx, req.Table)
 	case "late-health":
 		return c.LateHealthChecks(ctx, req.Region, d)
 	case "clock":
@@ -265,6 +267,11 @@ func (c *Client) KickReplication(ctx context.Context) error {
 // ReplicateTable implements Operator.
 func (c *Client) ReplicateTable(ctx context.Context, table string) error {
 	return c.post(ctx, controlRequest{Action: "replicate-table", Table: table})
+}
+
+// StopReplicatingTable implements Operator.
+func (c *Client) StopReplicatingTable(ctx context.Context, table string) error {
+	return c.post(ctx, controlRequest{Action: "unreplicate-table", Table: table})
 }
 
 // CutLink implements Operator.
