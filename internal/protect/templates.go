@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-type obj = map[string]any
+// obj is a JSON object of a template.
+type obj map[string]any
 
 // logicalID makes a CloudFormation logical ID from a resource name.
 func logicalID(kind, name string) string {

@@ -1,0 +1,61 @@
+package protect_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/protect"
+)
+
+// The shop example (testdata/shop) is an application as a user has it:
+// its functions compile against the guard package, and its create script —
+// the AWS CLI, pointed at the lab's primary region — makes what scan then
+// finds: the composite-key table with its index and items, the second
+// table, the bucket, and no blocker.
+func TestShopExample(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "vet", "./testdata/shop/functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the example's functions: %v\n%s", err, out)
+	}
+	awsCLI, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("no AWS CLI on PATH: the example's create script is not run (the functions were checked)")
+	}
+	ctx := ctxT(t)
+	l := labtest.Lab(t)
+	p, dr := labtest.Clients(t, 0)
+	ep, err := l.Endpoints(p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := l.Credentials()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "testdata", "shop", "create.sh"))
+	cmd.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3,
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_DEFAULT_REGION="+p.Name, "AWS_REGION="+p.Name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("create.sh: %v\n%s", err, out)
+	}
+	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}, protect.Selector{Prefix: "shop-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Tables) != 2 || inv.Tables[0].Name != "shop-carts" || len(inv.Tables[0].Keys) != 2 || len(inv.Tables[0].Indexes) != 1 || inv.Tables[0].Items != 3 {
+		t.Fatalf("tables: %+v", inv.Tables)
+	}
+	if len(inv.Buckets) != 1 || inv.Buckets[0].Name != "shop-media" {
+		t.Fatalf("buckets: %+v", inv.Buckets)
+	}
+	if inv.Blockers() != 0 {
+		var b strings.Builder
+		protect.WriteInventory(&b, inv)
+		t.Fatalf("the example has blockers:\n%s", b.String())
+	}
+}
