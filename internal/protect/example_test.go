@@ -21,7 +21,9 @@ func TestShopExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("go", "vet", "./testdata/shop/functions/...").CombinedOutput()
+	vet := exec.Command("go", "vet", "./testdata/shop/functions/...")
+	vet.Dir = root
+	out, err := vet.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the example's functions: %v\n%s", err, out)
 	}

@@ -23,7 +23,10 @@ for i in 1 2 3; do
     --item "{\"user\":{\"S\":\"ann\"},\"line\":{\"N\":\"$i\"},\"sku\":{\"S\":\"sku-$i\"},\"qty\":{\"N\":\"1\"}}"
 done
 "$aws" "${s3[@]}" create-bucket --bucket shop-media >/dev/null
+body=$(mktemp)
+trap 'rm -f "$body"' EXIT
 for k in images/cat.png thumbs/cat.png readme.txt; do
-  printf '%s' "$k" | "$aws" "${s3[@]}" put-object --bucket shop-media --key "$k" --body /dev/stdin >/dev/null
+  printf '%s' "$k" >"$body"
+  "$aws" "${s3[@]}" put-object --bucket shop-media --key "$k" --body "$body" >/dev/null
 done
 echo "created shop-carts, shop-users and shop-media"
