@@ -44,6 +44,21 @@ type Active struct {
 	// record from before it was kept); the drain then proves the whole
 	// stream.
 	FromSince time.Time `json:"from_since,omitzero"`
+	// Tenure, when set, is when its holder's continuous tenure began,
+	// before this epoch: a rolled-back handover gives the source its writes
+	// back at a new epoch, and the writes it acknowledged at the epoch
+	// before are still its own to prove at the next failback. Zero: the
+	// tenure began at Since (TenureStart).
+	Tenure time.Time `json:"tenure,omitzero"`
+}
+
+// TenureStart is when the holder's continuous tenure began: Tenure, or
+// Since.
+func (a Active) TenureStart() time.Time {
+	if !a.Tenure.IsZero() {
+		return a.Tenure
+	}
+	return a.Since
 }
 
 // HoldKind is why a record is held.
@@ -149,6 +164,11 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 			a.HoldUntil = time.UnixMilli(ms).UTC()
 		}
 	}
+	if t, ok := it["tenure"].(*types.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(t.Value, 10, 64); err == nil && ms > 0 {
+			a.Tenure = time.UnixMilli(ms).UTC()
+		}
+	}
 	if f, ok := it["from_since"].(*types.AttributeValueMemberN); ok {
 		if ms, err := strconv.ParseInt(f.Value, 10, 64); err == nil && ms > 0 {
 			a.FromSince = time.UnixMilli(ms).UTC()
@@ -163,6 +183,9 @@ func activeItem(a Active) map[string]types.AttributeValue {
 	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Epoch, 10)}
 	it["since"] = &types.AttributeValueMemberS{Value: a.Since.UTC().Format(time.RFC3339Nano)}
 	it["granted_until"] = msValue(a.GrantedUntil)
+	if !a.Tenure.IsZero() {
+		it["tenure"] = msValue(a.Tenure)
+	}
 	if a.Hold != "" {
 		it["held_for"] = &types.AttributeValueMemberS{Value: a.Hold}
 		if a.HoldKind != "" {

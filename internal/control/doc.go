@@ -8,7 +8,7 @@
 // Three control tables, one per region: the two application regions and a
 // witness region that holds nothing else. Each holds one active record
 //
-//	{active_region (the holder), epoch, since, granted_until, hold?}
+//	{active_region (the holder), epoch, since, granted_until, tenure?, hold?, from_since?}
 //
 // and each application region also holds its lease item {epoch,
 // lease_until}, written only by that region's holder, and the journal
@@ -84,7 +84,19 @@
 //     machine — sets Quorum.ClockBound, measured against the deployment's
 //     time server: the cut-off moves earlier and a forced hold's end later
 //     by the bound, and an unmeasurable clock, or one off by more than a
-//     term, refuses to claim (TestClaimTrustsAMeasuredClockOnly).
+//     term, refuses to claim (TestClaimTrustsAMeasuredClockOnly). A
+//     handover measures its clock too: its Since starts the new holder's
+//     tenure, which a later failback's drain proves from.
+//  7. A tenure is never restarted by bookkeeping: the records keep when the
+//     holder's continuous tenure began (TenureStart: Tenure, else Since).
+//     A repair raises a record with the holder's own Since and tenure, and
+//     takes back a stray one at a higher epoch with the tenure kept; a
+//     rolled-back handover gives the source its writes back at a new epoch
+//     with its tenure kept; a handover's held records keep the source's
+//     tenure start (FromSince) for a resumed drain. So a failback's drain,
+//     which proves the source's writes from its tenure start (less a term
+//     and ε), never skips one (TestRenewalRepairsAPartialClaim, failover's
+//     TestRollbackKeepsTheSourcesTenure, TestTickResumesAnInterruptedFailback).
 //
 // # Why it holds (no two regions acknowledge writes at once)
 //

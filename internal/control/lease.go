@@ -447,7 +447,7 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 	if err != nil || release {
 		return res, err
 	}
-	res.Repaired = q.repair(ctx, self, a.Epoch, res.Lease.Until)
+	res.Repaired = q.repair(ctx, a, res.Lease.Until)
 	return res, nil
 }
 
@@ -472,8 +472,13 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 //     only once it is a term old (what is still landing gets the time to
 //     finish or fail).
 //
+// A repair never starts a tenure: the records it writes keep the holder's
+// (own, its own record at epoch) Since and tenure start, so a later
+// failback's drain still proves every write of the tenure.
+//
 // It returns the regions whose records it changed.
-func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until time.Time) []string {
+func (q *Quorum) repair(ctx context.Context, own Active, until time.Time) []string {
+	self, epoch := own.Region, own.Epoch
 	ctx, cancel := context.WithDeadline(ctx, until.Add(-q.Lease.Delta-q.Lease.Epsilon))
 	defer cancel()
 	var mu sync.Mutex
@@ -489,7 +494,7 @@ func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until tim
 		case cur.Epoch == epoch && cur.Region == self && cur.Hold != "":
 			done = s.grant(ctx, self, epoch, until, true) == nil
 		case cur.Epoch < epoch:
-			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: q.now().UTC(), GrantedUntil: until}) == nil
+			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: own.Since, Tenure: own.Tenure, GrantedUntil: until}) == nil
 		case cur.Epoch > epoch && q.Need() == 2 && ((cur.Hold == "" && cur.Region != self) || q.now().Sub(cur.Since) >= q.Lease.Term):
 			// Only with a witness: in two-region mode a record at a higher
 			// epoch is the peer's own claim (best effort), not a stray. A
@@ -518,7 +523,7 @@ func (q *Quorum) repair(ctx context.Context, self string, epoch int64, until tim
 		for _, o := range found {
 			next = max(next, o.Epoch+1)
 		}
-		if r, err := q.claimOver(ctx, self, next, ClaimOptions{}, &st); err == nil {
+		if r, err := q.claimOver(ctx, self, next, ClaimOptions{Tenure: own.TenureStart()}, &st); err == nil {
 			repaired = append(repaired, r.Won...)
 			break
 		}
@@ -590,6 +595,9 @@ type ClaimOptions struct {
 	// FromSince is the source's tenure start, kept on the held records
 	// (Active.FromSince) for the drain of a resumed handover.
 	FromSince time.Time
+	// Tenure, for a claim that gives a holder back its writes (a rolled
+	// back handover), is when its continuous tenure began (Active.Tenure).
+	Tenure time.Time
 }
 
 // ClaimResult reports a claim.
@@ -644,7 +652,7 @@ func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o Claim
 	}
 	// The claim's times are taken after any stall, just before its writes.
 	t0 := q.now()
-	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC()}
+	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC(), Tenure: o.Tenure}
 	kind := claimNormal
 	// Each call is capped at half a term: claims are rarer than renewals,
 	// and a lost one costs a retry at a higher epoch.

@@ -557,6 +557,10 @@ func TestRenewalRepairsAPartialClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, err := f.stores[east].Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// West claims with a clock past east's grant while it cannot reach
 	// east's record or the witness: only its own record takes epoch 2.
 	for _, r := range []string{east, witness} {
@@ -580,6 +584,12 @@ func TestRenewalRepairsAPartialClaim(t *testing.T) {
 	}
 	if !slices.Contains(res.Repaired, west) {
 		t.Fatalf("the renewal repaired %v, want west's stray record", res.Repaired)
+	}
+	// The repair took east to a higher epoch without starting a tenure: a
+	// later failback's drain must still prove east's writes from its first
+	// epoch on (with a new Since it skipped them).
+	if a, err := f.stores[east].Active(ctx); err != nil || a.Epoch <= 2 || !a.TenureStart().Equal(first.TenureStart().Truncate(time.Millisecond)) {
+		t.Fatalf("after the repair east's record is %+v (%v): want a higher epoch with the tenure start %s", a, err, first.TenureStart())
 	}
 	if err := f.l.Cut(witness, region.DynamoDB); err != nil {
 		t.Fatal(err)

@@ -431,7 +431,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				if cu, ok := c.cfg.Drain.(CatchUpper); ok {
 					catchUp = cu.CatchUp
 				}
-				if err := catchUp(ctx, req.From, req.To, c.earliest(cur.Since)); err != nil {
+				if err := catchUp(ctx, req.From, req.To, c.earliest(cur.TenureStart())); err != nil {
 					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
 				}
 			}
@@ -456,9 +456,9 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if _, ok := done[control.Promoted]; !ok {
 		if req.Planned {
-			// The source's tenure: its record's Since on this run, or the
+			// The source's tenure: from its record on this run, or the
 			// held records' FromSince on a resume.
-			tenure := cur.Since
+			tenure := cur.TenureStart()
 			if cur.Region == req.To {
 				tenure = cur.FromSince
 			}
@@ -471,7 +471,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 					// only needed finishing.
 					return res, fmt.Errorf("%w: interrupted after the handover; %s stays held at epoch %d until the run is resumed (re-run it, or the failover controller's tick resumes it)", err, req.To, epoch)
 				}
-				if rerr := c.rollback(ctx, req, epoch, err.Error()); rerr != nil {
+				if rerr := c.rollback(ctx, req, epoch, tenure, err.Error()); rerr != nil {
 					return res, errors.Join(err, rerr)
 				}
 				res.Outcome, res.Reason = OutcomeRolledBack, err.Error()
@@ -546,11 +546,11 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 // epoch, held until the drain is over. The source's own record must take it:
 // that is what stops the source's writes.
 func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur control.Active, epoch int64) (string, error) {
-	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: cur.Since, Hold: "draining " + req.From + " → " + req.To})
+	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: cur.TenureStart(), Hold: "draining " + req.From + " → " + req.To})
 	if err != nil {
 		if len(cr.Won) > 0 {
 			// Part of the handover landed: give the source its writes back.
-			if rerr := c.rollback(ctx, req, epoch, err.Error()); rerr != nil {
+			if rerr := c.rollback(ctx, req, epoch, cur.TenureStart(), err.Error()); rerr != nil {
 				return "", errors.Join(err, rerr)
 			}
 		}
@@ -587,11 +587,13 @@ func (c *Controller) earliest(since time.Time) time.Time {
 }
 
 // rollback un-fences a planned run's source: it claims epoch+1 for it (the
-// held records grant nothing, so the claim passes) and notifies why.
-func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, why string) error {
+// held records grant nothing, so the claim passes) and notifies why. The
+// source's tenure goes on: the new records keep its start (tenure), so the
+// next failback's drain still proves what it acknowledged before this.
+func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, tenure time.Time, why string) error {
 	ctx = context.WithoutCancel(ctx)
 	q := c.Quorum(req.From, req.To, req.WithoutWitness)
-	if _, err := q.Claim(ctx, req.From, epoch+1, control.ClaimOptions{}); err != nil {
+	if _, err := q.Claim(ctx, req.From, epoch+1, control.ClaimOptions{Tenure: tenure}); err != nil {
 		return fmt.Errorf("un-fence %s at epoch %d: %w", req.From, epoch+1, err)
 	}
 	if c.cfg.Notify != nil {
@@ -883,7 +885,7 @@ func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur contro
 		}
 		why := fmt.Sprintf("handover to %s held since %s, longer than %s, and this controller cannot drain", cur.Region, cur.Since.Format(time.RFC3339), c.holdMaxAge())
 		tr.Action, tr.Reason = "rolled-back", why
-		return tr, c.rollback(ctx, Request{From: from, To: cur.Region}, cur.Epoch, why)
+		return tr, c.rollback(ctx, Request{From: from, To: cur.Region}, cur.Epoch, cur.FromSince, why)
 	case age < c.cfg.ResumeAfter:
 		tr.Reason = "a planned handover is in progress"
 		return tr, nil

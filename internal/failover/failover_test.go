@@ -370,6 +370,35 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	}
 }
 
+// Schedule: a failback's drain fails and is rolled back — the source gets
+// its writes back at a new epoch — and a later failback succeeds. The
+// later drain must prove every write of the source's tenure, those before
+// the rollback too: the rolled-back epoch keeps the tenure's start. (With
+// the new epoch's Since the drain skipped them: loss on failback.)
+func TestRollbackKeepsTheSourcesTenure(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	tenure := view(t, c).Since.Truncate(time.Millisecond)
+	c.Cfg().Drain = whenHeld(c, func(context.Context) error { return errors.New("items not in us-east-1 after 20s") })
+	if res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true}); err == nil || res.Outcome != OutcomeRolledBack {
+		t.Fatalf("failback with a failing drain: %v %+v, want rolled back", err, res)
+	}
+	if a := view(t, c); a.Region != dr || !a.TenureStart().Equal(tenure) || !a.Since.After(tenure) {
+		t.Fatalf("after the rollback: %+v, want %s at a new epoch with the tenure start %s", a, dr, tenure)
+	}
+	var got []time.Time
+	c.Cfg().Drain = drainFunc(func(_ context.Context, _, _ string, since time.Time) error { got = append(got, since); return nil })
+	if res, err := c.Run(ctx, Request{From: dr, To: primary, Planned: true}); err != nil || res.Outcome != OutcomeCompleted {
+		t.Fatalf("the second failback: %v %+v", err, res)
+	}
+	want := tenure.Add(-lease.Term - lease.Epsilon)
+	if len(got) != 2 || !got[0].Equal(want) || !got[1].Equal(want) {
+		t.Fatalf("the drains proved from %v, want the tenure less term and ε, %s, for the catch-up and the drain", got, want)
+	}
+}
+
 func TestPlannedRunRefusedBeforeFencingWhenReplicationCannotDrain(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
