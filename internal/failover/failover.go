@@ -592,6 +592,11 @@ func (c *Controller) earliest(since time.Time) time.Time {
 // next failback's drain still proves what it acknowledged before this.
 func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, tenure time.Time, why string) error {
 	ctx = context.WithoutCancel(ctx)
+	if tenure.IsZero() {
+		// Unknown (held records from before their tenure was kept): the
+		// earliest time there is, so the next drain proves everything.
+		tenure = time.UnixMilli(1).UTC()
+	}
 	q := c.Quorum(req.From, req.To, req.WithoutWitness)
 	if _, err := q.Claim(ctx, req.From, epoch+1, control.ClaimOptions{Tenure: tenure}); err != nil {
 		return fmt.Errorf("un-fence %s at epoch %d: %w", req.From, epoch+1, err)
