@@ -14,9 +14,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// adopted is the lab's record of the users' tables it replicates (protect
-// apply), kept beside the replicators' positions so a restarted lab serves
-// them again.
+// adoptedPath is the lab's record of the users' tables it replicates
+// (protect apply), kept beside the replicators' positions so a restarted
+// lab serves them again.
 func (l *Lab) adoptedPath() string { return filepath.Join(l.opts.Dir, "replication", "adopted.json") }
 
 // ReplicateTable makes the lab replicate a user's table between the two
