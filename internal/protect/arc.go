@@ -3,6 +3,8 @@ package protect
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // ARC describes the Route 53 ARC Region switch plan an export is for.
@@ -32,10 +34,7 @@ func ARCTemplate(p Plan, a ARC) (json.RawMessage, error) {
 	if a.Controller == "" {
 		return nil, fmt.Errorf("ARC export: the failover controller's function name is needed")
 	}
-	name := p.App + "-pilotlight"
-	if len(name) > 32 {
-		name = name[:32]
-	}
+	name := region.Names{App: p.App}.ARCPlan()
 	workflow := func(to string) obj {
 		steps := []obj{{
 			"Name":               "pilotlight-planned-failover",

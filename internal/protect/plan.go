@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // Tier is how the application's writes are fenced on the side that lost
@@ -284,4 +286,4 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 	return s
 }
 
-func stackName(app, region string) string { return app + "-protect-" + region }
+func stackName(app, r string) string { return region.Names{App: app}.ProtectStack(r) }

@@ -38,6 +38,20 @@ func (n Names) bucket(kind, region string) string {
 // Stack names a CloudFormation stack: kind is "primary", "dr" or "global".
 func (n Names) Stack(kind string) string { return n.App + "-" + kind }
 
+// ProtectStack is the stack `protect apply` adds in a region for the user's
+// application named n.App.
+func (n Names) ProtectStack(region string) string { return n.App + "-protect-" + region }
+
+// ARCPlan is the ARC Region switch plan `protect plan --arc` exports for
+// the user's application named n.App (at most 32 characters, ARC's limit).
+func (n Names) ARCPlan() string {
+	name := n.App + "-pilotlight"
+	if len(name) > 32 {
+		name = strings.TrimRight(name[:32], "-")
+	}
+	return name
+}
+
 // The functions' short names, as built under lambda/<name>; Function
 // gives a function's full name.
 const (
