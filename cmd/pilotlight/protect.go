@@ -301,32 +301,48 @@ Check the result with: pilotlight validate --table NAME`,
   pilotlight protect apply --plan plan.json --approve 3f2a…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := readPlan(planFile)
-			if err != nil {
-				return err
-			}
-			t, err := resolveTarget(g, cmd)
-			if err != nil {
-				return withCode(2, err)
-			}
-			defer t.Close()
-			lt, err := labTarget(g, t, planFile)
-			if err != nil {
-				return err
-			}
-			err = protect.ApplyLab(cmd.Context(), p, approve, lt)
-			if err != nil {
-				return codedError{1, err}
-			}
-			fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) replicated %s ↔ %s. Check with: pilotlight validate --table NAME\n", p.Hash, len(p.Inventory.Tables), p.Primary, p.DR)
-			return nil
+			return onLab(g, cmd, planFile, func(p protect.Plan, lt protect.LabTarget) error {
+				if err := protect.ApplyLab(cmd.Context(), p, approve, lt); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) replicated %s ↔ %s. Check with: pilotlight validate --table NAME\n", p.Hash, len(p.Inventory.Tables), p.Primary, p.DR)
+				return nil
+			})
 		},
 	}
-	c.Flags().StringVar(&planFile, "plan", "", "the plan file protect plan wrote (required)")
-	c.Flags().StringVar(&approve, "approve", "", "the plan's hash, as protect plan printed it: your approval (required)")
+	planFlags(c, &planFile, &approve)
+	return c
+}
+
+// planFlags are --plan and --approve, both required: the plan file and the
+// hash that approves it.
+func planFlags(c *cobra.Command, planFile, approve *string) {
+	c.Flags().StringVar(planFile, "plan", "", "the plan file protect plan wrote (required)")
+	c.Flags().StringVar(approve, "approve", "", "the plan's hash, as protect plan printed it: your approval (required)")
 	_ = c.MarkFlagRequired("plan")
 	_ = c.MarkFlagRequired("approve")
-	return c
+}
+
+// onLab reads the plan file, connects, and runs f with the lab's side of
+// apply and remove; f's error exits 1, the others 2.
+func onLab(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan, protect.LabTarget) error) error {
+	p, err := readPlan(planFile)
+	if err != nil {
+		return err
+	}
+	t, err := resolveTarget(g, cmd)
+	if err != nil {
+		return withCode(2, err)
+	}
+	defer t.Close()
+	lt, err := labTarget(g, t, planFile)
+	if err != nil {
+		return err
+	}
+	if err := f(p, lt); err != nil {
+		return codedError{1, err}
+	}
+	return nil
 }
 
 // readPlan reads a plan file protect plan wrote.
@@ -370,30 +386,16 @@ its data are never touched (its stream stays on). Idempotent.`,
   pilotlight protect remove --plan plan.json --approve 3f2a… --delete-replicas`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := readPlan(planFile)
-			if err != nil {
-				return err
-			}
-			t, err := resolveTarget(g, cmd)
-			if err != nil {
-				return withCode(2, err)
-			}
-			defer t.Close()
-			lt, err := labTarget(g, t, planFile)
-			if err != nil {
-				return err
-			}
-			if err := protect.RemoveLab(cmd.Context(), p, approve, lt, deleteReplicas); err != nil {
-				return codedError{1, err}
-			}
-			fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables))
-			return nil
+			return onLab(g, cmd, planFile, func(p protect.Plan, lt protect.LabTarget) error {
+				if err := protect.RemoveLab(cmd.Context(), p, approve, lt, deleteReplicas); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables))
+				return nil
+			})
 		},
 	}
-	c.Flags().StringVar(&planFile, "plan", "", "the plan file apply applied (required)")
-	c.Flags().StringVar(&approve, "approve", "", "the plan's hash (required)")
+	planFlags(c, &planFile, &approve)
 	c.Flags().BoolVar(&deleteReplicas, "delete-replicas", false, "also delete the replicas in the DR region (copies apply made)")
-	_ = c.MarkFlagRequired("plan")
-	_ = c.MarkFlagRequired("approve")
 	return c
 }

@@ -31,18 +31,12 @@ type LabTarget struct {
 // one. Buckets and functions are not adopted in the lab yet: a plan with
 // them is refused before anything changes.
 func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
-	if err := p.Verify(approved); err != nil {
+	say, err := t.accept(p, approved)
+	if err != nil {
 		return err
-	}
-	if p.Primary != t.Primary || p.DR != t.DR {
-		return fmt.Errorf("the plan is for %s → %s, this lab is %s → %s: make the plan on this target", p.Primary, p.DR, t.Primary, t.DR)
 	}
 	if n := len(p.Inventory.Buckets) + len(p.Inventory.Functions); n > 0 {
 		return fmt.Errorf("the lab adopts tables only in this version; the plan has %d bucket(s) and function(s): plan with --name for the tables (buckets and functions are scanned and planned, not applied yet)", n)
-	}
-	say := t.Say
-	if say == nil {
-		say = func(string, ...any) {}
 	}
 	for _, tb := range p.Inventory.Tables {
 		if err := applyTable(ctx, tb, t, say); err != nil {
@@ -50,6 +44,21 @@ func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
 		}
 	}
 	return nil
+}
+
+// accept checks that p is the approved plan and made for this lab, and
+// returns where progress goes.
+func (t LabTarget) accept(p Plan, approved string) (func(string, ...any), error) {
+	if err := p.Verify(approved); err != nil {
+		return nil, err
+	}
+	if p.Primary != t.Primary || p.DR != t.DR {
+		return nil, fmt.Errorf("the plan is for %s → %s, this lab is %s → %s: make the plan on this target", p.Primary, p.DR, t.Primary, t.DR)
+	}
+	if t.Say == nil {
+		return func(string, ...any) {}, nil
+	}
+	return t.Say, nil
 }
 
 func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...any)) error {
@@ -179,15 +188,9 @@ func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
 // stay on. Idempotent. Without deleteReplicas the DR copies are kept (and
 // said so).
 func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, deleteReplicas bool) error {
-	if err := p.Verify(approved); err != nil {
+	say, err := t.accept(p, approved)
+	if err != nil {
 		return err
-	}
-	if p.Primary != t.Primary || p.DR != t.DR {
-		return fmt.Errorf("the plan is for %s → %s, this lab is %s → %s", p.Primary, p.DR, t.Primary, t.DR)
-	}
-	say := t.Say
-	if say == nil {
-		say = func(string, ...any) {}
 	}
 	for _, tb := range p.Inventory.Tables {
 		if err := t.StopReplicatingTable(ctx, tb.Name); err != nil {

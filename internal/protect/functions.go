@@ -138,27 +138,27 @@ func preflightFunction(f Function, primary, dr string, now time.Time) []Finding 
 		}
 		switch today := now.Format("2006-01-02"); {
 		case today >= r.Blocked:
-			fs = append(fs, Finding{Blocker, "runtime " + f.Runtime + " is deprecated: Lambda creates no function with it since " + r.Blocked + ", so no DR copy can be made", "move the function to " + orDefault(r.Successor, "a supported runtime") + ", then scan again"})
+			fs = append(fs, Finding{Blocker, "runtime " + f.Runtime + " is deprecated: Lambda creates no function with it since " + r.Blocked + ", so no DR copy can be made", "move the function to " + orDefault(r.Successor, "a supported runtime") + ", then scan again", false})
 		case today >= r.Deprecated:
-			fs = append(fs, Finding{Note, "runtime " + f.Runtime + " is deprecated: from " + r.Blocked + " its DR copy could no longer be created", "move the function to " + orDefault(r.Successor, "a supported runtime")})
+			fs = append(fs, Finding{Note, "runtime " + f.Runtime + " is deprecated: from " + r.Blocked + " its DR copy could no longer be created", "move the function to " + orDefault(r.Successor, "a supported runtime"), false})
 		}
 	}
 	for _, l := range f.Layers {
 		// arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION
 		parts := strings.Split(l, ":")
 		if len(parts) >= 4 && parts[3] != dr {
-			fs = append(fs, Finding{Change, "layer " + l + " is regional: the DR copy needs it in " + dr, "the plan publishes a copy of the layer in " + dr + " (its content must be retrievable: a layer of another account must be shared with yours)"})
+			fs = append(fs, Finding{Change, "layer " + l + " is regional: the DR copy needs it in " + dr, "the plan publishes a copy of the layer in " + dr + " (its content must be retrievable: a layer of another account must be shared with yours)", false})
 		}
 	}
 	if f.PackageType == string(lambdatypes.PackageTypeImage) {
-		fs = append(fs, Finding{Blocker, "a container image function: its image must be in an ECR repository of " + dr, "set up ECR replication to " + dr + " for its repository, then scan again"})
+		fs = append(fs, Finding{Blocker, "a container image function: its image must be in an ECR repository of " + dr, "set up ECR replication to " + dr + " for its repository, then scan again", false})
 	}
 	if f.URL != "" && (slices.Contains(deploy.NoFunctionURLs, dr) || slices.Contains(deploy.NoFunctionURLs, primary)) {
-		fs = append(fs, Finding{Blocker, "it is reached by a function URL, and " + dr + " has no Lambda function URLs", "choose another DR region, or put API Gateway in front of the function"})
+		fs = append(fs, Finding{Blocker, "it is reached by a function URL, and " + dr + " has no Lambda function URLs", "choose another DR region, or put API Gateway in front of the function", false})
 	}
 	for _, s := range f.Sources {
 		if strings.Contains(s, ":sqs:") || strings.Contains(s, ":kinesis:") || strings.Contains(s, ":kafka:") {
-			fs = append(fs, Finding{Note, "event source " + s + " is regional: the DR copy gets a mapping to the same kind of source in " + dr + " only if you name it; its messages are not replicated", ""})
+			fs = append(fs, Finding{Note, "event source " + s + " is regional: the DR copy gets a mapping to the same kind of source in " + dr + " only if you name it; its messages are not replicated", "", false})
 		}
 	}
 	return fs

@@ -178,7 +178,7 @@ func unresolved(inv Inventory, o Options) []string {
 			if f.Severity != Blocker {
 				continue
 			}
-			if strings.Contains(f.Fix, "--replica-key") && o.ReplicaKeys[name] != "" {
+			if f.KeyFixes && o.ReplicaKeys[name] != "" {
 				continue
 			}
 			out = append(out, fmt.Sprintf("%s %s: %s — %s", kind, name, f.Problem, f.Fix))

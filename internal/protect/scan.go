@@ -64,6 +64,9 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	Problem  string   `json:"problem"`
 	Fix      string   `json:"fix,omitempty"`
+	// KeyFixes: a replica key in the DR region (Options.ReplicaKeys)
+	// resolves this blocker.
+	KeyFixes bool `json:"replica_key_fixes,omitempty"`
 }
 
 // Key is one key attribute of a table.
@@ -320,32 +323,32 @@ func describeTable(ctx context.Context, src Source, name string) (Table, error) 
 func preflightTable(t Table, dr string) []Finding {
 	var fs []Finding
 	if t.Version == "2017.11.29" {
-		fs = append(fs, Finding{Blocker, "a global table of version 2017.11.29: replicas cannot be added by pilotlight", "upgrade it to version 2019.11.21 (console: Global tables → Update version), then scan again"})
+		fs = append(fs, Finding{Blocker, "a global table of version 2017.11.29: replicas cannot be added by pilotlight", "upgrade it to version 2019.11.21 (console: Global tables → Update version), then scan again", false})
 	}
 	if slices.Contains(t.Replicas, dr) {
-		fs = append(fs, Finding{Note, "already has a replica in " + dr, ""})
+		fs = append(fs, Finding{Note, "already has a replica in " + dr, "", false})
 	}
 	switch t.Stream {
 	case "":
-		fs = append(fs, Finding{Change, "no stream: a replica needs one (NEW_AND_OLD_IMAGES)", "the plan enables it"})
+		fs = append(fs, Finding{Change, "no stream: a replica needs one (NEW_AND_OLD_IMAGES)", "the plan enables it", false})
 	case string(ddbtypes.StreamViewTypeNewAndOldImages):
 	default:
 		fs = append(fs, Finding{Blocker, "its stream's view type is " + t.Stream + ": a replica needs NEW_AND_OLD_IMAGES, and a stream's view type cannot be changed in place",
-			"disable the stream and enable it with NEW_AND_OLD_IMAGES (its consumers, if any, must start again from the new stream), then scan again"})
+			"disable the stream and enable it with NEW_AND_OLD_IMAGES (its consumers, if any, must start again from the new stream), then scan again", false})
 	}
 	if t.Encryption != "owned" && t.Encryption != "aws-managed" {
 		fs = append(fs, Finding{Blocker, "encrypted with a customer managed KMS key (" + t.Encryption + "): the replica needs a key in " + dr,
-			"create or replicate a key in " + dr + " (a multi-Region replica key), then plan with --replica-key " + t.Name + "=<its ARN>"})
+			"create or replicate a key in " + dr + " (a multi-Region replica key), then plan with --replica-key " + t.Name + "=<its ARN>", true})
 	}
 	if t.Billing == "PROVISIONED" {
 		fs = append(fs, Finding{Blocker, "provisioned capacity: a replica must have write auto scaling, or the table must be on demand",
-			"switch it to on-demand (PAY_PER_REQUEST), or enable write capacity auto scaling, then scan again"})
+			"switch it to on-demand (PAY_PER_REQUEST), or enable write capacity auto scaling, then scan again", false})
 	}
 	if !t.PITR {
-		fs = append(fs, Finding{Note, "point-in-time recovery is off: replication protects against a region's loss, not against a bad write", "enable it (pilotlight's backup manager does not snapshot your tables)"})
+		fs = append(fs, Finding{Note, "point-in-time recovery is off: replication protects against a region's loss, not against a bad write", "enable it (pilotlight's backup manager does not snapshot your tables)", false})
 	}
 	if t.TTL != "" {
-		fs = append(fs, Finding{Note, "TTL on " + t.TTL + ": expiries are replicated as deletes, and the validator counts an item expired in one region only as a difference until the other expires it too", ""})
+		fs = append(fs, Finding{Note, "TTL on " + t.TTL + ": expiries are replicated as deletes, and the validator counts an item expired in one region only as a difference until the other expires it too", "", false})
 	}
 	return fs
 }
@@ -434,22 +437,22 @@ func preflightBucket(b Bucket) []Finding {
 	switch b.Versioning {
 	case "Enabled":
 	case "Suspended":
-		fs = append(fs, Finding{Change, "versioning is suspended: replication needs it enabled", "the plan enables it again (objects written while suspended keep the null version)"})
+		fs = append(fs, Finding{Change, "versioning is suspended: replication needs it enabled", "the plan enables it again (objects written while suspended keep the null version)", false})
 	default:
-		fs = append(fs, Finding{Change, "versioning is off: replication needs it", "the plan enables it; it cannot be turned off again, only suspended (storage grows by the versions kept: add a lifecycle rule for noncurrent versions)"})
+		fs = append(fs, Finding{Change, "versioning is off: replication needs it", "the plan enables it; it cannot be turned off again, only suspended (storage grows by the versions kept: add a lifecycle rule for noncurrent versions)", false})
 	}
 	if b.Encryption == "aws:kms" || b.Encryption == "aws:kms:dsse" {
 		fs = append(fs, Finding{Blocker, "SSE-KMS objects replicate only with a replica key in the DR region",
-			"create a key in the DR region (or a multi-Region replica of " + orDefault(b.KMSKey, "the bucket's key") + ") and plan with --replica-key " + b.Name + "=<its ARN>"})
+			"create a key in the DR region (or a multi-Region replica of " + orDefault(b.KMSKey, "the bucket's key") + ") and plan with --replica-key " + b.Name + "=<its ARN>", true})
 	}
 	if len(b.Replication) > 0 {
-		fs = append(fs, Finding{Note, fmt.Sprintf("has %d replication rule(s) of its own (%s): the plan adds one and keeps them", len(b.Replication), strings.Join(b.Replication, ", ")), ""})
+		fs = append(fs, Finding{Note, fmt.Sprintf("has %d replication rule(s) of its own (%s): the plan adds one and keeps them", len(b.Replication), strings.Join(b.Replication, ", ")), "", false})
 	}
 	if b.ObjectLock {
-		fs = append(fs, Finding{Note, "Object Lock is on: the replica bucket is created with Object Lock too", ""})
+		fs = append(fs, Finding{Note, "Object Lock is on: the replica bucket is created with Object Lock too", "", false})
 	}
 	if b.Lifecycle > 0 {
-		fs = append(fs, Finding{Note, fmt.Sprintf("%d lifecycle rule(s): lifecycle actions are not replicated; the plan gives the replica the same rules", b.Lifecycle), ""})
+		fs = append(fs, Finding{Note, fmt.Sprintf("%d lifecycle rule(s): lifecycle actions are not replicated; the plan gives the replica the same rules", b.Lifecycle), "", false})
 	}
 	return fs
 }
