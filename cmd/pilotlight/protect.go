@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -22,11 +23,11 @@ type lambdaLister interface {
 	Lambda(region string) *lambda.Client
 }
 
-// tableReplicator is a target that can replicate a user's table itself
-// (the lab): what protect apply needs there, checked here, once.
-type tableReplicator interface {
-	ReplicateTable(ctx context.Context, table string) error
-	StopReplicatingTable(ctx context.Context, table string) error
+// replicator is a target that replicates a user's tables and buckets
+// itself (the lab): what protect apply needs there, checked here, once.
+type replicator interface {
+	Replicate(ctx context.Context, a lab.Adopted) error
+	StopReplicating(ctx context.Context, a lab.Adopted) error
 }
 
 // protectSource is what protect scans on t: the primary region's data
@@ -359,17 +360,19 @@ func readPlan(path string) (protect.Plan, error) {
 }
 
 // labTarget is what apply and remove change in the lab; a target that
-// cannot replicate tables itself (AWS, for now) is refused, naming what to
-// do instead.
+// cannot replicate tables and buckets itself (AWS, for now) is refused,
+// naming what to do instead.
 func labTarget(g *globals, t target.Target, planFile string) (protect.LabTarget, error) {
-	r, ok := t.(tableReplicator)
+	r, ok := t.(replicator)
 	if !ok {
-		return protect.LabTarget{}, codedError{2, fmt.Errorf("protect apply and remove on this target are not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables", planFile)}
+		return protect.LabTarget{}, codedError{2, fmt.Errorf("protect apply and remove on this target are not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables and buckets", planFile)}
 	}
 	cl := t.Clients()
-	return protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: cl[t.Primary()].DynamoDB, DRDB: cl[t.DR()].DynamoDB,
-		ReplicateTable: r.ReplicateTable, StopReplicatingTable: r.StopReplicatingTable,
-		Say: func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }}, nil
+	p, dr := cl[t.Primary()], cl[t.DR()]
+	return protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		Replicate:       func(ctx context.Context, a protect.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
+		Say:             func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }}, nil
 }
 
 func newProtectRemoveCmd(g *globals) *cobra.Command {

@@ -94,12 +94,8 @@ func TestProtectCommands(t *testing.T) {
 		t.Errorf("epoch guard without guarded writers: exit %d, %q", r.code, r.err)
 	}
 
-	// apply: refused with the bucket (not adopted in the lab yet) or a
-	// wrong hash; the table alone is adopted, and validate --table says
-	// both regions hold it.
-	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", out, "--approve", plan.Hash); r.code != 1 || !strings.Contains(r.err, "tables only") {
-		t.Errorf("apply of a plan with a bucket: exit %d, %q", r.code, r.err)
-	}
+	// apply: refused with another plan's hash; the table and the bucket
+	// are adopted, and validate --table says both regions hold the table.
 	if _, err := p.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("shop-carts"), Item: map[string]types.AttributeValue{
 		"user": &types.AttributeValueMemberS{Value: "ann"}, "line": &types.AttributeValueMemberN{Value: "1"}}}); err != nil {
 		t.Fatal(err)
@@ -108,14 +104,11 @@ func TestProtectCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "protect", "plan", "--name", "shop-carts", "--app", "shop", "--out", tables); r.code != 0 {
 		t.Fatalf("plan of the table: exit %d, %s", r.code, r.err)
 	}
-	var tp protect.Plan
-	if b, err := os.ReadFile(tables); err != nil || json.Unmarshal(b, &tp) != nil {
-		t.Fatalf("read the table's plan: %v", err)
-	}
 	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", tables, "--approve", plan.Hash); r.code != 1 || !strings.Contains(r.err, "is not this plan's") {
 		t.Errorf("apply with another plan's hash: exit %d, %q", r.code, r.err)
 	}
-	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", tables, "--approve", tp.Hash); r.code != 0 || !strings.Contains(r.err, "1 items already there copied") {
+	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", out, "--approve", plan.Hash); r.code != 0 ||
+		!strings.Contains(r.err, "1 items already there copied") || !strings.Contains(r.err, "objects are in shop-media-us-west-2") {
 		t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 	r = runCLI(t, dir, nil, "validate", "--table", "shop-carts", "--settle", "5s", "--json")
@@ -125,8 +118,12 @@ func TestProtectCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || rep.Items["us-east-1"] != 1 || rep.Items["us-west-2"] != 1 {
 		t.Fatalf("validate --table after apply: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}
-	if r := runCLI(t, dir, nil, "protect", "remove", "--plan", tables, "--approve", tp.Hash, "--delete-replicas"); r.code != 0 || !strings.Contains(r.err, "replica in us-west-2 deleted") {
+	if r := runCLI(t, dir, nil, "protect", "remove", "--plan", out, "--approve", plan.Hash, "--delete-replicas"); r.code != 0 ||
+		!strings.Contains(r.err, "replica in us-west-2 deleted") || !strings.Contains(r.err, "replica shop-media-us-west-2 in us-west-2 deleted") {
 		t.Fatalf("remove: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if _, err := clients["us-west-2"].S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("shop-media-us-west-2")}); err == nil {
+		t.Error("the replica bucket survived remove --delete-replicas")
 	}
 	if _, err := clients["us-west-2"].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-carts")}); err == nil {
 		t.Error("the replica survived remove --delete-replicas")

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,67 +11,169 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// adoptedPath is the lab's record of the users' tables it replicates
-// (protect apply), kept beside the replicators' positions so a restarted
-// lab serves them again.
+// Adopted is a user's resource the lab replicates (protect apply): a table
+// (replicated both ways, as a global table is) or a bucket and its replica
+// in the DR region (replicated as an S3 replication rule does, and back
+// while failback replication is on).
+type Adopted struct {
+	Table   string `json:"table,omitempty"`
+	Bucket  string `json:"bucket,omitempty"`
+	Replica string `json:"replica,omitempty"` // the bucket's copy in the DR region
+}
+
+func (a Adopted) String() string {
+	if a.Table != "" {
+		return "table " + a.Table
+	}
+	return "bucket " + a.Bucket + " (replica " + a.Replica + ")"
+}
+
+// check says what is wrong with a, naming the fix.
+func (a Adopted) check(n region.Names, primary, dr string) error {
+	switch {
+	case (a.Table == "") == (a.Bucket == ""):
+		return fmt.Errorf("adopt %v: name one table or one bucket", a)
+	case a.Table != "" && (a.Table == n.Table() || a.Table == n.ControlTable()):
+		return fmt.Errorf("replicate table %q: name a table of yours (pilotlight's own are replicated already)", a.Table)
+	case a.Bucket != "" && a.Replica == "":
+		return fmt.Errorf("replicate bucket %q: name its replica in the DR region", a.Bucket)
+	case a.Bucket != "" && slices.Contains([]string{n.Bucket(primary), n.Bucket(dr), n.BackupBucket(primary), n.BackupBucket(dr)}, a.Bucket):
+		return fmt.Errorf("replicate bucket %q: name a bucket of yours (pilotlight's own are replicated already)", a.Bucket)
+	}
+	return nil
+}
+
+// adoptions is the lab's record of what it replicates for users, kept
+// beside the replicators' positions so a restarted lab serves them again.
+type adoptions struct {
+	Tables  []string          `json:"tables"`
+	Buckets map[string]string `json:"buckets"` // bucket -> replica
+}
+
 func (l *Lab) adoptedPath() string { return filepath.Join(l.opts.Dir, "replication", "adopted.json") }
 
-// ReplicateTable makes the lab replicate a user's table between the two
-// regions, both ways, as a global table does — the table must exist in both
-// with the same key schema and a NEW_AND_OLD_IMAGES stream. It is
-// idempotent, and remembered across restarts.
-func (l *Lab) ReplicateTable(ctx context.Context, table string) error {
-	if table == "" || table == l.opts.Names.Table() {
-		return fmt.Errorf("replicate table %q: name a table of yours (pilotlight's own is replicated already)", table)
+// Replicate makes the lab replicate a user's table or bucket between the
+// two regions. A table must exist in both with the same key schema and a
+// NEW_AND_OLD_IMAGES stream; a bucket and its replica must exist and be
+// versioned. Idempotent, and remembered across restarts.
+func (l *Lab) Replicate(ctx context.Context, a Adopted) error {
+	if err := a.check(l.opts.Names, l.regions[0].name, l.regions[1].name); err != nil {
+		return err
 	}
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()
-	if _, ok := l.adopted[table]; ok {
-		return nil
-	}
-	if err := l.startAdopted(ctx, table); err != nil {
-		return err
+	if a.Table != "" {
+		if _, ok := l.adopted[a.Table]; ok {
+			return nil
+		}
+		if err := l.startAdopted(ctx, a.Table); err != nil {
+			return err
+		}
+	} else {
+		if r, ok := l.adoptedBuckets[a.Bucket]; ok {
+			if r != a.Replica {
+				return fmt.Errorf("bucket %s is replicated to %s already: remove it first (protect remove) to replicate it to %s", a.Bucket, r, a.Replica)
+			}
+			return nil
+		}
+		if err := l.checkVersioned(ctx, a); err != nil {
+			return err
+		}
+		l.objects.AddBucket(a.Bucket, a.Replica)
+		if l.adoptedBuckets == nil {
+			l.adoptedBuckets = map[string]string{}
+		}
+		l.adoptedBuckets[a.Bucket] = a.Replica
 	}
 	if err := l.saveAdopted(); err != nil {
 		return err
 	}
-	l.event("replication", "", "the lab now replicates table "+table+" both ways")
+	l.event("replication", "", "the lab now replicates "+a.String())
 	return nil
 }
 
-// StopReplicatingTable undoes ReplicateTable: the table's replicator stops
-// (its changes in flight are applied or dropped with it) and is forgotten.
-// Neither region's table is touched. Idempotent.
-func (l *Lab) StopReplicatingTable(_ context.Context, table string) error {
+// checkVersioned says which of an adopted bucket pair is missing or not
+// versioned: replication copies versions, and needs them on both sides.
+func (l *Lab) checkVersioned(ctx context.Context, a Adopted) error {
+	for i, b := range []string{a.Bucket, a.Replica} {
+		r := l.regions[i]
+		out, err := r.clients.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)})
+		if err != nil {
+			return fmt.Errorf("bucket %s in %s: %w (create it, versioned, first)", b, r.name, err)
+		}
+		if out.Status != s3types.BucketVersioningStatusEnabled {
+			return fmt.Errorf("bucket %s in %s is not versioned: enable versioning (protect apply does)", b, r.name)
+		}
+	}
+	return nil
+}
+
+// StopReplicating undoes Replicate: the replicator stops (its changes in
+// flight are applied or dropped with it) and the adoption is forgotten.
+// Neither region's table or bucket is touched. Idempotent.
+func (l *Lab) StopReplicating(_ context.Context, a Adopted) error {
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()
-	a, ok := l.adopted[table]
-	if !ok {
-		return nil
+	if a.Bucket != "" {
+		if _, ok := l.adoptedBuckets[a.Bucket]; !ok {
+			return nil
+		}
+		l.objects.RemoveBucket(a.Bucket)
+		delete(l.adoptedBuckets, a.Bucket)
+	} else {
+		t, ok := l.adopted[a.Table]
+		if !ok {
+			return nil
+		}
+		t.cancel()
+		<-t.done
+		delete(l.adopted, a.Table)
+		_ = os.Remove(filepath.Join(l.opts.Dir, "replication", "table-"+a.Table+".json"))
 	}
-	a.cancel()
-	<-a.done
-	delete(l.adopted, table)
-	_ = os.Remove(filepath.Join(l.opts.Dir, "replication", "table-"+table+".json"))
 	if err := l.saveAdopted(); err != nil {
 		return err
 	}
-	l.event("replication", "", "the lab no longer replicates table "+table)
+	l.event("replication", "", "the lab no longer replicates "+a.String())
 	return nil
 }
 
-// saveAdopted writes the adopted tables' names; the caller holds adoptMu.
-func (l *Lab) saveAdopted() error {
+// AdoptedResources lists what the lab replicates for users, tables first.
+func (l *Lab) AdoptedResources() []Adopted {
+	l.adoptMu.Lock()
+	defer l.adoptMu.Unlock()
+	var out []Adopted
+	for _, t := range l.adoptedTables() {
+		out = append(out, Adopted{Table: t})
+	}
+	for b, r := range l.adoptedBuckets {
+		out = append(out, Adopted{Bucket: b, Replica: r})
+	}
+	slices.SortFunc(out[len(l.adopted):], func(a, b Adopted) int { return cmp.Compare(a.Bucket, b.Bucket) })
+	return out
+}
+
+// adoptedTables is the adopted tables' names, sorted; the caller holds
+// adoptMu.
+func (l *Lab) adoptedTables() []string {
 	names := make([]string, 0, len(l.adopted))
 	for n := range l.adopted {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	b, _ := json.Marshal(names)
+	return names
+}
+
+// saveAdopted writes the adoptions; the caller holds adoptMu.
+func (l *Lab) saveAdopted() error {
+	b, _ := json.Marshal(adoptions{Tables: l.adoptedTables(), Buckets: l.adoptedBuckets})
 	return os.WriteFile(l.adoptedPath(), b, 0o644)
 }
 
@@ -105,8 +208,9 @@ func (l *Lab) startAdopted(ctx context.Context, table string) error {
 	return nil
 }
 
-// resumeAdopted starts the replicators of the tables adopted before the lab
-// last stopped. A table gone since is logged and left out.
+// resumeAdopted serves again what was adopted before the lab last
+// stopped. A table gone since is logged and left out. A record written
+// before buckets could be adopted (a list of tables) is read as such.
 func (l *Lab) resumeAdopted(ctx context.Context) error {
 	b, err := os.ReadFile(l.adoptedPath())
 	if errors.Is(err, os.ErrNotExist) {
@@ -115,19 +219,26 @@ func (l *Lab) resumeAdopted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var names []string
-	if err := json.Unmarshal(b, &names); err != nil {
-		return fmt.Errorf("%s: %w (delete it to stop replicating adopted tables)", l.adoptedPath(), err)
+	var rec adoptions
+	if err := json.Unmarshal(b, &rec); err != nil {
+		if json.Unmarshal(b, &rec.Tables) != nil {
+			return fmt.Errorf("%s: %w (delete it to stop replicating adopted tables and buckets)", l.adoptedPath(), err)
+		}
 	}
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()
-	for _, n := range names {
+	for _, n := range rec.Tables {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := l.startAdopted(cctx, n)
 		cancel()
 		if err != nil {
 			l.log.Warn("adopted table not replicated", "table", n, "err", err)
 		}
+	}
+	l.adoptedBuckets = map[string]string{}
+	for b, r := range rec.Buckets {
+		l.objects.AddBucket(b, r)
+		l.adoptedBuckets[b] = r
 	}
 	return nil
 }
@@ -143,7 +254,8 @@ func (l *Lab) eachTableReplicator(f func(*tables.Replicator)) {
 	}
 }
 
-// adoptedStatus is the replication status of the adopted tables.
+// adoptedStatus is the replication status of the adopted tables (adopted
+// buckets are in the object replicator's).
 func (l *Lab) adoptedStatus() []region.ReplicationStatus {
 	l.adoptMu.Lock()
 	defer l.adoptMu.Unlock()

@@ -39,11 +39,11 @@ type Operator interface {
 	// KickReplication starts an object replication pass now instead of at
 	// the next poll (a drain is waiting for one).
 	KickReplication(ctx context.Context) error
-	// ReplicateTable replicates a user's table both ways from now on, and
+	// Replicate replicates a user's table or bucket from now on, and
 	// after restarts (protect apply).
-	ReplicateTable(ctx context.Context, table string) error
-	// StopReplicatingTable undoes ReplicateTable (protect remove).
-	StopReplicatingTable(ctx context.Context, table string) error
+	Replicate(ctx context.Context, a Adopted) error
+	// StopReplicating undoes Replicate (protect remove).
+	StopReplicating(ctx context.Context, a Adopted) error
 	Status(ctx context.Context) (Status, error)
 	// ReplicationStatus is Status with replication only: no server is
 	// called, so it stays fast when the servers are loaded.
@@ -84,11 +84,9 @@ func (c labController) LateHealthChecks(_ context.Context, r string, d time.Dura
 	return c.l.LateHealthChecks(r, d)
 }
 func (c labController) KickReplication(_ context.Context) error { c.l.objects.Poke(); return nil }
-func (c labController) ReplicateTable(ctx context.Context, table string) error {
-	return c.l.ReplicateTable(ctx, table)
-}
-func (c labController) StopReplicatingTable(ctx context.Context, table string) error {
-	return c.l.StopReplicatingTable(ctx, table)
+func (c labController) Replicate(ctx context.Context, a Adopted) error { return c.l.Replicate(ctx, a) }
+func (c labController) StopReplicating(ctx context.Context, a Adopted) error {
+	return c.l.StopReplicating(ctx, a)
 }
 
 // SetPaused pauses or resumes replication in both directions, like the FIS
@@ -169,6 +167,7 @@ func (l *Lab) replicationStatus() Status {
 	}
 	st.Lag, st.Paused = l.tables.Settings()
 	st.Failback = l.objects.Failback()
+	st.Adopted = l.AdoptedResources()
 	if l.frontDoor != nil {
 		fo := l.opts.Functions
 		st.Functions = &fo

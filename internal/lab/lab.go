@@ -93,9 +93,11 @@ type Lab struct {
 	tables  *tables.Replicator
 	objects *objects.Replicator
 	// adopted replicate users' tables (protect apply), with the same
-	// regions' clients as tables, under replCtx.
-	adoptMu     sync.Mutex
-	adopted     map[string]*adoptedTable
+	// regions' clients as tables, under replCtx; adoptedBuckets are the
+	// users' buckets objects serves (bucket -> replica).
+	adoptMu        sync.Mutex
+	adopted        map[string]*adoptedTable
+	adoptedBuckets map[string]string
 	replRegions [2]tables.Region
 	replCtx     context.Context
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/health"
@@ -703,13 +705,13 @@ func TestAdoptedTableReplicatesAcrossRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.ReplicateTable(ctx, l.Names().Table()); err == nil {
+	if err := l.Replicate(ctx, Adopted{Table: l.Names().Table()}); err == nil {
 		t.Error("pilotlight's own table was adopted twice")
 	}
-	if err := l.ReplicateTable(ctx, table); err != nil {
+	if err := l.Replicate(ctx, Adopted{Table: table}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.ReplicateTable(ctx, table); err != nil {
+	if err := l.Replicate(ctx, Adopted{Table: table}); err != nil {
 		t.Fatalf("adopting again: %v", err)
 	}
 	if err := putItem(ctx, p, table, "cart#1", nil); err != nil {
@@ -737,4 +739,93 @@ func TestAdoptedTableReplicatesAcrossRestarts(t *testing.T) {
 		n, err := countPrefix(ctx, dr, table, "cart#")
 		return n == 3, fmt.Sprintf("%d %v", n, err)
 	})
+}
+
+// A user's bucket adopted by protect apply: the objects already there and
+// those written after reach its replica, a restarted lab serves it again
+// (and copies what was written while it was down), the DR region's writes
+// come back during a failback, and once no longer adopted nothing is
+// copied.
+func TestAdoptedBucketReplicatesAcrossRestarts(t *testing.T) {
+	l := testLab(t)
+	ctx := ctxT(t)
+	p, dr := clients(t, l)
+	bucket, replica := "shop-media", "shop-media-"+dr.Name
+	put := func(c *region.Clients, b, key string) {
+		t.Helper()
+		if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String(key), Body: bytes.NewReader([]byte(key))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(c *region.Clients, b, key string) bool {
+		_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String(key)})
+		return err == nil
+	}
+	for _, c := range []struct {
+		c *region.Clients
+		b string
+	}{{p, bucket}, {dr, replica}} {
+		if _, err := c.c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(c.b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(p, bucket, "images/before.png")
+	a := Adopted{Bucket: bucket, Replica: replica}
+	if err := l.Replicate(ctx, a); err == nil || !strings.Contains(err.Error(), "not versioned") {
+		t.Fatalf("an unversioned bucket was adopted: %v", err)
+	}
+	for _, c := range []struct {
+		c *region.Clients
+		b string
+	}{{p, bucket}, {dr, replica}} {
+		if _, err := c.c.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(c.b),
+			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Replicate(ctx, Adopted{Bucket: l.Names().Bucket(p.Name), Replica: "x"}); err == nil {
+		t.Error("pilotlight's own bucket was adopted")
+	}
+	if err := l.Replicate(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Replicate(ctx, Adopted{Bucket: bucket, Replica: "elsewhere"}); err == nil {
+		t.Error("an adopted bucket was given a second replica")
+	}
+	put(p, bucket, "images/after.png")
+	eventually(t, 10*time.Second, "before and after in the replica", func() (bool, string) {
+		return has(dr, replica, "images/before.png") && has(dr, replica, "images/after.png"), ""
+	})
+	l.stopReplication()
+	put(p, bucket, "thumbs/while-down.png")
+	if err := l.startReplication(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "written while stopped, after the restart", func() (bool, string) {
+		return has(dr, replica, "thumbs/while-down.png"), ""
+	})
+	if got := l.AdoptedResources(); !slices.Contains(got, a) {
+		t.Errorf("adopted after restart = %v, want %v among them", got, a)
+	}
+	l.SetFailback(true)
+	put(dr, replica, "images/from-dr.png")
+	eventually(t, 10*time.Second, "failback copies the DR region's writes back", func() (bool, string) {
+		return has(p, bucket, "images/from-dr.png"), ""
+	})
+	l.SetFailback(false)
+	if err := l.StopReplicating(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	put(p, bucket, "images/unadopted.png")
+	// Two passes of pilotlight's own bucket after the write: the pass that
+	// would have copied it has finished.
+	for _, m := range []string{"marker/after-unadopt-1", "marker/after-unadopt-2"} {
+		put(p, l.Names().Bucket(p.Name), m)
+		eventually(t, 10*time.Second, "pilotlight's own bucket still replicates", func() (bool, string) {
+			return has(dr, l.Names().Bucket(dr.Name), m), ""
+		})
+	}
+	if has(dr, replica, "images/unadopted.png") {
+		t.Error("a bucket no longer adopted was still replicated")
+	}
 }

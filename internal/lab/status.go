@@ -35,6 +35,9 @@ type Status struct {
 	// IAM: whether the functions run as their template roles, and how many
 	// requests the roles' policies refused.
 	IAM *IAMStatus `json:"iam,omitempty"`
+	// Adopted: the users' tables and buckets the lab replicates (protect
+	// apply).
+	Adopted []Adopted `json:"adopted,omitempty"`
 }
 
 // IAMStatus is the lab's enforcement of the templates' IAM.

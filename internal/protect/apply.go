@@ -11,36 +11,59 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // LabTarget is what applying a plan in the lab works with: both regions'
-// DynamoDB, and the lab's table replicator (global tables' stand-in).
+// DynamoDB and S3, and the lab's replicators (the stand-ins for global
+// tables and S3 replication).
 type LabTarget struct {
-	Primary, DR          string
-	PrimaryDB, DRDB      *dynamodb.Client
-	ReplicateTable       func(ctx context.Context, table string) error
-	StopReplicatingTable func(ctx context.Context, table string) error
-	Say                  func(format string, args ...any) // progress (nil: quiet)
-	BackfillConcurrency  int                              // 0: 8
+	Primary, DR     string
+	PrimaryDB, DRDB *dynamodb.Client
+	PrimaryS3, DRS3 *s3.Client
+	// Replicate has the lab serve a table, or a bucket and its replica;
+	// StopReplicating undoes it.
+	Replicate, StopReplicating func(ctx context.Context, r Replicated) error
+	Say                        func(format string, args ...any) // progress (nil: quiet)
+	BackfillConcurrency        int                              // 0: 8
+	// BackfillTimeout bounds the wait for a bucket's objects to reach its
+	// replica (0: 5 minutes).
+	BackfillTimeout time.Duration
 }
 
-// ApplyLab applies an approved plan's table steps in the lab: the table's
-// stream on, its replica in the DR region (same keys and indexes), the
-// lab's replicator serving it both ways, and the items already there
-// copied. Every step is idempotent, so a second run resumes an interrupted
-// one. Buckets and functions are not adopted in the lab yet: a plan with
-// them is refused before anything changes.
+// Replicated is one of the user's resources the lab replicates: a table
+// (both ways), or a bucket and its replica in the DR region.
+type Replicated struct {
+	Table   string `json:"table,omitempty"`
+	Bucket  string `json:"bucket,omitempty"`
+	Replica string `json:"replica,omitempty"`
+}
+
+// ApplyLab applies an approved plan in the lab. A table: its stream on,
+// its replica in the DR region (same keys and indexes), the lab's
+// replicator serving it both ways, and the items already there copied. A
+// bucket: versioning on, its replica bucket (versioned) in the DR region,
+// the lab's object replicator serving it, and apply waits until the
+// objects already there are in the replica. Every step is idempotent, so a
+// second run resumes an interrupted one. Functions are not adopted in the
+// lab (it has no Lambda control plane): a plan with them is refused before
+// anything changes.
 func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
 	say, err := t.accept(p, approved)
 	if err != nil {
 		return err
 	}
-	if n := len(p.Inventory.Buckets) + len(p.Inventory.Functions); n > 0 {
-		return fmt.Errorf("the lab adopts tables only in this version; the plan has %d bucket(s) and function(s): plan with --name for the tables (buckets and functions are scanned and planned, not applied yet)", n)
+	if n := len(p.Inventory.Functions); n > 0 {
+		return fmt.Errorf("the lab has no Lambda control plane, so it adopts tables and buckets only; the plan has %d function(s): plan without them (--name, --prefix or --tag) — their DR copies are applied on AWS", n)
 	}
 	for _, tb := range p.Inventory.Tables {
 		if err := applyTable(ctx, tb, t, say); err != nil {
 			return fmt.Errorf("table %s: %w (applying again resumes)", tb.Name, err)
+		}
+	}
+	for _, b := range p.Inventory.Buckets {
+		if err := applyBucket(ctx, b, p.DR, t, say); err != nil {
+			return fmt.Errorf("bucket %s: %w (applying again resumes)", b.Name, err)
 		}
 	}
 	return nil
@@ -79,7 +102,7 @@ func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...
 		return err
 	}
 	say("%s: replicating %s ↔ %s", tb.Name, t.Primary, t.DR)
-	if err := t.ReplicateTable(ctx, tb.Name); err != nil {
+	if err := t.Replicate(ctx, Replicated{Table: tb.Name}); err != nil {
 		return err
 	}
 	n, err := backfill(ctx, tb, t)
@@ -181,19 +204,24 @@ func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
 	return int(copied.Load()), first
 }
 
-// RemoveLab undoes ApplyLab for the plan's tables: the lab stops
-// replicating them, and with deleteReplicas their replicas in the DR
-// region (the copies apply made) are deleted. The tables in the primary
-// region — the user's, and their data — are never touched; their streams
-// stay on. Idempotent. Without deleteReplicas the DR copies are kept (and
-// said so).
+// RemoveLab undoes ApplyLab for the plan's tables and buckets: the lab
+// stops replicating them, and with deleteReplicas their replicas in the DR
+// region (the copies apply made) are deleted. The tables and buckets in
+// the primary region — the user's, and their data — are never touched;
+// their streams and versioning stay on. Idempotent. Without deleteReplicas
+// the DR copies are kept (and said so).
 func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, deleteReplicas bool) error {
 	say, err := t.accept(p, approved)
 	if err != nil {
 		return err
 	}
+	for _, b := range p.Inventory.Buckets {
+		if err := removeBucket(ctx, b, p.DR, t, say, deleteReplicas); err != nil {
+			return fmt.Errorf("bucket %s: %w", b.Name, err)
+		}
+	}
 	for _, tb := range p.Inventory.Tables {
-		if err := t.StopReplicatingTable(ctx, tb.Name); err != nil {
+		if err := t.StopReplicating(ctx, Replicated{Table: tb.Name}); err != nil {
 			return fmt.Errorf("table %s: %w", tb.Name, err)
 		}
 		say("%s: no longer replicated", tb.Name)

@@ -1,6 +1,7 @@
 package protect_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,17 +10,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// A user's table adopted in the lab by scan → plan → apply: its replica
-// in the DR region holds every item (the validator says so, composite key
-// and all), new writes replicate both ways, and applying again changes
-// nothing. A plan edited after review, or with what the lab cannot adopt
-// yet, changes nothing.
+// A user's table and bucket adopted in the lab by scan → plan → apply:
+// the table's replica in the DR region holds every item (the validator
+// says so, composite key and all), the bucket's replica every object, new
+// writes replicate, and applying again changes nothing. A plan edited
+// after review, or with what the lab cannot adopt (a function), changes
+// nothing. remove stops replication and never touches the user's table or
+// bucket.
 func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	ctx := ctxT(t)
 	l := labtest.Lab(t)
@@ -43,7 +49,14 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	labtest.PutItems(t, ctx, p, table, items...)
 
 	src := protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}
-	inv, err := protect.Scan(ctx, src, protect.Selector{Names: []string{table}})
+	bucket := names.App + "-shop-media"
+	if _, err := p.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"images/cat.png", "thumbs/cat.png", "readme.txt"} {
+		putObject(t, ctx, p.S3, bucket, k)
+	}
+	inv, err := protect.Scan(ctx, src, protect.Selector{Names: []string{table, bucket}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,17 +65,28 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	var said []string
-	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, ReplicateTable: l.ReplicateTable, StopReplicatingTable: l.StopReplicatingTable,
-		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
+	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		Replicate:       func(ctx context.Context, a protect.Replicated) error { return l.Replicate(ctx, lab.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return l.StopReplicating(ctx, lab.Adopted(a)) },
+		Say:             func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
 	// Refusals first: nothing may change.
 	if err := protect.ApplyLab(ctx, plan, "0000000000000000", target); err == nil {
 		t.Fatal("a plan was applied without its approved hash")
 	}
-	withBucket := plan
-	withBucket.Inventory.Buckets = []protect.Bucket{{Name: "shop-media"}}
-	if err := protect.ApplyLab(ctx, withBucket, withBucket.Hash, target); err == nil {
+	edited := plan
+	edited.Inventory.Buckets = append(edited.Inventory.Buckets, protect.Bucket{Name: "another"})
+	if err := protect.ApplyLab(ctx, edited, edited.Hash, target); err == nil {
 		t.Fatal("an edited plan was applied")
+	}
+	invF := inv
+	invF.Functions = []protect.Function{{Name: "carts", Runtime: "provided.al2023", PackageType: "Zip", Architecture: "arm64"}}
+	withFunction, err := protect.MakePlan(invF, protect.Options{App: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := protect.ApplyLab(ctx, withFunction, withFunction.Hash, target); err == nil || !strings.Contains(err.Error(), "Lambda") {
+		t.Fatalf("a plan with a function was applied in the lab: %v", err)
 	}
 	if _, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil {
 		t.Fatal("a refused apply created the replica")
@@ -72,7 +96,9 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(said, "\n")
-	for _, want := range []string{"enabling its stream", "creating its replica in " + dr.Name, "60 items already there copied"} {
+	replica := bucket + "-" + dr.Name
+	for _, want := range []string{"enabling its stream", "creating its replica in " + dr.Name, "60 items already there copied",
+		"enabling versioning", replica + ": creating it in " + dr.Name, "its 3 objects are in " + replica} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("apply did not say %q:\n%s", want, joined)
 		}
@@ -105,9 +131,15 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
-	if joined := strings.Join(said, "\n"); !strings.Contains(joined, "0 items already there copied") || strings.Contains(joined, "creating") {
+	if joined := strings.Join(said, "\n"); !strings.Contains(joined, "0 items already there copied") || strings.Contains(joined, "creating") || strings.Contains(joined, "enabling") {
 		t.Errorf("a second apply:\n%s", joined)
 	}
+	// The bucket: versioned now, and a new object reaches the replica.
+	if v, err := p.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)}); err != nil || v.Status != s3types.BucketVersioningStatusEnabled {
+		t.Fatalf("the bucket's versioning after apply: %v %v", v, err)
+	}
+	putObject(t, ctx, p.S3, bucket, "images/new.png")
+	waitFor(t, ctx, "the new object in the replica", func() bool { return hasObject(ctx, dr.S3, replica, "images/new.png") })
 
 	// remove: replication stops (a new write stays in the primary), the
 	// primary's table and items are untouched, and with --delete-replicas
@@ -116,6 +148,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	labtest.PutItems(t, ctx, p, table, line("after-remove", 1))
+	putObject(t, ctx, p.S3, bucket, "images/after-remove.png")
 	v.Settle = 2 * time.Second // more than the lab's replication takes: it would have arrived
 	rep, err = v.Run(ctx)
 	if err != nil {
@@ -124,13 +157,51 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	if rep.Items[p.Name] != 63 || rep.Items[dr.Name] != 62 || rep.MissingInDR.Count != 1 {
 		t.Fatalf("after remove: items %v, missing in DR %+v: replication should have stopped", rep.Items, rep.MissingInDR)
 	}
+	if hasObject(ctx, dr.S3, replica, "images/after-remove.png") {
+		t.Error("an object written after remove reached the replica")
+	}
+	if !hasObject(ctx, dr.S3, replica, "images/new.png") {
+		t.Error("remove without --delete-replicas emptied the replica")
+	}
 	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, true); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := dr.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(replica)}); err == nil {
+		t.Error("the replica bucket is still there after remove --delete-replicas")
+	}
+	for _, k := range []string{"images/cat.png", "images/new.png", "images/after-remove.png"} {
+		if !hasObject(ctx, p.S3, bucket, k) {
+			t.Errorf("the user's bucket lost %s", k)
+		}
 	}
 	if _, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil {
 		t.Error("the DR replica is still there after remove --delete-replicas")
 	}
 	if out, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount}); err != nil || out.Count != 63 {
 		t.Fatalf("the user's table after remove: %v items, %v", out, err)
+	}
+}
+
+func putObject(t *testing.T, ctx context.Context, c *s3.Client, bucket, key string) {
+	t.Helper()
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(key)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasObject(ctx context.Context, c *s3.Client, bucket, key string) bool {
+	_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return err == nil
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

@@ -48,15 +48,14 @@ func NewLab(c *remote.Client) (*Lab, error) {
 // Client is the lab's control API client (lab-only commands).
 func (t *Lab) Client() *remote.Client { return t.c }
 
-// ReplicateTable has the lab replicate a user's table both ways (protect
-// apply): the lab's stand-in for adding a global table replica.
-func (t *Lab) ReplicateTable(ctx context.Context, table string) error {
-	return t.c.ReplicateTable(ctx, table)
-}
+// Replicate has the lab replicate a user's table both ways, or a bucket
+// to its replica (protect apply): the lab's stand-in for adding a global
+// table replica or an S3 replication rule.
+func (t *Lab) Replicate(ctx context.Context, a lab.Adopted) error { return t.c.Replicate(ctx, a) }
 
-// StopReplicatingTable undoes ReplicateTable (protect remove).
-func (t *Lab) StopReplicatingTable(ctx context.Context, table string) error {
-	return t.c.StopReplicatingTable(ctx, table)
+// StopReplicating undoes Replicate (protect remove).
+func (t *Lab) StopReplicating(ctx context.Context, a lab.Adopted) error {
+	return t.c.StopReplicating(ctx, a)
 }
 
 func (t *Lab) Kind() Kind                          { return KindLab }

@@ -73,14 +73,14 @@ func Serve(ctx context.Context, opts lab.Options, ready func(State)) error {
 
 // controlRequest is the body of a POST to the control endpoint.
 type controlRequest struct {
-	Action  string `json:"action"` // cut, latency, restore, pause, resume, lag, failback
-	Region  string `json:"region,omitempty"`
-	Service string `json:"service,omitempty"`
-	Latency string `json:"latency,omitempty"` // a Go duration
-	On      bool   `json:"on,omitempty"`
-	Phase   string `json:"phase,omitempty"`  // crash
-	Offset  string `json:"offset,omitempty"` // clock: a Go duration, may be negative
-	Table   string `json:"table,omitempty"`  // replicate-table
+	Action  string       `json:"action"` // cut, latency, restore, pause, resume, lag, failback
+	Region  string       `json:"region,omitempty"`
+	Service string       `json:"service,omitempty"`
+	Latency string       `json:"latency,omitempty"` // a Go duration
+	On      bool         `json:"on,omitempty"`
+	Phase   string       `json:"phase,omitempty"`   // crash
+	Offset  string       `json:"offset,omitempty"`  // clock: a Go duration, may be negative
+	Adopted *lab.Adopted `json:"adopted,omitempty"` // replicate, unreplicate
 }
 
 func controlHandler(l *lab.Lab, token string) http.Handler {
@@ -174,10 +174,14 @@ func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
 		return c.CutLink(ctx, req.Region, req.Service)
 	case "kick":
 		return c.KickReplication(ctx)
-	case "replicate-table":
-		return c.ReplicateTable(ctx, req.Table)
-	case "unreplicate-table":
-		return c.StopReplicatingTable(ctx, req.Table)
+	case "replicate", "unreplicate":
+		if req.Adopted == nil {
+			return errors.New("name the adopted table or bucket")
+		}
+		if req.Action == "replicate" {
+			return c.Replicate(ctx, *req.Adopted)
+		}
+		return c.StopReplicating(ctx, *req.Adopted)
 	case "late-health":
 		return c.LateHealthChecks(ctx, req.Region, d)
 	case "clock":
@@ -264,14 +268,14 @@ func (c *Client) KickReplication(ctx context.Context) error {
 	return c.post(ctx, controlRequest{Action: "kick"})
 }
 
-// ReplicateTable implements Operator.
-func (c *Client) ReplicateTable(ctx context.Context, table string) error {
-	return c.post(ctx, controlRequest{Action: "replicate-table", Table: table})
+// Replicate implements Operator.
+func (c *Client) Replicate(ctx context.Context, a lab.Adopted) error {
+	return c.post(ctx, controlRequest{Action: "replicate", Adopted: &a})
 }
 
-// StopReplicatingTable implements Operator.
-func (c *Client) StopReplicatingTable(ctx context.Context, table string) error {
-	return c.post(ctx, controlRequest{Action: "unreplicate-table", Table: table})
+// StopReplicating implements Operator.
+func (c *Client) StopReplicating(ctx context.Context, a lab.Adopted) error {
+	return c.post(ctx, controlRequest{Action: "unreplicate", Adopted: &a})
 }
 
 // CutLink implements Operator.

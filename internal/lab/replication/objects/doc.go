@@ -1,6 +1,7 @@
 // Package objects is the lab's stand-in for S3 cross-region replication. It copies
 // every new object version (and delete marker) of the primary's data and
-// backup buckets to the DR region's, and — once failback replication is on —
+// backup buckets — and of the users' buckets `pilotlight protect` adopted
+// (AddBucket) — to the DR region's, and — once failback replication is on —
 // the DR region's new versions back, like a reverse replication rule plus
 // S3 Batch Replication for what was written in the meantime.
 //

@@ -44,6 +44,7 @@ type Replicator struct {
 	// Read and written by the run goroutine only.
 	feeds  map[string]*front.Feed   // direction "from>to" -> the source region's feed
 	queues map[string]*versionQueue // direction + "|" + kind
+	pairs  []pair                   // under mu
 }
 
 // versionQueue is what one direction knows of one bucket kind.
@@ -80,18 +81,54 @@ func (p *Position) apply(e positionEntry) {
 	}
 }
 
-type bucketKind string
+// pair is one replicated bucket pair: a kind (the key of its position
+// entries: "data" and "backup" for pilotlight's own buckets, "bucket:NAME"
+// for a user's adopted one) and its bucket in each region.
+type pair struct {
+	kind   string
+	bucket map[string]string // region -> bucket
+}
 
-const (
-	kindData   bucketKind = "data"
-	kindBackup bucketKind = "backup"
-)
+// adoptedKind is the position kind of a user's bucket.
+func adoptedKind(bucket string) string { return "bucket:" + bucket }
 
-func (o *Replicator) bucket(kind bucketKind, regionName string) string {
-	if kind == kindBackup {
-		return o.cfg.Names.BackupBucket(regionName)
+// snapshotPairs returns the pairs replicated now.
+func (o *Replicator) snapshotPairs() []pair {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.pairs)
+}
+
+// AddBucket makes the replicator serve a user's bucket as it serves
+// pilotlight's: every version written to src in the primary region is
+// copied to replica in the DR region (and back while failback replication
+// is on). Both buckets must exist and be versioned. Its first pass lists
+// src's versions and copies those the replica lacks (the backfill).
+// Idempotent.
+func (o *Replicator) AddBucket(src, replica string) {
+	o.mu.Lock()
+	if !slices.ContainsFunc(o.pairs, func(p pair) bool { return p.kind == adoptedKind(src) }) {
+		o.pairs = append(o.pairs, pair{kind: adoptedKind(src), bucket: map[string]string{o.cfg.Primary.Name: src, o.cfg.DR.Name: replica}})
 	}
-	return o.cfg.Names.Bucket(regionName)
+	o.mu.Unlock()
+	o.Poke()
+}
+
+// RemoveBucket stops serving a user's bucket and forgets what was copied
+// (adopting it again checks every version against the replica). Neither
+// bucket is touched. Idempotent.
+func (o *Replicator) RemoveBucket(src string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := adoptedKind(src)
+	o.pairs = slices.DeleteFunc(o.pairs, func(p pair) bool { return p.kind == k })
+	for _, m := range o.pos.Copied {
+		delete(m, k)
+	}
+	for _, m := range o.pos.Created {
+		delete(m, k)
+	}
+	o.logged = compactAfter // the next save writes the snapshot without it
 }
 
 // Region is one of the two regions the replicator links.
@@ -124,6 +161,10 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	o.pos = pos
 	p, dr := cfg.Primary.Name, cfg.DR.Name
+	o.pairs = []pair{
+		{kind: "data", bucket: map[string]string{p: cfg.Names.Bucket(p), dr: cfg.Names.Bucket(dr)}},
+		{kind: "backup", bucket: map[string]string{p: cfg.Names.BackupBucket(p), dr: cfg.Names.BackupBucket(dr)}},
+	}
 	o.stats[p+">"+dr] = &region.ReplicationStatus{Kind: "objects", From: p, To: dr, Enabled: true}
 	o.stats[dr+">"+p] = &region.ReplicationStatus{Kind: "objects", From: dr, To: p}
 	// Subscribe before the catch-up listing: a version written between the
@@ -246,8 +287,14 @@ func (o *Replicator) step(ctx context.Context, from, to string) bool {
 	st := o.stats[from+">"+to]
 	var firstErr error
 	pending, oldest, written := 0, time.Time{}, time.Time{}
-	for _, kind := range []bucketKind{kindData, kindBackup} {
-		n, old, wr, err := o.replicateBucket(ctx, kind, from, to)
+	pairs := o.snapshotPairs()
+	for k := range o.queues {
+		if !slices.ContainsFunc(pairs, func(p pair) bool { return strings.HasSuffix(k, "|"+p.kind) }) {
+			delete(o.queues, k) // a removed bucket
+		}
+	}
+	for _, pr := range pairs {
+		n, old, wr, err := o.replicateBucket(ctx, pr, from, to)
 		pending += n
 		if !old.IsZero() && (oldest.IsZero() || old.Before(oldest)) {
 			oldest = old
@@ -289,7 +336,7 @@ type srcVersion struct {
 // replicateBucket copies due versions of one bucket; it returns how many
 // versions are still pending, when the oldest was first seen and the
 // oldest write time among them.
-func (o *Replicator) replicateBucket(ctx context.Context, kind bucketKind, from, to string) (int, time.Time, time.Time, error) {
+func (o *Replicator) replicateBucket(ctx context.Context, pr pair, from, to string) (int, time.Time, time.Time, error) {
 	src, err := o.region(from)
 	if err != nil {
 		return 0, time.Time{}, time.Time{}, err
@@ -299,11 +346,11 @@ func (o *Replicator) replicateBucket(ctx context.Context, kind bucketKind, from,
 		return 0, time.Time{}, time.Time{}, err
 	}
 	dirKey := from + ">" + to
-	bucket := o.bucket(kind, from)
-	q := o.queues[dirKey+"|"+string(kind)]
+	bucket := pr.bucket[from]
+	q := o.queues[dirKey+"|"+pr.kind]
 	if q == nil {
 		q = &versionQueue{known: map[string][]srcVersion{}, relist: map[string]bool{}}
-		o.queues[dirKey+"|"+string(kind)] = q
+		o.queues[dirKey+"|"+pr.kind] = q
 	}
 	// Read the feed before listing: what lands after is in the next take.
 	now := time.Now()
@@ -350,7 +397,7 @@ func (o *Replicator) replicateBucket(ctx context.Context, kind bucketKind, from,
 		}
 		learned = append(learned, got...)
 	}
-	o.merge(q, dirKey, from, string(kind), learned)
+	o.merge(q, dirKey, from, pr.kind, learned)
 
 	o.mu.Lock()
 	lag, paused := o.lag, o.paused
@@ -387,7 +434,7 @@ func (o *Replicator) replicateBucket(ctx context.Context, kind bucketKind, from,
 	errs := make([]error, len(jobs))
 	eightAtOnce(len(jobs), func(j int) {
 		for _, v := range jobs[j] {
-			if err := o.copyVersion(ctx, kind, src, dst, v); err != nil {
+			if err := o.copyVersion(ctx, pr, src, dst, v); err != nil {
 				errs[j] = err
 				return
 			}
@@ -545,8 +592,8 @@ func (o *Replicator) listInto(ctx context.Context, c *region.Clients, bucket, pr
 	}
 }
 
-func (o *Replicator) copyVersion(ctx context.Context, kind bucketKind, src, dst *Region, v srcVersion) error {
-	dbucket := o.bucket(kind, dst.Name)
+func (o *Replicator) copyVersion(ctx context.Context, pr pair, src, dst *Region, v srcVersion) error {
+	dbucket := pr.bucket[dst.Name]
 	var newID string
 	if v.marker {
 		cctx, cancel := replication.CallContext(ctx)
@@ -568,15 +615,19 @@ func (o *Replicator) copyVersion(ctx context.Context, kind bucketKind, src, dst 
 		}
 		if !done {
 			var err error
-			if id, err = o.copyObject(ctx, kind, src, dst, dbucket, v); err != nil {
+			if id, err = o.copyObject(ctx, pr.bucket[src.Name], src, dst, dbucket, v); err != nil {
 				return err
 			}
 		}
 		newID = id
 	}
 	o.mu.Lock()
+	if !slices.ContainsFunc(o.pairs, func(p pair) bool { return p.kind == pr.kind }) {
+		o.mu.Unlock() // removed during the copy: remember nothing of it
+		return nil
+	}
 	dirKey := src.Name + ">" + dst.Name
-	e := positionEntry{Dir: dirKey, Kind: string(kind), Key: v.key, Source: v.id, To: dst.Name, Created: newID}
+	e := positionEntry{Dir: dirKey, Kind: pr.kind, Key: v.key, Source: v.id, To: dst.Name, Created: newID}
 	o.pos.apply(e)
 	if line, err := json.Marshal(e); err == nil {
 		o.journal = append(append(o.journal, line...), '\n')
@@ -656,10 +707,10 @@ func (o *Replicator) alreadyCopied(ctx context.Context, dst *Region, bucket stri
 	return false, "", nil
 }
 
-func (o *Replicator) copyObject(ctx context.Context, kind bucketKind, src, dst *Region, dbucket string, v srcVersion) (string, error) {
+func (o *Replicator) copyObject(ctx context.Context, sbucket string, src, dst *Region, dbucket string, v srcVersion) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	get, err := src.Clients.S3.GetObject(cctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket(kind, src.Name)), Key: aws.String(v.key), VersionId: aws.String(v.id)})
+	get, err := src.Clients.S3.GetObject(cctx, &s3.GetObjectInput{Bucket: aws.String(sbucket), Key: aws.String(v.key), VersionId: aws.String(v.id)})
 	if err != nil {
 		return "", fmt.Errorf("read %s version %s in %s: %w", v.key, v.id, src.Name, err)
 	}
