@@ -83,7 +83,7 @@ func (c labController) CutLink(_ context.Context, a, b string) error { return c.
 func (c labController) LateHealthChecks(_ context.Context, r string, d time.Duration) error {
 	return c.l.LateHealthChecks(r, d)
 }
-func (c labController) KickReplication(_ context.Context) error { c.l.objects.Poke(); return nil }
+func (c labController) KickReplication(_ context.Context) error        { c.l.objects.Poke(); return nil }
 func (c labController) Replicate(ctx context.Context, a Adopted) error { return c.l.Replicate(ctx, a) }
 func (c labController) StopReplicating(ctx context.Context, a Adopted) error {
 	return c.l.StopReplicating(ctx, a)

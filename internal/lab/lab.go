@@ -98,8 +98,8 @@ type Lab struct {
 	adoptMu        sync.Mutex
 	adopted        map[string]*adoptedTable
 	adoptedBuckets map[string]string
-	replRegions [2]tables.Region
-	replCtx     context.Context
+	replRegions    [2]tables.Region
+	replCtx        context.Context
 
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*functions.Pool // "region/name"
