@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
+	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
@@ -24,6 +26,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 	o := drill.Options{}
 	var scenario, reportPath string
 	var jsonOut bool
+	var app appFlags
 	c := &cobra.Command{
 		Use:   "drill",
 		Short: "Run a disaster-recovery drill and measure RTO and RPO",
@@ -82,6 +85,15 @@ Schedules (an order of events the lease protocol must survive):
   all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
+With --app NAME the drill runs on your own application, protected with
+pilotlight protect apply (PILOTLIGHT_PROTECT_DIR keeps the plan): the workload writes its items
+to its table (--app-table, default the plan's first) in the routed region
+— through the guard package when its tier is epoch-guard, plainly when it
+is routing-only — and RPO, failback loss and split brain are counted from
+that table. The tier's promise is printed with the report: breaches it does
+not promise against (routing only) are measured and shown, not failures.
+Only region-outage and no-fault run with --app.
+
 Every drill keeps its report in PILOTLIGHT_REPORTS_DIR (.pilotlight/reports/
 <time>-<scenario>/report.json and report.html); ` + "`pilotlight history`" + ` lists
 them. RTO and RPO are held to PILOTLIGHT_RTO_OBJECTIVE and
@@ -93,6 +105,13 @@ and writes acknowledged by a fenced region. Exit status 1 when failover did
 not happen, failback lost a write, or a fenced region acknowledged a write.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.settings(cmd)
+			if err != nil {
+				return err
+			}
+			if err := app.apply(s.ProtectDir, &o); err != nil {
+				return err
+			}
 			o.Scenario = drill.Scenario(scenario)
 			check := o
 			if scenario == "all" {
@@ -102,10 +121,6 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 				if errors.Is(err, drill.ErrUnknownScenario) {
 					return fmt.Errorf("%w, or all", err)
 				}
-				return err
-			}
-			s, err := g.settings(cmd)
-			if err != nil {
 				return err
 			}
 			progress := g.io.Err
@@ -128,7 +143,11 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			env := drill.Env{Target: t, Progress: progress}
 			if scenario == "all" {
 				var reps []*report.Report
-				for _, sc := range drill.Scenarios {
+				all := drill.Scenarios
+				if o.App != nil {
+					all = drill.AppScenarios
+				}
+				for _, sc := range all {
 					o.Scenario = sc
 					rep, err := drill.Run(cmd.Context(), env, o)
 					if err != nil {
@@ -198,7 +217,47 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "bound on each wait (failover, fence, routing)")
 	f.StringVar(&reportPath, "report", "", "also write the report here (report.html beside it); every drill is kept in PILOTLIGHT_REPORTS_DIR anyway")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON instead of the summary")
+	f.StringVar(&app.name, "app", "", "drill your application protected by protect apply (its name), not the orders service")
+	f.StringVar(&app.table, "app-table", "", "with --app: the table the workload writes (default: the plan's first)")
+	f.StringVar(&app.item, "app-item", "", `with --app: the item written, DynamoDB JSON with {{id}} and {{n}} for each write's id and number (default: the table's key alone), e.g. '{"user":{"S":"{{id}}"},"line":{"N":"{{n}}"},"sku":{"S":"drill"}}'`)
 	return c
+}
+
+// appFlags are drill's --app, --app-table and --app-item.
+type appFlags struct{ name, table, item string }
+
+// apply sets o.App from the plan protect apply applied for the named
+// application.
+func (a appFlags) apply(dir string, o *drill.Options) error {
+	if a.name == "" {
+		if a.table != "" || a.item != "" {
+			return codedError{2, errors.New("--app-table and --app-item go with --app NAME")}
+		}
+		return nil
+	}
+	p, err := appliedPlan(dir, a.name)
+	if err != nil {
+		return withCode(2, err)
+	}
+	table := a.table
+	if table == "" {
+		if len(p.Inventory.Tables) == 0 {
+			return codedError{2, fmt.Errorf("application %s protects no table: the drill writes to one (protect a table, then drill)", a.name)}
+		}
+		table = p.Inventory.Tables[0].Name
+	} else if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
+		return codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, a.name, tableNames(p))}
+	}
+	o.App = &drill.App{Name: p.App, Table: table, Item: a.item, Guarded: p.Tier == protect.EpochGuard, Tier: string(p.Tier), Promise: p.Promise}
+	return nil
+}
+
+func tableNames(p protect.Plan) []string {
+	var out []string
+	for _, t := range p.Inventory.Tables {
+		out = append(out, t.Name)
+	}
+	return out
 }
 
 // labForDrill connects to the lab, starting it (and fetching what it

@@ -46,7 +46,8 @@ func runCLI(t *testing.T, dir string, env []string, args ...string) result {
 		}
 	}
 	var out, errb bytes.Buffer
-	environ := append([]string{"PILOTLIGHT_RUN_MAIN=1", "PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	environ := append([]string{"PILOTLIGHT_RUN_MAIN=1", "PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PILOTLIGHT_PROTECT_DIR=" + filepath.Join(dir, ".pilotlight", "protect"),
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	if c := os.Getenv("PILOTLIGHT_CACHE_DIR"); c != "" {
 		environ = append(environ, "PILOTLIGHT_CACHE_DIR="+c)
 	}

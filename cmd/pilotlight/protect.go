@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -234,7 +235,11 @@ it), then the Route 53 routing step (--hosted-zone, --record).`,
 				return codedError{1, err}
 			}
 			if out == "" {
-				out = filepath.Join(".pilotlight", "protect", app+"-"+p.Hash+".json")
+				st, err := g.settings(cmd)
+				if err != nil {
+					return err
+				}
+				out = filepath.Join(st.ProtectDir, app+"-"+p.Hash+".json")
 			}
 			b, err := json.MarshalIndent(p, "", "  ")
 			if err != nil {
@@ -306,7 +311,15 @@ Check the result with: pilotlight validate --table NAME`,
 				if err := protect.ApplyLab(cmd.Context(), p, approve, lt); err != nil {
 					return err
 				}
-				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) replicated %s ↔ %s. Check with: pilotlight validate --table NAME\n", p.Hash, len(p.Inventory.Tables), p.Primary, p.DR)
+				st, err := g.settings(cmd)
+				if err != nil {
+					return err
+				}
+				if err := writeApplied(st.ProtectDir, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) and %d bucket(s) replicated %s → %s.\nCheck with: pilotlight validate --table NAME\nDrill it with: pilotlight drill --app %s\n",
+					p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets), p.Primary, p.DR, p.App)
 				return nil
 			})
 		},
@@ -344,6 +357,31 @@ func onLab(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan,
 		return codedError{1, err}
 	}
 	return nil
+}
+
+// appliedPath is where apply keeps the plan it applied (in
+// PILOTLIGHT_PROTECT_DIR): what drill --app reads.
+func appliedPath(dir, app string) string { return filepath.Join(dir, app+".applied.json") }
+
+func writeApplied(dir string, p protect.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(appliedPath(dir, p.App), append(b, '\n'), 0o644)
+}
+
+// appliedPlan reads the plan applied for app, naming the fix when there
+// is none.
+func appliedPlan(dir, app string) (protect.Plan, error) {
+	p, err := readPlan(appliedPath(dir, app))
+	if errors.Is(err, os.ErrNotExist) {
+		return p, fmt.Errorf("no application %q is protected here (%s is not there): pilotlight protect scan → plan → apply first", app, appliedPath(dir, app))
+	}
+	return p, err
 }
 
 // readPlan reads a plan file protect plan wrote.
@@ -391,6 +429,13 @@ its data are never touched (its stream stays on). Idempotent.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return onLab(g, cmd, planFile, func(p protect.Plan, lt protect.LabTarget) error {
 				if err := protect.RemoveLab(cmd.Context(), p, approve, lt, deleteReplicas); err != nil {
+					return err
+				}
+				st, err := g.settings(cmd)
+				if err != nil {
+					return err
+				}
+				if err := os.Remove(appliedPath(st.ProtectDir, p.App)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
 				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables))

@@ -107,9 +107,29 @@ func TestProtectCommands(t *testing.T) {
 	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", tables, "--approve", plan.Hash); r.code != 1 || !strings.Contains(r.err, "is not this plan's") {
 		t.Errorf("apply with another plan's hash: exit %d, %q", r.code, r.err)
 	}
+	if r := runCLI(t, dir, nil, "drill", "--app", "shop"); r.code != 2 || !strings.Contains(r.err, "protect scan → plan → apply first") {
+		t.Errorf("drill --app before apply: exit %d, %q", r.code, r.err)
+	}
 	if r := runCLI(t, dir, nil, "protect", "apply", "--plan", out, "--approve", plan.Hash); r.code != 0 ||
-		!strings.Contains(r.err, "1 items already there copied") || !strings.Contains(r.err, "objects are in shop-media-us-west-2") {
+		!strings.Contains(r.err, "1 items already there copied") || !strings.Contains(r.err, "objects are in shop-media-us-west-2") ||
+		!strings.Contains(r.out, "pilotlight drill --app shop") {
 		t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	applied := filepath.Join(dir, ".pilotlight", "protect", "shop.applied.json")
+	if _, err := os.Stat(applied); err != nil {
+		t.Fatalf("apply kept no record for drill --app: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"drill", "--app", "shop", "--app-table", "shop-users"}, "does not protect it"},
+		{[]string{"drill", "--app-item", "{}"}, "go with --app NAME"},
+		{[]string{"drill", "--app", "shop", "--scenario", "failback-lag"}, "orders service"},
+	} {
+		if r := runCLI(t, dir, nil, tc.args...); r.code == 0 || !strings.Contains(r.err, tc.want) {
+			t.Errorf("%v: exit %d, %q, want %q", tc.args, r.code, r.err, tc.want)
+		}
 	}
 	r = runCLI(t, dir, nil, "validate", "--table", "shop-carts", "--settle", "5s", "--json")
 	var rep struct {
@@ -124,6 +144,9 @@ func TestProtectCommands(t *testing.T) {
 	}
 	if _, err := clients["us-west-2"].S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("shop-media-us-west-2")}); err == nil {
 		t.Error("the replica bucket survived remove --delete-replicas")
+	}
+	if _, err := os.Stat(applied); err == nil {
+		t.Error("remove kept the applied record: drill --app would drill an application no longer protected")
 	}
 	if _, err := clients["us-west-2"].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("shop-carts")}); err == nil {
 		t.Error("the replica survived remove --delete-replicas")

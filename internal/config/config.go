@@ -41,6 +41,7 @@ type Settings struct {
 	ReplicationLag             time.Duration // PILOTLIGHT_REPLICATION_LAG: added delay of lab replication
 	FunctionsDir               string        // PILOTLIGHT_FUNCTIONS_DIR: built function bootstraps
 	ReportsDir                 string        // PILOTLIGHT_REPORTS_DIR: every drill's report
+	ProtectDir                 string        // PILOTLIGHT_PROTECT_DIR: protect's plans, and each application's applied one
 	// Credentials for the aws target; never printed.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -146,6 +147,13 @@ var Fields = []Field{
 			return errors.New("empty: give a directory")
 		}
 		s.ReportsDir = v
+		return nil
+	}},
+	{Env: "PILOTLIGHT_PROTECT_DIR", Default: ".pilotlight/protect", Help: "protect's plans, and the plan applied for each application (drill --app reads it)", set: func(s *Settings, v string) error {
+		if v == "" {
+			return errors.New("empty: give a directory")
+		}
+		s.ProtectDir = v
 		return nil
 	}},
 	{Env: "PILOTLIGHT_FUNCTIONS_DIR", Default: "bin/functions", Help: "built functions (<name>/bootstrap), from `make build`", set: func(s *Settings, v string) error {

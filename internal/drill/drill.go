@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ type Options struct {
 	RTOObjective, RPOObjective time.Duration
 	// LoadRate is the load scenario's write rate (0: LoadRate, 200/s).
 	LoadRate int
+	// App, when set, drills a protected application instead of the orders
+	// service (AppScenarios only).
+	App *App
 }
 
 // Env is what a drill drives: a target (the lab or AWS), and where its
@@ -75,6 +79,14 @@ func (o Options) Check() error {
 	}
 	if o.Rate < 1 || o.Rate > 2000 || o.Concurrency < 1 || o.Concurrency > 256 {
 		return errors.New("--rate must be 1-2000 and --concurrency 1-256")
+	}
+	if o.App != nil {
+		if !slices.Contains(AppScenarios, o.Scenario) {
+			return fmt.Errorf("scenario %s drives pilotlight's orders service; on a protected application run one of %v", o.Scenario, AppScenarios)
+		}
+		if o.App.Table == "" {
+			return fmt.Errorf("application %s: no table to write to", o.App.Name)
+		}
 	}
 	return nil
 }
@@ -97,6 +109,12 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	}
 	d := &run{env: env, opts: opts, t: t, fc: fc, clients: t.Clients(), names: t.Names(), primary: t.Primary(), dr: t.DR(),
 		rep: &report.Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
+	d.subject = orders{d}
+	if opts.App != nil {
+		if err := d.setupApp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -143,6 +161,11 @@ type run struct {
 	faultHook func(ctx context.Context) (string, error)
 	// onWorkloadStart, when set, runs as the workload starts.
 	onWorkloadStart func()
+	// subject is what the workload writes and the checks look up: the
+	// orders (default) or a protected application's items (app).
+	subject subject
+	app     *workload.App
+	route   router // the app's clients' view of the routing
 }
 
 func (d *run) say(format string, args ...any) {
@@ -229,6 +252,10 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 func (d *run) startWorkload() {
 	d.wl = &workload.Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency, RegionURL: d.t.RegionURL,
 		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.t.HTTP()}
+	if d.app != nil {
+		d.wl.Do = d.app.Write
+		d.followRouting()
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
 	d.startedAt = time.Now()
@@ -244,6 +271,7 @@ func (d *run) stopWorkload() {
 		<-d.wlDone
 		d.stopWL = nil
 	}
+	d.stopRouting()
 }
 
 func wait(ctx context.Context, dur time.Duration) error {
@@ -333,7 +361,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 			primaryAcked = append(primaryAcked, w)
 		}
 	}
-	missing, err := workload.MissingItems(ctx, d.clients[d.dr], d.names, ids(primaryAcked))
+	missing, err := d.subject.missingItems(ctx, d.dr, ids(primaryAcked))
 	if err != nil {
 		return err
 	}
@@ -404,17 +432,17 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 			drAcked = append(drAcked, w)
 		}
 	}
-	mi, err := workload.MissingItems(ctx, d.clients[d.primary], d.names, ids(drAcked))
+	mi, err := d.subject.missingItems(ctx, d.primary, ids(drAcked))
 	if err != nil {
 		return err
 	}
-	ma, err := workload.MissingAttachments(ctx, d.clients[d.primary], d.names, ids(drAcked))
+	ma, err := d.subject.missingObjects(ctx, d.primary, ids(drAcked))
 	if err != nil {
 		return err
 	}
 	fb.Lost = len(mi) + len(ma)
 	if fb.Lost > 0 {
-		d.fail(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.primary, append(mi, ma...)[:min(5, fb.Lost)]))
+		d.breach(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.primary, append(mi, ma...)[:min(5, fb.Lost)]))
 	}
 
 	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
@@ -480,11 +508,11 @@ func (d *run) finish(ctx context.Context) {
 	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
 		in = report.Integrity{}
 		for _, r := range []string{d.primary, d.dr} {
-			m, err := workload.MissingItems(ctx, d.clients[r], d.names, ids(acked))
+			m, err := d.subject.missingItems(ctx, r, ids(acked))
 			if err != nil {
 				return false, err
 			}
-			a, err := workload.MissingAttachments(ctx, d.clients[r], d.names, ids(acked))
+			a, err := d.subject.missingObjects(ctx, r, ids(acked))
 			if err != nil {
 				return false, err
 			}
@@ -494,14 +522,17 @@ func (d *run) finish(ctx context.Context) {
 	})
 	rep.Integrity = in
 	if err != nil {
-		d.fail(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
+		d.breach(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
 			len(in.ItemsMissingPrimary), len(in.AttachmentsMissingPrimary), d.primary, len(in.ItemsMissingDR), len(in.AttachmentsMissingDR), d.dr))
 	}
 	if rep.FencedAcks > 0 {
-		d.fail(fmt.Sprintf("%d writes were acknowledged by a fenced region", rep.FencedAcks))
+		d.breach(fmt.Sprintf("%d writes were acknowledged by a fenced region, e.g. %v", rep.FencedAcks, rep.FencedSamples))
 	}
 	d.invariants(ctx, writes)
 	d.validate(ctx)
+	if d.opts.App != nil {
+		d.validateApp(ctx)
+	}
 	d.objectives()
 	rep.Events = d.t.Events(ctx, rep.Started)
 	// The lab enforces the templates' IAM: a refusal is a permission a
@@ -538,9 +569,16 @@ func (d *run) validate(ctx context.Context) {
 
 // fencedAcks counts acknowledged writes committed by a region after another
 // region had been promoted at a higher epoch: split-brain writes. The orders
-// service's transaction makes them impossible; the drill proves it.
+// service's transaction (and the guard package) makes them impossible; the
+// drill proves it. An unguarded write (epoch 0: a routing-only
+// application) is fenced when it was acknowledged by a region other than
+// the one last promoted before it was sent.
 func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []string) {
-	promotedAt := map[int64]time.Time{}
+	type promotion struct {
+		at     time.Time
+		region string
+	}
+	promoted := map[int64]promotion{}
 	for _, r := range []string{d.primary, d.dr} {
 		a, err := d.store(r).Active(ctx)
 		if err != nil {
@@ -553,15 +591,31 @@ func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []st
 			}
 			for _, en := range j {
 				if en.Phase == control.Promoted && en.To == r {
-					promotedAt[e] = en.At
+					promoted[e] = promotion{en.At, r}
 				}
 			}
 		}
 	}
+	// owner is the region last promoted before t (the primary before any).
+	owner := func(t time.Time) string {
+		best, who := time.Time{}, d.primary
+		for _, p := range promoted {
+			if !p.at.After(t) && p.at.After(best) {
+				best, who = p.at, p.region
+			}
+		}
+		return who
+	}
 	n := 0
 	var samples []string
 	for _, w := range acked {
-		if at, ok := promotedAt[w.Epoch+1]; ok && w.CreatedAt.After(at) {
+		fenced := false
+		if w.Epoch == 0 && d.app != nil {
+			fenced = owner(w.CreatedAt) != w.Region
+		} else if p, ok := promoted[w.Epoch+1]; ok && w.CreatedAt.After(p.at) {
+			fenced = true
+		}
+		if fenced {
 			n++
 			if len(samples) < 5 {
 				samples = append(samples, w.ID)

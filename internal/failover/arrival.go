@@ -20,11 +20,13 @@ import (
 )
 
 // ArrivalDrainer proves arrival, item by item: every item the source
-// region's table changed in its tenure — read from the source table's
-// stream, which holds every write the region acknowledged, in order per
-// item — is shown in the target as the source's last image says (a removed
-// item: absent), and every latest object version the source's data bucket
-// got in its tenure is in the target with the same ETag. Global tables replicate items independently, with no
+// region's tables changed in its tenure — pilotlight's table and every
+// table of a protected application (Adopted), each read from its stream,
+// which holds every write the region acknowledged, in order per item — is
+// shown in the target as the source's last image says (a removed item:
+// absent), and every latest object version the source's data bucket (and
+// each adopted bucket) got in its tenure is in the target's with the same
+// ETag. Global tables replicate items independently, with no
 // order across items: one canary that arrived says nothing about the rest.
 //
 // A Drain before the handover (the catch-up, while the source still
@@ -55,6 +57,10 @@ type ArrivalDrainer struct {
 	Settle time.Duration
 	// Objects also proves the data bucket's objects.
 	Objects bool
+	// Adopted, when set, names the users' tables and buckets pilotlight
+	// protects (protect apply): a drain proves them as it proves its own
+	// (the promise is the application's, not only the orders service's).
+	Adopted func(ctx context.Context) (Adopted, error)
 	// Rounding is how far before its write a stream record's time may lie
 	// (0: a second, as DynamoDB Streams rounds; DynamoDB Local rounds down
 	// to the minute). An object's (S3's LastModified) is a second.
@@ -68,6 +74,14 @@ type ArrivalDrainer struct {
 
 	mu  sync.Mutex
 	dir map[string]*arrival // per direction "from>to"
+}
+
+// Adopted is what a drain proves besides pilotlight's own table and
+// bucket.
+type Adopted struct {
+	Tables []string
+	// Buckets: each a bucket and its replica, by region.
+	Buckets []map[string]string
 }
 
 // StreamSettle is ArrivalDrainer.Settle on AWS: DynamoDB Streams makes a
@@ -87,11 +101,17 @@ var (
 
 // arrival is what one direction's drains have read and proved so far.
 type arrival struct {
+	tables  map[string]*tableArrival
+	objects map[string]map[string]string // source bucket → object key → ETag proved in the target
+}
+
+// tableArrival is one table's stream read and items proved.
+type tableArrival struct {
+	table   string
 	stream  string
 	after   map[string]string // shard → last sequence number read
 	ended   map[string]bool   // closed shards read to their end
 	pending map[string]change // canonical key → the source's last image of it
-	objects map[string]string // object key → ETag proved in the target
 }
 
 type change struct {
@@ -132,6 +152,10 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	tables, buckets, err := d.subjects(ctx, from, to)
+	if err != nil {
+		return fmt.Errorf("drain %s → %s: %w", from, to, err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dir == nil {
@@ -139,7 +163,7 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 	}
 	a := d.dir[from+">"+to]
 	if a == nil {
-		a = &arrival{after: map[string]string{}, ended: map[string]bool{}, pending: map[string]change{}, objects: map[string]string{}}
+		a = &arrival{tables: map[string]*tableArrival{}, objects: map[string]map[string]string{}}
 		d.dir[from+">"+to] = a
 	}
 	var cut, objectCut time.Time
@@ -150,45 +174,66 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 		}
 		cut, objectCut = since.Add(-r), since.Add(-time.Second)
 	}
-	for k, c := range a.pending {
-		if c.at.Before(cut) && !c.at.IsZero() {
-			delete(a.pending, k) // kept by an earlier drain, before this tenure
+	var ts []*tableArrival
+	for _, name := range tables {
+		t := a.tables[name]
+		if t == nil {
+			t = &tableArrival{table: name, after: map[string]string{}, ended: map[string]bool{}, pending: map[string]change{}}
+			a.tables[name] = t
 		}
+		for k, c := range t.pending {
+			if c.at.Before(cut) && !c.at.IsZero() {
+				delete(t.pending, k) // kept by an earlier drain, before this tenure
+			}
+		}
+		ts = append(ts, t)
+	}
+	pending := func() int {
+		n := 0
+		for _, t := range ts {
+			n += len(t.pending)
+		}
+		return n
 	}
 	settled := time.Now().Add(d.Settle)
 	best := -1
 	for {
-		if err := d.read(ctx, src, a, cut); err != nil {
-			if ctx.Err() != nil && len(a.pending) > 0 {
-				return fmt.Errorf("drain %s → %s: %d items written in %s not in %s after %s, e.g. %s", from, to, len(a.pending), from, to, timeout, sample(a.pending))
+		var err error
+		for _, t := range ts {
+			if rerr := d.read(ctx, src, t, cut); rerr != nil {
+				if ctx.Err() != nil && pending() > 0 {
+					return fmt.Errorf("drain %s → %s: %d items written in %s not in %s after %s, e.g. %s", from, to, pending(), from, to, timeout, samples(ts))
+				}
+				return fmt.Errorf("drain %s → %s: read %s's stream of %s: %w", from, to, from, t.table, rerr)
 			}
-			return fmt.Errorf("drain %s → %s: read %s's stream: %w", from, to, from, err)
+			if perr := d.prove(ctx, dst, t); perr != nil && err == nil {
+				err = perr
+			}
 		}
-		err := d.prove(ctx, dst, a)
 		if err != nil && ctx.Err() != nil {
 			err = nil // the deadline: report what is pending
 		}
-		if err == nil && len(a.pending) == 0 && !time.Now().Before(settled) {
+		if err == nil && pending() == 0 && !time.Now().Before(settled) {
 			break
 		}
 		if catchUp && err == nil {
 			// Caught up as far as a source that still writes allows: the
 			// pending items no longer shrink.
-			if best >= 0 && len(a.pending) >= best {
+			if best >= 0 && pending() >= best {
 				break
 			}
-			best = len(a.pending)
+			best = pending()
 		}
 		select {
 		case <-ctx.Done():
 			if err == nil {
-				err = fmt.Errorf("%d items written in %s not in %s after %s, e.g. %s", len(a.pending), from, to, timeout, sample(a.pending))
+				err = fmt.Errorf("%d items written in %s not in %s after %s, e.g. %s", pending(), from, to, timeout, samples(ts))
 			}
 			return fmt.Errorf("drain %s → %s: %w", from, to, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if !d.Objects {
+	if len(buckets) == 0 {
 		return nil
 	}
 	if d.Replicated != nil {
@@ -196,32 +241,64 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 			return err
 		}
 	}
-	for {
-		missing, err := d.proveObjects(ctx, src, dst, from, to, objectCut, a)
-		if err == nil && (len(missing) == 0 || catchUp) {
-			return nil
+	for _, b := range buckets {
+		if a.objects[b[0]] == nil {
+			a.objects[b[0]] = map[string]string{}
 		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("%d objects in %s not in %s after %s, e.g. %s", len(missing), d.Names.Bucket(from), d.Names.Bucket(to), timeout, strings.Join(missing[:min(3, len(missing))], ", "))
+		for {
+			missing, err := d.proveObjects(ctx, src, dst, b[0], b[1], objectCut, a.objects[b[0]])
+			if err == nil && (len(missing) == 0 || catchUp) {
+				break
 			}
-			return fmt.Errorf("drain %s → %s: %w", from, to, err)
-		case <-time.After(100 * time.Millisecond):
+			select {
+			case <-ctx.Done():
+				if err == nil {
+					err = fmt.Errorf("%d objects in %s not in %s after %s, e.g. %s", len(missing), b[0], b[1], timeout, strings.Join(missing[:min(3, len(missing))], ", "))
+				}
+				return fmt.Errorf("drain %s → %s: %w", from, to, err)
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
+	return nil
+}
+
+// subjects are the tables a drain proves (pilotlight's and the adopted
+// ones) and the bucket pairs (source, target): pilotlight's data bucket
+// when Objects, and every adopted one.
+func (d *ArrivalDrainer) subjects(ctx context.Context, from, to string) ([]string, [][2]string, error) {
+	tables := []string{d.Names.Table()}
+	var buckets [][2]string
+	if d.Objects {
+		buckets = append(buckets, [2]string{d.Names.Bucket(from), d.Names.Bucket(to)})
+	}
+	if d.Adopted == nil {
+		return tables, buckets, nil
+	}
+	ad, err := d.Adopted(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the protected application's tables and buckets: %w", err)
+	}
+	tables = append(tables, ad.Tables...)
+	for _, b := range ad.Buckets {
+		if b[from] == "" || b[to] == "" {
+			return nil, nil, fmt.Errorf("adopted bucket pair %v has no bucket in %s or %s", b, from, to)
+		}
+		buckets = append(buckets, [2]string{b[from], b[to]})
+	}
+	return tables, buckets, nil
 }
 
 // read reads the source table's stream on from the positions in a, keeping
 // each key's last image as pending (unless its record is before cut).
-func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arrival, cut time.Time) error {
+func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *tableArrival, cut time.Time) error {
 	if a.stream == "" {
-		out, err := src.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(d.Names.Table())})
+		out, err := src.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(a.table)})
 		if err != nil {
 			return err
 		}
 		if out.Table.LatestStreamArn == nil {
-			return fmt.Errorf("table %s has no stream: a global table replica always does", d.Names.Table())
+			return fmt.Errorf("table %s has no stream: a global table replica always does", a.table)
 		}
 		a.stream = *out.Table.LatestStreamArn
 	}
@@ -268,7 +345,7 @@ func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arriv
 					continue
 				}
 				key := validate.FromStream(r.Dynamodb.Keys)
-				if canary(key) {
+				if a.table == d.Names.Table() && canary(key) {
 					continue
 				}
 				a.after[id] = aws.ToString(r.Dynamodb.SequenceNumber)
@@ -296,7 +373,7 @@ func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *arriv
 
 // prove looks the pending items up in the target (strongly consistent, 100
 // at a time) and drops those that hold the source's last image.
-func (d *ArrivalDrainer) prove(ctx context.Context, dst *region.Clients, a *arrival) error {
+func (d *ArrivalDrainer) prove(ctx context.Context, dst *region.Clients, a *tableArrival) error {
 	keys := make([]string, 0, len(a.pending))
 	for k := range a.pending {
 		keys = append(keys, k)
@@ -305,19 +382,19 @@ func (d *ArrivalDrainer) prove(ctx context.Context, dst *region.Clients, a *arri
 		n := min(100, len(keys))
 		batch := keys[:n]
 		keys = keys[n:]
-		req := map[string]types.KeysAndAttributes{d.Names.Table(): {ConsistentRead: aws.Bool(true)}}
-		ka := req[d.Names.Table()]
+		req := map[string]types.KeysAndAttributes{a.table: {ConsistentRead: aws.Bool(true)}}
+		ka := req[a.table]
 		for _, k := range batch {
 			ka.Keys = append(ka.Keys, a.pending[k].key)
 		}
-		req[d.Names.Table()] = ka
+		req[a.table] = ka
 		found := map[string]map[string]types.AttributeValue{}
 		for len(req) > 0 {
 			out, err := dst.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
 				return err
 			}
-			for _, it := range out.Responses[d.Names.Table()] {
+			for _, it := range out.Responses[a.table] {
 				found[keyOf(it, a.pending[batch[0]].key)] = it
 			}
 			req = out.UnprocessedKeys
@@ -368,7 +445,7 @@ func keyOf(item, like map[string]types.AttributeValue) string {
 // proveObjects lists both buckets and checks each source object not proved
 // yet (new, or with another ETag) against the target's listing: two
 // listings, not a call per object. It returns the keys still missing.
-func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, from, to string, cut time.Time, a *arrival) ([]string, error) {
+func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, srcBucket, dstBucket string, cut time.Time, proved map[string]string) ([]string, error) {
 	list := func(c *region.Clients, bucket string, f func(key, etag string, at time.Time)) error {
 		p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 		for p.HasMorePages() {
@@ -383,8 +460,8 @@ func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clie
 		return nil
 	}
 	want := map[string]string{}
-	if err := list(src, d.Names.Bucket(from), func(k, etag string, at time.Time) {
-		if !strings.HasPrefix(k, "_canary/") && a.objects[k] != etag && !at.Before(cut) {
+	if err := list(src, srcBucket, func(k, etag string, at time.Time) {
+		if !strings.HasPrefix(k, "_canary/") && proved[k] != etag && !at.Before(cut) {
 			want[k] = etag
 		}
 	}); err != nil {
@@ -393,9 +470,9 @@ func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clie
 	if len(want) == 0 {
 		return nil, nil
 	}
-	if err := list(dst, d.Names.Bucket(to), func(k, etag string, _ time.Time) {
+	if err := list(dst, dstBucket, func(k, etag string, _ time.Time) {
 		if w, ok := want[k]; ok && w == etag {
-			a.objects[k] = etag
+			proved[k] = etag
 			delete(want, k)
 		}
 	}); err != nil {
@@ -407,6 +484,21 @@ func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clie
 	}
 	sort.Strings(missing)
 	return missing, nil
+}
+
+// samples names up to three pending items, from the first table that has
+// any.
+func samples(ts []*tableArrival) string {
+	for _, t := range ts {
+		if len(t.pending) > 0 {
+			s := sample(t.pending)
+			if len(ts) > 1 {
+				s = "table " + t.table + ": " + s
+			}
+			return s
+		}
+	}
+	return ""
 }
 
 func sample(pending map[string]change) string {

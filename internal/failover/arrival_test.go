@@ -2,6 +2,7 @@ package failover_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,54 @@ func TestArrivalDrainProvesTheTenureOnly(t *testing.T) {
 	// differs).
 	if err := drainer().Drain(ctx, west.Name, east.Name, time.Time{}); err == nil || !strings.Contains(err.Error(), "o-old") {
 		t.Fatalf("drain of the whole stream: %v, want o-old named", err)
+	}
+}
+
+// A protected application's tables and buckets are proved as pilotlight's
+// own are: failback promises the application no acknowledged write lost,
+// so a drain that proved the orders table alone could release the target
+// while a write to the user's table (composite key) or bucket was still
+// on its way.
+func TestArrivalDrainProvesTheAdoptedTablesAndBuckets(t *testing.T) {
+	ctx := ctxT(t)
+	names := labtest.Provision(t, "adp")
+	east, west := labtest.Clients(t, 0)
+	table, bucket := names.App+"-carts", names.App+"-media"
+	for _, c := range []*region.Clients{east, west} {
+		if _, err := c.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("user"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("line"), AttributeType: types.ScalarAttributeTypeN}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("user"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("line"), KeyType: types.KeyTypeRange}},
+			StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket + "-" + c.Name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line := func(user string, n int) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"user": &types.AttributeValueMemberS{Value: user}, "line": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}}
+	}
+	d := &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 3 * time.Second,
+		Adopted: func(context.Context) (Adopted, error) {
+			return Adopted{Tables: []string{table}, Buckets: []map[string]string{{east.Name: bucket + "-" + east.Name, west.Name: bucket + "-" + west.Name}}}, nil
+		}}
+	labtest.PutItems(t, ctx, west, table, line("ann", 1), line("ann", 2))
+	labtest.PutItems(t, ctx, east, table, line("ann", 1))
+	err := d.Drain(ctx, west.Name, east.Name, time.Time{})
+	if err == nil || !strings.Contains(err.Error(), "1 items") || !strings.Contains(err.Error(), "table "+table) || !strings.Contains(err.Error(), "line=2") {
+		t.Fatalf("with ann's line 2 only in west: %v, want it named in table %s", err, table)
+	}
+	labtest.PutItems(t, ctx, east, table, line("ann", 2))
+	if _, err := west.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket + "-" + west.Name), Key: aws.String("images/cat.png"), Body: strings.NewReader("meow")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err == nil || !strings.Contains(err.Error(), "images/cat.png") {
+		t.Fatalf("an object only in west's adopted bucket: %v, want it named", err)
+	}
+	if _, err := east.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket + "-" + east.Name), Key: aws.String("images/cat.png"), Body: strings.NewReader("meow")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err != nil {
+		t.Fatalf("every write arrived: %v", err)
 	}
 }

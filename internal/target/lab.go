@@ -94,12 +94,31 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	cfg := failover.Config{
 		Clients: clients, Names: names, Deployment: d,
 		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
-		Drain:  &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Rounding: failover.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady},
+		Drain: &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Rounding: failover.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady,
+			Adopted: t.adopted},
 	}
 	if s.FrontDoor != "" {
 		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
 	}
 	return failover.New(cfg), nil
+}
+
+// adopted is what the lab replicates for protected applications (protect
+// apply): every failback drain proves it too.
+func (t *Lab) adopted(ctx context.Context) (failover.Adopted, error) {
+	st, err := t.c.ReplicationStatus(ctx)
+	if err != nil {
+		return failover.Adopted{}, err
+	}
+	var a failover.Adopted
+	for _, x := range st.Adopted {
+		if x.Table != "" {
+			a.Tables = append(a.Tables, x.Table)
+		} else {
+			a.Buckets = append(a.Buckets, map[string]string{t.Primary(): x.Bucket, t.DR(): x.Replica})
+		}
+	}
+	return a, nil
 }
 
 // Deployment is the lab's description of its deployment: read from the

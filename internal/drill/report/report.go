@@ -49,6 +49,22 @@ type Report struct {
 	// Objectives are the RTO and RPO the drill was held to.
 	Objectives *Objectives    `json:"objectives,omitempty"`
 	Events     []target.Event `json:"events,omitempty"`
+	// App is the protected application drilled (drill --app); nil: the
+	// orders service.
+	App *App `json:"app,omitempty"`
+	// NotPromised are the breaches measured that the application's fencing
+	// tier does not promise against (split brain, failback loss under
+	// routing only): printed, never hidden, and not failures.
+	NotPromised []string `json:"not_promised,omitempty"`
+}
+
+// App is the protected application a drill ran on, and what its fencing
+// tier promises.
+type App struct {
+	Name    string `json:"name"`
+	Table   string `json:"table"`
+	Tier    string `json:"tier"`
+	Promise string `json:"promise"`
 }
 
 // Objectives are the recovery objectives a drill is held to, and whether
@@ -209,6 +225,9 @@ func PrintSummary(w io.Writer, r *Report) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "\n%s drill (%s → %s): %s\n", r.Scenario, r.Primary, r.DR, verdict)
+	if a := r.App; a != nil {
+		fmt.Fprintf(w, "application: %s (table %s), fencing tier %s\npromise: %s\n", a.Name, a.Table, a.Tier, a.Promise)
+	}
 	fmt.Fprintf(w, "expected: %s\n", r.Expected)
 	if r.Observed != "" {
 		fmt.Fprintf(w, "observed: %s\n", r.Observed)
@@ -268,6 +287,9 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(tw, "validation\t%s\t%s\n", verdict, detail)
 	}
 	tw.Flush()
+	for _, n := range r.NotPromised {
+		fmt.Fprintf(w, "NOT PROMISED by the %s tier, measured: %s\n", r.App.Tier, n)
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "FAILED: %s\n", f)
 	}

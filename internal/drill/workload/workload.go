@@ -31,7 +31,8 @@ type Write struct {
 func (w Write) Acked() bool { return w.Status == http.StatusCreated }
 
 // Workload writes orders at a steady rate through one URL, or through
-// whichever URL Route names at the time of each write.
+// whichever URL Route names at the time of each write (or, with Do, a
+// protected application's items).
 type Workload struct {
 	URL         string
 	Route       func() string
@@ -43,6 +44,9 @@ type Workload struct {
 	// a write refused with 503 naming another region as active is sent
 	// there at once (once), as a client following the answer would.
 	RegionURL func(region string) string
+	// Do, when set, makes each write instead of a POST of an order (a
+	// protected application's item: App.Write).
+	Do func(ctx context.Context, id string, n int64) Write
 
 	mu     sync.Mutex
 	writes []Write
@@ -84,6 +88,9 @@ func (w *Workload) Run(ctx context.Context) {
 
 func (w *Workload) one(ctx context.Context, n int64) Write {
 	id := w.RunID + "-" + strconv.FormatInt(n, 10)
+	if w.Do != nil {
+		return w.Do(ctx, id, n)
+	}
 	body, _ := json.Marshal(map[string]any{"id": id, "customer": "drill", "amount": float64(n%10000) / 100})
 	wr := Write{ID: id, Sent: time.Now()}
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
