@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
@@ -18,10 +19,11 @@ import (
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
-// lambdaLister is a target with a Lambda control plane (AWS; the lab has
-// none): checked here, once.
-type lambdaLister interface {
+// controlPlanes is a target with the Lambda and Application Auto Scaling
+// control planes (AWS; the lab has neither): checked here, once.
+type controlPlanes interface {
 	Lambda(region string) *lambda.Client
+	AutoScaling(region string) *applicationautoscaling.Client
 }
 
 // replicator is a target that replicates a user's tables and buckets
@@ -37,8 +39,8 @@ type replicator interface {
 func protectSource(t target.Target) protect.Source {
 	c := t.Clients()[t.Primary()]
 	src := protect.Source{Primary: t.Primary(), DR: t.DR(), DynamoDB: c.DynamoDB, S3: c.S3}
-	if l, ok := t.(lambdaLister); ok {
-		src.Lambda = l.Lambda(t.Primary())
+	if l, ok := t.(controlPlanes); ok {
+		src.Lambda, src.AutoScaling = l.Lambda(t.Primary()), l.AutoScaling(t.Primary())
 	}
 	app := t.Names().App
 	src.Exclude = func(name string) bool { return name == app || strings.HasPrefix(name, app+"-") }
@@ -87,9 +89,12 @@ pilot-light minimum (reserved concurrency 0 until a failover).
   plan   a reviewable plan — steps, the fencing tier your application gets
          and exactly what it promises, the CloudFormation — that changes
          nothing, identified by a hash
-  apply  applies an approved plan (its hash); in the lab, tables only so
-         far; on AWS not yet
-  remove undoes apply; your tables and their data are never touched
+  apply  applies an approved plan (its hash); in the lab, tables and
+         buckets (the lab has no Lambda control plane); on AWS not yet
+  remove undoes apply; your tables, buckets and data are never touched
+
+Then drill it: pilotlight drill --app NAME (RTO, RPO and failback loss
+counted from your own table, with the tier's promise printed).
 
 Fencing tiers, weakest first (docs/protect.md):
   routing-only  traffic moves; RPO is not bounded and a failback may lose
@@ -291,16 +296,23 @@ func newProtectApplyCmd(g *globals) *cobra.Command {
 	var planFile, approve string
 	c := &cobra.Command{
 		Use:   "apply",
-		Short: "Apply an approved plan (lab: tables)",
+		Short: "Apply an approved plan (lab: tables and buckets)",
 		Long: `Apply a plan written by protect plan, approved by its hash.
 
 In the lab, each table of the plan gets its stream (NEW_AND_OLD_IMAGES), a
 replica in the DR region with the same keys and indexes, the lab's
 replicator serving it both ways (as a global table), and the items already
-there copied to the replica (none overwritten). Every step is idempotent:
-running apply again resumes an interrupted one. Buckets and functions are
-scanned and planned but not adopted yet, and applying on AWS is not built
-yet: both are refused before anything changes.
+there copied to the replica (none overwritten). Each bucket gets
+versioning, a versioned replica bucket <bucket>-<dr region> in the DR
+region, the lab's object replicator serving the pair (as a replication
+rule, and back during a failback), and apply waits until the objects
+already there are in the replica. Every step is idempotent: running apply
+again resumes an interrupted one. The lab has no Lambda control plane, so a
+plan with functions is refused there; applying on AWS is not built yet.
+Both are refused before anything changes.
+
+The applied plan is kept in PILOTLIGHT_PROTECT_DIR: drill --app NAME reads
+it.
 
 Check the result with: pilotlight validate --table NAME`,
 		Example: `  pilotlight protect plan --name shop-carts --app shop --out plan.json
@@ -418,11 +430,12 @@ func newProtectRemoveCmd(g *globals) *cobra.Command {
 	var deleteReplicas bool
 	c := &cobra.Command{
 		Use:   "remove",
-		Short: "Undo protect apply (your tables and their data are never touched)",
+		Short: "Undo protect apply (your tables, buckets and their data are never touched)",
 		Long: `Undo what protect apply added for a plan (approved by its hash again): in
-the lab, each table stops being replicated. Its copy in the DR region is
-kept unless --delete-replicas; the table in the primary region, yours, and
-its data are never touched (its stream stays on). Idempotent.`,
+the lab, each table and bucket stops being replicated. Their copies in the
+DR region are kept unless --delete-replicas; the tables and buckets in the
+primary region, yours, and their data are never touched (streams and
+versioning stay on). Idempotent.`,
 		Example: `  pilotlight protect remove --plan plan.json --approve 3f2a…
   pilotlight protect remove --plan plan.json --approve 3f2a… --delete-replicas`,
 		Args: cobra.NoArgs,
@@ -438,7 +451,7 @@ its data are never touched (its stream stays on). Idempotent.`,
 				if err := os.Remove(appliedPath(st.ProtectDir, p.App)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
-				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables))
+				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) and %d bucket(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets))
 				return nil
 			})
 		},

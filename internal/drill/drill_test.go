@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // The lab target offers the chaos scenarios' faults.
@@ -224,50 +226,57 @@ func TestDrillsEndToEnd(t *testing.T) {
 	})
 }
 
-// A protected application — a composite-key table with an index, created
-// by the user and adopted by protect scan → plan → apply — drilled with
-// its own items: under the epoch guard every promise holds, counted from
-// its table; under routing only the drill passes and prints what the tier
-// does not promise instead of hiding it.
+// The shop example (testdata/shop) — two tables, one with a composite key
+// and an index, and a bucket with prefixes, created by its script with the
+// AWS CLI as a user would — adopted by protect scan → plan → apply and
+// drilled with its own items: under the epoch guard every promise holds,
+// counted from its table; under routing only the drill passes and prints
+// what the tier does not promise instead of hiding it.
 func TestAppDrills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end drill")
+	}
+	awsCLI, err := exec.LookPath("aws")
+	if err != nil {
+		testenv.Missing(t, "no AWS CLI on PATH: CI must create the shop example with it (.ci/run installs Debian's awscli)", "no AWS CLI on PATH: the shop example's drill needs it to create the example")
 	}
 	cl := startLab(t)
 	e := env(t, cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	lt := e.Target.(*target.Lab)
-	p := lt.Clients()[cl.State.Primary]
-	table := "shop-carts"
-	attr := func(n string, ty types.ScalarAttributeType) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ty}
+	p, dr := lt.Clients()[cl.State.Primary], lt.Clients()[cl.State.DR]
+	create := exec.CommandContext(ctx, "../../testdata/shop/create.sh")
+	ep := cl.State.Regions[p.Name].Endpoints
+	create.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3,
+		"AWS_ACCESS_KEY_ID="+cl.State.Credentials.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+cl.State.Credentials.SecretAccessKey, "AWS_DEFAULT_REGION="+p.Name, "AWS_REGION="+p.Name)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("create.sh: %v\n%s", err, out)
 	}
-	key := func(n string, ty types.KeyType) types.KeySchemaElement {
-		return types.KeySchemaElement{AttributeName: aws.String(n), KeyType: ty}
-	}
-	if _, err := p.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN), attr("sku", types.ScalarAttributeTypeS)},
-		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{key("sku", types.KeyTypeHash)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}}}); err != nil {
-		t.Fatal(err)
-	}
-	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: cl.State.DR, DynamoDB: p.DynamoDB, S3: p.S3}, protect.Selector{Names: []string{table}})
+	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}, protect.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := protect.MakePlan(inv, protect.Options{App: "shop", AllGuarded: true, ControlTable: cl.State.Names().ControlTable()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dr := lt.Clients()[cl.State.DR]
-	err = protect.ApplyLab(ctx, plan, plan.Hash, protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+	labT := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		Replicate:       func(ctx context.Context, a protect.Replicated) error { return cl.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return cl.StopReplicating(ctx, lab.Adopted(a)) }})
-	if err != nil {
-		t.Fatal(err)
+		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return cl.StopReplicating(ctx, lab.Adopted(a)) }}
+	// plan and apply, as protect apply does; drill --app reads the plan.
+	adopt := func(o protect.Options) *drill.App {
+		t.Helper()
+		o.App, o.ControlTable = "shop", cl.State.Names().ControlTable()
+		plan, err := protect.MakePlan(inv, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Inventory.Tables) != 2 || len(plan.Inventory.Buckets) != 1 {
+			t.Fatalf("the plan: %d tables, %d buckets", len(plan.Inventory.Tables), len(plan.Inventory.Buckets))
+		}
+		if err := protect.ApplyLab(ctx, plan, plan.Hash, labT); err != nil {
+			t.Fatal(err)
+		}
+		return &drill.App{Name: plan.App, Table: plan.Inventory.Tables[0].Name, Guarded: plan.Tier == protect.EpochGuard, Tier: string(plan.Tier), Promise: plan.Promise}
 	}
+	table := "shop-carts"
 	count := func(c *region.Clients) int32 {
 		out, err := c.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount, ConsistentRead: aws.Bool(true)})
 		if err != nil {
@@ -280,7 +289,11 @@ func TestAppDrills(t *testing.T) {
 
 	t.Run("epoch-guard", func(t *testing.T) {
 		o := opts
-		o.App = &drill.App{Name: "shop", Table: table, Item: item, Guarded: true, Tier: string(plan.Tier), Promise: plan.Promise}
+		o.App = adopt(protect.Options{AllGuarded: true})
+		if o.App.Table != table || !o.App.Guarded {
+			t.Fatalf("the drill's application: %+v", o.App)
+		}
+		o.App.Item = item
 		rep, err := drill.Run(ctx, e, o)
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +326,10 @@ func TestAppDrills(t *testing.T) {
 
 	t.Run("routing-only", func(t *testing.T) {
 		o := opts
-		o.App = &drill.App{Name: "shop", Table: table, Tier: "routing-only", Promise: "traffic moves; nothing more"}
+		o.App = adopt(protect.Options{}) // the lab lists no functions: routing only
+		if o.App.Guarded || o.App.Tier != "routing-only" {
+			t.Fatalf("the drill's application: %+v", o.App)
+		}
 		rep, err := drill.Run(ctx, e, o)
 		if err != nil {
 			t.Fatal(err)
@@ -331,7 +347,7 @@ func TestAppDrills(t *testing.T) {
 		}
 		var sb strings.Builder
 		report.PrintSummary(&sb, rep)
-		if !strings.Contains(sb.String(), "fencing tier routing-only") {
+		if !strings.Contains(sb.String(), "fencing tier routing-only") || !strings.Contains(sb.String(), "RPO is not bounded") {
 			t.Errorf("summary:\n%s", sb.String())
 		}
 		t.Logf("routing only: %d fenced acks, %d split-brain commits, %d lost on failback", rep.FencedAcks, rep.SplitBrain, rep.Failback.Lost)

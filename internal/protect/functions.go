@@ -2,6 +2,7 @@ package protect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/pilotlight/pilotlight/internal/deploy"
 )
@@ -109,10 +111,25 @@ func describeFunction(ctx context.Context, src Source, c lambdatypes.FunctionCon
 		sort.Strings(f.Environment)
 	}
 	g, err := src.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-	if err != nil {
+	switch {
+	case denied(err):
+		f.Unreadable = append(f.Unreadable, "its code cannot be read: GetFunction was refused ("+err.Error()+")")
+	case err != nil:
 		return f, fmt.Errorf("function %s: %w", name, err)
+	default:
+		f.Tags = g.Tags
+		if f.PackageType != string(lambdatypes.PackageTypeImage) && (g.Code == nil || aws.ToString(g.Code.Location) == "") {
+			f.Unreadable = append(f.Unreadable, "its code cannot be downloaded: GetFunction gave no code location")
+		}
 	}
-	f.Tags = g.Tags
+	for _, l := range f.Layers {
+		if _, err := src.Lambda.GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: aws.String(l)}); err != nil {
+			if !denied(err) && !absent(err) {
+				return f, fmt.Errorf("function %s: layer %s: %w", name, l, err)
+			}
+			f.Unreadable = append(f.Unreadable, "layer "+l+" cannot be read ("+err.Error()+")")
+		}
+	}
 	if u, err := src.Lambda.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String(name)}); err == nil {
 		f.URL, f.URLAuth = aws.ToString(u.FunctionUrl), string(u.AuthType)
 	} else if !absent(err) {
@@ -130,6 +147,16 @@ func describeFunction(ctx context.Context, src Source, c lambdatypes.FunctionCon
 	return f, nil
 }
 
+// denied reports whether err is AWS refusing the call.
+func denied(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	c := ae.ErrorCode()
+	return c == "AccessDeniedException" || c == "AccessDenied" || c == "UnauthorizedOperation"
+}
+
 func preflightFunction(f Function, primary, dr string, now time.Time) []Finding {
 	var fs []Finding
 	for _, r := range runtimes {
@@ -143,7 +170,13 @@ func preflightFunction(f Function, primary, dr string, now time.Time) []Finding 
 			fs = append(fs, Finding{Note, "runtime " + f.Runtime + " is deprecated: from " + r.Blocked + " its DR copy could no longer be created", "move the function to " + orDefault(r.Successor, "a supported runtime"), false})
 		}
 	}
+	for _, u := range f.Unreadable {
+		fs = append(fs, Finding{Blocker, u + ": its DR copy cannot be made from it", "let this principal read it (lambda:GetFunction on the function; a layer of another account shared with yours by lambda:AddLayerVersionPermission), then scan again", false})
+	}
 	for _, l := range f.Layers {
+		if slices.ContainsFunc(f.Unreadable, func(u string) bool { return strings.Contains(u, l) }) {
+			continue
+		}
 		// arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION
 		parts := strings.Split(l, ":")
 		if len(parts) >= 4 && parts[3] != dr {

@@ -193,10 +193,6 @@ func TestPlanMarksChangesAndRetains(t *testing.T) {
 
 // The CloudFormation a plan applies passes cfn-lint, in both regions.
 func TestPlanTemplatesPassCfnLint(t *testing.T) {
-	bin, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		testenv.Missing(t, "cfn-lint not found: CI must lint protect's templates (the machine image provides cfn-lint 1.51)", "cfn-lint not found: install it to lint protect's templates")
-	}
 	inv := shop()
 	inv.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k"
 	inv.Tables[0].Findings = preflightTable(inv.Tables[0], inv.DR)
@@ -208,6 +204,20 @@ func TestPlanTemplatesPassCfnLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(p.Templates) != 2 {
+		t.Fatalf("%d templates, want one per region", len(p.Templates))
+	}
+	LintPlan(t, p)
+}
+
+// LintPlan runs cfn-lint on a plan's templates, warnings included (for the
+// tests of this package and of protect_test).
+func LintPlan(t *testing.T, p Plan) {
+	t.Helper()
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		testenv.Missing(t, "cfn-lint not found: CI must lint protect's templates (the machine image provides cfn-lint 1.51)", "cfn-lint not found: install it to lint protect's templates")
+	}
 	dir := t.TempDir()
 	var files []string
 	for name, tpl := range p.Templates {
@@ -217,10 +227,7 @@ func TestPlanTemplatesPassCfnLint(t *testing.T) {
 		}
 		files = append(files, f)
 	}
-	if len(files) != 2 {
-		t.Fatalf("%d templates, want one per region", len(files))
-	}
-	out, err := exec.Command(bin, append([]string{"--non-zero-exit-code", "warning", "--regions", "us-east-1", "us-west-2", "--"}, files...)...).CombinedOutput()
+	out, err := exec.Command(bin, append([]string{"--non-zero-exit-code", "warning", "--regions", p.Primary, p.DR, "--"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cfn-lint: %v\n%s", err, out)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -103,6 +104,12 @@ type Table struct {
 	Items      int64             `json:"items"`
 	Tags       map[string]string `json:"tags,omitempty"`
 	Findings   []Finding         `json:"findings,omitempty"`
+	// A provisioned table's capacity: its auto scaling (nil: none, or not
+	// known where the target has no Application Auto Scaling) and its read
+	// units.
+	WriteScaling *Scaling `json:"write_auto_scaling,omitempty"`
+	ReadScaling  *Scaling `json:"read_auto_scaling,omitempty"`
+	ReadCapacity int64    `json:"read_capacity_units,omitempty"`
 }
 
 // Bucket is one S3 bucket of the application.
@@ -135,6 +142,9 @@ type Function struct {
 	Environment  []string          `json:"environment,omitempty"` // names only: values may be secrets
 	Tags         map[string]string `json:"tags,omitempty"`
 	Findings     []Finding         `json:"findings,omitempty"`
+	// Unreadable says why the code or a layer cannot be copied: GetFunction
+	// gave no code location, or a layer version could not be read.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // Inventory is what Scan found in the primary region, checked against the
@@ -181,6 +191,9 @@ type Source struct {
 	DynamoDB *dynamodb.Client
 	S3       *s3.Client
 	Lambda   *lambda.Client
+	// AutoScaling reads provisioned tables' auto scaling (AWS; nil in the
+	// lab, whose provisioned tables have none).
+	AutoScaling *applicationautoscaling.Client
 	// Exclude names resources that are pilotlight's own (its sample app,
 	// control tables, buckets): never the user's.
 	Exclude func(name string) bool
@@ -245,6 +258,11 @@ func scanTables(ctx context.Context, src Source, sel Selector) ([]Table, error) 
 		if !sel.tagged(t.Tags) {
 			continue
 		}
+		if t.Billing == "PROVISIONED" && src.AutoScaling != nil {
+			if err := scanScaling(ctx, src.AutoScaling, &t); err != nil {
+				return nil, err
+			}
+		}
 		t.Findings = preflightTable(t, src.DR)
 		out = append(out, t)
 	}
@@ -285,6 +303,7 @@ func describeTable(ctx context.Context, src Source, name string) (Table, error) 
 	if s := d.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
 		t.Stream = string(s.StreamViewType)
 	}
+	t.ReadCapacity = readCapacity(out)
 	if b := d.BillingModeSummary; b != nil && b.BillingMode != "" {
 		t.Billing = string(b.BillingMode)
 	} else if pt := d.ProvisionedThroughput; pt != nil && aws.ToInt64(pt.ReadCapacityUnits) == 0 && aws.ToInt64(pt.WriteCapacityUnits) == 0 {
@@ -340,9 +359,12 @@ func preflightTable(t Table, dr string) []Finding {
 		fs = append(fs, Finding{Blocker, "encrypted with a customer managed KMS key (" + t.Encryption + "): the replica needs a key in " + dr,
 			"create or replicate a key in " + dr + " (a multi-Region replica key), then plan with --replica-key " + t.Name + "=<its ARN>", true})
 	}
-	if t.Billing == "PROVISIONED" {
-		fs = append(fs, Finding{Blocker, "provisioned capacity: a replica must have write auto scaling, or the table must be on demand",
+	switch {
+	case t.Billing == "PROVISIONED" && t.WriteScaling == nil:
+		fs = append(fs, Finding{Blocker, "provisioned capacity without write auto scaling: a global table's replicas must scale their writes (or be on demand)",
 			"switch it to on-demand (PAY_PER_REQUEST), or enable write capacity auto scaling, then scan again", false})
+	case t.Billing == "PROVISIONED":
+		fs = append(fs, Finding{Note, scalingNote(t), "", false})
 	}
 	if !t.PITR {
 		fs = append(fs, Finding{Note, "point-in-time recovery is off: replication protects against a region's loss, not against a bad write", "enable it (pilotlight's backup manager does not snapshot your tables)", false})

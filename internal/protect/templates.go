@@ -140,6 +140,9 @@ func globalTable(t Table, primary, dr, replicaKey string) obj {
 	if len(lsis) > 0 {
 		props["LocalSecondaryIndexes"] = lsis
 	}
+	if t.Billing == "PROVISIONED" && t.WriteScaling != nil {
+		provisioned(t, props)
+	}
 	return obj{"Type": "AWS::DynamoDB::GlobalTable", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}
 }
 

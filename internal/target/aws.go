@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -322,6 +323,15 @@ func (t *AWS) Lambda(regionName string) *lambda.Client {
 		return nil
 	}
 	return lambda.NewFromConfig(t.Account.cfg, func(o *lambda.Options) { o.Region = regionName })
+}
+
+// AutoScaling is a client of a region's Application Auto Scaling (nil
+// without a connection): protect scan reads provisioned tables' scaling.
+func (t *AWS) AutoScaling(regionName string) *applicationautoscaling.Client {
+	if t.Account == nil {
+		return nil
+	}
+	return applicationautoscaling.NewFromConfig(t.Account.cfg, func(o *applicationautoscaling.Options) { o.Region = regionName })
 }
 
 func (t *AWS) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
