@@ -273,7 +273,7 @@ func rawScan(ctx context.Context, cl map[string]*region.Clients, table string, s
 	var mu sync.Mutex
 	for _, c := range cl {
 		wg.Go(func() {
-			err := validate.Scan(ctx, c.DynamoDB, table, validate.AllSegments(segments), false, func(_ int, page []validate.Item) error {
+			err := validate.Scan(ctx, c.DynamoDB, table, validate.AllSegments(segments), false, func(_ int, page []map[string]dbtypes.AttributeValue) error {
 				n.Add(int64(len(page)))
 				return nil
 			})

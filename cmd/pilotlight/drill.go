@@ -112,7 +112,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			if err := app.apply(s.ProtectDir, &o); err != nil {
 				return err
 			}
-			o.Scenario = drill.Scenario(scenario)
+			o.Scenario = report.Scenario(scenario)
 			check := o
 			if scenario == "all" {
 				check.Scenario = drill.RegionOutage

@@ -15,6 +15,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
@@ -342,13 +343,13 @@ type statusRegion struct {
 type statusDoc struct {
 	// Active is the holder of the highest epoch on a majority of the
 	// control records ("" when no epoch has one).
-	Active      string             `json:"active_region"`
-	Epoch       int64              `json:"epoch"`
-	Writable    []string           `json:"writable_regions"`
-	Witness     string             `json:"witness,omitempty"`
-	Regions     []statusRegion     `json:"regions"`
-	Answer      string             `json:"routing_answer,omitempty"`
-	Replication []target.Direction `json:"replication"`
+	Active      string                     `json:"active_region"`
+	Epoch       int64                      `json:"epoch"`
+	Writable    []string                   `json:"writable_regions"`
+	Witness     string                     `json:"witness,omitempty"`
+	Regions     []statusRegion             `json:"regions"`
+	Answer      string                     `json:"routing_answer,omitempty"`
+	Replication []region.ReplicationStatus `json:"replication"`
 	// Health is, on AWS, what the DR region's health check last reported to
 	// CloudWatch (the lab shows its replicators instead).
 	Health *target.Health `json:"health,omitempty"`

@@ -150,7 +150,7 @@ func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 	}
 	var mu sync.Mutex
 	var total int64
-	err = validate.Scan(ctx, m.DB, m.Table, validate.AllSegments(m.Segments), false, func(seg int, page []Item) error {
+	err = validate.Scan(ctx, m.DB, m.Table, validate.AllSegments(m.Segments), false, func(seg int, page []map[string]dbtypes.AttributeValue) error {
 		s := &segs[seg]
 		for _, it := range page {
 			if validate.IsCanary(it, names[0]) {

@@ -13,13 +13,10 @@ import (
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// Item is a DynamoDB item.
-type Item = validate.Item
-
 // AppendItemJSON appends an item as DynamoDB JSON ({"pk":{"S":"a"},...}),
 // attributes in name order so that equal items give equal bytes.
 // Replication bookkeeping (validate.Ignored) is left out.
-func AppendItemJSON(dst []byte, it Item) []byte {
+func AppendItemJSON(dst []byte, it validate.Item) []byte {
 	names := make([]string, 0, len(it))
 	for k := range it {
 		if !validate.Ignored(k) {
@@ -101,7 +98,7 @@ const maxDepth = 32
 // ParseItemJSON reads one item in DynamoDB JSON, strictly: every value has
 // exactly one type, numbers are numbers, binaries are base64, sets are not
 // empty and hold no duplicates. Replication bookkeeping is dropped.
-func ParseItemJSON(b []byte) (Item, error) {
+func ParseItemJSON(b []byte) (validate.Item, error) {
 	var raw map[string]json.RawMessage
 	if err := strictUnmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("not a DynamoDB JSON item: %w", err)
@@ -112,11 +109,11 @@ func ParseItemJSON(b []byte) (Item, error) {
 	return parseMap(raw, 0)
 }
 
-func parseMap(raw map[string]json.RawMessage, depth int) (Item, error) {
+func parseMap(raw map[string]json.RawMessage, depth int) (validate.Item, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
 	}
-	out := make(Item, len(raw))
+	out := make(validate.Item, len(raw))
 	for k, v := range raw {
 		if validate.Ignored(k) {
 			continue

@@ -147,7 +147,7 @@ func (m *Manager) readFile(ctx context.Context, man *Manifest, f DataFile, out c
 	}
 	defer obj.Body.Close()
 	batch := make([]dbtypes.WriteRequest, 0, 25)
-	err = ReadFile("s3://"+m.Bucket+"/"+key, obj.Body, &f, func(it Item) error {
+	err = ReadFile("s3://"+m.Bucket+"/"+key, obj.Body, &f, func(it validate.Item) error {
 		batch = append(batch, dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: it}})
 		if len(batch) == 25 {
 			select {
@@ -202,7 +202,7 @@ func TableDigest(ctx context.Context, db *dynamodb.Client, table string, keys []
 	for i := range hs {
 		hs[i] = validate.Hasher{Keys: keys, Buckets: 1}
 	}
-	err := validate.Scan(ctx, db, table, validate.AllSegments(segments), true, func(s int, page []Item) error {
+	err := validate.Scan(ctx, db, table, validate.AllSegments(segments), true, func(s int, page []map[string]dbtypes.AttributeValue) error {
 		for _, it := range page {
 			if validate.IsCanary(it, keys[0]) {
 				continue

@@ -107,7 +107,7 @@ func newFileWriter() *fileWriter {
 }
 
 // add writes {"Item":{...}}\n, as DynamoDB's export does.
-func (w *fileWriter) add(it Item) error {
+func (w *fileWriter) add(it validate.Item) error {
 	w.line = append(w.line[:0], `{"Item":`...)
 	w.line = AppendItemJSON(w.line, it)
 	w.line = append(w.line, "}\n"...)
@@ -150,7 +150,7 @@ const maxLine = 4 << 20
 // are set; a truncated or corrupt file is a *FileError naming the file and
 // the line. fn sees items before the whole file is checked: callers that
 // write them must undo on error.
-func ReadFile(name string, r io.Reader, want *DataFile, fn func(Item) error) error {
+func ReadFile(name string, r io.Reader, want *DataFile, fn func(validate.Item) error) error {
 	h := sha256.New()
 	zr, err := gzip.NewReader(io.TeeReader(r, h))
 	if err != nil {

@@ -34,7 +34,7 @@ type App struct {
 // AppScenarios are the scenarios that run on a protected application; the
 // others drive the orders service's own machinery (its function, its
 // attachments, its conflicting writes).
-var AppScenarios = []Scenario{RegionOutage, NoFault}
+var AppScenarios = []report.Scenario{RegionOutage, NoFault}
 
 // subject is what a drill writes and looks up: the orders service's
 // orders, or a protected application's items.

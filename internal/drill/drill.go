@@ -22,25 +22,22 @@ import (
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
-// Scenario names a drill.
-type Scenario = report.Scenario
-
 const (
 	// RegionOutage cuts the primary region off entirely, lets detection and
 	// failover happen on their own, heals it, and fails back (planned).
-	RegionOutage Scenario = "region-outage"
+	RegionOutage report.Scenario = "region-outage"
 	// NoFault runs the workload with no fault: no failover may happen and
 	// every write must replicate.
-	NoFault Scenario = "no-fault"
+	NoFault report.Scenario = "no-fault"
 )
 
 // Scenarios lists the drills, for --help and `make chaos`.
-var Scenarios = []Scenario{RegionOutage, NoFault, DROutage, WitnessOutage, ReturnBeforeFence, GreyThenHard,
+var Scenarios = []report.Scenario{RegionOutage, NoFault, DROutage, WitnessOutage, ReturnBeforeFence, GreyThenHard,
 	RefusedThenHealed, FailbackPaused, FailbackLag, Flapping, DoubleFault, ClockSkew}
 
 // Options configures a drill.
 type Options struct {
-	Scenario    Scenario
+	Scenario    report.Scenario
 	Rate        int           // writes per second
 	Concurrency int           // client workers
 	Steady      time.Duration // workload before the fault
@@ -118,7 +115,7 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	body := map[Scenario]func(context.Context) error{
+	body := map[report.Scenario]func(context.Context) error{
 		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
 		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
 		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,

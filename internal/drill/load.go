@@ -15,7 +15,7 @@ import (
 // higher): the RPO must stay within the bound rate × (p99 replication lag,
 // measured in the same run before the fault, + one alarm period), and the
 // failback loses nothing.
-const Load Scenario = "load"
+const Load report.Scenario = "load"
 
 // LoadRate is the load scenario's least write rate.
 const LoadRate = 200

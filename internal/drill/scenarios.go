@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -19,40 +20,42 @@ import (
 // drill then checks the invariants (see run.invariants).
 const (
 	// DROutage cuts the DR region: no new epoch, the primary keeps writing.
-	DROutage Scenario = "dr-outage"
+	DROutage report.Scenario = "dr-outage"
 	// WitnessOutage cuts the witness: no new epoch, the primary keeps writing.
-	WitnessOutage Scenario = "witness-outage"
+	WitnessOutage report.Scenario = "witness-outage"
 	// ReturnBeforeFence promotes the DR region, slows its DynamoDB so the
 	// fence cannot land, and brings the primary back: it must acknowledge
 	// nothing at its old epoch.
-	ReturnBeforeFence Scenario = "return-before-fence"
+	ReturnBeforeFence report.Scenario = "return-before-fence"
 	// GreyThenHard slows the primary's DynamoDB, then cuts it: failover.
-	GreyThenHard Scenario = "grey-then-hard"
+	GreyThenHard report.Scenario = "grey-then-hard"
 	// RefusedThenHealed cuts the primary while the DR region's S3 is slow
 	// (the controller refuses: the target is unhealthy), then heals the DR
 	// region: the failover completes without an operator.
-	RefusedThenHealed Scenario = "refused-then-healed"
+	RefusedThenHealed report.Scenario = "refused-then-healed"
 	// FailbackPaused pauses replication and fails back: refused before
 	// fencing; a region always accepts writes.
-	FailbackPaused Scenario = "failback-paused"
+	FailbackPaused report.Scenario = "failback-paused"
 	// FailbackLag fails back with 5 s of replication lag: the primary holds
 	// every write the DR region acknowledged when it is promoted.
-	FailbackLag Scenario = "failback-lag"
+	FailbackLag report.Scenario = "failback-lag"
 	// Flapping cuts and restores the primary every 2 s, then every 500 ms:
 	// at most one failover.
-	Flapping Scenario = "flapping"
+	Flapping report.Scenario = "flapping"
 	// DoubleFault slows the DR region's DynamoDB while the primary is cut:
 	// failover, or a retry once it recovers; never two writable regions.
-	DoubleFault Scenario = "double-fault"
+	DoubleFault report.Scenario = "double-fault"
 	// ClockSkew runs the region outage with the DR region's functions'
 	// clock ε/2 ahead: the invariants hold.
-	ClockSkew Scenario = "clock-skew"
+	ClockSkew report.Scenario = "clock-skew"
 )
 
 // CrashAfter is the scenario that kills the failover controller as its
 // journal write of phase returns (controller-crash-after-PHASE): a writable
 // region within the RTO budget with no operator, and the epoch advances once.
-func CrashAfter(p control.Phase) Scenario { return Scenario("controller-crash-after-" + string(p)) }
+func CrashAfter(p control.Phase) report.Scenario {
+	return report.Scenario("controller-crash-after-" + string(p))
+}
 
 // crashPhases are the phases a controller can die after.
 var crashPhases = []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified}
@@ -65,7 +68,7 @@ func init() {
 }
 
 // Expectations, for --help and the chaos table.
-var Expectations = map[Scenario]string{
+var Expectations = map[report.Scenario]string{
 	RegionOutage:      "failover; failback loses 0",
 	NoFault:           "no failover; every write replicates",
 	DROutage:          "no new epoch; primary acknowledges ≥ 95% of writes",
@@ -487,7 +490,7 @@ func (d *run) clockSkew(ctx context.Context) error {
 // LWWSameKey writes the same keys in both regions, the primary first with
 // its DynamoDB answering 3 s late (so its stream is read late), the DR region
 // 0.5 s later: the later write must survive in both regions.
-const LWWSameKey Scenario = "lww-same-key"
+const LWWSameKey report.Scenario = "lww-same-key"
 
 func init() {
 	Expectations[LWWSameKey] = "the later write survives in both regions"
@@ -564,7 +567,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 // functions and replication cannot cross it; clients reach both): no
 // failover may happen. Then an operator forces one: the old primary must
 // stop acknowledging before the new one starts.
-const InterRegionPartition Scenario = "inter-region-partition"
+const InterRegionPartition report.Scenario = "inter-region-partition"
 
 func init() {
 	Expectations[InterRegionPartition] = "no failover; a forced one: the old primary stops acknowledging before the new one starts"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
 )
@@ -21,34 +22,35 @@ const (
 	// and, while it waits out the old lease, a second, unforced run for the
 	// same target comes: the new region starts only after the old one
 	// stopped acknowledging.
-	ForcedThenUnforced Scenario = "forced-then-unforced"
+	ForcedThenUnforced report.Scenario = "forced-then-unforced"
 	// ForcedInterrupted: the forced failover is interrupted during its wait;
 	// the failover controller's tick resumes it, never rolling it back onto
 	// the region it was forced away from.
-	ForcedInterrupted Scenario = "forced-interrupted"
+	ForcedInterrupted report.Scenario = "forced-interrupted"
 	// FailbackInterrupted: the failback is interrupted after its handover;
-	// the tick resumes it (drain, release) within a lease term and a tick.
-	FailbackInterrupted Scenario = "failback-interrupted"
+	// the tick resumes it within a lease term and a tick, and releases
+	// the primary after its drain.
+	FailbackInterrupted report.Scenario = "failback-interrupted"
 	// PartialClaimThenWitnessOutage: a claim lands on the DR region's record
 	// only, then the witness goes down: the primary's renewals repaired the
 	// stray record, so it keeps writing.
-	PartialClaimThenWitnessOutage Scenario = "partial-claim-then-witness-outage"
+	PartialClaimThenWitnessOutage report.Scenario = "partial-claim-then-witness-outage"
 	// FailbackMissedWitnessThenDROutage: the failback's handover and release
 	// miss the witness, then the DR region goes down: the primary's renewals
 	// brought the witness up to date, so it keeps writing.
-	FailbackMissedWitnessThenDROutage Scenario = "failback-missed-witness-then-dr-outage"
+	FailbackMissedWitnessThenDROutage report.Scenario = "failback-missed-witness-then-dr-outage"
 	// LateHealthCheck drops one in three of the primary's scheduled
 	// health-check runs (EventBridge delivering late, or not at all): each
 	// run renews across the next, so no write is refused and no failover
 	// happens.
-	LateHealthCheck Scenario = "late-health-check"
+	LateHealthCheck report.Scenario = "late-health-check"
 )
 
 func init() {
-	for sc, want := range map[Scenario]string{
+	for sc, want := range map[report.Scenario]string{
 		ForcedThenUnforced:                "a second run during a forced wait grants nothing early: the old primary's last ack precedes the new one's first",
 		ForcedInterrupted:                 "the tick resumes the interrupted forced failover; never rolled back",
-		FailbackInterrupted:               "the tick resumes the interrupted failback within a term and a tick; failback loses 0",
+		FailbackInterrupted:               "the tick resumes the interrupted failback within a term and a tick, drains and releases; failback loses 0",
 		PartialClaimThenWitnessOutage:     "the stray record is repaired; no new holder; the primary keeps writing with the witness down",
 		FailbackMissedWitnessThenDROutage: "the witness is brought up to date; the primary keeps writing with the DR region down",
 		LateHealthCheck:                   "no failover; the primary acknowledges ≥ 95% of writes while its health-check runs come late",
@@ -240,8 +242,11 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 	}
 	heldFor := resumed.Sub(handover)
 	d.rep.Observed = fmt.Sprintf("failback interrupted after its handover at epoch %d; the tick released %s %.2fs later", held.Epoch, d.primary, heldFor.Seconds())
-	if limit := d.fc.LeaseConfig().Term + 10*time.Second; heldFor > limit {
-		return fmt.Errorf("the interrupted failback held every write for %s, more than a lease term and the tick's schedule (%s)", heldFor.Round(time.Millisecond), limit)
+	// The tick starts the resumed run within a lease term and its 10 s
+	// schedule; the run then drains (the function's drain reads the
+	// stream for StreamSettle) and promotes (a second, generously).
+	if limit := d.fc.LeaseConfig().Term + 10*time.Second + failover.StreamSettle + time.Second; heldFor > limit {
+		return fmt.Errorf("the interrupted failback held every write for %s, more than a lease term, the tick's schedule, the drain's settle and a second to promote (%s)", heldFor.Round(time.Millisecond), limit)
 	}
 	return nil
 }

@@ -306,9 +306,6 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// FunctionError is an error a function returned (not a transport failure).
-type FunctionError = functions.Error
-
 // functionTimeout is a function's timeout in seconds, as the templates set
 // it (labcheck holds the two alike).
 func functionTimeout(name string) string {

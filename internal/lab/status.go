@@ -7,12 +7,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// RoutingStatus is the front door's view, served at /_pilotlight/routing.
-type RoutingStatus = frontdoor.RoutingStatus
-
-// DirectionStatus describes replication in one direction.
-type DirectionStatus = region.ReplicationStatus
-
 // RegionStatus describes one lab region.
 type RegionStatus struct {
 	Name      string          `json:"name"`
@@ -24,14 +18,14 @@ type RegionStatus struct {
 
 // Status is the lab's state as `pilotlight lab status` shows it.
 type Status struct {
-	Regions     []RegionStatus    `json:"regions"`
-	Replication []DirectionStatus `json:"replication"`
-	Lag         time.Duration     `json:"lag_ns"`
-	Paused      bool              `json:"paused"`
-	Failback    bool              `json:"failback_replication"`
+	Regions     []RegionStatus             `json:"regions"`
+	Replication []region.ReplicationStatus `json:"replication"`
+	Lag         time.Duration              `json:"lag_ns"`
+	Paused      bool                       `json:"paused"`
+	Failback    bool                       `json:"failback_replication"`
 	// Functions holds the function, alarm and routing settings, when on.
-	Functions *FunctionOptions `json:"functions,omitempty"`
-	Routing   *RoutingStatus   `json:"routing,omitempty"`
+	Functions *FunctionOptions         `json:"functions,omitempty"`
+	Routing   *frontdoor.RoutingStatus `json:"routing,omitempty"`
 	// IAM: whether the functions run as their template roles, and how many
 	// requests the roles' policies refused.
 	IAM *IAMStatus `json:"iam,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
@@ -180,7 +181,7 @@ func (t *Lab) Routed(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	defer resp.Body.Close()
-	var rs lab.RoutingStatus
+	var rs frontdoor.RoutingStatus
 	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
 		return "", false
 	}

@@ -105,16 +105,12 @@ type Observation struct {
 	Servers map[string]map[string]bool
 	Faults  map[string][]string
 	// Replication per direction and kind.
-	Replication []Direction
+	Replication []region.ReplicationStatus
 	// Paused: replication is paused (a lab fault).
 	Paused bool
 	// Health is the DR region's health check's latest metrics (AWS).
 	Health *Health
 }
-
-// Direction is replication in one direction (the lab's replicators'
-// report; package region owns the type).
-type Direction = region.ReplicationStatus
 
 // Health is the newest datapoint of the DR region's view of the primary
 // and of replication lag (nil: none in the last 10 minutes).

@@ -11,7 +11,7 @@ import (
 )
 
 // Item is a DynamoDB item as the SDK returns it.
-type Item = map[string]types.AttributeValue
+type Item map[string]types.AttributeValue
 
 // Type tags of the canonical encoding. Every value starts with one.
 const (

@@ -85,7 +85,7 @@ func IsCanary(item Item, hashKey string) bool {
 // per segment, calling fn with each page. fn is called concurrently from
 // different segments, never concurrently for one segment. The first error
 // stops the scan.
-func Scan(ctx context.Context, db *dynamodb.Client, table string, seg Segments, consistent bool, fn func(segment int, page []Item) error) error {
+func Scan(ctx context.Context, db *dynamodb.Client, table string, seg Segments, consistent bool, fn func(segment int, page []map[string]types.AttributeValue) error) error {
 	if err := seg.Check(); err != nil {
 		return err
 	}

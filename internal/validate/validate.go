@@ -194,7 +194,7 @@ func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, se
 		per[i] = make(Digests, v.Buckets)
 		hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
 	}
-	err := Scan(ctx, side.DB, side.Table, seg, false, func(s int, page []Item) error {
+	err := Scan(ctx, side.DB, side.Table, seg, false, func(s int, page []map[string]types.AttributeValue) error {
 		d, h := per[s-seg.First], &hashers[s-seg.First]
 		var r *records
 		if recs != nil {
@@ -392,7 +392,7 @@ func (v *Validator) diffPass(ctx context.Context, keys []string, buckets []int) 
 		for i := range hashers {
 			hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
 		}
-		err := Scan(ctx, side.DB, side.Table, AllSegments(v.Segments), false, func(s int, page []Item) error {
+		err := Scan(ctx, side.DB, side.Table, AllSegments(v.Segments), false, func(s int, page []map[string]types.AttributeValue) error {
 			h := &hashers[s]
 			for _, it := range page {
 				if IsCanary(it, keys[0]) {
@@ -484,7 +484,7 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 			return err
 		}
 	}
-	keys := make([]Item, len(recheck))
+	keys := make([]map[string]types.AttributeValue, len(recheck))
 	for i, c := range recheck {
 		keys[i] = c.key
 	}
@@ -526,7 +526,7 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 }
 
 // getItems reads keys with consistent BatchGetItem calls of 100.
-func getItems(ctx context.Context, side Side, keyNames []string, keys []Item) (map[string]Item, error) {
+func getItems(ctx context.Context, side Side, keyNames []string, keys []map[string]types.AttributeValue) (map[string]Item, error) {
 	out := make(map[string]Item, len(keys))
 	for start := 0; start < len(keys); start += 100 {
 		pending := map[string]types.KeysAndAttributes{side.Table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}

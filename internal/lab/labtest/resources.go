@@ -48,7 +48,7 @@ func Clients(t testing.TB, attempts int) (primary, dr *region.Clients) {
 
 // PutItems writes items to a table in batches of 25, retrying what
 // DynamoDB leaves unprocessed.
-func PutItems(t testing.TB, ctx context.Context, c *region.Clients, table string, items ...map[string]types.AttributeValue) {
+func PutItems[M ~map[string]types.AttributeValue](t testing.TB, ctx context.Context, c *region.Clients, table string, items ...M) {
 	t.Helper()
 	for start := 0; start < len(items); start += 25 {
 		var reqs []types.WriteRequest

@@ -53,7 +53,7 @@ func (c *Client) DrainObjects(ctx context.Context, from, to string) error {
 		if err != nil {
 			return err
 		}
-		var d *lab.DirectionStatus
+		var d *region.ReplicationStatus
 		for i := range st.Replication {
 			if r := st.Replication[i]; r.Kind == "objects" && r.From == from && r.To == to {
 				d = &st.Replication[i]

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
@@ -117,7 +118,7 @@ func controlHandler(l *lab.Lab, token string) http.Handler {
 			return
 		}
 		out, err := l.Invoke(r.Context(), r.PathValue("region"), r.PathValue("function"), payload)
-		var fe *lab.FunctionError
+		var fe *functions.Error
 		switch {
 		case errors.As(err, &fe):
 			w.Header().Set("Content-Type", "application/json")
@@ -320,7 +321,7 @@ func (c *Client) status(ctx context.Context, query string) (lab.Status, error) {
 }
 
 // Invoke calls a function in a lab region and returns its response. A
-// function's own error comes back as a *FunctionError.
+// function's own error comes back as a *functions.Error.
 func (c *Client) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.State.Control+"/invoke/"+url.PathEscape(regionName)+"/"+url.PathEscape(function), bytes.NewReader(payload))
 	if err != nil {
@@ -342,7 +343,7 @@ func (c *Client) Invoke(ctx context.Context, regionName, function string, payloa
 	case http.StatusOK:
 		return body, nil
 	case http.StatusUnprocessableEntity:
-		var fe lab.FunctionError
+		var fe functions.Error
 		if json.Unmarshal(body, &fe) == nil {
 			return nil, &fe
 		}

@@ -52,24 +52,22 @@ func parseVersion(s string) (version, bool) {
 	return version{n, origin}, true
 }
 
-type item = map[string]dbtypes.AttributeValue
-
 // entry is what a region is known to hold for a key.
 type entry struct {
-	V       version `json:"v"`
-	Deleted bool    `json:"d,omitempty"`
-	image   item    // for repairs; not persisted
+	V       version       `json:"v"`
+	Deleted bool          `json:"d,omitempty"`
+	image   validate.Item // for repairs; not persisted
 }
 
 // change is one stream record on its way to the peer.
 type change struct {
 	shard, seq string
 	skip       bool // the replicator's own write: only advances the position
-	key        item
+	key        validate.Item
 	keyID      string
 	v          version
 	deleted    bool
-	image      item
+	image      validate.Item
 	observed   time.Time
 }
 
@@ -533,7 +531,7 @@ func (t *Replicator) classify(d *tableDirection, shard string, rec *sttypes.Reco
 
 // replicatorWrite reports whether a record is the replicator's own write, and
 // which version it carries.
-func replicatorWrite(op sttypes.OperationType, newImg, oldImg item) (v version, deleted, own bool) {
+func replicatorWrite(op sttypes.OperationType, newImg, oldImg validate.Item) (v version, deleted, own bool) {
 	if op == sttypes.OperationTypeRemove {
 		if _, marked := oldImg[region.AttrRepDeleting]; !marked {
 			return version{}, false, false
@@ -554,7 +552,7 @@ func replicatorWrite(op sttypes.OperationType, newImg, oldImg item) (v version, 
 	return nv, false, true
 }
 
-func itemVersion(it item) (version, bool) {
+func itemVersion(it validate.Item) (version, bool) {
 	s, ok := it[region.AttrRepVersion].(*dbtypes.AttributeValueMemberS)
 	if !ok {
 		return version{}, false
@@ -562,8 +560,8 @@ func itemVersion(it item) (version, bool) {
 	return parseVersion(s.Value)
 }
 
-func stripRep(it item) item {
-	out := make(item, len(it))
+func stripRep(it validate.Item) validate.Item {
+	out := make(validate.Item, len(it))
 	for k, v := range it {
 		if k != region.AttrRepVersion && k != region.AttrRepDeleting {
 			out[k] = v
@@ -671,8 +669,8 @@ func (t *Replicator) unclaim(to *tableRegion, c *change) {
 	}
 }
 
-func stamped(c *change) item {
-	it := make(item, len(c.image)+1)
+func stamped(c *change) validate.Item {
+	it := make(validate.Item, len(c.image)+1)
 	for k, v := range c.image {
 		it[k] = v
 	}
