@@ -552,17 +552,36 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 		}
 		return true
 	}
-	for svc, pair := range map[region.Service][2]string{
-		region.DynamoDB: {"127.0.0.1:" + strconv.Itoa(ddbPort), r.front.Addr},
-		region.S3:       {"127.0.0.1:" + strconv.Itoa(s3Port), r.objFront.Addr},
-	} {
-		if err := l.inj.Proxy(r.name, svc, pair[0], pair[1]); err != nil {
+	for svc, p := range map[region.Service]struct {
+		port     *int
+		upstream string
+	}{region.DynamoDB: {&ddbPort, r.front.Addr}, region.S3: {&s3Port, r.objFront.Addr}} {
+		if err := l.proxy(r.name, svc, p.port, p.upstream); err != nil {
 			return err
 		}
 	}
 	r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort), S3: "http://127.0.0.1:" + strconv.Itoa(s3Port)}
 	r.clients, err = l.Clients(r.name, 0)
 	return err
+}
+
+// proxy puts a region's fault proxy on *port. A free port (no base port
+// set) can be taken between its choice and the listen — a client's
+// ephemeral port, in another process — so another is chosen, twice at
+// most; a configured port is the user's to free.
+func (l *Lab) proxy(regionName string, svc region.Service, port *int, upstream string) error {
+	for attempt := 1; ; attempt++ {
+		err := l.inj.Proxy(regionName, svc, "127.0.0.1:"+strconv.Itoa(*port), upstream)
+		var taken *server.PortInUseError
+		if err == nil || l.opts.BasePort != 0 || attempt == 3 || !errors.As(err, &taken) {
+			return err
+		}
+		p, ferr := server.FreePort()
+		if ferr != nil {
+			return err
+		}
+		*port = p
+	}
 }
 
 // dynamoDBGate holds a region's DynamoDB requests to the templates' IAM,

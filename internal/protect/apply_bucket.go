@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // applyBucket adopts one bucket in the lab: versioning on, the replica
@@ -148,34 +150,12 @@ func removeBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say fun
 }
 
 // emptyBucket deletes every version and delete marker in bucket (gone
-// already: none) and returns how many. It lists from the start after each
-// page's deletes, so no listing marker outlives what it pointed at.
+// already: none) and returns how many.
 func emptyBucket(ctx context.Context, c *s3.Client, bucket string) (int, error) {
-	n := 0
-	for {
-		page, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-		var nb *s3types.NoSuchBucket
-		if errors.As(err, &nb) {
-			return n, nil
-		}
-		if err != nil {
-			return n, fmt.Errorf("list versions of %s: %w", bucket, err)
-		}
-		var ids []s3types.ObjectIdentifier
-		for _, v := range page.Versions {
-			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, m := range page.DeleteMarkers {
-			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
-		}
-		if len(ids) == 0 {
-			return n, nil
-		}
-		for _, id := range ids {
-			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: id.Key, VersionId: id.VersionId}); err != nil {
-				return n, fmt.Errorf("delete %s version %s in %s: %w", aws.ToString(id.Key), aws.ToString(id.VersionId), bucket, err)
-			}
-			n++
-		}
+	n, err := region.DeleteVersions(ctx, c, bucket, "")
+	var nb *s3types.NoSuchBucket
+	if errors.As(err, &nb) {
+		return n, nil
 	}
+	return n, err
 }
