@@ -269,7 +269,7 @@ it), then the Route 53 routing step (--hosted-zone, --record).`,
 				return writeJSON(g.io.Out, p)
 			}
 			p.WriteText(g.io.Out)
-			fmt.Fprintf(g.io.Out, "\nWritten to %s\n", out)
+			fmt.Fprintf(g.io.Out, "\nWritten to %s. Review it, then apply it with:\n  pilotlight protect apply --plan %s --approve %s\n", out, out, p.Hash)
 			if arcOut != "" {
 				fmt.Fprintf(g.io.Out, "ARC Region switch plan (CloudFormation) written to %s\n", arcOut)
 			}

@@ -526,9 +526,10 @@ func (d *run) finish(ctx context.Context) {
 		d.breach(fmt.Sprintf("%d writes were acknowledged by a fenced region, e.g. %v", rep.FencedAcks, rep.FencedSamples))
 	}
 	d.invariants(ctx, writes)
-	d.validate(ctx)
 	if d.opts.App != nil {
 		d.validateApp(ctx)
+	} else {
+		d.validate(ctx)
 	}
 	d.objectives()
 	rep.Events = d.t.Events(ctx, rep.Started)

@@ -73,5 +73,5 @@ func (p Plan) WriteText(w io.Writer) {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(w, "\nStacks: %s (their templates are in the JSON plan: --output json)\n", strings.Join(names, ", "))
-	fmt.Fprintf(w, "Apply it with: pilotlight protect apply --plan <file> --approve %s\n", p.Hash)
+	fmt.Fprintf(w, "Approve it by its hash: %s\n", p.Hash)
 }

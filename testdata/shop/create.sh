@@ -7,6 +7,8 @@ ddb=(dynamodb)
 s3=(s3api)
 if [[ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]]; then ddb+=(--endpoint-url "$AWS_ENDPOINT_URL_DYNAMODB"); fi
 if [[ -n "${AWS_ENDPOINT_URL_S3:-}" ]]; then s3+=(--endpoint-url "$AWS_ENDPOINT_URL_S3"); fi
+# AWS CLI v1 reads only AWS_DEFAULT_REGION; `lab env` sets AWS_REGION.
+if [[ -n "${AWS_REGION:-}" ]]; then ddb+=(--region "$AWS_REGION"); s3+=(--region "$AWS_REGION"); fi
 
 "$aws" "${ddb[@]}" create-table --table-name shop-carts \
   --attribute-definitions AttributeName=user,AttributeType=S AttributeName=line,AttributeType=N AttributeName=sku,AttributeType=S \

@@ -51,7 +51,12 @@ func newView(r *Report) (view, error) {
 	if fb := r.Failback; fb != nil {
 		v.Rows = append(v.Rows, row{"failback", fmt.Sprintf("%d lost", fb.Lost), fmt.Sprintf("writes refused for %.2f s while switching", fb.UnavailableSeconds), false})
 	}
-	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (must be 0)", false},
+	must := "must be 0"
+	if a := r.App; a != nil && a.Tier != "epoch-guard" {
+		must = "not promised by the " + a.Tier + " tier"
+	}
+	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (" + must + ")", false},
+		row{"split brain", fmt.Sprint(r.SplitBrain), "commits two regions made at once, from the data (" + must + ")", false},
 		row{"writes", fmt.Sprintf("%d acked of %d", r.Writes.Acked, r.Writes.Attempted), fmt.Sprintf("%d refused (503), %d failed", r.Writes.Refused, r.Writes.Failed), false})
 	if val := r.Validation; val != nil {
 		verdict, detail := "clean", fmt.Sprintf("data validator: the same %d items in both regions", val.Items[r.Primary])
@@ -85,7 +90,9 @@ ul.fail{color:#c53030}
 </style></head><body>
 <h1>{{.R.Scenario}} drill ({{.R.Primary}} → {{.R.DR}}): <span class="{{.Verdict}}">{{.Verdict}}</span></h1>
 <p>{{.R.Started.Format "2006-01-02 15:04:05 MST"}} · target {{.R.Target}}</p>
+{{with .R.App}}<p>application <b>{{.Name}}</b> (table {{.Table}}), fencing tier <b>{{.Tier}}</b>: {{.Promise}}</p>{{end}}
 {{if .R.Failures}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .R.NotPromised}}<p>Measured, and not promised by this tier:</p><ul>{{range .R.NotPromised}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table>{{range .Rows}}<tr><td{{if .Sub}} class="sub"{{end}}>{{.Name}}</td><td class="v">{{.Value}}</td><td class="n">{{.Note}}</td></tr>{{end}}</table>
 <h2>Writes per second</h2>
 {{.Plot}}

@@ -58,3 +58,28 @@ func TestWriteHTML(t *testing.T) {
 		t.Errorf("fault line at x=%.1f, want between second 0's bar (ends %.1f) and second 1's (starts %.1f)", x, end0, start1)
 	}
 }
+
+// A drill of a protected application names it and its tier's promise, and
+// lists what the tier does not promise — on the page and in the summary —
+// instead of calling it a failure.
+func TestAppReportShowsItsPromise(t *testing.T) {
+	r := &Report{Scenario: Scenario("region-outage"), Target: "lab", Primary: "us-east-1", DR: "us-west-2", Pass: true, FencedAcks: 3, SplitBrain: 4,
+		App:         &App{Name: "shop", Table: "shop-carts", Tier: "routing-only", Promise: "traffic moves; RPO is not bounded"},
+		NotPromised: []string{"3 writes were acknowledged by a fenced region"}}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var sum strings.Builder
+	PrintSummary(&sum, r)
+	for name, text := range map[string]string{"page": b.String(), "summary": sum.String()} {
+		for _, want := range []string{"shop", "shop-carts", "routing-only", "RPO is not bounded", "3 writes were acknowledged by a fenced region", "not promised by the routing-only tier"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, text)
+			}
+		}
+		if strings.Contains(text, "fenced region (must be 0)") || strings.Contains(text, "from the data (must be 0)") {
+			t.Errorf("%s holds a routing-only application to the epoch guard's promise:\n%s", name, text)
+		}
+	}
+}
