@@ -43,51 +43,13 @@ is interrupted (Ctrl-C). Clients follow the active record to each region's
 function URL with signed requests. Detection takes the deployed profile's
 alarm: about 3-4 minutes with free, under a minute with fast.
 
-Scenarios (each asserts its expected outcome; all check the invariants:
-no two write leases overlap, 0 split-brain commits from the data, the
-validator clean at the end):
-  region-outage        cut the primary (DynamoDB, S3, Lambda)       [default]
-  no-fault             no fault: no failover, every write replicates
-  dr-outage            cut the DR region: no new epoch, primary ≥ 95% acked
-  witness-outage       cut the witness: no new epoch, primary keeps writing
-  return-before-fence  promote, slow the DR region's DynamoDB, bring the
-                       primary back: 0 acknowledgements at its old epoch
-  grey-then-hard       700ms latency on the primary, then a cut: failover
-  refused-then-healed  DR S3 slow while the primary is cut, then healed:
-                       failover completes after the heal, no operator
-  failback-paused      replication paused, failback: refused before fencing
-  failback-lag         5s replication lag, failback: nothing lost at promotion
-  flapping             cut/restore every 2s, then every 500ms: ≤ 1 failover
-  double-fault         DR DynamoDB +700ms while the primary is cut
-  clock-skew           the DR region's clock ε/2 ahead, then an outage
-  inter-region-partition  the regions cannot reach each other, clients reach
-                       both: no failover; a forced one never overlaps
-  lww-same-key         the same keys written in both regions, the earlier
-                       one's stream read late: the later write survives
-  load                 200 writes/s through failover and failback: RPO within
-                       rate × (p99 replication lag + one alarm period)
-  controller-crash-after-PHASE   (PHASE: detected, decided, fenced, promoted,
-                       verified) the controller dies as it journals PHASE:
-                       writable within the RTO budget, no operator
-Schedules (an order of events the lease protocol must survive):
-  forced-then-unforced   a second, unforced run during a forced failover's
-                       wait: nothing is granted early
-  forced-interrupted   a forced failover interrupted in its wait: the tick
-                       resumes it, never rolls it back
-  failback-interrupted a failback interrupted after its handover: the tick
-                       resumes it within a lease term and a tick
-  partial-claim-then-witness-outage   a claim lands on one record, then the
-                       witness goes down: the primary keeps writing
-  failback-missed-witness-then-dr-outage   the failback misses the witness,
-                       then the DR region goes down: the primary keeps writing
-  late-health-check    one in three of the primary's health-check runs
-                       dropped: no failover, no refused writes
-  all                  every scenario in turn, then a table (make chaos)
+` + drill.Help() + `  all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
 With --app NAME the drill runs on your own application, protected with
-pilotlight protect apply (PILOTLIGHT_PROTECT_DIR keeps the plan): the workload writes its items
-to its table (--app-table, default the plan's first) in the routed region
+pilotlight protect apply (PILOTLIGHT_PROTECT_DIR keeps the plan): the
+workload writes its items to its table (--app-table, default the plan's
+first) in the routed region
 — through the guard package when its tier is epoch-guard, plainly when it
 is routing-only — and RPO, failback loss and split brain are counted from
 that table. The tier's promise is printed with the report: breaches it does

@@ -31,10 +31,6 @@ const (
 	NoFault report.Scenario = "no-fault"
 )
 
-// Scenarios lists the drills, for --help and `make chaos`.
-var Scenarios = []report.Scenario{RegionOutage, NoFault, DROutage, WitnessOutage, ReturnBeforeFence, GreyThenHard,
-	RefusedThenHealed, FailbackPaused, FailbackLag, Flapping, DoubleFault, ClockSkew}
-
 // Options configures a drill.
 type Options struct {
 	Scenario    report.Scenario
@@ -115,19 +111,8 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	body := map[report.Scenario]func(context.Context) error{
-		RegionOutage: d.regionOutage, NoFault: d.noFault, DROutage: d.drOutage, WitnessOutage: d.witnessOutage,
-		ReturnBeforeFence: d.returnBeforeFence, GreyThenHard: d.greyThenHard, RefusedThenHealed: d.refusedThenHealed,
-		FailbackPaused: d.failbackPaused, FailbackLag: d.failbackLag, Flapping: d.flapping, DoubleFault: d.doubleFault,
-		ClockSkew: d.clockSkew, LWWSameKey: d.lwwSameKey, InterRegionPartition: d.partition, Load: d.load,
-		ForcedThenUnforced: d.forcedThenUnforced, ForcedInterrupted: d.forcedInterrupted, FailbackInterrupted: d.failbackInterrupted,
-		PartialClaimThenWitnessOutage: d.partialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage: d.failbackMissedWitnessThenDROutage,
-		LateHealthCheck: d.lateHealthCheck,
-	}[opts.Scenario]
-	if strings.HasPrefix(string(opts.Scenario), "controller-crash-after-") {
-		body = d.controllerCrash
-	}
-	err = body(ctx)
+	sc, _ := lookup(opts.Scenario) // Check found it
+	err = sc.run(d, ctx)
 	if err != nil {
 		d.fail(err.Error())
 		// A drill that stopped early must not leave the target broken.

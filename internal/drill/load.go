@@ -20,11 +20,6 @@ const Load report.Scenario = "load"
 // LoadRate is the load scenario's least write rate.
 const LoadRate = 200
 
-func init() {
-	Expectations[Load] = fmt.Sprintf("%d writes/s through failover and failback: report.RPO ≤ rate × (p99 lag + one alarm period); failback 0", LoadRate)
-	Scenarios = append(Scenarios, Load)
-}
-
 func (d *run) load(ctx context.Context) error {
 	if _, err := d.faults(); err != nil {
 		return err

@@ -57,32 +57,6 @@ func CrashAfter(p control.Phase) report.Scenario {
 	return report.Scenario("controller-crash-after-" + string(p))
 }
 
-// crashPhases are the phases a controller can die after.
-var crashPhases = []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified}
-
-func init() {
-	for _, p := range crashPhases {
-		Expectations[CrashAfter(p)] = "a writable region within the RTO budget, no operator; the epoch advances once"
-		Scenarios = append(Scenarios, CrashAfter(p))
-	}
-}
-
-// Expectations, for --help and the chaos table.
-var Expectations = map[report.Scenario]string{
-	RegionOutage:      "failover; failback loses 0",
-	NoFault:           "no failover; every write replicates",
-	DROutage:          "no new epoch; primary acknowledges ≥ 95% of writes",
-	WitnessOutage:     "no new epoch; primary keeps writing",
-	ReturnBeforeFence: "0 acknowledgements at an old epoch",
-	GreyThenHard:      "failover happens",
-	RefusedThenHealed: "failover completes after the heal",
-	FailbackPaused:    "refused before fencing; a region always writable",
-	FailbackLag:       "the primary holds every DR-acknowledged write at promotion",
-	Flapping:          "at most one failover",
-	DoubleFault:       "failover (or a retry after recovery); never two writable regions",
-	ClockSkew:         "failover with one clock ε/2 ahead; the invariants hold",
-}
-
 // LabFaults is what a target offers beyond cutting a region, for the chaos
 // scenarios. The lab has it; AWS does not.
 type LabFaults interface {
@@ -492,11 +466,6 @@ func (d *run) clockSkew(ctx context.Context) error {
 // 0.5 s later: the later write must survive in both regions.
 const LWWSameKey report.Scenario = "lww-same-key"
 
-func init() {
-	Expectations[LWWSameKey] = "the later write survives in both regions"
-	Scenarios = append(Scenarios, LWWSameKey)
-}
-
 func (d *run) lwwSameKey(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
@@ -568,11 +537,6 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 // failover may happen. Then an operator forces one: the old primary must
 // stop acknowledging before the new one starts.
 const InterRegionPartition report.Scenario = "inter-region-partition"
-
-func init() {
-	Expectations[InterRegionPartition] = "no failover; a forced one: the old primary stops acknowledging before the new one starts"
-	Scenarios = append(Scenarios, InterRegionPartition)
-}
 
 func (d *run) partition(ctx context.Context) error {
 	f, err := d.faults()

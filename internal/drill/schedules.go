@@ -46,20 +46,6 @@ const (
 	LateHealthCheck report.Scenario = "late-health-check"
 )
 
-func init() {
-	for sc, want := range map[report.Scenario]string{
-		ForcedThenUnforced:                "a second run during a forced wait grants nothing early: the old primary's last ack precedes the new one's first",
-		ForcedInterrupted:                 "the tick resumes the interrupted forced failover; never rolled back",
-		FailbackInterrupted:               "the tick resumes the interrupted failback within a term and a tick, drains and releases; failback loses 0",
-		PartialClaimThenWitnessOutage:     "the stray record is repaired; no new holder; the primary keeps writing with the witness down",
-		FailbackMissedWitnessThenDROutage: "the witness is brought up to date; the primary keeps writing with the DR region down",
-		LateHealthCheck:                   "no failover; the primary acknowledges ≥ 95% of writes while its health-check runs come late",
-	} {
-		Expectations[sc] = want
-	}
-	Scenarios = append(Scenarios, ForcedThenUnforced, ForcedInterrupted, FailbackInterrupted, PartialClaimThenWitnessOutage, FailbackMissedWitnessThenDROutage, LateHealthCheck)
-}
-
 // forcedDuringPartition partitions the two regions and forces a failover to
 // the DR region; during runs while the forced run is under way, with a
 // context that interrupt cancels. It returns the forced run's outcome.
