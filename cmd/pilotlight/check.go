@@ -58,8 +58,9 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 					return readiness.Replication{OldestPending: oldest, Paused: paused}, err
 				}
 			}
-			if a, ok := t.(*target.AWS); ok && a.Account != nil {
-				in.AWS = controlPlane(planFor(s, a.Account.ID, "free", "", "", "", false), a.Account.Config())
+			if a, ok := t.(awsAccount); ok && a.AWSAccount() != nil {
+				acct := a.AWSAccount()
+				in.AWS = controlPlane(planFor(s, acct.ID, "free", "", "", "", false), acct.Config())
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
@@ -106,6 +107,12 @@ type backlogger interface {
 }
 
 var _ backlogger = (*target.Lab)(nil)
+
+// awsAccount is a target in an AWS account (AWS): check reads its control
+// plane too.
+type awsAccount interface{ AWSAccount() *target.Account }
+
+var _ awsAccount = (*target.AWS)(nil)
 
 // controlPlane is what check reads on AWS: the alarms and every schedule.
 func controlPlane(p deploy.Plan, cfg aws.Config) *readiness.ControlPlane {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -212,7 +213,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return nil
 		}
 		printStatusDoc(g.io.Out, out, now)
-		if l, ok := cl.(*target.Lab); ok { // the lab's own servers and faults
+		if l, ok := cl.(labOperator); ok { // the lab's own servers and faults
 			st, err := l.Client().Status(ctx)
 			if err != nil {
 				return err
@@ -418,3 +419,9 @@ func confirm(g *globals, yes bool, what, how string) error {
 	}
 	return nil
 }
+
+// labOperator is a target whose own servers and faults status prints (the
+// lab): checked here, once.
+type labOperator interface{ Client() *remote.Client }
+
+var _ labOperator = (*target.Lab)(nil)

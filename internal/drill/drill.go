@@ -348,14 +348,12 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 		return err
 	}
 	d.rep.RPO = rpo(primaryAcked, missing)
-	if d.t.Kind() == target.KindAWS {
-		d.rep.RPO.Note = "0 by construction on AWS: the outage switch denies the functions' roles, while global-table and S3 replication keep running"
-	}
+	outage := d.t.OutageProfile()
+	d.rep.RPO.Note = outage.RPONote
 	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
-	if d.t.Kind() == target.KindLab && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
-		// The lab's budget: the detection floor plus 2 s.
-		if budget := fo.DetectionFloor + 2; fo.RTOSeconds > budget {
-			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + 2s)", fo.RTOSeconds, budget))
+	if outage.RTOSlack > 0 && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
+		if budget := fo.DetectionFloor + outage.RTOSlack.Seconds(); fo.RTOSeconds > budget {
+			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + %s)", fo.RTOSeconds, budget, outage.RTOSlack))
 		}
 	}
 	if d.rep.Observed == "" {

@@ -81,10 +81,16 @@ type AWS struct {
 
 var _ Target = (*AWS)(nil)
 
-func (t *AWS) Kind() Kind          { return KindAWS }
-func (t *AWS) Primary() string     { return t.PrimaryRegion }
-func (t *AWS) DR() string          { return t.DRRegion }
-func (t *AWS) Names() region.Names { return t.AppNames }
+func (t *AWS) Kind() Kind { return KindAWS }
+func (t *AWS) OutageProfile() OutageProfile {
+	return OutageProfile{RPONote: "0 by construction on AWS: the outage switch denies the functions' roles, while global-table and S3 replication keep running"}
+}
+
+// AWSAccount is the account the target is connected to (nil: none).
+func (t *AWS) AWSAccount() *Account { return t.Account }
+func (t *AWS) Primary() string      { return t.PrimaryRegion }
+func (t *AWS) DR() string           { return t.DRRegion }
+func (t *AWS) Names() region.Names  { return t.AppNames }
 
 // Clients reach both regions' data with the SDK's retries.
 func (t *AWS) Clients() map[string]*region.Clients { return t.DataClients }

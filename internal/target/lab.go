@@ -60,6 +60,7 @@ func (t *Lab) StopReplicating(ctx context.Context, a lab.Adopted) error {
 }
 
 func (t *Lab) Kind() Kind                          { return KindLab }
+func (t *Lab) OutageProfile() OutageProfile        { return OutageProfile{RTOSlack: 2 * time.Second} }
 func (t *Lab) Primary() string                     { return t.c.State.Primary }
 func (t *Lab) DR() string                          { return t.c.State.DR }
 func (t *Lab) Names() region.Names                 { return t.c.State.Names() }

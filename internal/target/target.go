@@ -65,6 +65,20 @@ type Faults interface {
 	// FailbackReplication turns DR → primary object replication on or off
 	// around a failback (on AWS the stacks own the rules: nothing to do).
 	FailbackReplication(ctx context.Context, on bool) error
+	// OutageProfile says what a drill holds this target's region outage to.
+	OutageProfile() OutageProfile
+}
+
+// OutageProfile is what a target's region outage means for a drill's
+// figures: a value the target supplies, so a drill never asks which target
+// it drives.
+type OutageProfile struct {
+	// RPONote explains the RPO measured ("": nothing to add).
+	RPONote string
+	// RTOSlack, when set, is how far over the detection floor a region
+	// outage's RTO may be (the lab: its servers answer at once); zero: only
+	// the RTO objective applies.
+	RTOSlack time.Duration
 }
 
 // Traffic is how clients reach the service, and what the target knows of
