@@ -294,6 +294,29 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	if err := wait(ctx, d.opts.Steady); err != nil {
 		return err
 	}
+	fo, err := d.failover(ctx)
+	if err != nil {
+		return err
+	}
+	if hooks.afterFailover != nil {
+		if err := hooks.afterFailover(ctx); err != nil {
+			return err
+		}
+	}
+	if err := d.heal(ctx, fo); err != nil {
+		return err
+	}
+	if hooks.beforeFailback != nil {
+		if err := hooks.beforeFailback(ctx); err != nil {
+			return err
+		}
+	}
+	return d.plannedFailback(ctx, fo, hooks.failback)
+}
+
+// failover injects the fault (the scenario's, when it has one) and
+// measures what follows: the failover, RTO with its breakdown, RPO.
+func (d *run) failover(ctx context.Context) (*report.FailoverReport, error) {
 	fo := &report.FailoverReport{}
 	d.rep.Failover = fo
 	fo.FaultAt = time.Now().UTC()
@@ -303,7 +326,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	how, err := inject(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.say("FAULT: %s", how)
 
@@ -314,7 +337,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 		return err == nil && v.Active.Region == d.dr && v.Active.Hold == "", nil
 	})
 	if err != nil {
-		return fmt.Errorf("failover did not happen: %w", err)
+		return nil, fmt.Errorf("failover did not happen: %w", err)
 	}
 	fo.Epoch = promoted.Epoch
 	var first workload.Write
@@ -323,13 +346,13 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 		first = w
 		return ok, nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	fo.FirstAckDR = first.Done.UTC()
 	d.say("RECOVERED: first write acknowledged by %s after %.2fs", d.dr, first.Done.Sub(fo.FaultAt).Seconds())
 	journal, err := d.store(d.dr).Run(ctx, fo.Epoch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fo.Journal = journal
 	floor, why := d.t.DetectionFloor(ctx)
@@ -345,7 +368,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	missing, err := d.subject.missingItems(ctx, d.dr, ids(primaryAcked))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.rep.RPO = rpo(primaryAcked, missing)
 	outage := d.t.OutageProfile()
@@ -359,12 +382,12 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	if d.rep.Observed == "" {
 		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d", d.dr, fo.Epoch)
 	}
-	if hooks.afterFailover != nil {
-		if err := hooks.afterFailover(ctx); err != nil {
-			return err
-		}
-	}
+	return fo, nil
+}
 
+// heal waits the scenario's time in the DR region, heals the primary,
+// turns failback replication on, and waits for the fence to land there.
+func (d *run) heal(ctx context.Context, fo *report.FailoverReport) error {
 	if err := wait(ctx, d.opts.After); err != nil {
 		return err
 	}
@@ -386,16 +409,15 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	}
 	fo.FenceLandedAt = time.Now().UTC()
 	d.say("fenced: %s holds epoch %d and refuses writes", d.primary, fo.Epoch)
+	return nil
+}
 
-	if hooks.beforeFailback != nil {
-		if err := hooks.beforeFailback(ctx); err != nil {
-			return err
-		}
-	}
+// plannedFailback fails back (the scenario's way, when it has one) and
+// measures it: writes lost at promotion, and how long writes were refused.
+func (d *run) plannedFailback(ctx context.Context, fo *report.FailoverReport, fail func(context.Context) (failover.Result, error)) error {
 	fb := &report.FailbackReport{StartedAt: time.Now().UTC()}
 	d.rep.Failback = fb
 	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
-	fail := hooks.failback
 	if fail == nil {
 		fail = func(ctx context.Context) (failover.Result, error) { return d.failback(ctx, "drill failback") }
 	}

@@ -188,6 +188,32 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 		}
 		ts = append(ts, t)
 	}
+	if err := d.proveTables(ctx, src, dst, from, to, ts, cut, catchUp, timeout); err != nil {
+		return err
+	}
+	if len(buckets) == 0 {
+		return nil
+	}
+	if d.Replicated != nil {
+		if err := d.Replicated(ctx, from, to); err != nil {
+			return err
+		}
+	}
+	for _, b := range buckets {
+		if a.objects[b[0]] == nil {
+			a.objects[b[0]] = map[string]string{}
+		}
+		if err := d.proveBucket(ctx, src, dst, from, to, b, objectCut, a.objects[b[0]], catchUp, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// proveTables reads the tables' streams and proves what they hold until
+// nothing is pending and Settle has passed (a catch-up: until the pending
+// items stop shrinking), or ctx ends.
+func (d *ArrivalDrainer) proveTables(ctx context.Context, src, dst *region.Clients, from, to string, ts []*tableArrival, cut time.Time, catchUp bool, timeout time.Duration) error {
 	pending := func() int {
 		n := 0
 		for _, t := range ts {
@@ -214,13 +240,13 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 			err = nil // the deadline: report what is pending
 		}
 		if err == nil && pending() == 0 && !time.Now().Before(settled) {
-			break
+			return nil
 		}
 		if catchUp && err == nil {
 			// Caught up as far as a source that still writes allows: the
 			// pending items no longer shrink.
 			if best >= 0 && pending() >= best {
-				break
+				return nil
 			}
 			best = pending()
 		}
@@ -233,34 +259,25 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if len(buckets) == 0 {
-		return nil
-	}
-	if d.Replicated != nil {
-		if err := d.Replicated(ctx, from, to); err != nil {
-			return err
+}
+
+// proveBucket proves a bucket pair's objects until none is missing (a
+// catch-up: once), or ctx ends.
+func (d *ArrivalDrainer) proveBucket(ctx context.Context, src, dst *region.Clients, from, to string, b [2]string, cut time.Time, proved map[string]string, catchUp bool, timeout time.Duration) error {
+	for {
+		missing, err := d.proveObjects(ctx, src, dst, b[0], b[1], cut, proved)
+		if err == nil && (len(missing) == 0 || catchUp) {
+			return nil
 		}
-	}
-	for _, b := range buckets {
-		if a.objects[b[0]] == nil {
-			a.objects[b[0]] = map[string]string{}
-		}
-		for {
-			missing, err := d.proveObjects(ctx, src, dst, b[0], b[1], objectCut, a.objects[b[0]])
-			if err == nil && (len(missing) == 0 || catchUp) {
-				break
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%d objects in %s not in %s after %s, e.g. %s", len(missing), b[0], b[1], timeout, strings.Join(missing[:min(3, len(missing))], ", "))
 			}
-			select {
-			case <-ctx.Done():
-				if err == nil {
-					err = fmt.Errorf("%d objects in %s not in %s after %s, e.g. %s", len(missing), b[0], b[1], timeout, strings.Join(missing[:min(3, len(missing))], ", "))
-				}
-				return fmt.Errorf("drain %s → %s: %w", from, to, err)
-			case <-time.After(100 * time.Millisecond):
-			}
+			return fmt.Errorf("drain %s → %s: %w", from, to, err)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
 // subjects are the tables a drain proves (pilotlight's and the adopted
