@@ -32,21 +32,53 @@ func regionIn(t target.Target, name, def string) (*region.Clients, error) {
 	return c, nil
 }
 
-func newValidateCmd(g *globals) *cobra.Command {
-	var (
-		jsonOut, noObjects bool
-		segments, buckets  int
-		samples, fanOut    int
-		settle             time.Duration
-		segRange, out      string
-		table              string
-		merge              []string
-	)
-	var runValidate func(*cobra.Command) error
-	c := &cobra.Command{
-		Use:   "validate",
-		Short: "Prove the DR region holds the primary's data (exit 1 if not)",
-		Long: `Compare the protected table and bucket of the two regions.
+// validatorFor compares the target's orders table (and buckets, with
+// objects) — or a table of the user's (protect apply: any key schema, no
+// bucket).
+func validatorFor(t target.Target, table string, objects bool) *validate.Validator {
+	cl := t.Clients()
+	if table != "" {
+		return &validate.Validator{Primary: validate.Side{Region: t.Primary(), DB: cl[t.Primary()].DynamoDB, Table: table},
+			DR: validate.Side{Region: t.DR(), DB: cl[t.DR()].DynamoDB, Table: table}}
+	}
+	return &validate.Validator{Primary: validate.SideFor(cl[t.Primary()], t.Names(), objects), DR: validate.SideFor(cl[t.DR()], t.Names(), objects)}
+}
+
+// readPartials reads and merges the partial digests --segment-range wrote.
+func readPartials(files []string) (*validate.Partial, error) {
+	var parts []*validate.Partial
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var p validate.Partial
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("%s: not a partial written by --segment-range --out: %w", f, err)
+		}
+		parts = append(parts, &p)
+	}
+	return validate.MergePartials(parts)
+}
+
+// printValidation prints the report (JSON or text); exit 1 when the
+// regions differ.
+func printValidation(g *globals, rep *validate.Report, jsonOut bool) error {
+	if jsonOut {
+		if err := writeJSON(g.io.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		rep.Print(g.io.Out)
+	}
+	if !rep.Clean() {
+		return exitError(1)
+	}
+	return nil
+}
+
+// validateLong is validate --help.
+var validateLong = `Compare the protected table and bucket of the two regions.
 
 Both tables are scanned in parallel segments; every item is put in a
 canonical form (attribute order, number spelling such as 1, 1.0 and 1e0,
@@ -65,7 +97,23 @@ Tables too big for one machine in time: scan segment ranges separately
 (--segments 64 --segment-range 0-15 --out part-0.json, ...) and finish with
 --merge part-*.json; or let the data-validator function do it with
 --fan-out 4 (four invocations in parallel, then one to compare; in the lab
-and on AWS).`,
+and on AWS).`
+
+func newValidateCmd(g *globals) *cobra.Command {
+	var (
+		jsonOut, noObjects bool
+		segments, buckets  int
+		samples, fanOut    int
+		settle             time.Duration
+		segRange, out      string
+		table              string
+		merge              []string
+	)
+	var runValidate func(*cobra.Command) error
+	c := &cobra.Command{
+		Use:   "validate",
+		Short: "Prove the DR region holds the primary's data (exit 1 if not)",
+		Long:  validateLong,
 		Example: `  pilotlight validate
   pilotlight validate --json --settle 10s
   pilotlight validate --segments 16 --segment-range 0-7 --out a.json
@@ -84,18 +132,8 @@ and on AWS).`,
 			return err
 		}
 		ctx := cmd.Context()
-		v := &validate.Validator{
-			Primary:  validate.SideFor(t.Clients()[t.Primary()], t.Names(), !noObjects),
-			DR:       validate.SideFor(t.Clients()[t.DR()], t.Names(), !noObjects),
-			Segments: segments, Buckets: buckets, Settle: settle, Samples: samples,
-		}
-		if table != "" {
-			// A table of the user's (protect apply): any key schema; no
-			// bucket is compared.
-			cl := t.Clients()
-			v.Primary = validate.Side{Region: t.Primary(), DB: cl[t.Primary()].DynamoDB, Table: table}
-			v.DR = validate.Side{Region: t.DR(), DB: cl[t.DR()].DynamoDB, Table: table}
-		}
+		v := validatorFor(t, table, !noObjects)
+		v.Segments, v.Buckets, v.Settle, v.Samples = segments, buckets, settle, samples
 		if settle == 0 {
 			v.Settle = -1
 		}
@@ -113,24 +151,11 @@ and on AWS).`,
 		var rep *validate.Report
 		switch {
 		case len(merge) > 0:
-			var parts []*validate.Partial
-			for _, f := range merge {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				var p validate.Partial
-				if err := json.Unmarshal(b, &p); err != nil {
-					return fmt.Errorf("%s: not a partial written by --segment-range --out: %w", f, err)
-				}
-				parts = append(parts, &p)
-			}
-			p, err := validate.MergePartials(parts)
+			p, err := readPartials(merge)
 			if err != nil {
 				return err
 			}
-			rep, err = v.Compare(ctx, p)
-			if err != nil {
+			if rep, err = v.Compare(ctx, p); err != nil {
 				return err
 			}
 		case fanOut > 0:
@@ -151,17 +176,7 @@ and on AWS).`,
 				return err
 			}
 		}
-		if jsonOut {
-			if err := writeJSON(g.io.Out, rep); err != nil {
-				return err
-			}
-		} else {
-			rep.Print(g.io.Out)
-		}
-		if !rep.Clean() {
-			return exitError(1)
-		}
-		return nil
+		return printValidation(g, rep, jsonOut)
 	}
 	f := c.Flags()
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")

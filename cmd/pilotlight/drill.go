@@ -22,15 +22,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
-func newDrillCmd(g *globals) *cobra.Command {
-	o := drill.Options{}
-	var scenario, reportPath string
-	var jsonOut bool
-	var app appFlags
-	c := &cobra.Command{
-		Use:   "drill",
-		Short: "Run a disaster-recovery drill and measure RTO and RPO",
-		Long: `Run a drill against the lab (started if needed): a workload writes orders
+// drillLong is drill --help: what a drill does, its scenarios (from the drill package's table), the AWS target, --app and the report.
+var drillLong = `Run a drill against the lab (started if needed): a workload writes orders
 through the front door and logs every acknowledged write; the fault is
 injected; detection, the alarm and the failover controller act on their own;
 the region is healed and failed back (planned); then every acknowledged write
@@ -64,8 +57,18 @@ one fails. The report holds RTO with its breakdown (detection, decision,
 fencing, promotion, verification, routing), RPO (acknowledged writes the DR
 region did not have at takeover, and the seconds they cover), failback loss,
 and writes acknowledged by a fenced region. Exit status 1 when failover did
-not happen, failback lost a write, or a fenced region acknowledged a write.`,
-		Args: cobra.NoArgs,
+not happen, failback lost a write, or a fenced region acknowledged a write.`
+
+func newDrillCmd(g *globals) *cobra.Command {
+	o := drill.Options{}
+	var scenario, reportPath string
+	var jsonOut bool
+	var app appFlags
+	c := &cobra.Command{
+		Use:   "drill",
+		Short: "Run a disaster-recovery drill and measure RTO and RPO",
+		Long:  drillLong,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.settings(cmd)
 			if err != nil {
@@ -104,38 +107,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 			defer t.Close()
 			env := drill.Env{Target: t, Progress: progress}
 			if scenario == "all" {
-				var reps []*report.Report
-				all := drill.Scenarios
-				if o.App != nil {
-					all = drill.AppScenarios
-				}
-				for _, sc := range all {
-					o.Scenario = sc
-					rep, err := drill.Run(cmd.Context(), env, o)
-					if err != nil {
-						return fmt.Errorf("%s: %w", sc, err)
-					}
-					reps = append(reps, rep)
-					saved, err := report.History{Dir: s.ReportsDir}.Save(rep)
-					if err != nil {
-						return err
-					}
-					if !jsonOut {
-						fmt.Fprintf(g.io.Err, "%s: %s (%s)\n", sc, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass], saved.JSON)
-					}
-				}
-				if jsonOut {
-					b, _ := json.MarshalIndent(reps, "", "  ")
-					g.io.Out.Write(append(b, '\n'))
-				} else {
-					report.PrintChaosTable(g.io.Out, reps)
-				}
-				for _, r := range reps {
-					if !r.Pass {
-						return exitError(1)
-					}
-				}
-				return nil
+				return drillAll(cmd, g, env, o, s.ReportsDir, jsonOut)
 			}
 			rep, err := drill.Run(cmd.Context(), env, o)
 			if err != nil {
@@ -183,6 +155,43 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`,
 	f.StringVar(&app.table, "app-table", "", "with --app: the table the workload writes (default: the plan's first)")
 	f.StringVar(&app.item, "app-item", "", `with --app: the item written, DynamoDB JSON with {{id}} and {{n}} for each write's id and number (default: the table's key alone), e.g. '{"user":{"S":"{{id}}"},"line":{"N":"{{n}}"},"sku":{"S":"drill"}}'`)
 	return c
+}
+
+// drillAll runs every scenario (the application's, with --app) in turn,
+// keeps each report, and prints the chaos table; exit 1 if one failed.
+func drillAll(cmd *cobra.Command, g *globals, env drill.Env, o drill.Options, reportsDir string, jsonOut bool) error {
+	var reps []*report.Report
+	all := drill.Scenarios
+	if o.App != nil {
+		all = drill.AppScenarios
+	}
+	for _, sc := range all {
+		o.Scenario = sc
+		rep, err := drill.Run(cmd.Context(), env, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc, err)
+		}
+		reps = append(reps, rep)
+		saved, err := report.History{Dir: reportsDir}.Save(rep)
+		if err != nil {
+			return err
+		}
+		if !jsonOut {
+			fmt.Fprintf(g.io.Err, "%s: %s (%s)\n", sc, map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass], saved.JSON)
+		}
+	}
+	if jsonOut {
+		b, _ := json.MarshalIndent(reps, "", "  ")
+		g.io.Out.Write(append(b, '\n'))
+	} else {
+		report.PrintChaosTable(g.io.Out, reps)
+	}
+	for _, r := range reps {
+		if !r.Pass {
+			return exitError(1)
+		}
+	}
+	return nil
 }
 
 // appFlags are drill's --app, --app-table and --app-item.

@@ -166,21 +166,40 @@ Exit status: 0 no blockers, 1 blockers found, 2 could not scan.`,
 	return c
 }
 
-func newProtectPlanCmd(g *globals) *cobra.Command {
-	var (
-		sel        selectorFlags
-		app, tier  string
-		out, asFmt string
-		arcOut     string
-		zone, rec  string
-		guarded    []string
-		allGuarded bool
-		keys       []string
-	)
-	c := &cobra.Command{
-		Use:   "plan",
-		Short: "Write a reviewable plan to protect your application (changes nothing)",
-		Long: `Scan, then write the plan: every step in order (those that change a
+// planOptions reads protect plan's choices: the tier, the guarded
+// functions, the replica keys (NAME=ARN).
+func planOptions(app, tier string, guarded []string, allGuarded bool, keys []string) (protect.Options, error) {
+	o := protect.Options{App: app, Guarded: guarded, AllGuarded: allGuarded, ReplicaKeys: map[string]string{}}
+	if tier != "" {
+		var err error
+		if o.Tier, err = protect.ParseTier(tier); err != nil {
+			return o, codedError{2, err}
+		}
+	}
+	for _, k := range keys {
+		name, arn, ok := strings.Cut(k, "=")
+		if !ok || name == "" || !strings.HasPrefix(arn, "arn:") {
+			return o, codedError{2, fmt.Errorf("--replica-key %q: write NAME=ARN (the KMS key in the DR region for that table or bucket)", k)}
+		}
+		o.ReplicaKeys[name] = arn
+	}
+	return o, nil
+}
+
+// writePlan writes the plan as JSON to path, making its folder.
+func writePlan(path string, p protect.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// protectPlanLong is protect plan --help.
+var protectPlanLong = `Scan, then write the plan: every step in order (those that change a
 resource of yours are marked), what protect remove would undo, the fencing
 tier your application gets and what it promises — never more than it can
 keep — and the CloudFormation of the stacks it adds. Nothing is changed.
@@ -198,7 +217,23 @@ with its hash, which apply will require.
 AWS::ARCRegionSwitch::Plan) for teams already on ARC: per region, a
 custom-Lambda step that runs pilotlight's planned failover (skipped by ARC
 in an ungraceful run: pilotlight's own detection and lease fence without
-it), then the Route 53 routing step (--hosted-zone, --record).`,
+it), then the Route 53 routing step (--hosted-zone, --record).`
+
+func newProtectPlanCmd(g *globals) *cobra.Command {
+	var (
+		sel        selectorFlags
+		app, tier  string
+		out, asFmt string
+		arcOut     string
+		zone, rec  string
+		guarded    []string
+		allGuarded bool
+		keys       []string
+	)
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Write a reviewable plan to protect your application (changes nothing)",
+		Long:  protectPlanLong,
 		Example: `  pilotlight protect plan --prefix shop- --app shop
   pilotlight protect plan --prefix shop- --app shop --tier routing-only
   pilotlight protect plan --tag app=shop --app shop --guarded shop-api --guarded shop-worker
@@ -209,18 +244,9 @@ it), then the Route 53 routing step (--hosted-zone, --record).`,
 			if err != nil {
 				return err
 			}
-			o := protect.Options{App: app, Guarded: guarded, AllGuarded: allGuarded, ReplicaKeys: map[string]string{}}
-			if tier != "" {
-				if o.Tier, err = protect.ParseTier(tier); err != nil {
-					return codedError{2, err}
-				}
-			}
-			for _, k := range keys {
-				name, arn, ok := strings.Cut(k, "=")
-				if !ok || name == "" || !strings.HasPrefix(arn, "arn:") {
-					return codedError{2, fmt.Errorf("--replica-key %q: write NAME=ARN (the KMS key in the DR region for that table or bucket)", k)}
-				}
-				o.ReplicaKeys[name] = arn
+			o, err := planOptions(app, tier, guarded, allGuarded, keys)
+			if err != nil {
+				return err
 			}
 			if asFmt != "text" && asFmt != "json" {
 				return codedError{2, fmt.Errorf("--output %q: use text or json", asFmt)}
@@ -246,14 +272,7 @@ it), then the Route 53 routing step (--hosted-zone, --record).`,
 				}
 				out = filepath.Join(st.ProtectDir, app+"-"+p.Hash+".json")
 			}
-			b, err := json.MarshalIndent(p, "", "  ")
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+			if err := writePlan(out, p); err != nil {
 				return err
 			}
 			if arcOut != "" {
@@ -375,16 +394,7 @@ func onLab(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan,
 // PILOTLIGHT_PROTECT_DIR): what drill --app reads.
 func appliedPath(dir, app string) string { return filepath.Join(dir, app+".applied.json") }
 
-func writeApplied(dir string, p protect.Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(appliedPath(dir, p.App), append(b, '\n'), 0o644)
-}
+func writeApplied(dir string, p protect.Plan) error { return writePlan(appliedPath(dir, p.App), p) }
 
 // appliedPlan reads the plan applied for app, naming the fix when there
 // is none.
