@@ -345,6 +345,10 @@ func Unknown(src Sources) []string {
 				best, bestD = n, d
 			}
 		}
+		if isFunctionField(k) {
+			out = append(out, fmt.Sprintf("%s (in %s) is a setting of pilotlight's functions, not of the CLI: deploy sets it from the templates and the lab from its own, so here it has no effect", k, where))
+			continue
+		}
 		msg := fmt.Sprintf("%s (in %s) is not a pilotlight setting and is ignored", k, where)
 		if best != "" {
 			msg += fmt.Sprintf(": did you mean %s?", best)
@@ -355,6 +359,16 @@ func Unknown(src Sources) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isFunctionField reports whether k is one of FunctionFields.
+func isFunctionField(k string) bool {
+	for _, f := range FunctionFields {
+		if f.Env == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Defaults returns the settings with every default applied.

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +309,46 @@ func TestFailoverMode(t *testing.T) {
 	}
 	if _, err := Load(Sources{Dotenv: map[string]string{"PILOTLIGHT_FAILOVER_MODE": "semi"}}); err == nil || !strings.Contains(err.Error(), "use auto or manual") {
 		t.Fatalf("settings: %v", err)
+	}
+}
+
+// FunctionFields is the one list of the functions' settings: every
+// PILOTLIGHT_* variable the templates or the lab give a function is in it
+// (a setting added to a template and not read by the functions fails
+// here), and the CLI names one found in .env as a function setting, not a
+// typo.
+func TestFunctionFieldsCoverTheTemplatesAndTheLab(t *testing.T) {
+	known := map[string]bool{}
+	for _, f := range FunctionFields {
+		if known[f.Env] || f.Help == "" || f.set == nil {
+			t.Errorf("%s: declared twice, or without help or reader", f.Env)
+		}
+		known[f.Env] = true
+	}
+	key := regexp.MustCompile(`\b(PILOTLIGHT_[A-Z0-9_]+)(:|=)`)
+	given := map[string]bool{}
+	files, _ := filepath.Glob("../../cloudformation/*.yaml")
+	lab, _ := filepath.Glob("../lab/*.go")
+	for _, f := range append(files, lab...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range key.FindAllStringSubmatch(string(b), -1) {
+			given[m[1]] = true
+			if !known[m[1]] {
+				t.Errorf("%s gives the functions %s, which FunctionFields does not declare", f, m[1])
+			}
+		}
+	}
+	if len(files) == 0 || len(given) < 20 {
+		t.Fatalf("%d templates, %d settings given to functions found: the search is broken", len(files), len(given))
+	}
+	warn := Unknown(Sources{Dotenv: map[string]string{"PILOTLIGHT_AGREEMENT_WAIT": "2s"}, DotenvFile: ".env"})
+	if len(warn) != 1 || !strings.Contains(warn[0], "setting of pilotlight's functions") {
+		t.Errorf("PILOTLIGHT_AGREEMENT_WAIT in .env: %v", warn)
 	}
 }

@@ -66,43 +66,146 @@ func ReadFunctionEnv(getenv func(string) string) (FunctionEnv, error) {
 	return readFunctionEnv(getenv, false)
 }
 
+// FunctionField is one setting a pilotlight function reads from its
+// environment: its name, what it means, and how it is read. The table
+// (FunctionFields) is the one place a function setting is declared: the
+// reader, and the CLI that knows them as function settings, use it.
+type FunctionField struct {
+	Env  string
+	Help string
+	set  func(f *FunctionEnv, v string) error
+}
+
+// text, duration and jsonInto make the common setters.
+func text(dst func(*FunctionEnv) *string) func(*FunctionEnv, string) error {
+	return func(f *FunctionEnv, v string) error { *dst(f) = v; return nil }
+}
+
+func duration(dst func(*FunctionEnv) *time.Duration) func(*FunctionEnv, string) error {
+	return func(f *FunctionEnv, v string) error {
+		d, err := parseDuration(v)
+		*dst(f) = d
+		return err
+	}
+}
+
+// FunctionFields are the PILOTLIGHT_* settings of the functions (AWS_REGION
+// and the credentials are Lambda's).
+var FunctionFields = []FunctionField{
+	{"PILOTLIGHT_PEER_REGION", "the other application region", func(f *FunctionEnv, v string) error {
+		f.Peer = v
+		return checkRegion(v)
+	}},
+	{"PILOTLIGHT_PRIMARY_REGION", "the region behind the primary routing record (default AWS_REGION)", text(func(f *FunctionEnv) *string { return &f.Primary })},
+	{"PILOTLIGHT_APP_NAME", "prefix of every resource name (default pilotlight)", text(func(f *FunctionEnv) *string { return &f.App })},
+	{"PILOTLIGHT_ENDPOINTS", "lab only: region → service → URL, JSON", func(f *FunctionEnv, v string) error {
+		if err := json.Unmarshal([]byte(v), &f.Endpoints); err != nil {
+			return fmt.Errorf("not JSON like {\"us-east-1\":{\"dynamodb\":\"http://…\",\"s3\":\"http://…\"}}: %w", err)
+		}
+		return nil
+	}},
+	{"PILOTLIGHT_APP_URLS", "region → the orders service's base URL, JSON", func(f *FunctionEnv, v string) error {
+		if err := json.Unmarshal([]byte(v), &f.AppURLs); err != nil {
+			return fmt.Errorf("not JSON like {\"us-east-1\":\"http://…\"}: %w", err)
+		}
+		// Function URLs end in "/"; the probes append "/health".
+		for r, u := range f.AppURLs {
+			f.AppURLs[r] = strings.TrimSuffix(u, "/")
+		}
+		return nil
+	}},
+	{"PILOTLIGHT_ROUTING_URL", "the routing view (the lab's front door)", text(func(f *FunctionEnv) *string { return &f.RoutingURL })},
+	{"PILOTLIGHT_ROUTING_RECORD", "the Route 53 failover record, read through DNS (AWS, optional)", text(func(f *FunctionEnv) *string { return &f.RoutingRecord })},
+	{"PILOTLIGHT_ROUTING_DR_HOST", "the host the record answers with once the DR region serves", text(func(f *FunctionEnv) *string { return &f.RoutingDRHost })},
+	{"PILOTLIGHT_HEALTH_ONLY", "true: the orders service answers only GET /health (Route 53's URL)", func(f *FunctionEnv, v string) error { f.HealthOnly = v == "true"; return nil }},
+	{"PILOTLIGHT_ALARM_URL", "the detection alarm's state (the lab's front door)", text(func(f *FunctionEnv) *string { return &f.AlarmURL })},
+	{"PILOTLIGHT_ALARM_NAME", "the detection alarm, read with cloudwatch:DescribeAlarms (AWS)", text(func(f *FunctionEnv) *string { return &f.AlarmName })},
+	{"PILOTLIGHT_NOTIFY_FILE", "lab only: the notifications log", text(func(f *FunctionEnv) *string { return &f.NotifyFile })},
+	{"PILOTLIGHT_MIN_DWELL", "least time between two failovers", duration(func(f *FunctionEnv) *time.Duration { return &f.MinDwell })},
+	{"PILOTLIGHT_AGREEMENT_WAIT", "how long the routing view may trail the alarm", duration(func(f *FunctionEnv) *time.Duration { return &f.AgreementWait })},
+	{"PILOTLIGHT_FAILOVER_MODE", "auto (the alarm fails over) or manual (it notifies)", func(f *FunctionEnv, v string) error {
+		switch v {
+		case "auto":
+		case "manual":
+			f.Manual = true
+		default:
+			return fmt.Errorf("%q: use auto (the alarm fails over) or manual (the alarm notifies, a person runs pilotlight failover)", v)
+		}
+		return nil
+	}},
+	{"PILOTLIGHT_ACCOUNT", "AWS only: the account ID in bucket names", text(func(f *FunctionEnv) *string { return &f.Account })},
+	{"PILOTLIGHT_NOTIFY_TOPIC", "AWS only: the SNS topic ARN for phase notifications", text(func(f *FunctionEnv) *string { return &f.NotifyTopic })},
+	{"PILOTLIGHT_PROBE_INTERVAL", "probe this often within one invocation", duration(func(f *FunctionEnv) *time.Duration { return &f.ProbeInterval })},
+	{"PILOTLIGHT_METRICS", "full, standard or high-resolution", func(f *FunctionEnv, v string) error {
+		f.Metrics = v
+		switch v {
+		case "full", "standard", "high-resolution":
+			return nil
+		}
+		return fmt.Errorf("%q: use full, standard or high-resolution", v)
+	}},
+	{"PILOTLIGHT_S3_CANARY_WRITE_EVERY", "write the S3 canary this often, read it otherwise", duration(func(f *FunctionEnv) *time.Duration { return &f.S3WriteEvery })},
+	{"PILOTLIGHT_BACKUP_KEEP", "snapshots to keep (default 7; 0: no count limit)", func(f *FunctionEnv, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a count: write a whole number such as 7 (0: no count limit)", v)
+		}
+		f.BackupKeep = n
+		return nil
+	}},
+	{"PILOTLIGHT_BACKUP_MAX_AGE", "drop snapshots older than this (default 30d)", func(f *FunctionEnv, v string) error {
+		d, err := ParseAge(v)
+		f.BackupMaxAge = d
+		return err
+	}},
+	{"PILOTLIGHT_WITNESS_REGION", "the third control record (none: two-region mode)", func(f *FunctionEnv, v string) error {
+		if v == "none" {
+			return nil
+		}
+		f.Witness = v
+		return checkRegion(v)
+	}},
+	{"PILOTLIGHT_LEASE_TERM", "how long one renewal grants", duration(func(f *FunctionEnv) *time.Duration { return &f.Lease.Term })},
+	{"PILOTLIGHT_CLOCK_EPSILON", "the bound on two regions' clocks' difference", duration(func(f *FunctionEnv) *time.Duration { return &f.Lease.Epsilon })},
+	{"PILOTLIGHT_WRITE_DEADLINE", "how long after its lease check a write may be applied", duration(func(f *FunctionEnv) *time.Duration { return &f.Lease.Delta })},
+	{"PILOTLIGHT_RENEW_FOR", "how long one health-check invocation keeps renewing (default 2m)", duration(func(f *FunctionEnv) *time.Duration { return &f.RenewFor })},
+	{"PILOTLIGHT_CLOCK_OFFSET_FILE", "lab only: the clock-skew fault's offset", text(func(f *FunctionEnv) *string { return &f.ClockOffsetFile })},
+	{"PILOTLIGHT_TIME_SERVER", "SNTP server (host:port) the health check measures the clock against", func(f *FunctionEnv, v string) error {
+		f.TimeServer = v
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("%q is not host:port (for example time.aws.com:123)", v)
+		}
+		return nil
+	}},
+}
+
 func readFunctionEnv(getenv func(string) string, credentials bool) (FunctionEnv, error) {
-	f := FunctionEnv{
-		Region: getenv("AWS_REGION"), Peer: getenv("PILOTLIGHT_PEER_REGION"), Primary: getenv("PILOTLIGHT_PRIMARY_REGION"),
-		App: getenv("PILOTLIGHT_APP_NAME"), RoutingURL: getenv("PILOTLIGHT_ROUTING_URL"),
-		RoutingRecord: getenv("PILOTLIGHT_ROUTING_RECORD"), RoutingDRHost: getenv("PILOTLIGHT_ROUTING_DR_HOST"), HealthOnly: getenv("PILOTLIGHT_HEALTH_ONLY") == "true", AlarmURL: getenv("PILOTLIGHT_ALARM_URL"), AlarmName: getenv("PILOTLIGHT_ALARM_NAME"), NotifyFile: getenv("PILOTLIGHT_NOTIFY_FILE"),
-		Account: getenv("PILOTLIGHT_ACCOUNT"), NotifyTopic: getenv("PILOTLIGHT_NOTIFY_TOPIC"), Metrics: getenv("PILOTLIGHT_METRICS"),
-		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN"),
-	}
-	if f.App == "" {
-		f.App = "pilotlight"
-	}
-	f.Lease, f.RenewFor = control.AWSLease, 2*time.Minute
-	f.ClockOffsetFile = getenv("PILOTLIGHT_CLOCK_OFFSET_FILE")
-	f.TimeServer = getenv("PILOTLIGHT_TIME_SERVER")
+	f := FunctionEnv{Region: getenv("AWS_REGION"), App: "pilotlight", Lease: control.AWSLease, RenewFor: 2 * time.Minute, BackupKeep: 7, BackupMaxAge: 30 * 24 * time.Hour,
+		accessKey: getenv("AWS_ACCESS_KEY_ID"), secretKey: getenv("AWS_SECRET_ACCESS_KEY"), token: getenv("AWS_SESSION_TOKEN")}
 	var errs []string
-	switch m := getenv("PILOTLIGHT_FAILOVER_MODE"); m {
-	case "", "auto":
-	case "manual":
-		f.Manual = true
-	default:
-		errs = append(errs, fmt.Sprintf("PILOTLIGHT_FAILOVER_MODE: %q: use auto (the alarm fails over) or manual (the alarm notifies, a person runs pilotlight failover)", m))
-	}
-	if (f.RoutingRecord == "") != (f.RoutingDRHost == "") {
-		errs = append(errs, "PILOTLIGHT_ROUTING_RECORD and PILOTLIGHT_ROUTING_DR_HOST go together: set both (the record, and the DR orders-service host it answers with after failover) or neither")
-	}
-	if f.TimeServer != "" {
-		if _, _, err := net.SplitHostPort(f.TimeServer); err != nil {
-			errs = append(errs, fmt.Sprintf("PILOTLIGHT_TIME_SERVER: %q is not host:port (for example time.aws.com:123)", f.TimeServer))
+	for _, fd := range FunctionFields {
+		if v := getenv(fd.Env); v != "" {
+			if err := fd.set(&f, v); err != nil {
+				errs = append(errs, fd.Env+": "+err.Error())
+			}
 		}
 	}
-	if getenv("PILOTLIGHT_MANUAL") != "" {
-		errs = append(errs, "PILOTLIGHT_MANUAL is no longer read: set PILOTLIGHT_FAILOVER_MODE=manual (or auto)")
+	errs = append(errs, f.check(getenv, credentials)...)
+	if len(errs) > 0 {
+		return f, fmt.Errorf("function environment: %s", strings.Join(errs, "; "))
 	}
-	for name, v := range map[string]string{"AWS_REGION": f.Region, "PILOTLIGHT_PEER_REGION": f.Peer} {
-		if err := checkRegion(v); err != nil {
-			errs = append(errs, name+": "+err.Error())
-		}
+	return f, nil
+}
+
+// check says what is wrong across settings: the two regions, the routing
+// pair, the lease's arithmetic, a retired name, the credentials.
+func (f *FunctionEnv) check(getenv func(string) string, credentials bool) []string {
+	var errs []string
+	if err := checkRegion(f.Region); err != nil {
+		errs = append(errs, "AWS_REGION: "+err.Error())
+	}
+	if f.Peer == "" {
+		errs = append(errs, "PILOTLIGHT_PEER_REGION: "+checkRegion("").Error())
 	}
 	if f.Primary == "" {
 		f.Primary = f.Region
@@ -110,74 +213,23 @@ func readFunctionEnv(getenv func(string) string, credentials bool) (FunctionEnv,
 	if f.Region == f.Peer && f.Region != "" {
 		errs = append(errs, "PILOTLIGHT_PEER_REGION: same as AWS_REGION: the peer must be the other region")
 	}
-	if s := getenv("PILOTLIGHT_ENDPOINTS"); s != "" {
-		if err := json.Unmarshal([]byte(s), &f.Endpoints); err != nil {
-			errs = append(errs, "PILOTLIGHT_ENDPOINTS: not JSON like {\"us-east-1\":{\"dynamodb\":\"http://…\",\"s3\":\"http://…\"}}: "+err.Error())
-		}
+	if f.Witness != "" && (f.Witness == f.Region || f.Witness == f.Peer) {
+		errs = append(errs, fmt.Sprintf("PILOTLIGHT_WITNESS_REGION: %s is one of the two application regions: name a third region, or none", f.Witness))
+		f.Witness = ""
 	}
-	if s := getenv("PILOTLIGHT_APP_URLS"); s != "" {
-		if err := json.Unmarshal([]byte(s), &f.AppURLs); err != nil {
-			errs = append(errs, "PILOTLIGHT_APP_URLS: not JSON like {\"us-east-1\":\"http://…\"}: "+err.Error())
-		}
-		// Function URLs end in "/"; the probes append "/health".
-		for r, u := range f.AppURLs {
-			f.AppURLs[r] = strings.TrimSuffix(u, "/")
-		}
+	if (f.RoutingRecord == "") != (f.RoutingDRHost == "") {
+		errs = append(errs, "PILOTLIGHT_ROUTING_RECORD and PILOTLIGHT_ROUTING_DR_HOST go together: set both (the record, and the DR orders-service host it answers with after failover) or neither")
 	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"PILOTLIGHT_MIN_DWELL", &f.MinDwell}, {"PILOTLIGHT_AGREEMENT_WAIT", &f.AgreementWait}, {"PILOTLIGHT_PROBE_INTERVAL", &f.ProbeInterval}, {"PILOTLIGHT_S3_CANARY_WRITE_EVERY", &f.S3WriteEvery},
-		{"PILOTLIGHT_LEASE_TERM", &f.Lease.Term}, {"PILOTLIGHT_CLOCK_EPSILON", &f.Lease.Epsilon}, {"PILOTLIGHT_WRITE_DEADLINE", &f.Lease.Delta},
-		{"PILOTLIGHT_RENEW_FOR", &f.RenewFor}} {
-		if s := getenv(d.name); s != "" {
-			v, err := parseDuration(s)
-			if err != nil {
-				errs = append(errs, d.name+": "+err.Error())
-			}
-			*d.dst = v
-		}
+	if getenv("PILOTLIGHT_MANUAL") != "" {
+		errs = append(errs, "PILOTLIGHT_MANUAL is no longer read: set PILOTLIGHT_FAILOVER_MODE=manual (or auto)")
 	}
 	if err := f.Lease.Validate(0); err != nil {
 		errs = append(errs, "PILOTLIGHT_LEASE_TERM/PILOTLIGHT_CLOCK_EPSILON/PILOTLIGHT_WRITE_DEADLINE: "+err.Error())
 	}
-	switch w := getenv("PILOTLIGHT_WITNESS_REGION"); {
-	case w == "" || w == "none":
-	case w == f.Region || w == f.Peer:
-		errs = append(errs, fmt.Sprintf("PILOTLIGHT_WITNESS_REGION: %s is one of the two application regions: name a third region, or none", w))
-	default:
-		if err := checkRegion(w); err != nil {
-			errs = append(errs, "PILOTLIGHT_WITNESS_REGION: "+err.Error())
-		}
-		f.Witness = w
-	}
-	switch f.Metrics {
-	case "", "full", "standard", "high-resolution":
-	default:
-		errs = append(errs, fmt.Sprintf("PILOTLIGHT_METRICS: %q: use full, standard or high-resolution", f.Metrics))
-	}
-	f.BackupKeep, f.BackupMaxAge = 7, 30*24*time.Hour
-	if s := getenv("PILOTLIGHT_BACKUP_KEEP"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Sprintf("PILOTLIGHT_BACKUP_KEEP: %q is not a count: write a whole number such as 7 (0: no count limit)", s))
-		}
-		f.BackupKeep = n
-	}
-	if s := getenv("PILOTLIGHT_BACKUP_MAX_AGE"); s != "" {
-		d, err := ParseAge(s)
-		if err != nil {
-			errs = append(errs, "PILOTLIGHT_BACKUP_MAX_AGE: "+err.Error())
-		}
-		f.BackupMaxAge = d
-	}
 	if credentials && (f.accessKey == "" || f.secretKey == "") {
 		errs = append(errs, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: unset (Lambda sets them from the function's role; the lab sets lab credentials)")
 	}
-	if len(errs) > 0 {
-		return f, fmt.Errorf("function environment: %s", strings.Join(errs, "; "))
-	}
-	return f, nil
+	return errs
 }
 
 // Spec returns the region.Spec for one of the two regions. attempts 1 is for
