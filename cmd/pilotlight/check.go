@@ -7,10 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/region"
-
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -18,9 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/deploy"
-	"github.com/pilotlight/pilotlight/internal/target"
-
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/readiness"
+	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {

@@ -10,12 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/dashboard"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/target"
 )

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-	"github.com/pilotlight/pilotlight/internal/failover"
-
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/target"

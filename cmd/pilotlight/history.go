@@ -7,11 +7,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
 func newHistoryCmd(g *globals) *cobra.Command {

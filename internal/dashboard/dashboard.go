@@ -23,9 +23,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
 // Source is where the page's figures come from.

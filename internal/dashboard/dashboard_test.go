@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/chromedp/chromedp"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
-
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 )
 
 // rates is what the templates schedule in one month, for the cost

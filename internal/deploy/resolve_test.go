@@ -5,11 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
-
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 

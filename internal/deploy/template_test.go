@@ -8,9 +8,7 @@ import (
 	"testing"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
-
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
-
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/monitoring"
 )

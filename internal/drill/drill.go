@@ -12,11 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/workload"
-
-	"github.com/pilotlight/pilotlight/internal/drill/report"
-
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"

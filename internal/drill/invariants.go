@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/workload"
-
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
 
 // invariants checks, whatever the scenario, the promises pilotlight prints:

@@ -6,9 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/workload"
-
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
 
 // Load runs the region outage at 200 writes/s (or the drill's rate, when

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/workload"
-
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
 
 // The measurements a drill takes of its workload for the report.

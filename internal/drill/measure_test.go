@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill/workload"
-
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
 
 // The report's timeline is the workload's writes by the second they were

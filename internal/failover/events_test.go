@@ -1,7 +1,6 @@
-package failover_test
+package failover
 
 import (
-	. "github.com/pilotlight/pilotlight/internal/failover"
 	"os"
 	"strings"
 	"testing"

@@ -1,10 +1,9 @@
-package failover_test
+package failover
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	. "github.com/pilotlight/pilotlight/internal/failover"
 	"strings"
 	"sync"
 	"testing"

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
-
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
