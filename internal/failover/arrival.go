@@ -264,10 +264,17 @@ func (d *ArrivalDrainer) proveTables(ctx context.Context, src, dst *region.Clien
 // proveBucket proves a bucket pair's objects until none is missing (a
 // catch-up: once), or ctx ends.
 func (d *ArrivalDrainer) proveBucket(ctx context.Context, src, dst *region.Clients, from, to string, b [2]string, cut time.Time, proved map[string]string, catchUp bool, timeout time.Duration) error {
+	var missing []string // as the last complete comparison found them
 	for {
-		missing, err := d.proveObjects(ctx, src, dst, b[0], b[1], cut, proved)
-		if err == nil && (len(missing) == 0 || catchUp) {
-			return nil
+		now, err := d.proveObjects(ctx, src, dst, b[0], b[1], cut, proved)
+		if err == nil {
+			missing = now
+			if len(missing) == 0 || catchUp {
+				return nil
+			}
+		}
+		if ctx.Err() != nil && missing != nil {
+			err = nil // the deadline cut a listing short: report what the last one found
 		}
 		select {
 		case <-ctx.Done():
