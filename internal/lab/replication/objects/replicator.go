@@ -42,9 +42,10 @@ type Replicator struct {
 	kick     chan struct{} // a pass now, not at the next interval
 
 	// Read and written by the run goroutine only.
-	feeds  map[string]*front.Feed   // direction "from>to" -> the source region's feed
-	queues map[string]*versionQueue // direction + "|" + kind
-	pairs  []pair                   // under mu
+	feeds   map[string]*front.Feed   // direction "from>to" -> the source region's feed
+	queues  map[string]*versionQueue // direction + "|" + kind
+	pairs   []pair                   // under mu
+	removed map[string]bool          // under mu: kinds removed since the last pass (their queues go)
 }
 
 // versionQueue is what one direction knows of one bucket kind.
@@ -92,11 +93,14 @@ type pair struct {
 // adoptedKind is the position kind of a user's bucket.
 func adoptedKind(bucket string) string { return "bucket:" + bucket }
 
-// snapshotPairs returns the pairs replicated now.
-func (o *Replicator) snapshotPairs() []pair {
+// snapshotPairs returns the pairs replicated now, and the kinds removed
+// since the last call.
+func (o *Replicator) snapshotPairs() ([]pair, map[string]bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.Clone(o.pairs)
+	removed := o.removed
+	o.removed = nil
+	return slices.Clone(o.pairs), removed
 }
 
 // AddBucket makes the replicator serve a user's bucket as it serves
@@ -122,6 +126,10 @@ func (o *Replicator) RemoveBucket(src string) {
 	defer o.mu.Unlock()
 	k := adoptedKind(src)
 	o.pairs = slices.DeleteFunc(o.pairs, func(p pair) bool { return p.kind == k })
+	if o.removed == nil {
+		o.removed = map[string]bool{}
+	}
+	o.removed[k] = true // an adoption again before the next pass lists it anew
 	for _, m := range o.pos.Copied {
 		delete(m, k)
 	}
@@ -287,10 +295,11 @@ func (o *Replicator) step(ctx context.Context, from, to string) bool {
 	st := o.stats[from+">"+to]
 	var firstErr error
 	pending, oldest, written := 0, time.Time{}, time.Time{}
-	pairs := o.snapshotPairs()
+	pairs, removed := o.snapshotPairs()
 	for k := range o.queues {
-		if !slices.ContainsFunc(pairs, func(p pair) bool { return strings.HasSuffix(k, "|"+p.kind) }) {
-			delete(o.queues, k) // a removed bucket
+		kind := k[strings.IndexByte(k, '|')+1:]
+		if removed[kind] || !slices.ContainsFunc(pairs, func(p pair) bool { return p.kind == kind }) {
+			delete(o.queues, k) // a removed bucket: listed anew if adopted again
 		}
 	}
 	for _, pr := range pairs {
