@@ -90,6 +90,9 @@ func (d *run) setupApp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("application %s: table %s in %s: %w", o.Name, o.Table, d.primary, err)
 	}
+	if _, err := d.clients[d.dr].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)}); err != nil {
+		return fmt.Errorf("application %s: table %s has no replica in %s (%v): protect apply its plan again", o.Name, o.Table, d.dr, err)
+	}
 	types := map[string]string{}
 	for _, a := range out.Table.AttributeDefinitions {
 		types[aws.ToString(a.AttributeName)] = string(a.AttributeType)
