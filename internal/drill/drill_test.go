@@ -359,6 +359,17 @@ func TestAppDrills(t *testing.T) {
 	if _, err := drill.Run(ctx, e, o); err == nil || !strings.Contains(err.Error(), "orders service") {
 		t.Errorf("failback-lag on an application: %v", err)
 	}
+	// A table with no replica in the DR region (never applied, or a lab
+	// started afresh) is refused before the drill starts, naming the fix.
+	if _, err := p.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("shop-orphan"), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	o.Scenario, o.App = drill.RegionOutage, &drill.App{Name: "shop", Table: "shop-orphan"}
+	if _, err := drill.Run(ctx, e, o); err == nil || !strings.Contains(err.Error(), "no replica in "+dr.Name) {
+		t.Errorf("an application table without a replica: %v", err)
+	}
 }
 
 // labSwitch is the outage switch of the rehearsal: a lab region cut.
