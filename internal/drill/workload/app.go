@@ -250,17 +250,7 @@ func (a *App) writeIn(ctx context.Context, r, id string, n int64, wr *Write) (st
 func (a *App) Lookup(ctx context.Context, db *dynamodb.Client, ids []string) (map[string]Order, error) {
 	out := map[string]Order{}
 	err := a.batchGet(ctx, db, ids, func(id string, it map[string]types.AttributeValue) {
-		o := Order{}
-		if v, ok := it[StampRegion].(*types.AttributeValueMemberS); ok {
-			o.Region = v.Value
-		}
-		if v, ok := it[StampEpoch].(*types.AttributeValueMemberN); ok {
-			o.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
-		}
-		if v, ok := it[StampAt].(*types.AttributeValueMemberS); ok {
-			o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
-		}
-		out[id] = o
+		out[id] = readOrder(it, StampRegion, StampEpoch, StampAt)
 	})
 	return out, err
 }
@@ -280,41 +270,25 @@ func (a *App) Missing(ctx context.Context, db *dynamodb.Client, ids []string) ([
 	return missing, nil
 }
 
-// batchGet reads the items of ids, strongly consistent, 100 at a time, and
-// calls f with each found.
+// batchGet reads the items of ids and calls f with each found.
 func (a *App) batchGet(ctx context.Context, db *dynamodb.Client, ids []string, f func(id string, it map[string]types.AttributeValue)) error {
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		byKey := map[string]string{}
-		keys := make([]map[string]types.AttributeValue, 0, len(batch))
-		for _, id := range batch {
-			k, err := a.Item.Key(id)
-			if err != nil {
-				return err
-			}
-			byKey[canonical(k)] = id
-			keys = append(keys, k)
+	byKey := map[string]string{}
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		k, err := a.Item.Key(id)
+		if err != nil {
+			return err
 		}
-		req := map[string]types.KeysAndAttributes{a.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 10 {
-				return errors.New("batch get: unprocessed keys after retries")
-			}
-			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return fmt.Errorf("read %s: %w", a.Table, err)
-			}
-			for _, it := range out.Responses[a.Table] {
-				k := make(map[string]types.AttributeValue, len(a.Item.keys))
-				for _, name := range a.Item.keys {
-					k[name] = it[name]
-				}
-				if id, ok := byKey[canonical(k)]; ok {
-					f(id, it)
-				}
-			}
-			req = out.UnprocessedKeys
-		}
+		byKey[canonical(k)] = id
+		keys = append(keys, k)
 	}
-	return nil
+	return batchGet(ctx, db, a.Table, a.Table, keys, types.KeysAndAttributes{}, func(it map[string]types.AttributeValue) {
+		k := make(map[string]types.AttributeValue, len(a.Item.keys))
+		for _, name := range a.Item.keys {
+			k[name] = it[name]
+		}
+		if id, ok := byKey[canonical(k)]; ok {
+			f(id, it)
+		}
+	})
 }

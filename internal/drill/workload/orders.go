@@ -21,28 +21,14 @@ import (
 // MissingItems returns the ids whose order item the region does not hold.
 func MissingItems(ctx context.Context, c *region.Clients, names region.Names, ids []string) ([]string, error) {
 	have := map[string]bool{}
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		keys := make([]map[string]types.AttributeValue, len(batch))
-		for i, id := range batch {
-			keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
-		}
-		req := map[string]types.KeysAndAttributes{names.Table(): {Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("pk")}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 10 {
-				return nil, errors.New("batch get: unprocessed keys after retries")
+	err := batchGet(ctx, c.DynamoDB, "orders in "+c.Name, names.Table(), orderKeys(ids), types.KeysAndAttributes{ProjectionExpression: aws.String("pk")},
+		func(it map[string]types.AttributeValue) {
+			if v, ok := it[region.TableHashKey].(*types.AttributeValueMemberS); ok {
+				have[v.Value] = true
 			}
-			out, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("read orders in %s: %w", c.Name, err)
-			}
-			for _, it := range out.Responses[names.Table()] {
-				if v, ok := it[region.TableHashKey].(*types.AttributeValueMemberS); ok {
-					have[v.Value] = true
-				}
-			}
-			req = out.UnprocessedKeys
-		}
+		})
+	if err != nil {
+		return nil, err
 	}
 	var missing []string
 	for _, id := range ids {
@@ -51,6 +37,57 @@ func MissingItems(ctx context.Context, c *region.Clients, names region.Names, id
 		}
 	}
 	return missing, nil
+}
+
+// orderKeys are the order items' keys of ids.
+func orderKeys(ids []string) []map[string]types.AttributeValue {
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
+	}
+	return keys
+}
+
+// batchGet reads keys from table, strongly consistent, 100 at a time
+// (unprocessed keys asked again, ten times at most), and calls f with each
+// item found; ka is the rest of the request (a projection). what names
+// the items in errors.
+func batchGet(ctx context.Context, db *dynamodb.Client, what, table string, keys []map[string]types.AttributeValue, ka types.KeysAndAttributes, f func(map[string]types.AttributeValue)) error {
+	ka.ConsistentRead = aws.Bool(true)
+	for start := 0; start < len(keys); start += 100 {
+		ka.Keys = keys[start:min(start+100, len(keys))]
+		req := map[string]types.KeysAndAttributes{table: ka}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 10 {
+				return errors.New("batch get: unprocessed keys after retries")
+			}
+			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return fmt.Errorf("read %s: %w", what, err)
+			}
+			for _, it := range out.Responses[table] {
+				f(it)
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	return nil
+}
+
+// readOrder reads who committed a write from an item's attributes: its
+// region, epoch and commit (or lease-check) time.
+func readOrder(it map[string]types.AttributeValue, regionAttr, epochAttr, atAttr string) Order {
+	var o Order
+	if v, ok := it[regionAttr].(*types.AttributeValueMemberS); ok {
+		o.Region = v.Value
+	}
+	if v, ok := it[epochAttr].(*types.AttributeValueMemberN); ok {
+		o.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	if v, ok := it[atAttr].(*types.AttributeValueMemberS); ok {
+		o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
+	}
+	return o
 }
 
 // MissingAttachments returns the ids whose attachment object the region's
@@ -105,41 +142,15 @@ type Order struct {
 // LookupOrders reads the orders of ids that a region holds.
 func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string) (map[string]Order, error) {
 	out := map[string]Order{}
-	for start := 0; start < len(ids); start += 100 {
-		batch := ids[start:min(start+100, len(ids))]
-		keys := make([]map[string]types.AttributeValue, len(batch))
-		for i, id := range batch {
-			keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
-		}
-		req := map[string]types.KeysAndAttributes{names.Table(): {Keys: keys, ConsistentRead: aws.Bool(true),
-			ProjectionExpression: aws.String("pk, #r, epoch, created_at"), ExpressionAttributeNames: map[string]string{"#r": "region"}}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 10 {
-				return nil, errors.New("batch get: unprocessed keys after retries")
+	err := batchGet(ctx, c.DynamoDB, "orders in "+c.Name, names.Table(), orderKeys(ids),
+		types.KeysAndAttributes{ProjectionExpression: aws.String("pk, #r, epoch, created_at"), ExpressionAttributeNames: map[string]string{"#r": "region"}},
+		func(it map[string]types.AttributeValue) {
+			if pk, ok := it[region.TableHashKey].(*types.AttributeValueMemberS); ok {
+				out[strings.TrimPrefix(pk.Value, app.ItemKey(""))] = readOrder(it, "region", "epoch", "created_at")
 			}
-			res, err := c.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("read orders in %s: %w", c.Name, err)
-			}
-			for _, it := range res.Responses[names.Table()] {
-				pk, _ := it[region.TableHashKey].(*types.AttributeValueMemberS)
-				if pk == nil {
-					continue
-				}
-				var o Order
-				if v, ok := it["region"].(*types.AttributeValueMemberS); ok {
-					o.Region = v.Value
-				}
-				if v, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
-					o.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
-				}
-				if v, ok := it["created_at"].(*types.AttributeValueMemberS); ok {
-					o.CreatedAt, _ = time.Parse(time.RFC3339Nano, v.Value)
-				}
-				out[strings.TrimPrefix(pk.Value, app.ItemKey(""))] = o
-			}
-			req = res.UnprocessedKeys
-		}
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
