@@ -358,21 +358,14 @@ func (d *Deployer) ensureArtifactBucket(ctx context.Context, r, bucket string) e
 	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
 		return nil
 	}
-	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
-	if r != "us-east-1" {
-		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r)}
-	}
-	_, err := c.CreateBucket(ctx, in)
-	var owned *s3types.BucketAlreadyOwnedByYou
-	if err != nil && !errors.As(err, &owned) {
-		var exists *s3types.BucketAlreadyExists
-		if errors.As(err, &exists) {
-			return fmt.Errorf("artifact bucket %s belongs to another account: choose another PILOTLIGHT_APP_NAME", bucket)
-		}
+	switch err := region.CreateBucket(ctx, c, bucket, r); {
+	case errors.Is(err, region.ErrBucketTaken):
+		return fmt.Errorf("artifact bucket %s belongs to another account: choose another PILOTLIGHT_APP_NAME", bucket)
+	case err != nil:
 		return fmt.Errorf("create artifact bucket %s in %s: %w", bucket, r, err)
 	}
 	fmt.Fprintf(d.Out, "created artifact bucket %s in %s\n", bucket, r)
-	_, err = c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+	_, err := c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 		BlockPublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}})
 	if err != nil && !strings.Contains(err.Error(), "NotImplemented") {
 		return fmt.Errorf("block public access on %s: %w", bucket, err)

@@ -59,17 +59,10 @@ func versioned(ctx context.Context, c *s3.Client, bucket string) error {
 func replicaBucketIn(ctx context.Context, c *s3.Client, bucket, dr string, say func(string, ...any)) error {
 	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		say("%s: creating it in %s", bucket, dr)
-		in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
-		if dr != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(dr)}
-		}
-		_, err := c.CreateBucket(ctx, in)
-		var owned *s3types.BucketAlreadyOwnedByYou
-		var exists *s3types.BucketAlreadyExists
-		switch {
-		case errors.As(err, &exists):
+		switch err := region.CreateBucket(ctx, c, bucket, dr); {
+		case errors.Is(err, region.ErrBucketTaken):
 			return fmt.Errorf("replica bucket %s (the bucket's name and the DR region) belongs to another account: bucket names are global, so protect this bucket under another name", bucket)
-		case err != nil && !errors.As(err, &owned):
+		case err != nil:
 			return fmt.Errorf("create replica bucket %s in %s: %w", bucket, dr, err)
 		}
 	}
