@@ -38,8 +38,7 @@ func regionIn(t target.Target, name, def string) (*region.Clients, error) {
 func validatorFor(t target.Target, table string, objects bool) *validate.Validator {
 	cl := t.Clients()
 	if table != "" {
-		return &validate.Validator{Primary: validate.Side{Region: t.Primary(), DB: cl[t.Primary()].DynamoDB, Table: table},
-			DR: validate.Side{Region: t.DR(), DB: cl[t.DR()].DynamoDB, Table: table}}
+		return &validate.Validator{Primary: validate.TableSide(cl[t.Primary()], table), DR: validate.TableSide(cl[t.DR()], table)}
 	}
 	return &validate.Validator{Primary: validate.SideFor(cl[t.Primary()], t.Names(), objects), DR: validate.SideFor(cl[t.DR()], t.Names(), objects)}
 }

@@ -219,7 +219,7 @@ func (a appFlags) apply(dir string, o *drill.Options) error {
 	} else if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
 		return codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, a.name, tableNames(p))}
 	}
-	o.App = &drill.App{Name: p.App, Table: table, Item: a.item, Guarded: p.Tier == protect.EpochGuard, Tier: string(p.Tier), Promise: p.Promise}
+	o.App = &drill.App{Name: p.App, Table: table, Item: a.item, Tier: string(p.Tier), Promise: p.Promise}
 	return nil
 }
 

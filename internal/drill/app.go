@@ -17,19 +17,23 @@ import (
 
 // App is a protected application a drill runs on instead of the orders
 // service (drill --app): its workload writes the application's items to
-// its own table in the routed region — through the guard package when
-// Guarded (the epoch-guard tier), plainly otherwise (routing only) — and
+// its own table in the routed region — through the guard package at the
+// epoch-guard tier, plainly at any other (routing only, kill switch) — and
 // RPO, failback loss and split brain are counted from that table.
 type App struct {
 	Name  string
 	Table string
 	// Item is the item template (workload.Template; "": the table's key
 	// alone, a string key holding the write's id, a number its number).
-	Item    string
-	Guarded bool
-	// Tier and Promise are the plan's, printed with the report.
+	Item string
+	// Tier and Promise are the plan's: the tier decides how the workload
+	// writes and what counts as a failure; both are printed with the
+	// report.
 	Tier, Promise string
 }
+
+// guarded reports whether the application's writes go through the guard.
+func (a *App) guarded() bool { return a.Tier == report.EpochGuard }
 
 // AppScenarios are the scenarios that run on a protected application; the
 // others drive the orders service's own machinery (its function, its
@@ -112,12 +116,12 @@ func (d *run) setupApp(ctx context.Context) error {
 		return fmt.Errorf("table %s: %w", o.Table, err)
 	}
 	w := &workload.App{Table: o.Table, Item: tmpl, DB: map[string]*dynamodb.Client{}, Route: d.routed}
-	if o.Guarded {
+	if o.guarded() {
 		w.Guards = map[string]*guard.Guard{}
 	}
 	for _, r := range []string{d.primary, d.dr} {
 		w.DB[r] = d.clients[r].DynamoDB
-		if !o.Guarded {
+		if !o.guarded() {
 			continue
 		}
 		g, err := guard.New(guard.Config{Region: r, ControlTable: d.names.ControlTable(), DynamoDB: d.clients[r].DynamoDB, Lease: guard.Lease(d.fc.LeaseConfig())})
@@ -129,7 +133,7 @@ func (d *run) setupApp(ctx context.Context) error {
 	d.app = w
 	d.subject = appSubject{d: d, app: w}
 	d.rep.App = &report.App{Name: o.Name, Table: o.Table, Tier: o.Tier, Promise: o.Promise}
-	if !o.Guarded && d.opts.Scenario == RegionOutage {
+	if !o.guarded() && d.opts.Scenario == RegionOutage {
 		d.rep.Expected = "failover; split brain and failback loss measured, not promised"
 	}
 	return nil
@@ -138,7 +142,7 @@ func (d *run) setupApp(ctx context.Context) error {
 // promised reports whether the subject's fencing promises no split brain
 // and no loss on failback: the orders service's and a guarded
 // application's do; routing only does not.
-func (d *run) promised() bool { return d.opts.App == nil || d.opts.App.Guarded }
+func (d *run) promised() bool { return d.opts.App == nil || d.opts.App.guarded() }
 
 // breach records a measured breach of the fencing promise: a failure where
 // it is promised, a line printed with the report where it is not.
@@ -196,21 +200,7 @@ func (d *run) stopRouting() {
 	}
 }
 
-// validateApp compares the application's table in both regions: the
-// drill's validation (pilotlight's own table holds none of its writes).
-func (d *run) validateApp(ctx context.Context) {
-	d.say("running the data validator on table %s", d.opts.App.Table)
-	t := d.opts.App.Table
-	v := &validate.Validator{Primary: validate.Side{Region: d.primary, DB: d.clients[d.primary].DynamoDB, Table: t},
-		DR: validate.Side{Region: d.dr, DB: d.clients[d.dr].DynamoDB, Table: t}, Settle: 10 * time.Second}
-	rep, err := v.Run(ctx)
-	if err != nil {
-		d.fail(fmt.Sprintf("the data validator could not compare table %s: %v", t, err))
-		return
-	}
-	d.rep.Validation = rep
-	if !rep.Clean() {
-		d.breach(fmt.Sprintf("table %s differs between the regions after the drill: %d items missing in %s, %d missing in %s, %d divergent",
-			t, rep.MissingInDR.Count, d.dr, rep.MissingInPrimary.Count, d.primary, rep.Divergent.Count))
-	}
+// appValidator compares the application's table in both regions.
+func (d *run) appValidator(table string) *validate.Validator {
+	return &validate.Validator{Primary: validate.TableSide(d.clients[d.primary], table), DR: validate.TableSide(d.clients[d.dr], table), Settle: 10 * time.Second}
 }

@@ -274,7 +274,7 @@ func TestAppDrills(t *testing.T) {
 		if err := protect.ApplyLab(ctx, plan, plan.Hash, labT); err != nil {
 			t.Fatal(err)
 		}
-		return &drill.App{Name: plan.App, Table: plan.Inventory.Tables[0].Name, Guarded: plan.Tier == protect.EpochGuard, Tier: string(plan.Tier), Promise: plan.Promise}
+		return &drill.App{Name: plan.App, Table: plan.Inventory.Tables[0].Name, Tier: string(plan.Tier), Promise: plan.Promise}
 	}
 	table := "shop-carts"
 	count := func(c *region.Clients) int32 {
@@ -290,7 +290,7 @@ func TestAppDrills(t *testing.T) {
 	t.Run("epoch-guard", func(t *testing.T) {
 		o := opts
 		o.App = adopt(protect.Options{AllGuarded: true})
-		if o.App.Table != table || !o.App.Guarded {
+		if o.App.Table != table || o.App.Tier != report.EpochGuard {
 			t.Fatalf("the drill's application: %+v", o.App)
 		}
 		o.App.Item = item
@@ -327,7 +327,7 @@ func TestAppDrills(t *testing.T) {
 	t.Run("routing-only", func(t *testing.T) {
 		o := opts
 		o.App = adopt(protect.Options{}) // the lab lists no functions: routing only
-		if o.App.Guarded || o.App.Tier != "routing-only" {
+		if o.App.Tier != "routing-only" {
 			t.Fatalf("the drill's application: %+v", o.App)
 		}
 		rep, err := drill.Run(ctx, e, o)

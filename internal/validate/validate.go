@@ -574,6 +574,12 @@ func valueString(v types.AttributeValue) string {
 	return fmt.Sprintf("%v", v)
 }
 
+// TableSide is a region's copy of a table of the user's (protect apply):
+// any key schema, no bucket.
+func TableSide(c *region.Clients, table string) Side {
+	return Side{Region: c.Name, DB: c.DynamoDB, Table: table}
+}
+
 // SideFor is a region's protected table and, with objects, its data bucket,
 // by the deployment's names.
 func SideFor(c *region.Clients, names region.Names, withObjects bool) Side {

@@ -51,10 +51,7 @@ func newView(r *Report) (view, error) {
 	if fb := r.Failback; fb != nil {
 		v.Rows = append(v.Rows, row{"failback", fmt.Sprintf("%d lost", fb.Lost), fmt.Sprintf("writes refused for %.2f s while switching", fb.UnavailableSeconds), false})
 	}
-	must := "must be 0"
-	if a := r.App; a != nil && a.Tier != "epoch-guard" {
-		must = "not promised by the " + a.Tier + " tier"
-	}
+	must := r.splitBrainPromise()
 	v.Rows = append(v.Rows, row{"fenced acks", fmt.Sprint(r.FencedAcks), "writes acknowledged by a fenced region (" + must + ")", false},
 		row{"split brain", fmt.Sprint(r.SplitBrain), "commits two regions made at once, from the data (" + must + ")", false},
 		row{"writes", fmt.Sprintf("%d acked of %d", r.Writes.Acked, r.Writes.Attempted), fmt.Sprintf("%d refused (503), %d failed", r.Writes.Refused, r.Writes.Failed), false})

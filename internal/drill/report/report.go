@@ -58,6 +58,19 @@ type Report struct {
 	NotPromised []string `json:"not_promised,omitempty"`
 }
 
+// EpochGuard is the one fencing tier that promises no split brain and no
+// acknowledged write lost on failback (protect.EpochGuard).
+const EpochGuard = "epoch-guard"
+
+// splitBrainPromise is what the report holds fenced acks and split brain
+// to: zero, unless the application's tier does not promise it.
+func (r *Report) splitBrainPromise() string {
+	if a := r.App; a != nil && a.Tier != EpochGuard {
+		return "not promised by the " + a.Tier + " tier"
+	}
+	return "must be 0"
+}
+
 // App is the protected application a drill ran on, and what its fencing
 // tier promises.
 type App struct {
@@ -258,10 +271,7 @@ func PrintSummary(w io.Writer, r *Report) {
 	if fb := r.Failback; fb != nil {
 		fmt.Fprintf(tw, "failback\t%d lost\tplanned; writes refused for %.2fs while switching\n", fb.Lost, fb.UnavailableSeconds)
 	}
-	must := "must be 0"
-	if a := r.App; a != nil && a.Tier != "epoch-guard" {
-		must = "not promised by the " + a.Tier + " tier"
-	}
+	must := r.splitBrainPromise()
 	fmt.Fprintf(tw, "fenced acks\t%d\twrites acknowledged by a fenced region (%s)\n", r.FencedAcks, must)
 	fmt.Fprintf(tw, "split brain\t%d\twrites committed at an epoch after a higher one's lease began, from the data (%s)\n", r.SplitBrain, must)
 	fmt.Fprintf(tw, "lease overlaps\t%d\tconfirmed write leases of two holders that overlap (must be 0)\n", r.LeaseOverlaps)
