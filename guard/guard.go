@@ -170,3 +170,38 @@ func (g *Guard) Put(ctx context.Context, in *dynamodb.PutItemInput) error {
 	return g.Write(ctx, p, types.TransactWriteItem{Put: &types.Put{TableName: in.TableName, Item: in.Item,
 		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}})
 }
+
+// The variables `pilotlight protect apply` sets on a guarded function.
+const (
+	EnvControlTable  = "PILOTLIGHT_CONTROL_TABLE"
+	EnvLeaseTerm     = "PILOTLIGHT_LEASE_TERM"
+	EnvClockEpsilon  = "PILOTLIGHT_CLOCK_EPSILON"
+	EnvWriteDeadline = "PILOTLIGHT_WRITE_DEADLINE"
+)
+
+// ConfigFromEnv is the Config a protected function is given in its
+// environment: AWS_REGION, PILOTLIGHT_CONTROL_TABLE and the lease
+// (PILOTLIGHT_LEASE_TERM, PILOTLIGHT_CLOCK_EPSILON, PILOTLIGHT_WRITE_DEADLINE:
+// all three, or none for pilotlight's AWS lease). getenv is os.Getenv.
+func ConfigFromEnv(getenv func(string) string, ddb *dynamodb.Client) (Config, error) {
+	cfg := Config{Region: getenv("AWS_REGION"), ControlTable: getenv(EnvControlTable), DynamoDB: ddb}
+	names := []string{EnvLeaseTerm, EnvClockEpsilon, EnvWriteDeadline}
+	dst := []*time.Duration{&cfg.Lease.Term, &cfg.Lease.Epsilon, &cfg.Lease.Delta}
+	set := 0
+	for i, n := range names {
+		v := getenv(n)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("guard: %s=%q is not a duration (write it as 20s or 500ms): apply the protect plan again to set it", n, v)
+		}
+		*dst[i] = d
+		set++
+	}
+	if set != 0 && set != len(names) {
+		return cfg, fmt.Errorf("guard: the lease needs %s, %s and %s together (or none of them, for pilotlight's AWS lease): apply the protect plan again to set them", names[0], names[1], names[2])
+	}
+	return cfg, nil
+}

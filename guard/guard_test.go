@@ -141,3 +141,26 @@ func TestNewNamesWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigFromEnvReadsWhatApplySets(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := guard.ConfigFromEnv(env(map[string]string{"AWS_REGION": "us-west-2", guard.EnvControlTable: "shop-control",
+		guard.EnvLeaseTerm: "2s", guard.EnvClockEpsilon: "250ms", guard.EnvWriteDeadline: "750ms"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "us-west-2" || cfg.ControlTable != "shop-control" || cfg.Lease != (guard.Lease{Term: 2 * time.Second, Epsilon: 250 * time.Millisecond, Delta: 750 * time.Millisecond}) {
+		t.Fatalf("config %+v", cfg)
+	}
+	if cfg, err := guard.ConfigFromEnv(env(map[string]string{"AWS_REGION": "us-west-2"}), nil); err != nil || cfg.Lease != (guard.Lease{}) {
+		t.Fatalf("no lease variables: %+v %v, want the zero lease (the AWS default)", cfg, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"not a duration": {guard.EnvLeaseTerm: "20", guard.EnvClockEpsilon: "1s", guard.EnvWriteDeadline: "1s"},
+		"one of three":   {guard.EnvLeaseTerm: "20s"},
+	} {
+		if _, err := guard.ConfigFromEnv(env(m), nil); err == nil || !strings.Contains(err.Error(), guard.EnvLeaseTerm) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, guard.EnvLeaseTerm)
+		}
+	}
+}

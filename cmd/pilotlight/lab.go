@@ -358,8 +358,11 @@ func newLabEnvCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("no lab region %q: the lab runs %s and %s", regionName, st.Primary, st.DR)
 			}
-			fmt.Fprintln(g.io.Out, "# AWS CLI before 2.13 ignores AWS_ENDPOINT_URL_*: pass --endpoint-url \"$AWS_ENDPOINT_URL_DYNAMODB\" (or _S3)")
+			fmt.Fprintln(g.io.Out, "# AWS CLI before 2.13 ignores AWS_ENDPOINT_URL_*: pass --endpoint-url \"$AWS_ENDPOINT_URL_DYNAMODB\" (or _S3, _LAMBDA)")
 			fmt.Fprintf(g.io.Out, "export AWS_ENDPOINT_URL_DYNAMODB=%s\nexport AWS_ENDPOINT_URL_DYNAMODB_STREAMS=%s\nexport AWS_ENDPOINT_URL_S3=%s\n", r.Endpoints.DynamoDB, r.Endpoints.DynamoDB, r.Endpoints.S3)
+			if r.Endpoints.Lambda != "" {
+				fmt.Fprintf(g.io.Out, "export AWS_ENDPOINT_URL_LAMBDA=%s\n", r.Endpoints.Lambda)
+			}
 			// AWS_REGION, not AWS_DEFAULT_REGION: pilotlight reads the latter as
 			// its primary region, and a shell that evals this must not change it.
 			fmt.Fprintf(g.io.Out, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\n", st.Credentials.AccessKeyID, st.Credentials.SecretAccessKey, regionName)
@@ -378,6 +381,9 @@ func envJSON(st remote.State, only string) any {
 			continue
 		}
 		regions[name] = map[string]string{"dynamodb": r.Endpoints.DynamoDB, "s3": r.Endpoints.S3}
+		if r.Endpoints.Lambda != "" {
+			regions[name]["lambda"] = r.Endpoints.Lambda
+		}
 	}
 	return map[string]any{
 		"primary": st.Primary, "dr": st.DR, "regions": regions,

@@ -19,10 +19,15 @@ import (
 	"github.com/pilotlight/pilotlight/internal/target"
 )
 
-// controlPlanes is a target with the Lambda and Application Auto Scaling
-// control planes (AWS; the lab has neither): checked here, once.
-type controlPlanes interface {
+// lambdaPlane is a target with a Lambda control plane (AWS, and the lab
+// when it runs functions): checked here, once.
+type lambdaPlane interface {
 	Lambda(region string) *lambda.Client
+}
+
+// autoScaling is a target with Application Auto Scaling (AWS; the lab's
+// provisioned tables have none): checked here, once.
+type autoScaling interface {
 	AutoScaling(region string) *applicationautoscaling.Client
 }
 
@@ -39,8 +44,11 @@ type replicator interface {
 func protectSource(t target.Target) protect.Source {
 	c := t.Clients()[t.Primary()]
 	src := protect.Source{Primary: t.Primary(), DR: t.DR(), DynamoDB: c.DynamoDB, S3: c.S3}
-	if l, ok := t.(controlPlanes); ok {
-		src.Lambda, src.AutoScaling = l.Lambda(t.Primary()), l.AutoScaling(t.Primary())
+	if l, ok := t.(lambdaPlane); ok {
+		src.Lambda = l.Lambda(t.Primary())
+	}
+	if a, ok := t.(autoScaling); ok {
+		src.AutoScaling = a.AutoScaling(t.Primary())
 	}
 	app := t.Names().App
 	src.Exclude = func(name string) bool { return name == app || strings.HasPrefix(name, app+"-") }
@@ -82,15 +90,17 @@ func newProtectCmd(g *globals) *cobra.Command {
 		Long: `Protect an application of your own — not the orders service — with the
 same pilot light: its tables become global tables with a replica in the DR
 region, its buckets replicate there, its functions get DR copies at the
-pilot-light minimum (reserved concurrency 0 until a failover).
+pilot-light minimum (idle, so they cost nothing until a failover routes to
+them; a guarded copy refuses writes until the DR region holds the lease).
 
   scan   inventory of the primary region, filtered to your application, and
          a preflight per resource: what blocks DR, and the fix
   plan   a reviewable plan — steps, the fencing tier your application gets
          and exactly what it promises, the CloudFormation — that changes
          nothing, identified by a hash
-  apply  applies an approved plan (its hash); in the lab, tables and
-         buckets (the lab has no Lambda control plane); on AWS not yet
+  apply  applies an approved plan (its hash); in the lab: tables, buckets
+         and functions' DR copies; on AWS not yet (the plan's
+         CloudFormation is what it will apply)
   remove undoes apply; your tables, buckets and data are never touched
 
 Then drill it: pilotlight drill --app NAME (RTO, RPO and failback loss
@@ -106,8 +116,9 @@ Fencing tiers, weakest first (docs/protect.md):
                 no acknowledged write lost on failback
 
 In the lab, create your resources in the primary region with any SDK or the
-AWS CLI (eval "$(pilotlight lab env)"); the lab has no Lambda control plane,
-so functions are scanned on AWS only.`,
+AWS CLI (eval "$(pilotlight lab env)"): tables, buckets, and functions
+built for the provided.al2023 runtime (a Go function's bootstrap, zipped),
+with their function URLs.`,
 		Example: `  pilotlight protect scan --prefix shop-
   pilotlight protect plan --prefix shop- --app shop --out shop-plan.json
   pilotlight protect plan --tag app=shop --app shop --guarded shop-api --output json`,
@@ -326,9 +337,13 @@ versioning, a versioned replica bucket <bucket>-<dr region> in the DR
 region, the lab's object replicator serving the pair (as a replication
 rule, and back during a failback), and apply waits until the objects
 already there are in the replica. Every step is idempotent: running apply
-again resumes an interrupted one. The lab has no Lambda control plane, so a
-plan with functions is refused there; applying on AWS is not built yet.
-Both are refused before anything changes.
+again resumes an interrupted one. Each function gets its DR copy — its
+code downloaded from the primary, the same configuration, environment
+and tags, tagged pilotlight:copy-of, and its URL if it has one; a guarded
+function and its copy get PILOTLIGHT_CONTROL_TABLE and the lease, which
+guard.ConfigFromEnv reads. The kill-switch tier is refused (its switch at
+a failover is not built yet), and so is applying on AWS, before anything
+changes.
 
 The applied plan is kept in PILOTLIGHT_PROTECT_DIR: drill --app NAME reads
 it.
@@ -429,10 +444,15 @@ func labTarget(g *globals, t target.Target, planFile string) (protect.LabTarget,
 	}
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
-	return protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+	lt := protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		Replicate:       func(ctx context.Context, a protect.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
 		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
-		Say:             func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }}, nil
+		Say:             func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) },
+		Lease:           lab.LeaseConfig}
+	if l, ok := t.(lambdaPlane); ok {
+		lt.PrimaryLambda, lt.DRLambda = l.Lambda(t.Primary()), l.Lambda(t.DR())
+	}
+	return lt, nil
 }
 
 func newProtectRemoveCmd(g *globals) *cobra.Command {

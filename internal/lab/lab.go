@@ -28,6 +28,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/front"
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
+	"github.com/pilotlight/pilotlight/internal/lab/lambdaplane"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
@@ -79,6 +80,9 @@ type Credentials struct {
 type Endpoints struct {
 	DynamoDB string `json:"dynamodb"`
 	S3       string `json:"s3"`
+	// Lambda is the region's Lambda control plane for the user's own
+	// functions ("" for the witness).
+	Lambda string `json:"lambda,omitempty"`
 }
 
 // Lab is a running two-region lab. Its methods are safe for concurrent use.
@@ -198,6 +202,7 @@ type labRegion struct {
 	clients  *region.Clients // through the proxies, default retries
 	dataDir  string
 	backends Endpoints
+	lambda   *lambdaplane.Plane
 }
 
 // Start obtains ports, starts both regions' servers and proxies, provisions
@@ -277,6 +282,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	if err := l.startReplication(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.startLambda(); err != nil {
 		return nil, err
 	}
 	// The health checks measure their clock (the clock-skew fault shifts
@@ -720,6 +728,7 @@ func (l *Lab) Close() error {
 		l.frontDoor.Close()
 	}
 	l.stopFunctions()
+	l.stopLambda()
 	if l.timeServer != nil {
 		l.timeServer.Close()
 	}

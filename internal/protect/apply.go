@@ -11,7 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pilotlight/pilotlight/internal/control"
 )
 
 // LabTarget is what applying a plan in the lab works with: both regions'
@@ -29,6 +32,11 @@ type LabTarget struct {
 	// BackfillTimeout bounds the wait for a bucket's objects to reach its
 	// replica (0: 5 minutes).
 	BackfillTimeout time.Duration
+	// PrimaryLambda and DRLambda are the regions' Lambda control planes
+	// (nil: none, and a plan with functions is refused).
+	PrimaryLambda, DRLambda *lambda.Client
+	// Lease is the deployment's lease, given to guarded functions.
+	Lease control.LeaseConfig
 }
 
 // Replicated is one of the user's resources the lab replicates: a table
@@ -45,16 +53,18 @@ type Replicated struct {
 // bucket: versioning on, its replica bucket (versioned) in the DR region,
 // the lab's object replicator serving it, and apply waits until the
 // objects already there are in the replica. Every step is idempotent, so a
-// second run resumes an interrupted one. Functions are not adopted in the
-// lab (it has no Lambda control plane): a plan with them is refused before
-// anything changes.
+// second run resumes an interrupted one. A function: its DR copy
+// (applyFunction), made through the lab's Lambda control plane.
 func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
 	say, err := t.accept(p, approved)
 	if err != nil {
 		return err
 	}
-	if n := len(p.Inventory.Functions); n > 0 {
-		return fmt.Errorf("the lab has no Lambda control plane, so it adopts tables and buckets only; the plan has %d function(s): plan without them (--name, --prefix or --tag) — their DR copies are applied on AWS", n)
+	if n := len(p.Inventory.Functions); n > 0 && (t.PrimaryLambda == nil || t.DRLambda == nil) {
+		return fmt.Errorf("this lab has no Lambda control plane to copy %d function(s) into (an older pilotlight started it): restart it (pilotlight lab down, then lab up), or plan without them (--name, --prefix or --tag)", n)
+	}
+	if p.Tier == KillSwitch && len(p.Inventory.Functions) > 0 {
+		return errors.New("the kill-switch tier's switch (reserved concurrency 0 on the fenced side at a failover) is not built yet, so apply would make DR copies nothing turns on: plan with --tier routing-only, or write through the guard package and plan with --guarded")
 	}
 	for _, tb := range p.Inventory.Tables {
 		if err := applyTable(ctx, tb, t, say); err != nil {
@@ -64,6 +74,11 @@ func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
 	for _, b := range p.Inventory.Buckets {
 		if err := applyBucket(ctx, b, p.DR, t, say); err != nil {
 			return fmt.Errorf("bucket %s: %w (applying again resumes)", b.Name, err)
+		}
+	}
+	for _, f := range p.Inventory.Functions {
+		if err := applyFunction(ctx, f, p, t, say); err != nil {
+			return fmt.Errorf("function %s: %w (applying again resumes)", f.Name, err)
 		}
 	}
 	return nil
@@ -214,6 +229,14 @@ func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, delete
 	say, err := t.accept(p, approved)
 	if err != nil {
 		return err
+	}
+	if len(p.Inventory.Functions) > 0 && (t.PrimaryLambda == nil || t.DRLambda == nil) {
+		return errors.New("this lab has no Lambda control plane (an older pilotlight started it), so the plan's DR copies cannot be removed from it: restart it (pilotlight lab down, then lab up)")
+	}
+	for _, f := range p.Inventory.Functions {
+		if err := removeFunction(ctx, f, p, t, say); err != nil {
+			return fmt.Errorf("function %s: %w", f.Name, err)
+		}
 	}
 	for _, b := range p.Inventory.Buckets {
 		if err := removeBucket(ctx, b, p.DR, t, say, deleteReplicas); err != nil {

@@ -67,6 +67,9 @@ type Options struct {
 	ControlTable string
 }
 
+// guarded says whether a function's writes go through the guard package.
+func (o Options) guarded(name string) bool { return o.AllGuarded || slices.Contains(o.Guarded, name) }
+
 // Step is one change apply makes, in order.
 type Step struct {
 	Resource string `json:"resource"` // "table carts", "bucket media", "function api"
@@ -81,16 +84,20 @@ type Step struct {
 // Plan is a reviewable, written plan: it changes nothing, and apply takes
 // it only by its Hash.
 type Plan struct {
-	App       string                     `json:"app"`
-	Primary   string                     `json:"primary"`
-	DR        string                     `json:"dr"`
-	Tier      Tier                       `json:"tier"`
-	Promise   string                     `json:"promise"`
-	Stated    string                     `json:"stated,omitempty"` // what the tier rests on that pilotlight could not check
-	Inventory Inventory                  `json:"inventory"`
-	Steps     []Step                     `json:"steps"`
-	Templates map[string]json.RawMessage `json:"templates"` // stack name → CloudFormation
-	Hash      string                     `json:"hash"`
+	App       string    `json:"app"`
+	Primary   string    `json:"primary"`
+	DR        string    `json:"dr"`
+	Tier      Tier      `json:"tier"`
+	Promise   string    `json:"promise"`
+	Stated    string    `json:"stated,omitempty"` // what the tier rests on that pilotlight could not check
+	Inventory Inventory `json:"inventory"`
+	// Guarded are the functions apply gives the guard's variables (the
+	// control table, the lease): at the epoch-guard tier, the guarded ones.
+	Guarded      []string                   `json:"guarded,omitempty"`
+	ControlTable string                     `json:"control_table,omitempty"`
+	Steps        []Step                     `json:"steps"`
+	Templates    map[string]json.RawMessage `json:"templates"` // stack name → CloudFormation
+	Hash         string                     `json:"hash"`
 }
 
 var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
@@ -123,6 +130,16 @@ func MakePlan(inv Inventory, o Options) (Plan, error) {
 		stated = ""
 	}
 	p := Plan{App: o.App, Primary: inv.Primary, DR: inv.DR, Tier: tier, Promise: tier.Promise(), Stated: stated, Inventory: inv}
+	if tier == EpochGuard {
+		for _, f := range inv.Functions {
+			if o.guarded(f.Name) {
+				p.Guarded = append(p.Guarded, f.Name)
+			}
+		}
+		if len(p.Guarded) > 0 {
+			p.ControlTable = o.ControlTable
+		}
+	}
 	p.Steps = steps(inv, o, tier)
 	if p.Templates, err = templates(inv, o, tier); err != nil {
 		return Plan{}, err
@@ -275,9 +292,16 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 	}
 	for _, f := range inv.Functions {
 		r := "function " + f.Name
-		s = append(s, Step{r, dr, "create its DR copy in stack " + stackName(o.App, dr) + ": same code, runtime, handler, memory, role and environment, reserved concurrency 0 until a failover (the pilot light)" + map[bool]string{true: ", and a function URL (" + f.URLAuth + ")", false: ""}[f.URL != ""], false, "the DR copy is deleted"})
+		idle := "no reserved concurrency: idle, it costs nothing, and nothing routes to it before a failover"
 		switch {
-		case tier == EpochGuard && slices.Contains(o.Guarded, f.Name):
+		case tier == KillSwitch:
+			idle = "reserved concurrency 0 until a failover (the pilot light)"
+		case tier == EpochGuard && o.guarded(f.Name):
+			idle = "no reserved concurrency: its guard refuses writes until " + dr + " holds the lease"
+		}
+		s = append(s, Step{r, dr, "create its DR copy in stack " + stackName(o.App, dr) + ": same code, runtime, handler, memory, role and environment, " + idle + map[bool]string{true: ", and a function URL (" + f.URLAuth + ")", false: ""}[f.URL != ""], false, "the DR copy is deleted"})
+		switch {
+		case tier == EpochGuard && o.guarded(f.Name):
 			s = append(s, Step{r, p, "set PILOTLIGHT_CONTROL_TABLE=" + o.ControlTable + " and the lease (PILOTLIGHT_LEASE_*) on both copies: its guard checks the lease before every write", true, "the variables are removed"})
 		case tier == KillSwitch:
 			s = append(s, Step{r, p, "on failover: reserved concurrency 0 and its event-source mappings disabled in the fenced region (restored on failback)", true, "concurrency and mappings as they were before"})

@@ -3,7 +3,6 @@ package protect
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -190,7 +189,8 @@ func replicaBucket(b Bucket, dr, key string) obj {
 	return obj{"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}
 }
 
-// drFunction is a function's DR copy at the pilot-light minimum: reserved
+// drFunction is a function's DR copy at the pilot-light minimum: idle
+// (Lambda bills nothing for it), and at the kill-switch tier reserved
 // concurrency 0 until a failover gives it its concurrency back. Its
 // environment's values are copied by apply, never written into a plan
 // (they may be secrets); a guarded function's copy is given the control
@@ -198,18 +198,20 @@ func replicaBucket(b Bucket, dr, key string) obj {
 func drFunction(f Function, tier Tier, o Options) obj {
 	id := logicalID("Function", f.Name)
 	props := obj{
-		"FunctionName":                 f.Name,
-		"Role":                         f.Role,
-		"MemorySize":                   f.Memory,
-		"Timeout":                      f.Timeout,
-		"Architectures":                []string{f.Architecture},
-		"ReservedConcurrentExecutions": 0,
-		"Code":                         obj{"S3Bucket": obj{"Ref": "ArtifactBucket"}, "S3Key": "functions/" + f.Name + ".zip"},
+		"FunctionName":  f.Name,
+		"Role":          f.Role,
+		"MemorySize":    f.Memory,
+		"Timeout":       f.Timeout,
+		"Architectures": []string{f.Architecture},
+		"Code":          obj{"S3Bucket": obj{"Ref": "ArtifactBucket"}, "S3Key": "functions/" + f.Name + ".zip"},
+	}
+	if tier == KillSwitch {
+		props["ReservedConcurrentExecutions"] = 0
 	}
 	if f.Runtime != "" {
 		props["Runtime"], props["Handler"] = f.Runtime, f.Handler
 	}
-	if tier == EpochGuard && slices.Contains(o.Guarded, f.Name) {
+	if tier == EpochGuard && o.guarded(f.Name) {
 		props["Environment"] = obj{"Variables": obj{"PILOTLIGHT_CONTROL_TABLE": o.ControlTable}}
 	}
 	out := obj{id: obj{"Type": "AWS::Lambda::Function", "Properties": props}}

@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
@@ -44,6 +48,18 @@ func NewLab(c *remote.Client) (*Lab, error) {
 		return nil, err
 	}
 	return &Lab{c: c, clients: clients, http: &http.Client{Timeout: 5 * time.Second}}, nil
+}
+
+// Lambda is a lab region's Lambda control plane, where the user's own
+// functions live (nil: a lab from before it had one).
+func (t *Lab) Lambda(regionName string) *lambda.Client {
+	r, ok := t.c.State.Regions[regionName]
+	if !ok || r.Endpoints.Lambda == "" {
+		return nil
+	}
+	c := t.c.State.Credentials
+	return lambda.New(lambda.Options{Region: regionName, BaseEndpoint: aws.String(r.Endpoints.Lambda), RetryMaxAttempts: 3,
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")})
 }
 
 // Client is the lab's control API client (lab-only commands).

@@ -35,7 +35,13 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	g, err := guard.New(guard.Config{Region: os.Getenv("AWS_REGION"), ControlTable: os.Getenv("PILOTLIGHT_CONTROL_TABLE"), DynamoDB: dynamodb.NewFromConfig(cfg)})
+	// The control table and the lease are what `pilotlight protect apply`
+	// set on this function (and on its DR copy).
+	gcfg, err := guard.ConfigFromEnv(os.Getenv, dynamodb.NewFromConfig(cfg))
+	if err != nil {
+		panic(err)
+	}
+	g, err := guard.New(gcfg)
 	if err != nil {
 		panic(err)
 	}
