@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/drill"
@@ -248,33 +250,52 @@ func TestAppDrills(t *testing.T) {
 	p, dr := lt.Clients()[cl.State.Primary], lt.Clients()[cl.State.DR]
 	create := exec.CommandContext(ctx, "../../testdata/shop/create.sh")
 	ep := cl.State.Regions[p.Name].Endpoints
-	create.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3,
+	create.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3, "AWS_ENDPOINT_URL_LAMBDA="+ep.Lambda,
 		"AWS_ACCESS_KEY_ID="+cl.State.Credentials.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+cl.State.Credentials.SecretAccessKey, "AWS_DEFAULT_REGION="+p.Name, "AWS_REGION="+p.Name)
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("create.sh: %v\n%s", err, out)
 	}
-	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}, protect.Selector{Prefix: "shop-"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl, dl := lt.Lambda(p.Name), lt.Lambda(dr.Name)
 	labT := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		PrimaryLambda: pl, DRLambda: dl, Lease: lab.LeaseConfig,
 		Replicate:       func(ctx context.Context, a protect.Replicated) error { return cl.Replicate(ctx, lab.Adopted(a)) },
 		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return cl.StopReplicating(ctx, lab.Adopted(a)) }}
-	// plan and apply, as protect apply does; drill --app reads the plan.
-	adopt := func(o protect.Options) *drill.App {
+	// scan, plan and apply, as protect does; drill --app reads the plan.
+	adopt := func(sel protect.Selector, o protect.Options, tables, buckets, functions int) *drill.App {
 		t.Helper()
+		inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: pl}, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
 		o.App, o.ControlTable = "shop", cl.State.Names().ControlTable()
 		plan, err := protect.MakePlan(inv, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(plan.Inventory.Tables) != 2 || len(plan.Inventory.Buckets) != 1 {
-			t.Fatalf("the plan: %d tables, %d buckets", len(plan.Inventory.Tables), len(plan.Inventory.Buckets))
+		if len(plan.Inventory.Tables) != tables || len(plan.Inventory.Buckets) != buckets || len(plan.Inventory.Functions) != functions {
+			t.Fatalf("the plan: %d tables, %d buckets, %d functions", len(plan.Inventory.Tables), len(plan.Inventory.Buckets), len(plan.Inventory.Functions))
 		}
 		if err := protect.ApplyLab(ctx, plan, plan.Hash, labT); err != nil {
 			t.Fatal(err)
 		}
 		return &drill.App{Name: plan.App, Table: plan.Inventory.Tables[0].Name, Tier: string(plan.Tier), Promise: plan.Promise}
+	}
+	// The cart service in a region, through its function URL.
+	cartURL := func(c *lambda.Client) string {
+		u, err := c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String("shop-cart-api")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(u.FunctionUrl)
+	}
+	addLine := func(url string, n int) (int, string) {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(fmt.Sprintf(`{"user":"url","line":%d,"sku":"sku-url","qty":1}`, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("X-Active-Region")
 	}
 	table := "shop-carts"
 	count := func(c *region.Clients) int32 {
@@ -289,9 +310,19 @@ func TestAppDrills(t *testing.T) {
 
 	t.Run("epoch-guard", func(t *testing.T) {
 		o := opts
-		o.App = adopt(protect.Options{AllGuarded: true})
+		// The guarded part of the shop: its carts, their media and the
+		// cart service, which writes through the guard package.
+		o.App = adopt(protect.Selector{Names: []string{"shop-carts", "shop-media", "shop-cart-api"}}, protect.Options{Guarded: []string{"shop-cart-api"}}, 1, 1, 1)
 		if o.App.Table != table || o.App.Tier != report.EpochGuard {
 			t.Fatalf("the drill's application: %+v", o.App)
+		}
+		// The cart service and its DR copy: the primary holds the lease,
+		// so the copy's guard refuses and names it.
+		if code, _ := addLine(cartURL(pl), 1); code != http.StatusCreated {
+			t.Fatalf("the cart service in %s answered %d", p.Name, code)
+		}
+		if code, active := addLine(cartURL(dl), 2); code != http.StatusServiceUnavailable || active != p.Name {
+			t.Fatalf("the cart service's DR copy answered %d naming %q, want 503 naming %s", code, active, p.Name)
 		}
 		o.App.Item = item
 		rep, err := drill.Run(ctx, e, o)
@@ -315,6 +346,14 @@ func TestAppDrills(t *testing.T) {
 		if n, m := count(p), count(dr); int(n) < rep.Writes.Acked || n != m {
 			t.Fatalf("%s holds %d items in %s and %d in %s, %d writes acknowledged", table, n, p.Name, m, dr.Name, rep.Writes.Acked)
 		}
+		// Failed back: the primary's cart service takes writes again, and
+		// the copy is fenced again.
+		if code, _ := addLine(cartURL(pl), 3); code != http.StatusCreated {
+			t.Fatalf("after the failback the cart service in %s answered %d", p.Name, code)
+		}
+		if code, _ := addLine(cartURL(dl), 4); code != http.StatusServiceUnavailable {
+			t.Fatalf("after the failback the DR copy answered %d, want 503", code)
+		}
 		var sb strings.Builder
 		report.PrintSummary(&sb, rep)
 		for _, want := range []string{"application: shop (table shop-carts), fencing tier epoch-guard", "promise: no split brain", "RPO"} {
@@ -326,9 +365,20 @@ func TestAppDrills(t *testing.T) {
 
 	t.Run("routing-only", func(t *testing.T) {
 		o := opts
-		o.App = adopt(protect.Options{}) // the lab lists no functions: routing only
+		// The whole shop, the mailer (no guard) too: routing only.
+		o.App = adopt(protect.Selector{Prefix: "shop-"}, protect.Options{Tier: protect.RoutingOnly}, 2, 1, 2)
 		if o.App.Tier != "routing-only" {
 			t.Fatalf("the drill's application: %+v", o.App)
+		}
+		// Nothing fences the mailer's DR copy: invoked there while the
+		// primary is active, its write lands — what routing only means.
+		out, err := dl.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("shop-mailer"), Payload: []byte(`{"user":"mailed-in-dr"}`)})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("the mailer's DR copy: %v %s", err, out.Payload)
+		}
+		if g, err := dr.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("shop-users"), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "mailed-in-dr"}}}); err != nil || g.Item == nil {
+			t.Fatalf("the mailer's unfenced write in %s: %v %v", dr.Name, g, err)
 		}
 		rep, err := drill.Run(ctx, e, o)
 		if err != nil {

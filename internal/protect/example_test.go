@@ -16,7 +16,8 @@ import (
 // its functions compile against the guard package, and its create script —
 // the AWS CLI, pointed at the lab's primary region — makes what scan then
 // finds: the composite-key table with its index and items, the second
-// table, the bucket, and no blocker.
+// table, the bucket, the two functions (one behind its URL), and no
+// blocker.
 func TestShopExample(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -41,12 +42,12 @@ func TestShopExample(t *testing.T) {
 	}
 	creds := l.Credentials()
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "testdata", "shop", "create.sh"))
-	cmd.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3,
+	cmd.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3, "AWS_ENDPOINT_URL_LAMBDA="+ep.Lambda,
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_DEFAULT_REGION="+p.Name, "AWS_REGION="+p.Name)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("create.sh: %v\n%s", err, out)
 	}
-	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}, protect.Selector{Prefix: "shop-"})
+	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: labLambda(t, l, p.Name)}, protect.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,9 @@ func TestShopExample(t *testing.T) {
 	}
 	if len(inv.Buckets) != 1 || inv.Buckets[0].Name != "shop-media" {
 		t.Fatalf("buckets: %+v", inv.Buckets)
+	}
+	if len(inv.Functions) != 2 || inv.Functions[0].Name != "shop-cart-api" || inv.Functions[0].URLAuth != "NONE" || inv.Functions[1].Name != "shop-mailer" || inv.Functions[1].URL != "" {
+		t.Fatalf("functions: %+v", inv.Functions)
 	}
 	if inv.Blockers() != 0 {
 		var b strings.Builder
