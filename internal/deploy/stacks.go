@@ -40,6 +40,9 @@ type Stack struct {
 	// (DeletionPolicy Retain) under a fixed name: when the stack is
 	// created and one exists, it is imported instead of created.
 	Adopt []Adoption
+	// ImportTemplate is the template of that import when it must hold
+	// only the imported resources (nil: Template without its Outputs).
+	ImportTemplate []byte
 }
 
 // Adoption is a kept resource a new stack imports when it exists.
@@ -178,8 +181,12 @@ func (s *Stacks) Deploy(ctx context.Context, st Stack) (*StackResult, error) {
 			// A create would fail on the kept resource's name: import it
 			// into a new stack first (an import may add no outputs), then
 			// update the stack to the whole template.
-			fmt.Fprintf(s.Out, "%s (%s): importing %d kept resource(s) left by an earlier cleanup\n", st.Name, st.Region, len(imports))
-			imported, since, _, err := s.apply(ctx, c, st, cfntypes.ChangeSetTypeImport, withoutOutputs(st.Template), imports)
+			fmt.Fprintf(s.Out, "%s (%s): importing %d existing resource(s)\n", st.Name, st.Region, len(imports))
+			tpl := st.ImportTemplate
+			if tpl == nil {
+				tpl = withoutOutputs(st.Template)
+			}
+			imported, since, _, err := s.apply(ctx, c, st, cfntypes.ChangeSetTypeImport, tpl, imports)
 			if err != nil {
 				return nil, err
 			}

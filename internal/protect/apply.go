@@ -56,15 +56,15 @@ type Replicated struct {
 // second run resumes an interrupted one. A function: its DR copy
 // (applyFunction), made through the lab's Lambda control plane.
 func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
-	say, err := t.accept(p, approved)
+	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "lab")
 	if err != nil {
 		return err
 	}
 	if n := len(p.Inventory.Functions); n > 0 && (t.PrimaryLambda == nil || t.DRLambda == nil) {
 		return fmt.Errorf("this lab has no Lambda control plane to copy %d function(s) into (an older pilotlight started it): restart it (pilotlight lab down, then lab up), or plan without them (--name, --prefix or --tag)", n)
 	}
-	if p.Tier == KillSwitch && len(p.Inventory.Functions) > 0 {
-		return errors.New("the kill-switch tier's switch (reserved concurrency 0 on the fenced side at a failover) is not built yet, so apply would make DR copies nothing turns on: plan with --tier routing-only, or write through the guard package and plan with --guarded")
+	if err := refuseKillSwitch(p); err != nil {
+		return err
 	}
 	for _, tb := range p.Inventory.Tables {
 		if err := applyTable(ctx, tb, t, say); err != nil {
@@ -77,26 +77,39 @@ func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
 		}
 	}
 	for _, f := range p.Inventory.Functions {
-		if err := applyFunction(ctx, f, p, t, say); err != nil {
+		if err := applyFunction(ctx, f, p, t.lambdas(), say); err != nil {
 			return fmt.Errorf("function %s: %w (applying again resumes)", f.Name, err)
 		}
 	}
 	return nil
 }
 
-// accept checks that p is the approved plan and made for this lab, and
-// returns where progress goes.
-func (t LabTarget) accept(p Plan, approved string) (func(string, ...any), error) {
+func (t LabTarget) lambdas() lambdas {
+	return lambdas{Primary: t.Primary, DR: t.DR, PrimaryLambda: t.PrimaryLambda, DRLambda: t.DRLambda, Lease: t.Lease}
+}
+
+// accept checks that p is the approved plan and made for this target's
+// regions, and returns where progress goes.
+func accept(p Plan, approved, primary, dr string, say func(string, ...any), target string) (func(string, ...any), error) {
 	if err := p.Verify(approved); err != nil {
 		return nil, err
 	}
-	if p.Primary != t.Primary || p.DR != t.DR {
-		return nil, fmt.Errorf("the plan is for %s → %s, this lab is %s → %s: make the plan on this target", p.Primary, p.DR, t.Primary, t.DR)
+	if p.Primary != primary || p.DR != dr {
+		return nil, fmt.Errorf("the plan is for %s → %s, this %s is %s → %s: make the plan on this target", p.Primary, p.DR, target, primary, dr)
 	}
-	if t.Say == nil {
+	if say == nil {
 		return func(string, ...any) {}, nil
 	}
-	return t.Say, nil
+	return say, nil
+}
+
+// refuseKillSwitch refuses a kill-switch plan with functions: its switch
+// at a failover is not built, so their DR copies would never be turned on.
+func refuseKillSwitch(p Plan) error {
+	if p.Tier == KillSwitch && len(p.Inventory.Functions) > 0 {
+		return errors.New("the kill-switch tier's switch (reserved concurrency 0 on the fenced side at a failover) is not built yet, so apply would make DR copies nothing turns on: plan with --tier routing-only, or write through the guard package and plan with --guarded")
+	}
+	return nil
 }
 
 func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...any)) error {
@@ -226,7 +239,7 @@ func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
 // their streams and versioning stay on. Idempotent. Without deleteReplicas
 // the DR copies are kept (and said so).
 func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, deleteReplicas bool) error {
-	say, err := t.accept(p, approved)
+	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "lab")
 	if err != nil {
 		return err
 	}
@@ -234,7 +247,7 @@ func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, delete
 		return errors.New("this lab has no Lambda control plane (an older pilotlight started it), so the plan's DR copies cannot be removed from it: restart it (pilotlight lab down, then lab up)")
 	}
 	for _, f := range p.Inventory.Functions {
-		if err := removeFunction(ctx, f, p, t, say); err != nil {
+		if err := removeFunction(ctx, f, p, t.lambdas(), say); err != nil {
 			return fmt.Errorf("function %s: %w", f.Name, err)
 		}
 	}

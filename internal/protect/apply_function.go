@@ -14,6 +14,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/pilotlight/pilotlight/guard"
+	"github.com/pilotlight/pilotlight/internal/control"
 )
 
 // CopyTag marks a DR copy apply made, with the ARN of the function it
@@ -21,9 +22,17 @@ import (
 // overwrites a function without it.
 const CopyTag = "pilotlight:copy-of"
 
+// lambdas are both regions' Lambda control planes and the deployment's
+// lease: what copying a function needs, on either target.
+type lambdas struct {
+	Primary, DR             string
+	PrimaryLambda, DRLambda *lambda.Client
+	Lease                   control.LeaseConfig
+}
+
 // guardEnv is what a guarded function is given: the control table and the
 // deployment's lease, which its guard reads (guard.ConfigFromEnv).
-func (t LabTarget) guardEnv(controlTable string) map[string]string {
+func (t lambdas) guardEnv(controlTable string) map[string]string {
 	return map[string]string{guard.EnvControlTable: controlTable,
 		guard.EnvLeaseTerm: t.Lease.Term.String(), guard.EnvClockEpsilon: t.Lease.Epsilon.String(), guard.EnvWriteDeadline: t.Lease.Delta.String()}
 }
@@ -33,7 +42,7 @@ func (t LabTarget) guardEnv(controlTable string) map[string]string {
 // role, environment and tags, and its URL if it has one. A guarded
 // function and its copy get the guard's variables. Each step checks what
 // is there first, so applying again resumes.
-func applyFunction(ctx context.Context, f Function, p Plan, t LabTarget, say func(string, ...any)) error {
+func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(string, ...any)) error {
 	src, err := t.PrimaryLambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(f.Name)})
 	if err != nil {
 		return fmt.Errorf("read it in %s: %w", t.Primary, err)
@@ -132,7 +141,7 @@ func download(ctx context.Context, url string) ([]byte, error) {
 // removeFunction deletes the function's DR copy (only one apply made) and
 // takes the guard's variables off the function, leaving the rest of it
 // as it was.
-func removeFunction(ctx context.Context, f Function, p Plan, t LabTarget, say func(string, ...any)) error {
+func removeFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(string, ...any)) error {
 	src, err := t.PrimaryLambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(f.Name)})
 	var nf *lambdatypes.ResourceNotFoundException
 	switch {

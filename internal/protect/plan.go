@@ -93,11 +93,14 @@ type Plan struct {
 	Inventory Inventory `json:"inventory"`
 	// Guarded are the functions apply gives the guard's variables (the
 	// control table, the lease): at the epoch-guard tier, the guarded ones.
-	Guarded      []string                   `json:"guarded,omitempty"`
-	ControlTable string                     `json:"control_table,omitempty"`
-	Steps        []Step                     `json:"steps"`
-	Templates    map[string]json.RawMessage `json:"templates"` // stack name → CloudFormation
-	Hash         string                     `json:"hash"`
+	Guarded      []string `json:"guarded,omitempty"`
+	ControlTable string   `json:"control_table,omitempty"`
+	// ReplicaKeys are the DR region's KMS keys by table or bucket name
+	// (key ARNs, not secrets).
+	ReplicaKeys map[string]string          `json:"replica_keys,omitempty"`
+	Steps       []Step                     `json:"steps"`
+	Templates   map[string]json.RawMessage `json:"templates"` // stack name → CloudFormation
+	Hash        string                     `json:"hash"`
 }
 
 var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
@@ -130,6 +133,12 @@ func MakePlan(inv Inventory, o Options) (Plan, error) {
 		stated = ""
 	}
 	p := Plan{App: o.App, Primary: inv.Primary, DR: inv.DR, Tier: tier, Promise: tier.Promise(), Stated: stated, Inventory: inv}
+	for name, k := range o.ReplicaKeys {
+		if p.ReplicaKeys == nil {
+			p.ReplicaKeys = map[string]string{}
+		}
+		p.ReplicaKeys[name] = k
+	}
 	if tier == EpochGuard {
 		for _, f := range inv.Functions {
 			if o.guarded(f.Name) {
@@ -141,7 +150,7 @@ func MakePlan(inv Inventory, o Options) (Plan, error) {
 		}
 	}
 	p.Steps = steps(inv, o, tier)
-	if p.Templates, err = templates(inv, o, tier); err != nil {
+	if p.Templates, err = templates(inv, o); err != nil {
 		return Plan{}, err
 	}
 	p.Hash = p.hash()
@@ -288,7 +297,7 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 		}
 		s = append(s, Step{r, dr, "create the replica bucket " + replicaName(b.Name, dr) + " (versioned) in stack " + stackName(o.App, dr), false, "deleted with its objects only if you pass --delete-replicas; kept otherwise"})
 		s = append(s, Step{r, p, "add replication rule pilotlight-" + o.App + " (all objects, delete markers too) to " + replicaName(b.Name, dr) + ", keeping its other rules; role in stack " + stackName(o.App, p), true, "removes pilotlight's rule only"})
-		s = append(s, Step{r, p, "copy the objects already there (S3 Batch Replication on AWS; the lab's replicator backfills)", false, "nothing: the copies are the replica's"})
+		s = append(s, Step{r, p, "copy the objects already there (S3 Batch Replication on AWS, as role BatchReplicationRole; the lab's replicator backfills)", false, "nothing: the copies are the replica's"})
 	}
 	for _, f := range inv.Functions {
 		r := "function " + f.Name
@@ -299,7 +308,7 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 		case tier == EpochGuard && o.guarded(f.Name):
 			idle = "no reserved concurrency: its guard refuses writes until " + dr + " holds the lease"
 		}
-		s = append(s, Step{r, dr, "create its DR copy in stack " + stackName(o.App, dr) + ": same code, runtime, handler, memory, role and environment, " + idle + map[bool]string{true: ", and a function URL (" + f.URLAuth + ")", false: ""}[f.URL != ""], false, "the DR copy is deleted"})
+		s = append(s, Step{r, dr, "create its DR copy (Lambda API, tagged " + CopyTag + "): same code, runtime, handler, memory, role, tags and environment (its values copied at apply, never written into the plan), " + idle + map[bool]string{true: ", and a function URL (" + f.URLAuth + ")", false: ""}[f.URL != ""], false, "the DR copy is deleted"})
 		switch {
 		case tier == EpochGuard && o.guarded(f.Name):
 			s = append(s, Step{r, p, "set PILOTLIGHT_CONTROL_TABLE=" + o.ControlTable + " and the lease (PILOTLIGHT_LEASE_*) on both copies: its guard checks the lease before every write", true, "the variables are removed"})

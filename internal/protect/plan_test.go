@@ -62,8 +62,11 @@ func TestTierNeverClaimsMore(t *testing.T) {
 	if p, err = MakePlan(inv, o); err != nil || p.Tier != EpochGuard || p.Stated == "" {
 		t.Fatalf("every function guarded: %s %q %v", p.Tier, p.Stated, err)
 	}
-	if !strings.Contains(string(p.Templates["shop-protect-us-west-2"]), "PILOTLIGHT_CONTROL_TABLE") {
-		t.Fatal("a guarded function's DR copy is not given the control table")
+	if strings.Join(p.Guarded, ",") != "shop-api,shop-mailer" || p.ControlTable != "pilotlight-control" {
+		t.Fatalf("the guarded functions %v are not given the control table (%q)", p.Guarded, p.ControlTable)
+	}
+	if strings.Contains(string(p.Templates["shop-protect-us-west-2"]), "AWS::Lambda::Function") {
+		t.Fatal("a DR copy is in a template: its environment's values would have to be too")
 	}
 	o.Guarded = []string{"nope"}
 	if _, err := MakePlan(inv, o); err == nil || !strings.Contains(err.Error(), "nope") {

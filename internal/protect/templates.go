@@ -33,51 +33,87 @@ func logicalID(kind, name string) string {
 }
 
 // templates are the stacks apply deploys: in the primary region the
-// imported global tables and the replication role; in the DR region the
-// replica buckets and the functions' DR copies.
-func templates(inv Inventory, o Options, tier Tier) (map[string]json.RawMessage, error) {
+// imported global tables and the replication roles; in the DR region the
+// replica buckets. The functions' DR copies are not in a template: apply
+// makes them through the Lambda API with their environment's values,
+// which may be secrets and so are never written into a plan or a stack.
+func templates(inv Inventory, o Options) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	primary := obj{}
 	for _, t := range inv.Tables {
 		primary[logicalID("Table", t.Name)] = globalTable(t, inv.Primary, inv.DR, o.ReplicaKeys[t.Name])
 	}
+	outputs := obj{}
 	if len(inv.Buckets) > 0 {
 		primary["ReplicationRole"] = replicationRole(inv, o)
+		primary["BatchReplicationRole"] = batchReplicationRole(inv)
+		outputs[OutputReplicationRole] = obj{"Value": obj{"Fn::GetAtt": []string{"ReplicationRole", "Arn"}}}
+		outputs[OutputBatchRole] = obj{"Value": obj{"Fn::GetAtt": []string{"BatchReplicationRole", "Arn"}}}
 	}
 	if len(primary) > 0 {
-		b, err := json.MarshalIndent(obj{"AWSTemplateFormatVersion": "2010-09-09",
-			"Description": fmt.Sprintf("pilotlight protect %s: %s's side (global tables imported with DeletionPolicy Retain; S3 replication role)", o.App, inv.Primary),
-			"Resources":   primary}, "", "  ")
+		t := obj{"AWSTemplateFormatVersion": "2010-09-09",
+			"Description": fmt.Sprintf("pilotlight protect %s: %s's side (global tables imported with DeletionPolicy Retain; S3 replication roles)", o.App, inv.Primary),
+			"Resources":   primary}
+		if len(outputs) > 0 {
+			t["Outputs"] = outputs
+		}
+		b, err := json.MarshalIndent(t, "", "  ")
 		if err != nil {
 			return nil, err
 		}
 		out[stackName(o.App, inv.Primary)] = b
 	}
 	dr := obj{}
-	params := obj{}
 	for _, b := range inv.Buckets {
 		dr[logicalID("Replica", b.Name)] = replicaBucket(b, inv.DR, o.ReplicaKeys[b.Name])
 	}
-	for _, f := range inv.Functions {
-		params["ArtifactBucket"] = obj{"Type": "String", "Description": "the bucket in " + inv.DR + " apply copies the functions' code to"}
-		for id, r := range drFunction(f, tier, o) {
-			dr[id] = r
-		}
-	}
 	if len(dr) > 0 {
-		t := obj{"AWSTemplateFormatVersion": "2010-09-09",
-			"Description": fmt.Sprintf("pilotlight protect %s: %s's side (replica buckets; functions' DR copies at reserved concurrency 0)", o.App, inv.DR),
-			"Resources":   dr}
-		if len(params) > 0 {
-			t["Parameters"] = params
-		}
-		b, err := json.MarshalIndent(t, "", "  ")
+		b, err := json.MarshalIndent(obj{"AWSTemplateFormatVersion": "2010-09-09",
+			"Description": fmt.Sprintf("pilotlight protect %s: %s's side (replica buckets)", o.App, inv.DR),
+			"Resources":   dr}, "", "  ")
 		if err != nil {
 			return nil, err
 		}
 		out[stackName(o.App, inv.DR)] = b
 	}
 	return out, nil
+}
+
+// The primary stack's outputs apply reads.
+const (
+	OutputReplicationRole = "ReplicationRoleArn"
+	OutputBatchRole       = "BatchReplicationRoleArn"
+)
+
+// importTemplate is the primary stack's first change set: its template
+// with the tables alone, as an import may neither create a resource nor
+// add outputs.
+func importTemplate(full json.RawMessage) ([]byte, error) {
+	var t map[string]json.RawMessage
+	if err := json.Unmarshal(full, &t); err != nil {
+		return nil, err
+	}
+	var res map[string]struct {
+		Type string `json:"Type"`
+	}
+	if err := json.Unmarshal(t["Resources"], &res); err != nil {
+		return nil, err
+	}
+	var all map[string]json.RawMessage
+	json.Unmarshal(t["Resources"], &all)
+	tables := map[string]json.RawMessage{}
+	for id, r := range res {
+		if r.Type == "AWS::DynamoDB::GlobalTable" {
+			tables[id] = all[id]
+		}
+	}
+	b, err := json.Marshal(tables)
+	if err != nil {
+		return nil, err
+	}
+	t["Resources"] = b
+	delete(t, "Outputs")
+	return json.MarshalIndent(t, "", "  ")
 }
 
 func keySchema(keys []Key) []obj {
@@ -177,6 +213,25 @@ func replicationRole(inv Inventory, o Options) obj {
 	}}
 }
 
+// batchReplicationRole is what S3 Batch Replication runs as to copy the
+// objects already in the user's buckets: initiate their replication,
+// nothing else.
+func batchReplicationRole(inv Inventory) obj {
+	var src, srcObjs []any
+	for _, b := range inv.Buckets {
+		src = append(src, "arn:aws:s3:::"+b.Name)
+		srcObjs = append(srcObjs, "arn:aws:s3:::"+b.Name+"/*")
+	}
+	stmts := []obj{
+		{"Effect": "Allow", "Action": []string{"s3:InitiateReplication"}, "Resource": srcObjs},
+		{"Effect": "Allow", "Action": []string{"s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"}, "Resource": src},
+	}
+	return obj{"Type": "AWS::IAM::Role", "Properties": obj{
+		"AssumeRolePolicyDocument": obj{"Version": "2012-10-17", "Statement": []obj{{"Effect": "Allow", "Principal": obj{"Service": "batchoperations.s3.amazonaws.com"}, "Action": "sts:AssumeRole"}}},
+		"Policies":                 []obj{{"PolicyName": "batch-replicate", "PolicyDocument": obj{"Version": "2012-10-17", "Statement": stmts}}},
+	}}
+}
+
 func replicaBucket(b Bucket, dr, key string) obj {
 	props := obj{"BucketName": replicaName(b.Name, dr), "VersioningConfiguration": obj{"Status": "Enabled"},
 		"PublicAccessBlockConfiguration": obj{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}}
@@ -187,43 +242,4 @@ func replicaBucket(b Bucket, dr, key string) obj {
 		props["BucketEncryption"] = obj{"ServerSideEncryptionConfiguration": []obj{{"ServerSideEncryptionByDefault": obj{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}}}
 	}
 	return obj{"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}
-}
-
-// drFunction is a function's DR copy at the pilot-light minimum: idle
-// (Lambda bills nothing for it), and at the kill-switch tier reserved
-// concurrency 0 until a failover gives it its concurrency back. Its
-// environment's values are copied by apply, never written into a plan
-// (they may be secrets); a guarded function's copy is given the control
-// table here.
-func drFunction(f Function, tier Tier, o Options) obj {
-	id := logicalID("Function", f.Name)
-	props := obj{
-		"FunctionName":  f.Name,
-		"Role":          f.Role,
-		"MemorySize":    f.Memory,
-		"Timeout":       f.Timeout,
-		"Architectures": []string{f.Architecture},
-		"Code":          obj{"S3Bucket": obj{"Ref": "ArtifactBucket"}, "S3Key": "functions/" + f.Name + ".zip"},
-	}
-	if tier == KillSwitch {
-		props["ReservedConcurrentExecutions"] = 0
-	}
-	if f.Runtime != "" {
-		props["Runtime"], props["Handler"] = f.Runtime, f.Handler
-	}
-	if tier == EpochGuard && o.guarded(f.Name) {
-		props["Environment"] = obj{"Variables": obj{"PILOTLIGHT_CONTROL_TABLE": o.ControlTable}}
-	}
-	out := obj{id: obj{"Type": "AWS::Lambda::Function", "Properties": props}}
-	if f.URL != "" {
-		auth := f.URLAuth
-		if auth == "" {
-			auth = "AWS_IAM"
-		}
-		out[id+"Url"] = obj{"Type": "AWS::Lambda::Url", "Properties": obj{"TargetFunctionArn": obj{"Fn::GetAtt": []string{id, "Arn"}}, "AuthType": auth}}
-		if auth == "NONE" {
-			out[id+"UrlPermission"] = obj{"Type": "AWS::Lambda::Permission", "Properties": obj{"FunctionName": obj{"Ref": id}, "Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"}}
-		}
-	}
-	return out
 }
