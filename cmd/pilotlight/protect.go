@@ -5,14 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/spf13/cobra"
 
+	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -98,9 +104,8 @@ them; a guarded copy refuses writes until the DR region holds the lease).
   plan   a reviewable plan — steps, the fencing tier your application gets
          and exactly what it promises, the CloudFormation — that changes
          nothing, identified by a hash
-  apply  applies an approved plan (its hash); in the lab: tables, buckets
-         and functions' DR copies; on AWS not yet (the plan's
-         CloudFormation is what it will apply)
+  apply  applies an approved plan (its hash), resumable: replicas,
+         replication, the functions' DR copies (lab or AWS)
   remove undoes apply; your tables, buckets and data are never touched
 
 Then drill it: pilotlight drill --app NAME (RTO, RPO and failback loss
@@ -326,24 +331,39 @@ func newProtectApplyCmd(g *globals) *cobra.Command {
 	var planFile, approve string
 	c := &cobra.Command{
 		Use:   "apply",
-		Short: "Apply an approved plan (lab: tables and buckets)",
-		Long: `Apply a plan written by protect plan, approved by its hash.
+		Short: "Apply an approved plan: replicas, replication, DR copies (lab or AWS)",
+		Long: `Apply a plan written by protect plan, approved by its hash. Every step
+reads what is there first: running apply again resumes an interrupted one
+and changes nothing twice.
 
-In the lab, each table of the plan gets its stream (NEW_AND_OLD_IMAGES), a
-replica in the DR region with the same keys and indexes, the lab's
-replicator serving it both ways (as a global table), and the items already
-there copied to the replica (none overwritten). Each bucket gets
-versioning, a versioned replica bucket <bucket>-<dr region> in the DR
-region, the lab's object replicator serving the pair (as a replication
-rule, and back during a failback), and apply waits until the objects
-already there are in the replica. Every step is idempotent: running apply
-again resumes an interrupted one. Each function gets its DR copy — its
-code downloaded from the primary, the same configuration, environment
-and tags, tagged pilotlight:copy-of, and its URL if it has one; a guarded
-function and its copy get PILOTLIGHT_CONTROL_TABLE and the lease, which
-guard.ConfigFromEnv reads. The kill-switch tier is refused (its switch at
-a failover is not built yet), and so is applying on AWS, before anything
-changes.
+On AWS, in this order:
+  tables     stream on (NEW_AND_OLD_IMAGES); the replica in the DR region
+             (UpdateTable), waited for until ACTIVE — DynamoDB copies the
+             items already there; then the stack <app>-protect-<primary>
+             imports the tables as AWS::DynamoDB::GlobalTable with
+             DeletionPolicy Retain (an import change set of the tables
+             alone) and is updated to add the replication roles
+  buckets    the stack <app>-protect-<dr> makes the versioned replica
+             buckets; versioning on; pilotlight's rule pilotlight-<app>
+             added beside the bucket's own (a bucket replicating as another
+             role is refused: S3 runs all rules as one role); the objects
+             already there copied by S3 Batch Replication, waited for
+  functions  the DR copy through the Lambda API: the code downloaded from
+             the primary, the same configuration, tags and environment
+             (values copied here, never written into the plan), tagged
+             pilotlight:copy-of, and its URL; a guarded function and its
+             copy get PILOTLIGHT_CONTROL_TABLE and the deployed lease, which
+             guard.ConfigFromEnv reads
+
+In the lab, the same for functions (through the lab's Lambda); each table
+gets its replica with the same keys and indexes and the lab's replicator
+serving it both ways, the items already there copied (none overwritten);
+each bucket gets versioning, its replica <bucket>-<dr region> and the
+lab's object replicator serving the pair, and apply waits until the
+objects already there are in the replica.
+
+The kill-switch tier is refused with functions (its switch at a failover
+is not built yet), before anything changes.
 
 The applied plan is kept in PILOTLIGHT_PROTECT_DIR: drill --app NAME reads
 it.
@@ -353,8 +373,8 @@ Check the result with: pilotlight validate --table NAME`,
   pilotlight protect apply --plan plan.json --approve 3f2a…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onLab(g, cmd, planFile, func(p protect.Plan, lt protect.LabTarget) error {
-				if err := protect.ApplyLab(cmd.Context(), p, approve, lt); err != nil {
+			return onTarget(g, cmd, planFile, func(p protect.Plan, ap applier) error {
+				if err := ap.apply(cmd.Context(), p, approve); err != nil {
 					return err
 				}
 				st, err := g.settings(cmd)
@@ -364,8 +384,8 @@ Check the result with: pilotlight validate --table NAME`,
 				if err := writeApplied(st.ProtectDir, p); err != nil {
 					return err
 				}
-				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) and %d bucket(s) replicated %s → %s.\nCheck with: pilotlight validate --table NAME\nDrill it with: pilotlight drill --app %s\n",
-					p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets), p.Primary, p.DR, p.App)
+				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) and %d bucket(s) replicated %s → %s, %d function(s) copied.\nCheck with: pilotlight validate --table NAME\nDrill it with: pilotlight drill --app %s\n",
+					p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets), p.Primary, p.DR, len(p.Inventory.Functions), p.App)
 				return nil
 			})
 		},
@@ -383,9 +403,51 @@ func planFlags(c *cobra.Command, planFile, approve *string) {
 	_ = c.MarkFlagRequired("approve")
 }
 
-// onLab reads the plan file, connects, and runs f with the lab's side of
-// apply and remove; f's error exits 1, the others 2.
-func onLab(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan, protect.LabTarget) error) error {
+// applier applies and removes a plan on one target: the lab's replicators
+// and Lambda, or AWS's global tables, replication and stacks.
+type applier struct {
+	apply  func(ctx context.Context, p protect.Plan, approved string) error
+	remove func(ctx context.Context, p protect.Plan, approved string, deleteReplicas bool) error
+}
+
+// deployment is a target that knows its deployment (AWS): the lease its
+// guarded functions are given.
+type deployment interface {
+	Deployment(ctx context.Context) (failover.Deployment, config.FunctionEnv, error)
+}
+
+// planApplier is the applier of t: the lab (a replicator), or AWS (an
+// account, whose deployed lease the guard is given); checked here, once.
+func planApplier(ctx context.Context, g *globals, t target.Target) (applier, error) {
+	say := func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) }
+	if r, ok := t.(replicator); ok {
+		lt := labTarget(t, r, say)
+		return applier{
+			apply: func(ctx context.Context, p protect.Plan, approved string) error { return protect.ApplyLab(ctx, p, approved, lt) },
+			remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
+				return protect.RemoveLab(ctx, p, approved, lt, del)
+			}}, nil
+	}
+	a, ok := t.(awsAccount)
+	d, deployed := t.(deployment)
+	if !ok || !deployed || a.AWSAccount() == nil {
+		return applier{}, codedError{2, errors.New("protect apply and remove run in the lab or on AWS: this target is neither")}
+	}
+	_, env, err := d.Deployment(ctx)
+	if err != nil {
+		return applier{}, withCode(2, fmt.Errorf("protect apply gives guarded functions the deployment's control table and lease, and could not read them: %w (deploy pilotlight first: pilotlight deploy)", err))
+	}
+	at := awsTarget(t, a.AWSAccount(), env.Lease, say, g.io.Out)
+	return applier{
+		apply: func(ctx context.Context, p protect.Plan, approved string) error { return protect.ApplyAWS(ctx, p, approved, at) },
+		remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
+			return protect.RemoveAWS(ctx, p, approved, at, del)
+		}}, nil
+}
+
+// onTarget reads the plan file, connects, and runs f with the target's
+// applier; f's error exits 1, the others 2.
+func onTarget(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan, applier) error) error {
 	p, err := readPlan(planFile)
 	if err != nil {
 		return err
@@ -395,11 +457,11 @@ func onLab(g *globals, cmd *cobra.Command, planFile string, f func(protect.Plan,
 		return withCode(2, err)
 	}
 	defer t.Close()
-	lt, err := labTarget(g, t, planFile)
+	ap, err := planApplier(cmd.Context(), g, t)
 	if err != nil {
 		return err
 	}
-	if err := f(p, lt); err != nil {
+	if err := f(p, ap); err != nil {
 		return codedError{1, err}
 	}
 	return nil
@@ -434,25 +496,31 @@ func readPlan(path string) (protect.Plan, error) {
 	return p, nil
 }
 
-// labTarget is what apply and remove change in the lab; a target that
-// cannot replicate tables and buckets itself (AWS, for now) is refused,
-// naming what to do instead.
-func labTarget(g *globals, t target.Target, planFile string) (protect.LabTarget, error) {
-	r, ok := t.(replicator)
-	if !ok {
-		return protect.LabTarget{}, codedError{2, fmt.Errorf("protect apply and remove on this target are not built yet: review the plan's CloudFormation (%s) and the steps it lists; the lab applies tables and buckets", planFile)}
-	}
+// labTarget is what apply and remove change in the lab.
+func labTarget(t target.Target, r replicator, say func(string, ...any)) protect.LabTarget {
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
 	lt := protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		Replicate:       func(ctx context.Context, a protect.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
 		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
-		Say:             func(f string, a ...any) { fmt.Fprintf(g.io.Err, f+"\n", a...) },
-		Lease:           lab.LeaseConfig}
+		Say:             say, Lease: lab.LeaseConfig}
 	if l, ok := t.(lambdaPlane); ok {
 		lt.PrimaryLambda, lt.DRLambda = l.Lambda(t.Primary()), l.Lambda(t.DR())
 	}
-	return lt, nil
+	return lt
+}
+
+// awsTarget is what apply and remove change on AWS.
+func awsTarget(t target.Target, a *target.Account, lease control.LeaseConfig, say func(string, ...any), out io.Writer) protect.AWSTarget {
+	cl := t.Clients()
+	p, dr := cl[t.Primary()], cl[t.DR()]
+	at := protect.AWSTarget{Primary: t.Primary(), DR: t.DR(), Account: a.ID, PrimaryDB: p.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		Stacks: &deploy.Stacks{Client: a.CloudFormation, Out: out}, Lease: lease, Say: say,
+		Batch: s3control.NewFromConfig(a.Config(), func(o *s3control.Options) { o.Region = t.Primary() })}
+	if l, ok := t.(lambdaPlane); ok {
+		at.PrimaryLambda, at.DRLambda = l.Lambda(t.Primary()), l.Lambda(t.DR())
+	}
+	return at
 }
 
 func newProtectRemoveCmd(g *globals) *cobra.Command {
@@ -460,18 +528,26 @@ func newProtectRemoveCmd(g *globals) *cobra.Command {
 	var deleteReplicas bool
 	c := &cobra.Command{
 		Use:   "remove",
-		Short: "Undo protect apply (your tables, buckets and their data are never touched)",
-		Long: `Undo what protect apply added for a plan (approved by its hash again): in
-the lab, each table and bucket stops being replicated. Their copies in the
-DR region are kept unless --delete-replicas; the tables and buckets in the
-primary region, yours, and their data are never touched (streams and
-versioning stay on). Idempotent.`,
+		Short: "Undo protect apply (your tables, buckets, functions and data are never touched)",
+		Long: `Undo what protect apply added for a plan (approved by its hash again).
+
+Each function's DR copy is deleted (only a function tagged as pilotlight's
+copy of it) and the guard's variables are taken off yours. Each bucket
+loses pilotlight's replication rule (its own rules are kept); in the lab
+the replicators stop. On AWS the plan's stacks are deleted: the tables
+and replica buckets in them are retained (DeletionPolicy Retain), the
+roles go.
+
+The copies in the DR region — tables' replicas, replica buckets — are kept
+unless --delete-replicas. The tables, buckets and functions in the primary
+region, yours, and their data are never deleted (streams and versioning
+stay on). Idempotent.`,
 		Example: `  pilotlight protect remove --plan plan.json --approve 3f2a…
   pilotlight protect remove --plan plan.json --approve 3f2a… --delete-replicas`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onLab(g, cmd, planFile, func(p protect.Plan, lt protect.LabTarget) error {
-				if err := protect.RemoveLab(cmd.Context(), p, approve, lt, deleteReplicas); err != nil {
+			return onTarget(g, cmd, planFile, func(p protect.Plan, ap applier) error {
+				if err := ap.remove(cmd.Context(), p, approve, deleteReplicas); err != nil {
 					return err
 				}
 				st, err := g.settings(cmd)
@@ -481,7 +557,7 @@ versioning stay on). Idempotent.`,
 				if err := os.Remove(appliedPath(st.ProtectDir, p.App)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
-				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) and %d bucket(s) no longer replicated.\n", p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets))
+				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) and %d bucket(s) no longer replicated by it, %d function copy(ies) deleted.\n", p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets), len(p.Inventory.Functions))
 				return nil
 			})
 		},
