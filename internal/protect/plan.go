@@ -285,7 +285,7 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 		}
 		if !slices.Contains(t.Replicas, dr) {
 			s = append(s, Step{r, p, "add a replica in " + dr + " (UpdateTable) and wait until it is ACTIVE; the items already there are copied by DynamoDB", true,
-				"deletes the replica in " + dr + " and its copy of the data; the table in " + p + " is not touched"})
+				"with --delete-replicas deletes the replica in " + dr + " and its copy of the data (kept otherwise); the table in " + p + " is not touched"})
 		}
 		s = append(s, Step{r, p, "import it into stack " + stackName(o.App, p) + " as AWS::DynamoDB::GlobalTable with DeletionPolicy Retain (never a type change in place)", false,
 			"the stack is deleted; the table is retained"})

@@ -69,9 +69,12 @@ func (p *Plane) Handler() http.Handler {
 		cfg, err := p.Create(in)
 		return cfg, http.StatusCreated, err
 	})
-	api("GET /2015-03-31/functions/{$}", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
+	list := func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		return map[string]any{"Functions": orEmpty(p.List())}, http.StatusOK, nil
-	})
+	}
+	// SDKs ask with the trailing slash, AWS CLI v1 without.
+	api("GET /2015-03-31/functions/{$}", list)
+	api("GET /2015-03-31/functions", list)
 	api("GET /2015-03-31/functions/{name}", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		f, err := p.Get(r.PathValue("name"))
 		return f, http.StatusOK, err
@@ -129,7 +132,7 @@ func (p *Plane) Handler() http.Handler {
 	api("DELETE /2021-10-31/functions/{name}/url", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		return nil, http.StatusNoContent, p.DeleteURL(r.PathValue("name"))
 	})
-	api("GET /2015-03-31/event-source-mappings/{$}", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
+	mappings := func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		// The lab's functions have no event sources: they are invoked and
 		// reached by URL.
 		if n := r.URL.Query().Get("FunctionName"); n != "" {
@@ -138,7 +141,9 @@ func (p *Plane) Handler() http.Handler {
 			}
 		}
 		return map[string]any{"EventSourceMappings": []any{}}, http.StatusOK, nil
-	})
+	}
+	api("GET /2015-03-31/event-source-mappings/{$}", mappings)
+	api("GET /2015-03-31/event-source-mappings", mappings)
 	api("GET /2017-03-31/tags/{arn}", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		t, err := p.Tags(r.PathValue("arn"))
 		if t == nil {

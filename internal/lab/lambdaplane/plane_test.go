@@ -147,6 +147,11 @@ func TestFunctionsAreCreatedReadAndKeptWithTheSDK(t *testing.T) {
 	if _, err := lambdaClient(p.Endpoint(), "SOMEONEELSE").ListFunctions(ctx, &lambda.ListFunctionsInput{}); apiCode(err) != "UnrecognizedClientException" {
 		t.Fatalf("an unknown key: %v", err)
 	}
+	// AWS CLI v1 lists without the trailing slash: the same call, not a
+	// redirect (unsigned here, so refused as such).
+	if resp, err := http.Get(p.Endpoint() + "/2015-03-31/functions"); err != nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-Errortype") != "UnrecognizedClientException" {
+		t.Fatalf("list without the slash: %v %v", resp, err)
+	}
 	// A restarted plane on the same folder has the function and its URL.
 	p.Close()
 	again := start(t, dir, "")
