@@ -30,7 +30,13 @@ func newCheckCmd(g *globals) *cobra.Command {
 lease, the protected table the same in both regions with its stream on,
 every bucket versioned, replication running and within the RPO objective,
 the last drill passed and recent, a recent complete backup. Each line says
-PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
+PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.
+
+Each application protect apply adopted here (PILOTLIGHT_PROTECT_DIR) is
+checked too: its tables in both regions alike with their streams on, its
+buckets and their replicas versioned, and each function's DR copy with the
+function's current code and configuration — a function deployed again
+since apply leaves its copy behind until apply runs again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.settings(cmd)
@@ -49,6 +55,9 @@ PASS, WARN or FAIL, with the fix. Exit status 1 when a check fails.`,
 				Stores: fc.Stores(), Lease: fc.LeaseConfig(), RPOObjective: s.RPOObjective, RTOObjective: s.RTOObjective,
 				History: report.History{Dir: s.ReportsDir}}
 			in.DetectionFloor, _ = t.DetectionFloor(cmd.Context())
+			if in.Apps, err = readinessApps(s.ProtectDir, t); err != nil {
+				return err
+			}
 			if b, ok := t.(backlogger); ok {
 				in.Replication = func(ctx context.Context) (readiness.Replication, error) {
 					oldest, paused, err := b.Backlog(ctx)

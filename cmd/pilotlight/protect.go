@@ -21,6 +21,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
@@ -481,6 +482,57 @@ func appliedPlan(dir, app string) (protect.Plan, error) {
 		return p, fmt.Errorf("no application %q is protected here (%s is not there): pilotlight protect scan → plan → apply first", app, appliedPath(dir, app))
 	}
 	return p, err
+}
+
+// appliedPlans are the plans applied here, by application name.
+func appliedPlans(dir string) ([]protect.Plan, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.applied.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []protect.Plan
+	for _, f := range files {
+		p, err := readPlan(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// readinessApps are the applications applied here, as check reads them
+// on t: their tables, buckets with their replicas, functions with t's
+// Lambda if it has one.
+func readinessApps(dir string, t target.Target) ([]readiness.App, error) {
+	plans, err := appliedPlans(dir)
+	if err != nil {
+		return nil, err
+	}
+	var lc map[string]readiness.FunctionReader
+	if l, ok := t.(lambdaPlane); ok {
+		if p, d := l.Lambda(t.Primary()), l.Lambda(t.DR()); p != nil && d != nil {
+			lc = map[string]readiness.FunctionReader{t.Primary(): p, t.DR(): d}
+		}
+	}
+	var out []readiness.App
+	for _, p := range plans {
+		if p.Primary != t.Primary() || p.DR != t.DR() {
+			continue // applied on another target
+		}
+		a := readiness.App{Name: p.App, Tier: string(p.Tier), Buckets: map[string]string{}, Lambda: lc}
+		for _, tb := range p.Inventory.Tables {
+			a.Tables = append(a.Tables, tb.Name)
+		}
+		for _, b := range p.Inventory.Buckets {
+			a.Buckets[b.Name] = protect.ReplicaName(b.Name, p.DR)
+		}
+		for _, f := range p.Inventory.Functions {
+			a.Functions = append(a.Functions, f.Name)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // readPlan reads a plan file protect plan wrote.

@@ -240,7 +240,7 @@ func (t AWSTarget) bucket(ctx context.Context, b Bucket, p Plan, outs map[string
 	if err != nil {
 		return err
 	}
-	replica := replicaName(b.Name, p.DR)
+	replica := ReplicaName(b.Name, p.DR)
 	ours := s3types.ReplicationRule{ID: aws.String(RuleID(p.App)), Status: s3types.ReplicationRuleStatusEnabled,
 		Filter:                  &s3types.ReplicationRuleFilter{Prefix: aws.String("")},
 		DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: s3types.DeleteMarkerReplicationStatusEnabled},
@@ -326,7 +326,7 @@ func (t AWSTarget) batchReplicate(ctx context.Context, b Bucket, p Plan, role st
 			if failed > 0 {
 				return fmt.Errorf("batch job %s copied %d objects and failed %d: see the job in the S3 console, then apply again", id, done, failed)
 			}
-			say("%s: its %d existing object(s) copied to %s", b.Name, done, replicaName(b.Name, p.DR))
+			say("%s: its %d existing object(s) copied to %s", b.Name, done, ReplicaName(b.Name, p.DR))
 			return nil
 		case s3ctypes.JobStatusFailed, s3ctypes.JobStatusCancelled:
 			why := string(j.Status)
@@ -366,7 +366,7 @@ func RemoveAWS(ctx context.Context, p Plan, approved string, t AWSTarget, delete
 		if !deleteReplicas {
 			continue
 		}
-		replica := replicaName(b.Name, p.DR)
+		replica := ReplicaName(b.Name, p.DR)
 		n, err := region.DeleteVersions(ctx, t.DRS3, replica, "")
 		var nb *s3types.NoSuchBucket
 		if errors.As(err, &nb) {

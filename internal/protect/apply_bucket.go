@@ -19,7 +19,7 @@ import (
 // and a wait until every object already there is in the replica (the
 // backfill S3 Batch Replication does on AWS).
 func applyBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func(string, ...any)) error {
-	replica := replicaName(b.Name, dr)
+	replica := ReplicaName(b.Name, dr)
 	v, err := t.PrimaryS3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b.Name)})
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func listSizes(ctx context.Context, c *s3.Client, bucket string) (map[string]int
 // and with deleteReplicas the replica bucket — every version in it, then
 // the bucket — is deleted. The user's bucket is not touched.
 func removeBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func(string, ...any), deleteReplicas bool) error {
-	replica := replicaName(b.Name, dr)
+	replica := ReplicaName(b.Name, dr)
 	if err := t.StopReplicating(ctx, Replicated{Bucket: b.Name, Replica: replica}); err != nil {
 		return err
 	}

@@ -264,9 +264,9 @@ func whyCeiling(inv Inventory, o Options, ceiling Tier) string {
 	}
 }
 
-// replicaName is the DR bucket of a user's bucket: its name with the DR
+// ReplicaName is the DR bucket of a user's bucket: its name with the DR
 // region, within S3's 63 characters.
-func replicaName(bucket, dr string) string {
+func ReplicaName(bucket, dr string) string {
 	n := bucket + "-" + dr
 	if len(n) > 63 {
 		sum := sha256.Sum256([]byte(bucket))
@@ -295,8 +295,8 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 		if b.Versioning != "Enabled" {
 			s = append(s, Step{r, p, "enable versioning", true, "left enabled (S3 can only suspend it)"})
 		}
-		s = append(s, Step{r, dr, "create the replica bucket " + replicaName(b.Name, dr) + " (versioned) in stack " + stackName(o.App, dr), false, "deleted with its objects only if you pass --delete-replicas; kept otherwise"})
-		s = append(s, Step{r, p, "add replication rule pilotlight-" + o.App + " (all objects, delete markers too) to " + replicaName(b.Name, dr) + ", keeping its other rules; role in stack " + stackName(o.App, p), true, "removes pilotlight's rule only"})
+		s = append(s, Step{r, dr, "create the replica bucket " + ReplicaName(b.Name, dr) + " (versioned) in stack " + stackName(o.App, dr), false, "deleted with its objects only if you pass --delete-replicas; kept otherwise"})
+		s = append(s, Step{r, p, "add replication rule pilotlight-" + o.App + " (all objects, delete markers too) to " + ReplicaName(b.Name, dr) + ", keeping its other rules; role in stack " + stackName(o.App, p), true, "removes pilotlight's rule only"})
 		s = append(s, Step{r, p, "copy the objects already there (S3 Batch Replication on AWS, as role BatchReplicationRole; the lab's replicator backfills)", false, "nothing: the copies are the replica's"})
 	}
 	for _, f := range inv.Functions {

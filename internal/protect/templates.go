@@ -188,7 +188,7 @@ func replicationRole(inv Inventory, o Options) obj {
 	for _, b := range inv.Buckets {
 		src = append(src, "arn:aws:s3:::"+b.Name)
 		srcObjs = append(srcObjs, "arn:aws:s3:::"+b.Name+"/*")
-		dstObjs = append(dstObjs, "arn:aws:s3:::"+replicaName(b.Name, inv.DR)+"/*")
+		dstObjs = append(dstObjs, "arn:aws:s3:::"+ReplicaName(b.Name, inv.DR)+"/*")
 	}
 	stmts := []obj{
 		{"Effect": "Allow", "Action": []string{"s3:GetReplicationConfiguration", "s3:ListBucket"}, "Resource": src},
@@ -233,7 +233,7 @@ func batchReplicationRole(inv Inventory) obj {
 }
 
 func replicaBucket(b Bucket, dr, key string) obj {
-	props := obj{"BucketName": replicaName(b.Name, dr), "VersioningConfiguration": obj{"Status": "Enabled"},
+	props := obj{"BucketName": ReplicaName(b.Name, dr), "VersioningConfiguration": obj{"Status": "Enabled"},
 		"PublicAccessBlockConfiguration": obj{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}}
 	if b.ObjectLock {
 		props["ObjectLockEnabled"] = true

@@ -80,6 +80,8 @@ type Input struct {
 	DrillMaxAge, BackupMaxAge time.Duration
 	// AWS is the control plane to check on AWS (nil in the lab).
 	AWS *ControlPlane
+	// Apps are the applications protect apply adopted.
+	Apps []App
 }
 
 // ControlPlane is what check reads on AWS: the alarms (in the DR region)
@@ -129,6 +131,9 @@ func Run(ctx context.Context, in Input) Report {
 	}
 	if in.AWS != nil {
 		checks = append(checks, alarms, schedules, credentialsCheck, functions)
+	}
+	for _, a := range in.Apps {
+		checks = append(checks, a.checks()...)
 	}
 	var r Report
 	r.Ready = true
@@ -212,6 +217,19 @@ func writable(ctx context.Context, in Input) Result {
 // both regions, and its stream is on (global-table replication needs it).
 func tableSchema(ctx context.Context, in Input) Result {
 	res := Result{Check: "table " + in.Names.Table()}
+	desc, problems := tableAlike(ctx, in, in.Names.Table())
+	if len(problems) > 0 {
+		res.Status, res.Detail = Fail, strings.Join(problems, "; ")
+		res.Fix = "both replicas must match and stream NEW_AND_OLD_IMAGES: redeploy (pilotlight deploy), or in the lab restart it"
+		return res
+	}
+	res.Status, res.Detail = Pass, "same in both regions: "+desc
+	return res
+}
+
+// tableAlike reads a table in both regions: its description when its
+// keys, stream and billing are alike and its stream is on, or what is not.
+func tableAlike(ctx context.Context, in Input, table string) (string, []string) {
 	var descs []string
 	var problems []string
 	for _, r := range []string{in.Primary, in.DR} {
@@ -220,7 +238,7 @@ func tableSchema(ctx context.Context, in Input) Result {
 			problems = append(problems, r+": no client")
 			continue
 		}
-		out, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(in.Names.Table())})
+		out, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", r, err))
 			continue
@@ -246,12 +264,9 @@ func tableSchema(ctx context.Context, in Input) Result {
 		problems = append(problems, fmt.Sprintf("%s has %s, %s has %s", in.Primary, descs[0], in.DR, descs[1]))
 	}
 	if len(problems) > 0 {
-		res.Status, res.Detail = Fail, strings.Join(problems, "; ")
-		res.Fix = "both replicas must match and stream NEW_AND_OLD_IMAGES: redeploy (pilotlight deploy), or in the lab restart it"
-		return res
+		return "", problems
 	}
-	res.Status, res.Detail = Pass, "same in both regions: "+descs[0]
-	return res
+	return descs[0], nil
 }
 
 // bucketsVersioned: data and backup buckets versioned in both regions
