@@ -206,7 +206,7 @@ func (a appFlags) apply(dir string, o *drill.Options) error {
 		}
 		return nil
 	}
-	p, err := appliedPlan(dir, a.name)
+	p, err := protect.AppliedPlan(dir, a.name)
 	if err != nil {
 		return withCode(2, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -203,18 +202,6 @@ func planOptions(app, tier string, guarded []string, allGuarded bool, keys []str
 	return o, nil
 }
 
-// writePlan writes the plan as JSON to path, making its folder.
-func writePlan(path string, p protect.Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 // protectPlanLong is protect plan --help.
 var protectPlanLong = `Scan, then write the plan: every step in order (those that change a
 resource of yours are marked), what protect remove would undo, the fencing
@@ -289,7 +276,7 @@ func newProtectPlanCmd(g *globals) *cobra.Command {
 				}
 				out = filepath.Join(st.ProtectDir, app+"-"+p.Hash+".json")
 			}
-			if err := writePlan(out, p); err != nil {
+			if err := protect.WritePlan(out, p); err != nil {
 				return err
 			}
 			if arcOut != "" {
@@ -382,7 +369,7 @@ Check the result with: pilotlight validate --table NAME`,
 				if err != nil {
 					return err
 				}
-				if err := writeApplied(st.ProtectDir, p); err != nil {
+				if err := protect.WriteApplied(st.ProtectDir, p); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.io.Out, "Applied plan %s: %d table(s) and %d bucket(s) replicated %s → %s, %d function(s) copied.\nCheck with: pilotlight validate --table NAME\nDrill it with: pilotlight drill --app %s\n",
@@ -424,7 +411,9 @@ func planApplier(ctx context.Context, g *globals, t target.Target) (applier, err
 	if r, ok := t.(replicator); ok {
 		lt := labTarget(t, r, say)
 		return applier{
-			apply: func(ctx context.Context, p protect.Plan, approved string) error { return protect.ApplyLab(ctx, p, approved, lt) },
+			apply: func(ctx context.Context, p protect.Plan, approved string) error {
+				return protect.ApplyLab(ctx, p, approved, lt)
+			},
 			remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
 				return protect.RemoveLab(ctx, p, approved, lt, del)
 			}}, nil
@@ -440,7 +429,9 @@ func planApplier(ctx context.Context, g *globals, t target.Target) (applier, err
 	}
 	at := awsTarget(t, a.AWSAccount(), env.Lease, say, g.io.Out)
 	return applier{
-		apply: func(ctx context.Context, p protect.Plan, approved string) error { return protect.ApplyAWS(ctx, p, approved, at) },
+		apply: func(ctx context.Context, p protect.Plan, approved string) error {
+			return protect.ApplyAWS(ctx, p, approved, at)
+		},
 		remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
 			return protect.RemoveAWS(ctx, p, approved, at, del)
 		}}, nil
@@ -468,44 +459,11 @@ func onTarget(g *globals, cmd *cobra.Command, planFile string, f func(protect.Pl
 	return nil
 }
 
-// appliedPath is where apply keeps the plan it applied (in
-// PILOTLIGHT_PROTECT_DIR): what drill --app reads.
-func appliedPath(dir, app string) string { return filepath.Join(dir, app+".applied.json") }
-
-func writeApplied(dir string, p protect.Plan) error { return writePlan(appliedPath(dir, p.App), p) }
-
-// appliedPlan reads the plan applied for app, naming the fix when there
-// is none.
-func appliedPlan(dir, app string) (protect.Plan, error) {
-	p, err := readPlan(appliedPath(dir, app))
-	if errors.Is(err, os.ErrNotExist) {
-		return p, fmt.Errorf("no application %q is protected here (%s is not there): pilotlight protect scan → plan → apply first", app, appliedPath(dir, app))
-	}
-	return p, err
-}
-
-// appliedPlans are the plans applied here, by application name.
-func appliedPlans(dir string) ([]protect.Plan, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.applied.json"))
-	if err != nil {
-		return nil, err
-	}
-	var out []protect.Plan
-	for _, f := range files {
-		p, err := readPlan(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // readinessApps are the applications applied here, as check reads them
 // on t: their tables, buckets with their replicas, functions with t's
 // Lambda if it has one.
 func readinessApps(dir string, t target.Target) ([]readiness.App, error) {
-	plans, err := appliedPlans(dir)
+	plans, err := protect.Applied(dir, t.Primary(), t.DR())
 	if err != nil {
 		return nil, err
 	}
@@ -517,9 +475,6 @@ func readinessApps(dir string, t target.Target) ([]readiness.App, error) {
 	}
 	var out []readiness.App
 	for _, p := range plans {
-		if p.Primary != t.Primary() || p.DR != t.DR() {
-			continue // applied on another target
-		}
 		a := readiness.App{Name: p.App, Tier: string(p.Tier), Buckets: map[string]string{}, Lambda: lc}
 		for _, tb := range p.Inventory.Tables {
 			a.Tables = append(a.Tables, tb.Name)
@@ -535,15 +490,11 @@ func readinessApps(dir string, t target.Target) ([]readiness.App, error) {
 	return out, nil
 }
 
-// readPlan reads a plan file protect plan wrote.
+// readPlan reads the --plan file.
 func readPlan(path string) (protect.Plan, error) {
-	var p protect.Plan
-	b, err := os.ReadFile(path)
+	p, err := protect.ReadPlan(path)
 	if err != nil {
 		return p, codedError{2, fmt.Errorf("--plan: %w", err)}
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, codedError{2, fmt.Errorf("%s is not a plan written by protect plan: %w", path, err)}
 	}
 	return p, nil
 }
@@ -606,7 +557,7 @@ stay on). Idempotent.`,
 				if err != nil {
 					return err
 				}
-				if err := os.Remove(appliedPath(st.ProtectDir, p.App)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := os.Remove(protect.AppliedPath(st.ProtectDir, p.App)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
 				fmt.Fprintf(g.io.Out, "Removed plan %s: %d table(s) and %d bucket(s) no longer replicated by it, %d function copy(ies) deleted.\n", p.Hash, len(p.Inventory.Tables), len(p.Inventory.Buckets), len(p.Inventory.Functions))

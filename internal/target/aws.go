@@ -22,6 +22,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
@@ -68,6 +69,9 @@ type AWS struct {
 	// Drain is the failback's drain (nil: failover.ArrivalDrainer over
 	// DataClients).
 	Drain failover.Drainer
+	// ProtectDir holds the plans protect apply applied (PILOTLIGHT_PROTECT_DIR):
+	// the failback's drain proves their tables and buckets too.
+	ProtectDir string
 	// ClockBound measures this machine's clock for claims (nil: against the
 	// deployment's time server, PILOTLIGHT_TIME_SERVER).
 	ClockBound func(ctx context.Context) (time.Duration, error)
@@ -313,12 +317,36 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 		}
 	}
 	if cfg.Drain == nil {
-		cfg.Drain = &failover.ArrivalDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute, Settle: failover.StreamSettle, Objects: true}
+		cfg.Drain = &failover.ArrivalDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute, Settle: failover.StreamSettle, Objects: true,
+			Adopted: t.adopted}
 	}
 	if env.NotifyTopic != "" && t.Account != nil {
 		cfg.Notify = failover.SNSNotifier{SNS: sns.NewFromConfig(t.Account.cfg, func(o *sns.Options) { o.Region = t.DRRegion }), Topic: env.NotifyTopic}
 	}
 	return failover.New(cfg), nil
+}
+
+// adopted is what protect apply adopted on this deployment (its applied
+// plans): the global tables and the replicated buckets a failback's drain
+// proves, as it proves pilotlight's own.
+func (t *AWS) adopted(context.Context) (failover.Adopted, error) {
+	var a failover.Adopted
+	if t.ProtectDir == "" {
+		return a, nil
+	}
+	plans, err := protect.Applied(t.ProtectDir, t.PrimaryRegion, t.DRRegion)
+	if err != nil {
+		return a, err
+	}
+	for _, p := range plans {
+		for _, tb := range p.Inventory.Tables {
+			a.Tables = append(a.Tables, tb.Name)
+		}
+		for _, b := range p.Inventory.Buckets {
+			a.Buckets = append(a.Buckets, map[string]string{t.PrimaryRegion: b.Name, t.DRRegion: protect.ReplicaName(b.Name, t.DRRegion)})
+		}
+	}
+	return a, nil
 }
 
 // Invoke calls one of the deployment's functions with Lambda.
@@ -386,7 +414,7 @@ func ConnectAWS(ctx context.Context, s config.Settings) (*AWS, error) {
 		return nil, err
 	}
 	names := a.Names(s.AppName)
-	t := &AWS{PrimaryRegion: s.PrimaryRegion, DRRegion: s.DRRegion, AppNames: names, Account: a,
+	t := &AWS{PrimaryRegion: s.PrimaryRegion, DRRegion: s.DRRegion, AppNames: names, Account: a, ProtectDir: s.ProtectDir,
 		DataClients: map[string]*region.Clients{}, Credentials: a.cfg.Credentials,
 		Outage: deploy.Outage{IAM: a.IAM(), Names: names}}
 	for _, r := range []string{t.PrimaryRegion, t.DRRegion} {

@@ -18,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -198,5 +199,31 @@ func TestConnectAccountAsksTheDRRegion(t *testing.T) {
 	srv.regions = nil
 	if _, err := ConnectAccount(context.Background(), s); err != nil {
 		t.Fatalf("DR STS down, primary up: %v", err)
+	}
+}
+
+// On AWS the failback's drain proves what protect apply adopted, read
+// from the applied plans: each table, and each bucket with its replica; a
+// plan applied for other regions is not this deployment's.
+func TestAWSDrainProvesTheProtectedApplications(t *testing.T) {
+	dir := t.TempDir()
+	shop := protect.Plan{App: "shop", Primary: "us-east-1", DR: "us-west-2", Inventory: protect.Inventory{
+		Tables: []protect.Table{{Name: "shop-carts"}}, Buckets: []protect.Bucket{{Name: "shop-media"}}}}
+	other := protect.Plan{App: "other", Primary: "eu-west-1", DR: "eu-central-1", Inventory: protect.Inventory{Tables: []protect.Table{{Name: "other-t"}}}}
+	for _, p := range []protect.Plan{shop, other} {
+		if err := protect.WriteApplied(dir, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aw := &AWS{PrimaryRegion: "us-east-1", DRRegion: "us-west-2", ProtectDir: dir}
+	a, err := aw.adopted(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(a.Tables, ",") != "shop-carts" || len(a.Buckets) != 1 || a.Buckets[0]["us-east-1"] != "shop-media" || a.Buckets[0]["us-west-2"] != "shop-media-us-west-2" {
+		t.Fatalf("adopted %+v", a)
+	}
+	if a, err := (&AWS{PrimaryRegion: "us-east-1", DRRegion: "us-west-2"}).adopted(context.Background()); err != nil || len(a.Tables)+len(a.Buckets) != 0 {
+		t.Fatalf("no protect dir: %+v %v", a, err)
 	}
 }
