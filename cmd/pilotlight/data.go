@@ -208,7 +208,7 @@ func writeJSONFile(g *globals, path string, v any) error {
 func newBackupCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "backup",
-		Short: "Snapshots of the protected table: create, list, restore, verify, prune",
+		Short: "Snapshots of the protected table (or a protected application's): create, list, restore, verify, prune",
 		Long: `Logical snapshots of the protected table in the DynamoDB export format
 (gzipped DynamoDB-JSON lines) with a manifest (item count, digest, source
 region, time, active epoch), written to the region's backup bucket, which
@@ -217,8 +217,20 @@ the DR region when the primary is gone: pass --region <dr region>.
 
 On AWS, native on-demand backups and point-in-time recovery are there too
 (backup create --native); DynamoDB Local has neither,
-and says so.`,
+and says so.
+
+--app NAME works on an application protect apply adopted instead: its
+table (--app-table, default its plan's first), snapshotted into the same
+backup bucket under snapshots/<table>/. The scheduled backup manager takes
+pilotlight's own table only: snapshot an application's from your own
+schedule (or turn on its point-in-time recovery).`,
+		Example: `  pilotlight backup create
+  pilotlight backup create --app shop --app-table shop-carts
+  pilotlight backup list --app shop
+  pilotlight backup restore --app shop --table shop-carts-restored`,
 	}
+	c.PersistentFlags().StringVar(&g.backupApp, "app", "", "an application protect apply adopted: back up its table instead")
+	c.PersistentFlags().StringVar(&g.backupAppTable, "app-table", "", "with --app: which of its tables (default: its plan's first)")
 	c.AddCommand(newBackupCreateCmd(g), newBackupListCmd(g), newBackupRestoreCmd(g), newBackupVerifyCmd(g), newBackupPruneCmd(g))
 	return c
 }
@@ -233,6 +245,18 @@ func managerFor(g *globals, cmd *cobra.Command, in string) (target.Target, *back
 		return nil, nil, err
 	}
 	m := backup.ForRegion(c, t.Names())
+	if g.backupApp != "" || g.backupAppTable != "" {
+		if g.backupApp == "" {
+			return nil, nil, codedError{2, errors.New("--app-table goes with --app NAME")}
+		}
+		s, err := g.settings(cmd)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, m.Table, err = appTable(s.ProtectDir, g.backupApp, g.backupAppTable); err != nil {
+			return nil, nil, err
+		}
+	}
 	store := control.New(c, t.Names())
 	m.Epoch = func(ctx context.Context) (int64, error) {
 		a, err := store.Active(ctx)

@@ -206,21 +206,31 @@ func (a appFlags) apply(dir string, o *drill.Options) error {
 		}
 		return nil
 	}
-	p, err := protect.AppliedPlan(dir, a.name)
+	p, table, err := appTable(dir, a.name, a.table)
 	if err != nil {
-		return withCode(2, err)
-	}
-	table := a.table
-	if table == "" {
-		if len(p.Inventory.Tables) == 0 {
-			return codedError{2, fmt.Errorf("application %s protects no table: the drill writes to one (protect a table, then drill)", a.name)}
-		}
-		table = p.Inventory.Tables[0].Name
-	} else if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
-		return codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, a.name, tableNames(p))}
+		return err
 	}
 	o.App = &drill.App{Name: p.App, Table: table, Item: a.item, Tier: string(p.Tier), Promise: p.Promise}
 	return nil
+}
+
+// appTable is an application's applied plan and one of its tables: the
+// one named, which the plan must protect, or the plan's first.
+func appTable(dir, app, table string) (protect.Plan, string, error) {
+	p, err := protect.AppliedPlan(dir, app)
+	if err != nil {
+		return p, "", withCode(2, err)
+	}
+	if table == "" {
+		if len(p.Inventory.Tables) == 0 {
+			return p, "", codedError{2, fmt.Errorf("application %s protects no table (protect a table first)", app)}
+		}
+		return p, p.Inventory.Tables[0].Name, nil
+	}
+	if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
+		return p, "", codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, app, tableNames(p))}
+	}
+	return p, table, nil
 }
 
 func tableNames(p protect.Plan) []string {

@@ -138,6 +138,42 @@ func TestProtectCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || rep.Items["us-east-1"] != 1 || rep.Items["us-west-2"] != 1 {
 		t.Fatalf("validate --table after apply: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}
+	// check reads the application: its table alike in both regions, its
+	// bucket's replica versioned.
+	r = runCLI(t, dir, nil, "check", "--json")
+	var ready struct {
+		Results []struct{ Check, Status, Detail string } `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &ready); err != nil {
+		t.Fatalf("check --json: %v\n%s%s", err, r.out, r.err)
+	}
+	seen := 0
+	for _, res := range ready.Results {
+		if strings.HasPrefix(res.Check, "app shop: ") {
+			seen++
+			if res.Status != "PASS" {
+				t.Errorf("check %s: %s %s", res.Check, res.Status, res.Detail)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("check read %d of the application's checks (tables, buckets), want 2:\n%s", seen, r.out)
+	}
+	// backup --app snapshots the application's table, and restores it.
+	r = runCLI(t, dir, nil, "backup", "create", "--app", "shop", "--json")
+	var man struct {
+		Table     string `json:"table"`
+		ItemCount int64  `json:"item_count"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &man); err != nil || r.code != 0 || man.Table != "shop-carts" || man.ItemCount != 1 {
+		t.Fatalf("backup create --app: exit %d, %v, %+v\n%s", r.code, err, man, r.err)
+	}
+	if r := runCLI(t, dir, nil, "backup", "restore", "--app", "shop", "--table", "shop-carts-restored"); r.code != 0 || !strings.Contains(r.out, "1 items, digest matches") {
+		t.Fatalf("backup restore --app: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := runCLI(t, dir, nil, "backup", "list", "--app", "shop", "--app-table", "shop-users"); r.code != 2 || !strings.Contains(r.err, "does not protect it") {
+		t.Errorf("backup of a table the application does not protect: exit %d, %q", r.code, r.err)
+	}
 	if r := runCLI(t, dir, nil, "protect", "remove", "--plan", out, "--approve", plan.Hash, "--delete-replicas"); r.code != 0 ||
 		!strings.Contains(r.err, "replica in us-west-2 deleted") || !strings.Contains(r.err, "replica shop-media-us-west-2 in us-west-2 deleted") {
 		t.Fatalf("remove: exit %d\n%s%s", r.code, r.out, r.err)

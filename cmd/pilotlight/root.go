@@ -35,7 +35,10 @@ type globals struct {
 	// region is the per-command --region: the one region a command acts
 	// on (lab fault, lab env, backup), never a role.
 	region string
-	warned bool
+	// backupApp and backupAppTable are backup's --app and --app-table: a
+	// protected application's table instead of pilotlight's.
+	backupApp, backupAppTable string
+	warned                    bool
 }
 
 // roleFlags map the flags that name settings to their settings.
