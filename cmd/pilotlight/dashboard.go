@@ -47,7 +47,7 @@ browser. The page needs no network beyond this machine.
 			if err != nil {
 				return err
 			}
-			srv := &dashboard.Server{Source: &cliSource{t: t, fc: fc, history: report.History{Dir: s.ReportsDir}}, Every: every}
+			srv := &dashboard.Server{Source: &cliSource{t: t, fc: fc, history: report.History{Dir: s.ReportsDir}, protectDir: s.ProtectDir}, Every: every}
 			return srv.Serve(cmd.Context(), addr, func(url string) {
 				fmt.Fprintf(g.io.Out, "dashboard: %s (Ctrl-C stops)\n", url)
 			})
@@ -60,9 +60,10 @@ browser. The page needs no network beyond this machine.
 
 // cliSource feeds the dashboard from the command's target.
 type cliSource struct {
-	t       target.Target
-	fc      *failover.Controller
-	history report.History
+	t          target.Target
+	fc         *failover.Controller
+	history    report.History
+	protectDir string // the protected applications' applied plans
 
 	// The kept reports, read again only when the reports directory changes
 	// (a new drill): the page polls every second, and listing reads every
@@ -73,7 +74,7 @@ type cliSource struct {
 }
 
 func (c *cliSource) Status(ctx context.Context) (json.RawMessage, error) {
-	doc, _, _, err := collectStatus(ctx, c.t, c.fc)
+	doc, _, _, err := collectStatus(ctx, c.t, c.fc, c.protectDir)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/metrics"
+	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 )
@@ -198,7 +199,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 		defer cancel()
-		out, unreadable, verr, err := collectStatus(ctx, cl, fc)
+		s, err := g.settings(cmd)
+		if err != nil {
+			return err
+		}
+		out, unreadable, verr, err := collectStatus(ctx, cl, fc, s.ProtectDir)
 		if err != nil {
 			return err
 		}
@@ -311,6 +316,13 @@ func printStatusDoc(out io.Writer, doc statusDoc, now time.Time) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, r.Role, rec, lease, writes, routing)
 	}
 	w.Flush()
+	if len(doc.Protected) > 0 {
+		fmt.Fprintln(out)
+		for _, a := range doc.Protected {
+			fmt.Fprintf(out, "protected: %s (%s) — tables %s; buckets %s; functions %s\n", a.App, a.Tier, listOrNone(a.Tables), listOrNone(a.Buckets), listOrNone(a.Functions))
+		}
+		fmt.Fprintln(out, "(pilotlight check verifies their copies in the DR region)")
+	}
 	if h := doc.Health; h != nil {
 		fmt.Fprintln(out)
 		reading := func(r *metrics.Reading, what func(float64) string) string {
@@ -354,15 +366,53 @@ type statusDoc struct {
 	// Health is, on AWS, what the DR region's health check last reported to
 	// CloudWatch (the lab shows its replicators instead).
 	Health *target.Health `json:"health,omitempty"`
+	// Protected are the applications protect apply adopted on this
+	// deployment.
+	Protected []protectedApp `json:"protected,omitempty"`
+}
+
+// protectedApp is one application protect apply adopted: its tier and
+// what it replicates and copies.
+type protectedApp struct {
+	App       string   `json:"app"`
+	Tier      string   `json:"tier"`
+	Tables    []string `json:"tables,omitempty"`
+	Buckets   []string `json:"buckets,omitempty"`
+	Functions []string `json:"functions,omitempty"`
+}
+
+func protectedApps(dir, primary, dr string) ([]protectedApp, error) {
+	plans, err := protect.Applied(dir, primary, dr)
+	if err != nil {
+		return nil, err
+	}
+	var out []protectedApp
+	for _, p := range plans {
+		a := protectedApp{App: p.App, Tier: string(p.Tier)}
+		for _, t := range p.Inventory.Tables {
+			a.Tables = append(a.Tables, t.Name)
+		}
+		for _, b := range p.Inventory.Buckets {
+			a.Buckets = append(a.Buckets, b.Name)
+		}
+		for _, f := range p.Inventory.Functions {
+			a.Functions = append(a.Functions, f.Name)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // collectStatus reads the control records and leases, and what the target
 // observes besides (routing, servers, faults, replication, health
 // metrics). unreadable counts regions whose record could not be read;
 // verr is the quorum read's error.
-func collectStatus(ctx context.Context, cl target.Target, fc *failover.Controller) (out statusDoc, unreadable int, verr error, err error) {
+func collectStatus(ctx context.Context, cl target.Target, fc *failover.Controller, protectDir string) (out statusDoc, unreadable int, verr error, err error) {
 	obs, err := cl.Observe(ctx)
 	if err != nil {
+		return out, 0, nil, err
+	}
+	if out.Protected, err = protectedApps(protectDir, cl.Primary(), cl.DR()); err != nil {
 		return out, 0, nil, err
 	}
 	ov := fc.Overview(ctx, cl.Primary(), cl.DR())
@@ -376,6 +426,13 @@ func collectStatus(ctx context.Context, cl target.Target, fc *failover.Controlle
 	}
 	out.Answer, out.Replication, out.Health = obs.Answer, obs.Replication, obs.Health
 	return out, ov.Unreadable, ov.Err, nil
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }
 
 func leaseLeft(until, now time.Time) string {

@@ -138,6 +138,10 @@ func TestProtectCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || rep.Items["us-east-1"] != 1 || rep.Items["us-west-2"] != 1 {
 		t.Fatalf("validate --table after apply: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}
+	// status lists the application.
+	if r := runCLI(t, dir, nil, "status"); !strings.Contains(r.out, "protected: shop (routing-only) — tables shop-carts; buckets shop-media; functions none") {
+		t.Errorf("status does not list the protected application:\n%s%s", r.out, r.err)
+	}
 	// check reads the application: its table alike in both regions, its
 	// bucket's replica versioned.
 	r = runCLI(t, dir, nil, "check", "--json")

@@ -60,6 +60,7 @@ func (s *source) Status(context.Context) (json.RawMessage, error) {
 			{Region: "us-east-2", Role: "witness", Record: rec},
 		},
 		"replication": []map[string]any{{"kind": "table", "from": "us-east-1", "to": "us-west-2", "enabled": true, "pending": 3, "oldest_pending_ms": 120, "last_lag_ms": 40}},
+		"protected":   []map[string]any{{"app": "shop", "tier": "epoch-guard", "tables": []string{"shop-carts"}, "buckets": []string{"shop-media"}, "functions": []string{"shop-cart-api"}}},
 	}
 	return json.Marshal(doc)
 }
@@ -174,6 +175,11 @@ func TestPageFollowsAFailover(t *testing.T) {
 	card, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('.card.active').dataset.region`))
 	if err != nil || card != "us-west-2" {
 		t.Errorf("highlighted region card = %q (%v), want us-west-2", card, err)
+	}
+	// The protected applications, with their tiers.
+	apps, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("protected-section").hidden ? "hidden" : document.querySelector("#protected tbody").textContent`))
+	if err != nil || !strings.Contains(apps, "shop") || !strings.Contains(apps, "epoch-guard") || !strings.Contains(apps, "shop-cart-api") {
+		t.Errorf("protected applications = %q (%v)", apps, err)
 	}
 	// The last drill's chart is an image that loaded (gonum/plot's SVG).
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#plot img"); return i && i.complete && i.naturalWidth > 0; })()`,
