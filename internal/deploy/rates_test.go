@@ -11,7 +11,7 @@ func TestTemplateRates(t *testing.T) {
 	for _, tc := range []struct {
 		profile     string
 		probe, term time.Duration
-	}{{"free", 0, time.Minute}, {"fast", 10 * time.Second, 20 * time.Second}} {
+	}{{"free", time.Minute, time.Minute}, {"fast", 10 * time.Second, 20 * time.Second}} {
 		r, err := templateRates(Plan{Primary: "us-east-1", DR: "us-west-2"}, tc.profile)
 		if err != nil {
 			t.Fatal(err)
@@ -22,7 +22,7 @@ func TestTemplateRates(t *testing.T) {
 				t.Errorf("%s: %s scheduled every %s, want %s", tc.profile, key, r.Period[key], want)
 			}
 		}
-		if got := r.duration("dr/healthcheck", "PILOTLIGHT_PROBE_INTERVAL", 0); tc.probe != 0 && got != tc.probe {
+		if got := r.duration("dr/healthcheck", "PILOTLIGHT_PROBE_INTERVAL", 0); got != tc.probe {
 			t.Errorf("%s: DR probe interval %s, want %s", tc.profile, got, tc.probe)
 		}
 		if got := r.duration("primary/app", "PILOTLIGHT_LEASE_TERM", 0); got != tc.term {
