@@ -224,19 +224,28 @@ func (d *ArrivalDrainer) proveTables(ctx context.Context, src, dst *region.Clien
 	settled := time.Now().Add(d.Settle)
 	best := -1
 	for {
+		// An error reading the stream or the target is read again until the
+		// deadline (a transient one — a reset connection, a slow server —
+		// is not a failed drain), and the last is reported with what is
+		// pending when the deadline comes. Nothing is proved by skipping:
+		// an unread stream leaves its changes unknown, and the loop goes
+		// on only while they are.
 		var err error
 		for _, t := range ts {
 			if rerr := d.read(ctx, src, t, cut); rerr != nil {
 				if ctx.Err() != nil && pending() > 0 {
 					return fmt.Errorf("drain %s → %s: %d items written in %s not in %s after %s, e.g. %s", from, to, pending(), from, to, timeout, samples(ts))
 				}
-				return fmt.Errorf("drain %s → %s: read %s's stream of %s: %w", from, to, from, t.table, rerr)
+				if err == nil {
+					err = fmt.Errorf("read %s's stream of %s: %w", from, t.table, rerr)
+				}
+				continue
 			}
 			if perr := d.prove(ctx, dst, t); perr != nil && err == nil {
 				err = perr
 			}
 		}
-		if err != nil && ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil && pending() > 0 {
 			err = nil // the deadline: report what is pending
 		}
 		if err == nil && pending() == 0 && !time.Now().Before(settled) {

@@ -2,6 +2,8 @@ package failover
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -192,5 +195,54 @@ func TestArrivalDrainProvesTheAdoptedTablesAndBuckets(t *testing.T) {
 	}
 	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err != nil {
 		t.Fatalf("every write arrived: %v", err)
+	}
+}
+
+// flakyStreams fails the first n GetRecords calls as a connection reset
+// would, then passes every call on.
+type flakyStreams struct {
+	base   dynamodbstreams.HTTPClient
+	n      int
+	failed int
+}
+
+func (f *flakyStreams) Do(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetRecords") && f.failed < f.n {
+		f.failed++
+		return nil, errors.New("read: connection reset by peer")
+	}
+	return f.base.Do(r)
+}
+
+// A transient error reading the source's stream is read again within the
+// drain's timeout, not taken for a failed drain: under a loaded lab the
+// tick's resumed failback (one attempt per call) met one, and rolled back
+// a failback that had every write in place.
+func TestArrivalDrainReadsTheStreamAgainAfterAnError(t *testing.T) {
+	ctx := ctxT(t)
+	names := labtest.Provision(t, "flk")
+	east, west := labtest.Clients(t, 1)
+	table := names.Table()
+	labtest.PutItems(t, ctx, west, table, order("o-1", "a"), order("o-2", "b"))
+	labtest.PutItems(t, ctx, east, table, order("o-1", "a"), order("o-2", "b"))
+	flaky := &flakyStreams{n: 2}
+	src := *west
+	src.Streams = dynamodbstreams.New(west.Streams.Options(), func(o *dynamodbstreams.Options) {
+		flaky.base = o.HTTPClient
+		o.HTTPClient = flaky
+		o.RetryMaxAttempts = 1
+	})
+	d := &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: 10 * time.Second}
+	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err != nil {
+		t.Fatalf("a drain with every write in place failed on %d stream errors: %v", flaky.failed, err)
+	}
+	if flaky.failed != 2 {
+		t.Fatalf("the stream failed %d times, want 2: the test did not reach the read", flaky.failed)
+	}
+	// A stream that never answers still fails the drain, naming it.
+	flaky.n, flaky.failed = 1<<30, 0
+	d = &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: time.Second}
+	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err == nil || !strings.Contains(err.Error(), "stream") {
+		t.Fatalf("a stream that never answers: %v, want the drain to fail naming it", err)
 	}
 }

@@ -36,8 +36,17 @@ func main() {
 		}
 	}
 	// The tick resumes an interrupted failback: it proves arrival as the
-	// operator's controller does.
-	drain := &failover.ArrivalDrainer{Clients: cfg.Clients, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
+	// operator's controller does, through clients that retry (the control
+	// records' take one attempt, to see a failure as it is; a drain's
+	// reads should ride out a transient one).
+	data := map[string]*region.Clients{}
+	for _, r := range []string{env.Region, env.Peer} {
+		if data[r], err = region.New(env.Spec(r, 0)); err != nil {
+			log.Error("clients", "err", err)
+			os.Exit(1)
+		}
+	}
+	drain := &failover.ArrivalDrainer{Clients: data, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
 	if len(env.Endpoints) > 0 { // the lab's DynamoDB Local
 		drain.Rounding = failover.LocalStreamRounding
 	}
