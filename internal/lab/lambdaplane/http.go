@@ -29,38 +29,67 @@ func (p *Plane) Serve(ln net.Listener) {
 // Endpoint is where the plane is served (AWS_ENDPOINT_URL_LAMBDA).
 func (p *Plane) Endpoint() string { return p.url }
 
+// apiFunc is one API call's handler: its answer (nil: none), status and
+// error (an *apiError is written as AWS writes it).
+type apiFunc func(w http.ResponseWriter, r *http.Request) (any, int, error)
+
 // Handler is the plane's API, its code downloads and its function URLs.
 func (p *Plane) Handler() http.Handler {
 	m := http.NewServeMux()
-	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, int, error)) {
-		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if key, _ := iam.AccessKey(r); key != p.opts.AccessKey {
-				writeError(w, &apiError{403, "UnrecognizedClientException", "The security token included in the request is invalid: sign with the lab's key (eval \"$(pilotlight lab env)\")"})
+	api := func(pattern string, h apiFunc) { m.HandleFunc(pattern, p.serveAPI(h)) }
+	p.functionRoutes(api)
+	p.settingRoutes(api)
+	// Code downloads are unsigned, as a presigned S3 URL is.
+	m.HandleFunc("GET /_code/{file}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := p.Code(strings.TrimSuffix(r.PathValue("file"), ".zip"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/zip")
+		w.Write(b)
+	})
+	m.HandleFunc("/_url/{name}/", p.serveURL)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{400, "InvalidParameterValueException", r.Method + " " + r.URL.Path + ": the lab's Lambda serves functions, their URLs and concurrency, and invocations only"})
+	})
+	return m
+}
+
+// serveAPI checks the caller's key and the region's gate, runs h and
+// writes its answer.
+func (p *Plane) serveAPI(h apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if key, _ := iam.AccessKey(r); key != p.opts.AccessKey {
+			writeError(w, &apiError{403, "UnrecognizedClientException", "The security token included in the request is invalid: sign with the lab's key (eval \"$(pilotlight lab env)\")"})
+			return
+		}
+		if g := p.opts.Gate; g != nil {
+			if err := g(r.Context()); err != nil {
+				writeError(w, &apiError{503, "ServiceException", err.Error()})
 				return
 			}
-			if g := p.opts.Gate; g != nil {
-				if err := g(r.Context()); err != nil {
-					writeError(w, &apiError{503, "ServiceException", err.Error()})
-					return
-				}
-			}
-			out, status, err := h(w, r)
-			if err == errWritten {
-				return
-			}
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			if out == nil {
-				w.WriteHeader(status)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
+		}
+		out, status, err := h(w, r)
+		if err == errWritten {
+			return
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if out == nil {
 			w.WriteHeader(status)
-			json.NewEncoder(w).Encode(out)
-		})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(out)
 	}
+}
+
+// functionRoutes: create, list, read, configure, delete and invoke.
+func (p *Plane) functionRoutes(api func(string, apiFunc)) {
 	api("POST /2015-03-31/functions", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		var in CreateInput
 		if err := decode(r, &in); err != nil {
@@ -95,6 +124,11 @@ func (p *Plane) Handler() http.Handler {
 		return nil, http.StatusNoContent, p.Delete(r.PathValue("name"))
 	})
 	api("POST /2015-03-31/functions/{name}/invocations", p.serveInvoke)
+}
+
+// settingRoutes: reserved concurrency, function URLs, event sources and
+// tags.
+func (p *Plane) settingRoutes(api func(string, apiFunc)) {
 	api("PUT /2017-10-31/functions/{name}/concurrency", func(w http.ResponseWriter, r *http.Request) (any, int, error) {
 		var in struct {
 			ReservedConcurrentExecutions *int32
@@ -151,21 +185,6 @@ func (p *Plane) Handler() http.Handler {
 		}
 		return map[string]any{"Tags": t}, http.StatusOK, err
 	})
-	// Code downloads are unsigned, as a presigned S3 URL is.
-	m.HandleFunc("GET /_code/{file}", func(w http.ResponseWriter, r *http.Request) {
-		b, err := p.Code(strings.TrimSuffix(r.PathValue("file"), ".zip"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/zip")
-		w.Write(b)
-	})
-	m.HandleFunc("/_url/{name}/", p.serveURL)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{400, "InvalidParameterValueException", r.Method + " " + r.URL.Path + ": the lab's Lambda serves functions, their URLs and concurrency, and invocations only"})
-	})
-	return m
 }
 
 func decode(r *http.Request, v any) error {
