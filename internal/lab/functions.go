@@ -153,62 +153,32 @@ type Schedule struct {
 	AlarmMissing   string // how the alarm treats a missing datapoint
 }
 
+// fnSpec is one function the lab runs in one region, with its
+// concurrency.
+type fnSpec struct {
+	region, name string
+	n            int
+}
+
+// startFunctions starts every function of both regions under the
+// emulator, each with the environment the templates give it (checked
+// against them) and the key of its template role.
 func (l *Lab) startFunctions(ctx context.Context) error {
 	fo := l.opts.Functions
 	if err := CheckFunctions(fo.Dir); err != nil {
 		return err
 	}
 	l.pools = map[string]*functions.Pool{}
-	ts := l.timeServer
-	endpoints := map[string]map[string]string{}
-	appURLs := map[string]string{}
-	for _, r := range l.regions {
-		endpoints[r.name] = map[string]string{"dynamodb": r.ep.DynamoDB, "s3": r.ep.S3}
-		appURLs[r.name] = l.frontDoorURL + "/_region/" + r.name
-	}
-	witness := "none"
-	if w := l.witness; w != nil {
-		endpoints[w.name] = map[string]string{"dynamodb": w.ep.DynamoDB}
-		witness = w.name
-	}
 	if err := os.MkdirAll(filepath.Join(l.opts.Dir, "clock"), 0o755); err != nil {
 		return err
 	}
-	// Each region's functions reach the other regions through a link proxy
-	// of their own, so the lab can cut the link between two regions while
-	// clients reach both (a partition).
-	epJSON := map[string][]byte{}
+	var specs []fnSpec
 	for _, r := range l.regions {
-		own := map[string]map[string]string{}
-		for name, ep := range endpoints {
-			if name == r.name {
-				own[name] = ep
-				continue
-			}
-			linked := map[string]string{}
-			for svc, u := range ep {
-				lu, err := l.inj.Link(r.name, name, region.Service(svc), u)
-				if err != nil {
-					return err
-				}
-				linked[svc] = lu
-			}
-			own[name] = linked
-		}
-		epJSON[r.name], _ = json.Marshal(own)
-	}
-	urlJSON, _ := json.Marshal(appURLs)
-	type spec struct {
-		region, name string
-		n            int
-	}
-	var specs []spec
-	for _, r := range l.regions {
-		specs = append(specs, spec{r.name, FnApp, fo.AppConcurrency}, spec{r.name, FnHealth, 2}, spec{r.name, FnBackup, 1})
+		specs = append(specs, fnSpec{r.name, FnApp, fo.AppConcurrency}, fnSpec{r.name, FnHealth, 2}, fnSpec{r.name, FnBackup, 1})
 	}
 	// The controller and the validator run in the DR region: neither may
 	// depend on the region it judges.
-	specs = append(specs, spec{l.opts.DR, FnController, 1}, spec{l.opts.DR, FnValidator, 1})
+	specs = append(specs, fnSpec{l.opts.DR, FnController, 1}, fnSpec{l.opts.DR, FnValidator, 1})
 	witnessName := ""
 	if l.witness != nil {
 		witnessName = l.witness.name
@@ -228,6 +198,79 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		}
 		l.auth.Store(access.New(acc, aws.Credentials{AccessKeyID: l.creds.AccessKeyID, SecretAccessKey: l.creds.SecretAccessKey}, l.accessDenied))
 	}
+	labEnvs, err := l.functionEnvs(specs)
+	if err != nil {
+		return err
+	}
+	l.controllerEnv = map[string]string{}
+	for _, kv := range labEnvs[l.opts.DR+"/"+FnController] {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PILOTLIGHT_") || k == "AWS_REGION" {
+			l.controllerEnv[k] = v
+		}
+	}
+	// What the lab runs must be what the templates deploy, but for the
+	// listed overrides.
+	if hold := l.opts.CheckEnv; hold != nil {
+		check.Envs = labEnvs
+		if err := hold(check); err != nil {
+			return err
+		}
+	}
+	return l.startPools(ctx, specs, labEnvs)
+}
+
+// linkedEndpoints are each region's view of every region's endpoints, as
+// JSON (PILOTLIGHT_ENDPOINTS): its own directly, the others through a link
+// proxy of its own, so the lab can cut the link between two regions while
+// clients reach both (a partition).
+func (l *Lab) linkedEndpoints() (map[string][]byte, error) {
+	endpoints := map[string]map[string]string{}
+	for _, r := range l.regions {
+		endpoints[r.name] = map[string]string{"dynamodb": r.ep.DynamoDB, "s3": r.ep.S3}
+	}
+	if w := l.witness; w != nil {
+		endpoints[w.name] = map[string]string{"dynamodb": w.ep.DynamoDB}
+	}
+	out := map[string][]byte{}
+	for _, r := range l.regions {
+		own := map[string]map[string]string{}
+		for name, ep := range endpoints {
+			if name == r.name {
+				own[name] = ep
+				continue
+			}
+			linked := map[string]string{}
+			for svc, u := range ep {
+				lu, err := l.inj.Link(r.name, name, region.Service(svc), u)
+				if err != nil {
+					return nil, err
+				}
+				linked[svc] = lu
+			}
+			own[name] = linked
+		}
+		out[r.name], _ = json.Marshal(own)
+	}
+	return out, nil
+}
+
+// functionEnvs is each function's lab environment, by "region/name": the
+// region, its role's key, the endpoints, the lease, the schedules.
+func (l *Lab) functionEnvs(specs []fnSpec) (map[string][]string, error) {
+	fo := l.opts.Functions
+	epJSON, err := l.linkedEndpoints()
+	if err != nil {
+		return nil, err
+	}
+	appURLs := map[string]string{}
+	for _, r := range l.regions {
+		appURLs[r.name] = l.frontDoorURL + "/_region/" + r.name
+	}
+	urlJSON, _ := json.Marshal(appURLs)
+	witness := "none"
+	if l.witness != nil {
+		witness = l.witness.name
+	}
 	labEnvs := map[string][]string{}
 	for _, sp := range specs {
 		peer := l.opts.DR
@@ -238,7 +281,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		if a := l.auth.Load(); a != nil {
 			c, ok := a.Credentials(sp.region, sp.name)
 			if !ok {
-				return fmt.Errorf("the templates give %s in %s no role", sp.name, sp.region)
+				return nil, fmt.Errorf("the templates give %s in %s no role", sp.name, sp.region)
 			}
 			creds = Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 		}
@@ -262,23 +305,14 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 			"PILOTLIGHT_WRITE_DEADLINE=" + LeaseConfig.Delta.String(),
 			"PILOTLIGHT_RENEW_FOR=" + (2 * fo.HealthInterval).String(),
 			"PILOTLIGHT_CLOCK_OFFSET_FILE=" + l.clockFile(sp.region),
-			"PILOTLIGHT_TIME_SERVER=" + ts.LocalAddr().String(),
+			"PILOTLIGHT_TIME_SERVER=" + l.timeServer.LocalAddr().String(),
 		})
 	}
-	l.controllerEnv = map[string]string{}
-	for _, kv := range labEnvs[l.opts.DR+"/"+FnController] {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PILOTLIGHT_") || k == "AWS_REGION" {
-			l.controllerEnv[k] = v
-		}
-	}
-	// What the lab runs must be what the templates deploy, but for the
-	// listed overrides.
-	if hold := l.opts.CheckEnv; hold != nil {
-		check.Envs = labEnvs
-		if err := hold(check); err != nil {
-			return err
-		}
-	}
+	return labEnvs, nil
+}
+
+// startPools starts every function's instances at once.
+func (l *Lab) startPools(ctx context.Context, specs []fnSpec, labEnvs map[string][]string) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
