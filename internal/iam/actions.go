@@ -129,66 +129,80 @@ func S3(w Where, method string, u *url.URL, h http.Header, bucketName func(strin
 	}
 	q := u.Query()
 	q.Del("x-id")
-	has := q.Has
-	one := func(action, resource string) []Request {
-		return []Request{{Action: "s3:" + action, Resource: resource, Context: w.context()}}
-	}
 	if bucket == "" {
-		return one("ListAllMyBuckets", "*")
+		return w.s3("ListAllMyBuckets", "*")
 	}
 	barn := "arn:aws:s3:::" + bucket
 	if key == "" {
-		sub := bucketSubresource(q)
-		switch method {
-		case http.MethodHead:
-			return one("ListBucket", barn)
-		case http.MethodGet:
-			switch sub {
-			case "":
-				return one("ListBucket", barn)
-			case "versions":
-				return one("ListBucketVersions", barn)
-			case "uploads":
-				return one("ListBucketMultipartUploads", barn)
-			case "location":
-				return one("GetBucketLocation", barn)
-			case "versioning":
-				return one("GetBucketVersioning", barn)
-			case "replication":
-				return one("GetReplicationConfiguration", barn)
-			case "encryption":
-				return one("GetEncryptionConfiguration", barn)
-			case "lifecycle":
-				return one("GetLifecycleConfiguration", barn)
-			}
-			return one("GetBucket"+strings.ToUpper(sub[:1])+sub[1:], barn)
-		case http.MethodPut:
-			switch sub {
-			case "":
-				return one("CreateBucket", barn)
-			case "replication":
-				return one("PutReplicationConfiguration", barn)
-			case "encryption":
-				return one("PutEncryptionConfiguration", barn)
-			case "lifecycle":
-				return one("PutLifecycleConfiguration", barn)
-			}
-			return one("PutBucket"+strings.ToUpper(sub[:1])+sub[1:], barn)
-		case http.MethodDelete:
-			if sub == "" {
-				return one("DeleteBucket", barn)
-			}
-			return one("DeleteBucket"+strings.ToUpper(sub[:1])+sub[1:], barn)
-		case http.MethodPost:
-			if has("delete") {
-				// DeleteObjects is authorized per object; the lab checks the
-				// bucket's objects as a whole.
-				return one("DeleteObject", barn+"/*")
-			}
-		}
-		return one("UnknownBucketOperation", barn)
+		return w.s3Bucket(method, q, barn)
 	}
-	oarn := barn + "/" + key
+	return w.s3Object(method, q, h, barn+"/"+key, bucketName)
+}
+
+// s3 is one S3 request of action on resource.
+func (w Where) s3(action, resource string) []Request {
+	return []Request{{Action: "s3:" + action, Resource: resource, Context: w.context()}}
+}
+
+// s3Bucket is a request of a bucket (its ARN barn) or its subresources.
+func (w Where) s3Bucket(method string, q url.Values, barn string) []Request {
+	one := w.s3
+	sub := bucketSubresource(q)
+	title := func(prefix string) string { return prefix + strings.ToUpper(sub[:1]) + sub[1:] }
+	switch method {
+	case http.MethodHead:
+		return one("ListBucket", barn)
+	case http.MethodGet:
+		switch sub {
+		case "":
+			return one("ListBucket", barn)
+		case "versions":
+			return one("ListBucketVersions", barn)
+		case "uploads":
+			return one("ListBucketMultipartUploads", barn)
+		case "location":
+			return one("GetBucketLocation", barn)
+		case "versioning":
+			return one("GetBucketVersioning", barn)
+		case "replication":
+			return one("GetReplicationConfiguration", barn)
+		case "encryption":
+			return one("GetEncryptionConfiguration", barn)
+		case "lifecycle":
+			return one("GetLifecycleConfiguration", barn)
+		}
+		return one(title("GetBucket"), barn)
+	case http.MethodPut:
+		switch sub {
+		case "":
+			return one("CreateBucket", barn)
+		case "replication":
+			return one("PutReplicationConfiguration", barn)
+		case "encryption":
+			return one("PutEncryptionConfiguration", barn)
+		case "lifecycle":
+			return one("PutLifecycleConfiguration", barn)
+		}
+		return one(title("PutBucket"), barn)
+	case http.MethodDelete:
+		if sub == "" {
+			return one("DeleteBucket", barn)
+		}
+		return one(title("DeleteBucket"), barn)
+	case http.MethodPost:
+		if q.Has("delete") {
+			// DeleteObjects is authorized per object; the lab checks the
+			// bucket's objects as a whole.
+			return one("DeleteObject", barn+"/*")
+		}
+	}
+	return one("UnknownBucketOperation", barn)
+}
+
+// s3Object is a request of an object (its ARN oarn); a copy reads its
+// source too.
+func (w Where) s3Object(method string, q url.Values, h http.Header, oarn string, bucketName func(string) string) []Request {
+	one, has := w.s3, q.Has
 	versioned := q.Get("versionId") != ""
 	switch method {
 	case http.MethodGet, http.MethodHead:
