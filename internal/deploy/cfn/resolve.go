@@ -191,88 +191,13 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 		}
 		return a == b, nil
 	case "Fn::Not", "Fn::And", "Fn::Or":
-		var bs []bool
-		for _, e := range list {
-			y, err := r.Value(e)
-			if err != nil {
-				return nil, err
-			}
-			b, ok := y.(bool)
-			if !ok {
-				return nil, fmt.Errorf("%s of %v: not a condition", fn, y)
-			}
-			bs = append(bs, b)
-		}
-		switch {
-		case fn == "Fn::Not" && len(bs) == 1:
-			return !bs[0], nil
-		case fn == "Fn::And":
-			for _, b := range bs {
-				if !b {
-					return false, nil
-				}
-			}
-			return len(bs) > 0, nil
-		case fn == "Fn::Or":
-			for _, b := range bs {
-				if b {
-					return true, nil
-				}
-			}
-			return false, nil
-		}
-		return nil, fmt.Errorf("Fn::Not needs one condition")
+		return r.logic(fn, list)
 	case "Fn::Join":
-		if len(list) != 2 {
-			return nil, fmt.Errorf("Fn::Join needs [delimiter, values]")
-		}
-		sep, _ := list[0].(string)
-		items, err := r.Value(list[1])
-		if err != nil {
-			return nil, err
-		}
-		parts, _ := items.([]any)
-		var ss []string
-		for _, p := range parts {
-			s, err := r.String(p)
-			if err != nil {
-				return nil, err
-			}
-			ss = append(ss, s)
-		}
-		return strings.Join(ss, sep), nil
+		return r.join(list)
 	case "Fn::Select":
-		if len(list) != 2 {
-			return nil, fmt.Errorf("Fn::Select needs [index, values]")
-		}
-		is, err := r.String(list[0])
-		if err != nil {
-			return nil, err
-		}
-		i, err := strconv.Atoi(is)
-		items, err2 := r.Value(list[1])
-		parts, _ := items.([]any)
-		if err != nil || err2 != nil || i < 0 || i >= len(parts) {
-			return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
-		}
-		return parts[i], nil
+		return r.selectOne(list)
 	case "Fn::Split":
-		if len(list) != 2 {
-			return nil, fmt.Errorf("Fn::Split needs [delimiter, string]")
-		}
-		sep, err := r.String(list[0])
-		if err != nil {
-			return nil, err
-		}
-		str, err := r.String(list[1])
-		if err != nil {
-			return nil, err
-		}
-		var out []any
-		for _, p := range strings.Split(str, sep) {
-			out = append(out, p)
-		}
-		return out, nil
+		return r.split(list)
 	case "Fn::GetAtt":
 		var id, attr string
 		switch a := arg.(type) {
@@ -287,6 +212,101 @@ func (r *Resolver) intrinsic(fn string, arg any) (any, error) {
 		return r.attr(id, attr)
 	}
 	return nil, fmt.Errorf("%s is not supported here", fn)
+}
+
+// logic is Fn::Not, Fn::And and Fn::Or over conditions.
+func (r *Resolver) logic(fn string, list []any) (any, error) {
+	var bs []bool
+	for _, e := range list {
+		y, err := r.Value(e)
+		if err != nil {
+			return nil, err
+		}
+		b, ok := y.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%s of %v: not a condition", fn, y)
+		}
+		bs = append(bs, b)
+	}
+	switch {
+	case fn == "Fn::Not" && len(bs) == 1:
+		return !bs[0], nil
+	case fn == "Fn::And":
+		for _, b := range bs {
+			if !b {
+				return false, nil
+			}
+		}
+		return len(bs) > 0, nil
+	case fn == "Fn::Or":
+		for _, b := range bs {
+			if b {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return nil, fmt.Errorf("Fn::Not needs one condition")
+}
+
+// join is Fn::Join: [delimiter, values].
+func (r *Resolver) join(list []any) (any, error) {
+	if len(list) != 2 {
+		return nil, fmt.Errorf("Fn::Join needs [delimiter, values]")
+	}
+	sep, _ := list[0].(string)
+	items, err := r.Value(list[1])
+	if err != nil {
+		return nil, err
+	}
+	parts, _ := items.([]any)
+	var ss []string
+	for _, p := range parts {
+		s, err := r.String(p)
+		if err != nil {
+			return nil, err
+		}
+		ss = append(ss, s)
+	}
+	return strings.Join(ss, sep), nil
+}
+
+// selectOne is Fn::Select: [index, values].
+func (r *Resolver) selectOne(list []any) (any, error) {
+	if len(list) != 2 {
+		return nil, fmt.Errorf("Fn::Select needs [index, values]")
+	}
+	is, err := r.String(list[0])
+	if err != nil {
+		return nil, err
+	}
+	i, err := strconv.Atoi(is)
+	items, err2 := r.Value(list[1])
+	parts, _ := items.([]any)
+	if err != nil || err2 != nil || i < 0 || i >= len(parts) {
+		return nil, fmt.Errorf("Fn::Select: index %s out of range", is)
+	}
+	return parts[i], nil
+}
+
+// split is Fn::Split: [delimiter, string].
+func (r *Resolver) split(list []any) (any, error) {
+	if len(list) != 2 {
+		return nil, fmt.Errorf("Fn::Split needs [delimiter, string]")
+	}
+	sep, err := r.String(list[0])
+	if err != nil {
+		return nil, err
+	}
+	str, err := r.String(list[1])
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, p := range strings.Split(str, sep) {
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func (r *Resolver) ref(name string) (any, error) {

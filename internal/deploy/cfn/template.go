@@ -270,18 +270,7 @@ func (c *checker) value(id, path string, v any, s map[string]any) {
 	s = c.resolve(s)
 	if fn, arg, ok := intrinsic(v); ok {
 		if fn == "Fn::If" {
-			if a, ok := arg.([]any); ok && len(a) == 3 {
-				for i, branch := range a[1:] {
-					if _, _, isFn := intrinsic(branch); isFn {
-						if f, _, _ := intrinsic(branch); f == "Ref" && branch.(map[string]any)["Ref"] == "AWS::NoValue" {
-							continue
-						}
-					}
-					c.value(id, fmt.Sprintf("%s (Fn::If branch %d)", path, i+1), branch, s)
-				}
-			} else {
-				c.add(id, path, "Fn::If takes [condition, value if true, value if false]")
-			}
+			c.ifBranches(id, path, arg, s)
 		}
 		return
 	}
@@ -306,52 +295,7 @@ func (c *checker) value(id, path string, v any, s map[string]any) {
 		if typ == "" && s["properties"] == nil {
 			return // anything
 		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			c.add(id, path, "want an object, got %s", brief(v))
-			return
-		}
-		props, _ := s["properties"].(map[string]any)
-		if props != nil {
-			for _, r := range asStrings(s["required"]) {
-				if _, ok := m[r]; !ok {
-					c.add(id, path, "required property %s is missing", r)
-				}
-			}
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			sub := path + "." + k
-			if ps, ok := props[k].(map[string]any); ok {
-				c.value(id, sub, m[k], ps)
-				continue
-			}
-			if pp, ok := s["patternProperties"].(map[string]any); ok {
-				matched := false
-				for pat, ps := range pp {
-					if re, err := regexp.Compile(pat); err == nil && re.MatchString(k) {
-						matched = true
-						if psm, ok := ps.(map[string]any); ok {
-							c.value(id, sub, m[k], psm)
-						}
-					}
-				}
-				if matched {
-					continue
-				}
-			}
-			if ap, ok := s["additionalProperties"].(map[string]any); ok {
-				c.value(id, sub, m[k], ap)
-				continue
-			}
-			if ap, ok := s["additionalProperties"].(bool); ok && !ap && props != nil {
-				c.add(id, sub, "unknown property %s%s", k, suggest(k, props))
-			}
-		}
+		c.object(id, path, v, s)
 	case "array":
 		a, ok := v.([]any)
 		if !ok {
@@ -363,9 +307,83 @@ func (c *checker) value(id, path string, v any, s map[string]any) {
 				c.value(id, fmt.Sprintf("%s[%d]", path, i), e, is)
 			}
 		}
+	default:
+		c.scalar(id, path, typ, v, s)
+	}
+}
+
+// ifBranches checks both values of an Fn::If (AWS::NoValue fits anything).
+func (c *checker) ifBranches(id, path string, arg any, s map[string]any) {
+	a, ok := arg.([]any)
+	if !ok || len(a) != 3 {
+		c.add(id, path, "Fn::If takes [condition, value if true, value if false]")
+		return
+	}
+	for i, branch := range a[1:] {
+		if f, _, isFn := intrinsic(branch); isFn && f == "Ref" && branch.(map[string]any)["Ref"] == "AWS::NoValue" {
+			continue
+		}
+		c.value(id, fmt.Sprintf("%s (Fn::If branch %d)", path, i+1), branch, s)
+	}
+}
+
+// object checks an object's required and known properties.
+func (c *checker) object(id, path string, v any, s map[string]any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(id, path, "want an object, got %s", brief(v))
+		return
+	}
+	props, _ := s["properties"].(map[string]any)
+	if props != nil {
+		for _, r := range asStrings(s["required"]) {
+			if _, ok := m[r]; !ok {
+				c.add(id, path, "required property %s is missing", r)
+			}
+		}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sub := path + "." + k
+		if ps, ok := props[k].(map[string]any); ok {
+			c.value(id, sub, m[k], ps)
+			continue
+		}
+		if pp, ok := s["patternProperties"].(map[string]any); ok {
+			matched := false
+			for pat, ps := range pp {
+				if re, err := regexp.Compile(pat); err == nil && re.MatchString(k) {
+					matched = true
+					if psm, ok := ps.(map[string]any); ok {
+						c.value(id, sub, m[k], psm)
+					}
+				}
+			}
+			if matched {
+				continue
+			}
+		}
+		if ap, ok := s["additionalProperties"].(map[string]any); ok {
+			c.value(id, sub, m[k], ap)
+			continue
+		}
+		if ap, ok := s["additionalProperties"].(bool); ok && !ap && props != nil {
+			c.add(id, sub, "unknown property %s%s", k, suggest(k, props))
+		}
+	}
+}
+
+// scalar checks a string, number or boolean (CloudFormation turns scalars
+// into strings, and takes numbers and booleans written as strings).
+func (c *checker) scalar(id, path, typ string, v any, s map[string]any) {
+	switch typ {
 	case "string":
 		switch v.(type) {
-		case string, float64, bool: // CloudFormation turns scalars into strings
+		case string, float64, bool:
 		default:
 			c.add(id, path, "want a string, got %s", brief(v))
 		}
