@@ -38,7 +38,29 @@ func WritePlot(w io.Writer, r *Report) error {
 	p.Y.Min = 0
 	p.Legend.Top = true
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	const width = 9 * vg.Inch
+	n, maxY, err := plotBars(p, r, width)
+	if err != nil {
+		return err
+	}
+	top := maxY * 1.5 // room for the legend and the marker labels
+	p.Y.Max = top
+	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
+	if err := plotMarks(p, r, n, top); err != nil {
+		return err
+	}
+	wt, err := p.WriterTo(width, 3*vg.Inch, "svg")
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}
 
+// plotBars adds the stacked bars — acknowledged writes by region, then
+// refusals and failures — and returns the seconds drawn and the tallest
+// bar.
+func plotBars(p *plot.Plot, r *Report, width vg.Length) (int, float64, error) {
 	tl := r.Writes.Timeline
 	n := 0
 	for _, s := range tl {
@@ -67,13 +89,12 @@ func WritePlot(w io.Writer, r *Report) error {
 		series[""][s.T] = float64(s.Errors)
 		maxY = max(maxY, float64(total+s.Errors))
 	}
-	const width = 9 * vg.Inch
 	barW := max(vg.Length(1), (width-1.2*vg.Inch)/vg.Length(n)*0.85)
 	var below *plotter.BarChart
 	for _, reg := range append(regions, "") {
 		bc, err := plotter.NewBarChart(series[reg], barW)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		bc.LineStyle.Width = 0
 		switch reg {
@@ -97,10 +118,13 @@ func WritePlot(w io.Writer, r *Report) error {
 		}
 		p.Legend.Add(label, bc)
 	}
-	top := maxY * 1.5 // room for the legend and the marker labels
-	p.Y.Max = top
-	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
+	return n, maxY, nil
+}
 
+// plotMarks adds a labelled dashed line at each moment of the drill: the
+// fault, the first write in the DR region, the heal, the failback and the
+// first write back in the primary.
+func plotMarks(p *plot.Plot, r *Report, n int, top float64) error {
 	var marks []plotter.XY
 	var labels []string
 	add := func(t time.Time, label string, c color.Color) error {
@@ -136,27 +160,23 @@ func WritePlot(w io.Writer, r *Report) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if len(labels) > 0 {
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: marks, Labels: labels})
-		if err != nil {
-			return err
-		}
-		lb.Offset = vg.Point{X: vg.Points(3)}
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font.Size = vg.Points(9)
-			lb.TextStyle[i].XAlign = draw.XLeft
-			if marks[i].X > p.X.Max-float64(n)/6 {
-				lb.TextStyle[i].XAlign = draw.XRight
-			}
-		}
-		p.Add(lb)
+	if len(labels) == 0 {
+		return nil
 	}
-	wt, err := p.WriterTo(width, 3*vg.Inch, "svg")
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: marks, Labels: labels})
 	if err != nil {
 		return err
 	}
-	_, err = wt.WriteTo(w)
-	return err
+	lb.Offset = vg.Point{X: vg.Points(3)}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i].Font.Size = vg.Points(9)
+		lb.TextStyle[i].XAlign = draw.XLeft
+		if marks[i].X > p.X.Max-float64(n)/6 {
+			lb.TextStyle[i].XAlign = draw.XRight
+		}
+	}
+	p.Add(lb)
+	return nil
 }
 
 // PlotSVG is WritePlot as an <svg> element, without the XML prolog, for
