@@ -229,44 +229,17 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	keys := map[string]string{}
-	for _, r := range []string{p.DR, p.Primary} {
-		if err := d.ensureArtifactBucket(ctx, r, p.ArtifactBucket(r)); err != nil {
-			return nil, err
-		}
-		for _, a := range d.Artifacts {
-			key := artifactKey(a)
-			keys[a.Function] = key
-			if err := d.upload(ctx, r, p.ArtifactBucket(r), key, a); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, fn := range Functions {
-		if keys[fn] == "" {
-			return nil, fmt.Errorf("deploy: function %s was not packaged", fn)
-		}
+	keys, err := d.uploadArtifacts(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	stacks := p.Stacks()
 	out := &Outcome{AppURLs: map[string]string{}}
 	if p.HasWitness() {
-		w := stacks[0]
+		if err := d.deployWitness(ctx, p, stacks[0], out); err != nil {
+			return nil, err
+		}
 		stacks = stacks[1:]
-		w.Parameters = map[string]string{"AppName": p.Names.App}
-		if d.TableExists != nil {
-			table := p.Names.ControlTable()
-			w.Adopt = []Adoption{{LogicalID: "ControlTable", Type: "AWS::DynamoDB::Table", Identifier: map[string]string{"TableName": table},
-				Exists: func(ctx context.Context) (bool, error) { return d.TableExists(ctx, p.Witness, table) }}}
-		}
-		fmt.Fprintf(d.Out, "\n== %s in %s (witness region: the third control record)\n", w.Name, w.Region)
-		res, err := d.Stacks.Deploy(ctx, w)
-		if err != nil {
-			return nil, err
-		}
-		out.Stacks = append(out.Stacks, res)
-		if err := d.initControl(ctx, p, p.Witness); err != nil {
-			return nil, err
-		}
 	}
 	dr := stacks[0]
 	drParams := p.DRParameters(keys, "")
@@ -288,54 +261,109 @@ func (d *Deployer) Deploy(ctx context.Context, p Plan) (*Outcome, error) {
 	if err := d.initControl(ctx, p, p.DR); err != nil {
 		return nil, err
 	}
-
-	primary := stacks[1]
-	primary.Parameters = p.PrimaryParameters(keys, out.AppURLs[p.DR])
-	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
-	res, err = d.Stacks.Deploy(ctx, primary)
+	healthURL, err := d.deployPrimary(ctx, p, stacks[1], keys, out)
 	if err != nil {
 		return nil, err
+	}
+	drParams["PrimaryAppUrl"] = out.AppURLs[p.Primary]
+	fmt.Fprintf(d.Out, "\n== %s in %s (DR region, with the primary's URL)\n", dr.Name, dr.Region)
+	if res, err = d.Stacks.Deploy(ctx, dr); err != nil {
+		return nil, err
+	}
+	out.Stacks = append(out.Stacks, res)
+	if len(stacks) > 2 {
+		if err := d.deployRouting(ctx, p, stacks[2], stacks[1].Name, healthURL, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// uploadArtifacts puts every function's package in both regions' artifact
+// buckets (made or reused) and returns their keys by function.
+func (d *Deployer) uploadArtifacts(ctx context.Context, p Plan) (map[string]string, error) {
+	keys := map[string]string{}
+	for _, r := range []string{p.DR, p.Primary} {
+		if err := d.ensureArtifactBucket(ctx, r, p.ArtifactBucket(r)); err != nil {
+			return nil, err
+		}
+		for _, a := range d.Artifacts {
+			key := artifactKey(a)
+			keys[a.Function] = key
+			if err := d.upload(ctx, r, p.ArtifactBucket(r), key, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, fn := range Functions {
+		if keys[fn] == "" {
+			return nil, fmt.Errorf("deploy: function %s was not packaged", fn)
+		}
+	}
+	return keys, nil
+}
+
+// deployWitness deploys the witness region's stack (its control table, a
+// kept one imported) and writes its control record.
+func (d *Deployer) deployWitness(ctx context.Context, p Plan, w Stack, out *Outcome) error {
+	w.Parameters = map[string]string{"AppName": p.Names.App}
+	if d.TableExists != nil {
+		table := p.Names.ControlTable()
+		w.Adopt = []Adoption{{LogicalID: "ControlTable", Type: "AWS::DynamoDB::Table", Identifier: map[string]string{"TableName": table},
+			Exists: func(ctx context.Context) (bool, error) { return d.TableExists(ctx, p.Witness, table) }}}
+	}
+	fmt.Fprintf(d.Out, "\n== %s in %s (witness region: the third control record)\n", w.Name, w.Region)
+	res, err := d.Stacks.Deploy(ctx, w)
+	if err != nil {
+		return err
+	}
+	out.Stacks = append(out.Stacks, res)
+	return d.initControl(ctx, p, p.Witness)
+}
+
+// deployPrimary deploys the primary's stack with the DR region's URL,
+// writes its control record, starts the first backup, and returns its
+// health URL.
+func (d *Deployer) deployPrimary(ctx context.Context, p Plan, primary Stack, keys map[string]string, out *Outcome) (string, error) {
+	primary.Parameters = p.PrimaryParameters(keys, out.AppURLs[p.DR])
+	fmt.Fprintf(d.Out, "\n== %s in %s (primary region)\n", primary.Name, primary.Region)
+	res, err := d.Stacks.Deploy(ctx, primary)
+	if err != nil {
+		return "", err
 	}
 	out.Stacks = append(out.Stacks, res)
 	out.AppURLs[p.Primary] = res.Outputs["AppUrl"]
-	healthURL := res.Outputs["HealthUrl"]
 	if err := d.initControl(ctx, p, p.Primary); err != nil {
-		return nil, err
+		return "", err
 	}
 	if d.FirstBackup != nil {
 		if err := d.FirstBackup(ctx, p.Primary); err != nil {
-			return nil, fmt.Errorf("deploy: start the first backup in %s: %w", p.Primary, err)
+			return "", fmt.Errorf("deploy: start the first backup in %s: %w", p.Primary, err)
 		}
 		fmt.Fprintf(d.Out, "   first backup started in %s (snapshot, prune, restore test)\n", p.Primary)
 	}
+	return res.Outputs["HealthUrl"], nil
+}
 
-	drParams["PrimaryAppUrl"] = out.AppURLs[p.Primary]
-	fmt.Fprintf(d.Out, "\n== %s in %s (DR region, with the primary's URL)\n", dr.Name, dr.Region)
-	res, err = d.Stacks.Deploy(ctx, dr)
+// deployRouting deploys the Route 53 stack: the failover records over both
+// regions' URLs, checked by the primary's public health URL.
+func (d *Deployer) deployRouting(ctx context.Context, p Plan, g Stack, primaryStack, healthURL string, out *Outcome) error {
+	g.Parameters = map[string]string{
+		"AppName": p.Names.App, "HostedZoneId": p.HostedZoneID, "RecordName": p.RecordName,
+		"PrimaryRegion": p.Primary, "DRRegion": p.DR,
+		"PrimaryAppHost": host(out.AppURLs[p.Primary]), "DRAppHost": host(out.AppURLs[p.DR]),
+		"PrimaryHealthHost": host(healthURL),
+	}
+	if healthURL == "" {
+		return fmt.Errorf("deploy: the primary stack %s has no HealthUrl output: it must be deployed with PublicHealthUrl=true for Route 53", primaryStack)
+	}
+	fmt.Fprintf(d.Out, "\n== %s in %s (Route 53)\n", g.Name, g.Region)
+	res, err := d.Stacks.Deploy(ctx, g)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.Stacks = append(out.Stacks, res)
-
-	if len(stacks) > 2 {
-		g := stacks[2]
-		g.Parameters = map[string]string{
-			"AppName": p.Names.App, "HostedZoneId": p.HostedZoneID, "RecordName": p.RecordName,
-			"PrimaryRegion": p.Primary, "DRRegion": p.DR,
-			"PrimaryAppHost": host(out.AppURLs[p.Primary]), "DRAppHost": host(out.AppURLs[p.DR]),
-			"PrimaryHealthHost": host(healthURL),
-		}
-		if healthURL == "" {
-			return nil, fmt.Errorf("deploy: the primary stack %s has no HealthUrl output: it must be deployed with PublicHealthUrl=true for Route 53", primary.Name)
-		}
-		fmt.Fprintf(d.Out, "\n== %s in %s (Route 53)\n", g.Name, g.Region)
-		res, err = d.Stacks.Deploy(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		out.Stacks = append(out.Stacks, res)
-	}
-	return out, nil
+	return nil
 }
 
 func host(u string) string {
