@@ -105,16 +105,9 @@ func idTime(id string) (time.Time, bool) {
 func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 	m.defaults()
 	start := m.Now()
-	keys, stream, err := keySchema(ctx, m.DB, m.Table)
+	man, err := m.newManifest(ctx, start)
 	if err != nil {
 		return nil, err
-	}
-	man := &Manifest{Format: Format, ID: NewID(start), Table: m.Table, Keys: keys, StreamViewType: stream, SourceRegion: m.Region,
-		Created: start.UTC(), ExportFormat: "DYNAMODB_JSON"}
-	if m.Epoch != nil {
-		if man.Epoch, err = m.Epoch(ctx); err != nil {
-			return nil, fmt.Errorf("read the active epoch: %w", err)
-		}
 	}
 	base := prefix(m.Table) + man.ID + "/"
 	type segState struct {
@@ -195,13 +188,39 @@ func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 	sort.Slice(man.Files, func(i, j int) bool { return man.Files[i].Key < man.Files[j].Key })
 	man.ItemCount, man.Digest = sum.Count, sum.String()
 	man.Seconds = m.Now().Sub(start).Seconds()
+	if err := m.writeManifest(ctx, base, man); err != nil {
+		m.cleanup(base)
+		return nil, err
+	}
+	return man, nil
+}
+
+// newManifest begins a snapshot's manifest at start: the table's keys and
+// stream, the region, the active epoch.
+func (m *Manager) newManifest(ctx context.Context, start time.Time) (*Manifest, error) {
+	keys, stream, err := keySchema(ctx, m.DB, m.Table)
+	if err != nil {
+		return nil, err
+	}
+	man := &Manifest{Format: Format, ID: NewID(start), Table: m.Table, Keys: keys, StreamViewType: stream, SourceRegion: m.Region,
+		Created: start.UTC(), ExportFormat: "DYNAMODB_JSON"}
+	if m.Epoch != nil {
+		if man.Epoch, err = m.Epoch(ctx); err != nil {
+			return nil, fmt.Errorf("read the active epoch: %w", err)
+		}
+	}
+	return man, nil
+}
+
+// writeManifest writes the manifest last: a snapshot without one is not
+// a snapshot.
+func (m *Manager) writeManifest(ctx context.Context, base string, man *Manifest) error {
 	body, _ := json.MarshalIndent(man, "", "  ")
 	if _, err := m.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(m.Bucket), Key: aws.String(base + "manifest.json"),
 		Body: bytes.NewReader(body), ContentType: aws.String("application/json")}); err != nil {
-		m.cleanup(base)
-		return nil, fmt.Errorf("write the manifest to s3://%s: %w", m.Bucket, err)
+		return fmt.Errorf("write the manifest to s3://%s: %w", m.Bucket, err)
 	}
-	return man, nil
+	return nil
 }
 
 // cleanup removes a failed snapshot's objects, best effort, with a context
