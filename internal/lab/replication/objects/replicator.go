@@ -361,51 +361,8 @@ func (o *Replicator) replicateBucket(ctx context.Context, pr pair, from, to stri
 		q = &versionQueue{known: map[string][]srcVersion{}, relist: map[string]bool{}}
 		o.queues[dirKey+"|"+pr.kind] = q
 	}
-	// Read the feed before listing: what lands after is in the next take.
 	now := time.Now()
-	var learned []srcVersion
-	changes, overflowed := o.feeds[dirKey].Take(bucket)
-	if overflowed {
-		q.listed = false // the feed dropped changes: list the bucket again
-	}
-	for _, c := range changes {
-		if c.Version == "" {
-			q.relist[c.Key] = true
-			continue
-		}
-		learned = append(learned, srcVersion{key: c.Key, id: c.Version, marker: c.Marker, modified: c.At, seen: c.At, order: -len(learned)})
-	}
-	var listErr error
-	if !q.listed {
-		versions, err := o.list(ctx, src.Clients, bucket, "")
-		if err != nil {
-			listErr = err
-		} else {
-			q.listed = true
-			clear(q.relist) // the listing covers them
-			for i := range versions {
-				versions[i].seen, versions[i].listed = now, true
-			}
-			learned = append(learned, versions...)
-		}
-	}
-	if q.listed && len(q.relist) > 0 {
-		keys := make([]string, 0, len(q.relist))
-		for k := range q.relist {
-			keys = append(keys, k)
-		}
-		got, failed, err := o.listKeys(ctx, src.Clients, bucket, keys)
-		listErr = cmp.Or(listErr, err)
-		for _, k := range keys {
-			if !failed[k] {
-				delete(q.relist, k)
-			}
-		}
-		for i := range got {
-			got[i].seen, got[i].listed = now, true
-		}
-		learned = append(learned, got...)
-	}
+	learned, listErr := o.learn(ctx, q, src, bucket, dirKey, now)
 	o.merge(q, dirKey, from, pr.kind, learned)
 
 	o.mu.Lock()
@@ -466,6 +423,57 @@ func (o *Replicator) replicateBucket(ctx context.Context, pr pair, from, to stri
 	o.copies += total
 	o.mu.Unlock()
 	return pending, oldest, written, errors.Join(append([]error{listErr}, errs...)...)
+}
+
+// learn reads what the bucket's change feed says since the last pass and,
+// when the queue has not listed the bucket (or the feed overflowed), lists
+// it, and lists again the keys the feed named without a version. The feed
+// is read first: what lands after it is in the next take.
+func (o *Replicator) learn(ctx context.Context, q *versionQueue, src *Region, bucket, dirKey string, now time.Time) ([]srcVersion, error) {
+	var learned []srcVersion
+	changes, overflowed := o.feeds[dirKey].Take(bucket)
+	if overflowed {
+		q.listed = false // the feed dropped changes: list the bucket again
+	}
+	for _, c := range changes {
+		if c.Version == "" {
+			q.relist[c.Key] = true
+			continue
+		}
+		learned = append(learned, srcVersion{key: c.Key, id: c.Version, marker: c.Marker, modified: c.At, seen: c.At, order: -len(learned)})
+	}
+	var listErr error
+	if !q.listed {
+		versions, err := o.list(ctx, src.Clients, bucket, "")
+		if err != nil {
+			listErr = err
+		} else {
+			q.listed = true
+			clear(q.relist) // the listing covers them
+			for i := range versions {
+				versions[i].seen, versions[i].listed = now, true
+			}
+			learned = append(learned, versions...)
+		}
+	}
+	if q.listed && len(q.relist) > 0 {
+		keys := make([]string, 0, len(q.relist))
+		for k := range q.relist {
+			keys = append(keys, k)
+		}
+		got, failed, err := o.listKeys(ctx, src.Clients, bucket, keys)
+		listErr = cmp.Or(listErr, err)
+		for _, k := range keys {
+			if !failed[k] {
+				delete(q.relist, k)
+			}
+		}
+		for i := range got {
+			got[i].seen, got[i].listed = now, true
+		}
+		learned = append(learned, got...)
+	}
+	return learned, listErr
 }
 
 // merge adds versions the queue does not hold and the position does not
