@@ -120,81 +120,113 @@ func main() {
 		}
 		return
 	}
+	fm, vm, err := cleanFigures(ctx, cl, names, v, *items, *segments)
+	if err != nil {
+		fail(err)
+	}
+	if err := divergenceFigures(ctx, l, cl, names, v, fm, vm, *awsBin); err != nil {
+		fail(err)
+	}
+	if err := backupFigures(ctx, cl, names, *segments); err != nil {
+		fail(err)
+	}
+
+	if *rssItems > 0 {
+		if err := rss(ctx, l, cl, names, *items, *rssItems, *segments); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// cleanFigures warms DynamoDB Local up, then times the raw parallel scan of
+// both tables (the floor) and the validator on clean tables, five times
+// each, and prints their medians: fm and vm.
+func cleanFigures(ctx context.Context, cl map[string]*region.Clients, names region.Names, v *validate.Validator, items, segments int) (fm, vm time.Duration, err error) {
 	// DynamoDB Local is a JVM: the first scans run cold and several times
 	// slower. Warm it up before measuring anything.
 	for range 2 {
-		if _, err := rawScan(ctx, cl, names.Table(), *segments); err != nil {
-			fail(err)
+		if _, err := rawScan(ctx, cl, names.Table(), segments); err != nil {
+			return 0, 0, err
 		}
 		if _, err := v.Run(ctx); err != nil {
-			fail(err)
+			return 0, 0, err
 		}
 	}
 	var floor, valid []time.Duration
 	for range 5 {
 		t0 := time.Now()
-		n, err := rawScan(ctx, cl, names.Table(), *segments)
+		n, err := rawScan(ctx, cl, names.Table(), segments)
 		if err != nil {
-			fail(err)
+			return 0, 0, err
 		}
 		floor = append(floor, time.Since(t0))
-		if n != 2**items {
-			fail(fmt.Errorf("raw scan saw %d items, want %d", n, 2**items))
+		if n != 2*items {
+			return 0, 0, fmt.Errorf("raw scan saw %d items, want %d", n, 2*items)
 		}
 		t0 = time.Now()
 		rep, err := v.Run(ctx)
 		if err != nil {
-			fail(err)
+			return 0, 0, err
 		}
 		valid = append(valid, time.Since(t0))
-		if !rep.Clean() || rep.Items["us-east-1"] != int64(*items) {
-			fail(fmt.Errorf("validator: clean=%v items=%v", rep.Clean(), rep.Items))
+		if !rep.Clean() || rep.Items["us-east-1"] != int64(items) {
+			return 0, 0, fmt.Errorf("validator: clean=%v items=%v", rep.Clean(), rep.Items)
 		}
 	}
-	fm, vm := median(floor), median(valid)
+	fm, vm = median(floor), median(valid)
 	fmt.Printf("runs: floor %v, validator %v\n\n", floor, valid)
 	fmt.Println("| measurement | median of 5 | ratio |")
 	fmt.Println("|---|---|---|")
 	fmt.Printf("| floor: raw parallel scan of both tables | %.2fs | 1.00 |\n", fm.Seconds())
 	fmt.Printf("| validator (clean tables) | %.2fs | %.2f× floor (target ≤ 1.3) |\n", vm.Seconds(), vm.Seconds()/fm.Seconds())
+	return fm, vm, nil
+}
 
+// divergenceFigures plants one difference of each kind and times the
+// validator finding them against the floor fm, then the AWS CLI baseline
+// against the clean validator's vm.
+func divergenceFigures(ctx context.Context, l *lab.Lab, cl map[string]*region.Clients, names region.Names, v *validate.Validator, fm, vm time.Duration, awsBin string) error {
 	// One divergent item in each way: the validator diffs only its buckets.
 	if err := divergence(ctx, cl, names.Table()); err != nil {
-		fail(err)
+		return err
 	}
 	t0 := time.Now()
 	rep, err := v.Run(ctx)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	dv := time.Since(t0)
 	if rep.MissingInDR.Count != 1 || rep.MissingInPrimary.Count != 1 || rep.Divergent.Count != 1 {
-		fail(fmt.Errorf("validator missed the planted divergence: %+v %+v %+v", rep.MissingInDR, rep.MissingInPrimary, rep.Divergent))
+		return fmt.Errorf("validator missed the planted divergence: %+v %+v %+v", rep.MissingInDR, rep.MissingInPrimary, rep.Divergent)
 	}
 	fmt.Printf("| validator (3 planted differences, %d of %d buckets to diff) | %.2fs | %.2f× floor |\n", rep.DifferingBuckets, rep.Buckets, dv.Seconds(), dv.Seconds()/fm.Seconds())
 
-	if *awsBin != "" {
-		b, err := baseline(ctx, *awsBin, l, names.Table())
+	if awsBin != "" {
+		b, err := baseline(ctx, awsBin, l, names.Table())
 		if err != nil {
 			fmt.Printf("| baseline: aws dynamodb scan ×2, sort, diff | failed: %v | |\n", err)
 		} else {
 			fmt.Printf("| baseline: aws dynamodb scan ×2, sort, diff | %.2fs | validator %.1f× faster (target ≥ 10) |\n", b.Seconds(), b.Seconds()/vm.Seconds())
 		}
 	}
+	return nil
+}
 
-	// Snapshot and restore throughput.
+// backupFigures times a snapshot of the primary's table and its restore,
+// digest check included.
+func backupFigures(ctx context.Context, cl map[string]*region.Clients, names region.Names, segments int) error {
 	m := backup.ForRegion(cl["us-east-1"], names)
-	m.Segments = *segments
-	t0 = time.Now()
+	m.Segments = segments
+	t0 := time.Now()
 	man, err := m.Create(ctx)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	snap := time.Since(t0)
 	t0 = time.Now()
 	res, err := m.Restore(ctx, backup.RestoreOptions{ID: man.ID, Table: "benchdata-restored"})
 	if err != nil {
-		fail(err)
+		return err
 	}
 	rest := time.Since(t0)
 	var gz int64
@@ -204,12 +236,7 @@ func main() {
 	fmt.Printf("| snapshot (%d items, %d files, %.1f MB gzipped) | %.2fs | %.0f items/s |\n", man.ItemCount, len(man.Files), float64(gz)/1e6, snap.Seconds(), float64(man.ItemCount)/snap.Seconds())
 	fmt.Printf("| restore, incl. the digest check of the restored table | %.2fs | %.0f items/s |\n", rest.Seconds(), float64(res.Items)/rest.Seconds())
 	fmt.Println()
-
-	if *rssItems > 0 {
-		if err := rss(ctx, l, cl, names, *items, *rssItems, *segments); err != nil {
-			fail(err)
-		}
-	}
+	return nil
 }
 
 func item(i int) map[string]dbtypes.AttributeValue {
