@@ -65,7 +65,8 @@ func TestGuardFencesAnApplicationsOwnWrites(t *testing.T) {
 	table := names.App + "-carts"
 	carts(t, ctx, p, table)
 	carts(t, ctx, dr, table)
-	stores := []*control.Store{control.New(p, names), control.New(dr, names), control.New(w, names)}
+	all := labtest.Stores(t, names, 0)
+	stores := []*control.Store{all[p.Name], all[dr.Name], all[w.Name]}
 	q := &control.Quorum{Stores: stores, Witness: w.Name, Lease: control.LeaseConfig(lease)}
 	if _, err := q.Renew(ctx, p.Name); err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func (s *selectorFlags) selector() (protect.Selector, error) {
 func newProtectCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "protect",
-		Short: "Adopt your own tables, buckets and functions for DR (scan, plan)",
+		Short: "Adopt your own tables, buckets and functions for DR (scan, plan, apply, remove)",
 		Long: `Protect an application of your own — not the orders service — with the
 same pilot light: its tables become global tables with a replica in the DR
 region, its buckets replicate there, its functions get DR copies at the

@@ -50,8 +50,10 @@ func newFixture(t *testing.T) fixture {
 	f := fixture{names: names, p: p, dr: dr, clock: ck,
 		primarySvc: app.New(app.Config{Role: app.RolePrimary, Names: names, Lease: lease, Now: ck.now}, p),
 		drSvc:      app.New(app.Config{Role: app.RoleSecondary, Names: names, Lease: lease, Now: ck.now}, dr),
-		pStore:     control.New(p, names), drS: control.New(dr, names)}
-	wStore := control.New(w, names)
+	}
+	stores := labtest.Stores(t, names, 0)
+	f.pStore, f.drS = stores[p.Name], stores[dr.Name]
+	wStore := stores[w.Name]
 	f.quorum = func(now func() time.Time) *control.Quorum {
 		return &control.Quorum{Stores: []*control.Store{f.pStore, f.drS, wStore}, Witness: w.Name, Lease: lease, Now: now}
 	}

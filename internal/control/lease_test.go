@@ -37,10 +37,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	names := labtest.Provision(t, "ctl")
-	p, d := labtest.Clients(t, 1)
-	w := labtest.Witness(t, 1)
-	return fixture{l: labtest.Lab(t), names: names, stores: map[string]*control.Store{
-		east: control.New(p, names), west: control.New(d, names), witness: control.New(w, names)}}
+	return fixture{l: labtest.Lab(t), names: names, stores: labtest.Stores(t, names, 1)}
 }
 
 // quorum is one region's view of the protocol (each region runs its own).

@@ -30,10 +30,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	names := labtest.Provision(t, "fo")
-	p, dr := labtest.Clients(t, 1)
-	w := labtest.Witness(t, 1)
-	return fixture{l: labtest.Lab(t), stores: map[string]*control.Store{p.Name: control.New(p, names), dr.Name: control.New(dr, names), w.Name: control.New(w, names)}}
+	return fixture{l: labtest.Lab(t), stores: labtest.Stores(t, labtest.Provision(t, "fo"), 1)}
 }
 
 const witness = "us-east-2"

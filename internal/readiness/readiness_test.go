@@ -42,10 +42,9 @@ func ready(t *testing.T) readiness.Input {
 	}
 	names := labtest.Provision(t, "rdy")
 	p, d := labtest.Clients(t, 1)
-	w := labtest.Witness(t, 1)
 	in := readiness.Input{Primary: east, DR: west, Witness: witness, Names: names,
 		Clients: map[string]*region.Clients{east: p, west: d},
-		Stores:  map[string]*control.Store{east: control.New(p, names), west: control.New(d, names), witness: control.New(w, names)},
+		Stores:  labtest.Stores(t, names, 1),
 		Lease:   lease, RPOObjective: time.Second, History: report.History{Dir: t.TempDir()},
 		Replication: func(context.Context) (readiness.Replication, error) {
 			return readiness.Replication{OldestPending: 100 * time.Millisecond}, nil

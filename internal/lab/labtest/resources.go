@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -76,4 +77,15 @@ func Witness(t testing.TB, attempts int) *region.Clients {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// Stores are the control stores of names' tables in the shared lab's three
+// regions (primary, DR, witness), by region, their calls made with
+// attempts tries: the fixture the control, failover, guard, orders and
+// readiness tests share.
+func Stores(t testing.TB, names region.Names, attempts int) map[string]*control.Store {
+	t.Helper()
+	p, dr := Clients(t, attempts)
+	w := Witness(t, attempts)
+	return map[string]*control.Store{p.Name: control.New(p, names), dr.Name: control.New(dr, names), w.Name: control.New(w, names)}
 }
