@@ -14,7 +14,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/config"
-	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/validate"
@@ -244,7 +243,7 @@ func managerFor(g *globals, cmd *cobra.Command, in string) (target.Target, *back
 	if err != nil {
 		return nil, nil, err
 	}
-	m := backup.ForRegion(c, t.Names())
+	m := backup.ForDeployment(c, t.Names())
 	if g.backupApp != "" || g.backupAppTable != "" {
 		if g.backupApp == "" {
 			return nil, nil, codedError{2, errors.New("--app-table goes with --app NAME")}
@@ -256,11 +255,6 @@ func managerFor(g *globals, cmd *cobra.Command, in string) (target.Target, *back
 		if _, m.Table, err = appTable(s.ProtectDir, g.backupApp, g.backupAppTable); err != nil {
 			return nil, nil, err
 		}
-	}
-	store := control.New(c, t.Names())
-	m.Epoch = func(ctx context.Context) (int64, error) {
-		a, err := store.Active(ctx)
-		return a.Epoch, err
 	}
 	return t, m, nil
 }

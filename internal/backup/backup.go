@@ -22,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
@@ -56,6 +57,19 @@ type Manager struct {
 // region c reaches.
 func ForRegion(c *region.Clients, names region.Names) *Manager {
 	return &Manager{DB: c.DynamoDB, S3: c.S3, Region: c.Name, Table: names.Table(), Bucket: names.BackupBucket(c.Name)}
+}
+
+// ForDeployment is ForRegion recording in each manifest the active epoch,
+// read from the region's control record: the manager the backup function
+// and the CLI run.
+func ForDeployment(c *region.Clients, names region.Names) *Manager {
+	m := ForRegion(c, names)
+	store := control.New(c, names)
+	m.Epoch = func(ctx context.Context) (int64, error) {
+		a, err := store.Active(ctx)
+		return a.Epoch, err
+	}
+	return m
 }
 
 func (m *Manager) defaults() {

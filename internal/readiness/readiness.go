@@ -550,7 +550,7 @@ func lastBackup(ctx context.Context, in Input) Result {
 		res.Status, res.Detail = Warn, "no client for "+in.Primary
 		return res
 	}
-	m := &backup.Manager{DB: c.DynamoDB, S3: c.S3, Region: in.Primary, Table: in.Names.Table(), Bucket: in.Names.BackupBucket(in.Primary)}
+	m := backup.ForRegion(c, in.Names)
 	snaps, err := m.List(ctx)
 	if err != nil {
 		res.Status, res.Detail, res.Fix = Warn, err.Error(), "is the backup bucket there? pilotlight backup list"

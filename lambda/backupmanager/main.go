@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/config"
-	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -28,12 +26,7 @@ func main() {
 		log.Error("clients", "err", err)
 		os.Exit(1)
 	}
-	m := backup.ForRegion(c, env.Names())
-	store := control.New(c, env.Names())
-	m.Epoch = func(ctx context.Context) (int64, error) {
-		a, err := store.Active(ctx)
-		return a.Epoch, err
-	}
+	m := backup.ForDeployment(c, env.Names())
 	m.Progress = func(format string, args ...any) { log.Info("progress", "msg", format, "args", args) }
 	fn := backup.Function{Manager: m, Region: env.Region, Keep: env.BackupKeep, MaxAge: env.BackupMaxAge, Out: os.Stdout}
 	lambda.StartWithOptions(fn.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
