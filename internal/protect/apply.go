@@ -112,19 +112,32 @@ func refuseKillSwitch(p Plan) error {
 	return nil
 }
 
+// ensureStream turns the table's stream on (NEW_AND_OLD_IMAGES), or checks
+// the one it has is of that view; it reports whether it turned it on.
+func ensureStream(ctx context.Context, db *dynamodb.Client, t *ddbtypes.TableDescription, regionName string, say func(string, ...any)) (bool, error) {
+	name := aws.ToString(t.TableName)
+	s := t.StreamSpecification
+	if s != nil && aws.ToBool(s.StreamEnabled) {
+		if s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
+			return false, fmt.Errorf("its stream's view type is %s now: scan again", s.StreamViewType)
+		}
+		return false, nil
+	}
+	say("%s: enabling its stream (NEW_AND_OLD_IMAGES) in %s", name, regionName)
+	if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name),
+		StreamSpecification: &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}}); err != nil {
+		return false, fmt.Errorf("enable its stream: %w", err)
+	}
+	return true, nil
+}
+
 func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...any)) error {
 	cur, err := t.PrimaryDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
 	if err != nil {
 		return err
 	}
-	if s := cur.Table.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) {
-		say("%s: enabling its stream (NEW_AND_OLD_IMAGES) in %s", tb.Name, t.Primary)
-		if _, err := t.PrimaryDB.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(tb.Name),
-			StreamSpecification: &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}}); err != nil {
-			return fmt.Errorf("enable its stream: %w", err)
-		}
-	} else if s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
-		return fmt.Errorf("its stream's view type is %s now: scan again", s.StreamViewType)
+	if _, err := ensureStream(ctx, t.PrimaryDB, cur.Table, t.Primary, say); err != nil {
+		return err
 	}
 	if err := replica(ctx, tb, cur.Table, t, say); err != nil {
 		return err

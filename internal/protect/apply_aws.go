@@ -133,17 +133,12 @@ func (t AWSTarget) replica(ctx context.Context, tb Table, p Plan, say func(strin
 	if err != nil {
 		return err
 	}
-	if s := d.Table.StreamSpecification; s == nil || !aws.ToBool(s.StreamEnabled) {
-		say("%s: enabling its stream (NEW_AND_OLD_IMAGES) in %s", tb.Name, t.Primary)
-		if _, err := t.PrimaryDB.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(tb.Name),
-			StreamSpecification: &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}}); err != nil {
-			return fmt.Errorf("enable its stream: %w", err)
-		}
+	if on, err := ensureStream(ctx, t.PrimaryDB, d.Table, t.Primary, say); err != nil {
+		return err
+	} else if on {
 		if d, err = t.activeTable(ctx, tb.Name, ""); err != nil {
 			return err
 		}
-	} else if s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
-		return fmt.Errorf("its stream's view type is %s now: scan again", s.StreamViewType)
 	}
 	if !slices.ContainsFunc(d.Table.Replicas, func(r ddbtypes.ReplicaDescription) bool { return aws.ToString(r.RegionName) == t.DR }) {
 		say("%s: adding its replica in %s (UpdateTable); DynamoDB copies the items already there", tb.Name, t.DR)
