@@ -165,3 +165,30 @@ func TestConfigFromEnvReadsWhatApplySets(t *testing.T) {
 		}
 	}
 }
+
+// The lease variables are outside input: any values give a config or an
+// error naming a variable, never a panic, and an accepted lease is the
+// one written.
+func FuzzConfigFromEnv(f *testing.F) {
+	f.Add("2s", "250ms", "750ms")
+	f.Add("20", "1s", "")
+	f.Add("-1s", "x", "1h")
+	f.Fuzz(func(t *testing.T, term, eps, delta string) {
+		m := map[string]string{guard.EnvLeaseTerm: term, guard.EnvClockEpsilon: eps, guard.EnvWriteDeadline: delta}
+		cfg, err := guard.ConfigFromEnv(func(k string) string { return m[k] }, nil)
+		if err != nil {
+			if !strings.Contains(err.Error(), "PILOTLIGHT_") {
+				t.Fatalf("error %q names no variable", err)
+			}
+			return
+		}
+		for v, d := range map[string]time.Duration{term: cfg.Lease.Term, eps: cfg.Lease.Epsilon, delta: cfg.Lease.Delta} {
+			if v == "" {
+				continue
+			}
+			if want, _ := time.ParseDuration(v); want != d {
+				t.Fatalf("%q read as %s", v, d)
+			}
+		}
+	})
+}
