@@ -72,17 +72,25 @@ func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(
 		return fmt.Errorf("read its copy in %s: %w", t.DR, err)
 	case cur.Tags[CopyTag] != arn:
 		return fmt.Errorf("a function named %s already exists in %s and is not pilotlight's copy of %s (no %s tag naming it): rename or delete it there, then apply again", f.Name, t.DR, arn, CopyTag)
-	case aws.ToString(cur.Configuration.CodeSha256) != aws.ToString(src.Configuration.CodeSha256):
-		say("%s: its copy in %s has older code: making it again", f.Name, t.DR)
+	case aws.ToString(cur.Configuration.CodeSha256) != aws.ToString(src.Configuration.CodeSha256) || cur.Configuration.Runtime != src.Configuration.Runtime ||
+		!slices.Equal(cur.Configuration.Architectures, src.Configuration.Architectures):
+		say("%s: its copy in %s has older code, or another runtime: making it again", f.Name, t.DR)
 		if _, err := t.DRLambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(f.Name)}); err != nil {
 			return fmt.Errorf("replace its copy: %w", err)
 		}
 		cur = nil
 	default:
-		if e := cur.Configuration.Environment; e == nil || !maps.Equal(e.Variables, env) {
+		// The rest of its configuration follows the function's: what
+		// check compares, so a second apply is its fix.
+		c, d := src.Configuration, cur.Configuration
+		e := d.Environment
+		if e == nil || !maps.Equal(e.Variables, env) || aws.ToString(c.Role) != aws.ToString(d.Role) || aws.ToString(c.Handler) != aws.ToString(d.Handler) ||
+			aws.ToInt32(c.Timeout) != aws.ToInt32(d.Timeout) || aws.ToInt32(c.MemorySize) != aws.ToInt32(d.MemorySize) {
+			say("%s: its copy in %s takes the function's configuration", f.Name, t.DR)
 			if _, err := t.DRLambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(f.Name),
+				Role: c.Role, Handler: c.Handler, Timeout: c.Timeout, MemorySize: c.MemorySize,
 				Environment: &lambdatypes.Environment{Variables: env}}); err != nil {
-				return fmt.Errorf("update its copy's environment: %w", err)
+				return fmt.Errorf("update its copy's configuration: %w", err)
 			}
 		}
 	}
