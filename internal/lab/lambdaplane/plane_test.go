@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,17 +30,35 @@ import (
 
 const key = "LABTESTKEY"
 
-// echoZip builds testdata/echo for this machine and zips it as a user
-// would for provided.al2023.
+var echo struct {
+	once sync.Once
+	zip  []byte
+	err  error
+}
+
+// echoZip builds testdata/echo for this machine (once per test binary) and
+// zips it as a user would for provided.al2023.
 func echoZip(t *testing.T) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "bootstrap"), "./testdata/echo")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build echo: %v\n%s", err, out)
+	echo.once.Do(func() {
+		dir, err := os.MkdirTemp("", "lambdaplane-echo-")
+		if err != nil {
+			echo.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "bootstrap"), "./testdata/echo")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			echo.err = fmt.Errorf("build echo: %v\n%s", err, out)
+			return
+		}
+		echo.zip = zipOf(t, "bootstrap", filepath.Join(dir, "bootstrap"))
+	})
+	if echo.err != nil {
+		t.Fatal(echo.err)
 	}
-	return zipOf(t, "bootstrap", filepath.Join(dir, "bootstrap"))
+	return echo.zip
 }
 
 func zipOf(t *testing.T, name, path string) []byte {
