@@ -37,6 +37,16 @@ func (t lambdas) guardEnv(controlTable string) map[string]string {
 		guard.EnvLeaseTerm: t.Lease.Term.String(), guard.EnvClockEpsilon: t.Lease.Epsilon.String(), guard.EnvWriteDeadline: t.Lease.Delta.String()}
 }
 
+// variables are a function's environment variables, a copy (empty, not
+// nil, when it has none: Lambda leaves the environment out then).
+func variables(c *lambdatypes.FunctionConfiguration) map[string]string {
+	out := map[string]string{}
+	if c != nil && c.Environment != nil {
+		maps.Copy(out, c.Environment.Variables)
+	}
+	return out
+}
+
 // applyFunction gives a function its DR copy: the same code (downloaded
 // from the primary, as a person would), runtime, handler, memory, timeout,
 // role, environment and tags, and its URL if it has one. A guarded
@@ -47,10 +57,7 @@ func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(
 	if err != nil {
 		return fmt.Errorf("read it in %s: %w", t.Primary, err)
 	}
-	env := map[string]string{}
-	if e := src.Configuration.Environment; e != nil {
-		env = maps.Clone(e.Variables)
-	}
+	env := variables(src.Configuration)
 	if slices.Contains(p.Guarded, f.Name) {
 		want := maps.Clone(env)
 		maps.Copy(want, t.guardEnv(p.ControlTable))
@@ -83,8 +90,7 @@ func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(
 		// The rest of its configuration follows the function's: what
 		// check compares, so a second apply is its fix.
 		c, d := src.Configuration, cur.Configuration
-		e := d.Environment
-		if e == nil || !maps.Equal(e.Variables, env) || aws.ToString(c.Role) != aws.ToString(d.Role) || aws.ToString(c.Handler) != aws.ToString(d.Handler) ||
+		if !maps.Equal(variables(d), env) || aws.ToString(c.Role) != aws.ToString(d.Role) || aws.ToString(c.Handler) != aws.ToString(d.Handler) ||
 			aws.ToInt32(c.Timeout) != aws.ToInt32(d.Timeout) || aws.ToInt32(c.MemorySize) != aws.ToInt32(d.MemorySize) {
 			say("%s: its copy in %s takes the function's configuration", f.Name, t.DR)
 			if _, err := t.DRLambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(f.Name),
@@ -157,8 +163,8 @@ func removeFunction(ctx context.Context, f Function, p Plan, t lambdas, say func
 		say("%s: no longer in %s: nothing of it to restore", f.Name, t.Primary)
 	case err != nil:
 		return fmt.Errorf("read it in %s: %w", t.Primary, err)
-	case slices.Contains(p.Guarded, f.Name) && src.Configuration.Environment != nil:
-		env := maps.Clone(src.Configuration.Environment.Variables)
+	case slices.Contains(p.Guarded, f.Name):
+		env := variables(src.Configuration)
 		n := len(env)
 		for k := range t.guardEnv("") {
 			delete(env, k)

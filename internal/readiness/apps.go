@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -90,25 +89,7 @@ func (a App) functions(ctx context.Context, in Input) Result {
 	}
 	var problems []string
 	for _, fn := range a.Functions {
-		var confs []*lambda.GetFunctionConfigurationOutput
-		for _, r := range []string{in.Primary, in.DR} {
-			l, ok := a.Lambda[r]
-			if !ok {
-				problems = append(problems, fmt.Sprintf("%s (%s): no Lambda client", fn, r))
-				continue
-			}
-			out, err := l.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s (%s): %v", fn, r, err))
-				continue
-			}
-			confs = append(confs, out)
-		}
-		if len(confs) == 2 {
-			if d := configDiff(confs[0], confs[1]); d != "" {
-				problems = append(problems, fmt.Sprintf("the DR copy of %s differs from it: %s", fn, d))
-			}
-		}
+		problems = append(problems, in.functionAlike(ctx, a.Lambda, fn, "the DR copy of "+fn+" differs from it")...)
 	}
 	return verdict(res, problems, "run protect apply again with the applied plan: it copies each function's current code and configuration",
 		fmt.Sprintf("%d function(s) and their DR copies alike (code SHA-256 and configuration)", len(a.Functions)))

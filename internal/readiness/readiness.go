@@ -438,24 +438,37 @@ func functions(ctx context.Context, in Input) Result {
 	}
 	var bad []string
 	for _, fn := range in.AWS.InBoth {
-		var confs []*lambda.GetFunctionConfigurationOutput
-		for _, r := range []string{in.Primary, in.DR} {
-			out, err := in.AWS.Functions[r].GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("%s (%s): %v", fn, r, err))
-				continue
-			}
-			confs = append(confs, out)
-		}
-		if len(confs) != 2 {
-			continue
-		}
-		if diff := configDiff(confs[0], confs[1]); diff != "" {
-			bad = append(bad, fmt.Sprintf("%s differs between %s and %s: %s", fn, in.Primary, in.DR, diff))
-		}
+		bad = append(bad, in.functionAlike(ctx, in.AWS.Functions, fn, fn+" differs between "+in.Primary+" and "+in.DR)...)
 	}
 	return verdict(res, bad, "redeploy both regions from one build (pilotlight deploy)",
 		fmt.Sprintf("%d functions alike in both regions (code SHA-256 and configuration; per-region keys %s aside)", len(in.AWS.InBoth), strings.Join(PerRegionKeys, ", ")))
+}
+
+// functionAlike reads fn's configuration in both regions and returns what
+// keeps them from being alike: a read that failed, or the differences
+// (configDiff), after what.
+func (in Input) functionAlike(ctx context.Context, readers map[string]FunctionReader, fn, what string) []string {
+	var bad []string
+	var confs []*lambda.GetFunctionConfigurationOutput
+	for _, r := range []string{in.Primary, in.DR} {
+		l, ok := readers[r]
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s (%s): no Lambda client", fn, r))
+			continue
+		}
+		out, err := l.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s (%s): %v", fn, r, err))
+			continue
+		}
+		confs = append(confs, out)
+	}
+	if len(confs) == 2 {
+		if diff := configDiff(confs[0], confs[1]); diff != "" {
+			bad = append(bad, what+": "+diff)
+		}
+	}
+	return bad
 }
 
 // verdict fails res with the problems found, joined, and how to fix them,
