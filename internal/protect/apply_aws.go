@@ -220,16 +220,8 @@ func (t AWSTarget) bucket(ctx context.Context, b Bucket, p Plan, outs map[string
 	if role == "" || batchRole == "" {
 		return fmt.Errorf("stack %s has no %s or %s output: apply again", stackName(p.App, p.Primary), OutputReplicationRole, OutputBatchRole)
 	}
-	v, err := t.PrimaryS3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b.Name)})
-	if err != nil {
+	if err := ensureVersioning(ctx, t.PrimaryS3, b.Name, t.Primary, say); err != nil {
 		return err
-	}
-	if v.Status != s3types.BucketVersioningStatusEnabled {
-		say("%s: enabling versioning", b.Name)
-		if _, err := t.PrimaryS3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b.Name),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
-			return fmt.Errorf("enable versioning: %w", err)
-		}
 	}
 	rules, err := t.rules(ctx, b.Name, role)
 	if err != nil {

@@ -20,15 +20,8 @@ import (
 // backfill S3 Batch Replication does on AWS).
 func applyBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func(string, ...any)) error {
 	replica := ReplicaName(b.Name, dr)
-	v, err := t.PrimaryS3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b.Name)})
-	if err != nil {
+	if err := ensureVersioning(ctx, t.PrimaryS3, b.Name, t.Primary, say); err != nil {
 		return err
-	}
-	if v.Status != s3types.BucketVersioningStatusEnabled {
-		say("%s: enabling versioning in %s", b.Name, t.Primary)
-		if err := versioned(ctx, t.PrimaryS3, b.Name); err != nil {
-			return err
-		}
 	}
 	if err := replicaBucketIn(ctx, t.DRS3, replica, dr, say); err != nil {
 		return err
@@ -43,6 +36,19 @@ func applyBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func
 	}
 	say("%s: its %d objects are in %s", b.Name, n, replica)
 	return nil
+}
+
+// ensureVersioning turns the bucket's versioning on unless it is.
+func ensureVersioning(ctx context.Context, c *s3.Client, bucket, regionName string, say func(string, ...any)) error {
+	v, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return err
+	}
+	if v.Status == s3types.BucketVersioningStatusEnabled {
+		return nil
+	}
+	say("%s: enabling versioning in %s", bucket, regionName)
+	return versioned(ctx, c, bucket)
 }
 
 func versioned(ctx context.Context, c *s3.Client, bucket string) error {
