@@ -228,17 +228,9 @@ func appTable(dir, app, table string) (protect.Plan, string, error) {
 		return p, p.Inventory.Tables[0].Name, nil
 	}
 	if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
-		return p, "", codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, app, tableNames(p))}
+		return p, "", codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, app, p.Inventory.TableNames())}
 	}
 	return p, table, nil
-}
-
-func tableNames(p protect.Plan) []string {
-	var out []string
-	for _, t := range p.Inventory.Tables {
-		out = append(out, t.Name)
-	}
-	return out
 }
 
 // labForDrill connects to the lab, starting it (and fetching what it

@@ -388,17 +388,8 @@ func protectedApps(dir, primary, dr string) ([]protectedApp, error) {
 	}
 	var out []protectedApp
 	for _, p := range plans {
-		a := protectedApp{App: p.App, Tier: string(p.Tier)}
-		for _, t := range p.Inventory.Tables {
-			a.Tables = append(a.Tables, t.Name)
-		}
-		for _, b := range p.Inventory.Buckets {
-			a.Buckets = append(a.Buckets, b.Name)
-		}
-		for _, f := range p.Inventory.Functions {
-			a.Functions = append(a.Functions, f.Name)
-		}
-		out = append(out, a)
+		out = append(out, protectedApp{App: p.App, Tier: string(p.Tier),
+			Tables: p.Inventory.TableNames(), Buckets: p.Inventory.BucketNames(), Functions: p.Inventory.FunctionNames()})
 	}
 	return out, nil
 }

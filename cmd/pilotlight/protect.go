@@ -475,15 +475,10 @@ func readinessApps(dir string, t target.Target) ([]readiness.App, error) {
 	}
 	var out []readiness.App
 	for _, p := range plans {
-		a := readiness.App{Name: p.App, Tier: string(p.Tier), Buckets: map[string]string{}, Lambda: lc}
-		for _, tb := range p.Inventory.Tables {
-			a.Tables = append(a.Tables, tb.Name)
-		}
-		for _, b := range p.Inventory.Buckets {
-			a.Buckets[b.Name] = protect.ReplicaName(b.Name, p.DR)
-		}
-		for _, f := range p.Inventory.Functions {
-			a.Functions = append(a.Functions, f.Name)
+		a := readiness.App{Name: p.App, Tier: string(p.Tier), Tables: p.Inventory.TableNames(), Buckets: map[string]string{},
+			Functions: p.Inventory.FunctionNames(), Lambda: lc}
+		for _, b := range p.Inventory.BucketNames() {
+			a.Buckets[b] = protect.ReplicaName(b, p.DR)
 		}
 		out = append(out, a)
 	}

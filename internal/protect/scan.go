@@ -161,6 +161,28 @@ type Inventory struct {
 	Skipped []string `json:"skipped,omitempty"`
 }
 
+// TableNames, BucketNames and FunctionNames name what the inventory holds,
+// in its order.
+func (inv Inventory) TableNames() []string {
+	return names(inv.Tables, func(t Table) string { return t.Name })
+}
+
+func (inv Inventory) BucketNames() []string {
+	return names(inv.Buckets, func(b Bucket) string { return b.Name })
+}
+
+func (inv Inventory) FunctionNames() []string {
+	return names(inv.Functions, func(f Function) string { return f.Name })
+}
+
+func names[T any](xs []T, name func(T) string) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, name(x))
+	}
+	return out
+}
+
 // Blockers counts the findings that stop a plan.
 func (inv Inventory) Blockers() int {
 	n := 0

@@ -339,11 +339,9 @@ func (t *AWS) adopted(context.Context) (failover.Adopted, error) {
 		return a, err
 	}
 	for _, p := range plans {
-		for _, tb := range p.Inventory.Tables {
-			a.Tables = append(a.Tables, tb.Name)
-		}
-		for _, b := range p.Inventory.Buckets {
-			a.Buckets = append(a.Buckets, map[string]string{t.PrimaryRegion: b.Name, t.DRRegion: protect.ReplicaName(b.Name, t.DRRegion)})
+		a.Tables = append(a.Tables, p.Inventory.TableNames()...)
+		for _, b := range p.Inventory.BucketNames() {
+			a.Buckets = append(a.Buckets, map[string]string{t.PrimaryRegion: b, t.DRRegion: protect.ReplicaName(b, t.DRRegion)})
 		}
 	}
 	return a, nil
