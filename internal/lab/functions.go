@@ -358,18 +358,8 @@ func functionTimeout(name string) string {
 // for a free instance. A cut region's functions fail fast; a latency fault
 // delays the call.
 func (l *Lab) Invoke(ctx context.Context, regionName, name string, payload []byte) ([]byte, error) {
-	f, faulted := l.inj.Fault(regionName, Lambda)
-	if faulted {
-		switch f.Kind {
-		case FaultCut:
-			return nil, fmt.Errorf("invoke %s in %s: connection reset by peer (region cut)", name, regionName)
-		case FaultLatency:
-			select {
-			case <-time.After(f.Latency):
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
+	if err := l.lambdaGate(ctx, regionName); err != nil {
+		return nil, fmt.Errorf("invoke %s in %s: %w", name, regionName, err)
 	}
 	p, ok := l.pools[regionName+"/"+name]
 	if !ok {

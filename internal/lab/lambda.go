@@ -51,7 +51,8 @@ func (l *Lab) startLambda() error {
 	return nil
 }
 
-// lambdaGate is a region's Lambda fault: cut, it fails; slow, it waits.
+// lambdaGate is a region's Lambda fault, for pilotlight's functions and
+// the user's alike: cut, it fails fast; slow, it waits.
 func (l *Lab) lambdaGate(ctx context.Context, regionName string) error {
 	f, faulted := l.inj.Fault(regionName, Lambda)
 	if !faulted {
@@ -59,7 +60,7 @@ func (l *Lab) lambdaGate(ctx context.Context, regionName string) error {
 	}
 	switch f.Kind {
 	case FaultCut:
-		return fmt.Errorf("region %s is cut: its Lambda does not answer", regionName)
+		return fmt.Errorf("connection reset by peer (region %s cut)", regionName)
 	case FaultLatency:
 		select {
 		case <-time.After(f.Latency):
