@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
@@ -213,7 +214,17 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 			var err error
 			v, err = d.fc.View(ctx, d.primary, d.dr)
 			if err == nil && v.Active.Region == d.dr {
-				return false, fmt.Errorf("the interrupted failback was rolled back (%s active at epoch %d)", d.dr, v.Active.Epoch)
+				// Say why, from the rollback's journal: the reason is the
+				// resumed run's, in another process.
+				var why []string
+				if journal, jerr := d.store(d.dr).Run(ctx, v.Active.Epoch); jerr == nil {
+					for _, e := range journal {
+						if e.Detail != "" {
+							why = append(why, e.Detail)
+						}
+					}
+				}
+				return false, fmt.Errorf("the interrupted failback was rolled back (%s active at epoch %d): %s", d.dr, v.Active.Epoch, strings.Join(why, "; "))
 			}
 			return err == nil && v.Active.Region == d.primary && v.Active.Hold == "", nil
 		}); err != nil {
