@@ -12,6 +12,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -228,6 +229,6 @@ left. --dry-run shows the steps and what exists.`,
 // the first control record.
 type failedInit struct{ err error }
 
-func (f failedInit) Init(context.Context, control.Active) (control.Active, error) {
-	return control.Active{}, f.err
+func (f failedInit) Init(context.Context, record.Active) (record.Active, error) {
+	return record.Active{}, f.err
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/dashboard"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -81,7 +81,7 @@ func (c *cliSource) Status(ctx context.Context) (json.RawMessage, error) {
 	return json.Marshal(doc)
 }
 
-func (c *cliSource) Journal(ctx context.Context) (map[int64][]control.Entry, error) {
+func (c *cliSource) Journal(ctx context.Context) (map[int64][]record.Entry, error) {
 	return c.fc.Runs(ctx)
 }
 

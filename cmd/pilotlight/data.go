@@ -17,6 +17,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // regionIn returns the clients of a region named by --region, or of def.
@@ -61,7 +62,7 @@ func readPartials(files []string) (*validate.Partial, error) {
 
 // printValidation prints the report (JSON or text); exit 1 when the
 // regions differ.
-func printValidation(g *globals, rep *validate.Report, jsonOut bool) error {
+func printValidation(g *globals, rep *verdict.Report, jsonOut bool) error {
 	if jsonOut {
 		if err := writeJSON(g.io.Out, rep); err != nil {
 			return err
@@ -146,7 +147,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			}
 			return writeJSONFile(g, out, p)
 		}
-		var rep *validate.Report
+		var rep *verdict.Report
 		switch {
 		case len(merge) > 0:
 			p, err := readPartials(merge)

@@ -18,7 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 func TestDataCommands(t *testing.T) {
@@ -55,7 +55,7 @@ func TestDataCommands(t *testing.T) {
 	}
 	// Replication is fast in the lab; the settle window covers it.
 	r := runCLI(t, dir, nil, "validate", "--settle", "5s", "--json")
-	var rep validate.Report
+	var rep verdict.Report
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 || !rep.Clean() || rep.Items["us-east-1"] != 50 {
 		t.Fatalf("validate after replication: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}
@@ -181,7 +181,7 @@ func TestValidateFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, dir, env, "validate", "--fan-out", "3", "--segments", "6", "--settle", "0", "--no-objects", "--json")
-	var rep validate.Report
+	var rep verdict.Report
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
 		t.Fatalf("exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}

@@ -33,3 +33,25 @@ func TestArchitectureMapsEveryPackage(t *testing.T) {
 		t.Fatalf("go list found %d packages: the test is not reading the module", n)
 	}
 }
+
+// The readers of a drill's report and the dashboard link no AWS SDK
+// service: they read plain data (control/record, timeline,
+// validate/verdict), so a report tool or a page server stays small, and an
+// import that would pull the SDK back in fails here.
+func TestReportReadersLinkNoAWSSDK(t *testing.T) {
+	for _, pkg := range []string{"../../internal/drill/report", "../../internal/dashboard", "../../internal/control/record", "../../internal/timeline", "../../internal/validate/verdict"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 3 {
+			t.Fatalf("go list -deps %s found %d packages: the test is not reading the module", pkg, len(deps))
+		}
+		for _, d := range deps {
+			if strings.HasPrefix(d, "github.com/aws/aws-sdk-go-v2/service/") {
+				t.Errorf("%s links %s: take the plain data it needs from a package that imports no SDK", strings.TrimPrefix(pkg, "../../"), d)
+			}
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -21,25 +21,25 @@ import (
 func TestStatusGolden(t *testing.T) {
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	yes, no := true, false
-	east := &control.Active{Region: "us-west-2", Epoch: 4}
-	held := &control.Active{Region: "us-east-1", Epoch: 5, Hold: "drain"}
+	east := &record.Active{Region: "us-west-2", Epoch: 4}
+	held := &record.Active{Region: "us-east-1", Epoch: 5, Hold: "drain"}
 	var b bytes.Buffer
 	printStatusDoc(&b, statusDoc{Active: "us-west-2", Epoch: 4, Writable: []string{"us-west-2"}, Witness: "us-east-2", Answer: "us-west-2",
 		Regions: []statusRegion{
-			{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: east, Lease: &control.Lease{Epoch: 3, Until: now.Add(-4 * time.Second)}, Why: "us-east-1 is not the active region (us-west-2 is, at epoch 4)"}, Routing: &no},
-			{RecordView: failover.RecordView{Region: "us-west-2", Role: "dr", Record: east, Lease: &control.Lease{Epoch: 4, Until: now.Add(1500 * time.Millisecond)}, Writes: true}, Routing: &yes},
+			{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: east, Lease: &record.Lease{Epoch: 3, Until: now.Add(-4 * time.Second)}, Why: "us-east-1 is not the active region (us-west-2 is, at epoch 4)"}, Routing: &no},
+			{RecordView: failover.RecordView{Region: "us-west-2", Role: "dr", Record: east, Lease: &record.Lease{Epoch: 4, Until: now.Add(1500 * time.Millisecond)}, Writes: true}, Routing: &yes},
 			{RecordView: failover.RecordView{Region: "us-east-2", Role: "witness", Record: east}},
 		}}, now)
 	b.WriteString("\n--- nobody writes, two-region mode, a record unreadable ---\n\n")
 	printStatusDoc(&b, statusDoc{Active: "us-east-1", Epoch: 5,
 		Regions: []statusRegion{
-			{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: held, Lease: &control.Lease{Epoch: 4, Until: now.Add(-time.Minute)}}},
+			{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: held, Lease: &record.Lease{Epoch: 4, Until: now.Add(-time.Minute)}}},
 			{RecordView: failover.RecordView{Region: "us-west-2", Role: "dr", Error: "read us-west-2 control record: connection refused"}},
 		}}, now)
 	b.WriteString("\n--- on AWS: the DR region's health check, from CloudWatch ---\n\n")
 	at := time.Date(2026, 11, 27, 2, 59, 0, 0, time.Local)
 	printStatusDoc(&b, statusDoc{Active: "us-east-1", Epoch: 1, Writable: []string{"us-east-1"}, Witness: "us-east-2",
-		Regions: []statusRegion{{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: &control.Active{Region: "us-east-1", Epoch: 1}, Lease: &control.Lease{Epoch: 1, Until: now.Add(12 * time.Second)}, Writes: true}}},
+		Regions: []statusRegion{{RecordView: failover.RecordView{Region: "us-east-1", Role: "primary", Record: &record.Active{Region: "us-east-1", Epoch: 1}, Lease: &record.Lease{Epoch: 1, Until: now.Add(12 * time.Second)}, Writes: true}}},
 		Health:  &target.Health{PrimaryHealthy: &metrics.Reading{Value: 1, At: at}}}, now)
 	golden(t, "status", b.String())
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
@@ -82,7 +82,7 @@ lab runs, or on AWS). ` + "`pilotlight report ID`" + ` shows one drill.`,
 
 // journalRuns reads every run from the control journals the target has,
 // the first region that answers for each epoch.
-func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]control.Entry, error) {
+func journalRuns(cmd *cobra.Command, g *globals) (map[int64][]record.Entry, error) {
 	t, err := resolveTarget(g, cmd)
 	if err != nil {
 		return nil, err

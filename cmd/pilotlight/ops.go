@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -176,7 +176,7 @@ func runFailover(ctx context.Context, g *globals, cl target.Target, fc *failover
 	return nil
 }
 
-func printJournal(g *globals, j []control.Entry) {
+func printJournal(g *globals, j []record.Entry) {
 	if len(j) == 0 {
 		return
 	}

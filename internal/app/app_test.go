@@ -15,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/app"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -104,7 +105,7 @@ func TestFencedRegionRefusesWrites(t *testing.T) {
 	ctx := ctxT(t)
 	// The controller fences the primary by raising its epoch: from then on
 	// its writes fail, whatever it read before.
-	if err := f.pStore.Raise(ctx, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+	if err := f.pStore.Raise(ctx, record.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-3","customer":"c","amount":1}`))
@@ -169,7 +170,7 @@ func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
 	// Fenced between the lease check and the commit: the transaction's
 	// condition refuses, and the attachment it had stored is removed.
 	f.clock.offset.Store(0)
-	if err := f.pStore.Raise(ctx, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+	if err := f.pStore.Raise(ctx, record.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-orphan2","customer":"f","amount":1}`))

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // claimKind selects a claim's condition.
@@ -24,8 +26,8 @@ const (
 
 // claimed is one record's answer to a claim.
 type claimed struct {
-	rec   Active // the record as the claim left it
-	wrote bool   // this call wrote it (false: it already stood at the epoch for the claimer)
+	rec   record.Active // the record as the claim left it
+	wrote bool          // this call wrote it (false: it already stood at the epoch for the claimer)
 }
 
 // claim moves the record to next if the conditions of kind allow it. A
@@ -35,7 +37,7 @@ type claimed struct {
 // once did, and got a lease while the old holder's still ran). An unheld
 // record won that way has its grant extended to next's, so the lease the
 // claim confirms is never longer than the records grant.
-func (s *Store) claim(ctx context.Context, next Active, kind claimKind, cut time.Time, from string, fromEpoch int64, stray *Active) (claimed, error) {
+func (s *Store) claim(ctx context.Context, next record.Active, kind claimKind, cut time.Time, from string, fromEpoch int64, stray *record.Active) (claimed, error) {
 	vals := map[string]types.AttributeValue{":e2": numValue(next.Epoch), ":me": &types.AttributeValueMemberS{Value: next.Region}}
 	var cond string
 	switch kind {
@@ -121,7 +123,7 @@ type ClaimResult struct {
 	Epoch  int64
 	Won    []string         // records now at Epoch held by the claimer
 	Failed map[string]error // the others
-	Lease  Lease            // the claimer's first lease (zero for a handover)
+	Lease  record.Lease     // the claimer's first lease (zero for a handover)
 }
 
 // ErrClock means a claim refused to trust its caller's clock: it could not
@@ -145,7 +147,7 @@ func (q *Quorum) Claim(ctx context.Context, self string, next int64, o ClaimOpti
 	return q.claimOver(ctx, self, next, o, nil)
 }
 
-func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o ClaimOptions, stray *Active) (ClaimResult, error) {
+func (q *Quorum) claimOver(ctx context.Context, self string, next int64, o ClaimOptions, stray *record.Active) (ClaimResult, error) {
 	if q.beforeClaimWrites != nil {
 		q.beforeClaimWrites()
 	}
@@ -210,12 +212,12 @@ func (q *Quorum) claimClock(ctx context.Context, self string, next int64) (time.
 }
 
 // claimRecord is the record a claim writes at t0, and its kind.
-func (q *Quorum) claimRecord(self string, next int64, o ClaimOptions, stray *Active, t0 time.Time, limit, bound time.Duration) (Active, claimKind) {
-	rec := Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC(), Tenure: o.Tenure}
+func (q *Quorum) claimRecord(self string, next int64, o ClaimOptions, stray *record.Active, t0 time.Time, limit, bound time.Duration) (record.Active, claimKind) {
+	rec := record.Active{Region: self, Epoch: next, Since: t0.UTC(), GrantedUntil: t0.Add(q.Lease.Term).UTC(), Tenure: o.Tenure}
 	kind := claimNormal
 	switch {
 	case o.Handover:
-		kind, rec.GrantedUntil, rec.Hold, rec.HoldKind, rec.FromSince = claimHandover, time.Time{}, o.Hold, HoldHandover, o.FromSince.UTC()
+		kind, rec.GrantedUntil, rec.Hold, rec.HoldKind, rec.FromSince = claimHandover, time.Time{}, o.Hold, record.HoldHandover, o.FromSince.UTC()
 		if rec.Hold == "" {
 			rec.Hold = "handover"
 		}
@@ -225,7 +227,7 @@ func (q *Quorum) claimRecord(self string, next int64, o ClaimOptions, stray *Act
 		// by t0 + limit or never, and the old holder cannot renew past a
 		// majority of them: HoldUntil bounds its lease (+ε, +δ) for anyone
 		// who resumes this run without this process's monotonic clock.
-		kind, rec.GrantedUntil, rec.HoldKind = claimForced, time.Time{}, HoldForced
+		kind, rec.GrantedUntil, rec.HoldKind = claimForced, time.Time{}, record.HoldForced
 		rec.HoldUntil = t0.Add(limit + q.Lease.Term + q.Lease.Epsilon + q.Lease.Delta + bound).UTC()
 		rec.Hold = "forced: waiting out the old lease, until " + rec.HoldUntil.Format(time.RFC3339Nano)
 	case stray != nil:
@@ -241,12 +243,12 @@ func (q *Quorum) endClaim(ctx context.Context, self string, next int64, o ClaimO
 	var holdUntil time.Time
 	for _, c := range won {
 		switch c.rec.Kind() {
-		case HoldForced:
+		case record.HoldForced:
 			forced = true
 			if !c.wrote && c.rec.HoldUntil.After(holdUntil) {
 				holdUntil = c.rec.HoldUntil
 			}
-		case HoldHandover:
+		case record.HoldHandover:
 			handover = true
 		}
 	}

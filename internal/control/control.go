@@ -11,79 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
-
-// Active is one control record: which region holds the write lease, at
-// which epoch, since when, and until when this record grants it. Epochs only
-// grow. One record lives in each of the three control tables (own region,
-// peer, witness); the region that holds the highest epoch on two of them is
-// the active region (see View).
-type Active struct {
-	Region string    `json:"active_region"` // the holder
-	Epoch  int64     `json:"epoch"`
-	Since  time.Time `json:"since"`
-	// GrantedUntil is the end of the grant this record gives its holder;
-	// zero when it grants nothing (a fence, or a record from before leases).
-	GrantedUntil time.Time `json:"granted_until,omitzero"`
-	// Hold, when set, stops renewals at this epoch: a planned handover
-	// holds the new holder back until replication has drained; a forced
-	// claim holds it until the old holder's lease has surely run out.
-	Hold string `json:"hold,omitempty"`
-	// HoldKind says which (HoldHandover or HoldForced; "" on records
-	// written before kinds were kept, read as a handover): a run that
-	// resumes a held epoch finishes it the way it began.
-	HoldKind HoldKind `json:"hold_kind,omitempty"`
-	// HoldUntil, for a forced hold, is when the claimer's wait ends by its
-	// clock: a resumer waits until then plus ε by its own.
-	HoldUntil time.Time `json:"hold_until,omitzero"`
-	// FromSince, for a handover hold, is when the source's tenure began
-	// (the Since of the epoch it handed over): the drain proves every write
-	// the source acknowledged from then on, and a resumed drain — which has
-	// no memory of the source's record — reads it here. Zero: unknown (a
-	// record from before it was kept); the drain then proves the whole
-	// stream.
-	FromSince time.Time `json:"from_since,omitzero"`
-	// Tenure, when set, is when its holder's continuous tenure began,
-	// before this epoch: a rolled-back handover gives the source its writes
-	// back at a new epoch, and the writes it acknowledged at the epoch
-	// before are still its own to prove at the next failback. Zero: the
-	// tenure began at Since (TenureStart).
-	Tenure time.Time `json:"tenure,omitzero"`
-}
-
-// TenureStart is when the holder's continuous tenure began: Tenure, or
-// Since.
-func (a Active) TenureStart() time.Time {
-	if !a.Tenure.IsZero() {
-		return a.Tenure
-	}
-	return a.Since
-}
-
-// HoldKind is why a record is held.
-type HoldKind string
-
-const (
-	// HoldHandover: a planned failover stopped writes at its source and
-	// waits for replication to drain before Release.
-	HoldHandover HoldKind = "handover"
-	// HoldForced: a forced claim waits out whatever lease the old holder
-	// may still have before Release.
-	HoldForced HoldKind = "forced"
-)
-
-// Kind is the record's hold kind ("" when not held; a hold of unknown kind
-// is a handover, the only kind older records had).
-func (a Active) Kind() HoldKind {
-	switch {
-	case a.Hold == "":
-		return ""
-	case a.HoldKind == "":
-		return HoldHandover
-	}
-	return a.HoldKind
-}
 
 // ErrConflict means a compare-and-set lost: the record is not at the
 // expected epoch (another controller moved it first).
@@ -122,19 +52,19 @@ func key(pk, sk string) map[string]types.AttributeValue {
 var activeKey = key(region.Names{}.ActiveRecordKey())
 
 // Active reads the active record with a strongly consistent read.
-func (s *Store) Active(ctx context.Context) (Active, error) {
+func (s *Store) Active(ctx context.Context) (record.Active, error) {
 	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: activeKey, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Active{}, fmt.Errorf("read active record in %s: %w", s.Region, err)
+		return record.Active{}, fmt.Errorf("read active record in %s: %w", s.Region, err)
 	}
 	if out.Item == nil {
-		return Active{}, ErrNoRecord
+		return record.Active{}, ErrNoRecord
 	}
 	return decodeActive(out.Item)
 }
 
-func decodeActive(it map[string]types.AttributeValue) (Active, error) {
-	var a Active
+func decodeActive(it map[string]types.AttributeValue) (record.Active, error) {
+	var a record.Active
 	r, ok := it["active_region"].(*types.AttributeValueMemberS)
 	e, ok2 := it["epoch"].(*types.AttributeValueMemberN)
 	if !ok || !ok2 {
@@ -157,7 +87,7 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 		a.Hold = h.Value
 	}
 	if k, ok := it["hold_kind"].(*types.AttributeValueMemberS); ok {
-		a.HoldKind = HoldKind(k.Value)
+		a.HoldKind = record.HoldKind(k.Value)
 	}
 	if u, ok := it["hold_until"].(*types.AttributeValueMemberN); ok {
 		if ms, err := strconv.ParseInt(u.Value, 10, 64); err == nil && ms > 0 {
@@ -177,7 +107,7 @@ func decodeActive(it map[string]types.AttributeValue) (Active, error) {
 	return a, nil
 }
 
-func activeItem(a Active) map[string]types.AttributeValue {
+func activeItem(a record.Active) map[string]types.AttributeValue {
 	it := key(region.Names{}.ActiveRecordKey())
 	it["active_region"] = &types.AttributeValueMemberS{Value: a.Region}
 	it["epoch"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Epoch, 10)}
@@ -203,7 +133,7 @@ func activeItem(a Active) map[string]types.AttributeValue {
 
 // Init writes the first active record unless one exists. It returns the
 // record in force.
-func (s *Store) Init(ctx context.Context, a Active) (Active, error) {
+func (s *Store) Init(ctx context.Context, a record.Active) (record.Active, error) {
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(a),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	var ccf *types.ConditionalCheckFailedException
@@ -211,14 +141,14 @@ func (s *Store) Init(ctx context.Context, a Active) (Active, error) {
 		return s.Active(ctx)
 	}
 	if err != nil {
-		return Active{}, fmt.Errorf("init active record in %s: %w", s.Region, err)
+		return record.Active{}, fmt.Errorf("init active record in %s: %w", s.Region, err)
 	}
 	return a, nil
 }
 
 // CompareAndSet replaces the active record if it is still at epoch expect.
 // It returns ErrConflict when another writer moved it.
-func (s *Store) CompareAndSet(ctx context.Context, expect int64, next Active) error {
+func (s *Store) CompareAndSet(ctx context.Context, expect int64, next record.Active) error {
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
 		ConditionExpression:       aws.String("epoch = :e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}})
@@ -235,7 +165,7 @@ func (s *Store) CompareAndSet(ctx context.Context, expect int64, next Active) er
 // Raise writes next if the record's epoch is lower (or missing): fencing a
 // region means raising its epoch past the one it accepts writes at. Raising
 // to an epoch already held is a no-op, so retries are harmless.
-func (s *Store) Raise(ctx context.Context, next Active) error {
+func (s *Store) Raise(ctx context.Context, next record.Active) error {
 	_, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: activeItem(next),
 		ConditionExpression:       aws.String("attribute_not_exists(pk) OR epoch < :e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.Epoch, 10)}}})

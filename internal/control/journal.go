@@ -12,55 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
-)
-
-// Phase is a step of a failover run, journaled in order.
-type Phase string
-
-const (
-	// Detected: a failure was reported (alarm or operator) and a run began.
-	Detected Phase = "detected"
-	// Decided: the guards passed (DR healthy, dwell time, a second vantage
-	// point agrees) and the epoch was claimed.
-	Decided Phase = "decided"
-	// Fenced: the old active region was told to stop writing (or the attempt
-	// timed out and is retried until it lands).
-	Fenced Phase = "fenced"
-	// Promoted: the new region's active record names it at the new epoch.
-	Promoted Phase = "promoted"
-	// Verified: the new region accepts writes.
-	Verified Phase = "verified"
-	// Completed: the run is over; the new region is active.
-	Completed Phase = "completed"
 )
 
 // legacyCompleted is what journals written before Completed had its own
 // name call it; decodeEntry reads it as Completed.
 const legacyCompleted = "active"
-
-// Phases in order.
-var Phases = []Phase{Detected, Decided, Fenced, Promoted, Verified, Completed}
-
-// Index is a phase's position in Phases, or -1.
-func (p Phase) Index() int {
-	for i, q := range Phases {
-		if q == p {
-			return i
-		}
-	}
-	return -1
-}
-
-// Entry is one journal row.
-type Entry struct {
-	Epoch  int64     `json:"epoch"`
-	Phase  Phase     `json:"phase"`
-	At     time.Time `json:"at"`
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	Detail string    `json:"detail,omitempty"`
-}
 
 // RunKey is the partition of a run's journal.
 func RunKey(epoch int64) string { return region.Names{}.JournalKey(epoch) }
@@ -68,7 +26,7 @@ func RunKey(epoch int64) string { return region.Names{}.JournalKey(epoch) }
 // Record journals a phase once: a phase already recorded is left as it was,
 // so a resumed run keeps the original timestamps. It reports whether this
 // call wrote it.
-func (s *Store) Record(ctx context.Context, e Entry) (bool, error) {
+func (s *Store) Record(ctx context.Context, e record.Entry) (bool, error) {
 	idx := e.Phase.Index()
 	if idx < 0 {
 		return false, fmt.Errorf("unknown phase %q", e.Phase)
@@ -94,7 +52,7 @@ func (s *Store) Record(ctx context.Context, e Entry) (bool, error) {
 }
 
 // Run returns a run's journal in phase order.
-func (s *Store) Run(ctx context.Context, epoch int64) ([]Entry, error) {
+func (s *Store) Run(ctx context.Context, epoch int64) ([]record.Entry, error) {
 	out, err := s.c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": region.ControlHashKey},
@@ -102,7 +60,7 @@ func (s *Store) Run(ctx context.Context, epoch int64) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal %s in %s: %w", RunKey(epoch), s.Region, err)
 	}
-	var es []Entry
+	var es []record.Entry
 	for _, it := range out.Items {
 		e := decodeEntry(it)
 		e.Epoch = epoch
@@ -114,8 +72,8 @@ func (s *Store) Run(ctx context.Context, epoch int64) ([]Entry, error) {
 
 // Runs returns every run's journal in this region, by epoch (a scan of the
 // control table: it holds a few rows per failover).
-func (s *Store) Runs(ctx context.Context) (map[int64][]Entry, error) {
-	out := map[int64][]Entry{}
+func (s *Store) Runs(ctx context.Context) (map[int64][]record.Entry, error) {
+	out := map[int64][]record.Entry{}
 	p := dynamodb.NewScanPaginator(s.c, &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		FilterExpression:          aws.String("begins_with(#pk, :run)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": region.ControlHashKey},
@@ -136,15 +94,15 @@ func (s *Store) Runs(ctx context.Context) (map[int64][]Entry, error) {
 	return out, nil
 }
 
-func decodeEntry(it map[string]types.AttributeValue) Entry {
-	var e Entry
+func decodeEntry(it map[string]types.AttributeValue) record.Entry {
+	var e record.Entry
 	if v, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
 		e.Epoch, _ = strconv.ParseInt(v.Value, 10, 64)
 	}
 	if v, ok := it["phase"].(*types.AttributeValueMemberS); ok {
-		e.Phase = Phase(v.Value)
+		e.Phase = record.Phase(v.Value)
 		if v.Value == legacyCompleted {
-			e.Phase = Completed
+			e.Phase = record.Completed
 		}
 	}
 	if v, ok := it["at"].(*types.AttributeValueMemberS); ok {
@@ -199,7 +157,7 @@ func (s *Store) ClearFlag(ctx context.Context, name string) error {
 
 // Forget removes a phase row: a run refused by its guards forgets its
 // detection, so the next alarm starts a run of its own with its own time.
-func (s *Store) Forget(ctx context.Context, epoch int64, p Phase) error {
+func (s *Store) Forget(ctx context.Context, epoch int64, p record.Phase) error {
 	_, err := s.c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(RunKey(epoch), fmt.Sprintf("%02d#%s", p.Index(), p))})
 	if err != nil {
 		return fmt.Errorf("forget %s %s in %s: %w", RunKey(epoch), p, s.Region, err)

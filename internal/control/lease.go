@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // LeaseConfig is the lease arithmetic. Term + Epsilon + Delta must fit inside
@@ -46,13 +48,6 @@ func (c LeaseConfig) Validate(window time.Duration) error {
 // RenewEvery is the renewal interval: a quarter of the term.
 func (c LeaseConfig) RenewEvery() time.Duration { return c.Term / 4 }
 
-// Lease is a region's lease item: its holder may acknowledge writes at Epoch
-// while now + δ + ε < Until.
-type Lease struct {
-	Epoch int64     `json:"epoch"`
-	Until time.Time `json:"lease_until"`
-}
-
 var leaseKey = key("lease", "lease")
 
 func msValue(t time.Time) *types.AttributeValueMemberN {
@@ -66,8 +61,8 @@ func numValue(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-func decodeLease(it map[string]types.AttributeValue) Lease {
-	var l Lease
+func decodeLease(it map[string]types.AttributeValue) record.Lease {
+	var l record.Lease
 	if e, ok := it["epoch"].(*types.AttributeValueMemberN); ok {
 		l.Epoch, _ = strconv.ParseInt(e.Value, 10, 64)
 	}
@@ -82,8 +77,8 @@ func decodeLease(it map[string]types.AttributeValue) Lease {
 // WriteState is what the write path reads: the region's own active record
 // and lease item, read together, strongly consistent.
 type WriteState struct {
-	Active Active
-	Lease  Lease
+	Active record.Active
+	Lease  record.Lease
 }
 
 // Writable reports whether this store's region may acknowledge a write
@@ -134,7 +129,7 @@ func (s *Store) WriteState(ctx context.Context) (WriteState, error) {
 	if err != nil {
 		return WriteState{}, err
 	}
-	var l Lease
+	var l record.Lease
 	if out.Responses[1].Item != nil {
 		l = decodeLease(out.Responses[1].Item)
 	}
@@ -142,16 +137,16 @@ func (s *Store) WriteState(ctx context.Context) (WriteState, error) {
 }
 
 // Lease reads the region's lease item (zero when there is none).
-func (s *Store) Lease(ctx context.Context) (Lease, error) {
+func (s *Store) Lease(ctx context.Context) (record.Lease, error) {
 	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: leaseKey, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Lease{}, fmt.Errorf("read lease in %s: %w", s.Region, err)
+		return record.Lease{}, fmt.Errorf("read lease in %s: %w", s.Region, err)
 	}
 	return decodeLease(out.Item), nil
 }
 
 // setLease writes the lease item; lease_until never decreases.
-func (s *Store) setLease(ctx context.Context, l Lease) error {
+func (s *Store) setLease(ctx context.Context, l record.Lease) error {
 	_, err := s.c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: leaseKey,
 		UpdateExpression:          aws.String("SET epoch = :e, lease_until = :u"),
 		ConditionExpression:       aws.String("attribute_not_exists(lease_until) OR lease_until <= :u"),

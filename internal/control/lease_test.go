@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -80,7 +81,7 @@ func TestLeaseArithmetic(t *testing.T) {
 		})
 	}
 	now := time.Now()
-	ws := control.WriteState{Active: control.Active{Region: east, Epoch: 3}, Lease: control.Lease{Epoch: 3, Until: now.Add(cfg.Delta + cfg.Epsilon + time.Millisecond)}}
+	ws := control.WriteState{Active: record.Active{Region: east, Epoch: 3}, Lease: record.Lease{Epoch: 3, Until: now.Add(cfg.Delta + cfg.Epsilon + time.Millisecond)}}
 	if err := ws.Writable(east, now, cfg); err != nil {
 		t.Fatalf("a lease 1ms beyond now+δ+ε must allow a write: %v", err)
 	}
@@ -250,9 +251,9 @@ func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
 	// West's own health check renews all along: it must not get a lease
 	// before the forced wait is over.
 	renewCtx, stopRenew := context.WithCancel(ctx)
-	renewed := make(chan []control.Lease, 1)
+	renewed := make(chan []record.Lease, 1)
 	go func() {
-		var got []control.Lease
+		var got []record.Lease
 		for renewCtx.Err() == nil {
 			if r, err := f.quorum(nil).Renew(renewCtx, west); err == nil {
 				got = append(got, r.Lease)
@@ -297,9 +298,9 @@ func TestForcedClaimWaitsFromWhenItLanded(t *testing.T) {
 	}
 	// East's health check renews all along, as long as it may.
 	renewCtx, stopRenew := context.WithCancel(ctx)
-	last := make(chan control.Lease, 1)
+	last := make(chan record.Lease, 1)
 	go func() {
-		var l control.Lease
+		var l record.Lease
 		for renewCtx.Err() == nil {
 			if r, err := holder.Renew(renewCtx, east); err == nil {
 				l = r.Lease
@@ -521,7 +522,7 @@ func TestForcedHoldSurvivesAResume(t *testing.T) {
 		_, err := f.quorum(nil).Claim(cctx, west, 2, control.ClaimOptions{Force: true})
 		done <- err
 	}()
-	var held control.Active
+	var held record.Active
 	waitFor(t, ctx, "the forced claim to land", func() bool {
 		v, err := f.quorum(nil).Read(ctx, time.Second)
 		held = v.Active
@@ -531,7 +532,7 @@ func TestForcedHoldSurvivesAResume(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("the interrupted claim reported success")
 	}
-	if held.Kind() != control.HoldForced || held.HoldUntil.Before(old.Lease.Until.Add(cfg.Epsilon+cfg.Delta)) {
+	if held.Kind() != record.HoldForced || held.HoldUntil.Before(old.Lease.Until.Add(cfg.Epsilon+cfg.Delta)) {
 		t.Fatalf("the forced hold %+v does not keep the old lease's end (%s) + ε + δ", held, old.Lease.Until.Format(time.RFC3339Nano))
 	}
 	res, err := f.quorum(nil).Claim(ctx, west, 2, control.ClaimOptions{})

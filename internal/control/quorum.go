@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // Quorum runs the lease protocol over the three control records (see the
@@ -132,7 +134,7 @@ func (q *Quorum) enough(ok []string, actor string) bool {
 type RenewResult struct {
 	Granted []string         // records that granted
 	Failed  map[string]error // records that did not, and why
-	Lease   Lease            // the lease written (zero when not confirmed)
+	Lease   record.Lease     // the lease written (zero when not confirmed)
 	// Repaired are the records the renewal's anti-entropy brought to the
 	// quorum's (epoch, holder, hold) (see repair).
 	Repaired []string
@@ -203,13 +205,13 @@ func (q *Quorum) renew(ctx context.Context, self string, release bool) (RenewRes
 // failback's drain still proves every write of the tenure.
 //
 // It returns the regions whose records it changed.
-func (q *Quorum) repair(ctx context.Context, own Active, until time.Time) []string {
+func (q *Quorum) repair(ctx context.Context, own record.Active, until time.Time) []string {
 	self, epoch := own.Region, own.Epoch
 	ctx, cancel := context.WithDeadline(ctx, until.Add(-q.Lease.Delta-q.Lease.Epsilon))
 	defer cancel()
 	var mu sync.Mutex
 	var fixed []string
-	var strays []Active
+	var strays []record.Active
 	q.each(ctx, q.Lease.Term/4, func(ctx context.Context, s *Store) error {
 		cur, err := s.Active(ctx)
 		if err != nil {
@@ -220,7 +222,7 @@ func (q *Quorum) repair(ctx context.Context, own Active, until time.Time) []stri
 		case cur.Epoch == epoch && cur.Region == self && cur.Hold != "":
 			done = s.grant(ctx, self, epoch, until, true) == nil
 		case cur.Epoch < epoch:
-			done = s.Raise(ctx, Active{Region: self, Epoch: epoch, Since: own.Since, Tenure: own.Tenure, GrantedUntil: until}) == nil
+			done = s.Raise(ctx, record.Active{Region: self, Epoch: epoch, Since: own.Since, Tenure: own.Tenure, GrantedUntil: until}) == nil
 		case cur.Epoch > epoch && q.Need() == 2 && ((cur.Hold == "" && cur.Region != self) || q.now().Sub(cur.Since) >= q.Lease.Term):
 			// Only with a witness: in two-region mode a record at a higher
 			// epoch is the peer's own claim (best effort), not a stray. A
@@ -274,7 +276,7 @@ func (q *Quorum) grantAll(ctx context.Context, self string, epoch int64, release
 // confirm writes the lease item in self's region and journals the interval.
 func (q *Quorum) confirm(ctx context.Context, self string, epoch int64, t0, until time.Time, res RenewResult) (RenewResult, error) {
 	own := q.store(self)
-	l := Lease{Epoch: epoch, Until: until.UTC()}
+	l := record.Lease{Epoch: epoch, Until: until.UTC()}
 	lctx, cancel := context.WithTimeout(ctx, q.Lease.Term/4)
 	defer cancel()
 	if err := own.setLease(lctx, l); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -30,7 +31,7 @@ func store(t *testing.T) (*control.Store, *region.Clients, region.Names) {
 func TestInitKeepsTheRecordInForce(t *testing.T) {
 	ctx := ctxT(t)
 	s, _, _ := store(t)
-	got, err := s.Init(ctx, control.Active{Region: west, Epoch: 9, Since: time.Now()})
+	got, err := s.Init(ctx, record.Active{Region: west, Epoch: 9, Since: time.Now()})
 	if err != nil || got.Region != east || got.Epoch != 1 {
 		t.Fatalf("Init over an existing record: %+v, %v; want us-east-1 at epoch 1", got, err)
 	}
@@ -42,13 +43,13 @@ func TestInitKeepsTheRecordInForce(t *testing.T) {
 func TestRecordMovesOnlyForward(t *testing.T) {
 	ctx := ctxT(t)
 	s, _, _ := store(t)
-	if err := s.CompareAndSet(ctx, 7, control.Active{Region: west, Epoch: 8}); !errors.Is(err, control.ErrConflict) {
+	if err := s.CompareAndSet(ctx, 7, record.Active{Region: west, Epoch: 8}); !errors.Is(err, control.ErrConflict) {
 		t.Fatalf("CompareAndSet from a stale epoch: %v, want ErrConflict", err)
 	}
-	if err := s.CompareAndSet(ctx, 1, control.Active{Region: west, Epoch: 2}); err != nil {
+	if err := s.CompareAndSet(ctx, 1, record.Active{Region: west, Epoch: 2}); err != nil {
 		t.Fatal(err)
 	}
-	for _, stale := range []control.Active{{Region: east, Epoch: 1}, {Region: east, Epoch: 2}} {
+	for _, stale := range []record.Active{{Region: east, Epoch: 1}, {Region: east, Epoch: 2}} {
 		if err := s.Raise(ctx, stale); err != nil {
 			t.Fatalf("Raise to epoch %d with %d held: %v, want a no-op", stale.Epoch, 2, err)
 		}
@@ -56,7 +57,7 @@ func TestRecordMovesOnlyForward(t *testing.T) {
 			t.Fatalf("after a stale Raise the record is %+v, %v; want us-west-2 at epoch 2", a, err)
 		}
 	}
-	if err := s.Raise(ctx, control.Active{Region: east, Epoch: 3}); err != nil {
+	if err := s.Raise(ctx, record.Active{Region: east, Epoch: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if a, err := s.Active(ctx); err != nil || a.Region != east || a.Epoch != 3 {
@@ -80,7 +81,7 @@ func TestActiveConditionFencesAWrite(t *testing.T) {
 	if err := put("before"); err != nil {
 		t.Fatalf("a write at the active epoch: %v", err)
 	}
-	if err := s.Raise(ctx, control.Active{Region: west, Epoch: 2}); err != nil {
+	if err := s.Raise(ctx, record.Active{Region: west, Epoch: 2}); err != nil {
 		t.Fatal(err)
 	}
 	var canceled *types.TransactionCanceledException
@@ -96,36 +97,36 @@ func TestJournal(t *testing.T) {
 	ctx := ctxT(t)
 	s, _, _ := store(t)
 	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
-	rec := func(epoch int64, p control.Phase, at time.Time) bool {
+	rec := func(epoch int64, p record.Phase, at time.Time) bool {
 		t.Helper()
-		wrote, err := s.Record(ctx, control.Entry{Epoch: epoch, Phase: p, At: at, From: east, To: west})
+		wrote, err := s.Record(ctx, record.Entry{Epoch: epoch, Phase: p, At: at, From: east, To: west})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return wrote
 	}
-	if !rec(2, control.Decided, t0.Add(time.Second)) || !rec(2, control.Detected, t0) {
+	if !rec(2, record.Decided, t0.Add(time.Second)) || !rec(2, record.Detected, t0) {
 		t.Fatal("first records of a phase must be written")
 	}
-	if rec(2, control.Detected, t0.Add(time.Hour)) {
+	if rec(2, record.Detected, t0.Add(time.Hour)) {
 		t.Fatal("a phase journaled twice")
 	}
-	rec(3, control.Detected, t0.Add(time.Minute))
+	rec(3, record.Detected, t0.Add(time.Minute))
 	run, err := s.Run(ctx, 2)
-	if err != nil || len(run) != 2 || run[0].Phase != control.Detected || !run[0].At.Equal(t0) || run[1].Phase != control.Decided {
+	if err != nil || len(run) != 2 || run[0].Phase != record.Detected || !run[0].At.Equal(t0) || run[1].Phase != record.Decided {
 		t.Fatalf("run 2: %+v, %v; want detected (at its first time), decided", run, err)
 	}
 	runs, err := s.Runs(ctx)
 	if err != nil || len(runs[2]) != 2 || len(runs[3]) != 1 {
 		t.Fatalf("runs: %+v, %v", runs, err)
 	}
-	if err := s.Forget(ctx, 2, control.Detected); err != nil {
+	if err := s.Forget(ctx, 2, record.Detected); err != nil {
 		t.Fatal(err)
 	}
-	if !rec(2, control.Detected, t0.Add(time.Hour)) {
+	if !rec(2, record.Detected, t0.Add(time.Hour)) {
 		t.Fatal("a forgotten phase must be journaled again")
 	}
-	if _, err := s.Record(ctx, control.Entry{Epoch: 2, Phase: "finished"}); err == nil || !strings.Contains(err.Error(), `unknown phase "finished"`) {
+	if _, err := s.Record(ctx, record.Entry{Epoch: 2, Phase: "finished"}); err == nil || !strings.Contains(err.Error(), `unknown phase "finished"`) {
 		t.Fatalf("an unknown phase: %v", err)
 	}
 }
@@ -137,7 +138,7 @@ func TestJournalReadsTheOldCompletedName(t *testing.T) {
 	s, c, names := store(t)
 	item := map[string]types.AttributeValue{
 		region.ControlHashKey: &types.AttributeValueMemberS{Value: control.RunKey(4)},
-		region.ControlSortKey: &types.AttributeValueMemberS{Value: fmt.Sprintf("%02d#active", len(control.Phases)-1)},
+		region.ControlSortKey: &types.AttributeValueMemberS{Value: fmt.Sprintf("%02d#active", len(record.Phases)-1)},
 		"epoch":               &types.AttributeValueMemberN{Value: "4"}, "phase": &types.AttributeValueMemberS{Value: "active"},
 		"at": &types.AttributeValueMemberS{Value: "2026-11-01T00:00:00Z"},
 	}
@@ -145,7 +146,7 @@ func TestJournalReadsTheOldCompletedName(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, err := s.Run(ctx, 4)
-	if err != nil || len(run) != 1 || run[0].Phase != control.Completed {
+	if err != nil || len(run) != 1 || run[0].Phase != record.Completed {
 		t.Fatalf("old journal: %+v, %v; want Completed", run, err)
 	}
 }

@@ -6,14 +6,16 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // View is what the three records say together.
 type View struct {
 	// Active is the holder of the highest epoch present on a majority of
 	// records (zero Region when no epoch is: no region is active).
-	Active  Active
-	Records map[string]Active // per region; missing when unreadable
+	Active  record.Active
+	Records map[string]record.Active // per region; missing when unreadable
 	Errors  map[string]error
 }
 
@@ -22,7 +24,7 @@ type View struct {
 // were read in: the holder's own record when it agrees (its write path
 // reads that one), else a held one (a hold not yet lifted everywhere
 // still stops renewals there), else the latest grant.
-func (v View) agreed(a Active) Active {
+func (v View) agreed(a record.Active) record.Active {
 	if a.Region == "" {
 		return a
 	}
@@ -34,7 +36,7 @@ func (v View) agreed(a Active) Active {
 		regions = append(regions, r)
 	}
 	sort.Strings(regions)
-	var best Active
+	var best record.Active
 	found := false
 	for _, r := range regions {
 		x := v.Records[r]
@@ -68,7 +70,7 @@ func (v View) HighestEpoch() int64 {
 // active region: the holder of the highest epoch present on a majority.
 func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
 	var mu sync.Mutex
-	read := map[string]Active{}
+	read := map[string]record.Active{}
 	_, errs := q.each(ctx, limit, func(ctx context.Context, s *Store) error {
 		a, err := s.Active(ctx)
 		if err == nil {
@@ -79,7 +81,7 @@ func (q *Quorum) Read(ctx context.Context, limit time.Duration) (View, error) {
 		return err
 	})
 	// Calls still out when ctx ended write later: copy under the lock.
-	v := View{Records: map[string]Active{}}
+	v := View{Records: map[string]record.Active{}}
 	mu.Lock()
 	for r, a := range read {
 		v.Records[r] = a

@@ -23,7 +23,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
@@ -32,7 +32,7 @@ type Source interface {
 	// Status is the document `pilotlight status --json` prints.
 	Status(ctx context.Context) (json.RawMessage, error)
 	// Journal returns every failover run's journal, by epoch.
-	Journal(ctx context.Context) (map[int64][]control.Entry, error)
+	Journal(ctx context.Context) (map[int64][]record.Entry, error)
 	// History lists kept drill reports, oldest first.
 	History() ([]report.Entry, error)
 	// LastReport is the newest kept drill report (nil when none).
@@ -44,7 +44,7 @@ type Snapshot struct {
 	At           time.Time       `json:"at"`
 	Status       json.RawMessage `json:"status,omitempty"`
 	StatusError  string          `json:"status_error,omitempty"`
-	Journal      []control.Entry `json:"journal"`
+	Journal      []record.Entry  `json:"journal"`
 	JournalError string          `json:"journal_error,omitempty"`
 	History      []report.Entry  `json:"history"`
 	HistoryError string          `json:"history_error,omitempty"`
@@ -198,7 +198,7 @@ func (s *Server) snapshot(ctx context.Context) []byte {
 func (s *Server) read(ctx context.Context) []byte {
 	ctx, cancel := context.WithTimeout(ctx, max(2*s.every(), 5*time.Second))
 	defer cancel()
-	snap := Snapshot{At: time.Now().UTC(), Journal: []control.Entry{}, History: []report.Entry{}}
+	snap := Snapshot{At: time.Now().UTC(), Journal: []record.Entry{}, History: []report.Entry{}}
 	if st, err := s.Source.Status(ctx); err != nil {
 		snap.StatusError = err.Error()
 	} else {

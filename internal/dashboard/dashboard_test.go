@@ -16,7 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/testenv"
@@ -28,7 +28,7 @@ type source struct {
 	mu      sync.Mutex
 	active  string
 	epoch   int64
-	journal []control.Entry
+	journal []record.Entry
 	report  *report.Report
 }
 
@@ -36,8 +36,8 @@ func (s *source) failover(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active, s.epoch = "us-west-2", 2
-	s.journal = append(s.journal, control.Entry{Epoch: 2, Phase: "decided", At: at, From: "us-east-1", To: "us-west-2", Detail: "primary unhealthy"},
-		control.Entry{Epoch: 2, Phase: control.Completed, At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
+	s.journal = append(s.journal, record.Entry{Epoch: 2, Phase: "decided", At: at, From: "us-east-1", To: "us-west-2", Detail: "primary unhealthy"},
+		record.Entry{Epoch: 2, Phase: record.Completed, At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
 }
 
 func (s *source) Status(context.Context) (json.RawMessage, error) {
@@ -46,17 +46,17 @@ func (s *source) Status(context.Context) (json.RawMessage, error) {
 	type region struct {
 		Region  string          `json:"region"`
 		Role    string          `json:"role"`
-		Record  *control.Active `json:"record,omitempty"`
-		Lease   *control.Lease  `json:"lease,omitempty"`
+		Record  *record.Active  `json:"record,omitempty"`
+		Lease   *record.Lease   `json:"lease,omitempty"`
 		Writes  bool            `json:"accepts_writes"`
 		Servers map[string]bool `json:"servers,omitempty"`
 	}
 	until := time.Now().Add(3 * time.Second)
-	rec := &control.Active{Region: s.active, Epoch: s.epoch}
+	rec := &record.Active{Region: s.active, Epoch: s.epoch}
 	doc := map[string]any{"active_region": s.active, "epoch": s.epoch, "writable_regions": []string{s.active}, "witness": "us-east-2",
 		"regions": []region{
-			{Region: "us-east-1", Role: "primary", Record: rec, Lease: &control.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-east-1", Servers: map[string]bool{"dynamodb": s.active == "us-east-1", "s3": true}},
-			{Region: "us-west-2", Role: "dr", Record: rec, Lease: &control.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-west-2", Servers: map[string]bool{"dynamodb": true, "s3": true}},
+			{Region: "us-east-1", Role: "primary", Record: rec, Lease: &record.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-east-1", Servers: map[string]bool{"dynamodb": s.active == "us-east-1", "s3": true}},
+			{Region: "us-west-2", Role: "dr", Record: rec, Lease: &record.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-west-2", Servers: map[string]bool{"dynamodb": true, "s3": true}},
 			{Region: "us-east-2", Role: "witness", Record: rec},
 		},
 		"replication": []map[string]any{{"kind": "table", "from": "us-east-1", "to": "us-west-2", "enabled": true, "pending": 3, "oldest_pending_ms": 120, "last_lag_ms": 40}},
@@ -65,10 +65,10 @@ func (s *source) Status(context.Context) (json.RawMessage, error) {
 	return json.Marshal(doc)
 }
 
-func (s *source) Journal(context.Context) (map[int64][]control.Entry, error) {
+func (s *source) Journal(context.Context) (map[int64][]record.Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return map[int64][]control.Entry{2: append([]control.Entry(nil), s.journal...)}, nil
+	return map[int64][]record.Entry{2: append([]record.Entry(nil), s.journal...)}, nil
 }
 
 func (s *source) History() ([]report.Entry, error) {

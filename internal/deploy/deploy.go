@@ -18,7 +18,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/monitoring"
 )
@@ -194,7 +194,7 @@ type Deployer struct {
 // (control.Store). Without it every reader of a fresh deployment finds
 // "no record": the orders service refuses, the controller cannot act.
 type ControlInit interface {
-	Init(ctx context.Context, a control.Active) (control.Active, error)
+	Init(ctx context.Context, a record.Active) (record.Active, error)
 }
 
 // initControl writes the first active record — the primary at epoch 1 —
@@ -204,7 +204,7 @@ func (d *Deployer) initControl(ctx context.Context, p Plan, r string) error {
 	if d.Control == nil {
 		return nil
 	}
-	a, err := d.Control(r).Init(ctx, control.Active{Region: p.Primary, Epoch: 1, Since: time.Now().UTC()})
+	a, err := d.Control(r).Init(ctx, record.Active{Region: p.Primary, Epoch: 1, Since: time.Now().UTC()})
 	if err != nil {
 		return fmt.Errorf("deploy: first control record in %s: %w", r, err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -415,7 +416,7 @@ func TestDeployWithWitnessWritesTheFirstControlRecords(t *testing.T) {
 	}
 	// After a failover, a redeploy leaves the records alone.
 	for _, c := range clients {
-		if err := control.New(c, names).CompareAndSet(ctx, 1, control.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
+		if err := control.New(c, names).CompareAndSet(ctx, 1, record.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -328,7 +329,7 @@ func (d *run) failover(ctx context.Context) (*report.FailoverReport, error) {
 	}
 	d.say("FAULT: %s", how)
 
-	var promoted control.Active
+	var promoted record.Active
 	err = d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
 		v, err := d.fc.View(ctx, d.primary, d.dr)
 		promoted = v.Active
@@ -594,7 +595,7 @@ func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []st
 				continue
 			}
 			for _, en := range j {
-				if en.Phase == control.Promoted && en.To == r {
+				if en.Phase == record.Promoted && en.To == r {
 					promoted[e] = promotion{en.At, r}
 				}
 			}

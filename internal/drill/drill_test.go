@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab"
@@ -130,7 +130,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 		for _, e := range fo.Journal {
 			phases = append(phases, string(e.Phase))
 		}
-		if len(fo.Journal) != len(control.Phases) {
+		if len(fo.Journal) != len(record.Phases) {
 			t.Errorf("journal phases %v", phases)
 		}
 		if rep.Failback == nil || rep.Failback.Lost != 0 || rep.Failback.Epoch != 3 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -52,7 +53,7 @@ const (
 // CrashAfter is the scenario that kills the failover controller as its
 // journal write of phase returns (controller-crash-after-PHASE): a writable
 // region within the RTO budget with no operator, and the epoch advances once.
-func CrashAfter(p control.Phase) report.Scenario {
+func CrashAfter(p record.Phase) report.Scenario {
 	return report.Scenario("controller-crash-after-" + string(p))
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -77,7 +78,7 @@ func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context
 	}()
 	if err := d.poll(ctx, "the forced claim held on the records", func() (bool, error) {
 		v, err := d.fc.View(ctx, d.primary, d.dr)
-		return err == nil && v.Active.Region == d.dr && v.Active.Kind() == control.HoldForced, nil
+		return err == nil && v.Active.Region == d.dr && v.Active.Kind() == record.HoldForced, nil
 	}); err != nil {
 		return failover.Result{}, forcedAt, err
 	}
@@ -183,7 +184,7 @@ func (d *run) forcedInterrupted(ctx context.Context) error {
 
 func (d *run) failbackInterrupted(ctx context.Context) error {
 	var handover, resumed time.Time
-	var held control.Active
+	var held record.Active
 	err := d.outage(ctx, outageHooks{failback: func(ctx context.Context) (failover.Result, error) {
 		if err := d.t.FailbackReplication(ctx, true); err != nil {
 			return failover.Result{}, err
@@ -199,7 +200,7 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 		if err := d.poll(ctx, "the failback's handover", func() (bool, error) {
 			v, err := d.fc.View(ctx, d.primary, d.dr)
 			held = v.Active
-			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == control.HoldHandover, nil
+			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == record.HoldHandover, nil
 		}); err != nil {
 			return failover.Result{}, err
 		}
@@ -297,7 +298,7 @@ func (d *run) partialClaimThenWitnessOutage(ctx context.Context) error {
 	// leaves behind: the DR region's own record at a higher epoch, granted
 	// to it, and no lease.
 	now, l := time.Now().UTC(), d.fc.LeaseConfig()
-	stray := control.Active{Region: d.dr, Epoch: v.HighestEpoch() + 1, Since: now, GrantedUntil: now.Add(l.Term)}
+	stray := record.Active{Region: d.dr, Epoch: v.HighestEpoch() + 1, Since: now, GrantedUntil: now.Add(l.Term)}
 	d.say("FAULT: a claim for %s lands on its own record only (epoch %d) and is refused by the others", d.dr, stray.Epoch)
 	if err := d.store(d.dr).Raise(ctx, stray); err != nil {
 		return fmt.Errorf("plant the partial claim: %w", err)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 )
 
@@ -75,7 +75,7 @@ func crashScenarios() []scenario {
 }
 
 // crashPhases are the phases a controller can die after.
-var crashPhases = []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified}
+var crashPhases = []record.Phase{record.Detected, record.Decided, record.Fenced, record.Promoted, record.Verified}
 
 // Scenarios lists the drills, in the order `--scenario all` runs them.
 var Scenarios = func() []report.Scenario {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -140,7 +141,7 @@ type FileNotifier struct {
 }
 
 // Notify implements Notifier.
-func (n *FileNotifier) Notify(_ context.Context, e control.Entry) error {
+func (n *FileNotifier) Notify(_ context.Context, e record.Entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -189,7 +190,7 @@ type SNSNotifier struct {
 }
 
 // Notify implements Notifier.
-func (n SNSNotifier) Notify(ctx context.Context, e control.Entry) error {
+func (n SNSNotifier) Notify(ctx context.Context, e record.Entry) error {
 	body, _ := json.MarshalIndent(e, "", "  ")
 	subject := fmt.Sprintf("pilotlight: %s %s → %s", e.Phase, e.From, e.To)
 	if len(subject) > 100 {

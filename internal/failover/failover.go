@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -38,7 +39,7 @@ type Drainer interface {
 // Notifier announces phase changes (SNS on AWS, a notifications log in the
 // lab). Failures are logged, never fatal.
 type Notifier interface {
-	Notify(ctx context.Context, e control.Entry) error
+	Notify(ctx context.Context, e record.Entry) error
 }
 
 // Controller runs failovers between two regions. New builds one; the zero
@@ -184,7 +185,7 @@ func (c *Controller) Witness() string { return c.cfg.Witness }
 func (c *Controller) Deployment() Deployment { return c.cfg.Deployment }
 
 // Notify announces e, when the controller has a notifier (best effort).
-func (c *Controller) Notify(ctx context.Context, e control.Entry) {
+func (c *Controller) Notify(ctx context.Context, e record.Entry) {
 	if c.cfg.Notify != nil {
 		_ = c.cfg.Notify.Notify(ctx, e)
 	}
@@ -230,15 +231,15 @@ const (
 
 // Result reports a run.
 type Result struct {
-	Outcome Outcome         `json:"outcome"`
-	From    string          `json:"from"`
-	To      string          `json:"to"`
-	Epoch   int64           `json:"epoch"`
-	Reason  string          `json:"reason,omitempty"`
-	Fenced  bool            `json:"fenced"`  // the old region's own record moved
-	Promote bool            `json:"promote"` // this call won the claim
-	Journal []control.Entry `json:"journal,omitempty"`
-	Plan    []string        `json:"plan,omitempty"`
+	Outcome Outcome        `json:"outcome"`
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	Epoch   int64          `json:"epoch"`
+	Reason  string         `json:"reason,omitempty"`
+	Fenced  bool           `json:"fenced"`  // the old region's own record moved
+	Promote bool           `json:"promote"` // this call won the claim
+	Journal []record.Entry `json:"journal,omitempty"`
+	Plan    []string       `json:"plan,omitempty"`
 }
 
 // GuardError is a refused failover, with what would let it proceed.
@@ -320,13 +321,13 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if cur.Hold == "" && (len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed) {
+		if cur.Hold == "" && (len(journal) == 0 || journal[len(journal)-1].Phase == record.Completed) {
 			res.Outcome, res.Epoch, res.Journal = OutcomeAlreadyActive, cur.Epoch, journal
 			return res, nil
 		}
 		epoch = cur.Epoch
 		for _, e := range journal {
-			if e.Phase == control.Detected {
+			if e.Phase == record.Detected {
 				req.Planned = strings.HasPrefix(e.Detail, "planned")
 			}
 		}
@@ -334,9 +335,9 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		// was asked: a handover drains and releases; a forced claim's
 		// wait is kept (the claim waits out the hold's HoldUntil).
 		switch cur.Kind() {
-		case control.HoldHandover:
+		case record.HoldHandover:
 			req.Planned = true
-		case control.HoldForced:
+		case record.HoldForced:
 			req.Planned = false
 		}
 	}
@@ -345,28 +346,28 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	done := map[control.Phase]control.Entry{}
+	done := map[record.Phase]record.Entry{}
 	for _, e := range journal {
 		done[e.Phase] = e
 	}
-	if d, ok := done[control.Decided]; ok && done[control.Fenced].Phase == "" && cur.Region != req.To && c.now().Sub(d.At) > c.decisionMaxAge() {
+	if d, ok := done[record.Decided]; ok && done[record.Fenced].Phase == "" && cur.Region != req.To && c.now().Sub(d.At) > c.decisionMaxAge() {
 		// A decision never acted on, and old: the world may have changed
 		// since. Check every guard again, as a new run.
-		for _, p := range []control.Phase{control.Decided, control.Detected} {
+		for _, p := range []record.Phase{record.Decided, record.Detected} {
 			if err := dst.Forget(ctx, epoch, p); err != nil {
 				return res, err
 			}
 		}
-		delete(done, control.Decided)
-		delete(done, control.Detected)
+		delete(done, record.Decided)
+		delete(done, record.Detected)
 	}
 	if req.DryRun {
 		res.Outcome = OutcomePlan
 		res.Plan = c.plan(ctx, req, cur, epoch, done)
 		return res, nil
 	}
-	record := func(p control.Phase, detail string) error {
-		e := control.Entry{Epoch: epoch, Phase: p, At: c.now().UTC(), From: req.From, To: req.To, Detail: detail}
+	step := func(p record.Phase, detail string) error {
+		e := record.Entry{Epoch: epoch, Phase: p, At: c.now().UTC(), From: req.From, To: req.To, Detail: detail}
 		wrote, err := dst.Record(ctx, e)
 		if err != nil {
 			return err
@@ -378,13 +379,13 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	refuse := func(err error) (Result, error) {
 		res.Outcome, res.Reason = OutcomeRefused, err.Error()
-		for _, p := range []control.Phase{control.Decided, control.Detected} {
+		for _, p := range []record.Phase{record.Decided, record.Detected} {
 			if ferr := dst.Forget(ctx, epoch, p); ferr != nil {
 				return res, errors.Join(err, ferr)
 			}
 		}
 		if c.cfg.Notify != nil {
-			_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
+			_ = c.cfg.Notify.Notify(ctx, record.Entry{Epoch: epoch, Phase: record.Detected, At: c.now().UTC(), From: req.From, To: req.To, Detail: "refused: " + err.Error()})
 		}
 		return res, err
 	}
@@ -392,7 +393,7 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	if req.Planned {
 		kind = "planned"
 	}
-	if err := record(control.Detected, kind+": "+req.Reason); err != nil {
+	if err := step(record.Detected, kind+": "+req.Reason); err != nil {
 		return res, err
 	}
 	// Until its claim has landed, a decision is checked again on every run:
@@ -402,25 +403,25 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	// resume: the guards are not asked again — the hold guard would refuse
 	// the run's own held epoch for ever once its decision was forgotten (a
 	// resumed claim refused while a late record write was still landing).
-	_, decided := done[control.Decided]
+	_, decided := done[record.Decided]
 	switch {
 	case cur.Region == req.To && cur.Epoch == epoch:
 		if !decided {
-			if err := record(control.Decided, "resumed: the claim holds a majority"); err != nil {
+			if err := step(record.Decided, "resumed: the claim holds a majority"); err != nil {
 				return res, err
 			}
 		}
-	case !decided || done[control.Fenced].Phase == "":
+	case !decided || done[record.Fenced].Phase == "":
 		if err := c.guards(ctx, req, cur); err != nil {
 			return refuse(err)
 		}
 		if !decided {
-			if err := record(control.Decided, "guards passed"); err != nil {
+			if err := step(record.Decided, "guards passed"); err != nil {
 				return res, err
 			}
 		}
 	}
-	if _, ok := done[control.Fenced]; !ok {
+	if _, ok := done[record.Fenced]; !ok {
 		var detail string
 		var err error
 		if req.Planned {
@@ -448,13 +449,13 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 		}
 		res.Promote = true
 		res.Fenced = !strings.HasPrefix(detail, "pending")
-		if err := record(control.Fenced, detail); err != nil {
+		if err := step(record.Fenced, detail); err != nil {
 			return res, err
 		}
 	} else {
-		res.Fenced = !strings.HasPrefix(done[control.Fenced].Detail, "pending")
+		res.Fenced = !strings.HasPrefix(done[record.Fenced].Detail, "pending")
 	}
-	if _, ok := done[control.Promoted]; !ok {
+	if _, ok := done[record.Promoted]; !ok {
 		if req.Planned {
 			// The source's tenure: from its record on this run, or the
 			// held records' FromSince on a resume.
@@ -478,19 +479,19 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				return res, fmt.Errorf("%w: %s accepts writes again at epoch %d", err, req.From, epoch+1)
 			}
 		}
-		if err := record(control.Promoted, fmt.Sprintf("%s active at epoch %d", req.To, epoch)); err != nil {
+		if err := step(record.Promoted, fmt.Sprintf("%s active at epoch %d", req.To, epoch)); err != nil {
 			return res, err
 		}
 	}
-	if _, ok := done[control.Verified]; !ok {
+	if _, ok := done[record.Verified]; !ok {
 		if err := c.verify(ctx, q, dst, req.To, epoch); err != nil {
 			return res, fmt.Errorf("verify %s: %w (re-run to resume)", req.To, err)
 		}
-		if err := record(control.Verified, "accepts writes"); err != nil {
+		if err := step(record.Verified, "accepts writes"); err != nil {
 			return res, err
 		}
 	}
-	if err := record(control.Completed, ""); err != nil {
+	if err := step(record.Completed, ""); err != nil {
 		return res, err
 	}
 	res.Outcome = OutcomeCompleted
@@ -545,7 +546,7 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 // handover moves every reachable record from the source to the target at
 // epoch, held until the drain is over. The source's own record must take it:
 // that is what stops the source's writes.
-func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur control.Active, epoch int64) (string, error) {
+func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur record.Active, epoch int64) (string, error) {
 	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: cur.TenureStart(), Hold: "draining " + req.From + " → " + req.To})
 	if err != nil {
 		if len(cr.Won) > 0 {
@@ -602,7 +603,7 @@ func (c *Controller) rollback(ctx context.Context, req Request, epoch int64, ten
 		return fmt.Errorf("un-fence %s at epoch %d: %w", req.From, epoch+1, err)
 	}
 	if c.cfg.Notify != nil {
-		_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch + 1, Phase: control.Detected, At: c.now().UTC(), From: req.To, To: req.From,
+		_ = c.cfg.Notify.Notify(ctx, record.Entry{Epoch: epoch + 1, Phase: record.Detected, At: c.now().UTC(), From: req.To, To: req.From,
 			Detail: fmt.Sprintf("planned failover %s → %s rolled back (%s): %s accepts writes at epoch %d", req.From, req.To, why, req.From, epoch+1)})
 	}
 	return nil
@@ -623,12 +624,12 @@ func contains(xs []string, x string) bool {
 // a probe taken before a wait says nothing of the target at the claim (a
 // run started while the target was healthy must not claim after its S3
 // turned slow during the wait).
-func (c *Controller) guards(ctx context.Context, req Request, cur control.Active) error {
+func (c *Controller) guards(ctx context.Context, req Request, cur record.Active) error {
 	if cur.Hold != "" {
 		// A planned handover holds the records until its drain is over;
 		// the tick rolls it back if its controller died.
 		what := "a planned failover"
-		if cur.Kind() == control.HoldForced {
+		if cur.Kind() == record.HoldForced {
 			what = "a forced failover"
 		}
 		return &GuardError{"handover", fmt.Sprintf("%s to %s is in progress at epoch %d (%s): wait for it", what, cur.Region, cur.Epoch, cur.Hold)}
@@ -766,7 +767,7 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 		return false, err
 	}
 	fctx, cancel := context.WithTimeout(ctx, c.cfg.FenceTimeout)
-	err = src.Raise(fctx, control.Active{Region: region, Epoch: epoch, Since: c.now().UTC()})
+	err = src.Raise(fctx, record.Active{Region: region, Epoch: epoch, Since: c.now().UTC()})
 	cancel()
 	if err != nil {
 		return false, nil // still unreachable; next time
@@ -775,7 +776,7 @@ func (c *Controller) Reconcile(ctx context.Context, region string) (bool, error)
 		return true, err
 	}
 	if c.cfg.Notify != nil {
-		_ = c.cfg.Notify.Notify(ctx, control.Entry{Epoch: epoch, Phase: control.Fenced, At: c.now().UTC(), From: from, To: region, Detail: "fence landed in " + from + " after it returned"})
+		_ = c.cfg.Notify.Notify(ctx, record.Entry{Epoch: epoch, Phase: record.Fenced, At: c.now().UTC(), From: from, To: region, Detail: "fence landed in " + from + " after it returned"})
 	}
 	return true, nil
 }
@@ -813,7 +814,7 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 		return c.tickHeld(ctx, home, peer, cur)
 	case cur.Region == home:
 		journal, err := c.cfg.Stores[home].Run(ctx, cur.Epoch)
-		if err != nil || len(journal) == 0 || journal[len(journal)-1].Phase == control.Completed {
+		if err != nil || len(journal) == 0 || journal[len(journal)-1].Phase == record.Completed {
 			return tr, err
 		}
 		tr.Action = "resumed"
@@ -855,7 +856,7 @@ func (c *Controller) Tick(ctx context.Context, home, peer string) (TickResult, e
 //     drain, release, verify, within one tick of the interruption. It is
 //     rolled back only when it cannot be resumed (no drainer, or the
 //     resumed drain failed) and has been held longer than HoldMaxAge.
-func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur control.Active) (TickResult, error) {
+func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur record.Active) (TickResult, error) {
 	var tr TickResult
 	from := home
 	if cur.Region == home {
@@ -864,7 +865,7 @@ func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur contro
 	if s, ok := c.cfg.Stores[cur.Region]; ok {
 		if journal, err := s.Run(ctx, cur.Epoch); err == nil {
 			for _, e := range journal {
-				if e.Phase == control.Detected && e.From != "" {
+				if e.Phase == record.Detected && e.From != "" {
 					from = e.From
 				}
 			}
@@ -873,7 +874,7 @@ func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur contro
 	now := c.now()
 	age := now.Sub(cur.Since)
 	switch kind := cur.Kind(); {
-	case kind == control.HoldForced:
+	case kind == record.HoldForced:
 		until := cur.HoldUntil
 		if until.IsZero() {
 			l := c.lease()
@@ -896,7 +897,7 @@ func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur contro
 		return tr, nil
 	}
 	tr.Action = "resumed"
-	res, err := c.Run(ctx, Request{From: from, To: cur.Region, Planned: cur.Kind() == control.HoldHandover, Reason: "resumed by the scheduled tick"})
+	res, err := c.Run(ctx, Request{From: from, To: cur.Region, Planned: cur.Kind() == record.HoldHandover, Reason: "resumed by the scheduled tick"})
 	tr.Result = &res
 	if err != nil {
 		tr.Reason = err.Error()
@@ -904,9 +905,9 @@ func (c *Controller) tickHeld(ctx context.Context, home, peer string, cur contro
 	return tr, err
 }
 
-func (c *Controller) plan(ctx context.Context, req Request, cur control.Active, epoch int64, done map[control.Phase]control.Entry) []string {
+func (c *Controller) plan(ctx context.Context, req Request, cur record.Active, epoch int64, done map[record.Phase]record.Entry) []string {
 	var p []string
-	if _, decided := done[control.Decided]; !decided {
+	if _, decided := done[record.Decided]; !decided {
 		if err := c.guards(ctx, req, cur); err != nil {
 			return append(p, "REFUSED: "+err.Error())
 		}

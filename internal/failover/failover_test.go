@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -47,9 +48,9 @@ type routingFunc func(ctx context.Context, region string) (bool, error)
 
 func (f routingFunc) Healthy(ctx context.Context, r string) (bool, error) { return f(ctx, r) }
 
-type notifyFunc func(ctx context.Context, e control.Entry) error
+type notifyFunc func(ctx context.Context, e record.Entry) error
 
-func (f notifyFunc) Notify(ctx context.Context, e control.Entry) error { return f(ctx, e) }
+func (f notifyFunc) Notify(ctx context.Context, e record.Entry) error { return f(ctx, e) }
 
 func healthy(context.Context, string) error { return nil }
 
@@ -121,8 +122,8 @@ func TestGuards(t *testing.T) {
 				if p, _ := f.stores[primary].Active(ctx); p.Region != dr || p.Epoch != 2 {
 					t.Errorf("primary not fenced: %+v", p)
 				}
-				if len(res.Journal) != len(control.Phases) {
-					t.Errorf("journal has %d phases, want %d: %+v", len(res.Journal), len(control.Phases), res.Journal)
+				if len(res.Journal) != len(record.Phases) {
+					t.Errorf("journal has %d phases, want %d: %+v", len(res.Journal), len(record.Phases), res.Journal)
 				}
 			} else if a.Region != primary || a.Epoch != 1 {
 				t.Errorf("refused failover changed the DR record: %+v", a)
@@ -173,13 +174,13 @@ func TestRacingControllersPromoteOnce(t *testing.T) {
 }
 
 func TestCrashAfterEachPhaseResumes(t *testing.T) {
-	for _, crashAfter := range control.Phases[:len(control.Phases)-1] {
+	for _, crashAfter := range record.Phases[:len(record.Phases)-1] {
 		t.Run("after-"+string(crashAfter), func(t *testing.T) {
 			f := newFixture(t)
 			c := f.controller()
 			ctx, crash := context.WithCancel(context.Background())
 			defer crash()
-			c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
+			c.Cfg().Notify = notifyFunc(func(_ context.Context, e record.Entry) error {
 				if e.Phase == crashAfter {
 					crash() // the process dies right after journaling this phase
 				}
@@ -202,7 +203,7 @@ func TestCrashAfterEachPhaseResumes(t *testing.T) {
 			if a.Region != dr || a.Epoch != 2 || p.Region != dr || p.Epoch != 2 {
 				t.Fatalf("end state: DR %+v, primary %+v", a, p)
 			}
-			if len(res.Journal) != len(control.Phases) {
+			if len(res.Journal) != len(record.Phases) {
 				t.Fatalf("journal: %+v", res.Journal)
 			}
 			for i, e := range before {
@@ -331,7 +332,7 @@ func failedOver(t *testing.T, f fixture, c *Controller) {
 	}
 }
 
-func view(t *testing.T, c *Controller) control.Active {
+func view(t *testing.T, c *Controller) record.Active {
 	t.Helper()
 	v, err := c.View(ctxT(t), primary, dr)
 	if err != nil {
@@ -443,8 +444,8 @@ func TestStaleDecisionIsCheckedAgain(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	old := time.Now().Add(-time.Hour)
-	for _, p := range []control.Phase{control.Detected, control.Decided} {
-		if _, err := f.stores[dr].Record(ctx, control.Entry{Epoch: 2, Phase: p, At: old, From: primary, To: dr}); err != nil {
+	for _, p := range []record.Phase{record.Detected, record.Decided} {
+		if _, err := f.stores[dr].Record(ctx, record.Entry{Epoch: 2, Phase: p, At: old, From: primary, To: dr}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -598,7 +599,7 @@ func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
 // interruptedForcedRun forces a failover to the DR region and interrupts
 // the run once its claim is held on the witness's record, as Ctrl-C during
 // the forced wait does; it returns the held view.
-func interruptedForcedRun(t *testing.T, f fixture) control.Active {
+func interruptedForcedRun(t *testing.T, f fixture) record.Active {
 	t.Helper()
 	ctx := ctxT(t)
 	c := f.controller()
@@ -607,8 +608,8 @@ func interruptedForcedRun(t *testing.T, f fixture) control.Active {
 		t.Fatal(err)
 	}
 	cctx, interrupt := context.WithCancel(ctx)
-	c.Cfg().Notify = notifyFunc(func(_ context.Context, e control.Entry) error {
-		if e.Phase == control.Decided {
+	c.Cfg().Notify = notifyFunc(func(_ context.Context, e record.Entry) error {
+		if e.Phase == record.Decided {
 			// The claim goes out next; interrupt the run once it landed.
 			go func() {
 				for {
@@ -630,7 +631,7 @@ func interruptedForcedRun(t *testing.T, f fixture) control.Active {
 		t.Fatal("the interrupted forced run reported success")
 	}
 	held := view(t, c)
-	if held.Region != dr || held.Kind() != control.HoldForced {
+	if held.Region != dr || held.Kind() != record.HoldForced {
 		t.Fatalf("after the interruption: %+v, want %s held by a forced claim", held, dr)
 	}
 	return held
@@ -804,7 +805,7 @@ func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	held := interruptedForcedRun(t, f)
-	for _, p := range []control.Phase{control.Decided, control.Detected} {
+	for _, p := range []record.Phase{record.Decided, record.Detected} {
 		if err := f.stores[dr].Forget(ctx, held.Epoch, p); err != nil {
 			t.Fatal(err)
 		}

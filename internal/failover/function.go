@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // Function is what the failover-controller function does with each
@@ -41,7 +41,7 @@ func (f Function) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	case inv.Kind == InvokeAlarm && inv.AlarmState != "ALARM":
 		return map[string]string{"outcome": "ignored", "reason": "alarm state " + inv.AlarmState}, nil
 	case inv.Kind == InvokeAlarm && f.Manual:
-		e := control.Entry{Phase: control.Detected, At: time.Now().UTC(), From: f.Primary, To: f.Region, Detail: "manual mode: " + inv.Reason + "; run `pilotlight failover` to proceed"}
+		e := record.Entry{Phase: record.Detected, At: time.Now().UTC(), From: f.Primary, To: f.Region, Detail: "manual mode: " + inv.Reason + "; run `pilotlight failover` to proceed"}
 		f.Controller.Notify(ctx, e)
 		return map[string]string{"outcome": "manual", "reason": e.Detail}, nil
 	}

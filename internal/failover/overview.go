@@ -3,20 +3,20 @@ package failover
 import (
 	"context"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // RecordView is one region's control record as an operator sees it: the
 // record (or why it could not be read) and, for the two application
 // regions, the write lease and whether the region may write now.
 type RecordView struct {
-	Region string          `json:"region"`
-	Role   string          `json:"role"` // primary, dr or witness
-	Record *control.Active `json:"record,omitempty"`
-	Lease  *control.Lease  `json:"lease,omitempty"`
-	Writes bool            `json:"accepts_writes"`
-	Why    string          `json:"why_not,omitempty"`
-	Error  string          `json:"error,omitempty"`
+	Region string         `json:"region"`
+	Role   string         `json:"role"` // primary, dr or witness
+	Record *record.Active `json:"record,omitempty"`
+	Lease  *record.Lease  `json:"lease,omitempty"`
+	Writes bool           `json:"accepts_writes"`
+	Why    string         `json:"why_not,omitempty"`
+	Error  string         `json:"error,omitempty"`
 }
 
 // Overview is which region is active and every control record.
@@ -72,8 +72,8 @@ func (c *Controller) Overview(ctx context.Context, primary, dr string) Overview 
 // Runs reads every failover run from the control journals, keeping for
 // each epoch the longest journal any region holds (a region cut during a
 // run journals less). It fails only when no journal can be read.
-func (c *Controller) Runs(ctx context.Context) (map[int64][]control.Entry, error) {
-	runs := map[int64][]control.Entry{}
+func (c *Controller) Runs(ctx context.Context) (map[int64][]record.Entry, error) {
+	runs := map[int64][]record.Entry{}
 	var firstErr error
 	for _, st := range c.cfg.Stores {
 		rs, err := st.Runs(ctx)

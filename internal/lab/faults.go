@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -83,8 +83,8 @@ func (l *Lab) CutLink(a, b string) error {
 // CrashControllerAfter arms (or, with "", disarms) a one-shot crash of the
 // DR region's failover controller as its journal write of phase returns.
 func (l *Lab) CrashControllerAfter(phase string) error {
-	if phase != "" && control.Phase(phase).Index() < 0 {
-		return fmt.Errorf("unknown phase %q: use one of %v", phase, control.Phases)
+	if phase != "" && record.Phase(phase).Index() < 0 {
+		return fmt.Errorf("unknown phase %q: use one of %v", phase, record.Phases)
 	}
 	l.mu.Lock()
 	l.crashAfter = phase

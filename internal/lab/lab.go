@@ -35,6 +35,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/timeline"
 )
 
 // Options configures a lab.
@@ -124,7 +125,7 @@ type Lab struct {
 	// in three (the late-health-check fault); lateRuns counts its runs.
 	lateHealth map[string]time.Time
 	lateRuns   map[string]int
-	events     []Event
+	events     []timeline.Event
 	// points are the EMF datapoints the functions logged (the newest
 	// maxPoints): the lab's CloudWatch metrics, for alarm.Rule.
 	points     []metrics.Datapoint
@@ -136,17 +137,8 @@ type Lab struct {
 	closed     bool
 }
 
-// Event is something the lab saw happen: a fault, an alarm change, a
-// routing change. Drills read them for their timelines.
-type Event struct {
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	Region string    `json:"region,omitempty"`
-	Detail string    `json:"detail"`
-}
-
 func (l *Lab) event(kind, regionName, detail string) {
-	e := Event{At: time.Now().UTC(), Kind: kind, Region: regionName, Detail: detail}
+	e := timeline.Event{At: time.Now().UTC(), Kind: kind, Region: regionName, Detail: detail}
 	l.mu.Lock()
 	l.events = append(l.events, e)
 	if len(l.events) > 10000 {
@@ -167,10 +159,10 @@ func (l *Lab) accessDenied(d access.Denial) {
 func (l *Lab) Denials() int64 { return l.denials.Load() }
 
 // Events returns the events since t.
-func (l *Lab) Events(since time.Time) []Event {
+func (l *Lab) Events(since time.Time) []timeline.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []Event
+	var out []timeline.Event
 	for _, e := range l.events {
 		if e.At.After(since) {
 			out = append(out, e)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -159,7 +160,7 @@ func (in Input) regions() []string {
 func controlRecords(ctx context.Context, in Input) Result {
 	res := Result{Check: "control records"}
 	var bad, parts []string
-	recs := map[string]control.Active{}
+	recs := map[string]record.Active{}
 	for _, r := range in.regions() {
 		st, ok := in.Stores[r]
 		if !ok {

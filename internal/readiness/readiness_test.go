@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -148,7 +149,7 @@ func TestEachCheckCatchesItsMisconfiguration(t *testing.T) {
 	})
 	t.Run("control records", func(t *testing.T) {
 		in := in
-		if err := in.Stores[west].CompareAndSet(ctx, 1, control.Active{Region: west, Epoch: 2, Since: time.Now()}); err != nil {
+		if err := in.Stores[west].CompareAndSet(ctx, 1, record.Active{Region: west, Epoch: 2, Since: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		want(t, readiness.Run(ctx, in), "control records", readiness.Warn, "has not caught up")

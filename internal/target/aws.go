@@ -18,13 +18,16 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/timeline"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Switch is the AWS outage switch: a deny-everything policy on the primary
@@ -145,7 +148,7 @@ func (t *AWS) watch(ctx context.Context) {
 	tick := time.NewTicker(t.Poll)
 	defer tick.Stop()
 	for {
-		var best control.Active
+		var best record.Active
 		for _, s := range t.Stores {
 			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			a, err := s.Active(rctx)
@@ -207,11 +210,11 @@ func (t *AWS) DetectionFloor(context.Context) (time.Duration, string) {
 	return 3*period + t.Poll, fmt.Sprintf("alarm 3 × %s (%s profile) + client lookup %s", period, t.Profile, t.Poll)
 }
 
-func (t *AWS) Events(context.Context, time.Time) []Event { return nil }
+func (t *AWS) Events(context.Context, time.Time) []timeline.Event { return nil }
 
 // Validate compares the regions from here with the validator's code (the
 // deployed data-validator function runs the same on its schedule).
-func (t *AWS) Validate(ctx context.Context) (*validate.Report, error) {
+func (t *AWS) Validate(ctx context.Context) (*verdict.Report, error) {
 	v := &validate.Validator{
 		Primary: validate.SideFor(t.DataClients[t.PrimaryRegion], t.AppNames, true),
 		DR:      validate.SideFor(t.DataClients[t.DRRegion], t.AppNames, true),

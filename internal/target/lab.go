@@ -19,7 +19,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/timeline"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Lab is the target of a running lab, reached through its control API.
@@ -179,13 +180,9 @@ func (t *Lab) FailbackReplication(ctx context.Context, on bool) error {
 	return t.c.SetFailbackReplication(ctx, on)
 }
 
-func (t *Lab) Events(ctx context.Context, since time.Time) []Event {
+func (t *Lab) Events(ctx context.Context, since time.Time) []timeline.Event {
 	evs, _ := t.c.Events(ctx, since)
-	out := make([]Event, len(evs))
-	for i, e := range evs {
-		out[i] = Event(e)
-	}
-	return out
+	return evs
 }
 
 func (t *Lab) Routed(ctx context.Context) (string, bool) {
@@ -216,12 +213,12 @@ func (t *Lab) DetectionFloor(ctx context.Context) (time.Duration, string) {
 
 // Validate has the lab's data-validator function (the real binary, in the
 // DR region) compare the regions.
-func (t *Lab) Validate(ctx context.Context) (*validate.Report, error) {
+func (t *Lab) Validate(ctx context.Context) (*verdict.Report, error) {
 	out, err := t.c.Invoke(ctx, t.DR(), region.FnValidator, []byte(`{"settle":"5s"}`))
 	if err != nil {
 		return nil, err
 	}
-	var v validate.Report
+	var v verdict.Report
 	if err := json.Unmarshal(out, &v); err != nil {
 		return nil, fmt.Errorf("the function returned %q: %w", out, err)
 	}

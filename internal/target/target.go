@@ -8,7 +8,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/timeline"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Kind says which target a report or a status line is about.
@@ -47,7 +48,7 @@ type Deployment interface {
 	// in a region and returns its response.
 	Invoke(ctx context.Context, region, function string, payload []byte) ([]byte, error)
 	// Validate compares the two regions' data.
-	Validate(ctx context.Context) (*validate.Report, error)
+	Validate(ctx context.Context) (*verdict.Report, error)
 	// Observe reports what the target sees beyond the control records:
 	// routing, servers, faults, replication, health metrics.
 	Observe(ctx context.Context) (Observation, error)
@@ -97,15 +98,7 @@ type Traffic interface {
 	DetectionFloor(ctx context.Context) (time.Duration, string)
 	// Events are the target's own records of what happened since (the
 	// lab's event log; none on AWS).
-	Events(ctx context.Context, since time.Time) []Event
-}
-
-// Event is one entry of a target's own record of what happened.
-type Event struct {
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	Region string    `json:"region,omitempty"`
-	Detail string    `json:"detail"`
+	Events(ctx context.Context, since time.Time) []timeline.Event
 }
 
 // Observation is what a target sees beyond the control records. A field it

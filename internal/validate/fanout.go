@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Invoker calls the data-validator function with a Request payload and
@@ -17,7 +19,7 @@ type Invoker func(ctx context.Context, payload []byte) ([]byte, error)
 // function, each over a range of the segments, then one more to merge the
 // partial digests and compare. progress hears, after each invocation, how
 // many segments have been scanned.
-func FanOut(ctx context.Context, invoke Invoker, n, segments, buckets int, settle time.Duration, noObjects bool, progress func(done, total int)) (*Report, error) {
+func FanOut(ctx context.Context, invoke Invoker, n, segments, buckets int, settle time.Duration, noObjects bool, progress func(done, total int)) (*verdict.Report, error) {
 	if n > segments {
 		return nil, fmt.Errorf("--fan-out %d is more than --segments %d: each invocation needs at least one segment", n, segments)
 	}
@@ -58,7 +60,7 @@ func FanOut(ctx context.Context, invoke Invoker, n, segments, buckets int, settl
 	if err != nil {
 		return nil, err
 	}
-	var rep Report
+	var rep verdict.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, fmt.Errorf("the function returned %q: %w", out, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Function is what the data-validator function does with each invocation
@@ -34,7 +35,7 @@ func (f Function) Handle(ctx context.Context, payload json.RawMessage) (any, err
 		v.Primary.Objects, v.DR.Objects = nil, nil
 		return v.Digest(ctx, seg)
 	}
-	var rep *Report
+	var rep *verdict.Report
 	if len(req.Partials) > 0 {
 		p, err := MergePartials(req.Partials)
 		if err != nil {
@@ -46,7 +47,7 @@ func (f Function) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	} else if rep, err = v.Run(ctx); err != nil {
 		return nil, err
 	}
-	if err := rep.Emit(f.Out); err != nil {
+	if err := Emit(f.Out, rep); err != nil {
 		f.Log.Error("emit metrics", "err", err)
 	}
 	if !rep.Clean() {

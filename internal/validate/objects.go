@@ -13,30 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // ObjectSide is one region's protected bucket.
 type ObjectSide struct {
 	S3     *s3.Client
 	Bucket string
-}
-
-// ObjectReport compares the buckets key by key: the current state (ETag,
-// or deleted) and the ETags of every version. Version IDs are not compared:
-// the lab's replicator, unlike S3 replication, gives replicas IDs of their
-// own; the history of ETags says the same thing on both targets.
-type ObjectReport struct {
-	Keys             map[string]int `json:"keys"`
-	MissingInDR      Finding        `json:"missing_in_dr"`
-	MissingInPrimary Finding        `json:"missing_in_primary"`
-	Divergent        Finding        `json:"divergent"`
-	// Settling counts keys that differ but changed within the settle window.
-	Settling int64 `json:"settling"`
-}
-
-// Clean reports whether the buckets agree.
-func (r *ObjectReport) Clean() bool {
-	return r.MissingInDR.Count == 0 && r.MissingInPrimary.Count == 0 && r.Divergent.Count == 0
 }
 
 // objectState is what a bucket says about one key.
@@ -98,7 +81,7 @@ func listObjects(ctx context.Context, side *ObjectSide) (map[string]*objectState
 	return out, nil
 }
 
-func (v *Validator) compareObjects(ctx context.Context) (*ObjectReport, error) {
+func (v *Validator) compareObjects(ctx context.Context) (*verdict.ObjectReport, error) {
 	var pm, dm map[string]*objectState
 	var perr, derr error
 	var wg sync.WaitGroup
@@ -115,7 +98,7 @@ func (v *Validator) compareObjects(ctx context.Context) (*ObjectReport, error) {
 	if v.Settle < 0 {
 		cutoff = v.Now().Add(time.Hour)
 	}
-	r := &ObjectReport{Keys: map[string]int{v.Primary.Region: live(pm), v.DR.Region: live(dm)}}
+	r := &verdict.ObjectReport{Keys: map[string]int{v.Primary.Region: live(pm), v.DR.Region: live(dm)}}
 	keys := make([]string, 0, len(pm)+len(dm))
 	for k := range pm {
 		keys = append(keys, k)
@@ -144,11 +127,11 @@ func (v *Validator) compareObjects(ctx context.Context) (*ObjectReport, error) {
 		}
 		switch {
 		case d.current == "" && p.current != "":
-			r.MissingInDR.add(k, v.Samples)
+			r.MissingInDR.Add(k, v.Samples)
 		case p.current == "" && d.current != "":
-			r.MissingInPrimary.add(k, v.Samples)
+			r.MissingInPrimary.Add(k, v.Samples)
 		default:
-			r.Divergent.add(k, v.Samples)
+			r.Divergent.Add(k, v.Samples)
 		}
 	}
 	return r, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Side is one region's copy of the table (and, optionally, its bucket).
@@ -231,53 +232,9 @@ func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, se
 	return nil
 }
 
-// Finding is one kind of difference: how many, and some of the keys.
-type Finding struct {
-	Count   int64    `json:"count"`
-	Samples []string `json:"samples,omitempty"`
-}
-
-func (f *Finding) add(key string, max int) {
-	f.Count++
-	if len(f.Samples) < max {
-		f.Samples = append(f.Samples, key)
-	}
-}
-
-// Report is the result of a validation.
-type Report struct {
-	Table            string            `json:"table"`
-	Primary          string            `json:"primary"`
-	DR               string            `json:"dr"`
-	Started          time.Time         `json:"started"`
-	Seconds          float64           `json:"seconds"`
-	Items            map[string]int64  `json:"items"`
-	Digest           map[string]string `json:"digest"`
-	Buckets          int               `json:"buckets"`
-	DifferingBuckets int               `json:"differing_buckets"`
-	MissingInDR      Finding           `json:"missing_in_dr"`
-	MissingInPrimary Finding           `json:"missing_in_primary"`
-	Divergent        Finding           `json:"divergent"`
-	// Settled counts differences seen by the scan that had converged when
-	// read again after the settle window: replication in flight.
-	Settled int64 `json:"settled"`
-	// NotRechecked counts differences beyond MaxRecheck, reported as scanned.
-	NotRechecked int64         `json:"not_rechecked,omitempty"`
-	Objects      *ObjectReport `json:"objects,omitempty"`
-}
-
-// Clean reports whether the regions hold the same data.
-func (r *Report) Clean() bool {
-	ok := r.MissingInDR.Count == 0 && r.MissingInPrimary.Count == 0 && r.Divergent.Count == 0
-	if r.Objects != nil {
-		ok = ok && r.Objects.Clean()
-	}
-	return ok
-}
-
 // Run validates the whole table (and the buckets, when configured): the
 // digest pass, the diff of differing buckets, the settle recheck.
-func (v *Validator) Run(ctx context.Context) (*Report, error) {
+func (v *Validator) Run(ctx context.Context) (*verdict.Report, error) {
 	v.defaults()
 	p, recs, err := v.digest(ctx, AllSegments(v.Segments), true)
 	if err != nil {
@@ -289,13 +246,13 @@ func (v *Validator) Run(ctx context.Context) (*Report, error) {
 // Compare finishes a validation from a (merged) digest pass: it diffs the
 // buckets whose digests differ and rechecks differences after the settle
 // window.
-func (v *Validator) Compare(ctx context.Context, p *Partial) (*Report, error) {
+func (v *Validator) Compare(ctx context.Context, p *Partial) (*verdict.Report, error) {
 	return v.compare(ctx, p, [2][]*records{})
 }
 
 // compare is Compare; with both sides' records kept by the digest pass,
 // the differing buckets are diffed from them, with no second scan.
-func (v *Validator) compare(ctx context.Context, p *Partial, recs [2][]*records) (*Report, error) {
+func (v *Validator) compare(ctx context.Context, p *Partial, recs [2][]*records) (*verdict.Report, error) {
 	v.defaults()
 	if p.Segments.First != 0 || p.Segments.Last != p.Segments.Total-1 {
 		return nil, fmt.Errorf("digests cover segments %d-%d of %d: merge the partials of every range first", p.Segments.First, p.Segments.Last, p.Segments.Total)
@@ -305,7 +262,7 @@ func (v *Validator) compare(ctx context.Context, p *Partial, recs [2][]*records)
 		return nil, fmt.Errorf("digests for %s and %s with %d buckets are missing from the partial", v.Primary.Region, v.DR.Region, p.Buckets)
 	}
 	v.Buckets = p.Buckets
-	r := &Report{
+	r := &verdict.Report{
 		Table: p.Table, Primary: v.Primary.Region, DR: v.DR.Region, Started: p.Started, Buckets: p.Buckets,
 		Items:  map[string]int64{v.Primary.Region: pd.Total().Count, v.DR.Region: dd.Total().Count},
 		Digest: map[string]string{v.Primary.Region: pd.Total().String(), v.DR.Region: dd.Total().String()},
@@ -451,15 +408,15 @@ func (v *Validator) diffPass(ctx context.Context, keys []string, buckets []int) 
 // settle waits until the settle window has passed since the scan started,
 // reads every difference again (consistently, both regions) and reports
 // those that remain.
-func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r *Report) error {
+func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r *verdict.Report) error {
 	report := func(c candidate) {
 		switch c.kind {
 		case missingInDR:
-			r.MissingInDR.add(c.name, v.Samples)
+			r.MissingInDR.Add(c.name, v.Samples)
 		case missingInPrimary:
-			r.MissingInPrimary.add(c.name, v.Samples)
+			r.MissingInPrimary.Add(c.name, v.Samples)
 		default:
-			r.Divergent.add(c.name, v.Samples)
+			r.Divergent.Add(c.name, v.Samples)
 		}
 	}
 	if len(cands) == 0 {

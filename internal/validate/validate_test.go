@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -138,7 +139,7 @@ func TestEveryDivergenceIsFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what string, f validate.Finding, want ...string) {
+	check := func(what string, f verdict.Finding, want ...string) {
 		t.Helper()
 		if f.Count != int64(len(want)) || strings.Join(f.Samples, ",") != strings.Join(want, ",") {
 			t.Errorf("%s = %d %v, want %v", what, f.Count, f.Samples, want)
@@ -186,7 +187,7 @@ func TestEveryDivergenceIsFound(t *testing.T) {
 	}
 
 	var emf bytes.Buffer
-	if err := r.Emit(&emf); err != nil {
+	if err := validate.Emit(&emf, r); err != nil {
 		t.Fatal(err)
 	}
 	pts, err := metrics.Parse(bytes.TrimSpace(emf.Bytes()), metrics.Namespace)
@@ -350,14 +351,14 @@ func TestCompositeKeysInOnePass(t *testing.T) {
 
 	v := &validate.Validator{Primary: validate.Side{Region: e.primary.Name, DB: dbs[0], Table: table}, DR: validate.Side{Region: e.dr.Name, DB: dbs[1], Table: table},
 		Segments: 4, Buckets: 64, Settle: -1}
-	check := func(r *validate.Report) {
+	check := func(r *verdict.Report) {
 		t.Helper()
-		want := map[string]validate.Finding{
+		want := map[string]verdict.Finding{
 			"missing in DR":      {Count: 1, Samples: []string{"user=u00,line=9"}},
 			"missing in primary": {Count: 1, Samples: []string{"user=u01,line=9"}},
 			"divergent":          {Count: 1, Samples: []string{"user=u02,line=2"}},
 		}
-		got := map[string]validate.Finding{"missing in DR": r.MissingInDR, "missing in primary": r.MissingInPrimary, "divergent": r.Divergent}
+		got := map[string]verdict.Finding{"missing in DR": r.MissingInDR, "missing in primary": r.MissingInPrimary, "divergent": r.Divergent}
 		for k, w := range want {
 			if g := got[k]; g.Count != w.Count || strings.Join(g.Samples, ";") != strings.Join(w.Samples, ";") {
 				t.Errorf("%s: %d %v, want %d %v", k, g.Count, g.Samples, w.Count, w.Samples)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // History keeps every drill's report under one directory
@@ -159,7 +159,7 @@ func readReport(path string) (*Report, error) {
 
 // FailoverEntries turns the control journal's runs into history lines: when
 // each began, from where to where, and the last phase it reached.
-func FailoverEntries(runs map[int64][]control.Entry) []Entry {
+func FailoverEntries(runs map[int64][]record.Entry) []Entry {
 	var out []Entry
 	for epoch, es := range runs {
 		if len(es) == 0 {
@@ -168,7 +168,7 @@ func FailoverEntries(runs map[int64][]control.Entry) []Entry {
 		first, last := es[0], es[len(es)-1]
 		e := Entry{ID: fmt.Sprintf("epoch-%d", epoch), Kind: "failover", At: first.At,
 			Detail: fmt.Sprintf("%s → %s, %s", first.From, first.To, last.Phase)}
-		if last.Phase == control.Completed {
+		if last.Phase == record.Completed {
 			e.Detail += fmt.Sprintf(" after %.2fs", last.At.Sub(first.At).Seconds())
 		}
 		if first.Detail != "" {

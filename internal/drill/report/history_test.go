@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // Every drill is kept (never overwritten), listed oldest first with its
@@ -70,11 +70,11 @@ func TestHistoryKeepsEveryDrill(t *testing.T) {
 
 func TestFailoverEntries(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	runs := map[int64][]control.Entry{
-		2: {{Epoch: 2, Phase: control.Detected, At: t0, From: "us-east-1", To: "us-west-2", Detail: "alarm"},
-			{Epoch: 2, Phase: control.Completed, At: t0.Add(1500 * time.Millisecond)}},
-		3: {{Epoch: 3, Phase: control.Detected, At: t0.Add(time.Hour), From: "us-west-2", To: "us-east-1"},
-			{Epoch: 3, Phase: control.Fenced, At: t0.Add(time.Hour + time.Second)}},
+	runs := map[int64][]record.Entry{
+		2: {{Epoch: 2, Phase: record.Detected, At: t0, From: "us-east-1", To: "us-west-2", Detail: "alarm"},
+			{Epoch: 2, Phase: record.Completed, At: t0.Add(1500 * time.Millisecond)}},
+		3: {{Epoch: 3, Phase: record.Detected, At: t0.Add(time.Hour), From: "us-west-2", To: "us-east-1"},
+			{Epoch: 3, Phase: record.Fenced, At: t0.Add(time.Hour + time.Second)}},
 	}
 	es := FailoverEntries(runs)
 	if len(es) != 2 || es[0].ID != "epoch-2" || es[1].ID != "epoch-3" {

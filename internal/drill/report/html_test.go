@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 func TestWriteHTML(t *testing.T) {
@@ -25,7 +25,7 @@ func TestWriteHTML(t *testing.T) {
 			Breakdown: map[string]float64{"detection": 2.9, "routing": 0.1}},
 		RPO:        &RPO{Missing: 2, SpanSeconds: 0.1},
 		Writes:     writes,
-		Validation: &validate.Report{Items: map[string]int64{"us-east-1": 2, "us-west-2": 1}, MissingInDR: validate.Finding{Count: 1}},
+		Validation: &verdict.Report{Items: map[string]int64{"us-east-1": 2, "us-west-2": 1}, MissingInDR: verdict.Finding{Count: 1}},
 	}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, r); err != nil {

@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/target"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/control/record"
+	"github.com/pilotlight/pilotlight/internal/timeline"
+	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
 // Report is a drill's result, written as report.json.
@@ -45,10 +45,10 @@ type Report struct {
 	UnackedCommits int       `json:"unacked_commits"`
 	Integrity      Integrity `json:"integrity"`
 	// Validation is the data validator's comparison of the regions at the end.
-	Validation *validate.Report `json:"validation,omitempty"`
+	Validation *verdict.Report `json:"validation,omitempty"`
 	// Objectives are the RTO and RPO the drill was held to.
-	Objectives *Objectives    `json:"objectives,omitempty"`
-	Events     []target.Event `json:"events,omitempty"`
+	Objectives *Objectives      `json:"objectives,omitempty"`
+	Events     []timeline.Event `json:"events,omitempty"`
 	// App is the protected application drilled (drill --app); nil: the
 	// orders service.
 	App *App `json:"app,omitempty"`
@@ -113,11 +113,11 @@ func objectiveNote(met *bool, obj float64) string {
 
 // FailoverReport is the unplanned failover, measured.
 type FailoverReport struct {
-	FaultAt       time.Time       `json:"fault_at"`
-	Epoch         int64           `json:"epoch"`
-	Journal       []control.Entry `json:"journal"`
-	FirstAckDR    time.Time       `json:"first_ack_dr"`
-	FenceLandedAt time.Time       `json:"fence_landed_at,omitzero"`
+	FaultAt       time.Time      `json:"fault_at"`
+	Epoch         int64          `json:"epoch"`
+	Journal       []record.Entry `json:"journal"`
+	FirstAckDR    time.Time      `json:"first_ack_dr"`
+	FenceLandedAt time.Time      `json:"fence_landed_at,omitzero"`
 	// RTO: fault to the first write acknowledged in the DR region. The
 	// breakdown sums to it: detection (fault → run detected), decision,
 	// fencing, promotion, verification (journal phases), routing (run
@@ -135,14 +135,14 @@ var BreakdownOrder = []string{"detection", "decision", "fencing", "promotion", "
 // Measure fills the RTO breakdown from the journal, with the detection
 // floor and how it is made up.
 func (f *FailoverReport) Measure(floor time.Duration, why string) {
-	at := map[control.Phase]time.Time{}
+	at := map[record.Phase]time.Time{}
 	for _, e := range f.Journal {
 		at[e.Phase] = e.At
 	}
 	f.RTOSeconds = f.FirstAckDR.Sub(f.FaultAt).Seconds()
 	prev := f.FaultAt
 	f.Breakdown = map[string]float64{}
-	for i, p := range []control.Phase{control.Detected, control.Decided, control.Fenced, control.Promoted, control.Verified} {
+	for i, p := range []record.Phase{record.Detected, record.Decided, record.Fenced, record.Promoted, record.Verified} {
 		t, ok := at[p]
 		if !ok {
 			continue
@@ -175,12 +175,12 @@ type RPO struct {
 
 // FailbackReport is the planned failback.
 type FailbackReport struct {
-	StartedAt          time.Time       `json:"started_at"`
-	Epoch              int64           `json:"epoch"`
-	Journal            []control.Entry `json:"journal"`
-	FirstAckPrimary    time.Time       `json:"first_ack_primary"`
-	UnavailableSeconds float64         `json:"unavailable_seconds"` // last write acknowledged in the DR region → first acknowledged in the primary
-	Lost               int             `json:"lost"`                // acknowledged writes missing in the primary: must be 0
+	StartedAt          time.Time      `json:"started_at"`
+	Epoch              int64          `json:"epoch"`
+	Journal            []record.Entry `json:"journal"`
+	FirstAckPrimary    time.Time      `json:"first_ack_primary"`
+	UnavailableSeconds float64        `json:"unavailable_seconds"` // last write acknowledged in the DR region → first acknowledged in the primary
+	Lost               int            `json:"lost"`                // acknowledged writes missing in the primary: must be 0
 }
 
 func shortDigest(d string) string {

@@ -15,6 +15,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -83,7 +84,7 @@ func Templates(ctx context.Context, regions []Region, names region.Names, primar
 				if t.Name != names.ControlTable() {
 					return nil
 				}
-				_, err := control.New(r.Clients, names).Init(ctx, control.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()})
+				_, err := control.New(r.Clients, names).Init(ctx, record.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()})
 				return err
 			})
 		}
@@ -183,7 +184,7 @@ func Own(ctx context.Context, regions []Region, n region.Names, primary string) 
 			if err := createTable(ctx, c, n.ControlTable(), []string{region.ControlHashKey, region.ControlSortKey}, false); err != nil {
 				return err
 			}
-			if _, err := control.New(c, n).Init(ctx, control.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
+			if _, err := control.New(c, n).Init(ctx, record.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
 				return err
 			}
 			continue
@@ -199,7 +200,7 @@ func Own(ctx context.Context, regions []Region, n region.Names, primary string) 
 				return err
 			}
 		}
-		if _, err := control.New(c, n).Init(ctx, control.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
+		if _, err := control.New(c, n).Init(ctx, record.Active{Region: primary, Epoch: 1, Since: time.Now().UTC()}); err != nil {
 			return err
 		}
 	}

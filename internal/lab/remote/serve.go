@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
+	"github.com/pilotlight/pilotlight/internal/timeline"
 )
 
 // Serve runs a lab until ctx ends: it starts it, serves the control endpoint
@@ -352,8 +353,8 @@ func (c *Client) Invoke(ctx context.Context, regionName, function string, payloa
 }
 
 // Events fetches the lab's events since t.
-func (c *Client) Events(ctx context.Context, since time.Time) ([]lab.Event, error) {
-	var evs []lab.Event
+func (c *Client) Events(ctx context.Context, since time.Time) ([]timeline.Event, error) {
+	var evs []timeline.Event
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.State.Control+"/events?since="+since.UTC().Format(time.RFC3339Nano), nil)
 	if err != nil {
 		return nil, err
