@@ -15,7 +15,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/awstarget"
 )
 
 // planFor builds the deploy plan from settings and flags. acct may be a
@@ -25,7 +25,7 @@ func planFor(s config.Settings, acct, profile, email, zone, record string, rtc b
 		Profile: profile, NotificationMail: email, HostedZoneID: zone, RecordName: record, RTC: rtc}
 }
 
-func stacksOf(g *globals, a *target.Account) *deploy.Stacks {
+func stacksOf(g *globals, a *awstarget.Account) *deploy.Stacks {
 	return &deploy.Stacks{Client: a.CloudFormation, Out: g.io.Out}
 }
 
@@ -68,7 +68,7 @@ usual chain (SSO, instance roles).`,
 			ctx := cmd.Context()
 			if dryRun {
 				acct := "<account>"
-				if a, err := target.ConnectAccount(ctx, s); err == nil {
+				if a, err := awstarget.ConnectAccount(ctx, s); err == nil {
 					acct = a.ID
 				}
 				p := planFor(s, acct, profile, email, zone, record, rtc)
@@ -78,7 +78,7 @@ usual chain (SSO, instance roles).`,
 				printPlan(g, p)
 				return nil
 			}
-			a, err := target.ConnectAccount(ctx, s)
+			a, err := awstarget.ConnectAccount(ctx, s)
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ left. --dry-run shows the steps and what exists.`,
 			if err != nil {
 				return err
 			}
-			a, err := target.ConnectAccount(cmd.Context(), s)
+			a, err := awstarget.ConnectAccount(cmd.Context(), s)
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/awstarget"
+	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -112,13 +113,13 @@ type backlogger interface {
 	Backlog(ctx context.Context) (oldest time.Duration, paused bool, err error)
 }
 
-var _ backlogger = (*target.Lab)(nil)
+var _ backlogger = (*labtarget.Lab)(nil)
 
 // awsAccount is a target in an AWS account (AWS): check reads its control
 // plane too.
-type awsAccount interface{ AWSAccount() *target.Account }
+type awsAccount interface{ AWSAccount() *awstarget.Account }
 
-var _ awsAccount = (*target.AWS)(nil)
+var _ awsAccount = (*awstarget.AWS)(nil)
 
 // controlPlane is what check reads on AWS: the alarms and every schedule.
 func controlPlane(p deploy.Plan, cfg aws.Config) *readiness.ControlPlane {

@@ -20,6 +20,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
 
 // drillLong is drill --help: what a drill does, its scenarios (from the drill package's table), the AWS target, --app and the report.
@@ -235,8 +236,8 @@ func appTable(dir, app, table string) (protect.Plan, string, error) {
 
 // labForDrill connects to the lab, starting it (and fetching what it
 // needs) when it is not running.
-func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*target.Lab, error) {
-	t, err := target.ConnectLab(s.LabDir)
+func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*labtarget.Lab, error) {
+	t, err := labtarget.Connect(s.LabDir)
 	if err == nil {
 		return t, nil
 	}
@@ -252,5 +253,5 @@ func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.
 	if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
 		return nil, err
 	}
-	return target.ConnectLab(s.LabDir)
+	return labtarget.Connect(s.LabDir)
 }

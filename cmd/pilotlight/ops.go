@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
 
 // controllerFor resolves settings, connects to the lab or AWS and builds
@@ -472,4 +473,4 @@ func confirm(g *globals, yes bool, what, how string) error {
 // lab): checked here, once.
 type labOperator interface{ Client() *remote.Client }
 
-var _ labOperator = (*target.Lab)(nil)
+var _ labOperator = (*labtarget.Lab)(nil)

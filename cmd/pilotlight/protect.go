@@ -23,6 +23,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/awstarget"
 )
 
 // lambdaPlane is a target with a Lambda control plane (AWS, and the lab
@@ -509,7 +510,7 @@ func labTarget(t target.Target, r replicator, say func(string, ...any)) protect.
 }
 
 // awsTarget is what apply and remove change on AWS.
-func awsTarget(t target.Target, a *target.Account, lease control.LeaseConfig, say func(string, ...any), out io.Writer) protect.AWSTarget {
+func awsTarget(t target.Target, a *awstarget.Account, lease control.LeaseConfig, say func(string, ...any), out io.Writer) protect.AWSTarget {
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
 	at := protect.AWSTarget{Primary: t.Primary(), DR: t.DR(), Account: a.ID, PrimaryDB: p.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,

@@ -5,6 +5,8 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/awstarget"
+	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
 
 // resolveTarget reads settings and connects to the lab or to AWS: the one
@@ -15,7 +17,7 @@ func resolveTarget(g *globals, cmd *cobra.Command) (target.Target, error) {
 		return nil, err
 	}
 	if s.Target == config.TargetAWS {
-		return target.ConnectAWS(cmd.Context(), s)
+		return awstarget.Connect(cmd.Context(), s)
 	}
-	return target.ConnectLab(s.LabDir)
+	return labtarget.Connect(s.LabDir)
 }

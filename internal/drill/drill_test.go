@@ -28,12 +28,13 @@ import (
 	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/target"
+	"github.com/pilotlight/pilotlight/internal/target/awstarget"
+	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // The lab target offers the chaos scenarios' faults.
-var _ drill.LabFaults = (*target.Lab)(nil)
+var _ drill.LabFaults = (*labtarget.Lab)(nil)
 
 // startLab runs a lab with functions in this process, served like
 // `pilotlight lab up` serves it, and connects to it as the CLI does.
@@ -73,7 +74,7 @@ func startLab(t *testing.T) *remote.Client {
 
 func env(t *testing.T, cl *remote.Client) drill.Env {
 	t.Helper()
-	lt, err := target.NewLab(cl)
+	lt, err := labtarget.New(cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 	// the lab region instead of denying IAM roles.
 	t.Run("aws target rehearsed on the lab", func(t *testing.T) {
 		sw := &labSwitch{cl: cl}
-		lt := e.Target.(*target.Lab)
+		lt := e.Target.(*labtarget.Lab)
 		// The AWS target builds its own controller, from the deployed
 		// failover controller's environment (here: the one the lab gave
 		// its function) and control clients with one attempt.
@@ -182,7 +183,7 @@ func TestDrillsEndToEnd(t *testing.T) {
 		if w != nil {
 			ctlClients[w.Name] = w
 		}
-		aw := &target.AWS{
+		aw := &awstarget.AWS{
 			PrimaryRegion: cl.State.Primary, DRRegion: cl.State.DR, AppNames: cl.State.Names(),
 			AppURLs: map[string]string{
 				cl.State.Primary: cl.State.FrontDoor + "/_region/" + cl.State.Primary,
@@ -246,7 +247,7 @@ func TestAppDrills(t *testing.T) {
 	e := env(t, cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	lt := e.Target.(*target.Lab)
+	lt := e.Target.(*labtarget.Lab)
 	p, dr := lt.Clients()[cl.State.Primary], lt.Clients()[cl.State.DR]
 	create := exec.CommandContext(ctx, "../../testdata/shop/create.sh")
 	ep := cl.State.Regions[p.Name].Endpoints
@@ -442,8 +443,8 @@ func (s *labSwitch) Off(ctx context.Context, r string) error {
 // failback object replication standing in for the DR stack's replication
 // rule back to the primary.
 type rehearsal struct {
-	*target.AWS
-	lab *target.Lab
+	*awstarget.AWS
+	lab *labtarget.Lab
 }
 
 func (r rehearsal) FailbackReplication(ctx context.Context, on bool) error {

@@ -1,4 +1,4 @@
-package target
+package awstarget
 
 import (
 	"context"
@@ -25,6 +25,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/timeline"
 	"github.com/pilotlight/pilotlight/internal/validate"
 	"github.com/pilotlight/pilotlight/internal/validate/verdict"
@@ -38,7 +39,7 @@ type Switch interface {
 	Off(ctx context.Context, region string) error
 }
 
-// AWS is the target of a deployment on AWS (ConnectAWS), or, with no
+// AWS is the target of a deployment on AWS (Connect), or, with no
 // Account, a rehearsal of one on the lab (the fields set by the test).
 type AWS struct {
 	PrimaryRegion, DRRegion string
@@ -86,11 +87,11 @@ type AWS struct {
 	stop   context.CancelFunc
 }
 
-var _ Target = (*AWS)(nil)
+var _ target.Target = (*AWS)(nil)
 
-func (t *AWS) Kind() Kind { return KindAWS }
-func (t *AWS) OutageProfile() OutageProfile {
-	return OutageProfile{RPONote: "0 by construction on AWS: the outage switch denies the functions' roles, while global-table and S3 replication keep running"}
+func (t *AWS) Kind() target.Kind { return target.KindAWS }
+func (t *AWS) OutageProfile() target.OutageProfile {
+	return target.OutageProfile{RPONote: "0 by construction on AWS: the outage switch denies the functions' roles, while global-table and S3 replication keep running"}
 }
 
 // AWSAccount is the account the target is connected to (nil: none).
@@ -257,7 +258,7 @@ func (t *AWS) Deployment(ctx context.Context) (failover.Deployment, config.Funct
 	read := t.FunctionEnv
 	if read == nil {
 		if t.Account == nil {
-			return failover.Deployment{}, config.FunctionEnv{}, errors.New("no AWS connection: build the target with ConnectAWS")
+			return failover.Deployment{}, config.FunctionEnv{}, errors.New("no AWS connection: build the target with Connect")
 		}
 		read = t.Account.FunctionEnv
 	}
@@ -371,7 +372,7 @@ func (t *AWS) AutoScaling(regionName string) *applicationautoscaling.Client {
 
 func (t *AWS) Invoke(ctx context.Context, regionName, function string, payload []byte) ([]byte, error) {
 	if t.Account == nil {
-		return nil, errors.New("no AWS connection: build the target with ConnectAWS")
+		return nil, errors.New("no AWS connection: build the target with Connect")
 	}
 	c := lambda.NewFromConfig(t.Account.cfg, func(o *lambda.Options) { o.Region = regionName })
 	name := t.AppNames.Function(function)
@@ -387,17 +388,17 @@ func (t *AWS) Invoke(ctx context.Context, regionName, function string, payload [
 
 // Observe reads what the DR region's health check last reported to
 // CloudWatch: the primary's health and replication lag.
-func (t *AWS) Observe(ctx context.Context) (Observation, error) {
+func (t *AWS) Observe(ctx context.Context) (target.Observation, error) {
 	if t.Account == nil {
-		return Observation{}, nil
+		return target.Observation{}, nil
 	}
 	cw := cloudwatch.NewFromConfig(t.Account.cfg, func(o *cloudwatch.Options) { o.Region = t.DRRegion })
-	return Observation{Health: ReadHealth(ctx, cw, t.PrimaryRegion, t.DRRegion, time.Now())}, nil
+	return target.Observation{Health: ReadHealth(ctx, cw, t.PrimaryRegion, t.DRRegion, time.Now())}, nil
 }
 
 // ReadHealth reads the DR region's health check metrics.
-func ReadHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr string, now time.Time) *Health {
-	h := &Health{}
+func ReadHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr string, now time.Time) *target.Health {
+	h := &target.Health{}
 	var err1, err2 error
 	h.PrimaryHealthy, err1 = metrics.Latest(ctx, cw, metrics.RegionHealthy, map[string]string{"Region": dr, "Target": primary}, cwtypes.StatisticMinimum, 10*time.Minute, now)
 	h.ReplicationLagMs, err2 = metrics.Latest(ctx, cw, metrics.ReplicationLagMs, map[string]string{"Region": dr, "Source": primary}, cwtypes.StatisticMaximum, 10*time.Minute, now)
@@ -407,9 +408,9 @@ func ReadHealth(ctx context.Context, cw metrics.StatisticsReader, primary, dr st
 	return h
 }
 
-// ConnectAWS connects to the account the settings' credentials belong to
+// Connect connects to the account the settings' credentials belong to
 // and returns the target of the deployment there.
-func ConnectAWS(ctx context.Context, s config.Settings) (*AWS, error) {
+func Connect(ctx context.Context, s config.Settings) (*AWS, error) {
 	a, err := ConnectAccount(ctx, s)
 	if err != nil {
 		return nil, err

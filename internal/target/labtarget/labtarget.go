@@ -1,4 +1,4 @@
-package target
+package labtarget
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/timeline"
 	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
@@ -31,19 +32,19 @@ type Lab struct {
 	http    *http.Client
 }
 
-var _ Target = (*Lab)(nil)
+var _ target.Target = (*Lab)(nil)
 
-// ConnectLab connects to the lab running from dir (remote.ErrNoLab: none).
-func ConnectLab(dir string) (*Lab, error) {
+// Connect connects to the lab running from dir (remote.ErrNoLab: none).
+func Connect(dir string) (*Lab, error) {
 	c, err := remote.Connect(dir)
 	if err != nil {
 		return nil, err
 	}
-	return NewLab(c)
+	return New(c)
 }
 
-// NewLab is the target of the lab c controls.
-func NewLab(c *remote.Client) (*Lab, error) {
+// New is the target of the lab c controls.
+func New(c *remote.Client) (*Lab, error) {
 	clients, err := c.State.Clients(0)
 	if err != nil {
 		return nil, err
@@ -76,8 +77,10 @@ func (t *Lab) StopReplicating(ctx context.Context, a lab.Adopted) error {
 	return t.c.StopReplicating(ctx, a)
 }
 
-func (t *Lab) Kind() Kind                          { return KindLab }
-func (t *Lab) OutageProfile() OutageProfile        { return OutageProfile{RTOSlack: 2 * time.Second} }
+func (t *Lab) Kind() target.Kind { return target.KindLab }
+func (t *Lab) OutageProfile() target.OutageProfile {
+	return target.OutageProfile{RTOSlack: 2 * time.Second}
+}
 func (t *Lab) Primary() string                     { return t.c.State.Primary }
 func (t *Lab) DR() string                          { return t.c.State.DR }
 func (t *Lab) Names() region.Names                 { return t.c.State.Names() }
@@ -227,12 +230,12 @@ func (t *Lab) Validate(ctx context.Context) (*verdict.Report, error) {
 
 // Observe reads the lab's status: the front door's view, servers, faults
 // and both replicators.
-func (t *Lab) Observe(ctx context.Context) (Observation, error) {
+func (t *Lab) Observe(ctx context.Context) (target.Observation, error) {
 	st, err := t.c.Status(ctx)
 	if err != nil {
-		return Observation{}, err
+		return target.Observation{}, err
 	}
-	o := Observation{Servers: map[string]map[string]bool{}, Faults: map[string][]string{}, Paused: st.Paused}
+	o := target.Observation{Servers: map[string]map[string]bool{}, Faults: map[string][]string{}, Paused: st.Paused}
 	if st.Routing != nil {
 		o.Routing, o.Answer = map[string]bool{}, st.Routing.Answer
 		for r, h := range st.Routing.Regions {
