@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/target"
 )
 
 // streams are a command's I/O, passed in so output can be tested.
@@ -39,6 +40,9 @@ type globals struct {
 	// protected application's table instead of pilotlight's.
 	backupApp, backupAppTable string
 	warned                    bool
+	// connect builds the target a command acts on from resolved settings:
+	// connectTarget in the program, a fake in the commands' tests.
+	connect func(cmd *cobra.Command, s config.Settings) (target.Target, error)
 }
 
 // roleFlags map the flags that name settings to their settings.
@@ -202,7 +206,13 @@ func guardGroups(c *cobra.Command) {
 //	1  a check failed: a drill, validate, readiness, status that cannot read a record
 //	2  could not run: bad flags or settings, an unknown command, an unreachable target
 func run(ctx context.Context, args []string, io streams, environ []string) int {
-	g := &globals{io: io, environ: environ}
+	return execute(ctx, &globals{io: io, environ: environ, connect: connectTarget}, args)
+}
+
+// execute runs the command line args with g (its streams, environment and
+// connect), and returns the exit code.
+func execute(ctx context.Context, g *globals, args []string) int {
+	io := g.io
 	root := newRoot(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
