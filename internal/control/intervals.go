@@ -9,19 +9,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotlight/pilotlight/internal/control/record"
 )
 
 // ExpireAttr is the control tables' TTL attribute (the templates enable
 // TTL on it): the journaled lease intervals and revocations carry it.
 const ExpireAttr = "expire_at"
-
-// Interval is one confirmed lease interval, journaled by its holder.
-type Interval struct {
-	Holder string    `json:"holder"`
-	Epoch  int64     `json:"epoch"`
-	Start  time.Time `json:"start"`
-	Until  time.Time `json:"until"`
-}
 
 func (s *Store) journalLease(ctx context.Context, iv leaseInterval) error {
 	it := key("leases", fmt.Sprintf("%012d#%015d", iv.epoch, iv.start.UnixMilli()))
@@ -54,8 +48,8 @@ func (s *Store) revoke(ctx context.Context, holder string, epoch int64, t time.T
 }
 
 // Intervals returns the confirmed lease intervals journaled in this region.
-func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
-	var out []Interval
+func (s *Store) Intervals(ctx context.Context) ([]record.Interval, error) {
+	var out []record.Interval
 	type revocation struct {
 		holder string
 		epoch  int64
@@ -79,7 +73,7 @@ func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 				}
 				continue
 			}
-			iv := Interval{}
+			iv := record.Interval{}
 			if v, ok := it["holder"].(*types.AttributeValueMemberS); ok {
 				iv.Holder = v.Value
 			}
@@ -98,24 +92,4 @@ func (s *Store) Intervals(ctx context.Context) ([]Interval, error) {
 		}
 	}
 	return out, nil
-}
-
-// Overlaps returns the pairs of intervals of different holders that
-// overlap: it must be empty, or two regions could have acknowledged writes
-// at the same time. (One region holding two epochs at once — a handover that
-// could not move its own record, then rolled back — writes to one table.)
-func Overlaps(ivs []Interval) [][2]Interval {
-	var out [][2]Interval
-	for i := range ivs {
-		for j := i + 1; j < len(ivs); j++ {
-			a, b := ivs[i], ivs[j]
-			if a.Holder == b.Holder {
-				continue
-			}
-			if a.Start.Before(b.Until) && b.Start.Before(a.Until) {
-				out = append(out, [2]Interval{a, b})
-			}
-		}
-	}
-	return out
 }

@@ -280,7 +280,7 @@ func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
 		t.Fatal("a forced claim acknowledged before a whole term had passed")
 	}
 	ivs := intervals(t, ctx, f)
-	if o := control.Overlaps(ivs); len(o) > 0 {
+	if o := record.Overlaps(ivs); len(o) > 0 {
 		t.Fatalf("lease intervals overlap: %+v", o)
 	}
 }
@@ -324,7 +324,7 @@ func TestForcedClaimWaitsFromWhenItLanded(t *testing.T) {
 	if start := res.Lease.Until.Add(-cfg.Term); !start.After(old.Until) {
 		t.Fatalf("forced lease starts %s, before east's last renewal ran out at %s", start.Format(time.RFC3339Nano), old.Until.Format(time.RFC3339Nano))
 	}
-	if o := control.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
+	if o := record.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
 		t.Fatalf("lease intervals overlap: %+v", o)
 	}
 }
@@ -405,7 +405,7 @@ func TestRenewalInFlightDuringHandoverEndsAtTheHandover(t *testing.T) {
 		}
 		all = append(all, more...)
 	}
-	if o := control.Overlaps(all); len(o) > 0 {
+	if o := record.Overlaps(all); len(o) > 0 {
 		t.Fatalf("leases overlap: %+v", o)
 	}
 }
@@ -422,9 +422,9 @@ func TestTwoRegionModeIsBestEffort(t *testing.T) {
 	}
 }
 
-func intervals(t *testing.T, ctx context.Context, f fixture) []control.Interval {
+func intervals(t *testing.T, ctx context.Context, f fixture) []record.Interval {
 	t.Helper()
-	var all []control.Interval
+	var all []record.Interval
 	for _, r := range []string{east, west} {
 		ivs, err := f.stores[r].Intervals(ctx)
 		if err != nil {
@@ -437,21 +437,21 @@ func intervals(t *testing.T, ctx context.Context, f fixture) []control.Interval 
 
 func TestOverlaps(t *testing.T) {
 	at := func(s int) time.Time { return time.Unix(1000, 0).Add(time.Duration(s) * time.Second) }
-	ivs := []control.Interval{
+	ivs := []record.Interval{
 		{Holder: east, Epoch: 1, Start: at(0), Until: at(5)},
 		{Holder: east, Epoch: 1, Start: at(4), Until: at(9)},
 		{Holder: west, Epoch: 2, Start: at(10), Until: at(12)},
 	}
-	if o := control.Overlaps(ivs); len(o) != 0 {
+	if o := record.Overlaps(ivs); len(o) != 0 {
 		t.Fatalf("disjoint holders reported overlapping: %+v", o)
 	}
-	ivs = append(ivs, control.Interval{Holder: east, Epoch: 1, Start: at(11), Until: at(13)})
-	if o := control.Overlaps(ivs); len(o) != 1 {
+	ivs = append(ivs, record.Interval{Holder: east, Epoch: 1, Start: at(11), Until: at(13)})
+	if o := record.Overlaps(ivs); len(o) != 1 {
 		t.Fatalf("overlaps %+v; want the one between epoch 1 and epoch 2", o)
 	}
 	// One region at two epochs at once writes to one table: no overlap.
-	same := []control.Interval{{Holder: west, Epoch: 2, Start: at(0), Until: at(5)}, {Holder: west, Epoch: 4, Start: at(4), Until: at(6)}}
-	if o := control.Overlaps(same); len(o) != 0 {
+	same := []record.Interval{{Holder: west, Epoch: 2, Start: at(0), Until: at(5)}, {Holder: west, Epoch: 4, Start: at(4), Until: at(6)}}
+	if o := record.Overlaps(same); len(o) != 0 {
 		t.Fatalf("one holder's epochs reported overlapping: %+v", o)
 	}
 }
@@ -501,7 +501,7 @@ func TestUnforcedClaimKeepsAForcedHold(t *testing.T) {
 	if err := writable(t, ctx, f.stores[west], time.Now()); err != nil {
 		t.Fatalf("after the wait the new holder may write: %v", err)
 	}
-	if o := control.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
+	if o := record.Overlaps(intervals(t, ctx, f)); len(o) > 0 {
 		t.Fatalf("lease intervals overlap: %+v", o)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
 
@@ -25,7 +25,7 @@ import (
 // on AWS the comparison carries the clock bound ε.
 func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 	rep := d.rep
-	var ivs []control.Interval
+	var ivs []record.Interval
 	for _, r := range []string{d.primary, d.dr} {
 		got, err := d.store(r).Intervals(ctx)
 		if err != nil {
@@ -38,7 +38,7 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 			}
 		}
 	}
-	overlaps := control.Overlaps(ivs)
+	overlaps := record.Overlaps(ivs)
 	rep.LeaseOverlaps = len(overlaps)
 	if len(overlaps) > 0 {
 		o := overlaps[0]
@@ -109,7 +109,7 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 }
 
 // held reports whether a confirmed lease of region covered t.
-func held(ivs []control.Interval, region string, t time.Time) bool {
+func held(ivs []record.Interval, region string, t time.Time) bool {
 	for _, iv := range ivs {
 		if iv.Holder == region && !t.Before(iv.Start) && !t.After(iv.Until) {
 			return true

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
@@ -165,9 +164,9 @@ func (d *run) minAckRatio() float64 {
 
 // settle lets the workload run for opts.After, stops it, and reads the
 // control records' view.
-func (d *run) settle(ctx context.Context) (control.View, error) {
+func (d *run) settle(ctx context.Context) (record.View, error) {
 	if err := wait(ctx, d.opts.After); err != nil {
-		return control.View{}, err
+		return record.View{}, err
 	}
 	d.stopWorkload()
 	return d.fc.View(ctx, d.primary, d.dr)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
@@ -159,7 +158,7 @@ func (d *run) forcedInterrupted(ctx context.Context) error {
 	if err == nil {
 		return errors.New("the interrupted forced run reported success")
 	}
-	var resumed control.View
+	var resumed record.View
 	if err := d.poll(ctx, d.dr+" active and released by the tick", func() (bool, error) {
 		v, err := d.fc.View(ctx, d.primary, d.dr)
 		if err != nil {
@@ -210,7 +209,7 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 		if err := <-ran; err == nil {
 			d.say("the failback finished before the interruption reached it")
 		}
-		var v control.View
+		var v record.View
 		if err := d.poll(ctx, d.primary+" released by the tick", func() (bool, error) {
 			var err error
 			v, err = d.fc.View(ctx, d.primary, d.dr)
@@ -253,7 +252,7 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 // (the holder's renewals repaired the one that missed a step), then cuts
 // region for the fault window: the primary must keep writing.
 func (d *run) repairedThenCut(ctx context.Context, missed, cut string, since time.Time) error {
-	var v control.View
+	var v record.View
 	if err := d.poll(ctx, missed+"'s record repaired", func() (bool, error) {
 		var err error
 		v, err = d.fc.View(ctx, d.primary, d.dr)

@@ -281,7 +281,7 @@ func (c *Controller) Quorum(from, to string, withoutWitness bool) *control.Quoru
 
 // View reads the control records of both regions and the witness and says
 // which region is active: the holder of the highest epoch on a majority.
-func (c *Controller) View(ctx context.Context, a, b string) (control.View, error) {
+func (c *Controller) View(ctx context.Context, a, b string) (record.View, error) {
 	return c.Quorum(a, b, false).Read(ctx, c.fenceTimeout())
 }
 

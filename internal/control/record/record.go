@@ -1,11 +1,16 @@
 // Package record owns the plain data of pilotlight's control plane: a
-// region's control record (Active) and its hold, the lease item, and the
-// failover journal's phases and entries. Package control reads and writes
-// them in the control tables; readers of a run (the drill's report, the
-// dashboard) take them from here and link no AWS SDK.
+// region's control record (Active) and its hold, the lease item, the
+// failover journal's phases and entries, what the three records say
+// together (View), and the journaled lease intervals with the check that
+// no two holders' overlap. Package control reads and writes them in the
+// control tables; readers of a run (the drill's report, the dashboard)
+// take them from here and link no AWS SDK.
 package record
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // Active is one control record: which region holds the write lease, at
 // which epoch, since when, and until when this record grants it. Epochs only
@@ -126,4 +131,88 @@ type Entry struct {
 type Lease struct {
 	Epoch int64     `json:"epoch"`
 	Until time.Time `json:"lease_until"`
+}
+
+// View is what the three records say together.
+type View struct {
+	// Active is the holder of the highest epoch present on a majority of
+	// records (zero Region when no epoch is: no region is active).
+	Active  Active
+	Records map[string]Active // per region; missing when unreadable
+	Errors  map[string]error
+}
+
+// Agreed picks, among the records at a's (holder, epoch), the one whose
+// hold and grant the view reports, the same whichever order the records
+// were read in: the holder's own record when it agrees (its write path
+// reads that one), else a held one (a hold not yet lifted everywhere
+// still stops renewals there), else the latest grant.
+func (v View) Agreed(a Active) Active {
+	if a.Region == "" {
+		return a
+	}
+	if own, ok := v.Records[a.Region]; ok && own.Epoch == a.Epoch && own.Region == a.Region {
+		return own
+	}
+	regions := make([]string, 0, len(v.Records))
+	for r := range v.Records {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	var best Active
+	found := false
+	for _, r := range regions {
+		x := v.Records[r]
+		if x.Epoch != a.Epoch || x.Region != a.Region {
+			continue
+		}
+		switch {
+		case !found:
+			best, found = x, true
+		case (x.Hold != "") != (best.Hold != ""):
+			if x.Hold != "" {
+				best = x
+			}
+		case x.GrantedUntil.After(best.GrantedUntil):
+			best = x
+		}
+	}
+	return best
+}
+
+// HighestEpoch is the highest epoch on any readable record.
+func (v View) HighestEpoch() int64 {
+	var e int64
+	for _, a := range v.Records {
+		e = max(e, a.Epoch)
+	}
+	return e
+}
+
+// Interval is one confirmed lease interval, journaled by its holder.
+type Interval struct {
+	Holder string    `json:"holder"`
+	Epoch  int64     `json:"epoch"`
+	Start  time.Time `json:"start"`
+	Until  time.Time `json:"until"`
+}
+
+// Overlaps returns the pairs of intervals of different holders that
+// overlap: it must be empty, or two regions could have acknowledged writes
+// at the same time. (One region holding two epochs at once — a handover that
+// could not move its own record, then rolled back — writes to one table.)
+func Overlaps(ivs []Interval) [][2]Interval {
+	var out [][2]Interval
+	for i := range ivs {
+		for j := i + 1; j < len(ivs); j++ {
+			a, b := ivs[i], ivs[j]
+			if a.Holder == b.Holder {
+				continue
+			}
+			if a.Start.Before(b.Until) && b.Start.Before(a.Until) {
+				out = append(out, [2]Interval{a, b})
+			}
+		}
+	}
+	return out
 }
