@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
@@ -228,7 +229,7 @@ func appTable(dir, app, table string) (protect.Plan, string, error) {
 		}
 		return p, p.Inventory.Tables[0].Name, nil
 	}
-	if !slices.ContainsFunc(p.Inventory.Tables, func(t protect.Table) bool { return t.Name == table }) {
+	if !slices.ContainsFunc(p.Inventory.Tables, func(t inventory.Table) bool { return t.Name == table }) {
 		return p, "", codedError{2, fmt.Errorf("--app-table %s: application %s does not protect it (its plan's tables: %v)", table, app, p.Inventory.TableNames())}
 	}
 	return p, table, nil

@@ -20,6 +20,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/apply"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/readiness"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -48,9 +50,9 @@ type replicator interface {
 // protectSource is what protect scans on t: the primary region's data
 // planes, its Lambda control plane if the target has one, and never
 // pilotlight's own resources.
-func protectSource(t target.Target) protect.Source {
+func protectSource(t target.Target) inventory.Source {
 	c := t.Clients()[t.Primary()]
-	src := protect.Source{Primary: t.Primary(), DR: t.DR(), DynamoDB: c.DynamoDB, S3: c.S3}
+	src := inventory.Source{Primary: t.Primary(), DR: t.DR(), DynamoDB: c.DynamoDB, S3: c.S3}
 	if l, ok := t.(lambdaPlane); ok {
 		src.Lambda = l.Lambda(t.Primary())
 	}
@@ -75,8 +77,8 @@ func (s *selectorFlags) add(c *cobra.Command) {
 	f.StringArrayVar(&s.names, "name", nil, "and are named so (repeatable)")
 }
 
-func (s *selectorFlags) selector() (protect.Selector, error) {
-	sel := protect.Selector{Prefix: s.prefix, Names: s.names}
+func (s *selectorFlags) selector() (inventory.Selector, error) {
+	sel := inventory.Selector{Prefix: s.prefix, Names: s.names}
 	for _, t := range s.tags {
 		k, v, ok := strings.Cut(t, "=")
 		if !ok || k == "" {
@@ -161,7 +163,7 @@ Exit status: 0 no blockers, 1 blockers found, 2 could not scan.`,
 				return withCode(2, err)
 			}
 			defer t.Close()
-			inv, err := protect.Scan(cmd.Context(), protectSource(t), s)
+			inv, err := inventory.Scan(cmd.Context(), protectSource(t), s)
 			if err != nil {
 				return withCode(2, err)
 			}
@@ -170,7 +172,7 @@ Exit status: 0 no blockers, 1 blockers found, 2 could not scan.`,
 					return err
 				}
 			} else {
-				protect.WriteInventory(g.io.Out, inv)
+				inventory.WriteInventory(g.io.Out, inv)
 			}
 			if inv.Blockers() > 0 {
 				return exitError(1)
@@ -262,7 +264,7 @@ func newProtectPlanCmd(g *globals) *cobra.Command {
 			}
 			defer t.Close()
 			o.ControlTable = t.Names().ControlTable()
-			inv, err := protect.Scan(cmd.Context(), protectSource(t), s)
+			inv, err := inventory.Scan(cmd.Context(), protectSource(t), s)
 			if err != nil {
 				return withCode(2, err)
 			}
@@ -413,10 +415,10 @@ func planApplier(ctx context.Context, g *globals, t target.Target) (applier, err
 		lt := labTarget(t, r, say)
 		return applier{
 			apply: func(ctx context.Context, p protect.Plan, approved string) error {
-				return protect.ApplyLab(ctx, p, approved, lt)
+				return apply.Lab(ctx, p, approved, lt)
 			},
 			remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
-				return protect.RemoveLab(ctx, p, approved, lt, del)
+				return apply.RemoveLab(ctx, p, approved, lt, del)
 			}}, nil
 	}
 	a, ok := t.(awsAccount)
@@ -431,10 +433,10 @@ func planApplier(ctx context.Context, g *globals, t target.Target) (applier, err
 	at := awsTarget(t, a.AWSAccount(), env.Lease, say, g.io.Out)
 	return applier{
 		apply: func(ctx context.Context, p protect.Plan, approved string) error {
-			return protect.ApplyAWS(ctx, p, approved, at)
+			return apply.AWS(ctx, p, approved, at)
 		},
 		remove: func(ctx context.Context, p protect.Plan, approved string, del bool) error {
-			return protect.RemoveAWS(ctx, p, approved, at, del)
+			return apply.RemoveAWS(ctx, p, approved, at, del)
 		}}, nil
 }
 
@@ -496,12 +498,12 @@ func readPlan(path string) (protect.Plan, error) {
 }
 
 // labTarget is what apply and remove change in the lab.
-func labTarget(t target.Target, r replicator, say func(string, ...any)) protect.LabTarget {
+func labTarget(t target.Target, r replicator, say func(string, ...any)) apply.LabTarget {
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
-	lt := protect.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
-		Replicate:       func(ctx context.Context, a protect.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
+	lt := apply.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		Replicate:       func(ctx context.Context, a apply.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a apply.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
 		Say:             say, Lease: lab.LeaseConfig}
 	if l, ok := t.(lambdaPlane); ok {
 		lt.PrimaryLambda, lt.DRLambda = l.Lambda(t.Primary()), l.Lambda(t.DR())
@@ -510,10 +512,10 @@ func labTarget(t target.Target, r replicator, say func(string, ...any)) protect.
 }
 
 // awsTarget is what apply and remove change on AWS.
-func awsTarget(t target.Target, a *awstarget.Account, lease control.LeaseConfig, say func(string, ...any), out io.Writer) protect.AWSTarget {
+func awsTarget(t target.Target, a *awstarget.Account, lease control.LeaseConfig, say func(string, ...any), out io.Writer) apply.AWSTarget {
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
-	at := protect.AWSTarget{Primary: t.Primary(), DR: t.DR(), Account: a.ID, PrimaryDB: p.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+	at := apply.AWSTarget{Primary: t.Primary(), DR: t.DR(), Account: a.ID, PrimaryDB: p.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		Stacks: &deploy.Stacks{Client: a.CloudFormation, Out: out}, Lease: lease, Say: say,
 		Batch: s3control.NewFromConfig(a.Config(), func(o *s3control.Options) { o.Region = t.Primary() })}
 	if l, ok := t.(lambdaPlane); ok {

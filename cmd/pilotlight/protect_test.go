@@ -16,6 +16,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // protect scan and plan on the lab, as a user runs them: their own table
@@ -56,7 +57,7 @@ func TestProtectCommands(t *testing.T) {
 	}
 
 	r := runCLI(t, dir, nil, "protect", "scan", "--prefix", "shop-", "--json")
-	var inv protect.Inventory
+	var inv inventory.Inventory
 	if err := json.Unmarshal([]byte(r.out), &inv); err != nil || r.code != 0 {
 		t.Fatalf("scan: exit %d, %v\n%s%s", r.code, err, r.out, r.err)
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/apply"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target/awstarget"
 	"github.com/pilotlight/pilotlight/internal/target/labtarget"
@@ -257,14 +259,14 @@ func TestAppDrills(t *testing.T) {
 		t.Fatalf("create.sh: %v\n%s", err, out)
 	}
 	pl, dl := lt.Lambda(p.Name), lt.Lambda(dr.Name)
-	labT := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+	labT := apply.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		PrimaryLambda: pl, DRLambda: dl, Lease: lab.LeaseConfig,
-		Replicate:       func(ctx context.Context, a protect.Replicated) error { return cl.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return cl.StopReplicating(ctx, lab.Adopted(a)) }}
+		Replicate:       func(ctx context.Context, a apply.Replicated) error { return cl.Replicate(ctx, lab.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a apply.Replicated) error { return cl.StopReplicating(ctx, lab.Adopted(a)) }}
 	// scan, plan and apply, as protect does; drill --app reads the plan.
-	adopt := func(sel protect.Selector, o protect.Options, tables, buckets, functions int) *drill.App {
+	adopt := func(sel inventory.Selector, o protect.Options, tables, buckets, functions int) *drill.App {
 		t.Helper()
-		inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: pl}, sel)
+		inv, err := inventory.Scan(ctx, inventory.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: pl}, sel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +278,7 @@ func TestAppDrills(t *testing.T) {
 		if len(plan.Inventory.Tables) != tables || len(plan.Inventory.Buckets) != buckets || len(plan.Inventory.Functions) != functions {
 			t.Fatalf("the plan: %d tables, %d buckets, %d functions", len(plan.Inventory.Tables), len(plan.Inventory.Buckets), len(plan.Inventory.Functions))
 		}
-		if err := protect.ApplyLab(ctx, plan, plan.Hash, labT); err != nil {
+		if err := apply.Lab(ctx, plan, plan.Hash, labT); err != nil {
 			t.Fatal(err)
 		}
 		return &drill.App{Name: plan.App, Table: plan.Inventory.Tables[0].Name, Tier: string(plan.Tier), Promise: plan.Promise}
@@ -313,7 +315,7 @@ func TestAppDrills(t *testing.T) {
 		o := opts
 		// The guarded part of the shop: its carts, their media and the
 		// cart service, which writes through the guard package.
-		o.App = adopt(protect.Selector{Names: []string{"shop-carts", "shop-media", "shop-cart-api"}}, protect.Options{Guarded: []string{"shop-cart-api"}}, 1, 1, 1)
+		o.App = adopt(inventory.Selector{Names: []string{"shop-carts", "shop-media", "shop-cart-api"}}, protect.Options{Guarded: []string{"shop-cart-api"}}, 1, 1, 1)
 		if o.App.Table != table || o.App.Tier != report.EpochGuard {
 			t.Fatalf("the drill's application: %+v", o.App)
 		}
@@ -367,7 +369,7 @@ func TestAppDrills(t *testing.T) {
 	t.Run("routing-only", func(t *testing.T) {
 		o := opts
 		// The whole shop, the mailer (no guard) too: routing only.
-		o.App = adopt(protect.Selector{Prefix: "shop-"}, protect.Options{Tier: protect.RoutingOnly}, 2, 1, 2)
+		o.App = adopt(inventory.Selector{Prefix: "shop-"}, protect.Options{Tier: protect.RoutingOnly}, 2, 1, 2)
 		if o.App.Tier != "routing-only" {
 			t.Fatalf("the drill's application: %+v", o.App)
 		}

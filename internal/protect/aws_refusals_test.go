@@ -23,7 +23,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/awstest"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // On AWS every preflight refusal stops the plan, naming the resource and
@@ -82,8 +84,8 @@ func TestPlanOnAWSRefusesEveryBlocker(t *testing.T) {
 	table := func(name string, mod func(*dynamodb.CreateTableInput)) func(t *testing.T) {
 		return func(t *testing.T) {
 			in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{attr("id", types.ScalarAttributeTypeS)},
-				KeySchema:            []types.KeySchemaElement{key("id", types.KeyTypeHash)},
+				AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("id", types.ScalarAttributeTypeS)},
+				KeySchema:            []types.KeySchemaElement{labtest.Key("id", types.KeyTypeHash)},
 				StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}
 			if mod != nil {
 				mod(in)
@@ -179,20 +181,20 @@ func TestPlanOnAWSRefusesEveryBlocker(t *testing.T) {
 			if tc.dr != "" {
 				d = tc.dr
 			}
-			src := protect.Source{Primary: primary, DR: d, DynamoDB: ddb, S3: s3c, Lambda: lc, AutoScaling: as,
+			src := inventory.Source{Primary: primary, DR: d, DynamoDB: ddb, S3: s3c, Lambda: lc, AutoScaling: as,
 				Now: func() time.Time { return time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC) }}
-			sel := protect.Selector{Names: []string{tc.name}}
-			inv, err := protect.Scan(ctx, src, sel)
+			sel := inventory.Selector{Names: []string{tc.name}}
+			inv, err := inventory.Scan(ctx, src, sel)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if inv.Blockers() != 1 {
 				var b strings.Builder
-				protect.WriteInventory(&b, inv)
+				inventory.WriteInventory(&b, inv)
 				t.Fatalf("%d blockers, want 1:\n%s", inv.Blockers(), b.String())
 			}
 			var b strings.Builder
-			protect.WriteInventory(&b, inv)
+			inventory.WriteInventory(&b, inv)
 			if !strings.Contains(b.String(), tc.want) {
 				t.Fatalf("scan does not say %q:\n%s", tc.want, b.String())
 			}
@@ -204,7 +206,7 @@ func TestPlanOnAWSRefusesEveryBlocker(t *testing.T) {
 				return
 			}
 			tc.fix(t, &o)
-			if inv, err = protect.Scan(ctx, src, sel); err != nil {
+			if inv, err = inventory.Scan(ctx, src, sel); err != nil {
 				t.Fatal(err)
 			}
 			p, err := protect.MakePlan(inv, o)

@@ -16,7 +16,9 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pilotlight/pilotlight/internal/awstest"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // On AWS, scan reads the user's functions through the Lambda control plane
@@ -53,16 +55,16 @@ func TestScanAndPlanOnAWS(t *testing.T) {
 	fn("shop-mailer", lambdatypes.RuntimeProvidedal2023, nil)
 	fn("other-app", lambdatypes.RuntimeProvidedal2023, nil)
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("shop-carts"), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN)},
-		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)},
+		AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("user", types.ScalarAttributeTypeS), labtest.Attr("line", types.ScalarAttributeTypeN)},
+		KeySchema:            []types.KeySchemaElement{labtest.Key("user", types.KeyTypeHash), labtest.Key("line", types.KeyTypeRange)},
 		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shop-media")}); err != nil {
 		t.Fatal(err)
 	}
-	src := protect.Source{Primary: primary, DR: dr, DynamoDB: ddb, S3: s3c, Lambda: lc}
-	inv, err := protect.Scan(ctx, src, protect.Selector{Prefix: "shop-"})
+	src := inventory.Source{Primary: primary, DR: dr, DynamoDB: ddb, S3: s3c, Lambda: lc}
+	inv, err := inventory.Scan(ctx, src, inventory.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestScanAndPlanOnAWS(t *testing.T) {
 		Rules: []s3types.ServerSideEncryptionRule{{ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAwsKms, KMSMasterKeyID: aws.String("arn:aws:kms:us-east-1:123456789012:key/k")}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	inv, err = protect.Scan(ctx, src, protect.Selector{Prefix: "shop-"})
+	inv, err = inventory.Scan(ctx, src, inventory.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}

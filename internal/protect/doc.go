@@ -1,10 +1,12 @@
 // Package protect owns adopting a user's own application — tables,
 // buckets and functions pilotlight did not create — for disaster
-// recovery: Scan inventories the primary region and runs a preflight per
-// resource (what blocks DR, and the fix); Plan turns an inventory into a
-// reviewable plan (steps, the fencing tier and what it promises, the
-// CloudFormation it will apply) that changes nothing; a plan is identified
-// by its hash, which apply must be given.
+// recovery. It owns the plan: MakePlan turns an inventory (package
+// inventory: what the primary region holds, and what blocks DR) into a
+// reviewable plan — steps, the fencing tier and what it promises, the
+// CloudFormation it will apply — that changes nothing, identified by its
+// hash, which apply must be given; and it keeps the applied plans, which
+// check, status and every failback's drain read. Package apply carries a
+// plan out on the lab or on AWS, and takes it back.
 //
 // The fencing tiers, weakest first, and what each may promise:
 //

@@ -1,14 +1,16 @@
 package protect_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
-	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
@@ -33,7 +35,8 @@ func TestShopExample(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "no AWS CLI on PATH: CI must run the example's create script (.ci/run installs Debian's awscli)", "no AWS CLI on PATH: the example's create script is not run (the functions were checked)")
 	}
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	l := labtest.Lab(t)
 	p, dr := labtest.Clients(t, 0)
 	ep, err := l.Endpoints(p.Name)
@@ -47,7 +50,7 @@ func TestShopExample(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("create.sh: %v\n%s", err, out)
 	}
-	inv, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: labLambda(t, l, p.Name)}, protect.Selector{Prefix: "shop-"})
+	inv, err := inventory.Scan(ctx, inventory.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: labtest.Lambda(t, p.Name)}, inventory.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func TestShopExample(t *testing.T) {
 	}
 	if inv.Blockers() != 0 {
 		var b strings.Builder
-		protect.WriteInventory(&b, inv)
+		inventory.WriteInventory(&b, inv)
 		t.Fatalf("the example has blockers:\n%s", b.String())
 	}
 }

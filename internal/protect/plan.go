@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
+
+// CopyTag marks a DR copy apply made, with the ARN of the function it
+// copies: remove deletes only a function that carries it, and apply never
+// overwrites a function without it.
+const CopyTag = "pilotlight:copy-of"
 
 // Tier is how the application's writes are fenced on the side that lost
 // the lease.
@@ -84,13 +89,13 @@ type Step struct {
 // Plan is a reviewable, written plan: it changes nothing, and apply takes
 // it only by its Hash.
 type Plan struct {
-	App       string    `json:"app"`
-	Primary   string    `json:"primary"`
-	DR        string    `json:"dr"`
-	Tier      Tier      `json:"tier"`
-	Promise   string    `json:"promise"`
-	Stated    string    `json:"stated,omitempty"` // what the tier rests on that pilotlight could not check
-	Inventory Inventory `json:"inventory"`
+	App       string              `json:"app"`
+	Primary   string              `json:"primary"`
+	DR        string              `json:"dr"`
+	Tier      Tier                `json:"tier"`
+	Promise   string              `json:"promise"`
+	Stated    string              `json:"stated,omitempty"` // what the tier rests on that pilotlight could not check
+	Inventory inventory.Inventory `json:"inventory"`
 	// Guarded are the functions apply gives the guard's variables (the
 	// control table, the lease): at the epoch-guard tier, the guarded ones.
 	Guarded      []string `json:"guarded,omitempty"`
@@ -108,12 +113,12 @@ var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 // MakePlan turns an inventory into a plan. It refuses an inventory with
 // blockers a replica key does not resolve, and a tier the application does
 // not allow.
-func MakePlan(inv Inventory, o Options) (Plan, error) {
+func MakePlan(inv inventory.Inventory, o Options) (Plan, error) {
 	if !appName.MatchString(o.App) {
 		return Plan{}, fmt.Errorf("protect plan: app name %q: use 2–31 lower-case letters, digits and dashes, starting with a letter (it names the stacks)", o.App)
 	}
 	if len(inv.Tables)+len(inv.Buckets)+len(inv.Functions) == 0 {
-		return Plan{}, fmt.Errorf("protect plan: the scan found nothing to protect with %s: check the filter", describe(inv.Selector))
+		return Plan{}, fmt.Errorf("protect plan: the scan found nothing to protect with %s: check the filter", inv.Selector)
 	}
 	if msgs := unresolved(inv, o); len(msgs) > 0 {
 		return Plan{}, fmt.Errorf("protect plan: %d blocker(s) to fix first:\n  %s", len(msgs), strings.Join(msgs, "\n  "))
@@ -177,31 +182,12 @@ func (p Plan) Verify(approved string) error {
 	return nil
 }
 
-func describe(s Selector) string {
-	var parts []string
-	if s.Prefix != "" {
-		parts = append(parts, "prefix "+s.Prefix)
-	}
-	keys := make([]string, 0, len(s.Tags))
-	for k := range s.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = append(parts, "tag "+k+"="+s.Tags[k])
-	}
-	if len(s.Names) > 0 {
-		parts = append(parts, "names "+strings.Join(s.Names, ", "))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // unresolved lists the blockers left once replica keys are given.
-func unresolved(inv Inventory, o Options) []string {
+func unresolved(inv inventory.Inventory, o Options) []string {
 	var out []string
-	add := func(kind, name string, fs []Finding) {
+	add := func(kind, name string, fs []inventory.Finding) {
 		for _, f := range fs {
-			if f.Severity != Blocker {
+			if f.Severity != inventory.Blocker {
 				continue
 			}
 			if f.KeyFixes && o.ReplicaKeys[name] != "" {
@@ -224,9 +210,9 @@ func unresolved(inv Inventory, o Options) []string {
 
 // allowedTier is the strongest tier the application allows, and what it
 // rests on that could not be checked.
-func allowedTier(inv Inventory, o Options) (Tier, string, error) {
+func allowedTier(inv inventory.Inventory, o Options) (Tier, string, error) {
 	for _, g := range o.Guarded {
-		if !slices.ContainsFunc(inv.Functions, func(f Function) bool { return f.Name == g }) && len(inv.Functions) > 0 {
+		if !slices.ContainsFunc(inv.Functions, func(f inventory.Function) bool { return f.Name == g }) && len(inv.Functions) > 0 {
 			return "", "", fmt.Errorf("protect plan: --guarded %s: no such function in the scan", g)
 		}
 	}
@@ -249,7 +235,7 @@ func allowedTier(inv Inventory, o Options) (Tier, string, error) {
 	return RoutingOnly, "", nil
 }
 
-func whyCeiling(inv Inventory, o Options, ceiling Tier) string {
+func whyCeiling(inv inventory.Inventory, o Options, ceiling Tier) string {
 	switch ceiling {
 	case KillSwitch:
 		var un []string
@@ -275,7 +261,7 @@ func ReplicaName(bucket, dr string) string {
 	return n
 }
 
-func steps(inv Inventory, o Options, tier Tier) []Step {
+func steps(inv inventory.Inventory, o Options, tier Tier) []Step {
 	var s []Step
 	p, dr := inv.Primary, inv.DR
 	for _, t := range inv.Tables {
@@ -287,7 +273,7 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 			s = append(s, Step{r, p, "add a replica in " + dr + " (UpdateTable) and wait until it is ACTIVE; the items already there are copied by DynamoDB", true,
 				"with --delete-replicas deletes the replica in " + dr + " and its copy of the data (kept otherwise); the table in " + p + " is not touched"})
 		}
-		s = append(s, Step{r, p, "import it into stack " + stackName(o.App, p) + " as AWS::DynamoDB::GlobalTable with DeletionPolicy Retain (never a type change in place)", false,
+		s = append(s, Step{r, p, "import it into stack " + StackName(o.App, p) + " as AWS::DynamoDB::GlobalTable with DeletionPolicy Retain (never a type change in place)", false,
 			"the stack is deleted; the table is retained"})
 	}
 	for _, b := range inv.Buckets {
@@ -295,8 +281,8 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 		if b.Versioning != "Enabled" {
 			s = append(s, Step{r, p, "enable versioning", true, "left enabled (S3 can only suspend it)"})
 		}
-		s = append(s, Step{r, dr, "create the replica bucket " + ReplicaName(b.Name, dr) + " (versioned) in stack " + stackName(o.App, dr), false, "deleted with its objects only if you pass --delete-replicas; kept otherwise"})
-		s = append(s, Step{r, p, "add replication rule pilotlight-" + o.App + " (all objects, delete markers too) to " + ReplicaName(b.Name, dr) + ", keeping its other rules; role in stack " + stackName(o.App, p), true, "removes pilotlight's rule only"})
+		s = append(s, Step{r, dr, "create the replica bucket " + ReplicaName(b.Name, dr) + " (versioned) in stack " + StackName(o.App, dr), false, "deleted with its objects only if you pass --delete-replicas; kept otherwise"})
+		s = append(s, Step{r, p, "add replication rule pilotlight-" + o.App + " (all objects, delete markers too) to " + ReplicaName(b.Name, dr) + ", keeping its other rules; role in stack " + StackName(o.App, p), true, "removes pilotlight's rule only"})
 		s = append(s, Step{r, p, "copy the objects already there (S3 Batch Replication on AWS, as role BatchReplicationRole; the lab's replicator backfills)", false, "nothing: the copies are the replica's"})
 	}
 	for _, f := range inv.Functions {
@@ -319,4 +305,4 @@ func steps(inv Inventory, o Options, tier Tier) []Step {
 	return s
 }
 
-func stackName(app, r string) string { return region.Names{App: app}.ProtectStack(r) }
+func StackName(app, r string) string { return region.Names{App: app}.ProtectStack(r) }

@@ -9,33 +9,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
 
 // shop is an application that is not the orders service: a composite-key
 // table with a GSI, a second table, a bucket, and two functions.
-func shop() Inventory {
-	carts := Table{Name: "shop-carts", ARN: "arn:aws:dynamodb:us-east-1:111122223333:table/shop-carts", Billing: "PAY_PER_REQUEST", Encryption: "owned", Stream: "NEW_AND_OLD_IMAGES", PITR: true,
-		Keys:       []Key{{"user", "S", "HASH"}, {"line", "N", "RANGE"}},
-		Attributes: []Key{{"user", "S", ""}, {"line", "N", ""}, {"sku", "S", ""}},
-		Indexes:    []Index{{Name: "by-sku", Keys: []Key{{"sku", "S", "HASH"}}, Projection: "KEYS_ONLY"}}}
-	users := Table{Name: "shop-users", Billing: "PAY_PER_REQUEST", Encryption: "owned", Keys: []Key{{"id", "S", "HASH"}}, Attributes: []Key{{"id", "S", ""}}, TTL: "expires"}
-	media := Bucket{Name: "shop-media"}
-	inv := Inventory{Primary: "us-east-1", DR: "us-west-2", Selector: Selector{Prefix: "shop-"},
-		Tables: []Table{carts, users}, Buckets: []Bucket{media},
-		Functions: []Function{
+func shop() inventory.Inventory {
+	carts := inventory.Table{Name: "shop-carts", ARN: "arn:aws:dynamodb:us-east-1:111122223333:table/shop-carts", Billing: "PAY_PER_REQUEST", Encryption: "owned", Stream: "NEW_AND_OLD_IMAGES", PITR: true,
+		Keys:       []inventory.Key{{Name: "user", Type: "S", Role: "HASH"}, {Name: "line", Type: "N", Role: "RANGE"}},
+		Attributes: []inventory.Key{{Name: "user", Type: "S"}, {Name: "line", Type: "N"}, {Name: "sku", Type: "S"}},
+		Indexes:    []inventory.Index{{Name: "by-sku", Keys: []inventory.Key{{Name: "sku", Type: "S", Role: "HASH"}}, Projection: "KEYS_ONLY"}}}
+	users := inventory.Table{Name: "shop-users", Billing: "PAY_PER_REQUEST", Encryption: "owned", Keys: []inventory.Key{{Name: "id", Type: "S", Role: "HASH"}}, Attributes: []inventory.Key{{Name: "id", Type: "S"}}, TTL: "expires"}
+	media := inventory.Bucket{Name: "shop-media"}
+	inv := inventory.Inventory{Primary: "us-east-1", DR: "us-west-2", Selector: inventory.Selector{Prefix: "shop-"},
+		Tables: []inventory.Table{carts, users}, Buckets: []inventory.Bucket{media},
+		Functions: []inventory.Function{
 			{Name: "shop-api", Runtime: "provided.al2023", Handler: "bootstrap", Architecture: "arm64", PackageType: "Zip", Memory: 256, Timeout: 10, Role: "arn:aws:iam::111122223333:role/shop-api", URL: "https://x.lambda-url.us-east-1.on.aws/", URLAuth: "NONE"},
 			{Name: "shop-mailer", Runtime: "nodejs24.x", Handler: "index.handler", Architecture: "x86_64", PackageType: "Zip", Memory: 128, Timeout: 30, Role: "arn:aws:iam::111122223333:role/shop-mailer"},
 		}}
-	for i := range inv.Tables {
-		inv.Tables[i].Findings = preflightTable(inv.Tables[i], inv.DR)
-	}
-	for i := range inv.Buckets {
-		inv.Buckets[i].Findings = preflightBucket(inv.Buckets[i])
-	}
-	for i := range inv.Functions {
-		inv.Functions[i].Findings = preflightFunction(inv.Functions[i], inv.Primary, inv.DR, today)
-	}
+	inv.Preflight(today)
 	return inv
 }
 
@@ -88,31 +81,23 @@ func TestTierNeverClaimsMore(t *testing.T) {
 func TestPlanRefusesBlockers(t *testing.T) {
 	cases := []struct {
 		name, want string
-		mutate     func(*Inventory)
+		mutate     func(*inventory.Inventory)
 		key        string
 	}{
-		{"stream view type", "NEW_AND_OLD_IMAGES", func(i *Inventory) { i.Tables[0].Stream = "KEYS_ONLY" }, ""},
-		{"old global table", "2019.11.21", func(i *Inventory) { i.Tables[0].Version = "2017.11.29" }, ""},
-		{"table with a customer key", "--replica-key", func(i *Inventory) { i.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k" }, "shop-carts"},
-		{"provisioned without auto scaling", "on-demand", func(i *Inventory) { i.Tables[1].Billing = "PROVISIONED" }, ""},
-		{"bucket with SSE-KMS", "--replica-key", func(i *Inventory) { i.Buckets[0].Encryption = "aws:kms" }, "shop-media"},
-		{"deprecated runtime", "deprecated", func(i *Inventory) { i.Functions[1].Runtime = "nodejs14.x" }, ""},
-		{"container image", "ECR", func(i *Inventory) { i.Functions[0].PackageType = "Image" }, ""},
-		{"DR region without function URLs", "function URLs", func(i *Inventory) { i.DR = "il-central-1" }, ""},
+		{"stream view type", "NEW_AND_OLD_IMAGES", func(i *inventory.Inventory) { i.Tables[0].Stream = "KEYS_ONLY" }, ""},
+		{"old global table", "2019.11.21", func(i *inventory.Inventory) { i.Tables[0].Version = "2017.11.29" }, ""},
+		{"table with a customer key", "--replica-key", func(i *inventory.Inventory) { i.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k" }, "shop-carts"},
+		{"provisioned without auto scaling", "on-demand", func(i *inventory.Inventory) { i.Tables[1].Billing = "PROVISIONED" }, ""},
+		{"bucket with SSE-KMS", "--replica-key", func(i *inventory.Inventory) { i.Buckets[0].Encryption = "aws:kms" }, "shop-media"},
+		{"deprecated runtime", "deprecated", func(i *inventory.Inventory) { i.Functions[1].Runtime = "nodejs14.x" }, ""},
+		{"container image", "ECR", func(i *inventory.Inventory) { i.Functions[0].PackageType = "Image" }, ""},
+		{"DR region without function URLs", "function URLs", func(i *inventory.Inventory) { i.DR = "il-central-1" }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			inv := shop()
 			tc.mutate(&inv)
-			for i := range inv.Tables {
-				inv.Tables[i].Findings = preflightTable(inv.Tables[i], inv.DR)
-			}
-			for i := range inv.Buckets {
-				inv.Buckets[i].Findings = preflightBucket(inv.Buckets[i])
-			}
-			for i := range inv.Functions {
-				inv.Functions[i].Findings = preflightFunction(inv.Functions[i], inv.Primary, inv.DR, today)
-			}
+			inv.Preflight(today)
 			if inv.Blockers() != 1 {
 				t.Fatalf("%d blockers, want 1", inv.Blockers())
 			}
@@ -198,7 +183,7 @@ func TestPlanMarksChangesAndRetains(t *testing.T) {
 func TestPlanTemplatesPassCfnLint(t *testing.T) {
 	inv := shop()
 	inv.Tables[0].Encryption = "arn:aws:kms:us-east-1:111122223333:key/k"
-	inv.Tables[0].Findings = preflightTable(inv.Tables[0], inv.DR)
+	inv.Preflight(today)
 	inv.Buckets[0].ObjectLock = true
 	o := opts
 	o.ReplicaKeys = map[string]string{"shop-carts": "arn:aws:kms:us-west-2:111122223333:key/r"}
@@ -233,38 +218,6 @@ func LintPlan(t *testing.T, p Plan) {
 	out, err := exec.Command(bin, append([]string{"--non-zero-exit-code", "warning", "--regions", p.Primary, p.DR, "--"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cfn-lint: %v\n%s", err, out)
-	}
-}
-
-// The runtime table is cfn-lint's (rule E2533), so a runtime Lambda will
-// not create is a blocker here before CloudFormation refuses it.
-func TestRuntimesMatchCfnLint(t *testing.T) {
-	out, err := exec.Command("python3", "-c", "import cfnlint,os;print(os.path.dirname(cfnlint.__file__))").Output()
-	if err != nil {
-		testenv.Missing(t, "cfn-lint's package not found: CI must check the runtime table (the machine image provides cfn-lint 1.51)", "cfn-lint's package not found: skipping the runtime table check")
-	}
-	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "data", "AdditionalSpecs", "LmbdRuntimeLifecycle.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var data map[string]struct {
-		Deprecated string `json:"deprecated"`
-		Blocked    string `json:"create-block"`
-	}
-	if err := json.Unmarshal(b, &data); err != nil {
-		t.Fatal(err)
-	}
-	ours := map[string]runtime{}
-	for _, r := range runtimes {
-		ours[r.Name] = r
-	}
-	for name, d := range data {
-		if d.Blocked < "2021" {
-			continue
-		}
-		if r, ok := ours[name]; !ok || r.Blocked != d.Blocked || r.Deprecated != d.Deprecated {
-			t.Errorf("runtime %s: cfn-lint says deprecated %s, blocked %s; ours %+v", name, d.Deprecated, d.Blocked, r)
-		}
 	}
 }
 

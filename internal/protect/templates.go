@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // obj is a JSON object of a template.
 type obj map[string]any
 
-// logicalID makes a CloudFormation logical ID from a resource name.
-func logicalID(kind, name string) string {
+// LogicalID makes a CloudFormation logical ID from a resource name.
+func LogicalID(kind, name string) string {
 	var b strings.Builder
 	b.WriteString(kind)
 	up := true
@@ -37,11 +39,11 @@ func logicalID(kind, name string) string {
 // replica buckets. The functions' DR copies are not in a template: apply
 // makes them through the Lambda API with their environment's values,
 // which may be secrets and so are never written into a plan or a stack.
-func templates(inv Inventory, o Options) (map[string]json.RawMessage, error) {
+func templates(inv inventory.Inventory, o Options) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	primary := obj{}
 	for _, t := range inv.Tables {
-		primary[logicalID("Table", t.Name)] = globalTable(t, inv.Primary, inv.DR, o.ReplicaKeys[t.Name])
+		primary[LogicalID("Table", t.Name)] = globalTable(t, inv.Primary, inv.DR, o.ReplicaKeys[t.Name])
 	}
 	outputs := obj{}
 	if len(inv.Buckets) > 0 {
@@ -61,11 +63,11 @@ func templates(inv Inventory, o Options) (map[string]json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[stackName(o.App, inv.Primary)] = b
+		out[StackName(o.App, inv.Primary)] = b
 	}
 	dr := obj{}
 	for _, b := range inv.Buckets {
-		dr[logicalID("Replica", b.Name)] = replicaBucket(b, inv.DR, o.ReplicaKeys[b.Name])
+		dr[LogicalID("Replica", b.Name)] = replicaBucket(b, inv.DR, o.ReplicaKeys[b.Name])
 	}
 	if len(dr) > 0 {
 		b, err := json.MarshalIndent(obj{"AWSTemplateFormatVersion": "2010-09-09",
@@ -74,7 +76,7 @@ func templates(inv Inventory, o Options) (map[string]json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[stackName(o.App, inv.DR)] = b
+		out[StackName(o.App, inv.DR)] = b
 	}
 	return out, nil
 }
@@ -85,10 +87,10 @@ const (
 	OutputBatchRole       = "BatchReplicationRoleArn"
 )
 
-// importTemplate is the primary stack's first change set: its template
+// ImportTemplate is the primary stack's first change set: its template
 // with the tables alone, as an import may neither create a resource nor
 // add outputs.
-func importTemplate(full json.RawMessage) ([]byte, error) {
+func ImportTemplate(full json.RawMessage) ([]byte, error) {
 	var t map[string]json.RawMessage
 	if err := json.Unmarshal(full, &t); err != nil {
 		return nil, err
@@ -116,7 +118,7 @@ func importTemplate(full json.RawMessage) ([]byte, error) {
 	return json.MarshalIndent(t, "", "  ")
 }
 
-func keySchema(keys []Key) []obj {
+func keySchema(keys []inventory.Key) []obj {
 	var out []obj
 	for _, k := range keys {
 		out = append(out, obj{"AttributeName": k.Name, "KeyType": k.Role})
@@ -126,7 +128,7 @@ func keySchema(keys []Key) []obj {
 
 // globalTable is the table as AWS::DynamoDB::GlobalTable, repeating its
 // definition exactly (an import must match) with replicas in both regions.
-func globalTable(t Table, primary, dr, replicaKey string) obj {
+func globalTable(t inventory.Table, primary, dr, replicaKey string) obj {
 	var attrs []obj
 	for _, a := range t.Attributes {
 		attrs = append(attrs, obj{"AttributeName": a.Name, "AttributeType": a.Type})
@@ -183,7 +185,7 @@ func globalTable(t Table, primary, dr, replicaKey string) obj {
 
 // replicationRole may read the user's buckets' versions for replication
 // and write the replicas: nothing else.
-func replicationRole(inv Inventory, o Options) obj {
+func replicationRole(inv inventory.Inventory, o Options) obj {
 	var src, srcObjs, dstObjs []any
 	for _, b := range inv.Buckets {
 		src = append(src, "arn:aws:s3:::"+b.Name)
@@ -216,7 +218,7 @@ func replicationRole(inv Inventory, o Options) obj {
 // batchReplicationRole is what S3 Batch Replication runs as to copy the
 // objects already in the user's buckets: initiate their replication,
 // nothing else.
-func batchReplicationRole(inv Inventory) obj {
+func batchReplicationRole(inv inventory.Inventory) obj {
 	var src, srcObjs []any
 	for _, b := range inv.Buckets {
 		src = append(src, "arn:aws:s3:::"+b.Name)
@@ -232,7 +234,7 @@ func batchReplicationRole(inv Inventory) obj {
 	}}
 }
 
-func replicaBucket(b Bucket, dr, key string) obj {
+func replicaBucket(b inventory.Bucket, dr, key string) obj {
 	props := obj{"BucketName": ReplicaName(b.Name, dr), "VersioningConfiguration": obj{"Status": "Enabled"},
 		"PublicAccessBlockConfiguration": obj{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}}
 	if b.ObjectLock {

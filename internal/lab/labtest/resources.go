@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -88,4 +91,29 @@ func Stores(t testing.TB, names region.Names, attempts int) map[string]*control.
 	p, dr := Clients(t, attempts)
 	w := Witness(t, attempts)
 	return map[string]*control.Store{p.Name: control.New(p, names), dr.Name: control.New(dr, names), w.Name: control.New(w, names)}
+}
+
+// Lambda returns a Lambda client for the shared lab's control plane in a
+// region (the user's functions: create, invoke, URLs), one attempt per call.
+func Lambda(t testing.TB, regionName string) *lambda.Client {
+	t.Helper()
+	l := Lab(t)
+	ep, err := l.Endpoints(regionName)
+	if err != nil || ep.Lambda == "" {
+		t.Fatalf("the lab's Lambda in %s: %q %v", regionName, ep.Lambda, err)
+	}
+	c := l.Credentials()
+	return lambda.New(lambda.Options{Region: regionName, BaseEndpoint: aws.String(ep.Lambda), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")})
+}
+
+// Attr is a table's attribute definition, for tests that create tables as
+// a user would.
+func Attr(name string, typ types.ScalarAttributeType) types.AttributeDefinition {
+	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: typ}
+}
+
+// Key is one element of a table's or an index's key schema.
+func Key(name string, kt types.KeyType) types.KeySchemaElement {
+	return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: kt}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -207,9 +208,9 @@ func TestConnectAccountAsksTheDRRegion(t *testing.T) {
 // plan applied for other regions is not this deployment's.
 func TestAWSDrainProvesTheProtectedApplications(t *testing.T) {
 	dir := t.TempDir()
-	shop := protect.Plan{App: "shop", Primary: "us-east-1", DR: "us-west-2", Inventory: protect.Inventory{
-		Tables: []protect.Table{{Name: "shop-carts"}}, Buckets: []protect.Bucket{{Name: "shop-media"}}}}
-	other := protect.Plan{App: "other", Primary: "eu-west-1", DR: "eu-central-1", Inventory: protect.Inventory{Tables: []protect.Table{{Name: "other-t"}}}}
+	shop := protect.Plan{App: "shop", Primary: "us-east-1", DR: "us-west-2", Inventory: inventory.Inventory{
+		Tables: []inventory.Table{{Name: "shop-carts"}}, Buckets: []inventory.Bucket{{Name: "shop-media"}}}}
+	other := protect.Plan{App: "other", Primary: "eu-west-1", DR: "eu-central-1", Inventory: inventory.Inventory{Tables: []inventory.Table{{Name: "other-t"}}}}
 	for _, p := range []protect.Plan{shop, other} {
 		if err := protect.WriteApplied(dir, p); err != nil {
 			t.Fatal(err)

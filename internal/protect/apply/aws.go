@@ -1,4 +1,4 @@
-package protect
+package apply
 
 import (
 	"context"
@@ -21,6 +21,8 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -73,7 +75,7 @@ func (t AWSTarget) wait(ctx context.Context) error {
 	}
 }
 
-// ApplyAWS applies an approved plan on AWS, in the order each step needs
+// AWS applies an approved plan on AWS, in the order each step needs
 // the one before it:
 //
 //  1. each table: its stream on, then its replica in the DR region
@@ -91,7 +93,7 @@ func (t AWSTarget) wait(ctx context.Context) error {
 // Every step reads what is there first, and the batch job is created with
 // an idempotency token of the plan and the bucket, so applying again
 // resumes where an interrupted run stopped and changes nothing twice.
-func ApplyAWS(ctx context.Context, p Plan, approved string, t AWSTarget) error {
+func AWS(ctx context.Context, p protect.Plan, approved string, t AWSTarget) error {
 	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "account")
 	if err != nil {
 		return err
@@ -108,8 +110,8 @@ func ApplyAWS(ctx context.Context, p Plan, approved string, t AWSTarget) error {
 	if err != nil {
 		return fmt.Errorf("%w (applying again resumes)", err)
 	}
-	if tpl, ok := p.Templates[stackName(p.App, p.DR)]; ok {
-		if _, err := t.Stacks.Deploy(ctx, deploy.Stack{Kind: "protect", Region: p.DR, Name: stackName(p.App, p.DR), Template: tpl}); err != nil {
+	if tpl, ok := p.Templates[protect.StackName(p.App, p.DR)]; ok {
+		if _, err := t.Stacks.Deploy(ctx, deploy.Stack{Kind: "protect", Region: p.DR, Name: protect.StackName(p.App, p.DR), Template: tpl}); err != nil {
 			return fmt.Errorf("%w (applying again resumes)", err)
 		}
 	}
@@ -128,7 +130,7 @@ func ApplyAWS(ctx context.Context, p Plan, approved string, t AWSTarget) error {
 
 // replica gives a table its stream and its replica in the DR region, and
 // waits until both regions' copies are ACTIVE.
-func (t AWSTarget) replica(ctx context.Context, tb Table, p Plan, say func(string, ...any)) error {
+func (t AWSTarget) replica(ctx context.Context, tb inventory.Table, p protect.Plan, say func(string, ...any)) error {
 	d, err := t.PrimaryDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
 	if err != nil {
 		return err
@@ -188,19 +190,19 @@ func (t AWSTarget) activeTable(ctx context.Context, name, replicaRegion string) 
 
 // primaryStack deploys the primary region's stack — the tables imported
 // first — and returns its outputs.
-func (t AWSTarget) primaryStack(ctx context.Context, p Plan) (map[string]string, error) {
-	name := stackName(p.App, p.Primary)
+func (t AWSTarget) primaryStack(ctx context.Context, p protect.Plan) (map[string]string, error) {
+	name := protect.StackName(p.App, p.Primary)
 	tpl, ok := p.Templates[name]
 	if !ok {
 		return nil, nil
 	}
-	imp, err := importTemplate(tpl)
+	imp, err := protect.ImportTemplate(tpl)
 	if err != nil {
 		return nil, fmt.Errorf("the plan's template %s: %w", name, err)
 	}
 	st := deploy.Stack{Kind: "protect", Region: p.Primary, Name: name, Template: tpl, ImportTemplate: imp}
 	for _, tb := range p.Inventory.Tables {
-		st.Adopt = append(st.Adopt, deploy.Adoption{LogicalID: logicalID("Table", tb.Name), Type: "AWS::DynamoDB::GlobalTable",
+		st.Adopt = append(st.Adopt, deploy.Adoption{LogicalID: protect.LogicalID("Table", tb.Name), Type: "AWS::DynamoDB::GlobalTable",
 			Identifier: map[string]string{"TableName": tb.Name}, Exists: func(context.Context) (bool, error) { return true, nil }})
 	}
 	res, err := t.Stacks.Deploy(ctx, st)
@@ -215,10 +217,10 @@ func RuleID(app string) string { return "pilotlight-" + app }
 
 // bucket turns versioning on, adds pilotlight's replication rule beside
 // the bucket's own, and copies the objects already there.
-func (t AWSTarget) bucket(ctx context.Context, b Bucket, p Plan, outs map[string]string, say func(string, ...any)) error {
-	role, batchRole := outs[OutputReplicationRole], outs[OutputBatchRole]
+func (t AWSTarget) bucket(ctx context.Context, b inventory.Bucket, p protect.Plan, outs map[string]string, say func(string, ...any)) error {
+	role, batchRole := outs[protect.OutputReplicationRole], outs[protect.OutputBatchRole]
 	if role == "" || batchRole == "" {
-		return fmt.Errorf("stack %s has no %s or %s output: apply again", stackName(p.App, p.Primary), OutputReplicationRole, OutputBatchRole)
+		return fmt.Errorf("stack %s has no %s or %s output: apply again", protect.StackName(p.App, p.Primary), protect.OutputReplicationRole, protect.OutputBatchRole)
 	}
 	if err := ensureVersioning(ctx, t.PrimaryS3, b.Name, t.Primary, say); err != nil {
 		return err
@@ -227,7 +229,7 @@ func (t AWSTarget) bucket(ctx context.Context, b Bucket, p Plan, outs map[string
 	if err != nil {
 		return err
 	}
-	replica := ReplicaName(b.Name, p.DR)
+	replica := protect.ReplicaName(b.Name, p.DR)
 	ours := s3types.ReplicationRule{ID: aws.String(RuleID(p.App)), Status: s3types.ReplicationRuleStatusEnabled,
 		Filter:                  &s3types.ReplicationRuleFilter{Prefix: aws.String("")},
 		DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: s3types.DeleteMarkerReplicationStatusEnabled},
@@ -281,7 +283,7 @@ func (t AWSTarget) rules(ctx context.Context, bucket, role string) ([]s3types.Re
 // replicates only new writes) with S3 Batch Replication, and waits for the
 // job. Its idempotency token is the plan's and the bucket's: a second
 // apply finds the first's job instead of starting another.
-func (t AWSTarget) batchReplicate(ctx context.Context, b Bucket, p Plan, role string, say func(string, ...any)) error {
+func (t AWSTarget) batchReplicate(ctx context.Context, b inventory.Bucket, p protect.Plan, role string, say func(string, ...any)) error {
 	sum := sha256.Sum256([]byte(p.Hash + "/" + b.Name))
 	token := hex.EncodeToString(sum[:])[:32]
 	job, err := t.Batch.CreateJob(ctx, &s3control.CreateJobInput{AccountId: aws.String(t.Account), ClientRequestToken: aws.String(token),
@@ -313,7 +315,7 @@ func (t AWSTarget) batchReplicate(ctx context.Context, b Bucket, p Plan, role st
 			if failed > 0 {
 				return fmt.Errorf("batch job %s copied %d objects and failed %d: see the job in the S3 console, then apply again", id, done, failed)
 			}
-			say("%s: its %d existing object(s) copied to %s", b.Name, done, ReplicaName(b.Name, p.DR))
+			say("%s: its %d existing object(s) copied to %s", b.Name, done, protect.ReplicaName(b.Name, p.DR))
 			return nil
 		case s3ctypes.JobStatusFailed, s3ctypes.JobStatusCancelled:
 			why := string(j.Status)
@@ -328,7 +330,7 @@ func (t AWSTarget) batchReplicate(ctx context.Context, b Bucket, p Plan, role st
 	}
 }
 
-// RemoveAWS undoes ApplyAWS: the functions' DR copies are deleted and
+// RemoveAWS undoes AWS: the functions' DR copies are deleted and
 // their guard's variables taken off; pilotlight's replication rule is
 // taken off each bucket (its other rules kept); the DR stack and the
 // primary stack are deleted — the tables and replica buckets in them are
@@ -336,7 +338,7 @@ func (t AWSTarget) batchReplicate(ctx context.Context, b Bucket, p Plan, role st
 // replica buckets are emptied and deleted and the tables' DR replicas
 // removed. The user's tables, buckets, functions and data in the primary
 // region are never deleted.
-func RemoveAWS(ctx context.Context, p Plan, approved string, t AWSTarget, deleteReplicas bool) error {
+func RemoveAWS(ctx context.Context, p protect.Plan, approved string, t AWSTarget, deleteReplicas bool) error {
 	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "account")
 	if err != nil {
 		return err
@@ -353,7 +355,7 @@ func RemoveAWS(ctx context.Context, p Plan, approved string, t AWSTarget, delete
 		if !deleteReplicas {
 			continue
 		}
-		replica := ReplicaName(b.Name, p.DR)
+		replica := protect.ReplicaName(b.Name, p.DR)
 		n, err := region.DeleteVersions(ctx, t.DRS3, replica, "")
 		var nb *s3types.NoSuchBucket
 		if errors.As(err, &nb) {
@@ -368,7 +370,7 @@ func RemoveAWS(ctx context.Context, p Plan, approved string, t AWSTarget, delete
 		say("%s: its replica %s deleted (%d versions)", b.Name, replica, n)
 	}
 	for _, r := range []string{p.DR, p.Primary} {
-		name := stackName(p.App, r)
+		name := protect.StackName(p.App, r)
 		if _, ok := p.Templates[name]; !ok {
 			continue
 		}
@@ -391,7 +393,7 @@ func RemoveAWS(ctx context.Context, p Plan, approved string, t AWSTarget, delete
 
 // removeRule takes pilotlight's rule off the bucket's replication,
 // keeping the others (or deleting the configuration it alone made up).
-func (t AWSTarget) removeRule(ctx context.Context, b Bucket, p Plan, say func(string, ...any)) error {
+func (t AWSTarget) removeRule(ctx context.Context, b inventory.Bucket, p protect.Plan, say func(string, ...any)) error {
 	cur, err := t.PrimaryS3.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String(b.Name)})
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "ReplicationConfigurationNotFoundError" {

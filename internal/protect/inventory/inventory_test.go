@@ -1,4 +1,4 @@
-package protect_test
+package inventory_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
-	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -21,14 +21,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func attr(name string, typ types.ScalarAttributeType) types.AttributeDefinition {
-	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: typ}
-}
-
-func key(name string, kt types.KeyType) types.KeySchemaElement {
-	return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: kt}
 }
 
 // An application that is not the orders service, created in the lab's
@@ -44,9 +36,9 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 	// carts: string partition key, number sort key, a GSI, on demand, a
 	// stream of the right view type.
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(app + "carts"), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN), attr("sku", types.ScalarAttributeTypeS)},
-		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{key("sku", types.KeyTypeHash)},
+		AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("user", types.ScalarAttributeTypeS), labtest.Attr("line", types.ScalarAttributeTypeN), labtest.Attr("sku", types.ScalarAttributeTypeS)},
+		KeySchema:            []types.KeySchemaElement{labtest.Key("user", types.KeyTypeHash), labtest.Key("line", types.KeyTypeRange)},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{labtest.Key("sku", types.KeyTypeHash)},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}}},
 		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err != nil {
 		t.Fatal(err)
@@ -54,15 +46,15 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 	// users: a stream of the wrong view type (a blocker: it cannot change
 	// in place) on provisioned capacity (another).
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(app + "users"),
-		AttributeDefinitions:  []types.AttributeDefinition{attr("id", types.ScalarAttributeTypeS)},
-		KeySchema:             []types.KeySchemaElement{key("id", types.KeyTypeHash)},
+		AttributeDefinitions:  []types.AttributeDefinition{labtest.Attr("id", types.ScalarAttributeTypeS)},
+		KeySchema:             []types.KeySchemaElement{labtest.Key("id", types.KeyTypeHash)},
 		ProvisionedThroughput: &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(5), WriteCapacityUnits: aws.Int64(5)},
 		StreamSpecification:   &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeKeysOnly}}); err != nil {
 		t.Fatal(err)
 	}
 	// Another application's table: not picked by the filter.
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(names.App + "other-t"), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("id", types.ScalarAttributeTypeS)}, KeySchema: []types.KeySchemaElement{key("id", types.KeyTypeHash)}}); err != nil {
+		AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("id", types.ScalarAttributeTypeS)}, KeySchema: []types.KeySchemaElement{labtest.Key("id", types.KeyTypeHash)}}); err != nil {
 		t.Fatal(err)
 	}
 	bucket := strings.ToLower(app + "media")
@@ -75,9 +67,9 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 		}
 	}
 
-	src := protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3,
+	src := inventory.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3,
 		Exclude: func(n string) bool { return strings.HasPrefix(n, names.App+"-") }}
-	inv, err := protect.Scan(ctx, src, protect.Selector{Prefix: app})
+	inv, err := inventory.Scan(ctx, src, inventory.Selector{Prefix: app})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +77,7 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 		t.Fatalf("tables: %+v, want carts and users only", inv.Tables)
 	}
 	carts, users := inv.Tables[0], inv.Tables[1]
-	if len(carts.Keys) != 2 || carts.Keys[0] != (protect.Key{Name: "user", Type: "S", Role: "HASH"}) || carts.Keys[1] != (protect.Key{Name: "line", Type: "N", Role: "RANGE"}) {
+	if len(carts.Keys) != 2 || carts.Keys[0] != (inventory.Key{Name: "user", Type: "S", Role: "HASH"}) || carts.Keys[1] != (inventory.Key{Name: "line", Type: "N", Role: "RANGE"}) {
 		t.Errorf("carts' keys: %+v", carts.Keys)
 	}
 	if len(carts.Indexes) != 1 || carts.Indexes[0].Name != "by-sku" || carts.Indexes[0].Projection != "KEYS_ONLY" {
@@ -94,10 +86,10 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 	if carts.Billing != "PAY_PER_REQUEST" || carts.Stream != "NEW_AND_OLD_IMAGES" {
 		t.Errorf("carts: billing %s, stream %s", carts.Billing, carts.Stream)
 	}
-	blockers := func(fs []protect.Finding) string {
+	blockers := func(fs []inventory.Finding) string {
 		var out []string
 		for _, f := range fs {
-			if f.Severity == protect.Blocker {
+			if f.Severity == inventory.Blocker {
 				out = append(out, f.Problem+" / "+f.Fix)
 			}
 		}
@@ -115,7 +107,7 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 	if len(inv.Buckets) != 1 || inv.Buckets[0].Name != bucket || inv.Buckets[0].Versioning == "Enabled" {
 		t.Fatalf("buckets: %+v", inv.Buckets)
 	}
-	if f := inv.Buckets[0].Findings; len(f) == 0 || f[0].Severity != protect.Change || !strings.Contains(f[0].Problem, "versioning") {
+	if f := inv.Buckets[0].Findings; len(f) == 0 || f[0].Severity != inventory.Change || !strings.Contains(f[0].Problem, "versioning") {
 		t.Errorf("an unversioned bucket: %+v, want a change enabling versioning", f)
 	}
 	if len(inv.Skipped) != 1 || !strings.Contains(inv.Skipped[0], "Lambda") {
@@ -124,10 +116,10 @@ func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
 	if inv.Blockers() != 2 {
 		t.Errorf("%d blockers, want 2", inv.Blockers())
 	}
-	if _, err := protect.Scan(ctx, src, protect.Selector{}); err == nil {
+	if _, err := inventory.Scan(ctx, src, inventory.Selector{}); err == nil {
 		t.Error("a scan without a filter was accepted")
 	}
-	if _, err := protect.Scan(ctx, protect.Source{Primary: p.Name, DR: p.Name, DynamoDB: ddb, S3: p.S3}, protect.Selector{Prefix: app}); err == nil {
+	if _, err := inventory.Scan(ctx, inventory.Source{Primary: p.Name, DR: p.Name, DynamoDB: ddb, S3: p.S3}, inventory.Selector{Prefix: app}); err == nil {
 		t.Error("the same region twice was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package protect_test
+package apply_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/apply"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
@@ -27,15 +29,16 @@ import (
 // nothing. remove stops replication and never touches the user's table or
 // bucket.
 func TestApplyAdoptsATableInTheLab(t *testing.T) {
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	l := labtest.Lab(t)
 	names := labtest.Provision(t, "apl")
 	p, dr := labtest.Clients(t, 0)
 	table := names.App + "shop-carts"
 	if _, err := p.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN), attr("sku", types.ScalarAttributeTypeS)},
-		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{key("sku", types.KeyTypeHash)},
+		AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("user", types.ScalarAttributeTypeS), labtest.Attr("line", types.ScalarAttributeTypeN), labtest.Attr("sku", types.ScalarAttributeTypeS)},
+		KeySchema:            []types.KeySchemaElement{labtest.Key("user", types.KeyTypeHash), labtest.Key("line", types.KeyTypeRange)},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-sku"), KeySchema: []types.KeySchemaElement{labtest.Key("sku", types.KeyTypeHash)},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	}
 	labtest.PutItems(t, ctx, p, table, items...)
 
-	src := protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}
+	src := inventory.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3}
 	bucket := names.App + "-shop-media"
 	if _, err := p.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
@@ -56,7 +59,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	for _, k := range []string{"images/cat.png", "thumbs/cat.png", "readme.txt"} {
 		putObject(t, ctx, p.S3, bucket, k)
 	}
-	inv, err := protect.Scan(ctx, src, protect.Selector{Names: []string{table, bucket}})
+	inv, err := inventory.Scan(ctx, src, inventory.Selector{Names: []string{table, bucket}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,34 +68,34 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	var said []string
-	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
-		Replicate:       func(ctx context.Context, a protect.Replicated) error { return l.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a protect.Replicated) error { return l.StopReplicating(ctx, lab.Adopted(a)) },
+	target := apply.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+		Replicate:       func(ctx context.Context, a apply.Replicated) error { return l.Replicate(ctx, lab.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a apply.Replicated) error { return l.StopReplicating(ctx, lab.Adopted(a)) },
 		Say:             func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
 	// Refusals first: nothing may change.
-	if err := protect.ApplyLab(ctx, plan, "0000000000000000", target); err == nil {
+	if err := apply.Lab(ctx, plan, "0000000000000000", target); err == nil {
 		t.Fatal("a plan was applied without its approved hash")
 	}
 	edited := plan
-	edited.Inventory.Buckets = append(edited.Inventory.Buckets, protect.Bucket{Name: "another"})
-	if err := protect.ApplyLab(ctx, edited, edited.Hash, target); err == nil {
+	edited.Inventory.Buckets = append(edited.Inventory.Buckets, inventory.Bucket{Name: "another"})
+	if err := apply.Lab(ctx, edited, edited.Hash, target); err == nil {
 		t.Fatal("an edited plan was applied")
 	}
 	invF := inv
-	invF.Functions = []protect.Function{{Name: "carts", Runtime: "provided.al2023", PackageType: "Zip", Architecture: "arm64"}}
+	invF.Functions = []inventory.Function{{Name: "carts", Runtime: "provided.al2023", PackageType: "Zip", Architecture: "arm64"}}
 	withFunction, err := protect.MakePlan(invF, protect.Options{App: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := protect.ApplyLab(ctx, withFunction, withFunction.Hash, target); err == nil || !strings.Contains(err.Error(), "Lambda") {
+	if err := apply.Lab(ctx, withFunction, withFunction.Hash, target); err == nil || !strings.Contains(err.Error(), "Lambda") {
 		t.Fatalf("a plan with a function was applied in the lab: %v", err)
 	}
 	if _, err := dr.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil {
 		t.Fatal("a refused apply created the replica")
 	}
 
-	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.Lab(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(said, "\n")
@@ -128,7 +131,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	}
 	// Applying again resumes: nothing to do, nothing overwritten.
 	said = nil
-	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.Lab(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	if joined := strings.Join(said, "\n"); !strings.Contains(joined, "0 items already there copied") || strings.Contains(joined, "creating") || strings.Contains(joined, "enabling") {
@@ -144,7 +147,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	// remove: replication stops (a new write stays in the primary), the
 	// primary's table and items are untouched, and with --delete-replicas
 	// the DR copy goes.
-	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, false); err != nil {
+	if err := apply.RemoveLab(ctx, plan, plan.Hash, target, false); err != nil {
 		t.Fatal(err)
 	}
 	labtest.PutItems(t, ctx, p, table, line("after-remove", 1))
@@ -163,7 +166,7 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	if !hasObject(ctx, dr.S3, replica, "images/new.png") {
 		t.Error("remove without --delete-replicas emptied the replica")
 	}
-	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, true); err != nil {
+	if err := apply.RemoveLab(ctx, plan, plan.Hash, target, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dr.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(replica)}); err == nil {

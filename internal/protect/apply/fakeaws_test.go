@@ -1,4 +1,4 @@
-package protect_test
+package apply_test
 
 import (
 	"context"

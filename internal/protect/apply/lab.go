@@ -1,4 +1,4 @@
-package protect
+package apply
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // LabTarget is what applying a plan in the lab works with: both regions'
@@ -47,7 +49,7 @@ type Replicated struct {
 	Replica string `json:"replica,omitempty"`
 }
 
-// ApplyLab applies an approved plan in the lab. A table: its stream on,
+// Lab applies an approved plan in the lab. A table: its stream on,
 // its replica in the DR region (same keys and indexes), the lab's
 // replicator serving it both ways, and the items already there copied. A
 // bucket: versioning on, its replica bucket (versioned) in the DR region,
@@ -55,7 +57,7 @@ type Replicated struct {
 // objects already there are in the replica. Every step is idempotent, so a
 // second run resumes an interrupted one. A function: its DR copy
 // (applyFunction), made through the lab's Lambda control plane.
-func ApplyLab(ctx context.Context, p Plan, approved string, t LabTarget) error {
+func Lab(ctx context.Context, p protect.Plan, approved string, t LabTarget) error {
 	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "lab")
 	if err != nil {
 		return err
@@ -90,7 +92,7 @@ func (t LabTarget) lambdas() lambdas {
 
 // accept checks that p is the approved plan and made for this target's
 // regions, and returns where progress goes.
-func accept(p Plan, approved, primary, dr string, say func(string, ...any), target string) (func(string, ...any), error) {
+func accept(p protect.Plan, approved, primary, dr string, say func(string, ...any), target string) (func(string, ...any), error) {
 	if err := p.Verify(approved); err != nil {
 		return nil, err
 	}
@@ -105,8 +107,8 @@ func accept(p Plan, approved, primary, dr string, say func(string, ...any), targ
 
 // refuseKillSwitch refuses a kill-switch plan with functions: its switch
 // at a failover is not built, so their DR copies would never be turned on.
-func refuseKillSwitch(p Plan) error {
-	if p.Tier == KillSwitch && len(p.Inventory.Functions) > 0 {
+func refuseKillSwitch(p protect.Plan) error {
+	if p.Tier == protect.KillSwitch && len(p.Inventory.Functions) > 0 {
 		return errors.New("the kill-switch tier's switch (reserved concurrency 0 on the fenced side at a failover) is not built yet, so apply would make DR copies nothing turns on: plan with --tier routing-only, or write through the guard package and plan with --guarded")
 	}
 	return nil
@@ -131,7 +133,7 @@ func ensureStream(ctx context.Context, db *dynamodb.Client, t *ddbtypes.TableDes
 	return true, nil
 }
 
-func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...any)) error {
+func applyTable(ctx context.Context, tb inventory.Table, t LabTarget, say func(string, ...any)) error {
 	cur, err := t.PrimaryDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
 	if err != nil {
 		return err
@@ -156,7 +158,7 @@ func applyTable(ctx context.Context, tb Table, t LabTarget, say func(string, ...
 
 // replica creates the table in the DR region as the primary's is (keys,
 // indexes, on demand, a stream), or checks the one there has its keys.
-func replica(ctx context.Context, tb Table, src *ddbtypes.TableDescription, t LabTarget, say func(string, ...any)) error {
+func replica(ctx context.Context, tb inventory.Table, src *ddbtypes.TableDescription, t LabTarget, say func(string, ...any)) error {
 	out, err := t.DRDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)})
 	var nf *ddbtypes.ResourceNotFoundException
 	switch {
@@ -195,7 +197,7 @@ func keyNames(ks []ddbtypes.KeySchemaElement) []string {
 // backfill copies every item of the primary's table that the replica lacks
 // (a condition on the hash key: a newer replicated version is never
 // overwritten), as DynamoDB does when a replica is added.
-func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
+func backfill(ctx context.Context, tb inventory.Table, t LabTarget) (int, error) {
 	hash := ""
 	for _, k := range tb.Keys {
 		if k.Role == "HASH" {
@@ -245,13 +247,13 @@ func backfill(ctx context.Context, tb Table, t LabTarget) (int, error) {
 	return int(copied.Load()), first
 }
 
-// RemoveLab undoes ApplyLab for the plan's tables and buckets: the lab
+// RemoveLab undoes Lab for the plan's tables and buckets: the lab
 // stops replicating them, and with deleteReplicas their replicas in the DR
 // region (the copies apply made) are deleted. The tables and buckets in
 // the primary region — the user's, and their data — are never touched;
 // their streams and versioning stay on. Idempotent. Without deleteReplicas
 // the DR copies are kept (and said so).
-func RemoveLab(ctx context.Context, p Plan, approved string, t LabTarget, deleteReplicas bool) error {
+func RemoveLab(ctx context.Context, p protect.Plan, approved string, t LabTarget, deleteReplicas bool) error {
 	say, err := accept(p, approved, t.Primary, t.DR, t.Say, "lab")
 	if err != nil {
 		return err

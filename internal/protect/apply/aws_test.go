@@ -1,4 +1,4 @@
-package protect_test
+package apply_test
 
 import (
 	"bytes"
@@ -25,7 +25,10 @@ import (
 	"github.com/pilotlight/pilotlight/internal/awstest"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/apply"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // replicaAnswers are DynamoDB's answers about a table's replica, which moto
@@ -128,8 +131,8 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 	// The user's application: a table with items, a bucket with objects, a
 	// function behind its URL.
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("shop-carts"), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("user", types.ScalarAttributeTypeS), attr("line", types.ScalarAttributeTypeN)},
-		KeySchema:            []types.KeySchemaElement{key("user", types.KeyTypeHash), key("line", types.KeyTypeRange)}}); err != nil {
+		AttributeDefinitions: []types.AttributeDefinition{labtest.Attr("user", types.ScalarAttributeTypeS), labtest.Attr("line", types.ScalarAttributeTypeN)},
+		KeySchema:            []types.KeySchemaElement{labtest.Key("user", types.KeyTypeHash), labtest.Key("line", types.KeyTypeRange)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("shop-carts"), Item: map[string]types.AttributeValue{
@@ -157,7 +160,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	inv, err := protect.Scan(ctx, protect.Source{Primary: primary, DR: dr, DynamoDB: ddb, S3: ps3, Lambda: pl}, protect.Selector{Prefix: "shop-"})
+	inv, err := inventory.Scan(ctx, inventory.Source{Primary: primary, DR: dr, DynamoDB: ddb, S3: ps3, Lambda: pl}, inventory.Selector{Prefix: "shop-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +183,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 	batch := &fakeBatch{s3: ps3, replica: func(b string) string { return b + "-" + dr }, jobs: map[string]string{}, copied: map[string]int64{}, polls: map[string]int{}}
 	instant := func(context.Context, time.Duration) error { return nil }
 	var said []string
-	target := protect.AWSTarget{Primary: primary, DR: dr, Account: "123456789012", PrimaryDB: ddb, PrimaryS3: ps3, DRS3: ds3, PrimaryLambda: pl, DRLambda: dl,
+	target := apply.AWSTarget{Primary: primary, DR: dr, Account: "123456789012", PrimaryDB: ddb, PrimaryS3: ps3, DRS3: ds3, PrimaryLambda: pl, DRLambda: dl,
 		Stacks: &deploy.Stacks{Client: cfn.client, Sleep: instant}, Batch: batch, Lease: control.AWSLease, Sleep: instant,
 		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
@@ -196,7 +199,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 	if _, err := ps3.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("shop-media"), ReplicationConfiguration: theirs}); err != nil {
 		t.Fatal(err)
 	}
-	if err := protect.ApplyAWS(ctx, plan, plan.Hash, target); err == nil || !strings.Contains(err.Error(), "role/theirs") {
+	if err := apply.AWS(ctx, plan, plan.Hash, target); err == nil || !strings.Contains(err.Error(), "role/theirs") {
 		t.Fatalf("apply over another role's replication: %v", err)
 	}
 	if _, err := ps3.DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: aws.String("shop-media")}); err != nil {
@@ -204,7 +207,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 	}
 
 	said = nil
-	if err := protect.ApplyAWS(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.AWS(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	// The table: a global table with its replica, imported alone first.
@@ -222,7 +225,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := rep.ReplicationConfiguration
-	if aws.ToString(rc.Role) != "arn:aws:iam::123456789012:role/shop-protect-"+primary+"-ReplicationRole" || len(rc.Rules) != 1 || aws.ToString(rc.Rules[0].ID) != protect.RuleID("shop") ||
+	if aws.ToString(rc.Role) != "arn:aws:iam::123456789012:role/shop-protect-"+primary+"-ReplicationRole" || len(rc.Rules) != 1 || aws.ToString(rc.Rules[0].ID) != apply.RuleID("shop") ||
 		aws.ToString(rc.Rules[0].Destination.Bucket) != "arn:aws:s3:::shop-media-"+dr {
 		t.Fatalf("replication: role %s, rules %+v", aws.ToString(rc.Role), rc.Rules)
 	}
@@ -255,7 +258,7 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 
 	// Again: every step finds itself done; the same batch job is found.
 	said, cfn.calls = nil, nil
-	if err := protect.ApplyAWS(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.AWS(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	if j := strings.Join(said, "\n"); strings.Contains(j, "adding") || strings.Contains(j, "creating") || strings.Contains(j, "enabling") || strings.Contains(j, "takes") || len(batch.jobs) != 1 {
@@ -269,14 +272,14 @@ func TestApplyAndRemoveOnAWS(t *testing.T) {
 	if _, err := pl.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("shop-cart-api"), MemorySize: aws.Int32(512)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := protect.ApplyAWS(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.AWS(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := dl.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("shop-cart-api")}); err != nil || aws.ToInt32(c.MemorySize) != 512 {
 		t.Fatalf("the copy after the function's memory changed: %v %v", c, err)
 	}
 
-	if err := protect.RemoveAWS(ctx, plan, plan.Hash, target, true); err != nil {
+	if err := apply.RemoveAWS(ctx, plan, plan.Hash, target, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shop-cart-api")}); err == nil {

@@ -1,4 +1,4 @@
-package protect
+package apply
 
 import (
 	"cmp"
@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -18,8 +20,8 @@ import (
 // bucket made (versioned), the lab's object replicator serving the pair,
 // and a wait until every object already there is in the replica (the
 // backfill S3 Batch Replication does on AWS).
-func applyBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func(string, ...any)) error {
-	replica := ReplicaName(b.Name, dr)
+func applyBucket(ctx context.Context, b inventory.Bucket, dr string, t LabTarget, say func(string, ...any)) error {
+	replica := protect.ReplicaName(b.Name, dr)
 	if err := ensureVersioning(ctx, t.PrimaryS3, b.Name, t.Primary, say); err != nil {
 		return err
 	}
@@ -125,8 +127,8 @@ func listSizes(ctx context.Context, c *s3.Client, bucket string) (map[string]int
 // removeBucket undoes applyBucket: the lab stops replicating the bucket,
 // and with deleteReplicas the replica bucket — every version in it, then
 // the bucket — is deleted. The user's bucket is not touched.
-func removeBucket(ctx context.Context, b Bucket, dr string, t LabTarget, say func(string, ...any), deleteReplicas bool) error {
-	replica := ReplicaName(b.Name, dr)
+func removeBucket(ctx context.Context, b inventory.Bucket, dr string, t LabTarget, say func(string, ...any), deleteReplicas bool) error {
+	replica := protect.ReplicaName(b.Name, dr)
 	if err := t.StopReplicating(ctx, Replicated{Bucket: b.Name, Replica: replica}); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package protect
+package apply
 
 import (
 	"context"
@@ -15,12 +15,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/guard"
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
-
-// CopyTag marks a DR copy apply made, with the ARN of the function it
-// copies: remove deletes only a function that carries it, and apply never
-// overwrites a function without it.
-const CopyTag = "pilotlight:copy-of"
 
 // lambdas are both regions' Lambda control planes and the deployment's
 // lease: what copying a function needs, on either target.
@@ -52,7 +49,7 @@ func variables(c *lambdatypes.FunctionConfiguration) map[string]string {
 // role, environment and tags, and its URL if it has one. A guarded
 // function and its copy get the guard's variables. Each step checks what
 // is there first, so applying again resumes.
-func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(string, ...any)) error {
+func applyFunction(ctx context.Context, f inventory.Function, p protect.Plan, t lambdas, say func(string, ...any)) error {
 	src, err := t.PrimaryLambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(f.Name)})
 	if err != nil {
 		return fmt.Errorf("read it in %s: %w", t.Primary, err)
@@ -77,8 +74,8 @@ func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(
 	case errors.As(err, &nf):
 	case err != nil:
 		return fmt.Errorf("read its copy in %s: %w", t.DR, err)
-	case cur.Tags[CopyTag] != arn:
-		return fmt.Errorf("a function named %s already exists in %s and is not pilotlight's copy of %s (no %s tag naming it): rename or delete it there, then apply again", f.Name, t.DR, arn, CopyTag)
+	case cur.Tags[protect.CopyTag] != arn:
+		return fmt.Errorf("a function named %s already exists in %s and is not pilotlight's copy of %s (no %s tag naming it): rename or delete it there, then apply again", f.Name, t.DR, arn, protect.CopyTag)
 	case aws.ToString(cur.Configuration.CodeSha256) != aws.ToString(src.Configuration.CodeSha256) || cur.Configuration.Runtime != src.Configuration.Runtime ||
 		!slices.Equal(cur.Configuration.Architectures, src.Configuration.Architectures):
 		say("%s: its copy in %s has older code, or another runtime: making it again", f.Name, t.DR)
@@ -110,7 +107,7 @@ func applyFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(
 		if tags == nil {
 			tags = map[string]string{}
 		}
-		tags[CopyTag] = arn
+		tags[protect.CopyTag] = arn
 		say("%s: creating its DR copy in %s (%d bytes of code)", f.Name, t.DR, len(code))
 		if _, err := t.DRLambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(f.Name), Runtime: c.Runtime, Role: c.Role, Handler: c.Handler,
 			Description: c.Description, Timeout: c.Timeout, MemorySize: c.MemorySize, Architectures: c.Architectures, Tags: tags,
@@ -155,7 +152,7 @@ func download(ctx context.Context, url string) ([]byte, error) {
 // removeFunction deletes the function's DR copy (only one apply made) and
 // takes the guard's variables off the function, leaving the rest of it
 // as it was.
-func removeFunction(ctx context.Context, f Function, p Plan, t lambdas, say func(string, ...any)) error {
+func removeFunction(ctx context.Context, f inventory.Function, p protect.Plan, t lambdas, say func(string, ...any)) error {
 	src, err := t.PrimaryLambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(f.Name)})
 	var nf *lambdatypes.ResourceNotFoundException
 	switch {
@@ -183,7 +180,7 @@ func removeFunction(ctx context.Context, f Function, p Plan, t lambdas, say func
 		return nil
 	case err != nil:
 		return fmt.Errorf("read its copy in %s: %w", t.DR, err)
-	case cur.Tags[CopyTag] == "":
+	case cur.Tags[protect.CopyTag] == "":
 		say("%s: the function of that name in %s is not pilotlight's copy: left alone", f.Name, t.DR)
 		return nil
 	}

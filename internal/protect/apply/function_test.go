@@ -1,4 +1,4 @@
-package protect_test
+package apply_test
 
 import (
 	"archive/zip"
@@ -15,28 +15,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/pilotlight/pilotlight/guard"
 	"github.com/pilotlight/pilotlight/internal/control"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/protect"
+	"github.com/pilotlight/pilotlight/internal/protect/apply"
+	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
 // labLambda is a client of a lab region's Lambda control plane.
-func labLambda(t *testing.T, l *lab.Lab, regionName string) *lambda.Client {
-	t.Helper()
-	ep, err := l.Endpoints(regionName)
-	if err != nil || ep.Lambda == "" {
-		t.Fatalf("the lab's Lambda in %s: %q %v", regionName, ep.Lambda, err)
-	}
-	c := l.Credentials()
-	return lambda.New(lambda.Options{Region: regionName, BaseEndpoint: aws.String(ep.Lambda), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")})
-}
 
 // shopZip builds one of the shop example's functions as a user deploys
 // it: a bootstrap for provided.al2023, zipped.
@@ -75,10 +65,9 @@ func shopZip(t *testing.T, fn string) []byte {
 func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	l := labtest.Lab(t)
 	names := labtest.Provision(t, "fn")
 	p, dr := labtest.Clients(t, 0)
-	pl, dl := labLambda(t, l, p.Name), labLambda(t, l, dr.Name)
+	pl, dl := labtest.Lambda(t, p.Name), labtest.Lambda(t, dr.Name)
 	fn := names.App + "-cart-api"
 	code := shopZip(t, "carts")
 	if _, err := pl.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(fn), Runtime: lambdatypes.RuntimeProvidedal2023,
@@ -89,8 +78,8 @@ func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 	if _, err := pl.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String(fn), AuthType: lambdatypes.FunctionUrlAuthTypeNone}); err != nil {
 		t.Fatal(err)
 	}
-	src := protect.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: pl}
-	inv, err := protect.Scan(ctx, src, protect.Selector{Names: []string{fn}})
+	src := inventory.Source{Primary: p.Name, DR: dr.Name, DynamoDB: p.DynamoDB, S3: p.S3, Lambda: pl}
+	inv, err := inventory.Scan(ctx, src, inventory.Selector{Names: []string{fn}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +87,7 @@ func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 		t.Fatalf("scan: %+v", inv.Functions)
 	}
 	var said []string
-	target := protect.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
+	target := apply.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
 		PrimaryLambda: pl, DRLambda: dl, Lease: control.LabLease,
 		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
@@ -107,7 +96,7 @@ func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 	if err != nil || ks.Tier != protect.KillSwitch {
 		t.Fatalf("plan: %v %v", ks.Tier, err)
 	}
-	if err := protect.ApplyLab(ctx, ks, ks.Hash, target); err == nil || !strings.Contains(err.Error(), "kill-switch") {
+	if err := apply.Lab(ctx, ks, ks.Hash, target); err == nil || !strings.Contains(err.Error(), "kill-switch") {
 		t.Fatalf("a kill-switch plan was applied: %v", err)
 	}
 	// A function of that name in the DR region that is not the copy.
@@ -119,14 +108,14 @@ func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 	if err != nil || plan.Tier != protect.EpochGuard {
 		t.Fatalf("plan: %v %v", plan.Tier, err)
 	}
-	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err == nil || !strings.Contains(err.Error(), "not pilotlight's copy") {
+	if err := apply.Lab(ctx, plan, plan.Hash, target); err == nil || !strings.Contains(err.Error(), "not pilotlight's copy") {
 		t.Fatalf("apply over someone else's function: %v", err)
 	}
 	if _, err := dl.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)}); err != nil {
 		t.Fatal(err)
 	}
 
-	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.Lab(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"SHOP_MODE": "live", guard.EnvControlTable: names.ControlTable(), guard.EnvLeaseTerm: "2s", guard.EnvClockEpsilon: "250ms", guard.EnvWriteDeadline: "750ms"}
@@ -163,14 +152,14 @@ func TestApplyGivesAFunctionItsDRCopy(t *testing.T) {
 	}
 	// Again: nothing to do.
 	said = nil
-	if err := protect.ApplyLab(ctx, plan, plan.Hash, target); err != nil {
+	if err := apply.Lab(ctx, plan, plan.Hash, target); err != nil {
 		t.Fatal(err)
 	}
 	if j := strings.Join(said, "\n"); strings.Contains(j, "creating") || strings.Contains(j, "setting") {
 		t.Errorf("a second apply changed something:\n%s", j)
 	}
 
-	if err := protect.RemoveLab(ctx, plan, plan.Hash, target, false); err != nil {
+	if err := apply.RemoveLab(ctx, plan, plan.Hash, target, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dl.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fn)}); err == nil {

@@ -1,4 +1,4 @@
-package protect
+package inventory
 
 import (
 	"context"
@@ -25,6 +25,26 @@ type Selector struct {
 	Prefix string            // name prefix
 	Tags   map[string]string // tags every resource must carry
 	Names  []string          // an explicit list of names
+}
+
+// String says what the selector picks: its prefix, tags and names.
+func (s Selector) String() string {
+	var parts []string
+	if s.Prefix != "" {
+		parts = append(parts, "prefix "+s.Prefix)
+	}
+	keys := make([]string, 0, len(s.Tags))
+	for k := range s.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, "tag "+k+"="+s.Tags[k])
+	}
+	if len(s.Names) > 0 {
+		parts = append(parts, "names "+strings.Join(s.Names, ", "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s Selector) empty() bool { return s.Prefix == "" && len(s.Tags) == 0 && len(s.Names) == 0 }
@@ -357,6 +377,21 @@ func describeTable(ctx context.Context, src Source, name string) (Table, error) 
 		}
 	}
 	return t, nil
+}
+
+// Preflight judges every resource again, as Scan does: what stops or
+// limits its DR copy in inv.DR, a function's runtime judged at now. An
+// inventory changed after its scan needs it before a plan is made from it.
+func (inv *Inventory) Preflight(now time.Time) {
+	for i := range inv.Tables {
+		inv.Tables[i].Findings = preflightTable(inv.Tables[i], inv.DR)
+	}
+	for i := range inv.Buckets {
+		inv.Buckets[i].Findings = preflightBucket(inv.Buckets[i])
+	}
+	for i := range inv.Functions {
+		inv.Functions[i].Findings = preflightFunction(inv.Functions[i], inv.Primary, inv.DR, now)
+	}
 }
 
 // preflightTable says what stops the table from becoming a global table
