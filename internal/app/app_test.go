@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -58,7 +57,7 @@ func newFixture(t *testing.T) fixture {
 	f.quorum = func(now func() time.Time) *control.Quorum {
 		return &control.Quorum{Stores: []*control.Store{f.pStore, f.drS, wStore}, Witness: w.Name, Lease: lease, Now: now}
 	}
-	if _, err := f.quorum(nil).Renew(ctxT(t), "us-east-1"); err != nil {
+	if _, err := f.quorum(nil).Renew(labtest.Context(t), "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -69,15 +68,9 @@ func req(method, path, body string) events.LambdaFunctionURLRequest {
 		RequestContext: events.LambdaFunctionURLRequestContext{HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: method, Path: path}}}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestWriteAndReadInActiveRegion(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	resp, err := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-1","customer":"ann","amount":12.5}`))
 	if err != nil || resp.StatusCode != http.StatusCreated || resp.Headers[app.HeaderEpoch] != "1" {
 		t.Fatalf("create: %v %+v", err, resp)
@@ -94,7 +87,7 @@ func TestWriteAndReadInActiveRegion(t *testing.T) {
 
 func TestInactiveRegionRefusesWrites(t *testing.T) {
 	f := newFixture(t)
-	resp, _ := f.drSvc.Handle(ctxT(t), req("POST", "/orders", `{"id":"o-2","customer":"bob","amount":1}`))
+	resp, _ := f.drSvc.Handle(labtest.Context(t), req("POST", "/orders", `{"id":"o-2","customer":"bob","amount":1}`))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[app.HeaderActiveRegion] != "us-east-1" {
 		t.Fatalf("DR accepted or misdirected: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
@@ -102,7 +95,7 @@ func TestInactiveRegionRefusesWrites(t *testing.T) {
 
 func TestFencedRegionRefusesWrites(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	// The controller fences the primary by raising its epoch: from then on
 	// its writes fail, whatever it read before.
 	if err := f.pStore.Raise(ctx, record.Active{Region: "us-west-2", Epoch: 2, Since: time.Now()}); err != nil {
@@ -119,7 +112,7 @@ func TestFencedRegionRefusesWrites(t *testing.T) {
 
 func TestReturningPrimaryCannotWriteAtItsOldEpoch(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	// The primary was cut off; its lease ran out; the DR region claimed
 	// epoch 2 on its own record and the witness's. The primary's own record
 	// still says epoch 1 (the fence has not landed): only the lease stops it.
@@ -157,7 +150,7 @@ func TestReturningPrimaryCannotWriteAtItsOldEpoch(t *testing.T) {
 
 func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	f.clock.offset.Store(int64(lease.Term)) // the lease has run out
 	resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-orphan","customer":"f","amount":1}`))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "lease") {
@@ -184,7 +177,7 @@ func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
 
 func TestHealthByRole(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusOK {
 		t.Errorf("active primary: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -197,7 +190,7 @@ func TestHealthByRole(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	tests := []struct {
 		name, method, path, body string
 		code                     int
@@ -240,7 +233,7 @@ func FuzzParseOrder(f *testing.F) {
 // the internet can call it, so it must neither take writes nor give data.
 func TestHealthOnlyServesNothingElse(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	h := app.New(app.Config{Role: app.RolePrimary, Names: f.names, Lease: lease, Now: f.clock.now, HealthOnly: true}, f.p)
 	if resp, _ := h.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusOK {
 		t.Fatalf("health-only /health of the active primary: %d %s", resp.StatusCode, resp.Body)

@@ -46,12 +46,6 @@ func (f fixture) quorum(clock func() time.Time) *control.Quorum {
 	return &control.Quorum{Stores: []*control.Store{f.stores[east], f.stores[west], f.stores[witness]}, Witness: witness, Lease: cfg, Now: clock}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func writable(t *testing.T, ctx context.Context, s *control.Store, at time.Time) error {
 	t.Helper()
 	ws, err := s.WriteState(ctx)
@@ -98,7 +92,7 @@ func TestLeaseArithmetic(t *testing.T) {
 }
 
 func TestRenewGrantsAndConfirms(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	q := f.quorum(nil)
 	if err := writable(t, ctx, f.stores[east], time.Now()); err == nil {
 		t.Fatal("before the first renewal there is no lease: the write path must refuse")
@@ -130,7 +124,7 @@ func TestRenewGrantsAndConfirms(t *testing.T) {
 func TestRenewWithOneGrantorDead(t *testing.T) {
 	for _, dead := range []string{west, witness} {
 		t.Run(dead, func(t *testing.T) {
-			f, ctx := newFixture(t), ctxT(t)
+			f, ctx := newFixture(t), labtest.Context(t)
 			if err := f.l.Cut(dead, region.DynamoDB); err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +139,7 @@ func TestRenewWithOneGrantorDead(t *testing.T) {
 		})
 	}
 	t.Run("two dead", func(t *testing.T) {
-		f, ctx := newFixture(t), ctxT(t)
+		f, ctx := newFixture(t), labtest.Context(t)
 		for _, r := range []string{west, witness} {
 			if err := f.l.Cut(r, region.DynamoDB); err != nil {
 				t.Fatal(err)
@@ -162,7 +156,7 @@ func TestRenewWithOneGrantorDead(t *testing.T) {
 }
 
 func TestClaimWaitsForTheGrantToRunOut(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	q := f.quorum(nil)
 	r1, err := q.Renew(ctx, east)
 	if err != nil {
@@ -206,7 +200,7 @@ func TestClaimWaitsForTheGrantToRunOut(t *testing.T) {
 }
 
 func TestRacingClaimsElectOne(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	// No grants yet: every record's grant has run out. Two claimers race for
 	// the same epoch from different regions.
 	var wg sync.WaitGroup
@@ -242,7 +236,7 @@ func TestRacingClaimsElectOne(t *testing.T) {
 }
 
 func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	r1, err := f.quorum(nil).Renew(ctx, east)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +285,7 @@ func TestForcedClaimWaitsOutTheOldLease(t *testing.T) {
 // only a term + ε + δ after the claim landed. Counting from when the claim
 // began let two journaled leases overlap in a race-instrumented chaos run.
 func TestForcedClaimWaitsFromWhenItLanded(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	holder := f.quorum(nil)
 	if _, err := holder.Renew(ctx, east); err != nil {
 		t.Fatal(err)
@@ -330,7 +324,7 @@ func TestForcedClaimWaitsFromWhenItLanded(t *testing.T) {
 }
 
 func TestHandoverHoldsUntilRelease(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +365,7 @@ func TestHandoverHoldsUntilRelease(t *testing.T) {
 // holder's journaled lease past the handover: its own record moved, so
 // nothing commits there after it.
 func TestRenewalInFlightDuringHandoverEndsAtTheHandover(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	q := f.quorum(nil)
 	res, err := q.Renew(ctx, east)
 	if err != nil {
@@ -411,7 +405,7 @@ func TestRenewalInFlightDuringHandoverEndsAtTheHandover(t *testing.T) {
 }
 
 func TestTwoRegionModeIsBestEffort(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	q := &control.Quorum{Stores: []*control.Store{f.stores[east], f.stores[west]}, Lease: cfg}
 	if err := f.l.Cut(west, region.DynamoDB); err != nil {
 		t.Fatal(err)
@@ -476,7 +470,7 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 // run out. (Failed at aa72caa: the second claim re-put the records unheld
 // and granted, and confirmed a lease at once.)
 func TestUnforcedClaimKeepsAForcedHold(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	old, err := f.quorum(nil).Renew(ctx, east)
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +505,7 @@ func TestUnforcedClaimKeepsAForcedHold(t *testing.T) {
 // same epoch, from a process without the first one's monotonic clock —
 // keeps the wait: the hold's end is on the records.
 func TestForcedHoldSurvivesAResume(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	old, err := f.quorum(nil).Renew(ctx, east)
 	if err != nil {
 		t.Fatal(err)
@@ -550,7 +544,7 @@ func TestForcedHoldSurvivesAResume(t *testing.T) {
 // region could write. (Failed at aa72caa: the stray record refused every
 // grant until the end of time.)
 func TestRenewalRepairsAPartialClaim(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	r1, err := f.quorum(nil).Renew(ctx, east)
 	if err != nil {
 		t.Fatal(err)
@@ -606,7 +600,7 @@ func TestRenewalRepairsAPartialClaim(t *testing.T) {
 // have lifted the witness's hold. (Failed at aa72caa: the held witness
 // refused every grant, so the DR outage stopped all writes.)
 func TestRenewalLiftsAMissedRelease(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +637,7 @@ func TestRenewalLiftsAMissedRelease(t *testing.T) {
 // read in: the holder's own record's. (At aa72caa it took the hold of
 // whichever agreeing record came last out of a map.)
 func TestViewReadsTheHoldDeterministically(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	if _, err := f.quorum(nil).Renew(ctx, east); err != nil {
 		t.Fatal(err)
 	}
@@ -681,7 +675,7 @@ func TestViewReadsTheHoldDeterministically(t *testing.T) {
 // unmeasurable, the claim is refused outright. (Failed at aa72caa: a clock
 // ahead by more than the lease's remainder won the records at once.)
 func TestClaimTrustsAMeasuredClockOnly(t *testing.T) {
-	f, ctx := newFixture(t), ctxT(t)
+	f, ctx := newFixture(t), labtest.Context(t)
 	r1, err := f.quorum(nil).Renew(ctx, east)
 	if err != nil {
 		t.Fatal(err)

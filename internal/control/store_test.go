@@ -29,7 +29,7 @@ func store(t *testing.T) (*control.Store, *region.Clients, region.Names) {
 // The first record wins: a second Init (a redeploy, a second lab start)
 // leaves the record in force and returns it.
 func TestInitKeepsTheRecordInForce(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, _, _ := store(t)
 	got, err := s.Init(ctx, record.Active{Region: west, Epoch: 9, Since: time.Now()})
 	if err != nil || got.Region != east || got.Epoch != 1 {
@@ -41,7 +41,7 @@ func TestInitKeepsTheRecordInForce(t *testing.T) {
 // only raises: to the epoch held or a lower one it is a no-op (a retried
 // fence, a late one), and the record stays as it is.
 func TestRecordMovesOnlyForward(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, _, _ := store(t)
 	if err := s.CompareAndSet(ctx, 7, record.Active{Region: west, Epoch: 8}); !errors.Is(err, control.ErrConflict) {
 		t.Fatalf("CompareAndSet from a stale epoch: %v, want ErrConflict", err)
@@ -69,7 +69,7 @@ func TestRecordMovesOnlyForward(t *testing.T) {
 // its epoch, and not once the record has been raised past it: the fence
 // holds however the fence and the write interleave.
 func TestActiveConditionFencesAWrite(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, c, names := store(t)
 	put := func(id string) error {
 		_, err := c.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
@@ -94,7 +94,7 @@ func TestActiveConditionFencesAWrite(t *testing.T) {
 // runs come back in phase order and grouped by epoch, and a forgotten
 // phase can be journaled again.
 func TestJournal(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, _, _ := store(t)
 	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 	rec := func(epoch int64, p record.Phase, at time.Time) bool {
@@ -134,7 +134,7 @@ func TestJournal(t *testing.T) {
 // A journal written when Completed was called "active" reads as Completed,
 // so a run finished by an older controller is not resumed.
 func TestJournalReadsTheOldCompletedName(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, c, names := store(t)
 	item := map[string]types.AttributeValue{
 		region.ControlHashKey: &types.AttributeValueMemberS{Value: control.RunKey(4)},
@@ -153,7 +153,7 @@ func TestJournalReadsTheOldCompletedName(t *testing.T) {
 
 // Flags remember what a run must come back to (a fence not yet landed).
 func TestFlags(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, _, _ := store(t)
 	if v, err := s.Flag(ctx, "fence-pending"); err != nil || v != "" {
 		t.Fatalf("unset flag: %q, %v", v, err)
@@ -175,7 +175,7 @@ func TestFlags(t *testing.T) {
 // A record someone wrote by hand without an epoch is an error that says
 // what the record needs, not a zero epoch a claim would build on.
 func TestMalformedRecordIsAnError(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	s, c, names := store(t)
 	pk, sk := names.ActiveRecordKey()
 	_, err := c.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(names.ControlTable()), Item: map[string]types.AttributeValue{

@@ -11,6 +11,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 )
 
 // The schedule scenarios (lab only): not a fault of a region but an order of
@@ -242,7 +243,7 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 	// The tick starts the resumed run within a lease term and its 10 s
 	// schedule; the run then drains (the function's drain reads the
 	// stream for StreamSettle) and promotes (a second, generously).
-	if limit := d.fc.LeaseConfig().Term + 10*time.Second + failover.StreamSettle + time.Second; heldFor > limit {
+	if limit := d.fc.LeaseConfig().Term + 10*time.Second + arrival.StreamSettle + time.Second; heldFor > limit {
 		return fmt.Errorf("the interrupted failback held every write for %s, more than a lease term, the tick's schedule, the drain's settle and a second to promote (%s)", heldFor.Round(time.Millisecond), limit)
 	}
 	return nil

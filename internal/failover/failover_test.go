@@ -60,12 +60,6 @@ func (f fixture) controller() *Controller {
 	return New(Config{Stores: f.stores, Deployment: Deployment{Primary: primary, DR: dr, Witness: witness, Lease: lease}, Probe: probeFunc(healthy), Routing: routingFunc(primaryDown), FenceTimeout: 500 * time.Millisecond})
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestGuards(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -102,7 +96,7 @@ func TestGuards(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(c)
 			}
-			ctx := ctxT(t)
+			ctx := labtest.Context(t)
 			res, err := c.Run(ctx, tt.req)
 			if res.Outcome != tt.outcome {
 				t.Fatalf("outcome %s (%v), want %s", res.Outcome, err, tt.outcome)
@@ -141,7 +135,7 @@ func TestGuards(t *testing.T) {
 
 func TestRacingControllersPromoteOnce(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	const n = 4
 	var wg sync.WaitGroup
 	results := make([]Result, n)
@@ -189,17 +183,17 @@ func TestCrashAfterEachPhaseResumes(t *testing.T) {
 			if _, err := c.Run(ctx, Request{From: primary, To: dr}); err == nil {
 				t.Fatal("the crashed run reported success")
 			}
-			before, err := f.stores[dr].Run(ctxT(t), 2)
+			before, err := f.stores[dr].Run(labtest.Context(t), 2)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resumed := f.controller()
-			res, err := resumed.Run(ctxT(t), Request{From: primary, To: dr})
+			res, err := resumed.Run(labtest.Context(t), Request{From: primary, To: dr})
 			if err != nil || res.Outcome != OutcomeCompleted {
 				t.Fatalf("resume: %v %+v", err, res)
 			}
-			a, _ := f.stores[dr].Active(ctxT(t))
-			p, _ := f.stores[primary].Active(ctxT(t))
+			a, _ := f.stores[dr].Active(labtest.Context(t))
+			p, _ := f.stores[primary].Active(labtest.Context(t))
 			if a.Region != dr || a.Epoch != 2 || p.Region != dr || p.Epoch != 2 {
 				t.Fatalf("end state: DR %+v, primary %+v", a, p)
 			}
@@ -211,7 +205,7 @@ func TestCrashAfterEachPhaseResumes(t *testing.T) {
 					t.Errorf("phase %s re-stamped on resume: %s → %s", e.Phase, e.At, res.Journal[i].At)
 				}
 			}
-			again, err := f.controller().Run(ctxT(t), Request{From: primary, To: dr})
+			again, err := f.controller().Run(labtest.Context(t), Request{From: primary, To: dr})
 			if err != nil || again.Outcome != OutcomeAlreadyActive {
 				t.Errorf("third run: %v %+v, want already-active", err, again.Outcome)
 			}
@@ -221,7 +215,7 @@ func TestCrashAfterEachPhaseResumes(t *testing.T) {
 
 func TestFenceRetriedUntilItLands(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	if err := f.l.Cut(primary, region.DynamoDB); err != nil {
 		t.Fatal(err)
@@ -260,7 +254,7 @@ func (f drainFunc) Drain(ctx context.Context, from, to string, since time.Time) 
 
 func TestPlannedFailback(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	if _, err := c.Run(ctx, Request{From: primary, To: dr}); err != nil {
 		t.Fatal(err)
@@ -327,14 +321,14 @@ func whenHeld(c *Controller, held func(ctx context.Context) error) readyDrainer 
 
 func failedOver(t *testing.T, f fixture, c *Controller) {
 	t.Helper()
-	if res, err := c.Run(ctxT(t), Request{From: primary, To: dr}); err != nil || res.Outcome != OutcomeCompleted {
+	if res, err := c.Run(labtest.Context(t), Request{From: primary, To: dr}); err != nil || res.Outcome != OutcomeCompleted {
 		t.Fatalf("failover: %v %+v", err, res)
 	}
 }
 
 func view(t *testing.T, c *Controller) record.Active {
 	t.Helper()
-	v, err := c.View(ctxT(t), primary, dr)
+	v, err := c.View(labtest.Context(t), primary, dr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +339,7 @@ func view(t *testing.T, c *Controller) record.Active {
 // region always accepts writes (issue: a failed drain left both refusing).
 func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	// The catch-up before the handover passes; the final drain fails.
@@ -374,7 +368,7 @@ func TestPlannedRunThatCannotDrainUnfencesItsSource(t *testing.T) {
 // the new epoch's Since the drain skipped them: loss on failback.)
 func TestRollbackKeepsTheSourcesTenure(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	tenure := view(t, c).Since.Truncate(time.Millisecond)
@@ -398,7 +392,7 @@ func TestRollbackKeepsTheSourcesTenure(t *testing.T) {
 
 func TestPlannedRunRefusedBeforeFencingWhenReplicationCannotDrain(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	before := view(t, c)
@@ -420,7 +414,7 @@ func TestPlannedRunRefusedBeforeFencingWhenReplicationCannotDrain(t *testing.T) 
 // record is stale (it still names the target), but the majority does not.
 func TestFailbackWithFencePendingIsNotAlreadyActive(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	if err := f.l.Cut(primary, region.DynamoDB); err != nil {
 		t.Fatal(err)
@@ -442,7 +436,7 @@ func TestFailbackWithFencePendingIsNotAlreadyActive(t *testing.T) {
 // A decision journaled long ago and never acted on is checked again.
 func TestStaleDecisionIsCheckedAgain(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	old := time.Now().Add(-time.Hour)
 	for _, p := range []record.Phase{record.Detected, record.Decided} {
 		if _, err := f.stores[dr].Record(ctx, record.Entry{Epoch: 2, Phase: p, At: old, From: primary, To: dr}); err != nil {
@@ -467,7 +461,7 @@ func TestStaleDecisionIsCheckedAgain(t *testing.T) {
 // it stays in ALARM, so a refusal on a condition that later passes heals.
 func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	drHealthy := false
 	c.Cfg().Probe = probeFunc(func(_ context.Context, r string) error {
@@ -502,7 +496,7 @@ func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 // (the drain after the handover never returns, and no rollback runs in it).
 func abandonHandover(t *testing.T, f fixture, c *Controller) {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	// The catch-up before the handover passes; the drain after it (the
 	// records held) never returns. (Counted, not read from the records: a
 	// view read while the hold was still landing saw none.)
@@ -539,7 +533,7 @@ func abandonHandover(t *testing.T, f fixture, c *Controller) {
 // keep: the resuming process never saw the source's record.
 func TestTickResumesAnInterruptedFailback(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	tenure := view(t, c).Since
@@ -581,7 +575,7 @@ func TestTickResumesAnInterruptedFailback(t *testing.T) {
 // rolled back once held longer than HoldMaxAge: some region always writes.
 func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	abandonHandover(t, f, c)
@@ -601,7 +595,7 @@ func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
 // the forced wait does; it returns the held view.
 func interruptedForcedRun(t *testing.T, f fixture) record.Active {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	q := c.Quorum(primary, dr, false)
 	if _, err := q.Renew(ctx, primary); err != nil {
@@ -669,7 +663,7 @@ func tickUntilResumed(ctx context.Context, t *testing.T, c *Controller) {
 // down). (Failed at aa72caa: the tick rolled it back to the primary.)
 func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	held := interruptedForcedRun(t, f)
 	c2 := f.controller()
 	c2.Cfg().HoldMaxAge = time.Nanosecond
@@ -686,7 +680,7 @@ func TestTickResumesAnInterruptedForcedFailover(t *testing.T) {
 // refuses. Without it (a forced run) the new holder waits the lease out.
 func TestClaimRefusedWhileThePrimaryHoldsItsLease(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	q := &control.Quorum{Stores: []*control.Store{f.stores[primary], f.stores[dr], f.stores[witness]}, Witness: witness, Lease: control.LeaseConfig{Term: 30 * time.Second, Epsilon: lease.Epsilon, Delta: lease.Delta}}
 	if _, err := q.Renew(ctx, primary); err != nil {
 		t.Fatal(err)
@@ -707,7 +701,7 @@ func TestClaimRefusedWhileThePrimaryHoldsItsLease(t *testing.T) {
 // the held records grant nothing, so a claim would win them.
 func TestUnplannedRunRefusedDuringAHandover(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	c := f.controller()
 	failedOver(t, f, c)
 	alarm := f.controller()
@@ -735,7 +729,7 @@ func TestTargetHealthCheckedAtTheClaim(t *testing.T) {
 	for _, during := range []string{"agreement wait", "grant wait"} {
 		t.Run(during, func(t *testing.T) {
 			f := newFixture(t)
-			ctx := ctxT(t)
+			ctx := labtest.Context(t)
 			c := f.controller()
 			var mu sync.Mutex
 			sick, probes := false, 0
@@ -803,7 +797,7 @@ func TestTargetHealthCheckedAtTheClaim(t *testing.T) {
 // for good (fresh-clone CI, forced-interrupted: "not within 1m0s").
 func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	held := interruptedForcedRun(t, f)
 	for _, p := range []record.Phase{record.Decided, record.Detected} {
 		if err := f.stores[dr].Forget(ctx, held.Epoch, p); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -46,9 +47,9 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	drain := &failover.ArrivalDrainer{Clients: data, Names: cfg.Names, Settle: failover.StreamSettle, Objects: true}
+	drain := &arrival.Drainer{Clients: data, Names: cfg.Names, Settle: arrival.StreamSettle, Objects: true}
 	if len(env.Endpoints) > 0 { // the lab's DynamoDB Local
-		drain.Rounding = failover.LocalStreamRounding
+		drain.Rounding = arrival.LocalStreamRounding
 	}
 	cfg.Drain = drain
 	switch { // manual mode: a person decides, the tick never does

@@ -117,3 +117,11 @@ func Attr(name string, typ types.ScalarAttributeType) types.AttributeDefinition 
 func Key(name string, kt types.KeyType) types.KeySchemaElement {
 	return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: kt}
 }
+
+// Context is a test's context, cancelled when the test ends or after a
+// minute, whichever comes first: a hung call fails its test, not the run.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

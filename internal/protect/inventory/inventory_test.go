@@ -1,10 +1,8 @@
 package inventory_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,18 +15,12 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // An application that is not the orders service, created in the lab's
 // primary region with the SDK as a user would: scan finds exactly it (not
 // pilotlight's own resources, not another application's), reads what DR
 // depends on, and names each blocker with its fix.
 func TestScanFindsTheApplicationAndWhatBlocksIt(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	names := labtest.Provision(t, "scn")
 	p, dr := labtest.Clients(t, 0)
 	app := names.App + "shop-"

@@ -21,6 +21,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/protect"
@@ -70,7 +71,7 @@ type AWS struct {
 	// ControlClients reach a region's control table with one attempt per
 	// call (nil: through Account).
 	ControlClients func(region string) (*region.Clients, error)
-	// Drain is the failback's drain (nil: failover.ArrivalDrainer over
+	// Drain is the failback's drain (nil: arrival.Drainer over
 	// DataClients).
 	Drain failover.Drainer
 	// ProtectDir holds the plans protect apply applied (PILOTLIGHT_PROTECT_DIR):
@@ -287,7 +288,7 @@ func (t *AWS) Deployment(ctx context.Context) (failover.Deployment, config.Funct
 // from the deployment's one description (Deployment): the witness, the lease
 // and the dwell the deployed function uses, control writes with one attempt,
 // notices to the function's topic. The failback's drain proves arrival item
-// by item and object by object (failover.ArrivalDrainer).
+// by item and object by object (arrival.Drainer).
 func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 	d, env, err := t.Deployment(ctx)
 	if err != nil {
@@ -321,7 +322,7 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 		}
 	}
 	if cfg.Drain == nil {
-		cfg.Drain = &failover.ArrivalDrainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute, Settle: failover.StreamSettle, Objects: true,
+		cfg.Drain = &arrival.Drainer{Clients: t.DataClients, Names: t.AppNames, Timeout: 5 * time.Minute, Settle: arrival.StreamSettle, Objects: true,
 			Adopted: t.adopted}
 	}
 	if env.NotifyTopic != "" && t.Account != nil {
@@ -333,8 +334,8 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 // adopted is what protect apply adopted on this deployment (its applied
 // plans): the global tables and the replicated buckets a failback's drain
 // proves, as it proves pilotlight's own.
-func (t *AWS) adopted(context.Context) (failover.Adopted, error) {
-	var a failover.Adopted
+func (t *AWS) adopted(context.Context) (arrival.Adopted, error) {
+	var a arrival.Adopted
 	if t.ProtectDir == "" {
 		return a, nil
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
@@ -116,7 +117,7 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	cfg := failover.Config{
 		Clients: clients, Names: names, Deployment: d,
 		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
-		Drain: &failover.ArrivalDrainer{Clients: t.clients, Names: names, Objects: true, Rounding: failover.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady,
+		Drain: &arrival.Drainer{Clients: t.clients, Names: names, Objects: true, Rounding: arrival.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady,
 			Adopted: t.adopted},
 	}
 	if s.FrontDoor != "" {
@@ -127,12 +128,12 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 
 // adopted is what the lab replicates for protected applications (protect
 // apply): every failback drain proves it too.
-func (t *Lab) adopted(ctx context.Context) (failover.Adopted, error) {
+func (t *Lab) adopted(ctx context.Context) (arrival.Adopted, error) {
 	st, err := t.c.ReplicationStatus(ctx)
 	if err != nil {
-		return failover.Adopted{}, err
+		return arrival.Adopted{}, err
 	}
-	var a failover.Adopted
+	var a arrival.Adopted
 	for _, x := range st.Adopted {
 		if x.Table != "" {
 			a.Tables = append(a.Tables, x.Table)

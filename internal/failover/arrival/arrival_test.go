@@ -1,4 +1,4 @@
-package failover
+package arrival
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func order(id, note string) map[string]types.AttributeValue {
 // could release the target while an earlier write was still on its way.
 // (At aa72caa the drain wrote one canary and waited for it alone.)
 func TestArrivalDrainProvesEveryItemAndObject(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	names := labtest.Provision(t, "arr")
 	east, west := labtest.Clients(t, 0)
 	table := names.Table()
@@ -39,7 +39,7 @@ func TestArrivalDrainProvesEveryItemAndObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	labtest.PutItems(t, ctx, east, table, order("o-1", "a"), order("o-2", "stale"), order("o-4", "gone"))
-	d := &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 3 * time.Second}
+	d := &Drainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 3 * time.Second}
 	err := d.Drain(ctx, west.Name, east.Name, time.Time{})
 	if err == nil {
 		t.Fatal("the drain passed with o-2 stale, o-3 missing and o-4 not removed in east")
@@ -126,8 +126,8 @@ func TestArrivalDrainProvesTheTenureOnly(t *testing.T) {
 	labtest.PutItems(t, ctx, west, table, order("o-new", "in the tenure"))
 	put(west, west.Name, "attachments/o-new", "v1")
 
-	drainer := func() *ArrivalDrainer {
-		return &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 5 * time.Second, Objects: true, Rounding: LocalStreamRounding}
+	drainer := func() *Drainer {
+		return &Drainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 5 * time.Second, Objects: true, Rounding: LocalStreamRounding}
 	}
 	err := drainer().Drain(ctx, west.Name, east.Name, since)
 	if err == nil || !strings.Contains(err.Error(), "1 items") || !strings.Contains(err.Error(), "o-new") {
@@ -155,7 +155,7 @@ func TestArrivalDrainProvesTheTenureOnly(t *testing.T) {
 // while a write to the user's table (composite key) or bucket was still
 // on its way.
 func TestArrivalDrainProvesTheAdoptedTablesAndBuckets(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	names := labtest.Provision(t, "adp")
 	east, west := labtest.Clients(t, 0)
 	table, bucket := names.App+"-carts", names.App+"-media"
@@ -173,7 +173,7 @@ func TestArrivalDrainProvesTheAdoptedTablesAndBuckets(t *testing.T) {
 	line := func(user string, n int) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"user": &types.AttributeValueMemberS{Value: user}, "line": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}}
 	}
-	d := &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 3 * time.Second,
+	d := &Drainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: west}, Names: names, Timeout: 3 * time.Second,
 		Adopted: func(context.Context) (Adopted, error) {
 			return Adopted{Tables: []string{table}, Buckets: []map[string]string{{east.Name: bucket + "-" + east.Name, west.Name: bucket + "-" + west.Name}}}, nil
 		}}
@@ -219,7 +219,7 @@ func (f *flakyStreams) Do(r *http.Request) (*http.Response, error) {
 // tick's resumed failback (one attempt per call) met one, and rolled back
 // a failback that had every write in place.
 func TestArrivalDrainReadsTheStreamAgainAfterAnError(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := labtest.Context(t)
 	names := labtest.Provision(t, "flk")
 	east, west := labtest.Clients(t, 1)
 	table := names.Table()
@@ -232,7 +232,7 @@ func TestArrivalDrainReadsTheStreamAgainAfterAnError(t *testing.T) {
 		o.HTTPClient = flaky
 		o.RetryMaxAttempts = 1
 	})
-	d := &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: 10 * time.Second}
+	d := &Drainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: 10 * time.Second}
 	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err != nil {
 		t.Fatalf("a drain with every write in place failed on %d stream errors: %v", flaky.failed, err)
 	}
@@ -241,7 +241,7 @@ func TestArrivalDrainReadsTheStreamAgainAfterAnError(t *testing.T) {
 	}
 	// A stream that never answers still fails the drain, naming it.
 	flaky.n, flaky.failed = 1<<30, 0
-	d = &ArrivalDrainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: time.Second}
+	d = &Drainer{Clients: map[string]*region.Clients{east.Name: east, west.Name: &src}, Names: names, Timeout: time.Second}
 	if err := d.Drain(ctx, west.Name, east.Name, time.Time{}); err == nil || !strings.Contains(err.Error(), "stream") {
 		t.Fatalf("a stream that never answers: %v, want the drain to fail naming it", err)
 	}

@@ -1,4 +1,9 @@
-package failover
+// Package arrival owns the proof a planned failover (a failback) waits
+// for before its target may write: that every write the source region
+// acknowledged in its tenure has arrived in the target (Drainer). The
+// controller (package failover) calls it through its Drainer, CatchUpper
+// and Readier interfaces, in the lab and on AWS alike.
+package arrival
 
 import (
 	"context"
@@ -15,11 +20,12 @@ import (
 	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
 )
 
-// ArrivalDrainer proves arrival, item by item: every item the source
+// Drainer proves arrival, item by item: every item the source
 // region's tables changed in its tenure — pilotlight's table and every
 // table of a protected application (Adopted), each read from its stream,
 // which holds every write the region acknowledged, in order per item — is
@@ -44,7 +50,7 @@ import (
 // was acknowledged, so a drain reads on for Settle; a stream keeps 24
 // hours; an item changed earlier and not since is not re-proved (the
 // validator compares whole tables). Deleted objects are not followed.
-type ArrivalDrainer struct {
+type Drainer struct {
 	// Clients reach both regions' data (with the SDK's retries).
 	Clients map[string]*region.Clients
 	Names   region.Names
@@ -84,19 +90,19 @@ type Adopted struct {
 	Buckets []map[string]string
 }
 
-// StreamSettle is ArrivalDrainer.Settle on AWS: DynamoDB Streams makes a
+// StreamSettle is Drainer.Settle on AWS: DynamoDB Streams makes a
 // record readable in near real time, well within two seconds.
 const StreamSettle = 2 * time.Second
 
-// LocalStreamRounding is ArrivalDrainer.Rounding against DynamoDB Local,
+// LocalStreamRounding is Drainer.Rounding against DynamoDB Local,
 // which rounds a stream record's time down to the minute (measured:
 // TestArrivalDrainProvesTheTenureOnly fails with a second).
 const LocalStreamRounding = time.Minute
 
 var (
-	_ CatchUpper = (*ArrivalDrainer)(nil)
-	_ Drainer    = (*ArrivalDrainer)(nil)
-	_ Readier    = (*ArrivalDrainer)(nil)
+	_ failover.CatchUpper = (*Drainer)(nil)
+	_ failover.Drainer    = (*Drainer)(nil)
+	_ failover.Readier    = (*Drainer)(nil)
 )
 
 // arrival is what one direction's drains have read and proved so far.
@@ -122,7 +128,7 @@ type change struct {
 }
 
 // Ready implements Readier.
-func (d *ArrivalDrainer) Ready(ctx context.Context, from, to string) error {
+func (d *Drainer) Ready(ctx context.Context, from, to string) error {
 	if d.Check == nil {
 		return nil
 	}
@@ -132,16 +138,16 @@ func (d *ArrivalDrainer) Ready(ctx context.Context, from, to string) error {
 // CatchUp implements CatchUpper: it reads the stream and proves what has
 // arrived until the pending items stop shrinking (the source still
 // writes), and returns; it fails only when the stream cannot be read.
-func (d *ArrivalDrainer) CatchUp(ctx context.Context, from, to string, since time.Time) error {
+func (d *Drainer) CatchUp(ctx context.Context, from, to string, since time.Time) error {
 	return d.drain(ctx, from, to, since, true)
 }
 
 // Drain implements Drainer.
-func (d *ArrivalDrainer) Drain(ctx context.Context, from, to string, since time.Time) error {
+func (d *Drainer) Drain(ctx context.Context, from, to string, since time.Time) error {
 	return d.drain(ctx, from, to, since, false)
 }
 
-func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.Time, catchUp bool) error {
+func (d *Drainer) drain(ctx context.Context, from, to string, since time.Time, catchUp bool) error {
 	src, dst := d.Clients[from], d.Clients[to]
 	if src == nil || dst == nil {
 		return fmt.Errorf("drain %s → %s: no data clients for both regions", from, to)
@@ -213,7 +219,7 @@ func (d *ArrivalDrainer) drain(ctx context.Context, from, to string, since time.
 // proveTables reads the tables' streams and proves what they hold until
 // nothing is pending and Settle has passed (a catch-up: until the pending
 // items stop shrinking), or ctx ends.
-func (d *ArrivalDrainer) proveTables(ctx context.Context, src, dst *region.Clients, from, to string, ts []*tableArrival, cut time.Time, catchUp bool, timeout time.Duration) error {
+func (d *Drainer) proveTables(ctx context.Context, src, dst *region.Clients, from, to string, ts []*tableArrival, cut time.Time, catchUp bool, timeout time.Duration) error {
 	pending := func() int {
 		n := 0
 		for _, t := range ts {
@@ -272,7 +278,7 @@ func (d *ArrivalDrainer) proveTables(ctx context.Context, src, dst *region.Clien
 
 // proveBucket proves a bucket pair's objects until none is missing (a
 // catch-up: once), or ctx ends.
-func (d *ArrivalDrainer) proveBucket(ctx context.Context, src, dst *region.Clients, from, to string, b [2]string, cut time.Time, proved map[string]string, catchUp bool, timeout time.Duration) error {
+func (d *Drainer) proveBucket(ctx context.Context, src, dst *region.Clients, from, to string, b [2]string, cut time.Time, proved map[string]string, catchUp bool, timeout time.Duration) error {
 	var missing []string // as the last complete comparison found them
 	for {
 		now, err := d.proveObjects(ctx, src, dst, b[0], b[1], cut, proved)
@@ -299,7 +305,7 @@ func (d *ArrivalDrainer) proveBucket(ctx context.Context, src, dst *region.Clien
 // subjects are the tables a drain proves (pilotlight's and the adopted
 // ones) and the bucket pairs (source, target): pilotlight's data bucket
 // when Objects, and every adopted one.
-func (d *ArrivalDrainer) subjects(ctx context.Context, from, to string) ([]string, [][2]string, error) {
+func (d *Drainer) subjects(ctx context.Context, from, to string) ([]string, [][2]string, error) {
 	tables := []string{d.Names.Table()}
 	var buckets [][2]string
 	if d.Objects {
@@ -324,7 +330,7 @@ func (d *ArrivalDrainer) subjects(ctx context.Context, from, to string) ([]strin
 
 // read reads the source table's stream on from the positions in a, keeping
 // each key's last image as pending (unless its record is before cut).
-func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *tableArrival, cut time.Time) error {
+func (d *Drainer) read(ctx context.Context, src *region.Clients, a *tableArrival, cut time.Time) error {
 	if a.stream == "" {
 		out, err := src.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(a.table)})
 		if err != nil {
@@ -406,7 +412,7 @@ func (d *ArrivalDrainer) read(ctx context.Context, src *region.Clients, a *table
 
 // prove looks the pending items up in the target (strongly consistent, 100
 // at a time) and drops those that hold the source's last image.
-func (d *ArrivalDrainer) prove(ctx context.Context, dst *region.Clients, a *tableArrival) error {
+func (d *Drainer) prove(ctx context.Context, dst *region.Clients, a *tableArrival) error {
 	keys := make([]string, 0, len(a.pending))
 	for k := range a.pending {
 		keys = append(keys, k)
@@ -478,7 +484,7 @@ func keyOf(item, like map[string]types.AttributeValue) string {
 // proveObjects lists both buckets and checks each source object not proved
 // yet (new, or with another ETag) against the target's listing: two
 // listings, not a call per object. It returns the keys still missing.
-func (d *ArrivalDrainer) proveObjects(ctx context.Context, src, dst *region.Clients, srcBucket, dstBucket string, cut time.Time, proved map[string]string) ([]string, error) {
+func (d *Drainer) proveObjects(ctx context.Context, src, dst *region.Clients, srcBucket, dstBucket string, cut time.Time, proved map[string]string) ([]string, error) {
 	list := func(c *region.Clients, bucket string, f func(key, etag string, at time.Time)) error {
 		p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 		for p.HasMorePages() {
