@@ -25,6 +25,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // Manager takes, lists, restores and prunes snapshots of one table, with
@@ -128,13 +129,13 @@ func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 		w     *fileWriter
 		part  int
 		files []DataFile
-		sum   validate.Sum
-		h     validate.Hasher
+		sum   digest.Sum
+		h     digest.Hasher
 	}
 	segs := make([]segState, m.Segments)
 	names := man.KeyNames()
 	for i := range segs {
-		segs[i].h = validate.Hasher{Keys: names, Buckets: 1}
+		segs[i].h = digest.Hasher{Keys: names, Buckets: 1}
 	}
 	flush := func(seg int) error {
 		s := &segs[seg]
@@ -194,7 +195,7 @@ func (m *Manager) Create(ctx context.Context) (*Manifest, error) {
 		m.cleanup(base)
 		return nil, fmt.Errorf("snapshot of %s in %s: %w", m.Table, m.Region, err)
 	}
-	var sum validate.Sum
+	var sum digest.Sum
 	for _, s := range segs {
 		man.Files = append(man.Files, s.files...)
 		sum.Add(s.sum)

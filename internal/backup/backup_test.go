@@ -18,7 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -48,21 +48,21 @@ func newEnv(t *testing.T, names region.Names) *env {
 
 func (e *env) fill(c *region.Clients, table string, n int) {
 	e.t.Helper()
-	items := make([]validate.Item, n)
+	items := make([]digest.Item, n)
 	for i := range items {
 		items[i] = item(i)
 	}
 	labtest.PutItems(e.t, e.ctx, c, table, items...)
 }
 
-func item(i int) validate.Item {
-	it := validate.Item{
+func item(i int) digest.Item {
+	it := digest.Item{
 		"pk":     &types.AttributeValueMemberS{Value: fmt.Sprintf("order#%06d", i)},
 		"amount": &types.AttributeValueMemberN{Value: fmt.Sprintf("%d.25", i)},
 		"blob":   &types.AttributeValueMemberB{Value: []byte{byte(i), 0, 255}},
 		"tags":   &types.AttributeValueMemberSS{Value: []string{"x", fmt.Sprint(i % 7)}},
 		"lines": &types.AttributeValueMemberL{Value: []types.AttributeValue{
-			&types.AttributeValueMemberM{Value: validate.Item{"qty": &types.AttributeValueMemberN{Value: "2"}, "ok": &types.AttributeValueMemberBOOL{Value: i%2 == 0}}},
+			&types.AttributeValueMemberM{Value: digest.Item{"qty": &types.AttributeValueMemberN{Value: "2"}, "ok": &types.AttributeValueMemberBOOL{Value: i%2 == 0}}},
 			&types.AttributeValueMemberNULL{Value: true},
 		}},
 	}
@@ -78,7 +78,7 @@ func (e *env) manager(c *region.Clients) *backup.Manager {
 	return m
 }
 
-func digest(t *testing.T, ctx context.Context, c *region.Clients, table string) validate.Sum {
+func tableDigest(t *testing.T, ctx context.Context, c *region.Clients, table string) digest.Sum {
 	t.Helper()
 	s, err := backup.TableDigest(ctx, c.DynamoDB, table, []string{"pk"}, 4)
 	if err != nil {
@@ -92,7 +92,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	e.fill(e.primary, e.names.Table(), 1000)
 	// A canary is not data: left out of the snapshot.
 	if _, err := e.primary.DynamoDB.PutItem(e.ctx, &dynamodb.PutItemInput{TableName: aws.String(e.names.Table()),
-		Item: validate.Item{"pk": &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#x"}}}); err != nil {
+		Item: digest.Item{"pk": &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#x"}}}); err != nil {
 		t.Fatal(err)
 	}
 	m := e.manager(e.primary)
@@ -101,7 +101,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := digest(t, e.ctx, e.primary, e.names.Table())
+	src := tableDigest(t, e.ctx, e.primary, e.names.Table())
 	if man.ItemCount != 1000 || man.Digest != src.String() || man.Epoch != 7 || man.SourceRegion != "us-east-1" || man.StreamViewType != "NEW_AND_OLD_IMAGES" {
 		t.Fatalf("manifest: %d items, digest %s (table %s), epoch %d, region %s", man.ItemCount, man.Digest, src, man.Epoch, man.SourceRegion)
 	}
@@ -116,7 +116,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	if res.Items != 1000 || res.Digest != man.Digest || res.Snapshot != man.ID {
 		t.Fatalf("restore: %+v", res)
 	}
-	got := digest(t, e.ctx, e.primary, e.names.App+"-restored")
+	got := tableDigest(t, e.ctx, e.primary, e.names.App+"-restored")
 	if got != src {
 		t.Fatalf("restored table digest %s, source %s", got, src)
 	}
@@ -127,7 +127,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	}
 	// Replication stamps were stripped: the restored items are originals.
 	out, err := e.primary.DynamoDB.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.names.App + "-restored"),
-		Key: validate.Item{"pk": &types.AttributeValueMemberS{Value: "order#000010"}}})
+		Key: digest.Item{"pk": &types.AttributeValueMemberS{Value: "order#000010"}}})
 	if err != nil || out.Item == nil {
 		t.Fatalf("get: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	if _, err := m.Restore(e.ctx, backup.RestoreOptions{Table: e.names.Table(), Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := digest(t, e.ctx, e.primary, e.names.Table()); got != src {
+	if got := tableDigest(t, e.ctx, e.primary, e.names.Table()); got != src {
 		t.Fatalf("forced restore: digest %s, want %s", got, src)
 	}
 

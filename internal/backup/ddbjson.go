@@ -10,16 +10,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // AppendItemJSON appends an item as DynamoDB JSON ({"pk":{"S":"a"},...}),
 // attributes in name order so that equal items give equal bytes.
-// Replication bookkeeping (validate.Ignored) is left out.
-func AppendItemJSON(dst []byte, it validate.Item) []byte {
+// Replication bookkeeping (digest.Ignored) is left out.
+func AppendItemJSON(dst []byte, it digest.Item) []byte {
 	names := make([]string, 0, len(it))
 	for k := range it {
-		if !validate.Ignored(k) {
+		if !digest.Ignored(k) {
 			names = append(names, k)
 		}
 	}
@@ -98,7 +98,7 @@ const maxDepth = 32
 // ParseItemJSON reads one item in DynamoDB JSON, strictly: every value has
 // exactly one type, numbers are numbers, binaries are base64, sets are not
 // empty and hold no duplicates. Replication bookkeeping is dropped.
-func ParseItemJSON(b []byte) (validate.Item, error) {
+func ParseItemJSON(b []byte) (digest.Item, error) {
 	var raw map[string]json.RawMessage
 	if err := strictUnmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("not a DynamoDB JSON item: %w", err)
@@ -109,13 +109,13 @@ func ParseItemJSON(b []byte) (validate.Item, error) {
 	return parseMap(raw, 0)
 }
 
-func parseMap(raw map[string]json.RawMessage, depth int) (validate.Item, error) {
+func parseMap(raw map[string]json.RawMessage, depth int) (digest.Item, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
 	}
-	out := make(validate.Item, len(raw))
+	out := make(digest.Item, len(raw))
 	for k, v := range raw {
-		if validate.Ignored(k) {
+		if digest.Ignored(k) {
 			continue
 		}
 		if k == "" {
@@ -234,7 +234,7 @@ func parseNumber(v json.RawMessage) (string, error) {
 	if err := strictUnmarshal(v, &s); err != nil {
 		return "", fmt.Errorf("N: want the number as a string, e.g. {\"N\": \"12.5\"}")
 	}
-	if strings.HasPrefix(validate.NormalizeNumber(s), "?") {
+	if strings.HasPrefix(digest.NormalizeNumber(s), "?") {
 		return "", fmt.Errorf("N: %q is not a number", s)
 	}
 	return s, nil
@@ -257,10 +257,10 @@ func parseSet(tag string, ss []string) (types.AttributeValue, error) {
 	for _, s := range ss {
 		k := s
 		if tag == "NS" {
-			if strings.HasPrefix(validate.NormalizeNumber(s), "?") {
+			if strings.HasPrefix(digest.NormalizeNumber(s), "?") {
 				return nil, fmt.Errorf("NS: %q is not a number", s)
 			}
-			k = validate.NormalizeNumber(s)
+			k = digest.NormalizeNumber(s)
 		}
 		if seen[k] {
 			return nil, fmt.Errorf("%s: duplicate member %q", tag, s)

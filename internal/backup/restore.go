@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // RestoreOptions say what to restore where.
@@ -147,7 +148,7 @@ func (m *Manager) readFile(ctx context.Context, man *Manifest, f DataFile, out c
 	}
 	defer obj.Body.Close()
 	batch := make([]dbtypes.WriteRequest, 0, 25)
-	err = ReadFile("s3://"+m.Bucket+"/"+key, obj.Body, &f, func(it validate.Item) error {
+	err = ReadFile("s3://"+m.Bucket+"/"+key, obj.Body, &f, func(it digest.Item) error {
 		batch = append(batch, dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: it}})
 		if len(batch) == 25 {
 			select {
@@ -196,11 +197,11 @@ func writeBatch(ctx context.Context, db *dynamodb.Client, table string, b []dbty
 // TableDigest scans a table and returns the digest of its items, as the
 // validator and the manifests compute it (canaries and replication stamps
 // left out).
-func TableDigest(ctx context.Context, db *dynamodb.Client, table string, keys []string, segments int) (validate.Sum, error) {
-	per := make([]validate.Sum, segments)
-	hs := make([]validate.Hasher, segments)
+func TableDigest(ctx context.Context, db *dynamodb.Client, table string, keys []string, segments int) (digest.Sum, error) {
+	per := make([]digest.Sum, segments)
+	hs := make([]digest.Hasher, segments)
 	for i := range hs {
-		hs[i] = validate.Hasher{Keys: keys, Buckets: 1}
+		hs[i] = digest.Hasher{Keys: keys, Buckets: 1}
 	}
 	err := validate.Scan(ctx, db, table, validate.AllSegments(segments), true, func(s int, page []map[string]dbtypes.AttributeValue) error {
 		for _, it := range page {
@@ -212,7 +213,7 @@ func TableDigest(ctx context.Context, db *dynamodb.Client, table string, keys []
 		}
 		return nil
 	})
-	var sum validate.Sum
+	var sum digest.Sum
 	for _, p := range per {
 		sum.Add(p)
 	}

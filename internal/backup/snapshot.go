@@ -12,7 +12,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // Format is the manifest's format marker.
@@ -34,7 +34,7 @@ type Manifest struct {
 	Created        time.Time  `json:"created"`
 	Epoch          int64      `json:"epoch"`
 	ItemCount      int64      `json:"item_count"`
-	Digest         string     `json:"digest"` // validate.Sum of every item
+	Digest         string     `json:"digest"` // digest.Sum of every item
 	ExportFormat   string     `json:"export_format"`
 	Files          []DataFile `json:"files"`
 	Seconds        float64    `json:"seconds"`
@@ -78,7 +78,7 @@ func (m *Manifest) Check() error {
 			return fmt.Errorf("key %s has type %q: want S, N or B", k.Name, k.Type)
 		}
 	}
-	sum, err := validate.ParseSum(m.Digest)
+	sum, err := digest.ParseSum(m.Digest)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func newFileWriter() *fileWriter {
 }
 
 // add writes {"Item":{...}}\n, as DynamoDB's export does.
-func (w *fileWriter) add(it validate.Item) error {
+func (w *fileWriter) add(it digest.Item) error {
 	w.line = append(w.line[:0], `{"Item":`...)
 	w.line = AppendItemJSON(w.line, it)
 	w.line = append(w.line, "}\n"...)
@@ -150,7 +150,7 @@ const maxLine = 4 << 20
 // are set; a truncated or corrupt file is a *FileError naming the file and
 // the line. fn sees items before the whole file is checked: callers that
 // write them must undo on error.
-func ReadFile(name string, r io.Reader, want *DataFile, fn func(validate.Item) error) error {
+func ReadFile(name string, r io.Reader, want *DataFile, fn func(digest.Item) error) error {
 	h := sha256.New()
 	zr, err := gzip.NewReader(io.TeeReader(r, h))
 	if err != nil {

@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
-func sampleItem() validate.Item {
-	return validate.Item{
+func sampleItem() digest.Item {
+	return digest.Item{
 		"pk":    &types.AttributeValueMemberS{Value: "order#1 \"quoted\" ü"},
 		"n":     &types.AttributeValueMemberN{Value: "-12.50e3"},
 		"b":     &types.AttributeValueMemberB{Value: []byte{0, 1, 255}},
@@ -23,8 +23,8 @@ func sampleItem() validate.Item {
 		"ss":    &types.AttributeValueMemberSS{Value: []string{"b", "a"}},
 		"ns":    &types.AttributeValueMemberNS{Value: []string{"1", "2.5"}},
 		"bs":    &types.AttributeValueMemberBS{Value: [][]byte{{1}, {2}}},
-		"l":     &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "x"}, &types.AttributeValueMemberM{Value: validate.Item{"deep": &types.AttributeValueMemberN{Value: "1"}}}}},
-		"m":     &types.AttributeValueMemberM{Value: validate.Item{}},
+		"l":     &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "x"}, &types.AttributeValueMemberM{Value: digest.Item{"deep": &types.AttributeValueMemberN{Value: "1"}}}}},
+		"m":     &types.AttributeValueMemberM{Value: digest.Item{}},
 		"empty": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 		// dropped: replication bookkeeping
 		"pilotlight:rep:version": &types.AttributeValueMemberS{Value: "1@us-east-1"},
@@ -41,7 +41,7 @@ func TestItemJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	if string(validate.AppendCanonical(nil, in)) != string(validate.AppendCanonical(nil, out)) {
+	if string(digest.AppendCanonical(nil, in)) != string(digest.AppendCanonical(nil, out)) {
 		t.Fatalf("round trip changed the item:\n%s", b)
 	}
 	if _, ok := out["pilotlight:rep:version"]; ok {
@@ -90,7 +90,7 @@ func gz(t testing.TB, s string) []byte {
 func TestReadFileErrorsNameFileAndLine(t *testing.T) {
 	good := `{"Item":{"pk":{"S":"a"}}}` + "\n" + `{"Item":{"pk":{"S":"b"}}}` + "\n"
 	var n int
-	if err := ReadFile("f", bytes.NewReader(gz(t, good)), &DataFile{Items: 2}, func(validate.Item) error { n++; return nil }); err != nil || n != 2 {
+	if err := ReadFile("f", bytes.NewReader(gz(t, good)), &DataFile{Items: 2}, func(digest.Item) error { n++; return nil }); err != nil || n != 2 {
 		t.Fatalf("good file: %v, %d items", err, n)
 	}
 	full := gz(t, good+strings.Repeat(`{"Item":{"pk":{"S":"c"}}}`+"\n", 1000))
@@ -109,7 +109,7 @@ func TestReadFileErrorsNameFileAndLine(t *testing.T) {
 		{"checksum", gz(t, good), &DataFile{Items: 2, SHA256: strings.Repeat("0", 64)}, 0, "sha256"},
 	}
 	for _, c := range cases {
-		err := ReadFile("data/0001-0000.json.gz", bytes.NewReader(c.data), c.want, func(validate.Item) error { return nil })
+		err := ReadFile("data/0001-0000.json.gz", bytes.NewReader(c.data), c.want, func(digest.Item) error { return nil })
 		var fe *FileError
 		if !errors.As(err, &fe) {
 			t.Errorf("%s: err = %v, want a FileError", c.name, err)
@@ -128,8 +128,8 @@ func FuzzReadFile(f *testing.F) {
 	f.Add(gz(f, `{"Item":{"pk":{"S":"a"},"l":{"L":[{"M":{"x":{"BS":["AQ=="]}}}]}}}`+"\n"))
 	f.Add([]byte(`{"Item":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var items []validate.Item
-		err := ReadFile("fuzz", bytes.NewReader(data), nil, func(it validate.Item) error { items = append(items, it); return nil })
+		var items []digest.Item
+		err := ReadFile("fuzz", bytes.NewReader(data), nil, func(it digest.Item) error { items = append(items, it); return nil })
 		if err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) {
@@ -147,12 +147,12 @@ func FuzzReadFile(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var again []validate.Item
-		if err := ReadFile("again", bytes.NewReader(body), &DataFile{Items: int64(len(items))}, func(it validate.Item) error { again = append(again, it); return nil }); err != nil {
+		var again []digest.Item
+		if err := ReadFile("again", bytes.NewReader(body), &DataFile{Items: int64(len(items))}, func(it digest.Item) error { again = append(again, it); return nil }); err != nil {
 			t.Fatalf("rewritten file unreadable: %v", err)
 		}
 		for i := range items {
-			if string(validate.AppendCanonical(nil, items[i])) != string(validate.AppendCanonical(nil, again[i])) {
+			if string(digest.AppendCanonical(nil, items[i])) != string(digest.AppendCanonical(nil, again[i])) {
 				t.Fatalf("item %d changed on rewrite", i)
 			}
 		}

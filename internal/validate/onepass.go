@@ -1,13 +1,9 @@
 package validate
 
 import (
-	"encoding/binary"
-	"fmt"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // records are the items of one segment as the one-pass diff keeps them:
@@ -24,7 +20,7 @@ type records struct {
 }
 
 // add keeps an item whose key ItemKey has just appended to r.arena.
-func (r *records) add(bucket int, h Hash) {
+func (r *records) add(bucket int, h digest.Hash) {
 	r.bucket = append(r.bucket, uint32(bucket))
 	r.end = append(r.end, uint32(len(r.arena)))
 	r.hash = append(r.hash, [16]byte(h[:16]))
@@ -73,7 +69,7 @@ func diffRecords(keys []string, buckets []int, primary, dr []*records) ([]candid
 	pm, dm := collect(primary), collect(dr)
 	var out []candidate
 	add := func(k kind, id string) error {
-		key, err := decodeKey([]byte(id), keys)
+		key, err := digest.DecodeKey([]byte(id), keys)
 		if err != nil {
 			return err
 		}
@@ -101,65 +97,4 @@ func diffRecords(keys []string, buckets []int, primary, dr []*records) ([]candid
 		}
 	}
 	return out, nil
-}
-
-// decodeKey reads back a key AppendKey wrote: key attributes are strings,
-// numbers or binaries.
-func decodeKey(b []byte, keys []string) (Item, error) {
-	it := make(Item, len(keys))
-	for _, k := range keys {
-		if len(b) == 0 {
-			return nil, fmt.Errorf("key %q: truncated", k)
-		}
-		tag := b[0]
-		n, w := binary.Uvarint(b[1:])
-		if w <= 0 || uint64(len(b)-1-w) < n {
-			return nil, fmt.Errorf("key %q: bad length", k)
-		}
-		v := b[1+w : 1+w+int(n)]
-		b = b[1+w+int(n):]
-		switch tag {
-		case tagS:
-			it[k] = &types.AttributeValueMemberS{Value: string(v)}
-		case tagN:
-			it[k] = &types.AttributeValueMemberN{Value: numberOf(string(v))}
-		case tagB:
-			it[k] = &types.AttributeValueMemberB{Value: append([]byte(nil), v...)}
-		default:
-			return nil, fmt.Errorf("key %q: type %q is not a key type", k, tag)
-		}
-	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("key: %d bytes left over", len(b))
-	}
-	return it, nil
-}
-
-// numberOf spells a NormalizeNumber form as DynamoDB reads it, in plain
-// decimals where that is short: "15E0" (digits, and the exponent of the
-// first) is 1.5, "12E2" 1200, "1E-3" 0.001; far exponents stay in
-// exponent form (0.15E41).
-func numberOf(canonical string) string {
-	if canonical == "0" || strings.HasPrefix(canonical, "?") {
-		return strings.TrimPrefix(canonical, "?")
-	}
-	sign, body := "", canonical
-	if strings.HasPrefix(body, "-") {
-		sign, body = "-", body[1:]
-	}
-	digits, e, ok := strings.Cut(body, "E")
-	exp, err := strconv.Atoi(e)
-	if !ok || err != nil {
-		return canonical
-	}
-	point := exp + 1 // digits' decimal point, from their start
-	switch {
-	case point < -40 || point > 40:
-		return sign + "0." + digits + "E" + strconv.Itoa(point)
-	case point <= 0:
-		return sign + "0." + strings.Repeat("0", -point) + digits
-	case point >= len(digits):
-		return sign + digits + strings.Repeat("0", point-len(digits))
-	}
-	return sign + digits[:point] + "." + digits[point:]
 }

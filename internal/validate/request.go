@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/event"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // Request is what the data-validator function is asked to do. The zero
@@ -109,9 +110,9 @@ func MergePartials(ps []*Partial) (*Partial, error) {
 		return nil, errors.New("no partials to merge")
 	}
 	out := *ps[0]
-	out.Digests = map[string]Digests{}
+	out.Digests = map[string]digest.Digests{}
 	for r, d := range ps[0].Digests {
-		out.Digests[r] = append(Digests(nil), d...)
+		out.Digests[r] = append(digest.Digests(nil), d...)
 	}
 	covered := make([]bool, out.Segments.Total)
 	mark := func(p *Partial) error {

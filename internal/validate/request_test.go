@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -45,7 +47,7 @@ func TestParseRequest(t *testing.T) {
 func TestMergePartialsCoverage(t *testing.T) {
 	mk := func(first, last int) *Partial {
 		return &Partial{Table: "t", Keys: []string{"pk"}, Buckets: 2, Segments: Segments{4, first, last},
-			Digests: map[string]Digests{"a": make(Digests, 2), "b": make(Digests, 2)}}
+			Digests: map[string]digest.Digests{"a": make(digest.Digests, 2), "b": make(digest.Digests, 2)}}
 	}
 	if _, err := MergePartials([]*Partial{mk(0, 1), mk(2, 3)}); err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func TestMergePartialsCoverage(t *testing.T) {
 	}
 	// A partial round-trips through JSON, as it does between invocations.
 	p := mk(0, 3)
-	p.Digests["a"][1].AddItem(Hash{1, 2, 3})
+	p.Digests["a"][1].AddItem(digest.Hash{1, 2, 3})
 	b, _ := json.Marshal(p)
 	var back Partial
 	if err := json.Unmarshal(b, &back); err != nil || back.Digests["a"][1] != p.Digests["a"][1] {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // Segments selects a range of a table's parallel-scan segments: First to
@@ -76,7 +77,7 @@ func KeyNames(ctx context.Context, db *dynamodb.Client, table string) ([]string,
 // IsCanary reports whether an item is a probe's canary, which the validator
 // and snapshots leave out: its hash key is a string starting with
 // region.CanaryPrefix.
-func IsCanary(item Item, hashKey string) bool {
+func IsCanary(item digest.Item, hashKey string) bool {
 	s, ok := item[hashKey].(*types.AttributeValueMemberS)
 	return ok && strings.HasPrefix(s.Value, region.CanaryPrefix)
 }

@@ -3,15 +3,17 @@ package validate
 import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // FromStream converts a stream image to the DynamoDB API's attribute types:
 // the two SDK packages model the same wire format with distinct types.
-func FromStream(in map[string]sttypes.AttributeValue) Item {
+func FromStream(in map[string]sttypes.AttributeValue) digest.Item {
 	if in == nil {
 		return nil
 	}
-	out := make(Item, len(in))
+	out := make(digest.Item, len(in))
 	for k, v := range in {
 		out[k] = streamValue(v)
 	}

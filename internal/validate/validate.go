@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
@@ -98,12 +99,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 // one invocation returns when the scan is fanned out. Partials of disjoint
 // ranges merge into the digest of the whole.
 type Partial struct {
-	Table    string             `json:"table"`
-	Keys     []string           `json:"keys"`
-	Segments Segments           `json:"segments"`
-	Buckets  int                `json:"buckets"`
-	Started  time.Time          `json:"started"`
-	Digests  map[string]Digests `json:"digests"` // by region
+	Table    string                    `json:"table"`
+	Keys     []string                  `json:"keys"`
+	Segments Segments                  `json:"segments"`
+	Buckets  int                       `json:"buckets"`
+	Started  time.Time                 `json:"started"`
+	Digests  map[string]digest.Digests `json:"digests"` // by region
 }
 
 // Merge folds another partial of the same table and bucket count into p.
@@ -142,7 +143,7 @@ func (v *Validator) digest(ctx context.Context, seg Segments, keep bool) (*Parti
 	if err != nil {
 		return nil, recs, err
 	}
-	p := &Partial{Table: v.Primary.Table, Keys: keys, Segments: seg, Buckets: v.Buckets, Started: v.Now().UTC(), Digests: map[string]Digests{}}
+	p := &Partial{Table: v.Primary.Table, Keys: keys, Segments: seg, Buckets: v.Buckets, Started: v.Now().UTC(), Digests: map[string]digest.Digests{}}
 	var k keeper
 	if keep {
 		k = keeper{left: &atomic.Int64{}, dropped: &atomic.Bool{}}
@@ -151,7 +152,7 @@ func (v *Validator) digest(ctx context.Context, seg Segments, keep bool) (*Parti
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, side := range []Side{v.Primary, v.DR} {
-		d := make(Digests, v.Buckets)
+		d := make(digest.Digests, v.Buckets)
 		p.Digests[side.Region] = d
 		if keep {
 			recs[i] = make([]*records, seg.Last-seg.First+1)
@@ -188,12 +189,12 @@ func (v *Validator) keys(ctx context.Context) ([]string, error) {
 	return pk, nil
 }
 
-func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, seg Segments, into Digests, recs []*records, k keeper) error {
-	per := make([]Digests, seg.Last-seg.First+1)
-	hashers := make([]Hasher, len(per))
+func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, seg Segments, into digest.Digests, recs []*records, k keeper) error {
+	per := make([]digest.Digests, seg.Last-seg.First+1)
+	hashers := make([]digest.Hasher, len(per))
 	for i := range per {
-		per[i] = make(Digests, v.Buckets)
-		hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
+		per[i] = make(digest.Digests, v.Buckets)
+		hashers[i] = digest.Hasher{Keys: keys, Buckets: v.Buckets}
 	}
 	err := Scan(ctx, side.DB, side.Table, seg, false, func(s int, page []map[string]types.AttributeValue) error {
 		d, h := per[s-seg.First], &hashers[s-seg.First]
@@ -213,7 +214,7 @@ func (v *Validator) digestSide(ctx context.Context, side Side, keys []string, se
 				d[b].AddItem(ih)
 				continue
 			}
-			var ih Hash
+			var ih digest.Hash
 			var b int
 			ih, b, r.arena = h.ItemKey(it, r.arena)
 			r.add(b, ih)
@@ -326,13 +327,13 @@ const (
 
 type candidate struct {
 	kind kind
-	key  Item
+	key  digest.Item
 	name string
 }
 
 type entry struct {
-	hash Hash
-	key  Item
+	hash digest.Hash
+	key  digest.Item
 }
 
 // diffPass scans both tables again, keeping only the items of the given
@@ -345,9 +346,9 @@ func (v *Validator) diffPass(ctx context.Context, keys []string, buckets []int) 
 	collect := func(side Side) (map[string]entry, error) {
 		var mu sync.Mutex
 		got := map[string]entry{}
-		hashers := make([]Hasher, v.Segments)
+		hashers := make([]digest.Hasher, v.Segments)
 		for i := range hashers {
-			hashers[i] = Hasher{Keys: keys, Buckets: v.Buckets}
+			hashers[i] = digest.Hasher{Keys: keys, Buckets: v.Buckets}
 		}
 		err := Scan(ctx, side.DB, side.Table, AllSegments(v.Segments), false, func(s int, page []map[string]types.AttributeValue) error {
 			h := &hashers[s]
@@ -359,11 +360,11 @@ func (v *Validator) diffPass(ctx context.Context, keys []string, buckets []int) 
 				if !want[b] {
 					continue
 				}
-				k := make(Item, len(keys))
+				k := make(digest.Item, len(keys))
 				for _, name := range keys {
 					k[name] = it[name]
 				}
-				id := string(AppendKey(nil, it, keys))
+				id := string(digest.AppendKey(nil, it, keys))
 				mu.Lock()
 				got[id] = entry{hash: ih, key: k}
 				mu.Unlock()
@@ -445,7 +446,7 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 	for i, c := range recheck {
 		keys[i] = c.key
 	}
-	var pg, dg map[string]Item
+	var pg, dg map[string]digest.Item
 	var perr, derr error
 	var wg sync.WaitGroup
 	wg.Go(func() { pg, perr = getItems(ctx, v.Primary, p.Keys, keys) })
@@ -458,7 +459,7 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 		return derr
 	}
 	for _, c := range recheck {
-		id := string(AppendKey(nil, c.key, p.Keys))
+		id := string(digest.AppendKey(nil, c.key, p.Keys))
 		pi, pok := pg[id]
 		di, dok := dg[id]
 		now := c
@@ -471,7 +472,7 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 		case !pok && dok:
 			now.kind = missingInPrimary
 		default:
-			if string(AppendCanonical(nil, pi)) == string(AppendCanonical(nil, di)) {
+			if string(digest.AppendCanonical(nil, pi)) == string(digest.AppendCanonical(nil, di)) {
 				r.Settled++
 				continue
 			}
@@ -483,8 +484,8 @@ func (v *Validator) settle(ctx context.Context, p *Partial, cands []candidate, r
 }
 
 // getItems reads keys with consistent BatchGetItem calls of 100.
-func getItems(ctx context.Context, side Side, keyNames []string, keys []map[string]types.AttributeValue) (map[string]Item, error) {
-	out := make(map[string]Item, len(keys))
+func getItems(ctx context.Context, side Side, keyNames []string, keys []map[string]types.AttributeValue) (map[string]digest.Item, error) {
+	out := make(map[string]digest.Item, len(keys))
 	for start := 0; start < len(keys); start += 100 {
 		pending := map[string]types.KeysAndAttributes{side.Table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}
 		for tries := 0; len(pending) > 0; tries++ {
@@ -498,7 +499,7 @@ func getItems(ctx context.Context, side Side, keyNames []string, keys []map[stri
 				return nil, fmt.Errorf("%s: read differences again: %w", side.Region, err)
 			}
 			for _, it := range res.Responses[side.Table] {
-				out[string(AppendKey(nil, it, keyNames))] = it
+				out[string(digest.AppendKey(nil, it, keyNames))] = it
 			}
 			pending = res.UnprocessedKeys
 		}
@@ -508,7 +509,7 @@ func getItems(ctx context.Context, side Side, keyNames []string, keys []map[stri
 
 // KeyString renders an item's key for people: the hash key's value alone,
 // or name=value pairs for a composite key.
-func KeyString(item Item, keys []string) string {
+func KeyString(item digest.Item, keys []string) string {
 	if len(keys) == 1 {
 		return valueString(item[keys[0]])
 	}

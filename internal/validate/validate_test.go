@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 	"github.com/pilotlight/pilotlight/internal/validate/verdict"
 )
 
@@ -45,12 +46,12 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, ctx: ctx, names: names, primary: p, dr: d}
 }
 
-func (e *env) put(c *region.Clients, items ...validate.Item) {
+func (e *env) put(c *region.Clients, items ...digest.Item) {
 	e.t.Helper()
 	labtest.PutItems(e.t, e.ctx, c, e.names.Table(), items...)
 }
 
-func (e *env) both(items ...validate.Item) {
+func (e *env) both(items ...digest.Item) {
 	e.put(e.primary, items...)
 	e.put(e.dr, items...)
 }
@@ -66,17 +67,17 @@ func (e *env) validator(objects bool) *validate.Validator {
 func S(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func N(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 
-func order(i int) validate.Item {
-	return validate.Item{
+func order(i int) digest.Item {
+	return digest.Item{
 		"pk":     S(fmt.Sprintf("order#%05d", i)),
 		"amount": N(fmt.Sprintf("%d.50", i)),
 		"tags":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"lines":  &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: validate.Item{"sku": S("x"), "qty": N("1")}}}},
+		"lines":  &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: digest.Item{"sku": S("x"), "qty": N("1")}}}},
 	}
 }
 
-func orders(n int) []validate.Item {
-	out := make([]validate.Item, n)
+func orders(n int) []digest.Item {
+	out := make([]digest.Item, n)
 	for i := range out {
 		out[i] = order(i)
 	}
@@ -96,7 +97,7 @@ func TestEqualDataIsClean(t *testing.T) {
 	}
 	e.put(e.dr, items...)
 	// Canaries are not data.
-	e.put(e.primary, validate.Item{"pk": S(region.CanaryPrefix + "#replication#us-east-1"), "at": N("1")})
+	e.put(e.primary, digest.Item{"pk": S(region.CanaryPrefix + "#replication#us-east-1"), "at": N("1")})
 	r, err := e.validator(false).Run(e.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestEveryDivergenceIsFound(t *testing.T) {
 	e.put(e.dr, ch)
 	// changed nested value
 	nested := order(20)
-	nested["lines"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: validate.Item{"sku": S("x"), "qty": N("2")}}}}
+	nested["lines"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: digest.Item{"sku": S("x"), "qty": N("2")}}}}
 	e.put(e.dr, nested)
 	// type change
 	typ := order(30)
@@ -331,10 +332,10 @@ func TestCompositeKeysInOnePass(t *testing.T) {
 		}
 		dbs = append(dbs, dynamodb.New(c.DynamoDB.Options(), count))
 	}
-	line := func(user string, n int, qty string) validate.Item {
-		return validate.Item{"user": S(user), "line": N(fmt.Sprint(n)), "qty": N(qty), "sku": S("sku-" + user)}
+	line := func(user string, n int, qty string) digest.Item {
+		return digest.Item{"user": S(user), "line": N(fmt.Sprint(n)), "qty": N(qty), "sku": S("sku-" + user)}
 	}
-	var items []validate.Item
+	var items []digest.Item
 	for u := range 40 {
 		for n := range 5 {
 			items = append(items, line(fmt.Sprintf("u%02d", u), n, "1"))
@@ -347,7 +348,7 @@ func TestCompositeKeysInOnePass(t *testing.T) {
 	// DR: the same key.
 	labtest.PutItems(t, e.ctx, e.primary, table, line("u00", 9, "1"))
 	labtest.PutItems(t, e.ctx, e.dr, table, line("u01", 9, "1"))
-	labtest.PutItems(t, e.ctx, e.dr, table, validate.Item{"user": S("u02"), "line": N("2.0"), "qty": N("7"), "sku": S("sku-u02")})
+	labtest.PutItems(t, e.ctx, e.dr, table, digest.Item{"user": S("u02"), "line": N("2.0"), "qty": N("7"), "sku": S("sku-u02")})
 
 	v := &validate.Validator{Primary: validate.Side{Region: e.primary.Name, DB: dbs[0], Table: table}, DR: validate.Side{Region: e.dr.Name, DB: dbs[1], Table: table},
 		Segments: 4, Buckets: 64, Settle: -1}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/guard"
 	"github.com/pilotlight/pilotlight/internal/backup"
-	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // The attributes a drill adds to each item it writes to a protected
@@ -125,7 +125,7 @@ func (t *Template) Item(id string, n int64) (map[string]types.AttributeValue, er
 }
 
 func canonical(it map[string]types.AttributeValue) string {
-	return string(validate.AppendCanonical(nil, it))
+	return string(digest.AppendCanonical(nil, it))
 }
 
 // jsonEscape escapes s for a JSON string's inside.

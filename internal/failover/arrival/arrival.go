@@ -23,6 +23,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // Drainer proves arrival, item by item: every item the source
@@ -393,13 +394,13 @@ func (d *Drainer) read(ctx context.Context, src *region.Clients, a *tableArrival
 					// Before the tenure; a later write of the key in the
 					// tenure replaces its image (and an earlier one kept
 					// would be deleted above).
-					delete(a.pending, string(validate.AppendCanonical(nil, key)))
+					delete(a.pending, string(digest.AppendCanonical(nil, key)))
 					continue
 				}
 				if r.EventName != sttypes.OperationTypeRemove {
 					c.image = validate.FromStream(r.Dynamodb.NewImage)
 				}
-				a.pending[string(validate.AppendCanonical(nil, key))] = c
+				a.pending[string(digest.AppendCanonical(nil, key))] = c
 			}
 			iter = out.NextShardIterator
 			if iter == nil {
@@ -443,7 +444,7 @@ func (d *Drainer) prove(ctx context.Context, dst *region.Clients, a *tableArriva
 			got, ok := found[keyOf(c.key, c.key)]
 			switch {
 			case c.image == nil && !ok:
-			case c.image != nil && ok && string(validate.AppendCanonical(nil, got)) == string(validate.AppendCanonical(nil, c.image)):
+			case c.image != nil && ok && string(digest.AppendCanonical(nil, got)) == string(digest.AppendCanonical(nil, c.image)):
 			default:
 				switch {
 				case c.image == nil:
@@ -478,7 +479,7 @@ func keyOf(item, like map[string]types.AttributeValue) string {
 	for k := range like {
 		key[k] = item[k]
 	}
-	return string(validate.AppendCanonical(nil, key))
+	return string(digest.AppendCanonical(nil, key))
 }
 
 // proveObjects lists both buckets and checks each source object not proved
@@ -569,15 +570,15 @@ func sample(pending map[string]change) string {
 func differing(a, b map[string]types.AttributeValue) []string {
 	var out []string
 	for k, v := range a {
-		if validate.Ignored(k) {
+		if digest.Ignored(k) {
 			continue
 		}
-		if w, ok := b[k]; !ok || string(validate.AppendCanonical(nil, map[string]types.AttributeValue{k: v})) != string(validate.AppendCanonical(nil, map[string]types.AttributeValue{k: w})) {
+		if w, ok := b[k]; !ok || string(digest.AppendCanonical(nil, map[string]types.AttributeValue{k: v})) != string(digest.AppendCanonical(nil, map[string]types.AttributeValue{k: w})) {
 			out = append(out, k)
 		}
 	}
 	for k := range b {
-		if _, ok := a[k]; !ok && !validate.Ignored(k) {
+		if _, ok := a[k]; !ok && !digest.Ignored(k) {
 			out = append(out, k)
 		}
 	}

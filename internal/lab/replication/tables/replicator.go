@@ -23,6 +23,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
+	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
 
 // version orders writes of the same key across regions.
@@ -54,20 +55,20 @@ func parseVersion(s string) (version, bool) {
 
 // entry is what a region is known to hold for a key.
 type entry struct {
-	V       version       `json:"v"`
-	Deleted bool          `json:"d,omitempty"`
-	image   validate.Item // for repairs; not persisted
+	V       version     `json:"v"`
+	Deleted bool        `json:"d,omitempty"`
+	image   digest.Item // for repairs; not persisted
 }
 
 // change is one stream record on its way to the peer.
 type change struct {
 	shard, seq string
 	skip       bool // the replicator's own write: only advances the position
-	key        validate.Item
+	key        digest.Item
 	keyID      string
 	v          version
 	deleted    bool
-	image      validate.Item
+	image      digest.Item
 	observed   time.Time
 }
 
@@ -531,7 +532,7 @@ func (t *Replicator) classify(d *tableDirection, shard string, rec *sttypes.Reco
 
 // replicatorWrite reports whether a record is the replicator's own write, and
 // which version it carries.
-func replicatorWrite(op sttypes.OperationType, newImg, oldImg validate.Item) (v version, deleted, own bool) {
+func replicatorWrite(op sttypes.OperationType, newImg, oldImg digest.Item) (v version, deleted, own bool) {
 	if op == sttypes.OperationTypeRemove {
 		if _, marked := oldImg[region.AttrRepDeleting]; !marked {
 			return version{}, false, false
@@ -552,7 +553,7 @@ func replicatorWrite(op sttypes.OperationType, newImg, oldImg validate.Item) (v 
 	return nv, false, true
 }
 
-func itemVersion(it validate.Item) (version, bool) {
+func itemVersion(it digest.Item) (version, bool) {
 	s, ok := it[region.AttrRepVersion].(*dbtypes.AttributeValueMemberS)
 	if !ok {
 		return version{}, false
@@ -560,8 +561,8 @@ func itemVersion(it validate.Item) (version, bool) {
 	return parseVersion(s.Value)
 }
 
-func stripRep(it validate.Item) validate.Item {
-	out := make(validate.Item, len(it))
+func stripRep(it digest.Item) digest.Item {
+	out := make(digest.Item, len(it))
 	for k, v := range it {
 		if k != region.AttrRepVersion && k != region.AttrRepDeleting {
 			out[k] = v
@@ -669,8 +670,8 @@ func (t *Replicator) unclaim(to *tableRegion, c *change) {
 	}
 }
 
-func stamped(c *change) validate.Item {
-	it := make(validate.Item, len(c.image)+1)
+func stamped(c *change) digest.Item {
+	it := make(digest.Item, len(c.image)+1)
 	for k, v := range c.image {
 		it[k] = v
 	}

@@ -1,4 +1,4 @@
-package validate
+package digest
 
 import (
 	"bytes"
@@ -16,13 +16,13 @@ func FuzzDecodeKey(f *testing.F) {
 		keys := []string{"s", "n", "b"}
 		it := Item{"s": &types.AttributeValueMemberS{Value: s}, "n": &types.AttributeValueMemberN{Value: n}, "b": &types.AttributeValueMemberB{Value: b}}
 		enc := AppendKey(nil, it, keys)
-		back, err := decodeKey(enc, keys)
+		back, err := DecodeKey(enc, keys)
 		if err != nil {
 			t.Fatalf("decode %q: %v", enc, err)
 		}
 		if again := AppendKey(nil, back, keys); !bytes.Equal(again, enc) {
 			t.Fatalf("round trip: %q → %q", enc, again)
 		}
-		_, _ = decodeKey(junk, keys)
+		_, _ = DecodeKey(junk, keys)
 	})
 }

@@ -1,4 +1,4 @@
-package validate
+package digest
 
 import (
 	"math/big"
