@@ -14,6 +14,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
+	"github.com/pilotlight/pilotlight/internal/deploy/cost"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target/awstarget"
 )
@@ -140,7 +141,7 @@ func printPlan(g *globals, p deploy.Plan) {
 	} else {
 		fmt.Fprintf(w, "  no witness region (--witness none): two-region mode, split-brain protection is best effort (docs/aws.md)\n\n")
 	}
-	deploy.PrintEstimate(w, p)
+	cost.Print(w, p)
 }
 
 // sourceRoot finds the pilotlight source tree deploy builds from.

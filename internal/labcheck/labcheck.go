@@ -16,6 +16,7 @@ import (
 	"github.com/pilotlight/pilotlight/cloudformation"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
+	"github.com/pilotlight/pilotlight/internal/deploy/cost"
 	"github.com/pilotlight/pilotlight/internal/iam"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
@@ -364,7 +365,7 @@ func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
 		if err != nil {
 			return 0, err
 		}
-		return deploy.RatePeriod(expr)
+		return cost.RatePeriod(expr)
 	}
 	hc, err := rate("HealthCheckSchedule")
 	if err != nil {

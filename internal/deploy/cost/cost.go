@@ -1,4 +1,4 @@
-package deploy
+package cost
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -37,8 +38,8 @@ const (
 	route53HTTPSOption       = 1.00 // HTTPS is an optional health-check feature
 )
 
-// CostLine is one item of the monthly estimate, per detection profile.
-type CostLine struct {
+// Line is one item of the monthly estimate, per detection profile.
+type Line struct {
 	Item       string
 	Free, Fast float64
 	Basis      string
@@ -60,7 +61,7 @@ const Metrics = 2 + 2 + 4 + 1 + 1
 // used by anything else. What runs how often — schedules, probe interval,
 // lease term, canary interval, memory — is read from the templates
 // resolved for each profile; only prices and run durations are assumed.
-func Estimate(p Plan) ([]CostLine, error) {
+func Estimate(p deploy.Plan) ([]Line, error) {
 	free, err := estimateFigures(p, "free")
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ func Estimate(p Plan) ([]CostLine, error) {
 	leaseCost := func(f figures) float64 {
 		return f.renewals*(records+2)/1e6*ddbPerMillionWrites + f.renewals/1e6*ddbPerMillionReads
 	}
-	lines := []CostLine{
+	lines := []Line{
 		{"Lambda (5 functions, arm64)", lambda(free), lambda(fast), fmt.Sprintf("%.0fk / %.0fk requests (the templates' schedules; health checks call both orders services per probe), %.0fk / %.0fk GB-s; free tier 1M requests, 400k GB-s", free.requests/1000, fast.requests/1000, free.gbs/1000, fast.gbs/1000), false},
 		{"CloudWatch alarms", alarmCost(alarms, false), alarmCost(alarms, true), fmt.Sprintf("%d alarms: the primary's health (free: standard; fast: high resolution), replication lag, divergence, lease renewals in each region, the DR health check stopping, backups, restore tests, clock offset in each region (10 standard free)", alarms), false},
 		{"CloudWatch custom metrics", max(0, Metrics-freeMetrics) * metricPerMonth, max(0, Metrics-freeMetrics) * metricPerMonth, fmt.Sprintf("%d metrics (10 free)", Metrics), false},
@@ -109,14 +110,14 @@ func Estimate(p Plan) ([]CostLine, error) {
 		{"KMS (table encryption at rest)", 0, 0, "AWS-owned/managed keys: no key fee; DynamoDB caches data keys, so requests stay within 20,000 a month free", false},
 	}
 	if p.RTC {
-		lines = append(lines, CostLine{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top", false})
+		lines = append(lines, Line{"S3 Replication Time Control", 0, 0, "$0.015 per GB replicated, on top", false})
 	}
 	if p.HostedZoneID != "" {
 		r53, basis, err := route53Cost()
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, CostLine{"Route 53 (zone, health check, health-only URL)", r53, r53, basis, false})
+		lines = append(lines, Line{"Route 53 (zone, health check, health-only URL)", r53, r53, basis, false})
 	}
 	return lines, nil
 }
@@ -161,7 +162,7 @@ type figures struct {
 // controller's reconcile, a validation and a backup of a small table.
 var runSeconds = map[string]float64{region.FnHealth: 1, region.FnController: 0.2, region.FnValidator: 30, region.FnBackup: 60}
 
-func estimateFigures(p Plan, profile string) (figures, error) {
+func estimateFigures(p deploy.Plan, profile string) (figures, error) {
 	r, err := templateRates(p, profile)
 	if err != nil {
 		return figures{}, fmt.Errorf("cost estimate (%s profile): %w", profile, err)
@@ -230,8 +231,8 @@ func alarmCost(n int, fast bool) float64 {
 	return c + float64(max(0, n-freeStandardAlarms))*standardAlarm
 }
 
-// PrintEstimate writes the estimate as a table.
-func PrintEstimate(w io.Writer, p Plan) {
+// Print writes the estimate as a table.
+func Print(w io.Writer, p deploy.Plan) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ESTIMATED MONTHLY COST (idle)\tfree\tfast\tbasis")
 	var tf, tx float64

@@ -1,8 +1,10 @@
-package deploy
+package cost
 
 import (
 	"testing"
 	"time"
+
+	"github.com/pilotlight/pilotlight/internal/deploy"
 )
 
 // The estimate's counts come from the templates: the schedules, the probe
@@ -12,7 +14,7 @@ func TestTemplateRates(t *testing.T) {
 		profile     string
 		probe, term time.Duration
 	}{{"free", time.Minute, time.Minute}, {"fast", 10 * time.Second, 20 * time.Second}} {
-		r, err := templateRates(Plan{Primary: "us-east-1", DR: "us-west-2"}, tc.profile)
+		r, err := templateRates(deploy.Plan{Primary: "us-east-1", DR: "us-west-2"}, tc.profile)
 		if err != nil {
 			t.Fatal(err)
 		}

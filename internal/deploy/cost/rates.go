@@ -1,4 +1,4 @@
-package deploy
+package cost
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/cloudformation"
+	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 )
 
@@ -26,7 +27,7 @@ type rates struct {
 // templateRates resolves both regional templates for a detection profile
 // and reads every schedule (EventBridge rules' rate expressions and their
 // targets) and every function's settings.
-func templateRates(p Plan, profile string) (rates, error) {
+func templateRates(p deploy.Plan, profile string) (rates, error) {
 	r := rates{Runs: map[string]float64{}, Period: map[string]time.Duration{}, Env: map[string]map[string]string{}, Memory: map[string]int{}}
 	p.Profile = profile
 	if p.Names.App == "" {
