@@ -13,6 +13,7 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/validate"
 	"github.com/pilotlight/pilotlight/internal/validate/digest"
 )
@@ -177,12 +178,8 @@ func writeBatch(ctx context.Context, db *dynamodb.Client, table string, b []dbty
 	in := map[string][]dbtypes.WriteRequest{table: b}
 	for tries := 0; len(in) > 0; tries++ {
 		if tries > 0 {
-			t := time.NewTimer(time.Duration(min(tries, 20)) * 25 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return context.Cause(ctx)
-			case <-t.C:
+			if err := clock.Sleep(ctx, time.Duration(min(tries, 20))*25*time.Millisecond); err != nil {
+				return err
 			}
 		}
 		out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: in})

@@ -14,6 +14,8 @@ import (
 	cfnapi "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/pilotlight/pilotlight/internal/clock"
 )
 
 // CloudFormation is the part of the CloudFormation API that deploy and
@@ -99,16 +101,7 @@ func (s *Stacks) defaults() {
 		s.Now = time.Now
 	}
 	if s.Sleep == nil {
-		s.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		s.Sleep = clock.Sleep
 	}
 	if s.ChangeSetName == nil {
 		s.ChangeSetName = func() string { return fmt.Sprintf("pilotlight-%d", s.Now().UnixNano()) }

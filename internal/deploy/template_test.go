@@ -28,7 +28,6 @@ func shippedTemplates(t *testing.T) []*cfn.Template {
 	return out
 }
 
-
 // The dashboard deploy passes to the DR stack is valid JSON, fits a
 // CloudFormation parameter (4,096 bytes), has no placeholder left, and
 // names only metrics pilotlight emits.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
@@ -255,20 +256,11 @@ func (d *run) stopWorkload() {
 	d.stopRouting()
 }
 
-func wait(ctx context.Context, dur time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(dur):
-		return nil
-	}
-}
-
 func (d *run) noFault(ctx context.Context) error {
 	d.say("workload: %d writes/s, %d clients, %s, no fault", d.opts.Rate, d.opts.Concurrency, d.opts.Steady+d.opts.After)
 	d.startWorkload()
 	defer d.stopWorkload()
-	if err := wait(ctx, d.opts.Steady+d.opts.After); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady+d.opts.After); err != nil {
 		return err
 	}
 	d.stopWorkload()
@@ -290,7 +282,7 @@ func (d *run) outage(ctx context.Context, hooks outageHooks) error {
 	d.say("steady state: %d writes/s, %d clients, for %s", d.opts.Rate, d.opts.Concurrency, d.opts.Steady)
 	d.startWorkload()
 	defer d.stopWorkload()
-	if err := wait(ctx, d.opts.Steady); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
 		return err
 	}
 	fo, err := d.failover(ctx)
@@ -387,7 +379,7 @@ func (d *run) failover(ctx context.Context) (*report.FailoverReport, error) {
 // heal waits the scenario's time in the DR region, heals the primary,
 // turns failback replication on, and waits for the fence to land there.
 func (d *run) heal(ctx context.Context, fo *report.FailoverReport) error {
-	if err := wait(ctx, d.opts.After); err != nil {
+	if err := clock.Sleep(ctx, d.opts.After); err != nil {
 		return err
 	}
 	d.rep.HealedAt = time.Now().UTC()
@@ -469,7 +461,7 @@ func (d *run) plannedFailback(ctx context.Context, fo *report.FailoverReport, fa
 	}
 	fb.UnavailableSeconds = back.Done.Sub(lastDR).Seconds()
 	d.say("failed back: first write acknowledged by %s after %.2fs", d.primary, fb.UnavailableSeconds)
-	return wait(ctx, time.Second)
+	return clock.Sleep(ctx, time.Second)
 }
 
 func ids(ws []workload.Write) []string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
@@ -110,7 +111,7 @@ func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) erro
 func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float64, inject, heal func(ctx context.Context) error) error {
 	d.startWorkload()
 	defer d.stopWorkload()
-	if err := wait(ctx, d.opts.Steady); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
 		return err
 	}
 	from := time.Now()
@@ -118,7 +119,7 @@ func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float6
 	if err := inject(ctx); err != nil {
 		return err
 	}
-	if err := wait(ctx, d.faultFor()); err != nil {
+	if err := clock.Sleep(ctx, d.faultFor()); err != nil {
 		return err
 	}
 	to := time.Now()
@@ -165,7 +166,7 @@ func (d *run) minAckRatio() float64 {
 // settle lets the workload run for opts.After, stops it, and reads the
 // control records' view.
 func (d *run) settle(ctx context.Context) (record.View, error) {
-	if err := wait(ctx, d.opts.After); err != nil {
+	if err := clock.Sleep(ctx, d.opts.After); err != nil {
 		return record.View{}, err
 	}
 	d.stopWorkload()
@@ -247,7 +248,7 @@ func (d *run) greyThenHard(ctx context.Context) error {
 			return "", err
 		}
 		d.say("grey: %s DynamoDB +700ms for 5s", d.primary)
-		if err := wait(ctx, 5*time.Second); err != nil {
+		if err := clock.Sleep(ctx, 5*time.Second); err != nil {
 			return "", err
 		}
 		return d.t.Inject(ctx, d.primary)
@@ -273,7 +274,7 @@ func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during fu
 			return "", err
 		}
 		d.say("%s; %s %s answers %s late", how, d.dr, svc, latency)
-		if err := wait(ctx, 8*time.Second); err != nil {
+		if err := clock.Sleep(ctx, 8*time.Second); err != nil {
 			return "", err
 		}
 		if during != nil {
@@ -360,7 +361,7 @@ func (d *run) flapping(ctx context.Context) error {
 	}
 	d.startWorkload()
 	defer d.stopWorkload()
-	if err := wait(ctx, d.opts.Steady); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
 		return err
 	}
 	flap := func(every, total time.Duration) error {
@@ -370,13 +371,13 @@ func (d *run) flapping(ctx context.Context) error {
 			if _, err := d.t.Inject(ctx, d.primary); err != nil {
 				return err
 			}
-			if err := wait(ctx, every); err != nil {
+			if err := clock.Sleep(ctx, every); err != nil {
 				return err
 			}
 			if err := d.t.Heal(ctx, d.primary); err != nil {
 				return err
 			}
-			if err := wait(ctx, every); err != nil {
+			if err := clock.Sleep(ctx, every); err != nil {
 				return err
 			}
 		}
@@ -487,7 +488,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	if err := workload.PutOrders(ctx, early, d.names, keys, "earlier-"+d.primary); err != nil {
 		return err
 	}
-	if err := wait(ctx, 500*time.Millisecond); err != nil {
+	if err := clock.Sleep(ctx, 500*time.Millisecond); err != nil {
 		return err
 	}
 	if err := workload.PutOrders(ctx, d.clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
@@ -544,14 +545,14 @@ func (d *run) partition(ctx context.Context) error {
 	}
 	d.startWorkload()
 	defer d.stopWorkload()
-	if err := wait(ctx, d.opts.Steady); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
 		return err
 	}
 	d.say("FAULT: %s and %s cannot reach each other (replication stops); clients reach both", d.primary, d.dr)
 	if err := f.CutLink(ctx, d.primary, d.dr); err != nil {
 		return err
 	}
-	if err := wait(ctx, d.faultFor()); err != nil {
+	if err := clock.Sleep(ctx, d.faultFor()); err != nil {
 		return err
 	}
 	v, err := d.fc.View(ctx, d.primary, d.dr)

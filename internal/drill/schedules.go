@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
@@ -57,7 +58,7 @@ func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context
 		return failover.Result{}, time.Time{}, err
 	}
 	d.startWorkload()
-	if err := wait(ctx, d.opts.Steady); err != nil {
+	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
 		return failover.Result{}, time.Time{}, err
 	}
 	d.say("FAULT: %s and %s cannot reach each other; an operator forces a failover", d.primary, d.dr)

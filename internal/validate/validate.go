@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate/digest"
 	"github.com/pilotlight/pilotlight/internal/validate/verdict"
@@ -80,18 +81,7 @@ func (v *Validator) defaults() {
 		v.Now = time.Now
 	}
 	if v.Sleep == nil {
-		v.Sleep = sleep
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		v.Sleep = clock.Sleep
 	}
 }
 
@@ -490,7 +480,7 @@ func getItems(ctx context.Context, side Side, keyNames []string, keys []map[stri
 		pending := map[string]types.KeysAndAttributes{side.Table: {Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(true)}}
 		for tries := 0; len(pending) > 0; tries++ {
 			if tries > 0 {
-				if err := sleep(ctx, time.Duration(min(tries, 10))*50*time.Millisecond); err != nil {
+				if err := clock.Sleep(ctx, time.Duration(min(tries, 10))*50*time.Millisecond); err != nil {
 					return nil, err
 				}
 			}
