@@ -17,9 +17,9 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/parity"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
-	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -45,7 +45,7 @@ func labOptions(s config.Settings, sv server.Paths, g *globals) lab.Options {
 	o := lab.Options{
 		Primary: s.PrimaryRegion, DR: s.DRRegion, Witness: s.WitnessRegion, Names: region.Names{App: s.AppName},
 		Dir: s.LabDir, Servers: sv, BasePort: s.LabBasePort, Lag: s.ReplicationLag, Logger: g.logger(),
-		CheckEnv: labcheck.Check, Access: labcheck.Access, Resources: labcheck.Resources,
+		CheckEnv: parity.Check, Access: parity.Access, Resources: parity.Resources,
 	}
 	if lab.CheckFunctions(s.FunctionsDir) == nil {
 		dir, _ := filepath.Abs(s.FunctionsDir)
@@ -153,7 +153,7 @@ func printUp(g *globals, st remote.State, jsonOut bool) error {
 	}
 	w.Flush()
 	fmt.Fprintf(g.io.Out, "\nPoint any AWS client at a region:  eval \"$(pilotlight lab env --region %s)\"\n", st.Primary)
-	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; tables, buckets, function settings and IAM come from the templates (docs/architecture.md lists the lab's overrides).\n", labcheck.TimeScale, labcheck.TimeScale)
+	fmt.Fprintf(g.io.Out, "Time scale 1/%d: the templates' periods run %d times faster; tables, buckets, function settings and IAM come from the templates (docs/architecture.md lists the lab's overrides).\n", parity.TimeScale, parity.TimeScale)
 	fmt.Fprintln(g.io.Out, "IAM: each function runs as its template role; the lab refuses what the role's policies do not allow (`pilotlight lab status` counts refusals).")
 	fmt.Fprintln(g.io.Out, notEmulated)
 	return nil
@@ -296,7 +296,7 @@ func printStatus(out io.Writer, state remote.State, st lab.Status) {
 
 // notEmulated is what the templates deploy that the lab does not emulate,
 // and what of IAM it leaves out.
-var notEmulated = "Not emulated in the lab: " + strings.Join(labcheck.NotEmulated(), ", ") +
+var notEmulated = "Not emulated in the lab: " + strings.Join(parity.NotEmulated(), ", ") +
 	" (SNS: notifications go to .lab/notifications.log; Route 53: the front door stands in); " +
 	"of IAM, request signatures, session expiry and aws:SecureTransport (lab connections count as TLS). " +
 	"DynamoDB Local has no bind option and listens on every interface: keep the lab on a trusted machine (its ports bypass the lab's IAM)."

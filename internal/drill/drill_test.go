@@ -24,8 +24,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/lab/parity"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
-	"github.com/pilotlight/pilotlight/internal/labcheck"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/protect/apply"
 	"github.com/pilotlight/pilotlight/internal/protect/inventory"
@@ -51,7 +51,7 @@ func startLab(t *testing.T) *remote.Client {
 	go func() {
 		served <- remote.Serve(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: dir, Servers: sv, Lag: 100 * time.Millisecond,
 			Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
-			CheckEnv: labcheck.Check, Access: labcheck.Access, Resources: labcheck.Resources},
+			CheckEnv: parity.Check, Access: parity.Access, Resources: parity.Resources},
 			func(remote.State) { close(ready) })
 	}()
 	t.Cleanup(func() {

@@ -99,7 +99,7 @@ func CheckFunctions(dir string) error {
 
 // functionSettings are the PILOTLIGHT_* settings each function's template
 // gives it; the lab gives a function those, and the lab-only settings of
-// labOnlySettings, nothing else (labcheck holds both lists to the
+// labOnlySettings, nothing else (parity holds both lists to the
 // templates).
 var functionSettings = map[string][]string{
 	FnApp:        {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
@@ -129,7 +129,7 @@ func keepFor(fn string, env []string) []string {
 }
 
 // EnvCheck is what the lab gives its functions, for Options.CheckEnv to
-// hold against the templates (package labcheck).
+// hold against the templates (package parity).
 type EnvCheck struct {
 	Names       region.Names
 	Primary, DR string
@@ -341,7 +341,7 @@ func (l *Lab) startPools(ctx context.Context, specs []fnSpec, labEnvs map[string
 }
 
 // functionTimeout is a function's timeout in seconds, as the templates set
-// it (labcheck holds the two alike).
+// it (parity holds the two alike).
 func functionTimeout(name string) string {
 	switch name {
 	case FnValidator, FnBackup:

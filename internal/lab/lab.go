@@ -26,12 +26,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
 	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/front"
-	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/lambdaplane"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
+	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -42,14 +42,14 @@ import (
 type Options struct {
 	Primary, DR string // region names, e.g. us-east-1 and us-west-2
 	// CheckEnv, when set, sees every function's environment before the
-	// functions start; an error stops the lab (labcheck.Check holds the
+	// functions start; an error stops the lab (parity.Check holds the
 	// lab to the templates).
 	CheckEnv func(EnvCheck) error
 	// Access, when set, gives each function its template role (labcheck.
 	// Access): the lab then enforces the roles' policies (package access).
 	Access func(EnvCheck) (access.Access, error)
 	// Resources, when set, gives the tables and buckets to create, from the
-	// templates (labcheck.Resources); unset, the lab creates its own.
+	// templates (parity.Resources); unset, the lab creates its own.
 	Resources func(EnvCheck) (provision.Resources, error)
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
@@ -109,7 +109,7 @@ type Lab struct {
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*functions.Pool // "region/name"
 	timeServer   net.PacketConn             // SNTP on the true clock: the lab's time.aws.com
-	frontDoor    *frontdoor.FrontDoor
+	frontDoor    *routing.FrontDoor
 	frontDoorURL string
 	alarm        *alarm.Alarm
 	fnCancel     context.CancelFunc
@@ -355,7 +355,7 @@ func (l *Lab) startServing(ctx context.Context) error {
 	}
 	l.frontDoorURL = "http://" + ln.Addr().String()
 	fo := l.opts.Functions
-	l.frontDoor = frontdoor.Start(ln, frontdoor.Config{Primary: l.opts.Primary, DR: l.opts.DR,
+	l.frontDoor = routing.Start(ln, routing.Config{Primary: l.opts.Primary, DR: l.opts.DR,
 		Interval: fo.RouteInterval, Threshold: fo.RouteThreshold, TTL: fo.RouteTTL,
 		App: l.opts.Names.Function(FnApp), AppFunction: FnApp, Invoke: l.Invoke, Event: l.event,
 		Gate: func(r, fn string, w http.ResponseWriter, req *http.Request) bool {
@@ -382,7 +382,7 @@ func (l *Lab) startServing(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := frontdoor.InvokeHTTP(wctx, l.Invoke, FnApp, r, "GET", "/health", nil); err != nil {
+				if _, err := routing.InvokeHTTP(wctx, l.Invoke, FnApp, r, "GET", "/health", nil); err != nil {
 					errs <- fmt.Errorf("warm app in %s: %w", r, err)
 				}
 			}()

@@ -3,7 +3,7 @@ package lab
 import (
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
+	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -24,8 +24,8 @@ type Status struct {
 	Paused      bool                       `json:"paused"`
 	Failback    bool                       `json:"failback_replication"`
 	// Functions holds the function, alarm and routing settings, when on.
-	Functions *FunctionOptions         `json:"functions,omitempty"`
-	Routing   *frontdoor.RoutingStatus `json:"routing,omitempty"`
+	Functions *FunctionOptions       `json:"functions,omitempty"`
+	Routing   *routing.RoutingStatus `json:"routing,omitempty"`
 	// IAM: whether the functions run as their template roles, and how many
 	// requests the roles' policies refused.
 	IAM *IAMStatus `json:"iam,omitempty"`

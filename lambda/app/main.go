@@ -1,5 +1,5 @@
 // Command app is the orders service as a Lambda function (function URL).
-// Wiring only: configuration from the environment to internal/app.
+// Wiring only: configuration from the environment to internal/orders.
 package main
 
 import (
@@ -8,8 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/pilotlight/pilotlight/internal/app"
 	"github.com/pilotlight/pilotlight/internal/config"
+	"github.com/pilotlight/pilotlight/internal/orders"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -25,10 +25,10 @@ func main() {
 		log.Error("clients", "err", err)
 		os.Exit(1)
 	}
-	role := app.RoleSecondary
+	role := orders.RoleSecondary
 	if env.Region == env.Primary {
-		role = app.RolePrimary
+		role = orders.RolePrimary
 	}
-	svc := app.New(app.Config{Role: role, Names: env.Names(), Lease: env.Lease, Now: env.Now(), HealthOnly: env.HealthOnly}, own)
+	svc := orders.New(orders.Config{Role: role, Names: env.Names(), Lease: env.Lease, Now: env.Now(), HealthOnly: env.HealthOnly}, own)
 	lambda.StartWithOptions(svc.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))
 }

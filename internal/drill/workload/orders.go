@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/pilotlight/pilotlight/internal/app"
+	"github.com/pilotlight/pilotlight/internal/orders"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -32,7 +32,7 @@ func MissingItems(ctx context.Context, c *region.Clients, names region.Names, id
 	}
 	var missing []string
 	for _, id := range ids {
-		if !have[app.ItemKey(id)] {
+		if !have[orders.ItemKey(id)] {
 			missing = append(missing, id)
 		}
 	}
@@ -43,7 +43,7 @@ func MissingItems(ctx context.Context, c *region.Clients, names region.Names, id
 func orderKeys(ids []string) []map[string]types.AttributeValue {
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
-		keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}
+		keys[i] = map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: orders.ItemKey(id)}}
 	}
 	return keys
 }
@@ -105,14 +105,14 @@ func MissingAttachments(ctx context.Context, c *region.Clients, names region.Nam
 		go func() {
 			defer wg.Done()
 			for id := range next {
-				_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(names.Bucket(c.Name)), Key: aws.String(app.AttachmentKey(id))})
+				_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(names.Bucket(c.Name)), Key: aws.String(orders.AttachmentKey(id))})
 				mu.Lock()
 				switch {
 				case err == nil:
 				case isNotFound(err):
 					missing = append(missing, id)
 				case firstErr == nil:
-					firstErr = fmt.Errorf("head %s in %s: %w", app.AttachmentKey(id), c.Name, err)
+					firstErr = fmt.Errorf("head %s in %s: %w", orders.AttachmentKey(id), c.Name, err)
 				}
 				mu.Unlock()
 			}
@@ -146,7 +146,7 @@ func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 		types.KeysAndAttributes{ProjectionExpression: aws.String("pk, #r, epoch, created_at"), ExpressionAttributeNames: map[string]string{"#r": "region"}},
 		func(it map[string]types.AttributeValue) {
 			if pk, ok := it[region.TableHashKey].(*types.AttributeValueMemberS); ok {
-				out[strings.TrimPrefix(pk.Value, app.ItemKey(""))] = readOrder(it, "region", "epoch", "created_at")
+				out[strings.TrimPrefix(pk.Value, orders.ItemKey(""))] = readOrder(it, "region", "epoch", "created_at")
 			}
 		})
 	if err != nil {
@@ -160,7 +160,7 @@ func LookupOrders(ctx context.Context, c *region.Clients, names region.Names, id
 func PutOrders(ctx context.Context, c *region.Clients, names region.Names, ids []string, note string) error {
 	for _, id := range ids {
 		_, err := c.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(names.Table()), Item: map[string]types.AttributeValue{
-			region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)},
+			region.TableHashKey: &types.AttributeValueMemberS{Value: orders.ItemKey(id)},
 			"customer":          &types.AttributeValueMemberS{Value: "lww"},
 			"note":              &types.AttributeValueMemberS{Value: note},
 		}})
@@ -176,7 +176,7 @@ func OrderNotes(ctx context.Context, c *region.Clients, names region.Names, ids 
 	out := map[string]string{}
 	for _, id := range ids {
 		res, err := c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(names.Table()), ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: app.ItemKey(id)}}})
+			Key: map[string]types.AttributeValue{region.TableHashKey: &types.AttributeValueMemberS{Value: orders.ItemKey(id)}}})
 		if err != nil {
 			return nil, fmt.Errorf("read %s in %s: %w", id, c.Name, err)
 		}

@@ -14,17 +14,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/pilotlight/pilotlight/internal/iam"
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
 )
 
 // Access is what the templates grant the lab's functions (Options.Access;
-// labcheck.Access resolves it from cloudformation/*.yaml).
+// parity.Access resolves it from cloudformation/*.yaml).
 type Access struct {
 	Account string
 	// Roles: "region/function" -> the role the template gives it there.
 	Roles map[string]Role
 	// BucketPolicies by the bucket's name on AWS.
-	BucketPolicies map[string][]iam.Policy
+	BucketPolicies map[string][]iampolicy.Policy
 	// AWSBucket maps a lab bucket name to the name the templates give it
 	// (the lab's carry no account ID); nil keeps it.
 	AWSBucket func(string) string
@@ -33,7 +33,7 @@ type Access struct {
 // Role is a template role: its name and inline policies.
 type Role struct {
 	Name     string
-	Policies []iam.Policy
+	Policies []iampolicy.Policy
 }
 
 // Denial is one request the lab refused.
@@ -116,8 +116,8 @@ const (
 
 // decide evaluates reqs for the request's key in regionName; extra are
 // resource policies evaluated beside the role's.
-func (a *Authorizer) decide(r *http.Request, regionName string, reqs []iam.Request, resourcePolicies func(iam.Request) []iam.Policy) (verdict, Denial) {
-	key, ok := iam.AccessKey(r)
+func (a *Authorizer) decide(r *http.Request, regionName string, reqs []iampolicy.Request, resourcePolicies func(iampolicy.Request) []iampolicy.Policy) (verdict, Denial) {
+	key, ok := iampolicy.AccessKey(r)
 	if !ok {
 		return unknownKey, Denial{Region: regionName}
 	}
@@ -130,16 +130,16 @@ func (a *Authorizer) decide(r *http.Request, regionName string, reqs []iam.Reque
 	}
 	for _, req := range reqs {
 		pols := p.role.Policies
-		var res []iam.Policy
+		var res []iampolicy.Policy
 		if resourcePolicies != nil {
 			res = resourcePolicies(req)
 		}
 		// Same account: the identity's Allow suffices; a Deny anywhere wins.
-		d := iam.Evaluate(pols, req)
-		if iam.Evaluate(res, req) == iam.ExplicitDeny {
-			d = iam.ExplicitDeny
+		d := iampolicy.Evaluate(pols, req)
+		if iampolicy.Evaluate(res, req) == iampolicy.ExplicitDeny {
+			d = iampolicy.ExplicitDeny
 		}
-		if d != iam.Allow {
+		if d != iampolicy.Allow {
 			den := Denial{Region: regionName, Principal: p.arn(a.access.Account), Action: req.Action, Resource: req.Resource}
 			if a.denied != nil {
 				a.denied(den)
@@ -150,20 +150,20 @@ func (a *Authorizer) decide(r *http.Request, regionName string, reqs []iam.Reque
 	return allowed, Denial{}
 }
 
-func (a *Authorizer) where(regionName string) iam.Where {
-	return iam.Where{Region: regionName, Account: a.access.Account}
+func (a *Authorizer) where(regionName string) iampolicy.Where {
+	return iampolicy.Where{Region: regionName, Account: a.access.Account}
 }
 
 // dynamoDB is a DynamoDB front's gate: it writes the refusal and returns
 // false, or returns true to forward the request.
 func (a *Authorizer) DynamoDB(regionName string, w http.ResponseWriter, r *http.Request, body []byte) bool {
-	reqs, err := iam.DynamoDB(a.where(regionName), r.Header.Get("X-Amz-Target"), body)
+	reqs, err := iampolicy.DynamoDB(a.where(regionName), r.Header.Get("X-Amz-Target"), body)
 	if err != nil {
 		reqs = nil // unreadable: let DynamoDB Local answer it, but only for the lab's key
 	}
 	v, d := a.decide(r, regionName, reqs, nil)
 	if v == allowed && err != nil {
-		if k, _ := iam.AccessKey(r); k != a.admin.AccessKeyID {
+		if k, _ := iampolicy.AccessKey(r); k != a.admin.AccessKeyID {
 			v = deniedIAM
 			d = Denial{Region: regionName, Action: "dynamodb:?", Resource: err.Error()}
 		}
@@ -189,14 +189,14 @@ func writeDynamoDBError(w http.ResponseWriter, typ, msg string) {
 // s3 is an S3 front's gate. An allowed request with a role's key is signed
 // again with the lab's key, the only one versitygw knows.
 func (a *Authorizer) S3(regionName string, w http.ResponseWriter, r *http.Request) bool {
-	reqs := iam.S3(a.where(regionName), r.Method, r.URL, r.Header, a.access.AWSBucket)
-	v, d := a.decide(r, regionName, reqs, func(req iam.Request) []iam.Policy {
+	reqs := iampolicy.S3(a.where(regionName), r.Method, r.URL, r.Header, a.access.AWSBucket)
+	v, d := a.decide(r, regionName, reqs, func(req iampolicy.Request) []iampolicy.Policy {
 		bucket, _, _ := strings.Cut(strings.TrimPrefix(req.Resource, "arn:aws:s3:::"), "/")
 		return a.access.BucketPolicies[bucket]
 	})
 	switch v {
 	case allowed:
-		if key, _ := iam.AccessKey(r); key != a.admin.AccessKeyID {
+		if key, _ := iampolicy.AccessKey(r); key != a.admin.AccessKeyID {
 			if err := a.resign(r, regionName); err != nil {
 				writeS3Error(w, r, http.StatusInternalServerError, "InternalError", "the lab could not sign the request again: "+err.Error())
 				return false
@@ -250,10 +250,10 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 // functionURL is the front door's gate before a region's orders service:
 // a signed request is a call to a function URL with AuthType AWS_IAM.
 func (a *Authorizer) FunctionURL(regionName, function string, w http.ResponseWriter, r *http.Request) bool {
-	if _, signed := iam.AccessKey(r); !signed {
+	if _, signed := iampolicy.AccessKey(r); !signed {
 		return true // the operator's: curl, the drill's clients
 	}
-	v, _ := a.decide(r, regionName, iam.FunctionURL(a.where(regionName), function), nil)
+	v, _ := a.decide(r, regionName, iampolicy.FunctionURL(a.where(regionName), function), nil)
 	if v == allowed {
 		return true
 	}

@@ -4,7 +4,7 @@
 // before each region's DynamoDB and S3, and the front door before the
 // function URLs, map the SigV4 key of every request to that role and
 // evaluate the role's identity policies (with the bucket's policy, for S3)
-// with package iam. A refusal gets the answer AWS gives — DynamoDB's
+// with package iampolicy. A refusal gets the answer AWS gives — DynamoDB's
 // AccessDeniedException, S3's AccessDenied, a function URL's 403 — and is
 // an "access-denied" event: the drill fails on one.
 //

@@ -15,7 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pilotlight/pilotlight/internal/iam"
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 )
 
@@ -60,7 +60,7 @@ func (p *Plane) Handler() http.Handler {
 // writes its answer.
 func (p *Plane) serveAPI(h apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if key, _ := iam.AccessKey(r); key != p.opts.AccessKey {
+		if key, _ := iampolicy.AccessKey(r); key != p.opts.AccessKey {
 			writeError(w, &apiError{403, "UnrecognizedClientException", "The security token included in the request is invalid: sign with the lab's key (eval \"$(pilotlight lab env)\")"})
 			return
 		}
@@ -267,7 +267,7 @@ func (p *Plane) serveURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.AuthType == "AWS_IAM" {
-		if key, _ := iam.AccessKey(r); key != p.opts.AccessKey {
+		if key, _ := iampolicy.AccessKey(r); key != p.opts.AccessKey {
 			w.Header().Set("X-Amzn-Errortype", "AccessDeniedException")
 			http.Error(w, `{"Message":"Forbidden"}`, http.StatusForbidden)
 			return

@@ -3,6 +3,6 @@
 // stand-ins need with Check), or the lab's own set (Own), and the first
 // active record in every control table.
 //
-// It must not start servers or read templates: labcheck resolves the
+// It must not start servers or read templates: parity resolves the
 // templates into Resources, the lab hands over its regions' clients.
 package provision

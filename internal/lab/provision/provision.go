@@ -20,7 +20,7 @@ import (
 )
 
 // Resources are the tables and buckets the templates deploy, per region
-// (Options.Resources; labcheck.Resources resolves them from
+// (Options.Resources; parity.Resources resolves them from
 // cloudformation/*.yaml).
 type Resources struct {
 	Tables  map[string][]TableSpec  // region -> its tables

@@ -17,8 +17,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/lab"
-	"github.com/pilotlight/pilotlight/internal/lab/frontdoor"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
+	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/timeline"
@@ -199,7 +199,7 @@ func (t *Lab) Routed(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	defer resp.Body.Close()
-	var rs frontdoor.RoutingStatus
+	var rs routing.RoutingStatus
 	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
 		return "", false
 	}

@@ -1,9 +1,9 @@
-// Package labcheck holds the lab to the templates: the environment the lab
+// Package parity holds the lab to the templates: the environment the lab
 // gives each function against the one cloudformation/*.yaml gives the same
 // function on AWS, resolved with the parameters deploy passes. It sits
 // apart from both because it needs both: the lab calls it through
 // lab.Options.CheckEnv.
-package labcheck
+package parity
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/deploy/cost"
-	"github.com/pilotlight/pilotlight/internal/iam"
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
@@ -186,7 +186,7 @@ func Access(c lab.EnvCheck) (access.Access, error) { return AccessFrom(c, Shippe
 func AccessFrom(c lab.EnvCheck, t Templates) (access.Access, error) {
 	acct := account(c)
 	buckets := bucketNames(c, false)
-	out := access.Access{Account: acct, Roles: map[string]access.Role{}, BucketPolicies: map[string][]iam.Policy{},
+	out := access.Access{Account: acct, Roles: map[string]access.Role{}, BucketPolicies: map[string][]iampolicy.Policy{},
 		AWSBucket: func(b string) string {
 			if n, ok := buckets[b]; ok {
 				return n
@@ -212,7 +212,7 @@ func AccessFrom(c lab.EnvCheck, t Templates) (access.Access, error) {
 			}
 			lr := access.Role{Name: role.Name}
 			for i, doc := range role.Policies {
-				p, err := iam.Parse(doc)
+				p, err := iampolicy.Parse(doc)
 				if err != nil {
 					return access.Access{}, fmt.Errorf("%s: %s: policy %d: %w", r.T.Name, role.LogicalID, i+1, err)
 				}
@@ -225,11 +225,11 @@ func AccessFrom(c lab.EnvCheck, t Templates) (access.Access, error) {
 			return access.Access{}, err
 		}
 		for bucket, doc := range bps {
-			p, err := iam.Parse(doc)
+			p, err := iampolicy.Parse(doc)
 			if err != nil {
 				return access.Access{}, fmt.Errorf("%s: the policy of bucket %s: %w", r.T.Name, bucket, err)
 			}
-			out.BucketPolicies[bucket] = append(out.BucketPolicies[bucket], iam.ForEveryone(p))
+			out.BucketPolicies[bucket] = append(out.BucketPolicies[bucket], iampolicy.ForEveryone(p))
 		}
 	}
 	return out, nil

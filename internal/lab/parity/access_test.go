@@ -1,4 +1,4 @@
-package labcheck
+package parity
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/iam"
+	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
@@ -18,7 +18,7 @@ import (
 )
 
 // Every function the lab runs gets its template role, and every policy in
-// the shipped templates is one the lab evaluates (iam.Parse refuses what
+// the shipped templates is one the lab evaluates (iampolicy.Parse refuses what
 // it cannot).
 func TestShippedTemplatesGiveEveryFunctionARole(t *testing.T) {
 	c := controllerCheck()
@@ -36,12 +36,12 @@ func TestShippedTemplatesGiveEveryFunctionARole(t *testing.T) {
 	// The app role in us-east-1 may write orders there, and nothing in the
 	// DR region's control table.
 	app := acc.Roles["us-east-1/app"].Policies
-	put := iam.Request{Action: "dynamodb:PutItem", Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/pilotlight-orders"}
-	if d := iam.Evaluate(app, put); d != iam.Allow {
+	put := iampolicy.Request{Action: "dynamodb:PutItem", Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/pilotlight-orders"}
+	if d := iampolicy.Evaluate(app, put); d != iampolicy.Allow {
 		t.Errorf("app PutItem on its orders table: %v", d)
 	}
 	put.Resource = "arn:aws:dynamodb:us-west-2:000000000000:table/pilotlight-control"
-	if d := iam.Evaluate(app, put); d == iam.Allow {
+	if d := iampolicy.Evaluate(app, put); d == iampolicy.Allow {
 		t.Errorf("app PutItem on the DR control table: allowed")
 	}
 	if got := acc.AWSBucket(c.Names.Bucket("us-east-1")); got != "pilotlight-data-000000000000-us-east-1" {

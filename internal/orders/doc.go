@@ -1,4 +1,4 @@
-// Package app owns the orders service: the small HTTP application that
+// Package orders owns the orders service: the small HTTP application that
 // pilotlight protects and that every drill drives. It speaks the Lambda
 // function-URL event format, writes an order item to the protected table and
 // an attachment object to the protected bucket, reads them back, and reports
@@ -9,4 +9,4 @@
 // active at the epoch it saw, and only while no higher epoch is visible in
 // the peer region. A fenced region answers 503 with the active region in the
 // X-Pilotlight-Active-Region header.
-package app
+package orders

@@ -1,4 +1,4 @@
-package app_test
+package orders_test
 
 import (
 	"encoding/json"
@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/pilotlight/pilotlight/internal/app"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/orders"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -24,8 +24,8 @@ func TestMain(m *testing.M) { labtest.Main(m) }
 type fixture struct {
 	names       region.Names
 	p, dr       *region.Clients
-	primarySvc  *app.Service
-	drSvc       *app.Service
+	primarySvc  *orders.Service
+	drSvc       *orders.Service
 	pStore, drS *control.Store
 	quorum      func(clock func() time.Time) *control.Quorum
 	clock       *clock
@@ -48,8 +48,8 @@ func newFixture(t *testing.T) fixture {
 	w := labtest.Witness(t, 1)
 	ck := &clock{}
 	f := fixture{names: names, p: p, dr: dr, clock: ck,
-		primarySvc: app.New(app.Config{Role: app.RolePrimary, Names: names, Lease: lease, Now: ck.now}, p),
-		drSvc:      app.New(app.Config{Role: app.RoleSecondary, Names: names, Lease: lease, Now: ck.now}, dr),
+		primarySvc: orders.New(orders.Config{Role: orders.RolePrimary, Names: names, Lease: lease, Now: ck.now}, p),
+		drSvc:      orders.New(orders.Config{Role: orders.RoleSecondary, Names: names, Lease: lease, Now: ck.now}, dr),
 	}
 	stores := labtest.Stores(t, names, 0)
 	f.pStore, f.drS = stores[p.Name], stores[dr.Name]
@@ -72,11 +72,11 @@ func TestWriteAndReadInActiveRegion(t *testing.T) {
 	f := newFixture(t)
 	ctx := labtest.Context(t)
 	resp, err := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-1","customer":"ann","amount":12.5}`))
-	if err != nil || resp.StatusCode != http.StatusCreated || resp.Headers[app.HeaderEpoch] != "1" {
+	if err != nil || resp.StatusCode != http.StatusCreated || resp.Headers[orders.HeaderEpoch] != "1" {
 		t.Fatalf("create: %v %+v", err, resp)
 	}
 	resp, _ = f.primarySvc.Handle(ctx, req("GET", "/orders/o-1", ""))
-	var o app.Order
+	var o orders.Order
 	if err := json.Unmarshal([]byte(resp.Body), &o); err != nil || o.Customer != "ann" || o.Amount != 12.5 || o.Region != "us-east-1" || o.Epoch != 1 {
 		t.Fatalf("read back: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -88,7 +88,7 @@ func TestWriteAndReadInActiveRegion(t *testing.T) {
 func TestInactiveRegionRefusesWrites(t *testing.T) {
 	f := newFixture(t)
 	resp, _ := f.drSvc.Handle(labtest.Context(t), req("POST", "/orders", `{"id":"o-2","customer":"bob","amount":1}`))
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[app.HeaderActiveRegion] != "us-east-1" {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[orders.HeaderActiveRegion] != "us-east-1" {
 		t.Fatalf("DR accepted or misdirected: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
 }
@@ -102,7 +102,7 @@ func TestFencedRegionRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, _ := f.primarySvc.Handle(ctx, req("POST", "/orders", `{"id":"o-3","customer":"c","amount":1}`))
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[app.HeaderActiveRegion] != "us-west-2" {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers[orders.HeaderActiveRegion] != "us-west-2" {
 		t.Fatalf("fenced primary: %d %v", resp.StatusCode, resp.Headers)
 	}
 	if resp, _ := f.primarySvc.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "is not the active region") {
@@ -143,7 +143,7 @@ func TestReturningPrimaryCannotWriteAtItsOldEpoch(t *testing.T) {
 		t.Errorf("a primary without a lease reports healthy: %s", resp.Body)
 	}
 	resp, _ := f.drSvc.Handle(ctx, req("POST", "/orders", `{"id":"o-5","customer":"e","amount":1}`))
-	if resp.StatusCode != http.StatusCreated || resp.Headers[app.HeaderEpoch] != "2" {
+	if resp.StatusCode != http.StatusCreated || resp.Headers[orders.HeaderEpoch] != "2" {
 		t.Fatalf("promoted DR: %d %s", resp.StatusCode, resp.Body)
 	}
 }
@@ -156,7 +156,7 @@ func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "lease") {
 		t.Fatalf("write without a lease: %d %s", resp.StatusCode, resp.Body)
 	}
-	_, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(app.AttachmentKey("o-orphan"))})
+	_, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(orders.AttachmentKey("o-orphan"))})
 	if err == nil {
 		t.Fatal("a refused write left its attachment behind")
 	}
@@ -170,7 +170,7 @@ func TestRefusedWriteLeavesNoAttachment(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("fenced write: %d %s", resp.StatusCode, resp.Body)
 	}
-	if _, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(app.AttachmentKey("o-orphan2"))}); err == nil {
+	if _, err := f.p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(f.names.Bucket("us-east-1")), Key: aws.String(orders.AttachmentKey("o-orphan2"))}); err == nil {
 		t.Fatal("a fenced write left its attachment behind")
 	}
 }
@@ -218,7 +218,7 @@ func FuzzParseOrder(f *testing.F) {
 	f.Add(`{"customer":"a","amount":1e308}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, body string) {
-		o, err := app.ParseOrder(body)
+		o, err := orders.ParseOrder(body)
 		if err != nil {
 			return
 		}
@@ -234,7 +234,7 @@ func FuzzParseOrder(f *testing.F) {
 func TestHealthOnlyServesNothingElse(t *testing.T) {
 	f := newFixture(t)
 	ctx := labtest.Context(t)
-	h := app.New(app.Config{Role: app.RolePrimary, Names: f.names, Lease: lease, Now: f.clock.now, HealthOnly: true}, f.p)
+	h := orders.New(orders.Config{Role: orders.RolePrimary, Names: f.names, Lease: lease, Now: f.clock.now, HealthOnly: true}, f.p)
 	if resp, _ := h.Handle(ctx, req("GET", "/health", "")); resp.StatusCode != http.StatusOK {
 		t.Fatalf("health-only /health of the active primary: %d %s", resp.StatusCode, resp.Body)
 	}

@@ -1,4 +1,4 @@
-// Package frontdoor stands in for Route 53 failover routing in the lab: it health-checks
+// Package routing stands in for Route 53 failover routing in the lab: it health-checks
 // each region's orders service (GET /health) every interval, marks a region
 // unhealthy or healthy after threshold consecutive results, answers with the
 // primary while it is healthy, else the secondary while it is healthy, else
@@ -9,4 +9,4 @@
 //
 // It must not run functions or decide IAM: it is given an Invoker and a
 // Gate.
-package frontdoor
+package routing

@@ -1,4 +1,4 @@
-package labcheck
+package parity
 
 import (
 	"context"

@@ -1,5 +1,6 @@
-// Package iam owns the lab's IAM: it parses identity policies (the
-// documents in the templates' AWS::IAM::Role resources), evaluates a request
+// Package iampolicy owns the IAM policy language as the lab checks it: it
+// parses identity policies (the documents in the templates'
+// AWS::IAM::Role resources), evaluates a request
 // against them as AWS does — an explicit Deny wins, else an Allow, else the
 // request is implicitly denied — and maps the lab's DynamoDB, S3 and
 // function-URL calls to the IAM actions and resource ARNs AWS checks,
@@ -13,7 +14,7 @@
 // supported; condition operators are the String, Arn and Bool families
 // (with IfExists). A document using anything else fails to parse, so a
 // template cannot silently rely on what the lab does not check.
-package iam
+package iampolicy
 
 import (
 	"encoding/json"
