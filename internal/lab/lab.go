@@ -45,7 +45,7 @@ type Options struct {
 	// functions start; an error stops the lab (parity.Check holds the
 	// lab to the templates).
 	CheckEnv func(EnvCheck) error
-	// Access, when set, gives each function its template role (labcheck.
+	// Access, when set, gives each function its template role (parity.
 	// Access): the lab then enforces the roles' policies (package access).
 	Access func(EnvCheck) (access.Access, error)
 	// Resources, when set, gives the tables and buckets to create, from the
