@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -43,6 +46,7 @@ type fakeTarget struct {
 	failbackRepl []bool
 	invoked      []string
 	closed       int
+	adopted      []lab.Adopted // what protect apply asked the lab to replicate, less what remove stopped
 }
 
 const (
@@ -138,6 +142,24 @@ func (f *fakeTarget) FailbackReplication(_ context.Context, on bool) error {
 	f.failbackRepl = append(f.failbackRepl, on)
 	return nil
 }
+
+// Replicate and StopReplicating make the fake a lab for protect apply and
+// remove: they record what the lab's replicators would adopt.
+func (f *fakeTarget) Replicate(_ context.Context, a lab.Adopted) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.adopted = append(f.adopted, a)
+	return nil
+}
+
+func (f *fakeTarget) StopReplicating(_ context.Context, a lab.Adopted) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.adopted = slices.DeleteFunc(f.adopted, func(b lab.Adopted) bool { return b == a })
+	return nil
+}
+
+var _ replicator = (*fakeTarget)(nil)
 
 func (f *fakeTarget) Routed(ctx context.Context) (string, bool) {
 	o, _ := f.Observe(ctx)
@@ -330,4 +352,37 @@ func TestCommandsOnAFakeTarget(t *testing.T) {
 		}
 	})
 
+	t.Run("protect plan, apply, remove", func(t *testing.T) {
+		planFile := filepath.Join(dir, "plan.json")
+		mustRun(t, 0, "protect", "plan", "--prefix", "user"+f.names.App, "--app", "userapp", "--out", planFile)
+		b, err := os.ReadFile(planFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(b, &plan); err != nil || plan.Hash == "" {
+			t.Fatalf("the plan file has no hash (%v):\n%s", err, b)
+		}
+		mustRun(t, 1, "protect", "apply", "--plan", planFile, "--approve", "0000000000000000")
+		mustRun(t, 0, "protect", "apply", "--plan", planFile, "--approve", plan.Hash)
+		mine := "user" + f.names.App + "-carts"
+		if _, err := f.clients[fakeDR].DynamoDB.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(mine)}); err != nil {
+			t.Errorf("after apply, %s has no replica in %s: %v", mine, fakeDR, err)
+		}
+		f.mu.Lock()
+		adopted := fmt.Sprint(f.adopted)
+		f.mu.Unlock()
+		if !strings.Contains(adopted, mine) {
+			t.Errorf("apply did not have %s replicated (adopted: %s)", mine, adopted)
+		}
+		mustRun(t, 0, "protect", "remove", "--plan", planFile, "--approve", plan.Hash)
+		f.mu.Lock()
+		left := len(f.adopted)
+		f.mu.Unlock()
+		if left != 0 {
+			t.Errorf("after remove, the lab still replicates %d adopted resources", left)
+		}
+	})
 }

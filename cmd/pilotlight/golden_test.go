@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,82 @@ func TestDashboardHistoryFollowsNewDrills(t *testing.T) {
 	}
 	if got, err := src.History(); err != nil || len(got) != 2 || got[1].Detail != "" {
 		t.Fatalf("once saved: %+v, %v", got, err)
+	}
+}
+
+// The dashboard's page test feeds the page internal/dashboard's
+// testdata/status.json. It is the document `status --json` prints, field
+// for field: every key it has is one statusDoc has (decoded strictly), and
+// every field statusDoc has is set in it, so a field renamed or added here
+// fails until the page is tested with it.
+func TestStatusFixtureIsTheStatusDocument(t *testing.T) {
+	b, err := os.ReadFile("../../internal/dashboard/testdata/status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var doc statusDoc
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("the dashboard's status fixture is not a status document: %v", err)
+	}
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	jsonPaths(raw, "", have)
+	want := map[string]bool{}
+	typePaths(reflect.TypeFor[statusDoc](), "", want)
+	if len(want) < 20 {
+		t.Fatalf("statusDoc has %d fields: the walk is not reading it", len(want))
+	}
+	for p := range want {
+		if !have[p] {
+			t.Errorf("the dashboard's status fixture does not set %s: add it, so the page is tested with it", p)
+		}
+	}
+}
+
+// jsonPaths collects the key paths of a decoded JSON document (an array's
+// elements under "[]"; a map of booleans or strings is a leaf).
+func jsonPaths(v any, at string, into map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			p := strings.TrimPrefix(at+"."+k, ".")
+			into[p] = true
+			jsonPaths(x, p, into)
+		}
+	case []any:
+		for _, x := range v {
+			jsonPaths(x, at+"[]", into)
+		}
+	}
+}
+
+// typePaths collects the JSON key paths of a type's fields, as jsonPaths
+// finds them in a document that sets them all.
+func typePaths(t reflect.Type, at string, into map[string]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Slice:
+		typePaths(t.Elem(), at+"[]", into)
+	case t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Time]():
+		for f := range t.Fields() {
+			if f.Anonymous {
+				typePaths(f.Type, at, into)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" || name == "" {
+				continue
+			}
+			p := strings.TrimPrefix(at+"."+name, ".")
+			into[p] = true
+			typePaths(f.Type, p, into)
+		}
 	}
 }

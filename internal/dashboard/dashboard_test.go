@@ -40,27 +40,33 @@ func (s *source) failover(at time.Time) {
 		record.Entry{Epoch: 2, Phase: record.Completed, At: at.Add(time.Second), From: "us-east-1", To: "us-west-2"})
 }
 
+// Status is testdata/status.json — the status document with every field
+// set, held to cmd/pilotlight's own type by TestStatusFixtureIsTheStatusDocument
+// — moved to the source's active region and epoch.
 func (s *source) Status(context.Context) (json.RawMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type region struct {
-		Region  string          `json:"region"`
-		Role    string          `json:"role"`
-		Record  *record.Active  `json:"record,omitempty"`
-		Lease   *record.Lease   `json:"lease,omitempty"`
-		Writes  bool            `json:"accepts_writes"`
-		Servers map[string]bool `json:"servers,omitempty"`
+	b, err := os.ReadFile(filepath.Join("testdata", "status.json"))
+	if err != nil {
+		return nil, err
 	}
-	until := time.Now().Add(3 * time.Second)
-	rec := &record.Active{Region: s.active, Epoch: s.epoch}
-	doc := map[string]any{"active_region": s.active, "epoch": s.epoch, "writable_regions": []string{s.active}, "witness": "us-east-2",
-		"regions": []region{
-			{Region: "us-east-1", Role: "primary", Record: rec, Lease: &record.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-east-1", Servers: map[string]bool{"dynamodb": s.active == "us-east-1", "s3": true}},
-			{Region: "us-west-2", Role: "dr", Record: rec, Lease: &record.Lease{Epoch: s.epoch, Until: until}, Writes: s.active == "us-west-2", Servers: map[string]bool{"dynamodb": true, "s3": true}},
-			{Region: "us-east-2", Role: "witness", Record: rec},
-		},
-		"replication": []map[string]any{{"kind": "table", "from": "us-east-1", "to": "us-west-2", "enabled": true, "pending": 3, "oldest_pending_ms": 120, "last_lag_ms": 40}},
-		"protected":   []map[string]any{{"app": "shop", "tier": "epoch-guard", "tables": []string{"shop-carts"}, "buckets": []string{"shop-media"}, "functions": []string{"shop-cart-api"}}},
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	until := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	doc["active_region"], doc["epoch"], doc["writable_regions"], doc["routing_answer"] = s.active, s.epoch, []string{s.active}, s.active
+	for _, r := range doc["regions"].([]any) {
+		r := r.(map[string]any)
+		rec := r["record"].(map[string]any)
+		rec["active_region"], rec["epoch"] = s.active, s.epoch
+		if l, ok := r["lease"].(map[string]any); ok {
+			l["epoch"], l["lease_until"] = s.epoch, until
+		}
+		r["accepts_writes"] = r["region"] == s.active
+		if r["region"] == s.active {
+			delete(r, "why_not")
+		}
 	}
 	return json.Marshal(doc)
 }
