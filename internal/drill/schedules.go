@@ -198,15 +198,23 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 			_, err := d.fc.Run(rctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: "drill failback, to be interrupted"})
 			ran <- err
 		}()
+		// After the handover means after the source's own record took it:
+		// that is what stops the source's writes. A majority holding it is
+		// not enough — an interruption before the source's record moved
+		// rolls the failback back, rightly (TestHandoverInterruptedBefore
+		// TheSourceMovedIsRolledBack), and under load the source's write
+		// can land last.
 		if err := d.poll(ctx, "the failback's handover", func() (bool, error) {
 			v, err := d.fc.View(ctx, d.primary, d.dr)
 			held = v.Active
-			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == record.HoldHandover, nil
+			own, ok := v.Records[d.dr]
+			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == record.HoldHandover &&
+				ok && own.Region == d.primary && own.Epoch == v.Active.Epoch, nil
 		}); err != nil {
 			return failover.Result{}, err
 		}
 		handover = time.Now()
-		d.say("the failback is interrupted after its handover (epoch %d held)", held.Epoch)
+		d.say("the failback is interrupted after its handover (epoch %d held, %s's own record included)", held.Epoch, d.dr)
 		interrupt()
 		if err := <-ran; err == nil {
 			d.say("the failback finished before the interruption reached it")

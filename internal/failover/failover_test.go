@@ -571,6 +571,54 @@ func TestTickResumesAnInterruptedFailback(t *testing.T) {
 	}
 }
 
+// Schedule: a failback interrupted once a majority of records hold its
+// handover, but before the source's own record took it, is rolled back
+// at once: the source was never stopped (its own record is what fences
+// it), so there is no handover to leave held for the tick. A schedule
+// that means to interrupt a failback after its handover must wait for the
+// source's own record, not for a majority: the drill's
+// failback-interrupted waited for a majority, and under load (the
+// source's write landing last) about one run in three rolled back.
+func TestHandoverInterruptedBeforeTheSourceMovedIsRolledBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := labtest.Context(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	before := view(t, c)
+	// The source's DynamoDB answers late (within a claim's half term):
+	// its own record takes the handover last.
+	if err := f.l.AddLatency(dr, region.DynamoDB, 150*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	cctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	go func() {
+		for ctx.Err() == nil {
+			p, perr := f.stores[primary].Active(ctx)
+			w, werr := f.stores[witness].Active(ctx)
+			if perr == nil && werr == nil && p.Region == primary && p.Hold != "" && w.Region == primary && w.Hold != "" {
+				interrupt() // a majority holds the handover
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	res, err := c.Run(cctx, Request{From: dr, To: primary, Planned: true, Reason: "failback, interrupted"})
+	if err == nil {
+		t.Fatalf("the interrupted failback reported success: %+v", res)
+	}
+	if err := f.l.Restore(dr); err != nil {
+		t.Fatal(err)
+	}
+	a := view(t, c)
+	if a.Region != dr || a.Hold != "" || a.Epoch != before.Epoch+2 {
+		t.Fatalf("after the interruption: %+v (%v), want %s given its writes back, unheld, at epoch %d (the handover's %d, plus one)", a, err, dr, before.Epoch+2, before.Epoch+1)
+	}
+}
+
 // A handover the tick cannot resume (its controller has no drainer) is
 // rolled back once held longer than HoldMaxAge: some region always writes.
 func TestTickRollsBackAHandoverItCannotResume(t *testing.T) {
