@@ -68,17 +68,15 @@ bench-lab: deps build
 bench-data: deps
 	$(GO) run ./bench/data
 
-## fuzz: run each fuzz target for a while
+## fuzz: run every fuzz target in the module (go test -list finds them) for FUZZTIME each
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParseDotenv -fuzztime 30s ./internal/config
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./internal/metrics
-	$(GO) test -run XXX -fuzz FuzzParseInvocation -fuzztime 30s ./internal/failover
-	$(GO) test -run XXX -fuzz '^FuzzNormalizeNumber$$' -fuzztime 30s ./internal/validate
-	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/validate
-	$(GO) test -run XXX -fuzz '^FuzzReadFile$$' -fuzztime 30s ./internal/backup
-	$(GO) test -run XXX -fuzz '^FuzzParseRequest$$' -fuzztime 30s ./internal/backup
-	$(GO) test -run XXX -fuzz '^FuzzWrittenKeys$$' -fuzztime 30s ./internal/lab/front
-	$(GO) test -run XXX -fuzz '^FuzzClassifyWrite$$' -fuzztime 30s ./internal/lab/front
+	@set -e; for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz' || true); do \
+			echo "== $$p $$f"; \
+			$(GO) test -run XXX -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
