@@ -93,7 +93,7 @@ func removeLine(t *testing.T, body []byte, text, after string) []byte {
 
 // docs/architecture.md prints the overrides table: every override is in it.
 func TestOverridesAreDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/architecture.md")
+	doc, err := os.ReadFile("../../../docs/architecture.md")
 	if err != nil {
 		t.Fatal(err)
 	}

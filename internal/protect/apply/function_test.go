@@ -34,7 +34,7 @@ func shopZip(t *testing.T, fn string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./testdata/shop/functions/"+fn)
-	cmd.Dir = "../.."
+	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", fn, err, out)
