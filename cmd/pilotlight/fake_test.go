@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,28 +176,38 @@ func (f *fakeTarget) DetectionFloor(context.Context) (time.Duration, string) {
 // runFake runs a command line against f, in dir, and returns what it wrote.
 func runFake(t *testing.T, f *fakeTarget, dir string, args ...string) result {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code, errs := runFakeTo(ctx, t, f, dir, &out, args...)
+	return result{code, out.String(), errs}
+}
+
+// runFakeTo runs a command line against f until it ends or ctx does, its
+// output to out; it returns the exit code and what went to stderr.
+func runFakeTo(ctx context.Context, t *testing.T, f *fakeTarget, dir string, out io.Writer, args ...string) (int, string) {
+	t.Helper()
 	env := filepath.Join(dir, ".env")
 	if _, err := os.Stat(env); os.IsNotExist(err) {
 		if err := os.WriteFile(env, nil, 0o600); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return 2, ""
 		}
 	}
-	var out, errb bytes.Buffer
-	connected := 0
-	g := &globals{io: streams{In: strings.NewReader(""), Out: &out, Err: &errb},
+	var errb bytes.Buffer
+	var connected atomic.Int32
+	g := &globals{io: streams{In: strings.NewReader(""), Out: out, Err: &errb},
 		environ: []string{"PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PILOTLIGHT_PROTECT_DIR=" + filepath.Join(dir, "protect"),
 			"PILOTLIGHT_REPORTS_DIR=" + filepath.Join(dir, "reports"), "HOME=" + dir},
 		connect: func(_ *cobra.Command, s config.Settings) (target.Target, error) {
-			connected++
+			connected.Add(1)
 			return f, nil
 		}}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	code := execute(ctx, g, append([]string{"--env-file", env}, args...))
-	if connected == 0 && code != 2 {
+	if connected.Load() == 0 && code != 2 {
 		t.Errorf("pilotlight %s did not connect to its target", strings.Join(args, " "))
 	}
-	return result{code, out.String(), errb.String()}
+	return code, errb.String()
 }
 
 // Every command that acts on a target is driven here by a fake one: the
@@ -321,6 +334,59 @@ func TestCommandsOnAFakeTarget(t *testing.T) {
 		out := mustRun(t, 0, "backup", "list", "--json").out
 		if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Manifest.Table != f.names.Table() {
 			t.Errorf("backup list after one create: %v, want one snapshot of %s:\n%s", err, f.names.Table(), out)
+		}
+	})
+
+	t.Run("backup verify and prune", func(t *testing.T) {
+		mustRun(t, 0, "backup", "create")
+		if out := mustRun(t, 0, "backup", "verify").out; !strings.Contains(out, f.names.Table()) {
+			t.Errorf("backup verify does not name the table it verified:\n%s", out)
+		}
+		mustRun(t, 2, "backup", "prune", "--keep", "1") // refused without --yes
+		mustRun(t, 0, "backup", "prune", "--keep", "1", "--max-age", "0d", "--yes")
+		var list []json.RawMessage
+		if err := json.Unmarshal([]byte(mustRun(t, 0, "backup", "list", "--json").out), &list); err != nil || len(list) != 1 {
+			t.Errorf("after prune --keep 1: %d snapshots (%v), want 1", len(list), err)
+		}
+	})
+
+	t.Run("dashboard", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		pr, pw := io.Pipe()
+		done := make(chan int, 1)
+		go func() {
+			code, _ := runFakeTo(ctx, t, f, dir, pw, "dashboard", "--addr", "127.0.0.1:0", "--every", "100ms")
+			pw.Close()
+			done <- code
+		}()
+		line, err := bufio.NewReader(pr).ReadString('\n')
+		go io.Copy(io.Discard, pr)
+		url := strings.Fields(strings.TrimPrefix(line, "dashboard: "))
+		if err != nil || len(url) == 0 || !strings.HasPrefix(url[0], "http://127.0.0.1:") {
+			t.Fatalf("dashboard said %q (%v), want its URL", line, err)
+		}
+		var snap struct {
+			Status struct {
+				Active string `json:"active_region"`
+			} `json:"status"`
+		}
+		for deadline := time.Now().Add(10 * time.Second); snap.Status.Active == "" && time.Now().Before(deadline); {
+			resp, err := http.Get(url[0] + "/api/snapshot")
+			if err == nil {
+				_ = json.NewDecoder(resp.Body).Decode(&snap)
+				resp.Body.Close()
+			}
+			if snap.Status.Active == "" {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if snap.Status.Active != fakePrimary {
+			t.Errorf("the dashboard's snapshot shows %q active, want %s", snap.Status.Active, fakePrimary)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("dashboard exited %d when stopped", code)
 		}
 	})
 
