@@ -37,8 +37,8 @@ import (
 // is real: tables, buckets and control records of the test's own in the
 // shared lab's DynamoDB Local and versitygw, in three regions. What no local
 // server plays is faked and recorded: routing (the primary is down while
-// primaryDown), function invocations, failback replication, the detection
-// floor, the target's own events.
+// primaryDown), failback replication, what the lab would replicate, the
+// detection floor, the target's own events; it runs no functions.
 type fakeTarget struct {
 	names   region.Names
 	clients map[string]*region.Clients
@@ -47,7 +47,6 @@ type fakeTarget struct {
 	mu           sync.Mutex
 	primaryDown  bool
 	failbackRepl []bool
-	invoked      []string
 	closed       int
 	adopted      []lab.Adopted // what protect apply asked the lab to replicate, less what remove stopped
 }
@@ -119,11 +118,8 @@ type routingFunc func(ctx context.Context, region string) (bool, error)
 
 func (h routingFunc) Healthy(ctx context.Context, r string) (bool, error) { return h(ctx, r) }
 
-func (f *fakeTarget) Invoke(_ context.Context, r, function string, payload []byte) ([]byte, error) {
-	f.mu.Lock()
-	f.invoked = append(f.invoked, r+"/"+function)
-	f.mu.Unlock()
-	return []byte(`{}`), nil
+func (f *fakeTarget) Invoke(_ context.Context, r, function string, _ []byte) ([]byte, error) {
+	return nil, fmt.Errorf("the fake target runs no functions (%s in %s)", function, r)
 }
 
 func (f *fakeTarget) Validate(context.Context) (*verdict.Report, error) {

@@ -516,7 +516,7 @@ func (l *Lab) startRegion(ctx context.Context, r *labRegion, ddbPort, s3Port int
 			return fmt.Errorf("front %s: %w", r.name, err)
 		}
 		r.front.Gate = l.dynamoDBGate(r.name)
-		if err := l.inj.Proxy(r.name, region.DynamoDB, "127.0.0.1:"+strconv.Itoa(ddbPort), r.front.Addr); err != nil {
+		if err := l.proxy(r.name, region.DynamoDB, &ddbPort, r.front.Addr); err != nil {
 			return err
 		}
 		r.ep = Endpoints{DynamoDB: "http://127.0.0.1:" + strconv.Itoa(ddbPort)}
