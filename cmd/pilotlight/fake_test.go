@@ -183,12 +183,10 @@ func runFake(t *testing.T, f *fakeTarget, dir string, args ...string) result {
 // output to out; it returns the exit code and what went to stderr.
 func runFakeTo(ctx context.Context, t *testing.T, f *fakeTarget, dir string, out io.Writer, args ...string) (int, string) {
 	t.Helper()
-	env := filepath.Join(dir, ".env")
-	if _, err := os.Stat(env); os.IsNotExist(err) {
-		if err := os.WriteFile(env, nil, 0o600); err != nil {
-			t.Error(err)
-			return 2, ""
-		}
+	env, err := envFile(dir)
+	if err != nil {
+		t.Error(err)
+		return 2, ""
 	}
 	var errb bytes.Buffer
 	var connected atomic.Int32

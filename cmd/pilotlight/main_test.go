@@ -39,12 +39,23 @@ type result struct {
 	out, err string
 }
 
+// envFile is dir's .env, written empty when missing: every test's command
+// line names one, so no .env of the developer's is read.
+func envFile(dir string) (string, error) {
+	env := filepath.Join(dir, ".env")
+	if _, err := os.Stat(env); os.IsNotExist(err) {
+		if err := os.WriteFile(env, nil, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return env, nil
+}
+
 func runCLI(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, ".env")); os.IsNotExist(err) {
-		if err := os.WriteFile(filepath.Join(dir, ".env"), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	envPath, err := envFile(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
 	environ := append([]string{"PILOTLIGHT_RUN_MAIN=1", "PILOTLIGHT_LAB_DIR=" + filepath.Join(dir, ".lab"), "PILOTLIGHT_PROTECT_DIR=" + filepath.Join(dir, ".pilotlight", "protect"),
@@ -54,7 +65,7 @@ func runCLI(t *testing.T, dir string, env []string, args ...string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	code := run(ctx, append([]string{"--env-file", filepath.Join(dir, ".env")}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
+	code := run(ctx, append([]string{"--env-file", envPath}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
 	return result{code, out.String(), errb.String()}
 }
 
