@@ -1,8 +1,13 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,5 +58,46 @@ func TestReportReadersLinkNoAWSSDK(t *testing.T) {
 				t.Errorf("%s links %s: take the plain data it needs from a package that imports no SDK", strings.TrimPrefix(pkg, "../../"), d)
 			}
 		}
+	}
+}
+
+// No function is longer than 100 lines, but the controller's phase machine
+// (failover.Controller.Run, read top to bottom as the phases run): a longer
+// one is cut at the seams it has.
+func TestNoFunctionOver100Lines(t *testing.T) {
+	fset := token.NewFileSet()
+	n := 0
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata" || d.Name() == "node_modules"):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go"):
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			lines := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
+			exempt := fd.Name.Name == "Run" && filepath.ToSlash(p) == "../../internal/failover/failover.go"
+			if lines > 100 && !exempt {
+				t.Errorf("%s: %s is %d lines: cut it at its seams (100 at most)", fset.Position(fd.Pos()), fd.Name.Name, lines)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("read %d Go files: the test is not reading the module", n)
 	}
 }
