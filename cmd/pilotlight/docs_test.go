@@ -101,3 +101,36 @@ func TestNoFunctionOver100Lines(t *testing.T) {
 		t.Fatalf("read %d Go files: the test is not reading the module", n)
 	}
 }
+
+// No package under internal/ holds more than 1,500 lines of non-test Go:
+// a larger one is doing two jobs, and is cut where its struct holds both
+// (the drill's harness and its scenarios; the lab and what it composes).
+// The CLI (one command per file) is not held to it.
+func TestPackageSize(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}|{{join .GoFiles \",\"}}", "../../internal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		dir, files, _ := strings.Cut(line, "|")
+		lines := 0
+		for _, f := range strings.Split(files, ",") {
+			if f == "" {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines += strings.Count(string(b), "\n")
+		}
+		n++
+		if lines > 1500 {
+			t.Errorf("%s holds %d lines of non-test Go (1,500 at most): cut it where it does two jobs", dir, lines)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("go list found %d packages: the test is not reading the module", n)
+	}
+}

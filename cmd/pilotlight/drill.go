@@ -15,6 +15,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/scenario"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -38,7 +39,7 @@ is interrupted (Ctrl-C). Clients follow the active record to each region's
 function URL with signed requests. Detection takes the deployed profile's
 alarm: about 3-4 minutes with free, under a minute with fast.
 
-` + drill.Help() + `  all                  every scenario in turn, then a table (make chaos)
+` + scenario.Help() + `  all                  every scenario in turn, then a table (make chaos)
 Only region-outage and no-fault run with --target aws.
 
 With --app NAME the drill runs on your own application, protected with
@@ -63,7 +64,7 @@ not happen, failback lost a write, or a fenced region acknowledged a write.`
 
 func newDrillCmd(g *globals) *cobra.Command {
 	o := drill.Options{}
-	var scenario, reportPath string
+	var name, reportPath string
 	var jsonOut bool
 	var app appFlags
 	c := &cobra.Command{
@@ -79,13 +80,13 @@ func newDrillCmd(g *globals) *cobra.Command {
 			if err := app.apply(s.ProtectDir, &o); err != nil {
 				return err
 			}
-			o.Scenario = report.Scenario(scenario)
+			o.Scenario = report.Scenario(name)
 			check := o
-			if scenario == "all" {
-				check.Scenario = drill.RegionOutage
+			if name == "all" {
+				check.Scenario = scenario.RegionOutage
 			}
-			if err := check.Check(); err != nil {
-				if errors.Is(err, drill.ErrUnknownScenario) {
+			if err := scenario.Check(check); err != nil {
+				if errors.Is(err, scenario.ErrUnknownScenario) {
 					return fmt.Errorf("%w, or all", err)
 				}
 				return err
@@ -108,10 +109,10 @@ func newDrillCmd(g *globals) *cobra.Command {
 			}
 			defer t.Close()
 			env := drill.Env{Target: t, Progress: progress}
-			if scenario == "all" {
+			if name == "all" {
 				return drillAll(cmd, g, env, o, s.ReportsDir, jsonOut)
 			}
-			rep, err := drill.Run(cmd.Context(), env, o)
+			rep, err := scenario.Run(cmd.Context(), env, o)
 			if err != nil {
 				return err
 			}
@@ -144,7 +145,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&scenario, "scenario", string(drill.RegionOutage), "which drill (see above), or all")
+	f.StringVar(&name, "scenario", string(scenario.RegionOutage), "which drill (see above), or all")
 	f.DurationVar(&o.FaultFor, "fault-for", 30*time.Second, "how long chaos scenarios keep their fault")
 	f.IntVar(&o.Rate, "rate", 50, "workload writes per second")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "workload clients")
@@ -163,13 +164,13 @@ func newDrillCmd(g *globals) *cobra.Command {
 // keeps each report, and prints the chaos table; exit 1 if one failed.
 func drillAll(cmd *cobra.Command, g *globals, env drill.Env, o drill.Options, reportsDir string, jsonOut bool) error {
 	var reps []*report.Report
-	all := drill.Scenarios
+	all := scenario.Scenarios
 	if o.App != nil {
-		all = drill.AppScenarios
+		all = scenario.AppScenarios
 	}
 	for _, sc := range all {
 		o.Scenario = sc
-		rep, err := drill.Run(cmd.Context(), env, o)
+		rep, err := scenario.Run(cmd.Context(), env, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc, err)
 		}

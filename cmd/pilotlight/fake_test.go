@@ -25,8 +25,8 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/failover"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
 	"github.com/pilotlight/pilotlight/internal/timeline"
@@ -48,7 +48,7 @@ type fakeTarget struct {
 	primaryDown  bool
 	failbackRepl []bool
 	closed       int
-	adopted      []lab.Adopted // what protect apply asked the lab to replicate, less what remove stopped
+	adopted      []replication.Adopted // what protect apply asked the lab to replicate, less what remove stopped
 }
 
 const (
@@ -144,17 +144,17 @@ func (f *fakeTarget) FailbackReplication(_ context.Context, on bool) error {
 
 // Replicate and StopReplicating make the fake a lab for protect apply and
 // remove: they record what the lab's replicators would adopt.
-func (f *fakeTarget) Replicate(_ context.Context, a lab.Adopted) error {
+func (f *fakeTarget) Replicate(_ context.Context, a replication.Adopted) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.adopted = append(f.adopted, a)
 	return nil
 }
 
-func (f *fakeTarget) StopReplicating(_ context.Context, a lab.Adopted) error {
+func (f *fakeTarget) StopReplicating(_ context.Context, a replication.Adopted) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.adopted = slices.DeleteFunc(f.adopted, func(b lab.Adopted) bool { return b == a })
+	f.adopted = slices.DeleteFunc(f.adopted, func(b replication.Adopted) bool { return b == a })
 	return nil
 }
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control/record"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/scenario"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/readiness"
@@ -66,7 +66,7 @@ func TestCheckGolden(t *testing.T) {
 func TestDashboardHistoryFollowsNewDrills(t *testing.T) {
 	h := report.History{Dir: t.TempDir()}
 	src := &cliSource{history: h}
-	if _, err := h.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now()}); err != nil {
+	if _, err := h.Save(&report.Report{Scenario: scenario.RegionOutage, Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := src.History(); err != nil || len(got) != 1 {

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
+	"github.com/pilotlight/pilotlight/internal/drill/scenario"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
@@ -380,7 +380,7 @@ func TestHistoryAndReport(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "no drills in "+reports) || !strings.Contains(r.err, "control journal was not read") {
 		t.Fatalf("empty history: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	rep := &report.Report{Scenario: drill.RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: time.Now().UTC(), Pass: true,
+	rep := &report.Report{Scenario: scenario.RegionOutage, Target: "lab", Primary: "us-east-1", DR: "us-west-2", Started: time.Now().UTC(), Pass: true,
 		Failover: &report.FailoverReport{RTOSeconds: 3.25}, RPO: &report.RPO{Missing: 7}}
 	saved, err := report.History{Dir: reports}.Save(rep)
 	if err != nil {
@@ -439,9 +439,9 @@ func TestHistoryGolden(t *testing.T) {
 	h := report.History{Dir: reports}
 	t0 := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 	for _, r := range []*report.Report{
-		{Scenario: drill.RegionOutage, Target: "lab", Started: t0, Pass: true, Failover: &report.FailoverReport{RTOSeconds: 3.24},
+		{Scenario: scenario.RegionOutage, Target: "lab", Started: t0, Pass: true, Failover: &report.FailoverReport{RTOSeconds: 3.24},
 			RPO: &report.RPO{Missing: 7}, Failback: &report.FailbackReport{Lost: 0}},
-		{Scenario: drill.DROutage, Target: "lab", Started: t0.Add(time.Hour), Failures: []string{"a new epoch began while only us-west-2 was cut"}},
+		{Scenario: scenario.DROutage, Target: "lab", Started: t0.Add(time.Hour), Failures: []string{"a new epoch began while only us-west-2 was cut"}},
 	} {
 		if _, err := h.Save(r); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/protect/apply"
 	"github.com/pilotlight/pilotlight/internal/protect/inventory"
@@ -43,8 +44,8 @@ type autoScaling interface {
 // replicator is a target that replicates a user's tables and buckets
 // itself (the lab): what protect apply needs there, checked here, once.
 type replicator interface {
-	Replicate(ctx context.Context, a lab.Adopted) error
-	StopReplicating(ctx context.Context, a lab.Adopted) error
+	Replicate(ctx context.Context, a replication.Adopted) error
+	StopReplicating(ctx context.Context, a replication.Adopted) error
 }
 
 // protectSource is what protect scans on t: the primary region's data
@@ -502,9 +503,11 @@ func labTarget(t target.Target, r replicator, say func(string, ...any)) apply.La
 	cl := t.Clients()
 	p, dr := cl[t.Primary()], cl[t.DR()]
 	lt := apply.LabTarget{Primary: t.Primary(), DR: t.DR(), PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
-		Replicate:       func(ctx context.Context, a apply.Replicated) error { return r.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a apply.Replicated) error { return r.StopReplicating(ctx, lab.Adopted(a)) },
-		Say:             say, Lease: lab.LeaseConfig}
+		Replicate: func(ctx context.Context, a apply.Replicated) error { return r.Replicate(ctx, replication.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a apply.Replicated) error {
+			return r.StopReplicating(ctx, replication.Adopted(a))
+		},
+		Say: say, Lease: lab.LeaseConfig}
 	if l, ok := t.(lambdaPlane); ok {
 		lt.PrimaryLambda, lt.DRLambda = l.Lambda(t.Primary()), l.Lambda(t.DR())
 	}

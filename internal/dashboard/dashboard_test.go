@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pilotlight/pilotlight/internal/control/record"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/testenv"
 )
@@ -99,7 +98,7 @@ func testReport() *report.Report {
 		}
 		tl = append(tl, s)
 	}
-	return &report.Report{Scenario: drill.RegionOutage, Primary: "us-east-1", DR: "us-west-2", Started: start,
+	return &report.Report{Scenario: "region-outage", Primary: "us-east-1", DR: "us-west-2", Started: start,
 		Writes:   report.WriteSummary{Started: start, Timeline: tl},
 		Failover: &report.FailoverReport{FaultAt: start.Add(4 * time.Second), FirstAckDR: start.Add(7 * time.Second)}}
 }

@@ -32,13 +32,9 @@ type App struct {
 	Tier, Promise string
 }
 
-// guarded reports whether the application's writes go through the guard.
-func (a *App) guarded() bool { return a.Tier == report.EpochGuard }
-
-// AppScenarios are the scenarios that run on a protected application; the
-// others drive the orders service's own machinery (its function, its
-// attachments, its conflicting writes).
-var AppScenarios = []report.Scenario{RegionOutage, NoFault}
+// Guarded reports whether the application's writes go through the guard:
+// only then are no split brain and no failback loss promised.
+func (a *App) Guarded() bool { return a.Tier == report.EpochGuard }
 
 // subject is what a drill writes and looks up: the orders service's
 // orders, or a protected application's items.
@@ -52,28 +48,28 @@ type subject interface {
 	lookup(ctx context.Context, region string, ids []string) (map[string]workload.Order, error)
 }
 
-type orders struct{ d *run }
+type orders struct{ d *Drill }
 
 func (o orders) missingItems(ctx context.Context, r string, ids []string) ([]string, error) {
-	return workload.MissingItems(ctx, o.d.clients[r], o.d.names, ids)
+	return workload.MissingItems(ctx, o.d.Clients[r], o.d.Names, ids)
 }
 
 func (o orders) missingObjects(ctx context.Context, r string, ids []string) ([]string, error) {
-	return workload.MissingAttachments(ctx, o.d.clients[r], o.d.names, ids)
+	return workload.MissingAttachments(ctx, o.d.Clients[r], o.d.Names, ids)
 }
 
 func (o orders) lookup(ctx context.Context, r string, ids []string) (map[string]workload.Order, error) {
-	return workload.LookupOrders(ctx, o.d.clients[r], o.d.names, ids)
+	return workload.LookupOrders(ctx, o.d.Clients[r], o.d.Names, ids)
 }
 
 // appSubject is a protected application's table.
 type appSubject struct {
-	d   *run
+	d   *Drill
 	app *workload.App
 }
 
 func (a appSubject) missingItems(ctx context.Context, r string, ids []string) ([]string, error) {
-	return a.app.Missing(ctx, a.d.clients[r].DynamoDB, ids)
+	return a.app.Missing(ctx, a.d.Clients[r].DynamoDB, ids)
 }
 
 func (a appSubject) missingObjects(context.Context, string, []string) ([]string, error) {
@@ -81,21 +77,21 @@ func (a appSubject) missingObjects(context.Context, string, []string) ([]string,
 }
 
 func (a appSubject) lookup(ctx context.Context, r string, ids []string) (map[string]workload.Order, error) {
-	return a.app.Lookup(ctx, a.d.clients[r].DynamoDB, ids)
+	return a.app.Lookup(ctx, a.d.Clients[r].DynamoDB, ids)
 }
 
 // setupApp reads the application's table's key in the primary region,
 // checks the item template against it, and makes the writer: a guard per
 // region (the deployment's control table and lease) for the epoch-guard
 // tier.
-func (d *run) setupApp(ctx context.Context) error {
-	o := d.opts.App
-	out, err := d.clients[d.primary].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
+func (d *Drill) setupApp(ctx context.Context) error {
+	o := d.Options.App
+	out, err := d.Clients[d.Primary].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
 	if err != nil {
-		return fmt.Errorf("application %s: table %s in %s: %w", o.Name, o.Table, d.primary, err)
+		return fmt.Errorf("application %s: table %s in %s: %w", o.Name, o.Table, d.Primary, err)
 	}
-	if _, err := d.clients[d.dr].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)}); err != nil {
-		return fmt.Errorf("application %s: table %s has no replica in %s (%v): protect apply its plan again", o.Name, o.Table, d.dr, err)
+	if _, err := d.Clients[d.DR].DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)}); err != nil {
+		return fmt.Errorf("application %s: table %s has no replica in %s (%v): protect apply its plan again", o.Name, o.Table, d.DR, err)
 	}
 	types := map[string]string{}
 	for _, a := range out.Table.AttributeDefinitions {
@@ -116,15 +112,15 @@ func (d *run) setupApp(ctx context.Context) error {
 		return fmt.Errorf("table %s: %w", o.Table, err)
 	}
 	w := &workload.App{Table: o.Table, Item: tmpl, DB: map[string]*dynamodb.Client{}, Route: d.routed}
-	if o.guarded() {
+	if o.Guarded() {
 		w.Guards = map[string]*guard.Guard{}
 	}
-	for _, r := range []string{d.primary, d.dr} {
-		w.DB[r] = d.clients[r].DynamoDB
-		if !o.guarded() {
+	for _, r := range []string{d.Primary, d.DR} {
+		w.DB[r] = d.Clients[r].DynamoDB
+		if !o.Guarded() {
 			continue
 		}
-		g, err := guard.New(guard.Config{Region: r, ControlTable: d.names.ControlTable(), DynamoDB: d.clients[r].DynamoDB, Lease: guard.Lease(d.fc.LeaseConfig())})
+		g, err := guard.New(guard.Config{Region: r, ControlTable: d.Names.ControlTable(), DynamoDB: d.Clients[r].DynamoDB, Lease: guard.Lease(d.Controller.LeaseConfig())})
 		if err != nil {
 			return err
 		}
@@ -132,26 +128,23 @@ func (d *run) setupApp(ctx context.Context) error {
 	}
 	d.app = w
 	d.subject = appSubject{d: d, app: w}
-	d.rep.App = &report.App{Name: o.Name, Table: o.Table, Tier: o.Tier, Promise: o.Promise}
-	if !o.guarded() && d.opts.Scenario == RegionOutage {
-		d.rep.Expected = "failover; split brain and failback loss measured, not promised"
-	}
+	d.Report.App = &report.App{Name: o.Name, Table: o.Table, Tier: o.Tier, Promise: o.Promise}
 	return nil
 }
 
 // promised reports whether the subject's fencing promises no split brain
 // and no loss on failback: the orders service's and a guarded
 // application's do; routing only does not.
-func (d *run) promised() bool { return d.opts.App == nil || d.opts.App.guarded() }
+func (d *Drill) promised() bool { return d.Options.App == nil || d.Options.App.Guarded() }
 
-// breach records a measured breach of the fencing promise: a failure where
+// Breach records a measured breach of the fencing promise: a failure where
 // it is promised, a line printed with the report where it is not.
-func (d *run) breach(msg string) {
+func (d *Drill) Breach(msg string) {
 	if d.promised() {
-		d.fail(msg)
+		d.Fail(msg)
 		return
 	}
-	d.rep.NotPromised = append(d.rep.NotPromised, msg)
+	d.Report.NotPromised = append(d.Report.NotPromised, msg)
 }
 
 // router follows the target's routing as a client's resolver would: it
@@ -164,21 +157,21 @@ type router struct {
 }
 
 // routed is the region the application's clients are sent to now.
-func (d *run) routed() string {
+func (d *Drill) routed() string {
 	d.route.mu.Lock()
 	defer d.route.mu.Unlock()
 	return d.route.region
 }
 
 // followRouting starts the resolver; stopRouting ends it.
-func (d *run) followRouting() {
+func (d *Drill) followRouting() {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.route.stop, d.route.done = cancel, make(chan struct{})
-	d.route.region = d.primary
+	d.route.region = d.Primary
 	go func() {
 		defer close(d.route.done)
 		for {
-			if r, _ := d.t.Routed(ctx); r != "" {
+			if r, _ := d.Target.Routed(ctx); r != "" {
 				d.route.mu.Lock()
 				d.route.region = r
 				d.route.mu.Unlock()
@@ -192,7 +185,7 @@ func (d *run) followRouting() {
 	}()
 }
 
-func (d *run) stopRouting() {
+func (d *Drill) stopRouting() {
 	if d.route.stop != nil {
 		d.route.stop()
 		<-d.route.done
@@ -201,6 +194,6 @@ func (d *run) stopRouting() {
 }
 
 // appValidator compares the application's table in both regions.
-func (d *run) appValidator(table string) *validate.Validator {
-	return &validate.Validator{Primary: validate.TableSide(d.clients[d.primary], table), DR: validate.TableSide(d.clients[d.dr], table), Settle: 10 * time.Second}
+func (d *Drill) appValidator(table string) *validate.Validator {
+	return &validate.Validator{Primary: validate.TableSide(d.Clients[d.Primary], table), DR: validate.TableSide(d.Clients[d.DR], table), Settle: 10 * time.Second}
 }

@@ -1,7 +1,12 @@
-// Package drill owns drills: a workload that writes orders through the
-// routed entry point and logs every acknowledged write, scenarios that
-// inject a fault and let detection and failover happen on their own, the
-// planned failback, the checks that every acknowledged write survived, and
-// the report with RTO (and its breakdown) and RPO — measured from the
-// workload's own log and the failover journal, never estimated.
+// Package drill owns running one drill on a target (Drill): a workload
+// that writes through the routed entry point and logs every acknowledged
+// write, the region outage's steps (fault, detection and failover on their
+// own, heal, planned failback), and the audit every drill ends with: every
+// acknowledged write in both regions, no write acknowledged by a fenced
+// region, the lease invariants, the data validator, the objectives. RTO
+// (and its breakdown) and RPO are measured from the workload's own log and
+// the failover journal, never estimated.
+//
+// It must not choose a fault or a schedule: package drill/scenario does,
+// driving a Drill through its exported steps and fields.
 package drill

@@ -1,15 +1,11 @@
 package drill
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/clock"
@@ -20,15 +16,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
-)
-
-const (
-	// RegionOutage cuts the primary region off entirely, lets detection and
-	// failover happen on their own, heals it, and fails back (planned).
-	RegionOutage report.Scenario = "region-outage"
-	// NoFault runs the workload with no fault: no failover may happen and
-	// every write must replicate.
-	NoFault report.Scenario = "no-fault"
 )
 
 // Options configures a drill.
@@ -61,47 +48,17 @@ type Env struct {
 	Progress io.Writer
 }
 
-// ErrUnknownScenario is a scenario that is not one of Scenarios.
-var ErrUnknownScenario = errors.New("unknown scenario")
-
-// Check says what is wrong with the options, naming the fix: an unknown
-// scenario, a rate or a client count out of range.
-func (o Options) Check() error {
-	if _, ok := Expectations[o.Scenario]; !ok {
-		return fmt.Errorf("%w %q: use one of %v", ErrUnknownScenario, o.Scenario, Scenarios)
-	}
-	if o.Rate < 1 || o.Rate > 2000 || o.Concurrency < 1 || o.Concurrency > 256 {
-		return errors.New("--rate must be 1-2000 and --concurrency 1-256")
-	}
-	if o.App != nil {
-		if !slices.Contains(AppScenarios, o.Scenario) {
-			return fmt.Errorf("scenario %s drives pilotlight's orders service; on a protected application run one of %v", o.Scenario, AppScenarios)
-		}
-		if o.App.Table == "" {
-			return fmt.Errorf("application %s: no table to write to", o.App.Name)
-		}
-	}
-	return nil
-}
-
-// Run runs a drill and returns its report. The error is for drills that
-// could not run; a drill that ran and failed its checks returns a report
-// with Pass false.
-func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
+// New connects a drill to its target and brings the target to its
+// starting state (Drill.prepare). The caller runs a scenario on it, then
+// Finish.
+func New(ctx context.Context, env Env, opts Options) (*Drill, error) {
 	t := env.Target
-	if err := opts.Check(); err != nil {
-		return nil, err
-	}
-	if opts.Scenario == Load {
-		opts.Rate = max(opts.Rate, cmp.Or(opts.LoadRate, LoadRate))
-		opts.Concurrency = max(opts.Concurrency, opts.Rate/6)
-	}
 	fc, err := t.Controller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d := &run{env: env, opts: opts, t: t, fc: fc, clients: t.Clients(), names: t.Names(), primary: t.Primary(), dr: t.DR(),
-		rep: &report.Report{Scenario: opts.Scenario, Expected: Expectations[opts.Scenario], Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
+	d := &Drill{Env: env, Options: opts, Target: t, Controller: fc, Clients: t.Clients(), Names: t.Names(), Primary: t.Primary(), DR: t.DR(),
+		Report: &report.Report{Scenario: opts.Scenario, Target: string(t.Kind()), Primary: t.Primary(), DR: t.DR(), Started: time.Now().UTC()}}
 	d.subject = orders{d}
 	if opts.App != nil {
 		if err := d.setupApp(ctx); err != nil {
@@ -111,38 +68,52 @@ func Run(ctx context.Context, env Env, opts Options) (*report.Report, error) {
 	if err := d.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	sc, _ := lookup(opts.Scenario) // Check found it
-	err = sc.run(d, ctx)
-	if err != nil {
-		d.fail(err.Error())
-		// A drill that stopped early must not leave the target broken.
-		if rerr := t.Heal(context.WithoutCancel(ctx), ""); rerr != nil {
-			d.fail("restore faults: " + rerr.Error())
-		}
-	}
-	d.finish(ctx)
-	return d.rep, nil
+	return d, nil
 }
 
-type run struct {
-	env              Env
-	opts             Options
-	t                target.Target
-	fc               *failover.Controller       // the target's, for the planned failback and checks
-	clients          map[string]*region.Clients // the target's, with SDK retries
-	names            region.Names
-	primary, dr      string
-	rep              *report.Report
-	wl               *workload.Workload
-	stopWL           context.CancelFunc
-	wlDone           chan struct{}
-	startedAt        time.Time
-	primaryEpochBase int64
-	extra            []*workload.Workload // other clients (their writes are audited too)
-	// faultHook, when set, injects the outage instead of a plain cut.
-	faultHook func(ctx context.Context) (string, error)
-	// onWorkloadStart, when set, runs as the workload starts.
-	onWorkloadStart func()
+// Hooks put something into the region-outage drill: AfterFailover
+// runs once the DR region has taken over (the primary still cut), and
+// BeforeFailback after the heal. Drill.FaultHook replaces the fault itself.
+type Hooks struct {
+	AfterFailover  func(ctx context.Context) error
+	BeforeFailback func(ctx context.Context) error
+	// Failback, when set, runs the failback in place of the planned run
+	// (a scenario that interrupts it); it returns how it ended.
+	Failback func(ctx context.Context) (failover.Result, error)
+}
+
+// Drill is one drill in progress: its target, its workload and what the
+// report has so far. A scenario (package drill/scenario) reads and sets
+// its exported fields between the steps it takes.
+type Drill struct {
+	Env        Env
+	Options    Options
+	Target     target.Target
+	Controller *failover.Controller       // the target's, for the planned failback and checks
+	Clients    map[string]*region.Clients // the target's, with SDK retries
+	Names      region.Names
+	Primary    string
+	DR         string
+	Report     *report.Report
+	// Workload is the drill's clients, once StartWorkload ran; StartedAt
+	// is when it started.
+	Workload  *workload.Workload
+	StartedAt time.Time
+	// EpochBase is the primary's epoch when the drill began: a higher one
+	// is a failover the drill caused.
+	EpochBase int64
+	// Extra are other clients: their writes are audited too.
+	Extra []*workload.Workload
+	// FaultHook, when set, injects the outage instead of a plain cut.
+	FaultHook func(ctx context.Context) (string, error)
+	// OnWorkloadStart, when set, runs as the workload starts.
+	OnWorkloadStart func()
+	// RTOBudget holds the measured RTO to the detection floor plus the
+	// target's slack (a clean outage; a chaos scenario's RTO is its own).
+	RTOBudget bool
+
+	stopWL context.CancelFunc
+	wlDone chan struct{}
 	// subject is what the workload writes and the checks look up: the
 	// orders (default) or a protected application's items (app).
 	subject subject
@@ -150,68 +121,76 @@ type run struct {
 	route   router // the app's clients' view of the routing
 }
 
-func (d *run) say(format string, args ...any) {
-	if d.env.Progress != nil {
-		fmt.Fprintf(d.env.Progress, "%6.1fs  %s\n", time.Since(d.rep.Started).Seconds(), fmt.Sprintf(format, args...))
+// Say prints a progress line, stamped with the seconds since the drill
+// began.
+func (d *Drill) Say(format string, args ...any) {
+	if d.Env.Progress != nil {
+		fmt.Fprintf(d.Env.Progress, "%6.1fs  %s\n", time.Since(d.Report.Started).Seconds(), fmt.Sprintf(format, args...))
 	}
 }
 
-func (d *run) fail(msg string) { d.rep.Failures = append(d.rep.Failures, msg) }
+// Fail records a failed check: the drill will not pass.
+func (d *Drill) Fail(msg string) { d.Report.Failures = append(d.Report.Failures, msg) }
 
-func (d *run) store(r string) *control.Store { return d.fc.Stores()[r] }
+// Store is the control store of region r, through the controller.
+func (d *Drill) Store(r string) *control.Store { return d.Controller.Stores()[r] }
 
 // prepare brings the lab to its starting state: no faults, replication
 // running, the primary active, routing to the primary.
-func (d *run) prepare(ctx context.Context) error {
-	if err := d.t.Prepare(ctx); err != nil {
+func (d *Drill) prepare(ctx context.Context) error {
+	if err := d.Target.Prepare(ctx); err != nil {
 		return err
 	}
-	a, err := d.store(d.dr).Active(ctx)
+	a, err := d.Store(d.DR).Active(ctx)
 	if err != nil {
 		return err
 	}
-	if a.Region != d.primary {
-		d.say("the lab is failed over to %s (epoch %d): failing back first", a.Region, a.Epoch)
-		if _, err := d.failback(ctx, "drill preparation"); err != nil {
+	if a.Region != d.Primary {
+		d.Say("the lab is failed over to %s (epoch %d): failing back first", a.Region, a.Epoch)
+		if _, err := d.Failback(ctx, "drill preparation"); err != nil {
 			return err
 		}
 	}
-	if err := d.waitRouting(ctx, d.primary); err != nil {
+	if err := d.WaitRouting(ctx, d.Primary); err != nil {
 		return err
 	}
-	a, err = d.store(d.primary).Active(ctx)
+	a, err = d.Store(d.Primary).Active(ctx)
 	if err != nil {
 		return err
 	}
-	d.primaryEpochBase = a.Epoch
+	d.EpochBase = a.Epoch
 	return nil
 }
 
-func (d *run) failback(ctx context.Context, reason string) (failover.Result, error) {
-	if err := d.t.FailbackReplication(ctx, true); err != nil {
+// Failback fails back to the primary, planned, with failback replication
+// on for its duration; a run rolled back is tried once more, as an
+// operator would.
+func (d *Drill) Failback(ctx context.Context, reason string) (failover.Result, error) {
+	if err := d.Target.FailbackReplication(ctx, true); err != nil {
 		return failover.Result{}, err
 	}
-	defer d.t.FailbackReplication(context.WithoutCancel(ctx), false)
-	req := failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: reason}
-	res, err := d.fc.Run(ctx, req)
+	defer d.Target.FailbackReplication(context.WithoutCancel(ctx), false)
+	req := failover.Request{From: d.DR, To: d.Primary, Planned: true, Reason: reason}
+	res, err := d.Controller.Run(ctx, req)
 	if res.Outcome == failover.OutcomeRolledBack {
 		// The DR region got its writes back; an operator tries again.
-		d.say("failback rolled back (%v); trying again", err)
-		res, err = d.fc.Run(ctx, req)
+		d.Say("failback rolled back (%v); trying again", err)
+		res, err = d.Controller.Run(ctx, req)
 	}
 	return res, err
 }
 
-func (d *run) waitRouting(ctx context.Context, want string) error {
-	return d.poll(ctx, "routing to "+want, func() (bool, error) {
-		r, settled := d.t.Routed(ctx)
+// WaitRouting waits until the routing sends clients to want, settled.
+func (d *Drill) WaitRouting(ctx context.Context, want string) error {
+	return d.Poll(ctx, "routing to "+want, func() (bool, error) {
+		r, settled := d.Target.Routed(ctx)
 		return r == want && settled, nil
 	})
 }
 
-// poll checks cond every 50ms until it holds or the drill's timeout passes.
-func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) error {
-	deadline := time.Now().Add(d.opts.Timeout)
+// Poll checks cond every 50ms until it holds or the drill's timeout passes.
+func (d *Drill) Poll(ctx context.Context, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(d.Options.Timeout)
 	for {
 		ok, err := cond()
 		if err != nil {
@@ -221,7 +200,7 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not within %s", what, d.opts.Timeout)
+			return fmt.Errorf("%s: not within %s", what, d.Options.Timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -231,23 +210,26 @@ func (d *run) poll(ctx context.Context, what string, cond func() (bool, error)) 
 	}
 }
 
-func (d *run) startWorkload() {
-	d.wl = &workload.Workload{Route: d.t.URL, Rate: d.opts.Rate, Concurrency: d.opts.Concurrency, RegionURL: d.t.RegionURL,
-		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.t.HTTP()}
+// StartWorkload starts the drill's clients (Workload), and runs
+// OnWorkloadStart.
+func (d *Drill) StartWorkload() {
+	d.Workload = &workload.Workload{Route: d.Target.URL, Rate: d.Options.Rate, Concurrency: d.Options.Concurrency, RegionURL: d.Target.RegionURL,
+		RunID: "drill" + strconv.FormatInt(time.Now().UnixMilli(), 36), HTTP: d.Target.HTTP()}
 	if d.app != nil {
-		d.wl.Do = d.app.Write
+		d.Workload.Do = d.app.Write
 		d.followRouting()
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.stopWL, d.wlDone = cancel, make(chan struct{})
-	d.startedAt = time.Now()
-	go func() { defer close(d.wlDone); d.wl.Run(wctx) }()
-	if d.onWorkloadStart != nil {
-		d.onWorkloadStart()
+	d.StartedAt = time.Now()
+	go func() { defer close(d.wlDone); d.Workload.Run(wctx) }()
+	if d.OnWorkloadStart != nil {
+		d.OnWorkloadStart()
 	}
 }
 
-func (d *run) stopWorkload() {
+// StopWorkload stops the clients and waits for them; idempotent.
+func (d *Drill) StopWorkload() {
 	if d.stopWL != nil {
 		d.stopWL()
 		<-d.wlDone
@@ -256,161 +238,141 @@ func (d *run) stopWorkload() {
 	d.stopRouting()
 }
 
-func (d *run) noFault(ctx context.Context) error {
-	d.say("workload: %d writes/s, %d clients, %s, no fault", d.opts.Rate, d.opts.Concurrency, d.opts.Steady+d.opts.After)
-	d.startWorkload()
-	defer d.stopWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady+d.opts.After); err != nil {
-		return err
-	}
-	d.stopWorkload()
-	a, err := d.store(d.dr).Active(ctx)
-	if err != nil {
-		return err
-	}
-	if a.Region != d.primary || a.Epoch != d.primaryEpochBase {
-		return fmt.Errorf("a failover happened without a fault: %s active at epoch %d", a.Region, a.Epoch)
-	}
-	return nil
-}
-
-func (d *run) regionOutage(ctx context.Context) error { return d.outage(ctx, outageHooks{}) }
-
 // outage is the region-outage drill: fault, detection, failover, RTO and
 // RPO, heal, planned failback; the hooks let chaos scenarios add to it.
-func (d *run) outage(ctx context.Context, hooks outageHooks) error {
-	d.say("steady state: %d writes/s, %d clients, for %s", d.opts.Rate, d.opts.Concurrency, d.opts.Steady)
-	d.startWorkload()
-	defer d.stopWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
+func (d *Drill) Outage(ctx context.Context, hooks Hooks) error {
+	d.Say("steady state: %d writes/s, %d clients, for %s", d.Options.Rate, d.Options.Concurrency, d.Options.Steady)
+	d.StartWorkload()
+	defer d.StopWorkload()
+	if err := clock.Sleep(ctx, d.Options.Steady); err != nil {
 		return err
 	}
 	fo, err := d.failover(ctx)
 	if err != nil {
 		return err
 	}
-	if hooks.afterFailover != nil {
-		if err := hooks.afterFailover(ctx); err != nil {
+	if hooks.AfterFailover != nil {
+		if err := hooks.AfterFailover(ctx); err != nil {
 			return err
 		}
 	}
 	if err := d.heal(ctx, fo); err != nil {
 		return err
 	}
-	if hooks.beforeFailback != nil {
-		if err := hooks.beforeFailback(ctx); err != nil {
+	if hooks.BeforeFailback != nil {
+		if err := hooks.BeforeFailback(ctx); err != nil {
 			return err
 		}
 	}
-	return d.plannedFailback(ctx, fo, hooks.failback)
+	return d.plannedFailback(ctx, fo, hooks.Failback)
 }
 
 // failover injects the fault (the scenario's, when it has one) and
 // measures what follows: the failover, RTO with its breakdown, RPO.
-func (d *run) failover(ctx context.Context) (*report.FailoverReport, error) {
+func (d *Drill) failover(ctx context.Context) (*report.FailoverReport, error) {
 	fo := &report.FailoverReport{}
-	d.rep.Failover = fo
+	d.Report.Failover = fo
 	fo.FaultAt = time.Now().UTC()
-	inject := func(ctx context.Context) (string, error) { return d.t.Inject(ctx, d.primary) }
-	if d.faultHook != nil {
-		inject = d.faultHook
+	inject := func(ctx context.Context) (string, error) { return d.Target.Inject(ctx, d.Primary) }
+	if d.FaultHook != nil {
+		inject = d.FaultHook
 	}
 	how, err := inject(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d.say("FAULT: %s", how)
+	d.Say("FAULT: %s", how)
 
 	var promoted record.Active
-	err = d.poll(ctx, "failover to "+d.dr, func() (bool, error) {
-		v, err := d.fc.View(ctx, d.primary, d.dr)
+	err = d.Poll(ctx, "failover to "+d.DR, func() (bool, error) {
+		v, err := d.Controller.View(ctx, d.Primary, d.DR)
 		promoted = v.Active
-		return err == nil && v.Active.Region == d.dr && v.Active.Hold == "", nil
+		return err == nil && v.Active.Region == d.DR && v.Active.Hold == "", nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failover did not happen: %w", err)
 	}
 	fo.Epoch = promoted.Epoch
 	var first workload.Write
-	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
-		w, ok := workload.FirstAck(d.wl.Writes(), d.dr, fo.FaultAt)
+	if err := d.Poll(ctx, "first write acknowledged by "+d.DR, func() (bool, error) {
+		w, ok := workload.FirstAck(d.Workload.Writes(), d.DR, fo.FaultAt)
 		first = w
 		return ok, nil
 	}); err != nil {
 		return nil, err
 	}
 	fo.FirstAckDR = first.Done.UTC()
-	d.say("RECOVERED: first write acknowledged by %s after %.2fs", d.dr, first.Done.Sub(fo.FaultAt).Seconds())
-	journal, err := d.store(d.dr).Run(ctx, fo.Epoch)
+	d.Say("RECOVERED: first write acknowledged by %s after %.2fs", d.DR, first.Done.Sub(fo.FaultAt).Seconds())
+	journal, err := d.Store(d.DR).Run(ctx, fo.Epoch)
 	if err != nil {
 		return nil, err
 	}
 	fo.Journal = journal
-	floor, why := d.t.DetectionFloor(ctx)
+	floor, why := d.Target.DetectionFloor(ctx)
 	fo.Measure(floor, why)
 
 	// RPO: writes the primary acknowledged that the DR region does not have
 	// now that it has taken over.
 	var primaryAcked []workload.Write
-	for _, w := range d.wl.Writes() {
-		if w.Acked() && w.Region == d.primary {
+	for _, w := range d.Workload.Writes() {
+		if w.Acked() && w.Region == d.Primary {
 			primaryAcked = append(primaryAcked, w)
 		}
 	}
-	missing, err := d.subject.missingItems(ctx, d.dr, ids(primaryAcked))
+	missing, err := d.subject.missingItems(ctx, d.DR, ids(primaryAcked))
 	if err != nil {
 		return nil, err
 	}
-	d.rep.RPO = rpo(primaryAcked, missing)
-	outage := d.t.OutageProfile()
-	d.rep.RPO.Note = outage.RPONote
-	d.say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.rep.RPO.Missing, d.dr, d.rep.RPO.SpanSeconds)
-	if outage.RTOSlack > 0 && (d.opts.Scenario == RegionOutage || strings.HasPrefix(string(d.opts.Scenario), "controller-crash-after-")) {
+	d.Report.RPO = rpo(primaryAcked, missing)
+	outage := d.Target.OutageProfile()
+	d.Report.RPO.Note = outage.RPONote
+	d.Say("RPO: %d acknowledged writes not in %s at takeover (%.3fs of writes)", d.Report.RPO.Missing, d.DR, d.Report.RPO.SpanSeconds)
+	if outage.RTOSlack > 0 && d.RTOBudget {
 		if budget := fo.DetectionFloor + outage.RTOSlack.Seconds(); fo.RTOSeconds > budget {
-			d.fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + %s)", fo.RTOSeconds, budget, outage.RTOSlack))
+			d.Fail(fmt.Sprintf("RTO %.2fs is over the budget %.2fs (detection floor + %s)", fo.RTOSeconds, budget, outage.RTOSlack))
 		}
 	}
-	if d.rep.Observed == "" {
-		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d", d.dr, fo.Epoch)
+	if d.Report.Observed == "" {
+		d.Report.Observed = fmt.Sprintf("failover to %s at epoch %d", d.DR, fo.Epoch)
 	}
 	return fo, nil
 }
 
 // heal waits the scenario's time in the DR region, heals the primary,
 // turns failback replication on, and waits for the fence to land there.
-func (d *run) heal(ctx context.Context, fo *report.FailoverReport) error {
-	if err := clock.Sleep(ctx, d.opts.After); err != nil {
+func (d *Drill) heal(ctx context.Context, fo *report.FailoverReport) error {
+	if err := clock.Sleep(ctx, d.Options.After); err != nil {
 		return err
 	}
-	d.rep.HealedAt = time.Now().UTC()
-	if err := d.t.Heal(ctx, d.primary); err != nil {
+	d.Report.HealedAt = time.Now().UTC()
+	if err := d.Target.Heal(ctx, d.Primary); err != nil {
 		return err
 	}
 	// The returning region catches up on what the DR region took meanwhile:
 	// tables replicate both ways already; objects need the reverse rule.
-	if err := d.t.FailbackReplication(ctx, true); err != nil {
+	if err := d.Target.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
-	d.say("HEAL: %s back on the network; DR → primary object replication on", d.primary)
-	if err := d.poll(ctx, "fence to land in "+d.primary, func() (bool, error) {
-		a, err := d.store(d.primary).Active(ctx)
+	d.Say("HEAL: %s back on the network; DR → primary object replication on", d.Primary)
+	if err := d.Poll(ctx, "fence to land in "+d.Primary, func() (bool, error) {
+		a, err := d.Store(d.Primary).Active(ctx)
 		return err == nil && a.Epoch >= fo.Epoch, nil
 	}); err != nil {
 		return err
 	}
 	fo.FenceLandedAt = time.Now().UTC()
-	d.say("fenced: %s holds epoch %d and refuses writes", d.primary, fo.Epoch)
+	d.Say("fenced: %s holds epoch %d and refuses writes", d.Primary, fo.Epoch)
 	return nil
 }
 
 // plannedFailback fails back (the scenario's way, when it has one) and
 // measures it: writes lost at promotion, and how long writes were refused.
-func (d *run) plannedFailback(ctx context.Context, fo *report.FailoverReport, fail func(context.Context) (failover.Result, error)) error {
+func (d *Drill) plannedFailback(ctx context.Context, fo *report.FailoverReport, fail func(context.Context) (failover.Result, error)) error {
 	fb := &report.FailbackReport{StartedAt: time.Now().UTC()}
-	d.rep.Failback = fb
-	d.say("FAILBACK: planned, %s → %s", d.dr, d.primary)
+	d.Report.Failback = fb
+	d.Say("FAILBACK: planned, %s → %s", d.DR, d.Primary)
 	if fail == nil {
-		fail = func(ctx context.Context) (failover.Result, error) { return d.failback(ctx, "drill failback") }
+		fail = func(ctx context.Context) (failover.Result, error) { return d.Failback(ctx, "drill failback") }
 	}
 	res, err := fail(ctx)
 	if err != nil {
@@ -420,30 +382,30 @@ func (d *run) plannedFailback(ctx context.Context, fo *report.FailoverReport, fa
 	// Loss is counted at the promotion instant: every write the DR region
 	// acknowledged must be in the primary now, not after things settle.
 	var drAcked []workload.Write
-	for _, w := range d.wl.Writes() {
-		if w.Acked() && w.Region == d.dr {
+	for _, w := range d.Workload.Writes() {
+		if w.Acked() && w.Region == d.DR {
 			drAcked = append(drAcked, w)
 		}
 	}
-	mi, err := d.subject.missingItems(ctx, d.primary, ids(drAcked))
+	mi, err := d.subject.missingItems(ctx, d.Primary, ids(drAcked))
 	if err != nil {
 		return err
 	}
-	ma, err := d.subject.missingObjects(ctx, d.primary, ids(drAcked))
+	ma, err := d.subject.missingObjects(ctx, d.Primary, ids(drAcked))
 	if err != nil {
 		return err
 	}
 	fb.Lost = len(mi) + len(ma)
 	if fb.Lost > 0 {
-		d.breach(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.primary, append(mi, ma...)[:min(5, fb.Lost)]))
+		d.Breach(fmt.Sprintf("failback lost %d acknowledged writes at promotion (%d items, %d attachments missing in %s, e.g. %v)", fb.Lost, len(mi), len(ma), d.Primary, append(mi, ma...)[:min(5, fb.Lost)]))
 	}
 
-	if j, err := d.store(d.dr).Run(ctx, fo.Epoch); err == nil {
+	if j, err := d.Store(d.DR).Run(ctx, fo.Epoch); err == nil {
 		fo.Journal = j // with the phases journaled after the first write
 	}
 	var back workload.Write
-	if err := d.poll(ctx, "first write acknowledged by "+d.primary+" after failback", func() (bool, error) {
-		w, ok := workload.FirstAck(d.wl.Writes(), d.primary, fb.StartedAt)
+	if err := d.Poll(ctx, "first write acknowledged by "+d.Primary+" after failback", func() (bool, error) {
+		w, ok := workload.FirstAck(d.Workload.Writes(), d.Primary, fb.StartedAt)
 		back = w
 		return ok, nil
 	}); err != nil {
@@ -454,13 +416,13 @@ func (d *run) plannedFailback(ctx context.Context, fo *report.FailoverReport, fa
 	// to the first the primary did (the run catches up first, while the DR
 	// region still takes writes).
 	lastDR := fb.StartedAt
-	for _, w := range d.wl.Writes() {
-		if w.Acked() && w.Region == d.dr && w.Done.After(lastDR) && w.Done.Before(back.Done) {
+	for _, w := range d.Workload.Writes() {
+		if w.Acked() && w.Region == d.DR && w.Done.After(lastDR) && w.Done.Before(back.Done) {
 			lastDR = w.Done
 		}
 	}
 	fb.UnavailableSeconds = back.Done.Sub(lastDR).Seconds()
-	d.say("failed back: first write acknowledged by %s after %.2fs", d.primary, fb.UnavailableSeconds)
+	d.Say("failed back: first write acknowledged by %s after %.2fs", d.Primary, fb.UnavailableSeconds)
 	return clock.Sleep(ctx, time.Second)
 }
 
@@ -472,19 +434,19 @@ func ids(ws []workload.Write) []string {
 	return out
 }
 
-// finish stops the workload, waits for replication to settle, and checks
+// Finish stops the workload, waits for replication to settle, and checks
 // every acknowledged write in both regions.
-func (d *run) finish(ctx context.Context) {
-	d.stopWorkload()
-	rep := d.rep
-	if d.wl == nil {
+func (d *Drill) Finish(ctx context.Context) {
+	d.StopWorkload()
+	rep := d.Report
+	if d.Workload == nil {
 		d.validate(ctx)
 		rep.Finished = time.Now().UTC()
 		rep.Pass = len(rep.Failures) == 0
 		return
 	}
-	writes := d.wl.Writes()
-	for _, x := range d.extra {
+	writes := d.Workload.Writes()
+	for _, x := range d.Extra {
 		writes = append(writes, x.Writes()...)
 	}
 	sort.Slice(writes, func(i, j int) bool { return writes[i].Sent.Before(writes[j].Sent) })
@@ -494,13 +456,13 @@ func (d *run) finish(ctx context.Context) {
 			acked = append(acked, w)
 		}
 	}
-	rep.Writes = summarize(writes, d.startedAt)
+	rep.Writes = Summarize(writes, d.StartedAt)
 	rep.FencedAcks, rep.FencedSamples = d.fencedAcks(ctx, acked)
-	d.say("checking %d acknowledged writes in both regions", len(acked))
+	d.Say("checking %d acknowledged writes in both regions", len(acked))
 	var in report.Integrity
-	err := d.poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
+	err := d.Poll(ctx, "every acknowledged write in both regions", func() (bool, error) {
 		in = report.Integrity{}
-		for _, r := range []string{d.primary, d.dr} {
+		for _, r := range []string{d.Primary, d.DR} {
 			m, err := d.subject.missingItems(ctx, r, ids(acked))
 			if err != nil {
 				return false, err
@@ -509,22 +471,22 @@ func (d *run) finish(ctx context.Context) {
 			if err != nil {
 				return false, err
 			}
-			in.Add(r, d.primary, m, a)
+			in.Add(r, d.Primary, m, a)
 		}
 		return in.Total() == 0, nil
 	})
 	rep.Integrity = in
 	if err != nil {
-		d.breach(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
-			len(in.ItemsMissingPrimary), len(in.AttachmentsMissingPrimary), d.primary, len(in.ItemsMissingDR), len(in.AttachmentsMissingDR), d.dr))
+		d.Breach(fmt.Sprintf("acknowledged writes missing after settling: %d items and %d attachments in %s, %d items and %d attachments in %s",
+			len(in.ItemsMissingPrimary), len(in.AttachmentsMissingPrimary), d.Primary, len(in.ItemsMissingDR), len(in.AttachmentsMissingDR), d.DR))
 	}
 	if rep.FencedAcks > 0 {
-		d.breach(fmt.Sprintf("%d writes were acknowledged by a fenced region, e.g. %v", rep.FencedAcks, rep.FencedSamples))
+		d.Breach(fmt.Sprintf("%d writes were acknowledged by a fenced region, e.g. %v", rep.FencedAcks, rep.FencedSamples))
 	}
 	d.invariants(ctx, writes)
 	d.validate(ctx)
 	d.objectives()
-	rep.Events = d.t.Events(ctx, rep.Started)
+	rep.Events = d.Target.Events(ctx, rep.Started)
 	// The lab enforces the templates' IAM: a refusal is a permission a
 	// real deployment would lack.
 	var denied []string
@@ -534,7 +496,7 @@ func (d *run) finish(ctx context.Context) {
 		}
 	}
 	if len(denied) > 0 {
-		d.fail(fmt.Sprintf("the templates' IAM refused %d requests during the drill (fix the role in cloudformation/), e.g. %s", len(denied), denied[0]))
+		d.Fail(fmt.Sprintf("the templates' IAM refused %d requests during the drill (fix the role in cloudformation/), e.g. %s", len(denied), denied[0]))
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Pass = len(rep.Failures) == 0
@@ -542,24 +504,24 @@ func (d *run) finish(ctx context.Context) {
 
 // validate has the data validator compare the regions: after the drill they
 // must hold the same data, not only the acknowledged writes.
-func (d *run) validate(ctx context.Context) {
-	run, differ := d.t.Validate, "the regions differ after the drill"
-	if a := d.opts.App; a != nil {
+func (d *Drill) validate(ctx context.Context) {
+	run, differ := d.Target.Validate, "the regions differ after the drill"
+	if a := d.Options.App; a != nil {
 		// pilotlight's own table holds none of the application's writes.
 		run, differ = d.appValidator(a.Table).Run, "table "+a.Table+" differs between the regions after the drill"
-		d.say("running the data validator on table %s", a.Table)
+		d.Say("running the data validator on table %s", a.Table)
 	} else {
-		d.say("running the data validator")
+		d.Say("running the data validator")
 	}
 	v, err := run(ctx)
 	if err != nil {
-		d.fail(fmt.Sprintf("the data validator could not run: %v", err))
+		d.Fail(fmt.Sprintf("the data validator could not run: %v", err))
 		return
 	}
-	d.rep.Validation = v
+	d.Report.Validation = v
 	if !v.Clean() {
-		d.breach(fmt.Sprintf("%s: %d items missing in %s, %d missing in %s, %d divergent (e.g. %v)", differ,
-			v.MissingInDR.Count, d.dr, v.MissingInPrimary.Count, d.primary, v.Divergent.Count,
+		d.Breach(fmt.Sprintf("%s: %d items missing in %s, %d missing in %s, %d divergent (e.g. %v)", differ,
+			v.MissingInDR.Count, d.DR, v.MissingInPrimary.Count, d.Primary, v.Divergent.Count,
 			append(append(v.MissingInDR.Samples, v.MissingInPrimary.Samples...), v.Divergent.Samples...)))
 	}
 }
@@ -570,19 +532,19 @@ func (d *run) validate(ctx context.Context) {
 // drill proves it. An unguarded write (epoch 0: a routing-only
 // application) is fenced when it was acknowledged by a region other than
 // the one last promoted before it was sent.
-func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []string) {
+func (d *Drill) fencedAcks(ctx context.Context, acked []workload.Write) (int, []string) {
 	type promotion struct {
 		at     time.Time
 		region string
 	}
 	promoted := map[int64]promotion{}
-	for _, r := range []string{d.primary, d.dr} {
-		a, err := d.store(r).Active(ctx)
+	for _, r := range []string{d.Primary, d.DR} {
+		a, err := d.Store(r).Active(ctx)
 		if err != nil {
 			continue
 		}
-		for e := d.primaryEpochBase + 1; e <= a.Epoch; e++ {
-			j, err := d.store(r).Run(ctx, e)
+		for e := d.EpochBase + 1; e <= a.Epoch; e++ {
+			j, err := d.Store(r).Run(ctx, e)
 			if err != nil {
 				continue
 			}
@@ -595,7 +557,7 @@ func (d *run) fencedAcks(ctx context.Context, acked []workload.Write) (int, []st
 	}
 	// owner is the region last promoted before t (the primary before any).
 	owner := func(t time.Time) string {
-		best, who := time.Time{}, d.primary
+		best, who := time.Time{}, d.Primary
 		for _, p := range promoted {
 			if !p.at.After(t) && p.at.After(best) {
 				best, who = p.at, p.region

@@ -23,13 +23,13 @@ import (
 //
 // In the lab one clock serves every region, so the times compare exactly;
 // on AWS the comparison carries the clock bound ε.
-func (d *run) invariants(ctx context.Context, writes []workload.Write) {
-	rep := d.rep
+func (d *Drill) invariants(ctx context.Context, writes []workload.Write) {
+	rep := d.Report
 	var ivs []record.Interval
-	for _, r := range []string{d.primary, d.dr} {
-		got, err := d.store(r).Intervals(ctx)
+	for _, r := range []string{d.Primary, d.DR} {
+		got, err := d.Store(r).Intervals(ctx)
 		if err != nil {
-			d.fail("read lease intervals: " + err.Error())
+			d.Fail("read lease intervals: " + err.Error())
 			return
 		}
 		for _, iv := range got {
@@ -42,7 +42,7 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 	rep.LeaseOverlaps = len(overlaps)
 	if len(overlaps) > 0 {
 		o := overlaps[0]
-		d.fail(fmt.Sprintf("%d pairs of write leases overlap, e.g. %s@%d [%s, %s] and %s@%d [%s, %s]", len(overlaps),
+		d.Fail(fmt.Sprintf("%d pairs of write leases overlap, e.g. %s@%d [%s, %s] and %s@%d [%s, %s]", len(overlaps),
 			o[0].Holder, o[0].Epoch, o[0].Start.Format(time.RFC3339Nano), o[0].Until.Format(time.RFC3339Nano),
 			o[1].Holder, o[1].Epoch, o[1].Start.Format(time.RFC3339Nano), o[1].Until.Format(time.RFC3339Nano)))
 	}
@@ -61,10 +61,10 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 		}
 	}
 	found := map[string]workload.Order{}
-	for _, r := range []string{d.primary, d.dr} {
+	for _, r := range []string{d.Primary, d.DR} {
 		got, err := d.subject.lookup(ctx, r, all)
 		if err != nil {
-			d.fail("look up attempted writes: " + err.Error())
+			d.Fail("look up attempted writes: " + err.Error())
 			return
 		}
 		for id, o := range got {
@@ -98,13 +98,13 @@ func (d *run) invariants(ctx context.Context, writes []workload.Write) {
 		}
 	}
 	if rep.SplitBrain > 0 {
-		d.breach(fmt.Sprintf("%d split-brain commits: %v", rep.SplitBrain, rep.SplitBrainSamples))
+		d.Breach(fmt.Sprintf("%d split-brain commits: %v", rep.SplitBrain, rep.SplitBrainSamples))
 	}
 	// A commit its client did not see acknowledged is one of the writes
 	// not acknowledged: more means the look-up does not match the log, and
 	// the split-brain count above is not to be trusted either.
 	if unacked := len(all) - len(acked); rep.UnackedCommits > unacked {
-		d.fail(fmt.Sprintf("%d commits counted as unacknowledged of %d unacknowledged writes: the data look-up does not match the workload's log", rep.UnackedCommits, unacked))
+		d.Fail(fmt.Sprintf("%d commits counted as unacknowledged of %d unacknowledged writes: the data look-up does not match the workload's log", rep.UnackedCommits, unacked))
 	}
 }
 

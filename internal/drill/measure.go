@@ -12,24 +12,24 @@ import (
 // The measurements a drill takes of its workload for the report.
 
 // objectives holds the measured RTO and RPO to the configured objectives.
-func (d *run) objectives() {
-	if d.opts.RTOObjective <= 0 && d.opts.RPOObjective <= 0 {
+func (d *Drill) objectives() {
+	if d.Options.RTOObjective <= 0 && d.Options.RPOObjective <= 0 {
 		return
 	}
-	o := &report.Objectives{RTOSeconds: d.opts.RTOObjective.Seconds(), RPOSeconds: d.opts.RPOObjective.Seconds()}
-	d.rep.Objectives = o
-	if f := d.rep.Failover; f != nil && f.RTOSeconds > 0 && d.opts.RTOObjective > 0 {
+	o := &report.Objectives{RTOSeconds: d.Options.RTOObjective.Seconds(), RPOSeconds: d.Options.RPOObjective.Seconds()}
+	d.Report.Objectives = o
+	if f := d.Report.Failover; f != nil && f.RTOSeconds > 0 && d.Options.RTOObjective > 0 {
 		met := f.RTOSeconds <= o.RTOSeconds
 		o.RTOMet = &met
 		if !met {
-			d.fail(fmt.Sprintf("RTO %.2fs missed the objective %s (PILOTLIGHT_RTO_OBJECTIVE)", f.RTOSeconds, d.opts.RTOObjective))
+			d.Fail(fmt.Sprintf("RTO %.2fs missed the objective %s (PILOTLIGHT_RTO_OBJECTIVE)", f.RTOSeconds, d.Options.RTOObjective))
 		}
 	}
-	if r := d.rep.RPO; r != nil && d.opts.RPOObjective > 0 {
+	if r := d.Report.RPO; r != nil && d.Options.RPOObjective > 0 {
 		met := r.SpanSeconds <= o.RPOSeconds
 		o.RPOMet = &met
 		if !met {
-			d.fail(fmt.Sprintf("RPO %.3fs of writes missed the objective %s (PILOTLIGHT_RPO_OBJECTIVE)", r.SpanSeconds, d.opts.RPOObjective))
+			d.Fail(fmt.Sprintf("RPO %.3fs of writes missed the objective %s (PILOTLIGHT_RPO_OBJECTIVE)", r.SpanSeconds, d.Options.RPOObjective))
 		}
 	}
 }
@@ -57,7 +57,10 @@ func rpo(primaryAcked []workload.Write, missing []string) *report.RPO {
 	return r
 }
 
-func summarize(writes []workload.Write, start time.Time) report.WriteSummary {
+// Summarize counts a drill's writes from start: attempted, acknowledged
+// (per region), refused and failed, second by second, and why the ones
+// not acknowledged failed.
+func Summarize(writes []workload.Write, start time.Time) report.WriteSummary {
 	s := report.WriteSummary{Started: start.UTC(), ByRegion: map[string]int{}}
 	var tl []report.Second
 	for _, w := range writes {

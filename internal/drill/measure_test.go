@@ -22,7 +22,7 @@ func TestSummarize(t *testing.T) {
 	want := report.WriteSummary{Started: start, Attempted: 3, Acked: 2, Refused: 1, ByRegion: map[string]int{"us-east-1": 1, "us-west-2": 1},
 		Timeline: []report.Second{{T: 0, Acked: map[string]int{"us-east-1": 1}}, {T: 1, Acked: none}, {T: 2, Acked: none, Errors: 1}, {T: 3, Acked: none}, {T: 4, Acked: map[string]int{"us-west-2": 1}}},
 		Reasons:  map[string]int{"503 region  not active": 1}}
-	if got := summarize(writes, start); !reflect.DeepEqual(got, want) {
+	if got := Summarize(writes, start); !reflect.DeepEqual(got, want) {
 		t.Fatalf("summarize:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -55,16 +55,6 @@ func (l *Lab) Restore(regionName string) error {
 // Faults lists the active faults, sorted by region and service.
 func (l *Lab) Faults() []Fault { return l.inj.Faults() }
 
-func serviceOf(s string) region.Service {
-	switch strings.ToLower(s) {
-	case "", "all":
-		return ""
-	case "ddb":
-		return region.DynamoDB
-	}
-	return region.Service(strings.ToLower(s))
-}
-
 // isCut reports whether a region's service is cut.
 func (l *Lab) isCut(regionName string, svc region.Service) bool { return l.inj.IsCut(regionName, svc) }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -97,62 +97,6 @@ func CheckFunctions(dir string) error {
 	return nil
 }
 
-// functionSettings are the PILOTLIGHT_* settings each function's template
-// gives it; the lab gives a function those, and the lab-only settings of
-// labOnlySettings, nothing else (parity holds both lists to the
-// templates).
-var functionSettings = map[string][]string{
-	FnApp:        {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
-	FnHealth:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_APP_URLS", "PILOTLIGHT_S3_CANARY_WRITE_EVERY", "PILOTLIGHT_TIME_SERVER", "PILOTLIGHT_RENEW_FOR"},
-	FnController: {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM", "PILOTLIGHT_FAILOVER_MODE", "PILOTLIGHT_MIN_DWELL"},
-	FnValidator:  {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
-	FnBackup:     {"PILOTLIGHT_APP_NAME", "PILOTLIGHT_PEER_REGION", "PILOTLIGHT_PRIMARY_REGION", "PILOTLIGHT_WITNESS_REGION", "PILOTLIGHT_LEASE_TERM"},
-}
-
-// labOnlySettings stand for what AWS provides otherwise (endpoints, the
-// alarm's and routing's state, notifications, the lab's lease arithmetic
-// and faults); every function gets them.
-var labOnlySettings = []string{"PILOTLIGHT_ENDPOINTS", "PILOTLIGHT_ROUTING_URL", "PILOTLIGHT_ALARM_URL", "PILOTLIGHT_NOTIFY_FILE",
-	"PILOTLIGHT_CLOCK_OFFSET_FILE", "PILOTLIGHT_CLOCK_EPSILON", "PILOTLIGHT_WRITE_DEADLINE", "PILOTLIGHT_AGREEMENT_WAIT"}
-
-// keepFor drops the PILOTLIGHT_* settings a function's template does not
-// give it.
-func keepFor(fn string, env []string) []string {
-	out := env[:0]
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "PILOTLIGHT_") || slices.Contains(functionSettings[fn], k) || slices.Contains(labOnlySettings, k) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-// EnvCheck is what the lab gives its functions, for Options.CheckEnv to
-// hold against the templates (package parity).
-type EnvCheck struct {
-	Names       region.Names
-	Primary, DR string
-	Witness     string // "" when the lab runs without one
-	Manual      bool
-	// AppURL is a region's orders service as the functions reach it.
-	AppURL func(region string) string
-	// Envs: "region/function" -> the KEY=VALUE pairs the lab sets.
-	Envs map[string][]string
-	// Schedule is how the lab's scheduler and alarm run (zero: not known).
-	Schedule Schedule
-}
-
-// Schedule is the cadence of the lab's stand-ins for EventBridge schedules
-// and the detection alarm, to hold against the templates' (scaled).
-type Schedule struct {
-	HealthInterval time.Duration // a health-check probe in each region
-	ReconcileEvery time.Duration // the controller's scheduled tick
-	AlarmPeriod    time.Duration
-	AlarmPeriods   int    // evaluation periods, all of them breaching to alarm
-	AlarmMissing   string // how the alarm treats a missing datapoint
-}
-
 // fnSpec is one function the lab runs in one region, with its
 // concurrency.
 type fnSpec struct {
@@ -183,11 +127,11 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 	if l.witness != nil {
 		witnessName = l.witness.name
 	}
-	check := EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
+	check := fnenv.Check{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
 		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r },
 		// the schedules and the alarm (package alarm): one interval for probes, ticks and
 		// alarm periods; missing data breaches.
-		Schedule: Schedule{HealthInterval: fo.HealthInterval, ReconcileEvery: fo.HealthInterval, AlarmPeriod: fo.HealthInterval,
+		Schedule: fnenv.Schedule{HealthInterval: fo.HealthInterval, ReconcileEvery: fo.HealthInterval, AlarmPeriod: fo.HealthInterval,
 			AlarmPeriods: fo.AlarmPeriods, AlarmMissing: "breaching"}}
 	// Each function runs as its template role: a key of its own, which the
 	// fronts hold to the role's policies.
@@ -262,21 +206,14 @@ func (l *Lab) functionEnvs(specs []fnSpec) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	appURLs := map[string]string{}
-	for _, r := range l.regions {
-		appURLs[r.name] = l.frontDoorURL + "/_region/" + r.name
-	}
-	urlJSON, _ := json.Marshal(appURLs)
-	witness := "none"
+	d := fnenv.Deployment{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, FrontDoor: l.frontDoorURL, Endpoints: epJSON,
+		NotifyFile: filepath.Join(l.opts.Dir, "notifications.log"), ClockFile: l.clockFile, TimeServer: l.timeServer.LocalAddr().String(),
+		Lease: LeaseConfig, MinDwell: fo.MinDwell, AgreementWait: fo.AgreementWait(), HealthInterval: fo.HealthInterval, Manual: fo.Manual}
 	if l.witness != nil {
-		witness = l.witness.name
+		d.Witness = l.witness.name
 	}
 	labEnvs := map[string][]string{}
 	for _, sp := range specs {
-		peer := l.opts.DR
-		if sp.region == l.opts.DR {
-			peer = l.opts.Primary
-		}
 		creds := l.creds
 		if a := l.auth.Load(); a != nil {
 			c, ok := a.Credentials(sp.region, sp.name)
@@ -285,28 +222,7 @@ func (l *Lab) functionEnvs(specs []fnSpec) (map[string][]string, error) {
 			}
 			creds = Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 		}
-		labEnvs[sp.region+"/"+sp.name] = keepFor(sp.name, []string{
-			"AWS_REGION=" + sp.region, "AWS_DEFAULT_REGION=" + sp.region,
-			"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
-			"AWS_LAMBDA_FUNCTION_NAME=" + l.opts.Names.Function(sp.name), "AWS_LAMBDA_FUNCTION_TIMEOUT=" + functionTimeout(sp.name),
-			"PILOTLIGHT_PEER_REGION=" + peer, "PILOTLIGHT_PRIMARY_REGION=" + l.opts.Primary, "PILOTLIGHT_APP_NAME=" + l.opts.Names.App,
-			"PILOTLIGHT_ENDPOINTS=" + string(epJSON[sp.region]), "PILOTLIGHT_APP_URLS=" + string(urlJSON),
-			"PILOTLIGHT_ROUTING_URL=" + l.frontDoorURL + "/_pilotlight/routing",
-			"PILOTLIGHT_ALARM_URL=" + l.frontDoorURL + "/_pilotlight/alarm",
-			"PILOTLIGHT_NOTIFY_FILE=" + filepath.Join(l.opts.Dir, "notifications.log"),
-			"PILOTLIGHT_MIN_DWELL=" + fo.MinDwell.String(), "PILOTLIGHT_AGREEMENT_WAIT=" + fo.AgreementWait().String(), "PILOTLIGHT_FAILOVER_MODE=" + map[bool]string{false: "auto", true: "manual"}[fo.Manual],
-			// Read the S3 canary every second, write it every 30: a cut S3
-			// fails the read just the same, and versions do not pile up.
-			"PILOTLIGHT_S3_CANARY_WRITE_EVERY=30s",
-			// The write lease: the lab's arithmetic, renewed by each health
-			// check for its whole share of the schedule.
-			"PILOTLIGHT_WITNESS_REGION=" + witness,
-			"PILOTLIGHT_LEASE_TERM=" + LeaseConfig.Term.String(), "PILOTLIGHT_CLOCK_EPSILON=" + LeaseConfig.Epsilon.String(),
-			"PILOTLIGHT_WRITE_DEADLINE=" + LeaseConfig.Delta.String(),
-			"PILOTLIGHT_RENEW_FOR=" + (2 * fo.HealthInterval).String(),
-			"PILOTLIGHT_CLOCK_OFFSET_FILE=" + l.clockFile(sp.region),
-			"PILOTLIGHT_TIME_SERVER=" + l.timeServer.LocalAddr().String(),
-		})
+		labEnvs[sp.region+"/"+sp.name] = d.Env(sp.region, sp.name, creds.AccessKeyID, creds.SecretAccessKey)
 	}
 	return labEnvs, nil
 }
@@ -338,20 +254,6 @@ func (l *Lab) startPools(ctx context.Context, specs []fnSpec, labEnvs map[string
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// functionTimeout is a function's timeout in seconds, as the templates set
-// it (parity holds the two alike).
-func functionTimeout(name string) string {
-	switch name {
-	case FnValidator, FnBackup:
-		return "900" // they scan whole tables
-	case FnController:
-		return "120"
-	case FnHealth:
-		return "150"
-	}
-	return "30"
 }
 
 // Invoke calls a function in a region over the Lambda invoke path, waiting

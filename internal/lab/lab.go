@@ -25,10 +25,12 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
 	"github.com/pilotlight/pilotlight/internal/lab/faults"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/front"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 	"github.com/pilotlight/pilotlight/internal/lab/lambdaplane"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/tables"
 	"github.com/pilotlight/pilotlight/internal/lab/routing"
@@ -44,13 +46,13 @@ type Options struct {
 	// CheckEnv, when set, sees every function's environment before the
 	// functions start; an error stops the lab (parity.Check holds the
 	// lab to the templates).
-	CheckEnv func(EnvCheck) error
+	CheckEnv func(fnenv.Check) error
 	// Access, when set, gives each function its template role (parity.
 	// Access): the lab then enforces the roles' policies (package access).
-	Access func(EnvCheck) (access.Access, error)
+	Access func(fnenv.Check) (access.Access, error)
 	// Resources, when set, gives the tables and buckets to create, from the
 	// templates (parity.Resources); unset, the lab creates its own.
-	Resources func(EnvCheck) (provision.Resources, error)
+	Resources func(fnenv.Check) (provision.Resources, error)
 	// Witness is the third region that holds only a control table, the
 	// tie-breaker of the write lease ("" means DefaultWitness; "none" runs
 	// without one: split-brain protection is then best effort).
@@ -95,16 +97,7 @@ type Lab struct {
 	regions []*labRegion     // primary first
 	witness *labRegion       // nil without a witness
 
-	tables  *tables.Replicator
-	objects *objects.Replicator
-	// adopted replicate users' tables (protect apply), with the same
-	// regions' clients as tables, under replCtx; adoptedBuckets are the
-	// users' buckets objects serves (bucket -> replica).
-	adoptMu        sync.Mutex
-	adopted        map[string]*adoptedTable
-	adoptedBuckets map[string]string
-	replRegions    [2]tables.Region
-	replCtx        context.Context
+	repl *replication.Set
 
 	// functions, front door, alarm, scheduler (when enabled)
 	pools        map[string]*functions.Pool // "region/name"
@@ -293,13 +286,12 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	return l, nil
 }
 
-// startReplication starts both replicators from their saved positions.
+// startReplication starts the replicators from their saved positions.
 func (l *Lab) startReplication(ctx context.Context) error {
-	var err error
-	dir := filepath.Join(l.opts.Dir, "replication")
-	var regs [2]tables.Region
+	cfg := replication.Config{Dir: filepath.Join(l.opts.Dir, "replication"), Names: l.opts.Names, Lag: l.opts.Lag, Log: l.log,
+		Cut: l.isCut, Event: func(d string) { l.event("replication", "", d) }}
 	for i, r := range l.regions {
-		// The replicator's writes name themselves, so the region's
+		// The table replicator's writes name themselves, so the region's
 		// write-time front does not take them for users' writes.
 		spec := l.Spec(r.name, r.ep, 1)
 		spec.UserAgent = front.ReplicatorAgent
@@ -307,38 +299,24 @@ func (l *Lab) startReplication(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		regs[i] = tables.Region{Name: r.name, Clients: c}
+		cfg.Tables[i] = tables.Region{Name: r.name, Clients: c}
 		if r.front != nil {
-			regs[i].WriteTime = r.front.WriteTime
+			cfg.Tables[i].WriteTime = r.front.WriteTime
 		}
+		cfg.Objects[i] = objects.Region{Name: r.name, Clients: r.clients, Changes: r.objFront}
 	}
-	l.tables, err = tables.New(ctx, tables.Config{Regions: regs, Table: l.opts.Names.Table(), Lag: l.opts.Lag, Path: filepath.Join(dir, "tables.json"), Log: l.log,
-		Cut: func(r string) bool { return l.isCut(r, region.DynamoDB) }})
+	set, err := replication.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	l.repl = set
 	for _, r := range l.regions {
 		if r.front != nil {
-			name, tb := r.name, l.tables
-			r.front.SetReadThrough(func() time.Time { return tb.ReadThrough(name) })
+			name := r.name
+			r.front.SetReadThrough(func() time.Time { return set.ReadThrough(name) })
 		}
 	}
-	ocfg := objects.Config{Names: l.opts.Names, Lag: l.opts.Lag, Path: filepath.Join(dir, "objects.json"), Log: l.log,
-		Cut: func(r string) bool { return l.isCut(r, region.S3) }}
-	for i, r := range l.regions {
-		*[]*objects.Region{&ocfg.Primary, &ocfg.DR}[i] = objects.Region{Name: r.name, Clients: r.clients, Changes: r.objFront}
-	}
-	l.objects, err = objects.New(ocfg)
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.replRegions, l.replCtx = regs, rctx
-	l.wg.Add(2)
-	go func() { defer l.wg.Done(); l.tables.Run(rctx) }()
-	go func() { defer l.wg.Done(); l.objects.Run(rctx) }()
-	return l.resumeAdopted(ctx)
+	return nil
 }
 
 // startServing starts the front door, the functions, the alarm and the
@@ -451,12 +429,11 @@ func (l *Lab) LateHealthChecks(regionName string, d time.Duration) error {
 	return nil
 }
 
-// stopReplication stops both replicators and saves their positions.
+// stopReplication stops the replicators; each saves its position.
 func (l *Lab) stopReplication() {
-	if l.cancel != nil {
-		l.cancel()
+	if l.repl != nil {
+		l.repl.Stop()
 	}
-	l.wg.Wait()
 }
 
 // pickPorts returns the public ports: dynamodb and s3 of each region.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/health"
+	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -420,9 +421,9 @@ func TestCutRegionFailsFastAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, svc := range []string{"", "dynamodb", "s3"} {
-		t.Run("service="+svc, func(t *testing.T) {
-			if err := l.Control().Cut(context.Background(), l.opts.Primary, svc); err != nil {
+	for _, svc := range []region.Service{"", region.DynamoDB, region.S3} {
+		t.Run("service="+string(svc), func(t *testing.T) {
+			if err := l.Cut(l.opts.Primary, svc); err != nil {
 				t.Fatal(err)
 			}
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -549,7 +550,7 @@ func TestRestartedObjectReplicatorCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := replication.WriteFile(path, b); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	put(30, 60) // while no replicator runs
@@ -705,13 +706,13 @@ func TestAdoptedTableReplicatesAcrossRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Replicate(ctx, Adopted{Table: l.Names().Table()}); err == nil {
+	if err := l.Replicate(ctx, replication.Adopted{Table: l.Names().Table()}); err == nil {
 		t.Error("pilotlight's own table was adopted twice")
 	}
-	if err := l.Replicate(ctx, Adopted{Table: table}); err != nil {
+	if err := l.Replicate(ctx, replication.Adopted{Table: table}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Replicate(ctx, Adopted{Table: table}); err != nil {
+	if err := l.Replicate(ctx, replication.Adopted{Table: table}); err != nil {
 		t.Fatalf("adopting again: %v", err)
 	}
 	if err := putItem(ctx, p, table, "cart#1", nil); err != nil {
@@ -725,10 +726,7 @@ func TestAdoptedTableReplicatesAcrossRestarts(t *testing.T) {
 		b, _ := countPrefix(ctx, p, table, "cart#")
 		return a == 2 && b == 2, fmt.Sprintf("dr %d, primary %d", a, b)
 	})
-	l.stopReplication()
-	l.adoptMu.Lock()
-	l.adopted = nil // as a new lab process starts
-	l.adoptMu.Unlock()
+	l.stopReplication() // a new replication.Set knows only what was recorded, as a new lab process
 	if err := putItem(ctx, p, table, "cart#3", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -770,7 +768,7 @@ func TestAdoptedBucketReplicatesAcrossRestarts(t *testing.T) {
 		}
 	}
 	put(p, bucket, "images/before.png")
-	a := Adopted{Bucket: bucket, Replica: replica}
+	a := replication.Adopted{Bucket: bucket, Replica: replica}
 	if err := l.Replicate(ctx, a); err == nil || !strings.Contains(err.Error(), "not versioned") {
 		t.Fatalf("an unversioned bucket was adopted: %v", err)
 	}
@@ -783,13 +781,13 @@ func TestAdoptedBucketReplicatesAcrossRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Replicate(ctx, Adopted{Bucket: l.Names().Bucket(p.Name), Replica: "x"}); err == nil {
+	if err := l.Replicate(ctx, replication.Adopted{Bucket: l.Names().Bucket(p.Name), Replica: "x"}); err == nil {
 		t.Error("pilotlight's own bucket was adopted")
 	}
 	if err := l.Replicate(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Replicate(ctx, Adopted{Bucket: bucket, Replica: "elsewhere"}); err == nil {
+	if err := l.Replicate(ctx, replication.Adopted{Bucket: bucket, Replica: "elsewhere"}); err == nil {
 		t.Error("an adopted bucket was given a second replica")
 	}
 	put(p, bucket, "images/after.png")
@@ -804,7 +802,7 @@ func TestAdoptedBucketReplicatesAcrossRestarts(t *testing.T) {
 	eventually(t, 20*time.Second, "written while stopped, after the restart", func() (bool, string) {
 		return has(dr, replica, "thumbs/while-down.png"), ""
 	})
-	if got := l.AdoptedResources(); !slices.Contains(got, a) {
+	if got := l.Status(ctx).Adopted; !slices.Contains(got, a) {
 		t.Errorf("adopted after restart = %v, want %v among them", got, a)
 	}
 	l.SetFailback(true)

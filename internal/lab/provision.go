@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/control"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -31,7 +32,7 @@ func (l *Lab) provision(ctx context.Context) error {
 	if l.witness != nil {
 		witness = l.witness.name
 	}
-	res, err := l.opts.Resources(EnvCheck{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witness,
+	res, err := l.opts.Resources(fnenv.Check{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witness,
 		Manual: l.opts.Functions.Manual, AppURL: func(r string) string { return "http://lab.invalid/_region/" + r }})
 	if err != nil {
 		return fmt.Errorf("the templates' resources: %w", err)

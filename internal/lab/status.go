@@ -3,6 +3,7 @@ package lab
 import (
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -31,7 +32,7 @@ type Status struct {
 	IAM *IAMStatus `json:"iam,omitempty"`
 	// Adopted: the users' tables and buckets the lab replicates (protect
 	// apply).
-	Adopted []Adopted `json:"adopted,omitempty"`
+	Adopted []replication.Adopted `json:"adopted,omitempty"`
 }
 
 // IAMStatus is the lab's enforcement of the templates' IAM.

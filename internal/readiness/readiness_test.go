@@ -15,7 +15,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/backup"
 	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
-	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/readiness"
@@ -51,7 +50,7 @@ func ready(t *testing.T) readiness.Input {
 			return readiness.Replication{OldestPending: 100 * time.Millisecond}, nil
 		}}
 	ctx := context.Background()
-	if _, err := in.History.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-time.Hour), Pass: true}); err != nil {
+	if _, err := in.History.Save(&report.Report{Scenario: "region-outage", Started: time.Now().Add(-time.Hour), Pass: true}); err != nil {
 		t.Fatal(err)
 	}
 	m := &backup.Manager{DB: p.DynamoDB, S3: p.S3, Region: east, Table: names.Table(), Bucket: names.BackupBucket(east)}
@@ -115,12 +114,12 @@ func TestEachCheckCatchesItsMisconfiguration(t *testing.T) {
 		in := in
 		in.History = report.History{Dir: t.TempDir()}
 		want(t, readiness.Run(ctx, in), "last drill", readiness.Warn, "pilotlight drill")
-		if _, err := in.History.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now(), Failures: []string{"RTO missed"}}); err != nil {
+		if _, err := in.History.Save(&report.Report{Scenario: "region-outage", Started: time.Now(), Failures: []string{"RTO missed"}}); err != nil {
 			t.Fatal(err)
 		}
 		want(t, readiness.Run(ctx, in), "last drill", readiness.Fail, "RTO missed")
 		old := report.History{Dir: t.TempDir()}
-		if _, err := old.Save(&report.Report{Scenario: drill.RegionOutage, Started: time.Now().Add(-60 * 24 * time.Hour), Pass: true}); err != nil {
+		if _, err := old.Save(&report.Report{Scenario: "region-outage", Started: time.Now().Add(-60 * 24 * time.Hour), Pass: true}); err != nil {
 			t.Fatal(err)
 		}
 		in.History = old

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
 )
 
@@ -342,11 +343,7 @@ func (p *Plane) save(f *function) error {
 		return err
 	}
 	path := filepath.Join(p.opts.Dir, f.Config.FunctionName, "function.json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // nameOf takes a function's name from a name or an ARN (with or without a

@@ -12,6 +12,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/iampolicy"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -82,8 +83,8 @@ func TestTheLabRefusesWhatATemplateDoesNotGrant(t *testing.T) {
 	start := time.Now()
 	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
 		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler), Functions: lab.FunctionOptions{Dir: fns},
-		CheckEnv: func(c lab.EnvCheck) error { return CheckAgainst(c, broken) },
-		Access:   func(c lab.EnvCheck) (access.Access, error) { return AccessFrom(c, broken) }})
+		CheckEnv: func(c fnenv.Check) error { return CheckAgainst(c, broken) },
+		Access:   func(c fnenv.Check) (access.Access, error) { return AccessFrom(c, broken) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestLabRefusesTemplatesItCannotRun(t *testing.T) {
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
 		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler),
-		Resources: func(c lab.EnvCheck) (provision.Resources, error) { return ResourcesFrom(c, broken) }})
+		Resources: func(c fnenv.Check) (provision.Resources, error) { return ResourcesFrom(c, broken) }})
 	if err == nil {
 		l.Close()
 		t.Fatal("the lab started on a template whose table streams keys only")

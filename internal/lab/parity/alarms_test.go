@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/metrics"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -140,13 +141,13 @@ func TestEveryAlarmCanFire(t *testing.T) {
 	fns := labtest.Functions(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	var env lab.EnvCheck
+	var env fnenv.Check
 	l, err := lab.Start(ctx, lab.Options{Primary: "us-east-1", DR: "us-west-2", Dir: t.TempDir(), Servers: sv,
 		Names: region.Names{App: "pilotlight"}, Logger: slog.New(slog.DiscardHandler),
 		// Manual: the alarm notifies and nothing fails over, so each fault
 		// below stays the one thing that changed.
 		Functions: lab.FunctionOptions{Dir: fns, Manual: true},
-		CheckEnv:  func(c lab.EnvCheck) error { env = c; return Check(c) },
+		CheckEnv:  func(c fnenv.Check) error { env = c; return Check(c) },
 		Access:    Access, Resources: Resources})
 	if err != nil {
 		t.Fatal(err)
@@ -258,19 +259,19 @@ func TestEveryAlarmCanFire(t *testing.T) {
 				return func() { l.SetPaused(false) }
 			},
 			produce: func(t *testing.T, _ bool) {
-				invoke(t, dr, lab.FnValidator, string(alarm.ScheduledEvent(dr, time.Now().UTC().Format(time.RFC3339))))
+				invoke(t, dr, region.FnValidator, string(alarm.ScheduledEvent(dr, time.Now().UTC().Format(time.RFC3339))))
 			},
 			enough: func(ps []metrics.Datapoint, _ bool) bool {
 				return count(ps, metrics.ValidatorMissingInDR, nil) >= 1
 			}},
 		{region: p, id: "BackupFailingAlarm", fault: cut(p, string(region.S3)),
-			produce: func(t *testing.T, _ bool) { invoke(t, p, lab.FnBackup, `{"action":"create"}`) },
+			produce: func(t *testing.T, _ bool) { invoke(t, p, region.FnBackup, `{"action":"create"}`) },
 			enough: func(ps []metrics.Datapoint, faulted bool) bool {
 				return faulted || count(ps, metrics.BackupItems, map[string]string{"Region": p}) >= 1
 			}},
 		{region: p, id: "RestoreTestAlarm",
 			setup: func(t *testing.T) {
-				out, err := l.Invoke(ctx, p, lab.FnBackup, []byte(`{"action":"create"}`))
+				out, err := l.Invoke(ctx, p, region.FnBackup, []byte(`{"action":"create"}`))
 				var res struct {
 					Snapshot struct {
 						ID string `json:"id"`
@@ -305,7 +306,7 @@ func TestEveryAlarmCanFire(t *testing.T) {
 				return func() {}
 			},
 			produce: func(t *testing.T, _ bool) {
-				invoke(t, p, lab.FnBackup, fmt.Sprintf(`{"action":"verify","snapshot":%q}`, snapshot))
+				invoke(t, p, region.FnBackup, fmt.Sprintf(`{"action":"verify","snapshot":%q}`, snapshot))
 			},
 			enough: func(ps []metrics.Datapoint, _ bool) bool {
 				return count(ps, metrics.RestoreTestOK, map[string]string{"Region": p}) >= 1
@@ -315,7 +316,7 @@ func TestEveryAlarmCanFire(t *testing.T) {
 			setup: func(t *testing.T) {
 				// An operator's forced failover to the DR region, through
 				// its controller: the DR region holds the lease from here.
-				out, err := l.Invoke(ctx, dr, lab.FnController, []byte(`{"action":"failover","force":true,"reason":"alarm test"}`))
+				out, err := l.Invoke(ctx, dr, region.FnController, []byte(`{"action":"failover","force":true,"reason":"alarm test"}`))
 				if err != nil || strings.Contains(string(out), "errorMessage") {
 					t.Fatalf("failover to %s: %s %v", dr, out, err)
 				}

@@ -18,9 +18,9 @@ import (
 	"github.com/pilotlight/pilotlight/internal/deploy/cfn"
 	"github.com/pilotlight/pilotlight/internal/deploy/cost"
 	"github.com/pilotlight/pilotlight/internal/iampolicy"
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/access"
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/provision"
 )
 
@@ -106,12 +106,12 @@ var Shipped = Templates{Primary: cloudformation.Primary, DR: cloudformation.DR, 
 
 // resolver resolves the region's template (the primary's or the DR
 // region's) as deploy would for this lab.
-func resolver(c lab.EnvCheck, t Templates, regionName string) (*cfn.Resolver, error) {
+func resolver(c fnenv.Check, t Templates, regionName string) (*cfn.Resolver, error) {
 	return resolverFor(c, t, regionName, 0)
 }
 
 // resolverFor is resolver with the RPO objective a user set (0: the default).
-func resolverFor(c lab.EnvCheck, t Templates, regionName string, rpoObjective time.Duration) (*cfn.Resolver, error) {
+func resolverFor(c fnenv.Check, t Templates, regionName string, rpoObjective time.Duration) (*cfn.Resolver, error) {
 	plan := deploy.Plan{Names: c.Names, Primary: c.Primary, DR: c.DR, Witness: "none", Profile: "fast", RPOObjective: rpoObjective}
 	if c.Witness != "" {
 		plan.Witness = c.Witness
@@ -143,7 +143,7 @@ func resolverFor(c lab.EnvCheck, t Templates, regionName string, rpoObjective ti
 }
 
 // account is the lab's account ID: the names' own, else twelve zeros.
-func account(c lab.EnvCheck) string {
+func account(c fnenv.Check) string {
 	if c.Names.Account != "" {
 		return c.Names.Account
 	}
@@ -151,7 +151,7 @@ func account(c lab.EnvCheck) string {
 }
 
 // templateFunctions resolves the region's template's functions.
-func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]cfn.Function, error) {
+func templateFunctions(c fnenv.Check, t Templates, regionName string) ([]cfn.Function, error) {
 	r, err := resolver(c, t, regionName)
 	if err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func templateFunctions(c lab.EnvCheck, t Templates, regionName string) ([]cfn.Fu
 
 // bucketNames maps the lab's bucket names (no account ID) to the names the
 // templates give them on AWS, or (fromAWS) the other way round.
-func bucketNames(c lab.EnvCheck, fromAWS bool) map[string]string {
+func bucketNames(c fnenv.Check, fromAWS bool) map[string]string {
 	awsNames := c.Names
 	awsNames.Account = account(c)
 	out := map[string]string{}
@@ -180,10 +180,10 @@ func bucketNames(c lab.EnvCheck, fromAWS bool) map[string]string {
 // Access is lab.Options.Access: each function the templates deploy in the
 // lab's primary and DR regions gets its template role, resolved for the
 // region, and every bucket its bucket policy.
-func Access(c lab.EnvCheck) (access.Access, error) { return AccessFrom(c, Shipped) }
+func Access(c fnenv.Check) (access.Access, error) { return AccessFrom(c, Shipped) }
 
 // AccessFrom is Access from other templates (a test's copy).
-func AccessFrom(c lab.EnvCheck, t Templates) (access.Access, error) {
+func AccessFrom(c fnenv.Check, t Templates) (access.Access, error) {
 	acct := account(c)
 	buckets := bucketNames(c, false)
 	out := access.Access{Account: acct, Roles: map[string]access.Role{}, BucketPolicies: map[string][]iampolicy.Policy{},
@@ -270,11 +270,11 @@ func NotEmulated() []string {
 
 // Resources is lab.Options.Resources: the tables and buckets the shipped
 // templates deploy in the lab's regions, resolved as deploy would.
-func Resources(c lab.EnvCheck) (provision.Resources, error) { return ResourcesFrom(c, Shipped) }
+func Resources(c fnenv.Check) (provision.Resources, error) { return ResourcesFrom(c, Shipped) }
 
 // ResourcesFrom is Resources from other templates (a test's copy). Bucket
 // names become the lab's (which carry no account ID).
-func ResourcesFrom(c lab.EnvCheck, t Templates) (provision.Resources, error) {
+func ResourcesFrom(c fnenv.Check, t Templates) (provision.Resources, error) {
 	out := provision.Resources{Tables: map[string][]provision.TableSpec{}, Buckets: map[string][]provision.BucketSpec{}}
 	awsNames := c.Names
 	awsNames.Account = account(c)
@@ -334,7 +334,7 @@ func ResourcesFrom(c lab.EnvCheck, t Templates) (provision.Resources, error) {
 // interval (its schedule, or PILOTLIGHT_PROBE_INTERVAL within it), the
 // alarm's metric, statistic, threshold, period and M of N, and the
 // controller's reconcile schedule. Differences in LabOverrides are allowed.
-func scheduleDrift(c lab.EnvCheck, t Templates) ([]string, error) {
+func scheduleDrift(c fnenv.Check, t Templates) ([]string, error) {
 	s := c.Schedule
 	if s.HealthInterval == 0 {
 		return nil, nil
@@ -502,11 +502,11 @@ func patternMatches(pattern, ev map[string]any) bool {
 
 // Check is lab.Options.CheckEnv: it holds the lab's functions to the
 // shipped templates.
-func Check(c lab.EnvCheck) error { return CheckAgainst(c, Shipped) }
+func Check(c fnenv.Check) error { return CheckAgainst(c, Shipped) }
 
 // CheckAgainst compares each function's lab environment (KEY=VALUE) with
 // the template's and returns every difference not in LabOverrides.
-func CheckAgainst(c lab.EnvCheck, t Templates) error {
+func CheckAgainst(c fnenv.Check, t Templates) error {
 	envs := c.Envs
 	byRegion := map[string][]cfn.Function{}
 	var problems []string
@@ -574,7 +574,7 @@ func CheckAgainst(c lab.EnvCheck, t Templates) error {
 	return nil
 }
 
-func roleOf(c lab.EnvCheck, regionName string) string {
+func roleOf(c fnenv.Check, regionName string) string {
 	if regionName == c.DR {
 		return "DR"
 	}
@@ -599,7 +599,7 @@ func union(a, b map[string]string) []string {
 // Alarms resolves the CloudWatch alarms of the primary's and the DR
 // region's templates as deploy would for this lab with the given RPO
 // objective (0: the default), by region.
-func Alarms(c lab.EnvCheck, t Templates, rpoObjective time.Duration) (map[string][]cfn.Alarm, error) {
+func Alarms(c fnenv.Check, t Templates, rpoObjective time.Duration) (map[string][]cfn.Alarm, error) {
 	out := map[string][]cfn.Alarm{}
 	for _, r := range []string{c.Primary, c.DR} {
 		res, err := resolverFor(c, t, r, rpoObjective)

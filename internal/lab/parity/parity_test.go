@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotlight/pilotlight/internal/lab"
+	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
 // controllerCheck is the DR region's failover controller as the lab gives
 // it its settings (lab.startFunctions, the keys the templates share).
-func controllerCheck() lab.EnvCheck {
+func controllerCheck() fnenv.Check {
 	url := func(r string) string { return "http://127.0.0.1:9/_region/" + r }
-	return lab.EnvCheck{Names: region.Names{App: "pilotlight"}, Primary: "us-east-1", DR: "us-west-2", Witness: "us-east-2", AppURL: url,
+	return fnenv.Check{Names: region.Names{App: "pilotlight"}, Primary: "us-east-1", DR: "us-west-2", Witness: "us-east-2", AppURL: url,
 		Envs: map[string][]string{"us-west-2/failovercontroller": {
 			"AWS_REGION=us-west-2", "AWS_LAMBDA_FUNCTION_NAME=pilotlight-failovercontroller", "AWS_LAMBDA_FUNCTION_TIMEOUT=120",
 			"PILOTLIGHT_APP_NAME=pilotlight", "PILOTLIGHT_PEER_REGION=us-east-1", "PILOTLIGHT_PRIMARY_REGION=us-east-1",
@@ -108,7 +108,7 @@ func TestOverridesAreDocumented(t *testing.T) {
 
 // labSchedule is the lab's scheduler and alarm as lab.startFunctions
 // describes them (the default FunctionOptions).
-var labSchedule = lab.Schedule{HealthInterval: time.Second, ReconcileEvery: time.Second, AlarmPeriod: time.Second, AlarmPeriods: 3, AlarmMissing: "breaching"}
+var labSchedule = fnenv.Schedule{HealthInterval: time.Second, ReconcileEvery: time.Second, AlarmPeriod: time.Second, AlarmPeriods: 3, AlarmMissing: "breaching"}
 
 // The lab's scheduler and detection alarm are held to the DR template's
 // schedules and alarm, scaled: the shipped ones agree (but for the listed

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/functions"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/timeline"
 )
@@ -75,18 +76,18 @@ func Serve(ctx context.Context, opts lab.Options, ready func(State)) error {
 
 // controlRequest is the body of a POST to the control endpoint.
 type controlRequest struct {
-	Action  string       `json:"action"` // cut, latency, restore, pause, resume, lag, failback
-	Region  string       `json:"region,omitempty"`
-	Service string       `json:"service,omitempty"`
-	Latency string       `json:"latency,omitempty"` // a Go duration
-	On      bool         `json:"on,omitempty"`
-	Phase   string       `json:"phase,omitempty"`   // crash
-	Offset  string       `json:"offset,omitempty"`  // clock: a Go duration, may be negative
-	Adopted *lab.Adopted `json:"adopted,omitempty"` // replicate, unreplicate
+	Action  string               `json:"action"` // cut, latency, restore, pause, resume, lag, failback
+	Region  string               `json:"region,omitempty"`
+	Service string               `json:"service,omitempty"`
+	Latency string               `json:"latency,omitempty"` // a Go duration
+	On      bool                 `json:"on,omitempty"`
+	Phase   string               `json:"phase,omitempty"`   // crash
+	Offset  string               `json:"offset,omitempty"`  // clock: a Go duration, may be negative
+	Adopted *replication.Adopted `json:"adopted,omitempty"` // replicate, unreplicate
 }
 
 func controlHandler(l *lab.Lab, token string) http.Handler {
-	c := l.Control()
+	c := inProcess{l}
 	mux := http.NewServeMux()
 	auth := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +148,7 @@ func controlHandler(l *lab.Lab, token string) http.Handler {
 	return mux
 }
 
-func apply(ctx context.Context, c lab.Operator, req controlRequest) error {
+func apply(ctx context.Context, c Operator, req controlRequest) error {
 	d := time.Duration(0)
 	if req.Latency != "" {
 		var err error
@@ -204,7 +205,7 @@ type Client struct {
 	HTTP  *http.Client
 }
 
-var _ lab.Operator = (*Client)(nil)
+var _ Operator = (*Client)(nil)
 
 // Connect reads the state in dir and returns a client for the running lab.
 func Connect(dir string) (*Client, error) {
@@ -271,12 +272,12 @@ func (c *Client) KickReplication(ctx context.Context) error {
 }
 
 // Replicate implements Operator.
-func (c *Client) Replicate(ctx context.Context, a lab.Adopted) error {
+func (c *Client) Replicate(ctx context.Context, a replication.Adopted) error {
 	return c.post(ctx, controlRequest{Action: "replicate", Adopted: &a})
 }
 
 // StopReplicating implements Operator.
-func (c *Client) StopReplicating(ctx context.Context, a lab.Adopted) error {
+func (c *Client) StopReplicating(ctx context.Context, a replication.Adopted) error {
 	return c.post(ctx, controlRequest{Action: "unreplicate", Adopted: &a})
 }
 

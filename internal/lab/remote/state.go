@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
+	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
 
@@ -91,7 +91,7 @@ func writeState(dir string, s State) error {
 	if err != nil {
 		return err
 	}
-	return replication.WriteFile(statePath(dir), b)
+	return atomicfile.Write(statePath(dir), b, 0o600)
 }
 
 // Alive reports whether the lab's supervisor still runs.

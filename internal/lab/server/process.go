@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,6 +182,24 @@ func (s *Process) Exited() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// Answers reports whether the server answers an HTTP request at its
+// address within half a second (any status will do): a loaded server
+// must not make the lab's status slow.
+func (s *Process) Answers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
 }
 
 // Addr is the 127.0.0.1:port the process listens on.

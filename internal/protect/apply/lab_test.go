@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/protect/apply"
 	"github.com/pilotlight/pilotlight/internal/protect/inventory"
@@ -69,9 +69,11 @@ func TestApplyAdoptsATableInTheLab(t *testing.T) {
 	}
 	var said []string
 	target := apply.LabTarget{Primary: p.Name, DR: dr.Name, PrimaryDB: p.DynamoDB, DRDB: dr.DynamoDB, PrimaryS3: p.S3, DRS3: dr.S3,
-		Replicate:       func(ctx context.Context, a apply.Replicated) error { return l.Replicate(ctx, lab.Adopted(a)) },
-		StopReplicating: func(ctx context.Context, a apply.Replicated) error { return l.StopReplicating(ctx, lab.Adopted(a)) },
-		Say:             func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
+		Replicate: func(ctx context.Context, a apply.Replicated) error { return l.Replicate(ctx, replication.Adopted(a)) },
+		StopReplicating: func(ctx context.Context, a apply.Replicated) error {
+			return l.StopReplicating(ctx, replication.Adopted(a))
+		},
+		Say: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }}
 
 	// Refusals first: nothing may change.
 	if err := apply.Lab(ctx, plan, "0000000000000000", target); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
+	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/target"
@@ -26,7 +27,7 @@ import (
 )
 
 // Lab is the target of a running lab, reached through its control API.
-// Besides Target it offers the chaos scenarios' faults (drill.LabFaults).
+// Besides Target it offers the chaos scenarios' faults (scenario.LabFaults).
 type Lab struct {
 	c       *remote.Client
 	clients map[string]*region.Clients
@@ -71,10 +72,12 @@ func (t *Lab) Client() *remote.Client { return t.c }
 // Replicate has the lab replicate a user's table both ways, or a bucket
 // to its replica (protect apply): the lab's stand-in for adding a global
 // table replica or an S3 replication rule.
-func (t *Lab) Replicate(ctx context.Context, a lab.Adopted) error { return t.c.Replicate(ctx, a) }
+func (t *Lab) Replicate(ctx context.Context, a replication.Adopted) error {
+	return t.c.Replicate(ctx, a)
+}
 
 // StopReplicating undoes Replicate (protect remove).
-func (t *Lab) StopReplicating(ctx context.Context, a lab.Adopted) error {
+func (t *Lab) StopReplicating(ctx context.Context, a replication.Adopted) error {
 	return t.c.StopReplicating(ctx, a)
 }
 
@@ -255,7 +258,7 @@ func (t *Lab) Observe(ctx context.Context) (target.Observation, error) {
 	return o, nil
 }
 
-// The chaos scenarios' faults (drill.LabFaults).
+// The chaos scenarios' faults (scenario.LabFaults).
 
 func (t *Lab) CutService(ctx context.Context, r, svc string) error { return t.c.Cut(ctx, r, svc) }
 func (t *Lab) Latency(ctx context.Context, r, svc string, d time.Duration) error {

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
 	"github.com/pilotlight/pilotlight/internal/lab/front"
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
@@ -233,7 +233,7 @@ func LoadPosition(path string) (Position, error) {
 	if err != nil {
 		return pos, err
 	}
-	if err := replication.WriteFile(path, sb); err != nil {
+	if err := atomicfile.Write(path, sb, 0o600); err != nil {
 		return pos, err
 	}
 	return pos, os.Remove(path + ".log")
@@ -587,7 +587,7 @@ func (o *Replicator) listInto(ctx context.Context, c *region.Clients, bucket, pr
 	}
 	var folders []string
 	for {
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		page, err := c.S3.ListObjectVersions(cctx, in)
 		cancel()
 		if err != nil {
@@ -613,7 +613,7 @@ func (o *Replicator) copyVersion(ctx context.Context, pr pair, src, dst *Region,
 	dbucket := pr.bucket[dst.Name]
 	var newID string
 	if v.marker {
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		out, err := dst.Clients.S3.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(dbucket), Key: aws.String(v.key)})
 		cancel()
 		if err != nil {
@@ -681,7 +681,7 @@ func (o *Replicator) save() error {
 	o.mu.Unlock()
 	if snapshot != nil {
 		// The snapshot holds everything logged: write it, then drop the log.
-		if err := replication.WriteFile(o.path, snapshot); err != nil {
+		if err := atomicfile.Write(o.path, snapshot, 0o600); err != nil {
 			return err
 		}
 		err := os.Remove(o.path + ".log")
@@ -707,7 +707,7 @@ func (o *Replicator) save() error {
 // alreadyCopied reports whether the destination's latest version of the key
 // is a replica of v (a copy made just before a restart).
 func (o *Replicator) alreadyCopied(ctx context.Context, dst *Region, bucket string, v srcVersion) (bool, string, error) {
-	cctx, cancel := replication.CallContext(ctx)
+	cctx, cancel := callContext(ctx)
 	defer cancel()
 	h, err := dst.Clients.S3.HeadObject(cctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(v.key)})
 	if err != nil {
@@ -820,4 +820,10 @@ func (o *Replicator) Status() []region.ReplicationStatus {
 		out[i].Paused = o.paused
 	}
 	return out
+}
+
+// callContext bounds one call to a region's server: a cut region must not
+// hold the replicator up for longer.
+func callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*time.Second)
 }

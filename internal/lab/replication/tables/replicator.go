@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
 	"github.com/pilotlight/pilotlight/internal/lab/front"
-	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/region"
 	"github.com/pilotlight/pilotlight/internal/validate"
 	"github.com/pilotlight/pilotlight/internal/validate/digest"
@@ -254,7 +254,7 @@ func (t *Replicator) save() error {
 	if err != nil {
 		return err
 	}
-	return replication.WriteFile(t.path, b)
+	return atomicfile.Write(t.path, b, 0o600)
 }
 
 func (t *Replicator) Run(ctx context.Context) {
@@ -388,7 +388,7 @@ func (t *Replicator) read(ctx context.Context, d *tableDirection) (int, error) {
 				return total, err
 			}
 		}
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		out, err := r.c.Streams.GetRecords(cctx, &dynamodbstreams.GetRecordsInput{ShardIterator: sh.iterator, Limit: aws.Int32(1000)})
 		cancel()
 		if err != nil {
@@ -420,7 +420,7 @@ func (t *Replicator) describe(ctx context.Context, d *tableDirection) error {
 	r := d.from
 	var start *string
 	for {
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		out, err := r.c.Streams.DescribeStream(cctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(r.streamArn), ExclusiveStartShardId: start})
 		cancel()
 		if err != nil {
@@ -448,7 +448,7 @@ func (t *Replicator) iterate(ctx context.Context, d *tableDirection, sh *shardRe
 		in.SequenceNumber = aws.String(seq)
 	}
 	d.mu.Unlock()
-	cctx, cancel := replication.CallContext(ctx)
+	cctx, cancel := callContext(ctx)
 	defer cancel()
 	out, err := d.from.c.Streams.GetShardIterator(cctx, in)
 	if err != nil {
@@ -709,7 +709,7 @@ func (t *Replicator) applyPuts(ctx context.Context, to *tableRegion, puts []*cha
 
 func (t *Replicator) batchPut(ctx context.Context, to *tableRegion, chunk []*change) error {
 	if len(chunk) == 1 {
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		defer cancel()
 		if _, err := to.c.DynamoDB.PutItem(cctx, &dynamodb.PutItemInput{TableName: aws.String(t.table), Item: stamped(chunk[0])}); err != nil {
 			return fmt.Errorf("put %s in %s: %w", chunk[0].keyID, to.name, err)
@@ -725,7 +725,7 @@ func (t *Replicator) batchPut(ctx context.Context, to *tableRegion, chunk []*cha
 		if attempt > 5 {
 			return fmt.Errorf("batch write %s: unprocessed items after %d attempts", to.name, attempt)
 		}
-		cctx, cancel := replication.CallContext(ctx)
+		cctx, cancel := callContext(ctx)
 		out, err := to.c.DynamoDB.BatchWriteItem(cctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 		cancel()
 		if err != nil {
@@ -738,7 +738,7 @@ func (t *Replicator) batchPut(ctx context.Context, to *tableRegion, chunk []*cha
 
 func (t *Replicator) applyDelete(ctx context.Context, to *tableRegion, c *change) error {
 	v := &dbtypes.AttributeValueMemberS{Value: c.v.String()}
-	cctx, cancel := replication.CallContext(ctx)
+	cctx, cancel := callContext(ctx)
 	_, err := to.c.DynamoDB.UpdateItem(cctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(t.table),
 		Key:                       c.key,
@@ -755,7 +755,7 @@ func (t *Replicator) applyDelete(ctx context.Context, to *tableRegion, c *change
 	if err != nil {
 		return fmt.Errorf("mark %s for delete in %s: %w", c.keyID, to.name, err)
 	}
-	cctx, cancel = replication.CallContext(ctx)
+	cctx, cancel = callContext(ctx)
 	_, err = to.c.DynamoDB.DeleteItem(cctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(t.table),
 		Key:                       c.key,
@@ -874,4 +874,10 @@ func (t *Replicator) Status() []region.ReplicationStatus {
 		out[i] = s
 	}
 	return out
+}
+
+// callContext bounds one call to a region's server: a cut region must not
+// hold the replicator up for longer.
+func callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*time.Second)
 }

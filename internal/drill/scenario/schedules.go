@@ -1,4 +1,4 @@
-package drill
+package scenario
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/control/record"
+	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -52,17 +53,17 @@ const (
 // forcedDuringPartition partitions the two regions and forces a failover to
 // the DR region; during runs while the forced run is under way, with a
 // context that interrupt cancels. It returns the forced run's outcome.
-func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context.Context, interrupt func()) error) (failover.Result, time.Time, error) {
+func (d scene) forcedDuringPartition(ctx context.Context, during func(ctx context.Context, interrupt func()) error) (failover.Result, time.Time, error) {
 	f, err := d.faults()
 	if err != nil {
 		return failover.Result{}, time.Time{}, err
 	}
-	d.startWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
+	d.StartWorkload()
+	if err := clock.Sleep(ctx, d.Options.Steady); err != nil {
 		return failover.Result{}, time.Time{}, err
 	}
-	d.say("FAULT: %s and %s cannot reach each other; an operator forces a failover", d.primary, d.dr)
-	if err := f.CutLink(ctx, d.primary, d.dr); err != nil {
+	d.Say("FAULT: %s and %s cannot reach each other; an operator forces a failover", d.Primary, d.DR)
+	if err := f.CutLink(ctx, d.Primary, d.DR); err != nil {
 		return failover.Result{}, time.Time{}, err
 	}
 	forcedAt := time.Now()
@@ -74,12 +75,12 @@ func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context
 	}
 	ran := make(chan outcome, 1)
 	go func() {
-		res, err := d.fc.Run(rctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover"})
+		res, err := d.Controller.Run(rctx, failover.Request{From: d.Primary, To: d.DR, Operator: true, Force: true, Reason: "drill: forced failover"})
 		ran <- outcome{res, err}
 	}()
-	if err := d.poll(ctx, "the forced claim held on the records", func() (bool, error) {
-		v, err := d.fc.View(ctx, d.primary, d.dr)
-		return err == nil && v.Active.Region == d.dr && v.Active.Kind() == record.HoldForced, nil
+	if err := d.Poll(ctx, "the forced claim held on the records", func() (bool, error) {
+		v, err := d.Controller.View(ctx, d.Primary, d.DR)
+		return err == nil && v.Active.Region == d.DR && v.Active.Kind() == record.HoldForced, nil
 	}); err != nil {
 		return failover.Result{}, forcedAt, err
 	}
@@ -93,18 +94,18 @@ func (d *run) forcedDuringPartition(ctx context.Context, during func(ctx context
 
 // handedOver checks the forced failover's promise from the data: the old
 // primary's last acknowledged write came before the new one's first.
-func (d *run) handedOver(ctx context.Context, since time.Time) (time.Duration, error) {
+func (d scene) handedOver(ctx context.Context, since time.Time) (time.Duration, error) {
 	var first workload.Write
-	if err := d.poll(ctx, "first write acknowledged by "+d.dr, func() (bool, error) {
-		w, ok := workload.FirstAck(d.wl.Writes(), d.dr, since)
+	if err := d.Poll(ctx, "first write acknowledged by "+d.DR, func() (bool, error) {
+		w, ok := workload.FirstAck(d.Workload.Writes(), d.DR, since)
 		first = w
 		return ok, nil
 	}); err != nil {
 		return 0, err
 	}
 	var last workload.Write
-	for _, w := range d.wl.Writes() {
-		if w.Acked() && w.Region == d.primary && w.CreatedAt.After(last.CreatedAt) {
+	for _, w := range d.Workload.Writes() {
+		if w.Acked() && w.Region == d.Primary && w.CreatedAt.After(last.CreatedAt) {
 			last = w
 		}
 	}
@@ -115,24 +116,24 @@ func (d *run) handedOver(ctx context.Context, since time.Time) (time.Duration, e
 }
 
 // healAndFailBack ends a partition scenario: the link back, a failback.
-func (d *run) healAndFailBack(ctx context.Context) error {
-	if err := d.t.Heal(ctx, ""); err != nil {
+func (d scene) healAndFailBack(ctx context.Context) error {
+	if err := d.Target.Heal(ctx, ""); err != nil {
 		return err
 	}
-	d.say("HEAL: the link is back; failing back")
-	if _, err := d.failback(ctx, "after the partition"); err != nil {
-		return fmt.Errorf("failback: %w", err)
+	d.Say("HEAL: the link is back; failing back")
+	if _, err := d.Failback(ctx, "after the partition"); err != nil {
+		return fmt.Errorf("Failback: %w", err)
 	}
 	return nil
 }
 
-func (d *run) forcedThenUnforced(ctx context.Context) error {
-	defer d.stopWorkload()
+func (d scene) forcedThenUnforced(ctx context.Context) error {
+	defer d.StopWorkload()
 	var second failover.Result
 	res, forcedAt, err := d.forcedDuringPartition(ctx, func(ctx context.Context, _ func()) error {
-		d.say("a second, unforced run for %s comes during the forced wait", d.dr)
+		d.Say("a second, unforced run for %s comes during the forced wait", d.DR)
 		var err error
-		second, err = d.fc.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Reason: "drill: a second operator"})
+		second, err = d.Controller.Run(ctx, failover.Request{From: d.Primary, To: d.DR, Operator: true, Reason: "drill: a second operator"})
 		return err
 	})
 	if err != nil {
@@ -142,18 +143,18 @@ func (d *run) forcedThenUnforced(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.rep.Observed = fmt.Sprintf("forced to epoch %d, the second run ended %s at epoch %d; %s's last write %.2fs before %s's first", res.Epoch, second.Outcome, second.Epoch, d.primary, gap.Seconds(), d.dr)
-	d.say("%s", d.rep.Observed)
+	d.Report.Observed = fmt.Sprintf("forced to epoch %d, the second run ended %s at epoch %d; %s's last write %.2fs before %s's first", res.Epoch, second.Outcome, second.Epoch, d.Primary, gap.Seconds(), d.DR)
+	d.Say("%s", d.Report.Observed)
 	if second.Epoch != res.Epoch {
 		return fmt.Errorf("the second run ended at epoch %d, the forced one at %d: the runs did not converge", second.Epoch, res.Epoch)
 	}
 	return d.healAndFailBack(ctx)
 }
 
-func (d *run) forcedInterrupted(ctx context.Context) error {
-	defer d.stopWorkload()
+func (d scene) forcedInterrupted(ctx context.Context) error {
+	defer d.StopWorkload()
 	_, forcedAt, err := d.forcedDuringPartition(ctx, func(_ context.Context, interrupt func()) error {
-		d.say("the forced run is interrupted while it waits out the old lease")
+		d.Say("the forced run is interrupted while it waits out the old lease")
 		interrupt()
 		return nil
 	})
@@ -161,16 +162,16 @@ func (d *run) forcedInterrupted(ctx context.Context) error {
 		return errors.New("the interrupted forced run reported success")
 	}
 	var resumed record.View
-	if err := d.poll(ctx, d.dr+" active and released by the tick", func() (bool, error) {
-		v, err := d.fc.View(ctx, d.primary, d.dr)
+	if err := d.Poll(ctx, d.DR+" active and released by the tick", func() (bool, error) {
+		v, err := d.Controller.View(ctx, d.Primary, d.DR)
 		if err != nil {
 			return false, nil
 		}
-		if v.Active.Region == d.primary && v.Active.Epoch > d.primaryEpochBase {
-			return false, fmt.Errorf("the forced failover was rolled back onto %s (epoch %d)", d.primary, v.Active.Epoch)
+		if v.Active.Region == d.Primary && v.Active.Epoch > d.EpochBase {
+			return false, fmt.Errorf("the forced failover was rolled back onto %s (epoch %d)", d.Primary, v.Active.Epoch)
 		}
 		resumed = v
-		return v.Active.Region == d.dr && v.Active.Hold == "", nil
+		return v.Active.Region == d.DR && v.Active.Hold == "", nil
 	}); err != nil {
 		return err
 	}
@@ -178,24 +179,24 @@ func (d *run) forcedInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.rep.Observed = fmt.Sprintf("interrupted during the wait; resumed by the tick: %s active at epoch %d; %s's last write %.2fs before %s's first", d.dr, resumed.Active.Epoch, d.primary, gap.Seconds(), d.dr)
-	d.say("%s", d.rep.Observed)
+	d.Report.Observed = fmt.Sprintf("interrupted during the wait; resumed by the tick: %s active at epoch %d; %s's last write %.2fs before %s's first", d.DR, resumed.Active.Epoch, d.Primary, gap.Seconds(), d.DR)
+	d.Say("%s", d.Report.Observed)
 	return d.healAndFailBack(ctx)
 }
 
-func (d *run) failbackInterrupted(ctx context.Context) error {
+func (d scene) failbackInterrupted(ctx context.Context) error {
 	var handover, resumed time.Time
 	var held record.Active
-	err := d.outage(ctx, outageHooks{failback: func(ctx context.Context) (failover.Result, error) {
-		if err := d.t.FailbackReplication(ctx, true); err != nil {
+	err := d.Outage(ctx, drill.Hooks{Failback: func(ctx context.Context) (failover.Result, error) {
+		if err := d.Target.FailbackReplication(ctx, true); err != nil {
 			return failover.Result{}, err
 		}
-		defer d.t.FailbackReplication(context.WithoutCancel(ctx), false)
+		defer d.Target.FailbackReplication(context.WithoutCancel(ctx), false)
 		rctx, interrupt := context.WithCancel(ctx)
 		defer interrupt()
 		ran := make(chan error, 1)
 		go func() {
-			_, err := d.fc.Run(rctx, failover.Request{From: d.dr, To: d.primary, Planned: true, Reason: "drill failback, to be interrupted"})
+			_, err := d.Controller.Run(rctx, failover.Request{From: d.DR, To: d.Primary, Planned: true, Reason: "drill failback, to be interrupted"})
 			ran <- err
 		}()
 		// After the handover means after the source's own record took it:
@@ -204,55 +205,55 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 		// rolls the failback back, rightly (TestHandoverInterruptedBefore
 		// TheSourceMovedIsRolledBack), and under load the source's write
 		// can land last.
-		if err := d.poll(ctx, "the failback's handover", func() (bool, error) {
-			v, err := d.fc.View(ctx, d.primary, d.dr)
+		if err := d.Poll(ctx, "the failback's handover", func() (bool, error) {
+			v, err := d.Controller.View(ctx, d.Primary, d.DR)
 			held = v.Active
-			own, ok := v.Records[d.dr]
-			return err == nil && v.Active.Region == d.primary && v.Active.Kind() == record.HoldHandover &&
-				ok && own.Region == d.primary && own.Epoch == v.Active.Epoch, nil
+			own, ok := v.Records[d.DR]
+			return err == nil && v.Active.Region == d.Primary && v.Active.Kind() == record.HoldHandover &&
+				ok && own.Region == d.Primary && own.Epoch == v.Active.Epoch, nil
 		}); err != nil {
 			return failover.Result{}, err
 		}
 		handover = time.Now()
-		d.say("the failback is interrupted after its handover (epoch %d held, %s's own record included)", held.Epoch, d.dr)
+		d.Say("the failback is interrupted after its handover (epoch %d held, %s's own record included)", held.Epoch, d.DR)
 		interrupt()
 		if err := <-ran; err == nil {
-			d.say("the failback finished before the interruption reached it")
+			d.Say("the failback finished before the interruption reached it")
 		}
 		var v record.View
-		if err := d.poll(ctx, d.primary+" released by the tick", func() (bool, error) {
+		if err := d.Poll(ctx, d.Primary+" released by the tick", func() (bool, error) {
 			var err error
-			v, err = d.fc.View(ctx, d.primary, d.dr)
-			if err == nil && v.Active.Region == d.dr {
+			v, err = d.Controller.View(ctx, d.Primary, d.DR)
+			if err == nil && v.Active.Region == d.DR {
 				// Say why, from the rollback's journal: the reason is the
 				// resumed run's, in another process.
 				var why []string
-				if journal, jerr := d.store(d.dr).Run(ctx, v.Active.Epoch); jerr == nil {
+				if journal, jerr := d.Store(d.DR).Run(ctx, v.Active.Epoch); jerr == nil {
 					for _, e := range journal {
 						if e.Detail != "" {
 							why = append(why, e.Detail)
 						}
 					}
 				}
-				return false, fmt.Errorf("the interrupted failback was rolled back (%s active at epoch %d): %s", d.dr, v.Active.Epoch, strings.Join(why, "; "))
+				return false, fmt.Errorf("the interrupted failback was rolled back (%s active at epoch %d): %s", d.DR, v.Active.Epoch, strings.Join(why, "; "))
 			}
-			return err == nil && v.Active.Region == d.primary && v.Active.Hold == "", nil
+			return err == nil && v.Active.Region == d.Primary && v.Active.Hold == "", nil
 		}); err != nil {
 			return failover.Result{}, err
 		}
 		resumed = time.Now()
-		journal, _ := d.store(d.primary).Run(ctx, v.Active.Epoch)
-		return failover.Result{Outcome: failover.OutcomeCompleted, From: d.dr, To: d.primary, Epoch: v.Active.Epoch, Journal: journal}, nil
+		journal, _ := d.Store(d.Primary).Run(ctx, v.Active.Epoch)
+		return failover.Result{Outcome: failover.OutcomeCompleted, From: d.DR, To: d.Primary, Epoch: v.Active.Epoch, Journal: journal}, nil
 	}})
 	if err != nil {
 		return err
 	}
 	heldFor := resumed.Sub(handover)
-	d.rep.Observed = fmt.Sprintf("failback interrupted after its handover at epoch %d; the tick released %s %.2fs later", held.Epoch, d.primary, heldFor.Seconds())
+	d.Report.Observed = fmt.Sprintf("failback interrupted after its handover at epoch %d; the tick released %s %.2fs later", held.Epoch, d.Primary, heldFor.Seconds())
 	// The tick starts the resumed run within a lease term and its 10 s
 	// schedule; the run then drains (the function's drain reads the
 	// stream for StreamSettle) and promotes (a second, generously).
-	if limit := d.fc.LeaseConfig().Term + 10*time.Second + arrival.StreamSettle + time.Second; heldFor > limit {
+	if limit := d.Controller.LeaseConfig().Term + 10*time.Second + arrival.StreamSettle + time.Second; heldFor > limit {
 		return fmt.Errorf("the interrupted failback held every write for %s, more than a lease term, the tick's schedule, the drain's settle and a second to promote (%s)", heldFor.Round(time.Millisecond), limit)
 	}
 	return nil
@@ -261,12 +262,12 @@ func (d *run) failbackInterrupted(ctx context.Context) error {
 // repairedThenCut waits until every control record agrees with the quorum
 // (the holder's renewals repaired the one that missed a step), then cuts
 // region for the fault window: the primary must keep writing.
-func (d *run) repairedThenCut(ctx context.Context, missed, cut string, since time.Time) error {
+func (d scene) repairedThenCut(ctx context.Context, missed, cut string, since time.Time) error {
 	var v record.View
-	if err := d.poll(ctx, missed+"'s record repaired", func() (bool, error) {
+	if err := d.Poll(ctx, missed+"'s record repaired", func() (bool, error) {
 		var err error
-		v, err = d.fc.View(ctx, d.primary, d.dr)
-		if err != nil || v.Active.Region != d.primary {
+		v, err = d.Controller.View(ctx, d.Primary, d.DR)
+		if err != nil || v.Active.Region != d.Primary {
 			return false, nil
 		}
 		r, ok := v.Records[missed]
@@ -275,23 +276,23 @@ func (d *run) repairedThenCut(ctx context.Context, missed, cut string, since tim
 		return err
 	}
 	repaired := fmt.Sprintf("%s's record repaired %.2fs after it missed a step (epoch %d)", missed, time.Since(since).Seconds(), v.Active.Epoch)
-	d.say("%s", repaired)
+	d.Say("%s", repaired)
 	started := time.Time{}
-	if d.wl != nil {
-		d.stopWorkload()
-		d.extra = append(d.extra, d.wl)
-		started = d.startedAt
+	if d.Workload != nil {
+		d.StopWorkload()
+		d.Extra = append(d.Extra, d.Workload)
+		started = d.StartedAt
 	}
-	d.primaryEpochBase = v.Active.Epoch
+	d.EpochBase = v.Active.Epoch
 	err := d.noNewEpoch(ctx, cut, d.minAckRatio())
 	if !started.IsZero() {
-		d.startedAt = started // the report's timeline starts with the first workload
+		d.StartedAt = started // the report's timeline starts with the first workload
 	}
-	d.rep.Observed = repaired + "; " + d.rep.Observed
+	d.Report.Observed = repaired + "; " + d.Report.Observed
 	return err
 }
 
-func (d *run) partialClaimThenWitnessOutage(ctx context.Context) error {
+func (d scene) partialClaimThenWitnessOutage(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
@@ -299,23 +300,23 @@ func (d *run) partialClaimThenWitnessOutage(ctx context.Context) error {
 	if f.Witness() == "" {
 		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
 	}
-	v, err := d.fc.View(ctx, d.primary, d.dr)
+	v, err := d.Controller.View(ctx, d.Primary, d.DR)
 	if err != nil {
 		return err
 	}
 	// What a claim refused by the primary's and the witness's records
 	// leaves behind: the DR region's own record at a higher epoch, granted
 	// to it, and no lease.
-	now, l := time.Now().UTC(), d.fc.LeaseConfig()
-	stray := record.Active{Region: d.dr, Epoch: v.HighestEpoch() + 1, Since: now, GrantedUntil: now.Add(l.Term)}
-	d.say("FAULT: a claim for %s lands on its own record only (epoch %d) and is refused by the others", d.dr, stray.Epoch)
-	if err := d.store(d.dr).Raise(ctx, stray); err != nil {
+	now, l := time.Now().UTC(), d.Controller.LeaseConfig()
+	stray := record.Active{Region: d.DR, Epoch: v.HighestEpoch() + 1, Since: now, GrantedUntil: now.Add(l.Term)}
+	d.Say("FAULT: a claim for %s lands on its own record only (epoch %d) and is refused by the others", d.DR, stray.Epoch)
+	if err := d.Store(d.DR).Raise(ctx, stray); err != nil {
 		return fmt.Errorf("plant the partial claim: %w", err)
 	}
-	return d.repairedThenCut(ctx, d.dr, f.Witness(), now)
+	return d.repairedThenCut(ctx, d.DR, f.Witness(), now)
 }
 
-func (d *run) failbackMissedWitnessThenDROutage(ctx context.Context) error {
+func (d scene) failbackMissedWitnessThenDROutage(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
@@ -325,26 +326,26 @@ func (d *run) failbackMissedWitnessThenDROutage(ctx context.Context) error {
 		return errors.New("the lab runs without a witness (PILOTLIGHT_WITNESS_REGION=none): nothing to cut")
 	}
 	var missedAt time.Time
-	err = d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
-		d.say("FAULT: %s cut: the failback's handover and release miss its record", w)
+	err = d.Outage(ctx, drill.Hooks{BeforeFailback: func(ctx context.Context) error {
+		d.Say("FAULT: %s cut: the failback's handover and release miss its record", w)
 		missedAt = time.Now()
 		return f.CutService(ctx, w, "")
 	}})
-	if herr := d.t.Heal(ctx, w); herr != nil {
+	if herr := d.Target.Heal(ctx, w); herr != nil {
 		return errors.Join(err, herr)
 	}
 	if err != nil {
 		return err
 	}
-	d.say("HEAL: %s back", w)
-	return d.repairedThenCut(ctx, w, d.dr, missedAt)
+	d.Say("HEAL: %s back", w)
+	return d.repairedThenCut(ctx, w, d.DR, missedAt)
 }
 
-func (d *run) lateHealthCheck(ctx context.Context) error {
+func (d scene) lateHealthCheck(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	return d.noNewEpochUnder(ctx, "one in three of "+d.primary+"'s health-check runs dropped", d.minAckRatio(),
-		func(ctx context.Context) error { return f.LateHealthChecks(ctx, d.primary, d.faultFor()) }, nil)
+	return d.noNewEpochUnder(ctx, "one in three of "+d.Primary+"'s health-check runs dropped", d.minAckRatio(),
+		func(ctx context.Context) error { return f.LateHealthChecks(ctx, d.Primary, d.faultFor()) }, nil)
 }

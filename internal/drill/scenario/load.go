@@ -1,4 +1,4 @@
-package drill
+package scenario
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 )
@@ -19,7 +20,7 @@ const Load report.Scenario = "load"
 // LoadRate is the load scenario's least write rate.
 const LoadRate = 200
 
-func (d *run) load(ctx context.Context) error {
+func (d scene) load(ctx context.Context) error {
 	if _, err := d.faults(); err != nil {
 		return err
 	}
@@ -31,31 +32,31 @@ func (d *run) load(ctx context.Context) error {
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	var measuredFrom time.Time
-	d.faultHook = func(ctx context.Context) (string, error) {
+	d.FaultHook = func(ctx context.Context) (string, error) {
 		close(stop)
 		<-sampled
-		return d.t.Inject(ctx, d.primary)
+		return d.Target.Inject(ctx, d.Primary)
 	}
-	d.onWorkloadStart = func() {
+	d.OnWorkloadStart = func() {
 		measuredFrom = time.Now()
 		go func() {
 			defer close(sampled)
 			lag.run(ctx, d, measuredFrom, stop)
 		}()
 	}
-	return d.outage(ctx, outageHooks{afterFailover: func(ctx context.Context) error {
+	return d.Outage(ctx, drill.Hooks{AfterFailover: func(ctx context.Context) error {
 		p99, n := lag.p99()
 		if n == 0 {
-			return fmt.Errorf("no write replicated to %s during the steady state: cannot bound the RPO", d.dr)
+			return fmt.Errorf("no write replicated to %s during the steady state: cannot bound the RPO", d.DR)
 		}
-		b := &report.RPOBound{Rate: d.opts.Rate, LagP99Ms: ms(p99), LagSamples: n, AlarmPeriodMs: ms(period)}
-		b.Writes = int(float64(d.opts.Rate) * (p99 + period).Seconds())
-		d.rep.RPO.Bound = b
-		d.rep.Observed = fmt.Sprintf("%d writes/s: report.RPO %d writes, bound %d = %d/s × (p99 lag %.0fms + alarm period %.0fms)",
-			d.opts.Rate, d.rep.RPO.Missing, b.Writes, b.Rate, b.LagP99Ms, b.AlarmPeriodMs)
-		d.say("%s", d.rep.Observed)
-		if d.rep.RPO.Missing > b.Writes {
-			return fmt.Errorf("RPO %d writes is over the bound %d", d.rep.RPO.Missing, b.Writes)
+		b := &report.RPOBound{Rate: d.Options.Rate, LagP99Ms: ms(p99), LagSamples: n, AlarmPeriodMs: ms(period)}
+		b.Writes = int(float64(d.Options.Rate) * (p99 + period).Seconds())
+		d.Report.RPO.Bound = b
+		d.Report.Observed = fmt.Sprintf("%d writes/s: report.RPO %d writes, bound %d = %d/s × (p99 lag %.0fms + alarm period %.0fms)",
+			d.Options.Rate, d.Report.RPO.Missing, b.Writes, b.Rate, b.LagP99Ms, b.AlarmPeriodMs)
+		d.Say("%s", d.Report.Observed)
+		if d.Report.RPO.Missing > b.Writes {
+			return fmt.Errorf("RPO %d writes is over the bound %d", d.Report.RPO.Missing, b.Writes)
 		}
 		return nil
 	}})
@@ -63,7 +64,7 @@ func (d *run) load(ctx context.Context) error {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func (d *run) alarmPeriod(ctx context.Context) (time.Duration, error) {
+func (d scene) alarmPeriod(ctx context.Context) (time.Duration, error) {
 	f, err := d.faults()
 	if err != nil {
 		return 0, err
@@ -77,7 +78,7 @@ func (d *run) alarmPeriod(ctx context.Context) (time.Duration, error) {
 // much of the measurement's own resolution).
 type lagSampler struct{ lags []time.Duration }
 
-func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-chan struct{}) {
+func (l *lagSampler) run(ctx context.Context, d scene, from time.Time, stop <-chan struct{}) {
 	seen := map[string]bool{}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -91,8 +92,8 @@ func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-cha
 		}
 		acked := map[string]time.Time{}
 		var pending []string
-		for _, w := range d.wl.Writes() {
-			if w.Acked() && w.Region == d.primary && w.Sent.After(from) && !seen[w.ID] {
+		for _, w := range d.Workload.Writes() {
+			if w.Acked() && w.Region == d.Primary && w.Sent.After(from) && !seen[w.ID] {
 				acked[w.ID] = w.Done
 				pending = append(pending, w.ID)
 			}
@@ -100,7 +101,7 @@ func (l *lagSampler) run(ctx context.Context, d *run, from time.Time, stop <-cha
 		if len(pending) == 0 {
 			continue
 		}
-		missing, err := workload.MissingItems(ctx, d.clients[d.dr], d.names, pending)
+		missing, err := workload.MissingItems(ctx, d.Clients[d.DR], d.Names, pending)
 		if err != nil {
 			continue
 		}

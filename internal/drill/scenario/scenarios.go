@@ -1,4 +1,4 @@
-package drill
+package scenario
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/control/record"
+	"github.com/pilotlight/pilotlight/internal/drill"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/drill/workload"
 	"github.com/pilotlight/pilotlight/internal/failover"
@@ -17,7 +18,7 @@ import (
 
 // The chaos scenarios (lab only): each injects the fault that would break
 // one of pilotlight's promises and asserts its expected outcome; every
-// drill then checks the invariants (see run.invariants).
+// drill then checks the invariants (drill.Drill.Finish).
 const (
 	// DROutage cuts the DR region: no new epoch, the primary keeps writing.
 	DROutage report.Scenario = "dr-outage"
@@ -79,43 +80,43 @@ type LabFaults interface {
 	AlarmPeriod(ctx context.Context) (time.Duration, error)
 }
 
-func (d *run) faults() (LabFaults, error) {
-	f, ok := d.t.(LabFaults)
+func (d scene) faults() (LabFaults, error) {
+	f, ok := d.Target.(LabFaults)
 	if !ok {
-		return nil, fmt.Errorf("scenario %s runs in the lab only", d.opts.Scenario)
+		return nil, fmt.Errorf("scenario %s runs in the lab only", d.Options.Scenario)
 	}
 	return f, nil
 }
 
-func (d *run) faultFor() time.Duration {
-	if d.opts.FaultFor > 0 {
-		return d.opts.FaultFor
+func (d scene) faultFor() time.Duration {
+	if d.Options.FaultFor > 0 {
+		return d.Options.FaultFor
 	}
 	return 30 * time.Second
 }
 
 // noNewEpoch is the body of dr-outage and witness-outage: the region cut
 // for a while must not cause a failover, and the primary keeps writing.
-func (d *run) noNewEpoch(ctx context.Context, cut string, minRatio float64) error {
+func (d scene) noNewEpoch(ctx context.Context, cut string, minRatio float64) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
 	return d.noNewEpochUnder(ctx, cut+" cut off", minRatio,
 		func(ctx context.Context) error { return f.CutService(ctx, cut, "") },
-		func(ctx context.Context) error { return d.t.Heal(ctx, cut) })
+		func(ctx context.Context) error { return d.Target.Heal(ctx, cut) })
 }
 
 // noNewEpochUnder is noNewEpoch with any fault: inject starts it, heal (nil:
 // it ends by itself) ends it after the fault window.
-func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float64, inject, heal func(ctx context.Context) error) error {
-	d.startWorkload()
-	defer d.stopWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
+func (d scene) noNewEpochUnder(ctx context.Context, fault string, minRatio float64, inject, heal func(ctx context.Context) error) error {
+	d.StartWorkload()
+	defer d.StopWorkload()
+	if err := clock.Sleep(ctx, d.Options.Steady); err != nil {
 		return err
 	}
 	from := time.Now()
-	d.say("FAULT: %s for %s", fault, d.faultFor())
+	d.Say("FAULT: %s for %s", fault, d.faultFor())
 	if err := inject(ctx); err != nil {
 		return err
 	}
@@ -128,16 +129,16 @@ func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float6
 			return err
 		}
 	}
-	d.say("HEAL: %s over", fault)
+	d.Say("HEAL: %s over", fault)
 	v, err := d.settle(ctx)
 	if err != nil {
 		return err
 	}
 	acked, sent := 0, 0
-	for _, w := range d.wl.Writes() {
+	for _, w := range d.Workload.Writes() {
 		if w.Sent.After(from) && w.Sent.Before(to) {
 			sent++
-			if w.Acked() && w.Region == d.primary {
+			if w.Acked() && w.Region == d.Primary {
 				acked++
 			}
 		}
@@ -146,36 +147,36 @@ func (d *run) noNewEpochUnder(ctx context.Context, fault string, minRatio float6
 	if sent > 0 {
 		ratio = float64(acked) / float64(sent)
 	}
-	d.rep.Observed = fmt.Sprintf("epoch %d held by %s; primary acknowledged %.1f%% of %d writes during the fault", v.Active.Epoch, v.Active.Region, 100*ratio, sent)
-	if v.Active.Region != d.primary || v.Active.Epoch != d.primaryEpochBase {
+	d.Report.Observed = fmt.Sprintf("epoch %d held by %s; primary acknowledged %.1f%% of %d writes during the fault", v.Active.Epoch, v.Active.Region, 100*ratio, sent)
+	if v.Active.Region != d.Primary || v.Active.Epoch != d.EpochBase {
 		return fmt.Errorf("a new epoch began under %s alone: %s at epoch %d", fault, v.Active.Region, v.Active.Epoch)
 	}
 	if ratio < minRatio {
-		return fmt.Errorf("the primary acknowledged %.1f%% of writes under %s, want ≥ %.0f%% (why not: %v)", 100*ratio, fault, 100*minRatio, summarize(d.wl.Writes(), d.startedAt).Reasons)
+		return fmt.Errorf("the primary acknowledged %.1f%% of writes under %s, want ≥ %.0f%% (why not: %v)", 100*ratio, fault, 100*minRatio, drill.Summarize(d.Workload.Writes(), d.StartedAt).Reasons)
 	}
 	return nil
 }
 
-func (d *run) minAckRatio() float64 {
-	if d.opts.MinAckRatio > 0 {
-		return d.opts.MinAckRatio
+func (d scene) minAckRatio() float64 {
+	if d.Options.MinAckRatio > 0 {
+		return d.Options.MinAckRatio
 	}
 	return 0.95
 }
 
 // settle lets the workload run for opts.After, stops it, and reads the
 // control records' view.
-func (d *run) settle(ctx context.Context) (record.View, error) {
-	if err := clock.Sleep(ctx, d.opts.After); err != nil {
+func (d scene) settle(ctx context.Context) (record.View, error) {
+	if err := clock.Sleep(ctx, d.Options.After); err != nil {
 		return record.View{}, err
 	}
-	d.stopWorkload()
-	return d.fc.View(ctx, d.primary, d.dr)
+	d.StopWorkload()
+	return d.Controller.View(ctx, d.Primary, d.DR)
 }
 
-func (d *run) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.dr, d.minAckRatio()) }
+func (d scene) drOutage(ctx context.Context) error { return d.noNewEpoch(ctx, d.DR, d.minAckRatio()) }
 
-func (d *run) witnessOutage(ctx context.Context) error {
+func (d scene) witnessOutage(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
@@ -186,50 +187,39 @@ func (d *run) witnessOutage(ctx context.Context) error {
 	return d.noNewEpoch(ctx, f.Witness(), d.minAckRatio())
 }
 
-// outageHooks put something into the region-outage drill: afterFailover
-// runs once the DR region has taken over (the primary still cut), and
-// beforeFailback after the heal. run.faultHook replaces the fault itself.
-type outageHooks struct {
-	afterFailover  func(ctx context.Context) error
-	beforeFailback func(ctx context.Context) error
-	// failback, when set, runs the failback in place of the planned run
-	// (a scenario that interrupts it); it returns how it ended.
-	failback func(ctx context.Context) (failover.Result, error)
-}
-
-func (d *run) returnBeforeFence(ctx context.Context) error {
+func (d scene) returnBeforeFence(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
 	var prober *workload.Workload
-	return d.outage(ctx, outageHooks{
-		afterFailover: func(ctx context.Context) error {
-			d.say("DR DynamoDB answers 5s late (the fence cannot land); %s returns", d.primary)
-			if err := f.Latency(ctx, d.dr, "dynamodb", 5*time.Second); err != nil {
+	return d.Outage(ctx, drill.Hooks{
+		AfterFailover: func(ctx context.Context) error {
+			d.Say("DR DynamoDB answers 5s late (the fence cannot land); %s returns", d.Primary)
+			if err := f.Latency(ctx, d.DR, "dynamodb", 5*time.Second); err != nil {
 				return err
 			}
-			if err := d.t.Heal(ctx, d.primary); err != nil {
+			if err := d.Target.Heal(ctx, d.Primary); err != nil {
 				return err
 			}
 			// A client that still sends to the old primary directly.
-			prober = &workload.Workload{Route: func() string { return d.t.RegionURL(d.primary) }, Rate: 10, Concurrency: 2,
-				RunID: d.wl.RunID + "-direct", HTTP: d.t.HTTP()}
+			prober = &workload.Workload{Route: func() string { return d.Target.RegionURL(d.Primary) }, Rate: 10, Concurrency: 2,
+				RunID: d.Workload.RunID + "-direct", HTTP: d.Target.HTTP()}
 			pctx, cancel := context.WithTimeout(ctx, 6*time.Second)
 			prober.Run(pctx)
 			cancel()
-			d.extra = append(d.extra, prober)
-			if err := d.t.Heal(ctx, d.dr); err != nil {
+			d.Extra = append(d.Extra, prober)
+			if err := d.Target.Heal(ctx, d.DR); err != nil {
 				return err
 			}
 			acked := 0
 			for _, w := range prober.Writes() {
-				if w.Acked() && w.Region == d.primary {
+				if w.Acked() && w.Region == d.Primary {
 					acked++
 				}
 			}
-			d.rep.Observed = fmt.Sprintf("%d of %d writes sent to the returning %s acknowledged", acked, len(prober.Writes()), d.primary)
-			d.say("returning primary: %s", d.rep.Observed)
+			d.Report.Observed = fmt.Sprintf("%d of %d writes sent to the returning %s acknowledged", acked, len(prober.Writes()), d.Primary)
+			d.Say("returning primary: %s", d.Report.Observed)
 			if acked > 0 {
 				return fmt.Errorf("the returning primary acknowledged %d writes at its old epoch", acked)
 			}
@@ -238,42 +228,42 @@ func (d *run) returnBeforeFence(ctx context.Context) error {
 	})
 }
 
-func (d *run) greyThenHard(ctx context.Context) error {
+func (d scene) greyThenHard(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	d.faultHook = func(ctx context.Context) (string, error) {
-		if err := f.Latency(ctx, d.primary, "dynamodb", 700*time.Millisecond); err != nil {
+	d.FaultHook = func(ctx context.Context) (string, error) {
+		if err := f.Latency(ctx, d.Primary, "dynamodb", 700*time.Millisecond); err != nil {
 			return "", err
 		}
-		d.say("grey: %s DynamoDB +700ms for 5s", d.primary)
+		d.Say("grey: %s DynamoDB +700ms for 5s", d.Primary)
 		if err := clock.Sleep(ctx, 5*time.Second); err != nil {
 			return "", err
 		}
-		return d.t.Inject(ctx, d.primary)
+		return d.Target.Inject(ctx, d.Primary)
 	}
-	return d.outage(ctx, outageHooks{})
+	return d.Outage(ctx, drill.Hooks{})
 }
 
 // drSlowWhilePrimaryCut is the fault of refused-then-healed and
 // double-fault: one of the DR region's services answers late while the
 // primary is cut; 8 s later (well past detection) the DR region heals and
 // the primary stays cut. during, when set, checks the state at that point.
-func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during func(ctx context.Context) error) func(ctx context.Context) (string, error) {
+func (d scene) drSlowWhilePrimaryCut(svc string, latency time.Duration, during func(ctx context.Context) error) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		f, err := d.faults()
 		if err != nil {
 			return "", err
 		}
-		if err := f.Latency(ctx, d.dr, svc, latency); err != nil {
+		if err := f.Latency(ctx, d.DR, svc, latency); err != nil {
 			return "", err
 		}
-		how, err := d.t.Inject(ctx, d.primary)
+		how, err := d.Target.Inject(ctx, d.Primary)
 		if err != nil {
 			return "", err
 		}
-		d.say("%s; %s %s answers %s late", how, d.dr, svc, latency)
+		d.Say("%s; %s %s answers %s late", how, d.DR, svc, latency)
 		if err := clock.Sleep(ctx, 8*time.Second); err != nil {
 			return "", err
 		}
@@ -282,48 +272,48 @@ func (d *run) drSlowWhilePrimaryCut(svc string, latency time.Duration, during fu
 				return "", err
 			}
 		}
-		if err := d.t.Heal(ctx, d.dr); err != nil {
+		if err := d.Target.Heal(ctx, d.DR); err != nil {
 			return "", err
 		}
-		d.say("%s healed; the primary is still cut", d.dr)
+		d.Say("%s healed; the primary is still cut", d.DR)
 		return how, nil
 	}
 }
 
-func (d *run) refusedThenHealed(ctx context.Context) error {
-	d.faultHook = d.drSlowWhilePrimaryCut("s3", 3*time.Second, func(ctx context.Context) error {
-		v, err := d.fc.View(ctx, d.primary, d.dr)
-		if err == nil && v.Active.Region == d.dr {
-			return fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.dr)
+func (d scene) refusedThenHealed(ctx context.Context) error {
+	d.FaultHook = d.drSlowWhilePrimaryCut("s3", 3*time.Second, func(ctx context.Context) error {
+		v, err := d.Controller.View(ctx, d.Primary, d.DR)
+		if err == nil && v.Active.Region == d.DR {
+			return fmt.Errorf("failover to %s happened while its S3 was slow: the target-health guard did not hold", d.DR)
 		}
 		return nil
 	})
-	return d.outage(ctx, outageHooks{})
+	return d.Outage(ctx, drill.Hooks{})
 }
 
-func (d *run) failbackPaused(ctx context.Context) error {
+func (d scene) failbackPaused(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
+	return d.Outage(ctx, drill.Hooks{BeforeFailback: func(ctx context.Context) error {
 		if err := f.PauseReplication(ctx, true); err != nil {
 			return err
 		}
-		before, err := d.fc.View(ctx, d.primary, d.dr)
+		before, err := d.Controller.View(ctx, d.Primary, d.DR)
 		if err != nil {
 			return err
 		}
-		_, ferr := d.failback(ctx, "failback with replication paused")
+		_, ferr := d.Failback(ctx, "failback with replication paused")
 		var ge *failover.GuardError
-		after, err := d.fc.View(ctx, d.primary, d.dr)
+		after, err := d.Controller.View(ctx, d.Primary, d.DR)
 		if err != nil {
 			return err
 		}
-		ws, werr := d.fc.Stores()[d.dr].WriteState(ctx)
-		writable := werr == nil && ws.Writable(d.dr, time.Now(), d.fc.LeaseConfig()) == nil
-		d.rep.Observed = fmt.Sprintf("failback: %v; %s still writable: %v", ferr, d.dr, writable)
-		d.say("paused failback: %v", ferr)
+		ws, werr := d.Controller.Stores()[d.DR].WriteState(ctx)
+		writable := werr == nil && ws.Writable(d.DR, time.Now(), d.Controller.LeaseConfig()) == nil
+		d.Report.Observed = fmt.Sprintf("failback: %v; %s still writable: %v", ferr, d.DR, writable)
+		d.Say("paused failback: %v", ferr)
 		if err := f.PauseReplication(ctx, false); err != nil {
 			return err
 		}
@@ -333,13 +323,13 @@ func (d *run) failbackPaused(ctx context.Context) error {
 		case after.Active.Region != before.Active.Region || after.Active.Epoch != before.Active.Epoch || after.Active.Hold != "":
 			return fmt.Errorf("a refused failback moved the control records: %+v → %+v", before.Active, after.Active)
 		case !writable:
-			return fmt.Errorf("after a refused failback %s does not accept writes", d.dr)
+			return fmt.Errorf("after a refused failback %s does not accept writes", d.DR)
 		}
 		return nil
 	}})
 }
 
-func (d *run) failbackLag(ctx context.Context) error {
+func (d scene) failbackLag(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
@@ -349,32 +339,32 @@ func (d *run) failbackLag(ctx context.Context) error {
 		return err
 	}
 	defer f.SetLag(context.WithoutCancel(ctx), prev)
-	return d.outage(ctx, outageHooks{beforeFailback: func(ctx context.Context) error {
-		d.say("replication lag 5s")
+	return d.Outage(ctx, drill.Hooks{BeforeFailback: func(ctx context.Context) error {
+		d.Say("replication lag 5s")
 		return f.SetLag(ctx, 5*time.Second)
 	}})
 }
 
-func (d *run) flapping(ctx context.Context) error {
+func (d scene) flapping(ctx context.Context) error {
 	if _, err := d.faults(); err != nil {
 		return err
 	}
-	d.startWorkload()
-	defer d.stopWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
+	d.StartWorkload()
+	defer d.StopWorkload()
+	if err := clock.Sleep(ctx, d.Options.Steady); err != nil {
 		return err
 	}
 	flap := func(every, total time.Duration) error {
-		d.say("FAULT: %s cut and restored every %s for %s", d.primary, every, total)
+		d.Say("FAULT: %s cut and restored every %s for %s", d.Primary, every, total)
 		end := time.Now().Add(total)
 		for time.Now().Before(end) {
-			if _, err := d.t.Inject(ctx, d.primary); err != nil {
+			if _, err := d.Target.Inject(ctx, d.Primary); err != nil {
 				return err
 			}
 			if err := clock.Sleep(ctx, every); err != nil {
 				return err
 			}
-			if err := d.t.Heal(ctx, d.primary); err != nil {
+			if err := d.Target.Heal(ctx, d.Primary); err != nil {
 				return err
 			}
 			if err := clock.Sleep(ctx, every); err != nil {
@@ -393,8 +383,8 @@ func (d *run) flapping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n := v.HighestEpoch() - d.primaryEpochBase
-	d.rep.Observed = fmt.Sprintf("%d failovers (epoch %d → %d, %s active)", n, d.primaryEpochBase, v.HighestEpoch(), v.Active.Region)
+	n := v.HighestEpoch() - d.EpochBase
+	d.Report.Observed = fmt.Sprintf("%d failovers (epoch %d → %d, %s active)", n, d.EpochBase, v.HighestEpoch(), v.Active.Region)
 	if n > 1 {
 		return fmt.Errorf("flapping caused %d failovers, want at most one", n)
 	}
@@ -403,60 +393,60 @@ func (d *run) flapping(ctx context.Context) error {
 
 // failBackIfNeeded fails back when the DR region is active, so the regions
 // can be compared whole at the end.
-func (d *run) failBackIfNeeded(ctx context.Context, reason string) error {
-	v, err := d.fc.View(ctx, d.primary, d.dr)
-	if err != nil || v.Active.Region != d.dr {
+func (d scene) failBackIfNeeded(ctx context.Context, reason string) error {
+	v, err := d.Controller.View(ctx, d.Primary, d.DR)
+	if err != nil || v.Active.Region != d.DR {
 		return err
 	}
-	if err := d.t.FailbackReplication(ctx, true); err != nil {
+	if err := d.Target.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
-	if _, err := d.failback(ctx, reason); err != nil {
+	if _, err := d.Failback(ctx, reason); err != nil {
 		return fmt.Errorf("failback %s: %w", reason, err)
 	}
 	return nil
 }
 
-func (d *run) doubleFault(ctx context.Context) error {
-	d.faultHook = d.drSlowWhilePrimaryCut("dynamodb", 700*time.Millisecond, nil)
-	return d.outage(ctx, outageHooks{})
+func (d scene) doubleFault(ctx context.Context) error {
+	d.FaultHook = d.drSlowWhilePrimaryCut("dynamodb", 700*time.Millisecond, nil)
+	return d.Outage(ctx, drill.Hooks{})
 }
 
 // controllerCrash is controller-crash-after-PHASE.
-func (d *run) controllerCrash(ctx context.Context) error {
+func (d scene) controllerCrash(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	phase := strings.TrimPrefix(string(d.opts.Scenario), "controller-crash-after-")
+	phase := strings.TrimPrefix(string(d.Options.Scenario), "controller-crash-after-")
 	if err := f.CrashControllerAfter(ctx, phase); err != nil {
 		return err
 	}
 	defer f.CrashControllerAfter(context.WithoutCancel(ctx), "")
-	return d.outage(ctx, outageHooks{afterFailover: func(ctx context.Context) error {
-		fo := d.rep.Failover
-		d.rep.Observed = fmt.Sprintf("controller killed after %s; %s writable %.2fs after the fault at epoch %d", phase, d.dr, fo.RTOSeconds, fo.Epoch)
-		if fo.Epoch != d.primaryEpochBase+1 {
-			return fmt.Errorf("the epoch advanced from %d to %d: a resumed run must not claim twice", d.primaryEpochBase, fo.Epoch)
+	return d.Outage(ctx, drill.Hooks{AfterFailover: func(ctx context.Context) error {
+		fo := d.Report.Failover
+		d.Report.Observed = fmt.Sprintf("controller killed after %s; %s writable %.2fs after the fault at epoch %d", phase, d.DR, fo.RTOSeconds, fo.Epoch)
+		if fo.Epoch != d.EpochBase+1 {
+			return fmt.Errorf("the epoch advanced from %d to %d: a resumed run must not claim twice", d.EpochBase, fo.Epoch)
 		}
 		return nil
 	}})
 }
 
-func (d *run) clockSkew(ctx context.Context) error {
+func (d scene) clockSkew(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	skew := d.fc.LeaseConfig().Epsilon / 2
-	if err := f.SetClockOffset(ctx, d.dr, skew); err != nil {
+	skew := d.Controller.LeaseConfig().Epsilon / 2
+	if err := f.SetClockOffset(ctx, d.DR, skew); err != nil {
 		return err
 	}
-	defer f.SetClockOffset(context.WithoutCancel(ctx), d.dr, 0)
-	d.say("%s's functions read the time %s ahead", d.dr, skew)
-	err = d.outage(ctx, outageHooks{})
-	if d.rep.Failover != nil {
-		d.rep.Observed = fmt.Sprintf("failover to %s at epoch %d with its clock %s ahead", d.dr, d.rep.Failover.Epoch, skew)
+	defer f.SetClockOffset(context.WithoutCancel(ctx), d.DR, 0)
+	d.Say("%s's functions read the time %s ahead", d.DR, skew)
+	err = d.Outage(ctx, drill.Hooks{})
+	if d.Report.Failover != nil {
+		d.Report.Observed = fmt.Sprintf("failover to %s at epoch %d with its clock %s ahead", d.DR, d.Report.Failover.Epoch, skew)
 	}
 	return err
 }
@@ -466,7 +456,7 @@ func (d *run) clockSkew(ctx context.Context) error {
 // 0.5 s later: the later write must survive in both regions.
 const LWWSameKey report.Scenario = "lww-same-key"
 
-func (d *run) lwwSameKey(ctx context.Context) error {
+func (d scene) lwwSameKey(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
@@ -475,34 +465,34 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("lww%d-%d", time.Now().UnixMilli(), i)
 	}
-	if err := f.Latency(ctx, d.primary, "dynamodb", 3*time.Second); err != nil {
+	if err := f.Latency(ctx, d.Primary, "dynamodb", 3*time.Second); err != nil {
 		return err
 	}
-	d.say("FAULT: %s DynamoDB answers 3s late; the same %d keys written there, then in %s 0.5s later", d.primary, len(keys), d.dr)
+	d.Say("FAULT: %s DynamoDB answers 3s late; the same %d keys written there, then in %s 0.5s later", d.Primary, len(keys), d.DR)
 	// The primary's writes commit at once (a client behind the fault proxy:
 	// only the region's stream reader is slowed), then the DR region's.
-	early, err := f.Behind(d.primary)
+	early, err := f.Behind(d.Primary)
 	if err != nil {
 		return err
 	}
-	if err := workload.PutOrders(ctx, early, d.names, keys, "earlier-"+d.primary); err != nil {
+	if err := workload.PutOrders(ctx, early, d.Names, keys, "earlier-"+d.Primary); err != nil {
 		return err
 	}
 	if err := clock.Sleep(ctx, 500*time.Millisecond); err != nil {
 		return err
 	}
-	if err := workload.PutOrders(ctx, d.clients[d.dr], d.names, keys, "later-"+d.dr); err != nil {
+	if err := workload.PutOrders(ctx, d.Clients[d.DR], d.Names, keys, "later-"+d.DR); err != nil {
 		return err
 	}
-	if err := d.t.Heal(ctx, d.primary); err != nil {
+	if err := d.Target.Heal(ctx, d.Primary); err != nil {
 		return err
 	}
-	want := "later-" + d.dr
+	want := "later-" + d.DR
 	var got map[string]string
-	err = d.poll(ctx, "both regions hold the later write", func() (bool, error) {
+	err = d.Poll(ctx, "both regions hold the later write", func() (bool, error) {
 		got = map[string]string{}
-		for _, r := range []string{d.primary, d.dr} {
-			m, err := workload.OrderNotes(ctx, d.clients[r], d.names, keys)
+		for _, r := range []string{d.Primary, d.DR} {
+			m, err := workload.OrderNotes(ctx, d.Clients[r], d.Names, keys)
 			if err != nil {
 				return false, err
 			}
@@ -523,7 +513,7 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 			wrong++
 		}
 	}
-	d.rep.Observed = fmt.Sprintf("%d of %d copies hold the later write", 2*len(keys)-wrong, 2*len(keys))
+	d.Report.Observed = fmt.Sprintf("%d of %d copies hold the later write", 2*len(keys)-wrong, 2*len(keys))
 	if err != nil {
 		return fmt.Errorf("the later write did not survive everywhere: %v", got)
 	}
@@ -538,33 +528,33 @@ func (d *run) lwwSameKey(ctx context.Context) error {
 // stop acknowledging before the new one starts.
 const InterRegionPartition report.Scenario = "inter-region-partition"
 
-func (d *run) partition(ctx context.Context) error {
+func (d scene) partition(ctx context.Context) error {
 	f, err := d.faults()
 	if err != nil {
 		return err
 	}
-	d.startWorkload()
-	defer d.stopWorkload()
-	if err := clock.Sleep(ctx, d.opts.Steady); err != nil {
+	d.StartWorkload()
+	defer d.StopWorkload()
+	if err := clock.Sleep(ctx, d.Options.Steady); err != nil {
 		return err
 	}
-	d.say("FAULT: %s and %s cannot reach each other (replication stops); clients reach both", d.primary, d.dr)
-	if err := f.CutLink(ctx, d.primary, d.dr); err != nil {
+	d.Say("FAULT: %s and %s cannot reach each other (replication stops); clients reach both", d.Primary, d.DR)
+	if err := f.CutLink(ctx, d.Primary, d.DR); err != nil {
 		return err
 	}
 	if err := clock.Sleep(ctx, d.faultFor()); err != nil {
 		return err
 	}
-	v, err := d.fc.View(ctx, d.primary, d.dr)
+	v, err := d.Controller.View(ctx, d.Primary, d.DR)
 	if err != nil {
 		return err
 	}
-	if v.Active.Region != d.primary || v.Active.Epoch != d.primaryEpochBase {
+	if v.Active.Region != d.Primary || v.Active.Epoch != d.EpochBase {
 		return fmt.Errorf("a partition alone caused a failover: %s at epoch %d", v.Active.Region, v.Active.Epoch)
 	}
-	d.say("no failover after %s; an operator forces one", d.faultFor())
+	d.Say("no failover after %s; an operator forces one", d.faultFor())
 	forcedAt := time.Now()
-	res, err := d.fc.Run(ctx, failover.Request{From: d.primary, To: d.dr, Operator: true, Force: true, Reason: "drill: forced failover during a partition"})
+	res, err := d.Controller.Run(ctx, failover.Request{From: d.Primary, To: d.DR, Operator: true, Force: true, Reason: "drill: forced failover during a partition"})
 	if err != nil {
 		return fmt.Errorf("forced failover: %w", err)
 	}
@@ -572,16 +562,16 @@ func (d *run) partition(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.rep.Observed = fmt.Sprintf("no failover during the partition; forced to epoch %d: %s's last write %.2fs before %s's first", res.Epoch, d.primary, gap.Seconds(), d.dr)
-	d.say("%s", d.rep.Observed)
-	if err := d.t.Heal(ctx, ""); err != nil {
+	d.Report.Observed = fmt.Sprintf("no failover during the partition; forced to epoch %d: %s's last write %.2fs before %s's first", res.Epoch, d.Primary, gap.Seconds(), d.DR)
+	d.Say("%s", d.Report.Observed)
+	if err := d.Target.Heal(ctx, ""); err != nil {
 		return err
 	}
-	if err := d.t.FailbackReplication(ctx, true); err != nil {
+	if err := d.Target.FailbackReplication(ctx, true); err != nil {
 		return err
 	}
-	d.say("HEAL: the link is back; failing back")
-	if _, err := d.failback(ctx, "after the partition"); err != nil {
+	d.Say("HEAL: the link is back; failing back")
+	if _, err := d.Failback(ctx, "after the partition"); err != nil {
 		return fmt.Errorf("failback: %w", err)
 	}
 	return nil

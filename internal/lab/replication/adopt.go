@@ -1,4 +1,4 @@
-package lab
+package replication
 
 import (
 	"cmp"
@@ -58,59 +58,56 @@ type adoptions struct {
 	Buckets map[string]string `json:"buckets"` // bucket -> replica
 }
 
-func (l *Lab) adoptedPath() string { return filepath.Join(l.opts.Dir, "replication", "adopted.json") }
+func (s *Set) adoptedPath() string { return filepath.Join(s.cfg.Dir, "adopted.json") }
 
 // Replicate makes the lab replicate a user's table or bucket between the
 // two regions. A table must exist in both with the same key schema and a
 // NEW_AND_OLD_IMAGES stream; a bucket and its replica must exist and be
 // versioned. Idempotent, and remembered across restarts.
-func (l *Lab) Replicate(ctx context.Context, a Adopted) error {
-	if err := a.check(l.opts.Names, l.regions[0].name, l.regions[1].name); err != nil {
+func (s *Set) Replicate(ctx context.Context, a Adopted) error {
+	if err := a.check(s.cfg.Names, s.cfg.Tables[0].Name, s.cfg.Tables[1].Name); err != nil {
 		return err
 	}
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if a.Table != "" {
-		if _, ok := l.adopted[a.Table]; ok {
+		if _, ok := s.adopted[a.Table]; ok {
 			return nil
 		}
-		if err := l.startAdopted(ctx, a.Table); err != nil {
+		if err := s.startAdopted(ctx, a.Table); err != nil {
 			return err
 		}
 	} else {
-		if r, ok := l.adoptedBuckets[a.Bucket]; ok {
+		if r, ok := s.buckets[a.Bucket]; ok {
 			if r != a.Replica {
 				return fmt.Errorf("bucket %s is replicated to %s already: remove it first (protect remove) to replicate it to %s", a.Bucket, r, a.Replica)
 			}
 			return nil
 		}
-		if err := l.checkVersioned(ctx, a); err != nil {
+		if err := s.checkVersioned(ctx, a); err != nil {
 			return err
 		}
-		l.objects.AddBucket(a.Bucket, a.Replica)
-		if l.adoptedBuckets == nil {
-			l.adoptedBuckets = map[string]string{}
-		}
-		l.adoptedBuckets[a.Bucket] = a.Replica
+		s.objects.AddBucket(a.Bucket, a.Replica)
+		s.buckets[a.Bucket] = a.Replica
 	}
-	if err := l.saveAdopted(); err != nil {
+	if err := s.saveAdopted(); err != nil {
 		return err
 	}
-	l.event("replication", "", "the lab now replicates "+a.String())
+	s.cfg.Event("the lab now replicates " + a.String())
 	return nil
 }
 
 // checkVersioned says which of an adopted bucket pair is missing or not
 // versioned: replication copies versions, and needs them on both sides.
-func (l *Lab) checkVersioned(ctx context.Context, a Adopted) error {
+func (s *Set) checkVersioned(ctx context.Context, a Adopted) error {
 	for i, b := range []string{a.Bucket, a.Replica} {
-		r := l.regions[i]
-		out, err := r.clients.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)})
+		r := s.cfg.Objects[i]
+		out, err := r.Clients.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(b)})
 		if err != nil {
-			return fmt.Errorf("bucket %s in %s: %w (create it, versioned, first)", b, r.name, err)
+			return fmt.Errorf("bucket %s in %s: %w (create it, versioned, first)", b, r.Name, err)
 		}
 		if out.Status != s3types.BucketVersioningStatusEnabled {
-			return fmt.Errorf("bucket %s in %s is not versioned: enable versioning (protect apply does)", b, r.name)
+			return fmt.Errorf("bucket %s in %s is not versioned: enable versioning (protect apply does)", b, r.Name)
 		}
 	}
 	return nil
@@ -119,62 +116,62 @@ func (l *Lab) checkVersioned(ctx context.Context, a Adopted) error {
 // StopReplicating undoes Replicate: the replicator stops (its changes in
 // flight are applied or dropped with it) and the adoption is forgotten.
 // Neither region's table or bucket is touched. Idempotent.
-func (l *Lab) StopReplicating(_ context.Context, a Adopted) error {
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
+func (s *Set) StopReplicating(_ context.Context, a Adopted) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if a.Bucket != "" {
-		if _, ok := l.adoptedBuckets[a.Bucket]; !ok {
+		if _, ok := s.buckets[a.Bucket]; !ok {
 			return nil
 		}
-		l.objects.RemoveBucket(a.Bucket)
-		delete(l.adoptedBuckets, a.Bucket)
+		s.objects.RemoveBucket(a.Bucket)
+		delete(s.buckets, a.Bucket)
 	} else {
-		t, ok := l.adopted[a.Table]
+		t, ok := s.adopted[a.Table]
 		if !ok {
 			return nil
 		}
 		t.cancel()
 		<-t.done
-		delete(l.adopted, a.Table)
-		_ = os.Remove(filepath.Join(l.opts.Dir, "replication", "table-"+a.Table+".json"))
+		delete(s.adopted, a.Table)
+		_ = os.Remove(filepath.Join(s.cfg.Dir, "table-"+a.Table+".json"))
 	}
-	if err := l.saveAdopted(); err != nil {
+	if err := s.saveAdopted(); err != nil {
 		return err
 	}
-	l.event("replication", "", "the lab no longer replicates "+a.String())
+	s.cfg.Event("the lab no longer replicates " + a.String())
 	return nil
 }
 
-// AdoptedResources lists what the lab replicates for users, tables first.
-func (l *Lab) AdoptedResources() []Adopted {
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
+// Adopted lists what the lab replicates for users, tables first.
+func (s *Set) Adopted() []Adopted {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []Adopted
-	for _, t := range l.adoptedTables() {
+	for _, t := range s.adoptedTables() {
 		out = append(out, Adopted{Table: t})
 	}
-	for b, r := range l.adoptedBuckets {
+	for b, r := range s.buckets {
 		out = append(out, Adopted{Bucket: b, Replica: r})
 	}
-	slices.SortFunc(out[len(l.adopted):], func(a, b Adopted) int { return cmp.Compare(a.Bucket, b.Bucket) })
+	slices.SortFunc(out[len(s.adopted):], func(a, b Adopted) int { return cmp.Compare(a.Bucket, b.Bucket) })
 	return out
 }
 
 // adoptedTables is the adopted tables' names, sorted; the caller holds
-// adoptMu.
-func (l *Lab) adoptedTables() []string {
-	names := make([]string, 0, len(l.adopted))
-	for n := range l.adopted {
+// mu.
+func (s *Set) adoptedTables() []string {
+	names := make([]string, 0, len(s.adopted))
+	for n := range s.adopted {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names
 }
 
-// saveAdopted writes the adoptions; the caller holds adoptMu.
-func (l *Lab) saveAdopted() error {
-	b, _ := json.Marshal(adoptions{Tables: l.adoptedTables(), Buckets: l.adoptedBuckets})
-	return os.WriteFile(l.adoptedPath(), b, 0o644)
+// saveAdopted writes the adoptions; the caller holds mu.
+func (s *Set) saveAdopted() error {
+	b, _ := json.Marshal(adoptions{Tables: s.adoptedTables(), Buckets: s.buckets})
+	return os.WriteFile(s.adoptedPath(), b, 0o644)
 }
 
 // adoptedTable is one adopted table's replicator and how to stop it.
@@ -185,34 +182,28 @@ type adoptedTable struct {
 }
 
 // startAdopted starts one adopted table's replicator; the caller holds
-// adoptMu.
-func (l *Lab) startAdopted(ctx context.Context, table string) error {
-	if l.replCtx == nil {
-		return errors.New("replication is not running")
-	}
-	lag, paused := l.tables.Settings()
-	t, err := tables.New(ctx, tables.Config{Regions: l.replRegions, Table: table, Lag: lag, Path: filepath.Join(l.opts.Dir, "replication", "table-"+table+".json"), Log: l.log,
-		Cut: func(r string) bool { return l.isCut(r, region.DynamoDB) }})
+// mu.
+func (s *Set) startAdopted(ctx context.Context, table string) error {
+	lag, paused := s.tables.Settings()
+	t, err := tables.New(ctx, tables.Config{Regions: s.cfg.Tables, Table: table, Lag: lag, Path: filepath.Join(s.cfg.Dir, "table-"+table+".json"), Log: s.cfg.Log,
+		Cut: s.cut(region.DynamoDB)})
 	if err != nil {
 		return fmt.Errorf("replicate table %s: %w", table, err)
 	}
 	t.SetPaused(paused)
-	if l.adopted == nil {
-		l.adopted = map[string]*adoptedTable{}
-	}
-	rctx, cancel := context.WithCancel(l.replCtx)
+	rctx, cancel := context.WithCancel(s.ctx)
 	a := &adoptedTable{r: t, cancel: cancel, done: make(chan struct{})}
-	l.adopted[table] = a
-	l.wg.Add(1)
-	go func() { defer l.wg.Done(); defer close(a.done); t.Run(rctx) }()
+	s.adopted[table] = a
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); defer close(a.done); t.Run(rctx) }()
 	return nil
 }
 
-// resumeAdopted serves again what was adopted before the lab last
+// resume serves again what was adopted before the lab last
 // stopped. A table gone since is logged and left out. A record written
 // before buckets could be adopted (a list of tables) is read as such.
-func (l *Lab) resumeAdopted(ctx context.Context) error {
-	b, err := os.ReadFile(l.adoptedPath())
+func (s *Set) resume(ctx context.Context) error {
+	b, err := os.ReadFile(s.adoptedPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -222,46 +213,22 @@ func (l *Lab) resumeAdopted(ctx context.Context) error {
 	var rec adoptions
 	if err := json.Unmarshal(b, &rec); err != nil {
 		if json.Unmarshal(b, &rec.Tables) != nil {
-			return fmt.Errorf("%s: %w (delete it to stop replicating adopted tables and buckets)", l.adoptedPath(), err)
+			return fmt.Errorf("%s: %w (delete it to stop replicating adopted tables and buckets)", s.adoptedPath(), err)
 		}
 	}
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, n := range rec.Tables {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := l.startAdopted(cctx, n)
+		err := s.startAdopted(cctx, n)
 		cancel()
 		if err != nil {
-			l.log.Warn("adopted table not replicated", "table", n, "err", err)
+			s.cfg.Log.Warn("adopted table not replicated", "table", n, "err", err)
 		}
 	}
-	l.adoptedBuckets = map[string]string{}
 	for b, r := range rec.Buckets {
-		l.objects.AddBucket(b, r)
-		l.adoptedBuckets[b] = r
+		s.objects.AddBucket(b, r)
+		s.buckets[b] = r
 	}
 	return nil
-}
-
-// eachTableReplicator calls f for pilotlight's table replicator and every
-// adopted one.
-func (l *Lab) eachTableReplicator(f func(*tables.Replicator)) {
-	f(l.tables)
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
-	for _, a := range l.adopted {
-		f(a.r)
-	}
-}
-
-// adoptedStatus is the replication status of the adopted tables (adopted
-// buckets are in the object replicator's).
-func (l *Lab) adoptedStatus() []region.ReplicationStatus {
-	l.adoptMu.Lock()
-	defer l.adoptMu.Unlock()
-	var out []region.ReplicationStatus
-	for _, a := range l.adopted {
-		out = append(out, a.r.Status()...)
-	}
-	return out
 }
