@@ -21,8 +21,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 	"github.com/pilotlight/pilotlight/internal/protect"
 	"github.com/pilotlight/pilotlight/internal/protect/inventory"
-	"github.com/pilotlight/pilotlight/internal/target"
-	"github.com/pilotlight/pilotlight/internal/target/labtarget"
 )
 
 // drillLong is drill --help: what a drill does, its scenarios (from the drill package's table), the AWS target, --app and the report.
@@ -96,15 +94,15 @@ func newDrillCmd(g *globals) *cobra.Command {
 				progress = io.Discard
 			}
 			o.RTOObjective, o.RPOObjective = s.RTOObjective, s.RPOObjective
-			var t target.Target
 			if s.Target == config.TargetAWS {
 				if !cmd.Flags().Changed("timeout") {
 					o.Timeout = 10 * time.Minute // a free-profile alarm takes minutes
 				}
-				if t, err = resolveTarget(g, cmd); err != nil {
-					return err
-				}
-			} else if t, err = labForDrill(cmd, g, s, progress); err != nil {
+			} else if err := g.startLab(cmd, g, s, progress); err != nil {
+				return err
+			}
+			t, err := g.connect(cmd, s)
+			if err != nil {
 				return err
 			}
 			defer t.Close()
@@ -236,24 +234,21 @@ func appTable(dir, app, table string) (protect.Plan, string, error) {
 	return p, table, nil
 }
 
-// labForDrill connects to the lab, starting it (and fetching what it
-// needs) when it is not running.
-func labForDrill(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) (*labtarget.Lab, error) {
-	t, err := labtarget.Connect(s.LabDir)
-	if err == nil {
-		return t, nil
+// ensureLab starts the lab (fetching what it needs) when none is running
+// in s.LabDir; a lab left behind by a dead supervisor is cleaned up first.
+func ensureLab(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) error {
+	if _, err := remote.Connect(s.LabDir); err == nil {
+		return nil
 	}
 	if _, serr := remote.Stop(s.LabDir); serr == nil {
 		fmt.Fprintln(progress, "cleaned up a lab left behind")
 	}
 	if _, err := server.Ensure(cmd.Context(), s.CacheDir, progress); err != nil {
-		return nil, err
+		return err
 	}
 	if err := lab.CheckFunctions(s.FunctionsDir); err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := spawnSupervisor(cmd.Context(), g, s); err != nil {
-		return nil, err
-	}
-	return labtarget.Connect(s.LabDir)
+	_, err := spawnSupervisor(cmd.Context(), g, s)
+	return err
 }

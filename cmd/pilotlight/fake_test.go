@@ -49,6 +49,16 @@ type fakeTarget struct {
 	failbackRepl []bool
 	closed       int
 	adopted      []replication.Adopted // what protect apply asked the lab to replicate, less what remove stopped
+	injected     []string              // the regions Inject cut, in order
+	healed       []string              // the regions Heal restored, in order
+
+	// Set by serveDrill, for drills (zero otherwise): each region's orders
+	// service, the failback's drain, what the outage sets off (the
+	// alarm's invocation of the controller) and the lab's failback switch.
+	orders   map[string]string
+	drain    failover.Drainer
+	onOutage func()
+	failback func(on bool)
 }
 
 const (
@@ -74,12 +84,23 @@ func (f *fakeTarget) Primary() string                     { return fakePrimary }
 func (f *fakeTarget) DR() string                          { return fakeDR }
 func (f *fakeTarget) Names() region.Names                 { return f.names }
 func (f *fakeTarget) Clients() map[string]*region.Clients { return f.clients }
-func (f *fakeTarget) URL() string                         { return "http://fake.invalid" }
-func (f *fakeTarget) RegionURL(r string) string           { return "http://fake.invalid/" + r }
+func (f *fakeTarget) URL() string {
+	if f.orders == nil {
+		return "http://fake.invalid"
+	}
+	r, _ := f.Routed(context.Background())
+	return f.orders[r]
+}
+
+func (f *fakeTarget) RegionURL(r string) string {
+	if f.orders == nil {
+		return "http://fake.invalid/" + r
+	}
+	return f.orders[r]
+}
 func (f *fakeTarget) HTTP() *http.Client                  { return http.DefaultClient }
 func (f *fakeTarget) OutageProfile() target.OutageProfile { return target.OutageProfile{} }
 func (f *fakeTarget) Prepare(context.Context) error       { return nil }
-func (f *fakeTarget) Heal(context.Context, string) error  { return nil }
 func (f *fakeTarget) Events(context.Context, time.Time) []timeline.Event {
 	return []timeline.Event{{At: time.Now().UTC(), Kind: "fake", Detail: "nothing happened"}}
 }
@@ -94,7 +115,21 @@ func (f *fakeTarget) Inject(_ context.Context, r string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.primaryDown = r == fakePrimary
+	f.injected = append(f.injected, r)
+	if f.onOutage != nil {
+		go f.onOutage()
+	}
 	return "fake outage of " + r, nil
+}
+
+func (f *fakeTarget) Heal(_ context.Context, r string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r == "" || r == fakePrimary {
+		f.primaryDown = false
+	}
+	f.healed = append(f.healed, r)
+	return nil
 }
 
 func (f *fakeTarget) healthy(_ context.Context, r string) (bool, error) {
@@ -106,8 +141,13 @@ func (f *fakeTarget) healthy(_ context.Context, r string) (bool, error) {
 func (f *fakeTarget) Controller(context.Context) (*failover.Controller, error) {
 	return failover.New(failover.Config{Stores: f.stores, Names: f.names,
 		Deployment: failover.Deployment{Primary: fakePrimary, DR: fakeDR, Witness: fakeWitness, Lease: fakeLease},
-		Probe:      probeFunc(func(context.Context, string) error { return nil }),
-		Routing:    routingFunc(f.healthy), FenceTimeout: 500 * time.Millisecond}), nil
+		Probe: probeFunc(func(ctx context.Context, r string) error {
+			if up, _ := f.healthy(ctx, r); !up {
+				return fmt.Errorf("fake outage of %s", r)
+			}
+			return nil
+		}),
+		Routing: routingFunc(f.healthy), Drain: f.drain, FenceTimeout: 500 * time.Millisecond}), nil
 }
 
 type probeFunc func(ctx context.Context, region string) error
@@ -126,10 +166,12 @@ func (f *fakeTarget) Validate(context.Context) (*verdict.Report, error) {
 	return &verdict.Report{Primary: fakePrimary, DR: fakeDR}, nil
 }
 
+// Observe answers as failover routing does: the primary while it is up
+// and the active region, the DR region otherwise.
 func (f *fakeTarget) Observe(ctx context.Context) (target.Observation, error) {
 	up, _ := f.healthy(ctx, fakePrimary)
 	answer := fakePrimary
-	if !up {
+	if a, err := f.stores[fakePrimary].Active(ctx); !up || (err == nil && a.Region != fakePrimary) {
 		answer = fakeDR
 	}
 	return target.Observation{Routing: map[string]bool{fakePrimary: up, fakeDR: true}, Answer: answer}, nil
@@ -139,6 +181,9 @@ func (f *fakeTarget) FailbackReplication(_ context.Context, on bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failbackRepl = append(f.failbackRepl, on)
+	if f.failback != nil {
+		f.failback(on)
+	}
 	return nil
 }
 
@@ -196,7 +241,9 @@ func runFakeTo(ctx context.Context, t *testing.T, f *fakeTarget, dir string, out
 		connect: func(_ *cobra.Command, s config.Settings) (target.Target, error) {
 			connected.Add(1)
 			return f, nil
-		}}
+		},
+		// The fake is running already: nothing to start.
+		startLab: func(*cobra.Command, *globals, config.Settings, io.Writer) error { return nil }}
 	code := execute(ctx, g, append([]string{"--env-file", env}, args...))
 	if connected.Load() == 0 && code != 2 {
 		t.Errorf("pilotlight %s did not connect to its target", strings.Join(args, " "))

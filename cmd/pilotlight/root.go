@@ -43,6 +43,10 @@ type globals struct {
 	// connect builds the target a command acts on from resolved settings:
 	// connectTarget in the program, a fake in the commands' tests.
 	connect func(cmd *cobra.Command, s config.Settings) (target.Target, error)
+	// startLab makes sure the lab is running before a drill connects to it,
+	// starting it (and fetching what it needs) when it is not: ensureLab
+	// in the program, nothing in the commands' tests.
+	startLab func(cmd *cobra.Command, g *globals, s config.Settings, progress io.Writer) error
 }
 
 // roleFlags map the flags that name settings to their settings.
@@ -206,7 +210,7 @@ func guardGroups(c *cobra.Command) {
 //	1  a check failed: a drill, validate, readiness, status that cannot read a record
 //	2  could not run: bad flags or settings, an unknown command, an unreachable target
 func run(ctx context.Context, args []string, io streams, environ []string) int {
-	return execute(ctx, &globals{io: io, environ: environ, connect: connectTarget}, args)
+	return execute(ctx, &globals{io: io, environ: environ, connect: connectTarget, startLab: ensureLab}, args)
 }
 
 // execute runs the command line args with g (its streams, environment and

@@ -858,3 +858,48 @@ func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
 		t.Fatalf("after the resume: %+v, want %s active at epoch %d", a, dr, held.Epoch)
 	}
 }
+
+// Schedule: a failback's handover landed, but its controller died before
+// journaling Fenced (the write of the records returned; the journal's did
+// not). The resumed run hands over again and drains — and every proof it
+// asks for, the catch-up's and the drain's, starts at the source's tenure
+// (the held records' FromSince), not at the hold's own start: a stateful
+// drainer reads on from its catch-up, so a catch-up started later would
+// leave the start of the source's tenure unproved. The records it
+// re-claims keep the source's tenure too.
+func TestResumedHandoverProvesTheSourcesWholeTenure(t *testing.T) {
+	f := newFixture(t)
+	ctx := labtest.Context(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	tenure := view(t, c).Since
+	abandonHandover(t, f, c)
+	held := view(t, c)
+	for _, s := range f.stores {
+		if err := s.Forget(ctx, held.Epoch, record.Fenced); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2 := f.controller()
+	want := tenure.Truncate(time.Millisecond).Add(-lease.Term - lease.Epsilon)
+	var proofs []time.Time
+	c2.Cfg().Drain = drainFunc(func(_ context.Context, _, _ string, since time.Time) error {
+		proofs = append(proofs, since)
+		if a, err := f.stores[primary].Active(ctx); err == nil && a.Epoch == held.Epoch && !a.FromSince.Equal(held.FromSince) {
+			t.Errorf("the re-claimed source record keeps FromSince %s, want the source's tenure %s", a.FromSince, held.FromSince)
+		}
+		return nil
+	})
+	res, err := c2.Run(ctx, Request{From: dr, To: primary, Planned: true, Reason: "failback, resumed"})
+	if err != nil || res.Outcome != OutcomeCompleted {
+		t.Fatalf("resume: %v %+v", err, res)
+	}
+	if len(proofs) < 2 {
+		t.Fatalf("the resumed run asked for %d proofs, want a catch-up and a drain", len(proofs))
+	}
+	for i, since := range proofs {
+		if !since.Equal(want) {
+			t.Errorf("proof %d of the resumed run starts at %s, want the source's tenure less term and ε, %s", i, since, want)
+		}
+	}
+}

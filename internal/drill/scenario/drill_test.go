@@ -253,7 +253,7 @@ func TestAppDrills(t *testing.T) {
 	defer cancel()
 	lt := e.Target.(*labtarget.Lab)
 	p, dr := lt.Clients()[cl.State.Primary], lt.Clients()[cl.State.DR]
-	create := exec.CommandContext(ctx, "../../testdata/shop/create.sh")
+	create := exec.CommandContext(ctx, "../../../testdata/shop/create.sh")
 	ep := cl.State.Regions[p.Name].Endpoints
 	create.Env = append(os.Environ(), "AWS="+awsCLI, "AWS_ENDPOINT_URL_DYNAMODB="+ep.DynamoDB, "AWS_ENDPOINT_URL_S3="+ep.S3, "AWS_ENDPOINT_URL_LAMBDA="+ep.Lambda,
 		"AWS_ACCESS_KEY_ID="+cl.State.Credentials.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+cl.State.Credentials.SecretAccessKey, "AWS_DEFAULT_REGION="+p.Name, "AWS_REGION="+p.Name)
