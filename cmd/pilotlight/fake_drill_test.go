@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pilotlight/pilotlight/internal/clock"
 	"github.com/pilotlight/pilotlight/internal/drill/report"
 	"github.com/pilotlight/pilotlight/internal/failover"
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
@@ -46,7 +48,13 @@ func (f *fakeTarget) serveDrill(t *testing.T) {
 		if r == fakePrimary {
 			role = orders.RolePrimary
 		}
-		srv := httptest.NewServer(functionURL(orders.New(orders.Config{Role: role, Names: f.names, Lease: fakeLease}, c).Handle))
+		svc := orders.New(orders.Config{Role: role, Names: f.names, Lease: fakeLease}, c)
+		srv := httptest.NewServer(functionURL(func(ctx context.Context, ev events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+			if up, _ := f.healthy(ctx, r); !up {
+				return events.LambdaFunctionURLResponse{}, errors.New("fake outage of " + r)
+			}
+			return svc.Handle(ctx, ev)
+		}))
 		t.Cleanup(srv.Close)
 		f.orders[r] = srv.URL
 	}
@@ -58,12 +66,30 @@ func (f *fakeTarget) serveDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The health checks: each region up renews its lease if it holds it
+	// (a region that is down cannot, and its lease runs out).
 	q := fc.Quorum(fakePrimary, fakeDR, false)
-	for _, r := range []string{fakePrimary, fakeDR} {
-		go q.Keep(ctx, r, time.Hour, nil)
-	}
+	go func() {
+		for ctx.Err() == nil {
+			for _, r := range []string{fakePrimary, fakeDR} {
+				if up, _ := f.healthy(ctx, r); up {
+					_, _ = q.Renew(ctx, r)
+				}
+			}
+			_ = clock.Sleep(ctx, fakeLease.RenewEvery())
+		}
+	}()
+	// The alarm: invoked again while the outage lasts, until the
+	// controller has failed over.
 	f.onOutage = func() {
-		_, _ = fc.Run(ctx, failover.Request{From: fakePrimary, To: fakeDR, Reason: "the fake's alarm"})
+		for ctx.Err() == nil {
+			res, err := fc.Run(ctx, failover.Request{From: fakePrimary, To: fakeDR, Reason: "the fake's alarm"})
+			if up, _ := f.healthy(ctx, fakePrimary); up || res.Outcome == failover.OutcomeCompleted {
+				return
+			}
+			t.Logf("the fake's alarm: %s %v", res.Outcome, err)
+			_ = clock.Sleep(ctx, 200*time.Millisecond)
+		}
 	}
 }
 
