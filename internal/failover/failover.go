@@ -421,6 +421,14 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 	}
+	// The source's tenure, which a failback proves: from its record on
+	// this run, or the held records' FromSince on a resume (the resuming
+	// process never saw the source's record). Every proof and every
+	// re-claim starts there.
+	tenure := cur.TenureStart()
+	if cur.Region == req.To {
+		tenure = cur.FromSince
+	}
 	if _, ok := done[record.Fenced]; !ok {
 		var detail string
 		var err error
@@ -432,11 +440,11 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 				if cu, ok := c.cfg.Drain.(CatchUpper); ok {
 					catchUp = cu.CatchUp
 				}
-				if err := catchUp(ctx, req.From, req.To, c.earliest(cur.TenureStart())); err != nil {
+				if err := catchUp(ctx, req.From, req.To, c.earliest(tenure)); err != nil {
 					return refuse(&GuardError{"replication", fmt.Sprintf("replication %s → %s did not catch up (%v): nothing was fenced", req.From, req.To, err)})
 				}
 			}
-			detail, err = c.handover(ctx, q, req, cur, epoch)
+			detail, err = c.handover(ctx, q, req, cur, epoch, tenure)
 		} else {
 			detail, err = c.claim(ctx, q, req, dst, epoch)
 		}
@@ -457,12 +465,6 @@ func (c *Controller) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if _, ok := done[record.Promoted]; !ok {
 		if req.Planned {
-			// The source's tenure: from its record on this run, or the
-			// held records' FromSince on a resume.
-			tenure := cur.TenureStart()
-			if cur.Region == req.To {
-				tenure = cur.FromSince
-			}
 			if err := c.drainAndRelease(ctx, q, req, epoch, tenure); err != nil {
 				if ctx.Err() != nil {
 					// Interrupted (Ctrl-C, a timeout), not failed: like a
@@ -544,14 +546,15 @@ func (c *Controller) claim(ctx context.Context, q *control.Quorum, req Request, 
 }
 
 // handover moves every reachable record from the source to the target at
-// epoch, held until the drain is over. The source's own record must take it:
-// that is what stops the source's writes.
-func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur record.Active, epoch int64) (string, error) {
-	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: cur.TenureStart(), Hold: "draining " + req.From + " → " + req.To})
+// epoch, held until the drain is over, each keeping the source's tenure.
+// The source's own record must take it: that is what stops the source's
+// writes.
+func (c *Controller) handover(ctx context.Context, q *control.Quorum, req Request, cur record.Active, epoch int64, tenure time.Time) (string, error) {
+	cr, err := q.Claim(ctx, req.To, epoch, control.ClaimOptions{Handover: true, From: req.From, FromEpoch: cur.Epoch, FromSince: tenure, Hold: "draining " + req.From + " → " + req.To})
 	if err != nil {
 		if len(cr.Won) > 0 {
 			// Part of the handover landed: give the source its writes back.
-			if rerr := c.rollback(ctx, req, epoch, cur.TenureStart(), err.Error()); rerr != nil {
+			if rerr := c.rollback(ctx, req, epoch, tenure, err.Error()); rerr != nil {
 				return "", errors.Join(err, rerr)
 			}
 		}
