@@ -134,3 +134,39 @@ func TestPackageSize(t *testing.T) {
 		t.Fatalf("go list found %d packages: the test is not reading the module", n)
 	}
 }
+
+// No type alias anywhere, tests included: a type has one name, and a
+// package that re-exports another's under its own makes a reader learn
+// both. (Aliases left by moves were removed: lab.Fault, lab.FaultKind.)
+func TestNoTypeAliases(t *testing.T) {
+	fset := token.NewFileSet()
+	n := 0
+	err := filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules"):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(p, ".go"):
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			return err
+		}
+		n++
+		ast.Inspect(f, func(node ast.Node) bool {
+			if ts, ok := node.(*ast.TypeSpec); ok && ts.Assign.IsValid() {
+				t.Errorf("%s: type %s is an alias: use the type's own name", fset.Position(ts.Pos()), ts.Name.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 200 {
+		t.Fatalf("read %d Go files: the test is not reading the module", n)
+	}
+}

@@ -13,27 +13,6 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-// The faults' vocabulary is package faults'; these names keep the lab's
-// API whole.
-type (
-	// Fault is one active fault on one service of one region.
-	Fault = faults.Fault
-	// FaultKind is the kind of a fault.
-	FaultKind = faults.Kind
-)
-
-const (
-	FaultCut     = faults.Cut
-	FaultLatency = faults.Latency
-	// Lambda is the lab's name for a region's function-invoke endpoint,
-	// so a region cut takes its functions off the network too.
-	Lambda = faults.Lambda
-)
-
-// ParseService accepts "" or "all" (every service), "dynamodb", "s3" or
-// "lambda".
-func ParseService(s string) ([]region.Service, error) { return faults.ParseService(s) }
-
 // Cut makes a region's services (all when svc is empty) fail fast.
 func (l *Lab) Cut(regionName string, svc region.Service) error { return l.inj.Cut(regionName, svc) }
 
@@ -53,7 +32,7 @@ func (l *Lab) Restore(regionName string) error {
 }
 
 // Faults lists the active faults, sorted by region and service.
-func (l *Lab) Faults() []Fault { return l.inj.Faults() }
+func (l *Lab) Faults() []faults.Fault { return l.inj.Faults() }
 
 // isCut reports whether a region's service is cut.
 func (l *Lab) isCut(regionName string, svc region.Service) bool { return l.inj.IsCut(regionName, svc) }

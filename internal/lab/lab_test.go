@@ -26,6 +26,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/lab/atomicfile"
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/replication/objects"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
@@ -459,7 +460,7 @@ func TestCutRegionFailsFastAndRecovers(t *testing.T) {
 	if err := putItem(cctx, drProbe, l.Names().Table(), "slow#1", nil); err == nil {
 		t.Error("a 300ms-latency call met a 100ms deadline")
 	}
-	if got := l.Faults(); len(got) != 1 || got[0].Kind != FaultLatency {
+	if got := l.Faults(); len(got) != 1 || got[0].Kind != faults.Latency {
 		t.Errorf("faults = %+v", got)
 	}
 }

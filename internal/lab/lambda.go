@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/lambdaplane"
 	"github.com/pilotlight/pilotlight/internal/lab/server"
 )
@@ -54,14 +55,14 @@ func (l *Lab) startLambda() error {
 // lambdaGate is a region's Lambda fault, for pilotlight's functions and
 // the user's alike: cut, it fails fast; slow, it waits.
 func (l *Lab) lambdaGate(ctx context.Context, regionName string) error {
-	f, faulted := l.inj.Fault(regionName, Lambda)
+	f, faulted := l.inj.Fault(regionName, faults.Lambda)
 	if !faulted {
 		return nil
 	}
 	switch f.Kind {
-	case FaultCut:
+	case faults.Cut:
 		return fmt.Errorf("connection reset by peer (region %s cut)", regionName)
-	case FaultLatency:
+	case faults.Latency:
 		select {
 		case <-time.After(f.Latency):
 		case <-ctx.Done():

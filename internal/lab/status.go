@@ -3,6 +3,7 @@ package lab
 import (
 	"time"
 
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/replication"
 	"github.com/pilotlight/pilotlight/internal/lab/routing"
 	"github.com/pilotlight/pilotlight/internal/region"
@@ -14,7 +15,7 @@ type RegionStatus struct {
 	Endpoints Endpoints       `json:"endpoints"`
 	Servers   map[string]int  `json:"pids"`
 	Up        map[string]bool `json:"up"` // service -> backend answers
-	Faults    []Fault         `json:"faults,omitempty"`
+	Faults    []faults.Fault  `json:"faults,omitempty"`
 }
 
 // Status is the lab's state as `pilotlight lab status` shows it.

@@ -21,7 +21,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/region"
 )
 
-type item = map[string]dbtypes.AttributeValue
+type item map[string]dbtypes.AttributeValue
 
 func TestWrittenKeys(t *testing.T) {
 	f := &WriteFront{table: "t", keys: []string{"pk"}}

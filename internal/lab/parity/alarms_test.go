@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/alarm"
+	"github.com/pilotlight/pilotlight/internal/lab/faults"
 	"github.com/pilotlight/pilotlight/internal/lab/fnenv"
 	"github.com/pilotlight/pilotlight/internal/lab/labtest"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -220,7 +221,7 @@ func TestEveryAlarmCanFire(t *testing.T) {
 			enough: func(ps []metrics.Datapoint, _ bool) bool {
 				return count(ps, metrics.RegionHealthy, map[string]string{"Region": dr, "Target": p}) >= 6
 			}},
-		{region: dr, id: "HealthCheckStoppedAlarm", fault: cut(dr, string(lab.Lambda)),
+		{region: dr, id: "HealthCheckStoppedAlarm", fault: cut(dr, string(faults.Lambda)),
 			enough: func(ps []metrics.Datapoint, faulted bool) bool {
 				if faulted { // the primary's runs go on; the DR region's do not
 					return healthRuns(p, 3)(ps, true)
