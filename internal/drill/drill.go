@@ -37,7 +37,7 @@ type Options struct {
 	// LoadRate is the load scenario's write rate (0: LoadRate, 200/s).
 	LoadRate int
 	// App, when set, drills a protected application instead of the orders
-	// service (AppScenarios only).
+	// service (scenario.AppScenarios only).
 	App *App
 }
 
