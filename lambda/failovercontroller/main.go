@@ -15,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/adapters"
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/region"
 )
@@ -55,21 +56,21 @@ func main() {
 	switch { // manual mode: a person decides, the tick never does
 	case env.Manual:
 	case env.AlarmURL != "": // the lab's front door
-		cfg.AlarmState = failover.HTTPAlarmState(env.AlarmURL, &http.Client{Timeout: 2 * time.Second})
+		cfg.AlarmState = adapters.HTTPAlarmState(env.AlarmURL, &http.Client{Timeout: 2 * time.Second})
 	case env.AlarmName != "": // AWS
-		cfg.AlarmState = failover.CloudWatchAlarmState(cloudwatch.New(cloudwatch.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), env.AlarmName)
+		cfg.AlarmState = adapters.CloudWatchAlarmState(cloudwatch.New(cloudwatch.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), env.AlarmName)
 	}
 	switch {
 	case env.RoutingURL != "": // the lab's front door
-		cfg.Routing = failover.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
+		cfg.Routing = adapters.HTTPRouting{URL: env.RoutingURL, Client: &http.Client{Timeout: 2 * time.Second}}
 	case env.RoutingRecord != "": // Route 53 on AWS, beside the witness
-		cfg.Routing = failover.DNSRouting{Record: env.RoutingRecord, DRHost: env.RoutingDRHost}
+		cfg.Routing = adapters.DNSRouting{Record: env.RoutingRecord, DRHost: env.RoutingDRHost}
 	}
 	switch {
 	case env.NotifyFile != "":
-		cfg.Notify = &failover.FileNotifier{Path: env.NotifyFile}
+		cfg.Notify = &adapters.FileNotifier{Path: env.NotifyFile}
 	case env.NotifyTopic != "":
-		cfg.Notify = failover.SNSNotifier{SNS: sns.New(sns.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), Topic: env.NotifyTopic}
+		cfg.Notify = adapters.SNSNotifier{SNS: sns.New(sns.Options{Region: env.Region, Credentials: env.Spec(env.Region, 0).Credentials}), Topic: env.NotifyTopic}
 	}
 	fn := failover.Function{Controller: failover.New(cfg), Region: env.Region, Peer: env.Peer, Primary: env.Primary, Manual: env.Manual, Log: log}
 	lambda.StartWithOptions(fn.Handle, lambda.WithEnableSIGTERM(func() { log.Info("shutting down") }))

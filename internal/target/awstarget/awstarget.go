@@ -21,6 +21,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/control/record"
 	"github.com/pilotlight/pilotlight/internal/deploy"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/adapters"
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/health"
 	"github.com/pilotlight/pilotlight/internal/metrics"
@@ -326,7 +327,7 @@ func (t *AWS) Controller(ctx context.Context) (*failover.Controller, error) {
 			Adopted: t.adopted}
 	}
 	if env.NotifyTopic != "" && t.Account != nil {
-		cfg.Notify = failover.SNSNotifier{SNS: sns.NewFromConfig(t.Account.cfg, func(o *sns.Options) { o.Region = t.DRRegion }), Topic: env.NotifyTopic}
+		cfg.Notify = adapters.SNSNotifier{SNS: sns.NewFromConfig(t.Account.cfg, func(o *sns.Options) { o.Region = t.DRRegion }), Topic: env.NotifyTopic}
 	}
 	return failover.New(cfg), nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pilotlight/pilotlight/internal/config"
 	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/adapters"
 	"github.com/pilotlight/pilotlight/internal/failover/arrival"
 	"github.com/pilotlight/pilotlight/internal/lab"
 	"github.com/pilotlight/pilotlight/internal/lab/remote"
@@ -119,12 +120,12 @@ func (t *Lab) Controller(context.Context) (*failover.Controller, error) {
 	}
 	cfg := failover.Config{
 		Clients: clients, Names: names, Deployment: d,
-		Notify: &failover.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
+		Notify: &adapters.FileNotifier{Path: filepath.Join(t.c.Dir, "notifications.log")},
 		Drain: &arrival.Drainer{Clients: t.clients, Names: names, Objects: true, Rounding: arrival.LocalStreamRounding, Replicated: t.c.DrainObjects, Check: t.c.DrainReady,
 			Adopted: t.adopted},
 	}
 	if s.FrontDoor != "" {
-		cfg.Routing = failover.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
+		cfg.Routing = adapters.HTTPRouting{URL: s.FrontDoor + "/_pilotlight/routing", Client: &http.Client{Timeout: 2 * time.Second}}
 	}
 	return failover.New(cfg), nil
 }

@@ -1,4 +1,4 @@
-package failover_test
+package adapters_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/pilotlight/pilotlight/internal/awstest"
-	"github.com/pilotlight/pilotlight/internal/failover"
+	"github.com/pilotlight/pilotlight/internal/failover/adapters"
 )
 
 // The scheduled tick reads the detection alarm's state with
@@ -27,7 +27,7 @@ func TestCloudWatchAlarmState(t *testing.T) {
 		Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorLessThanThreshold}); err != nil {
 		t.Fatal(err)
 	}
-	state := failover.CloudWatchAlarmState(cw, name)
+	state := adapters.CloudWatchAlarmState(cw, name)
 	for _, want := range []cwtypes.StateValue{cwtypes.StateValueAlarm, cwtypes.StateValueOk, cwtypes.StateValueInsufficientData} {
 		if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(name), StateValue: want, StateReason: aws.String("test")}); err != nil {
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestCloudWatchAlarmState(t *testing.T) {
 			t.Fatalf("state %q, %v; want %s", got, err, want)
 		}
 	}
-	if _, err := failover.CloudWatchAlarmState(cw, "no-such-alarm")(ctx); err == nil || !strings.Contains(err.Error(), "pilotlight deploy") {
+	if _, err := adapters.CloudWatchAlarmState(cw, "no-such-alarm")(ctx); err == nil || !strings.Contains(err.Error(), "pilotlight deploy") {
 		t.Fatalf("a missing alarm: %v; want an error naming the fix", err)
 	}
 }

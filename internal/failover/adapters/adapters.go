@@ -1,4 +1,12 @@
-package failover
+// Package adapters connects the failover controller to what it reads and
+// tells beyond the data plane: the routing layer's view of the primary
+// (the lab's routing endpoint, Route 53 through DNS), the detection
+// alarm's state (CloudWatch, the lab's alarm endpoint), and announcements
+// of each phase (an SNS topic, the lab's notifications file). Each is a
+// value the controller's configuration takes (failover.Config).
+//
+// It must not decide anything: the controller judges what these report.
+package adapters
 
 import (
 	"context"
@@ -7,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,46 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/pilotlight/pilotlight/internal/control"
 	"github.com/pilotlight/pilotlight/internal/control/record"
-	"github.com/pilotlight/pilotlight/internal/region"
+	"github.com/pilotlight/pilotlight/internal/failover"
 )
-
-// RegionProber checks a region's DynamoDB (control table read) and S3 (data
-// bucket) with the given clients, which should make one attempt per call.
-type RegionProber struct {
-	Clients map[string]*region.Clients
-	Names   region.Names
-	Timeout time.Duration
-}
-
-var _ Prober = RegionProber{}
-
-// Probe implements Prober.
-func (p RegionProber) Probe(ctx context.Context, r string) error {
-	c, ok := p.Clients[r]
-	if !ok {
-		return fmt.Errorf("no clients for %s", r)
-	}
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if _, err := control.New(c, p.Names).Active(ctx); err != nil {
-		return err
-	}
-	if _, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(p.Names.Bucket(r))}); err != nil {
-		return fmt.Errorf("s3 %s: %w", p.Names.Bucket(r), err)
-	}
-	return nil
-}
 
 // HTTPRouting reads the routing view from an HTTP endpoint answering
 // {"regions": {"<region>": {"healthy": bool}}} (the lab front door's
@@ -64,7 +36,7 @@ type HTTPRouting struct {
 	Client *http.Client
 }
 
-var _ RoutingView = HTTPRouting{}
+var _ failover.RoutingView = HTTPRouting{}
 
 // RoutingState is the routing endpoint's answer.
 type RoutingState struct {
@@ -77,7 +49,7 @@ type RoutingRegion struct {
 	Healthy bool `json:"healthy"`
 }
 
-// Healthy implements RoutingView.
+// Healthy implements failover.RoutingView.
 func (h HTTPRouting) Healthy(ctx context.Context, r string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -116,9 +88,9 @@ type DNSRouting struct {
 	LookupCNAME func(ctx context.Context, host string) (string, error)
 }
 
-var _ RoutingView = DNSRouting{}
+var _ failover.RoutingView = DNSRouting{}
 
-// Healthy implements RoutingView.
+// Healthy implements failover.RoutingView.
 func (d DNSRouting) Healthy(ctx context.Context, _ string) (bool, error) {
 	lookup := d.LookupCNAME
 	if lookup == nil {
@@ -140,7 +112,7 @@ type FileNotifier struct {
 	mu   sync.Mutex
 }
 
-// Notify implements Notifier.
+// Notify implements failover.Notifier.
 func (n *FileNotifier) Notify(_ context.Context, e record.Entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -157,26 +129,6 @@ func (n *FileNotifier) Notify(_ context.Context, e record.Entry) error {
 	return err
 }
 
-// WriteVerifier returns a verifier that proves a region accepts writes at an
-// epoch the way the orders service writes: a canary item in the protected
-// table, in a transaction conditioned on the region's active record.
-func WriteVerifier(clients map[string]*region.Clients, names region.Names) func(ctx context.Context, r string, epoch int64) error {
-	return func(ctx context.Context, r string, epoch int64) error {
-		c, ok := clients[r]
-		if !ok {
-			return fmt.Errorf("no clients for %s", r)
-		}
-		_, err := c.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			control.New(c, names).ActiveCondition(epoch),
-			{Put: &types.Put{TableName: aws.String(names.Table()), Item: map[string]types.AttributeValue{
-				region.TableHashKey: &types.AttributeValueMemberS{Value: region.CanaryPrefix + "#verify#" + r},
-				"epoch":             &types.AttributeValueMemberN{Value: strconv.FormatInt(epoch, 10)},
-			}}},
-		}})
-		return err
-	}
-}
-
 // Publisher is the part of the SNS API SNSNotifier uses.
 type Publisher interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
@@ -189,7 +141,7 @@ type SNSNotifier struct {
 	Topic string
 }
 
-// Notify implements Notifier.
+// Notify implements failover.Notifier.
 func (n SNSNotifier) Notify(ctx context.Context, e record.Entry) error {
 	body, _ := json.MarshalIndent(e, "", "  ")
 	subject := fmt.Sprintf("pilotlight: %s %s → %s", e.Phase, e.From, e.To)
