@@ -494,6 +494,19 @@ func TestTickRetriesARefusedFailoverWhileTheAlarmHolds(t *testing.T) {
 
 // abandonHandover starts a failback whose controller dies while draining
 // (the drain after the handover never returns, and no rollback runs in it).
+// abandonedFailback fails over, then abandons a failback after its
+// handover (abandonHandover): it returns the source's tenure (the DR
+// region's Since) and the held record.
+func abandonedFailback(t *testing.T) (fixture, time.Time, record.Active) {
+	t.Helper()
+	f := newFixture(t)
+	c := f.controller()
+	failedOver(t, f, c)
+	tenure := view(t, c).Since
+	abandonHandover(t, f, c)
+	return f, tenure, view(t, c)
+}
+
 func abandonHandover(t *testing.T, f fixture, c *Controller) {
 	t.Helper()
 	ctx := labtest.Context(t)
@@ -532,13 +545,8 @@ func abandonHandover(t *testing.T, f fixture, c *Controller) {
 // the term and ε a claimer's clock may be off — which the held records
 // keep: the resuming process never saw the source's record.
 func TestTickResumesAnInterruptedFailback(t *testing.T) {
-	f := newFixture(t)
+	f, tenure, held := abandonedFailback(t)
 	ctx := labtest.Context(t)
-	c := f.controller()
-	failedOver(t, f, c)
-	tenure := view(t, c).Since
-	abandonHandover(t, f, c)
-	held := view(t, c)
 	if !held.FromSince.Equal(tenure.Truncate(time.Millisecond)) {
 		t.Fatalf("held records keep the source's tenure %s, want %s", held.FromSince, tenure)
 	}
@@ -868,13 +876,8 @@ func TestResumeOfAHeldEpochWithAForgottenDecision(t *testing.T) {
 // leave the start of the source's tenure unproved. The records it
 // re-claims keep the source's tenure too.
 func TestResumedHandoverProvesTheSourcesWholeTenure(t *testing.T) {
-	f := newFixture(t)
+	f, tenure, held := abandonedFailback(t)
 	ctx := labtest.Context(t)
-	c := f.controller()
-	failedOver(t, f, c)
-	tenure := view(t, c).Since
-	abandonHandover(t, f, c)
-	held := view(t, c)
 	for _, s := range f.stores {
 		if err := s.Forget(ctx, held.Epoch, record.Fenced); err != nil {
 			t.Fatal(err)
