@@ -23,7 +23,7 @@ import (
 	"github.com/pilotlight/pilotlight/internal/protect/inventory"
 )
 
-// drillLong is drill --help: what a drill does, its scenarios (from the drill package's table), the AWS target, --app and the report.
+// drillLong is drill --help: what a drill does, its scenarios (from package scenario's table), the AWS target, --app and the report.
 var drillLong = `Run a drill against the lab (started if needed): a workload writes orders
 through the front door and logs every acknowledged write; the fault is
 injected; detection, the alarm and the failover controller act on their own;
