@@ -343,5 +343,5 @@ type RPOBound struct {
 	Writes        int     `json:"writes"` // the bound, in acknowledged writes
 }
 
-// Scenario names a drill (the drill package's constants).
+// Scenario names a drill (package scenario's constants).
 type Scenario string
