@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ import (
 func (f *fakeTarget) serveDrill(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	var running sync.WaitGroup // the health checks and the alarm, stopped last
+	t.Cleanup(func() { cancel(); running.Wait() })
 	l := labtest.Lab(t)
 	for _, a := range []replication.Adopted{{Table: f.names.Table()}, {Bucket: f.names.Bucket(fakePrimary), Replica: f.names.Bucket(fakeDR)}} {
 		if err := l.Replicate(ctx, a); err != nil {
@@ -69,7 +71,9 @@ func (f *fakeTarget) serveDrill(t *testing.T) {
 	// The health checks: each region up renews its lease if it holds it
 	// (a region that is down cannot, and its lease runs out).
 	q := fc.Quorum(fakePrimary, fakeDR, false)
+	running.Add(1)
 	go func() {
+		defer running.Done()
 		for ctx.Err() == nil {
 			for _, r := range []string{fakePrimary, fakeDR} {
 				if up, _ := f.healthy(ctx, r); up {
@@ -82,14 +86,18 @@ func (f *fakeTarget) serveDrill(t *testing.T) {
 	// The alarm: invoked again while the outage lasts, until the
 	// controller has failed over.
 	f.onOutage = func() {
-		for ctx.Err() == nil {
-			res, err := fc.Run(ctx, failover.Request{From: fakePrimary, To: fakeDR, Reason: "the fake's alarm"})
-			if up, _ := f.healthy(ctx, fakePrimary); up || res.Outcome == failover.OutcomeCompleted {
-				return
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			for ctx.Err() == nil {
+				res, err := fc.Run(ctx, failover.Request{From: fakePrimary, To: fakeDR, Reason: "the fake's alarm"})
+				if up, _ := f.healthy(ctx, fakePrimary); up || res.Outcome == failover.OutcomeCompleted {
+					return
+				}
+				t.Logf("the fake's alarm: %s %v", res.Outcome, err)
+				_ = clock.Sleep(ctx, 200*time.Millisecond)
 			}
-			t.Logf("the fake's alarm: %s %v", res.Outcome, err)
-			_ = clock.Sleep(ctx, 200*time.Millisecond)
-		}
+		}()
 	}
 }
 

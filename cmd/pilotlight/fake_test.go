@@ -54,7 +54,8 @@ type fakeTarget struct {
 
 	// Set by serveDrill, for drills (zero otherwise): each region's orders
 	// service, the failback's drain, what the outage sets off (the
-	// alarm's invocation of the controller) and the lab's failback switch.
+	// alarm's invocations of the controller, started in the background)
+	// and the lab's failback switch.
 	orders   map[string]string
 	drain    failover.Drainer
 	onOutage func()
@@ -117,7 +118,7 @@ func (f *fakeTarget) Inject(_ context.Context, r string) (string, error) {
 	f.primaryDown = r == fakePrimary
 	f.injected = append(f.injected, r)
 	if f.onOutage != nil {
-		go f.onOutage()
+		f.onOutage() // starts the alarm's invocations; returns at once
 	}
 	return "fake outage of " + r, nil
 }
