@@ -93,7 +93,7 @@ func (s *Set) Replicate(ctx context.Context, a Adopted) error {
 	if err := s.saveAdopted(); err != nil {
 		return err
 	}
-	s.cfg.Event("the lab now replicates " + a.String())
+	s.event("the lab now replicates " + a.String())
 	return nil
 }
 
@@ -138,7 +138,7 @@ func (s *Set) StopReplicating(_ context.Context, a Adopted) error {
 	if err := s.saveAdopted(); err != nil {
 		return err
 	}
-	s.cfg.Event("the lab no longer replicates " + a.String())
+	s.event("the lab no longer replicates " + a.String())
 	return nil
 }
 

@@ -40,8 +40,8 @@ type Config struct {
 	// Cut reports whether a region's service is cut off: nothing leaves
 	// it then.
 	Cut func(regionName string, svc region.Service) bool
-	// Event records what the lab's timeline should show (an adoption
-	// starting or stopping).
+	// Event, when set, records what the lab's timeline should show (an
+	// adoption starting or stopping).
 	Event func(detail string)
 }
 
@@ -87,6 +87,12 @@ func Start(ctx context.Context, cfg Config) (*Set, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *Set) event(detail string) {
+	if s.cfg.Event != nil {
+		s.cfg.Event(detail)
+	}
 }
 
 func (s *Set) cut(svc region.Service) func(string) bool {
