@@ -128,7 +128,7 @@ func (l *Lab) startFunctions(ctx context.Context) error {
 		witnessName = l.witness.name
 	}
 	check := fnenv.Check{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witnessName, Manual: fo.Manual,
-		AppURL: func(r string) string { return l.frontDoorURL + "/_region/" + r },
+		AppURL: func(r string) string { return fnenv.AppURL(l.frontDoorURL, r) },
 		// the schedules and the alarm (package alarm): one interval for probes, ticks and
 		// alarm periods; missing data breaches.
 		Schedule: fnenv.Schedule{HealthInterval: fo.HealthInterval, ReconcileEvery: fo.HealthInterval, AlarmPeriod: fo.HealthInterval,

@@ -33,7 +33,7 @@ func (l *Lab) provision(ctx context.Context) error {
 		witness = l.witness.name
 	}
 	res, err := l.opts.Resources(fnenv.Check{Names: l.opts.Names, Primary: l.opts.Primary, DR: l.opts.DR, Witness: witness,
-		Manual: l.opts.Functions.Manual, AppURL: func(r string) string { return "http://lab.invalid/_region/" + r }})
+		Manual: l.opts.Functions.Manual, AppURL: func(r string) string { return fnenv.AppURL("http://lab.invalid", r) }})
 	if err != nil {
 		return fmt.Errorf("the templates' resources: %w", err)
 	}

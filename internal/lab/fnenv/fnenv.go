@@ -62,6 +62,10 @@ func Timeout(name string) string {
 	return "30"
 }
 
+// AppURL is a region's orders service as the lab's functions reach it:
+// through the front door at frontDoor, under the region's path.
+func AppURL(frontDoor, region string) string { return frontDoor + "/_region/" + region }
+
 // Check is what the lab gives its functions, for lab.Options.CheckEnv to
 // hold against the templates (package parity).
 type Check struct {
@@ -123,7 +127,7 @@ func (d Deployment) Env(regionName, fn, accessKeyID, secretAccessKey string) []s
 	if witness == "" {
 		witness = "none"
 	}
-	urls, _ := json.Marshal(map[string]string{d.Primary: d.FrontDoor + "/_region/" + d.Primary, d.DR: d.FrontDoor + "/_region/" + d.DR})
+	urls, _ := json.Marshal(map[string]string{d.Primary: AppURL(d.FrontDoor, d.Primary), d.DR: AppURL(d.FrontDoor, d.DR)})
 	return keepFor(fn, []string{
 		"AWS_REGION=" + regionName, "AWS_DEFAULT_REGION=" + regionName,
 		"AWS_ACCESS_KEY_ID=" + accessKeyID, "AWS_SECRET_ACCESS_KEY=" + secretAccessKey, "AWS_SESSION_TOKEN=",
