@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/pilotlight/pilotlight/internal/lab"
@@ -55,9 +54,11 @@ type inProcess struct{ l *lab.Lab }
 
 var _ Operator = inProcess{}
 
-func (c inProcess) Cut(_ context.Context, r, svc string) error { return c.l.Cut(r, serviceOf(svc)) }
+func (c inProcess) Cut(_ context.Context, r, svc string) error {
+	return c.l.Cut(r, region.Service(svc))
+}
 func (c inProcess) AddLatency(_ context.Context, r, svc string, d time.Duration) error {
-	return c.l.AddLatency(r, serviceOf(svc), d)
+	return c.l.AddLatency(r, region.Service(svc), d)
 }
 func (c inProcess) Restore(_ context.Context, r string) error { return c.l.Restore(r) }
 func (c inProcess) PauseReplication(_ context.Context) error  { c.l.SetPaused(true); return nil }
@@ -89,16 +90,4 @@ func (c inProcess) Replicate(ctx context.Context, a replication.Adopted) error {
 }
 func (c inProcess) StopReplicating(ctx context.Context, a replication.Adopted) error {
 	return c.l.StopReplicating(ctx, a)
-}
-
-// serviceOf reads a service as the control API names it: "" or "all" for
-// every service, "ddb" for DynamoDB.
-func serviceOf(s string) region.Service {
-	switch strings.ToLower(s) {
-	case "", "all":
-		return ""
-	case "ddb":
-		return region.DynamoDB
-	}
-	return region.Service(strings.ToLower(s))
 }
